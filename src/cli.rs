@@ -1,0 +1,97 @@
+//! Command-line types (clap) and their conversion into library options.
+
+use crate::run::{Backend, DEFAULT_CHUNK, RunOptions};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nacc",
+    version,
+    about = "Spiking network simulator of the Nucleus Accumbens, GPU-accelerated with a bit-exact CPU reference",
+    long_about = "Spiking network simulator of the Nucleus Accumbens.\n\n\
+        With no command, runs the default NAcc network (input 100 / inter 50 / msn 20) \
+        for 1000 steps with seed 0 and writes spikes, weights, rasters and summary.json into ./out."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a network and write its spikes, weights, rasters and summary into --out.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BackendArg {
+    /// The GPU when one is found, else the CPU.
+    Auto,
+    Cpu,
+    Gpu,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Network file (TOML); default: the built-in NAcc model (assets/nacc.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Steps to simulate (1 step = dt_ms); default 1000, or T of --input-spikes.
+    #[arg(long, value_name = "N")]
+    pub steps: Option<u64>,
+    /// Seed of weights, biases, input rates and input spikes.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Multiply every population size by K.
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    pub scale: u64,
+    /// Directory for the outputs (created if needed).
+    #[arg(long, value_name = "DIR", default_value = "out")]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendArg,
+    /// No progress bar and no table.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Load weights_<proj>.npy and bias_<proj>.npy from DIR instead of drawing them.
+    #[arg(long, value_name = "DIR")]
+    pub weights: Option<PathBuf>,
+    /// Input spikes, T x N_input uint8 0/1, instead of Poisson draws.
+    #[arg(long, value_name = "FILE.npy")]
+    pub input_spikes: Option<PathBuf>,
+    /// Steps per engine chunk (spikes are handed back once per chunk).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CHUNK)]
+    pub chunk: usize,
+}
+
+impl Default for RunArgs {
+    fn default() -> Self {
+        // The defaults clap gives `nacc run` with no options.
+        match Cli::parse_from(["nacc", "run"]).command {
+            Some(Command::Run(a)) => a,
+            None => unreachable!("`nacc run` parses to the run command"),
+        }
+    }
+}
+
+impl RunArgs {
+    pub fn to_options(&self) -> RunOptions {
+        RunOptions {
+            config: self.config.clone(),
+            steps: self.steps,
+            seed: self.seed,
+            scale: self.scale,
+            out: self.out.clone(),
+            backend: match self.backend {
+                BackendArg::Auto => Backend::Auto,
+                BackendArg::Cpu => Backend::Cpu,
+                BackendArg::Gpu => Backend::Gpu,
+            },
+            quiet: self.quiet,
+            weights: self.weights.clone(),
+            input_spikes: self.input_spikes.clone(),
+            chunk: self.chunk,
+        }
+    }
+}

@@ -1,0 +1,722 @@
+//! TOML network description -> validated [`Network`] (every check lives here).
+//!
+//! The file format (see `assets/nacc.toml` and the README):
+//!
+//! ```toml
+//! dt_ms = 1.0
+//! [[population]]
+//! name = "input"          # letters, digits, '_' and '-'
+//! size = 100
+//! kind = "poisson"        # poisson | lif
+//! rate = [0.1, 0.5]       # poisson: per-neuron rate drawn uniformly in [lo, hi], spikes/step
+//! [[population]]
+//! name = "inter"
+//! size = 50
+//! kind = "lif"
+//! beta = 0.9              # lif: membrane decay per step, in [0, 1]
+//! threshold = 1.0         # lif: finite, > 0
+//! reset = "subtract"      # lif: subtract | zero | none
+//! [[projection]]
+//! name = "fc1"
+//! pre = "input"
+//! post = "inter"
+//! sign = 1                # +1 excitatory, -1 inhibitory
+//! bias = true             # add a per-post bias (nn.Linear bias)
+//! init = "linear"         # linear | uniform (low, high) | constant (weight, bias_value)
+//! ```
+
+use crate::error::{Error, Result, bad_value};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Largest population size: neuron indices are `u32` on every engine.
+pub const MAX_POPULATION_SIZE: u64 = 1 << 31;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reset {
+    Subtract,
+    Zero,
+    None,
+}
+
+impl Reset {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reset::Subtract => "subtract",
+            Reset::Zero => "zero",
+            Reset::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LifParams {
+    pub beta: f32,
+    pub threshold: f32,
+    pub reset: Reset,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PopKind {
+    /// Rates (spikes per step) drawn once per neuron, uniform in `[lo, hi]`.
+    Poisson { rate_lo: f32, rate_hi: f32 },
+    Lif(LifParams),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Population {
+    pub name: String,
+    pub size: usize,
+    pub kind: PopKind,
+}
+
+impl Population {
+    pub fn lif(&self) -> Option<&LifParams> {
+        match &self.kind {
+            PopKind::Lif(p) => Some(p),
+            PopKind::Poisson { .. } => None,
+        }
+    }
+    pub fn is_poisson(&self) -> bool {
+        matches!(self.kind, PopKind::Poisson { .. })
+    }
+    /// Words of 32 bits holding one step of this population's spikes.
+    pub fn words_per_step(&self) -> usize {
+        self.size.div_ceil(32)
+    }
+}
+
+/// How a projection's weights (and bias) are initialised.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Init {
+    /// `nn.Linear` default: W and b uniform in `±1/sqrt(fan_in)`.
+    Linear,
+    /// W and b uniform in `[low, high]`.
+    Uniform { low: f32, high: f32 },
+    /// Every weight `weight`, every bias `bias`.
+    Constant { weight: f32, bias: f32 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projection {
+    pub name: String,
+    pub pre: usize,
+    pub post: usize,
+    /// +1 excitatory, -1 inhibitory; applied when the current is formed.
+    pub sign: i32,
+    pub bias: bool,
+    pub init: Init,
+}
+
+/// A validated network: every field within its rule, projections between
+/// existing populations, and `order` a dependency order of the populations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    pub dt_ms: f64,
+    pub populations: Vec<Population>,
+    pub projections: Vec<Projection>,
+    /// Population indices in update order (pre before post).
+    pub order: Vec<usize>,
+}
+
+// ---------------------------------------------------------------------------
+// Raw TOML form
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default = "default_dt")]
+    pub dt_ms: f64,
+    #[serde(default, rename = "population")]
+    pub populations: Vec<RawPopulation>,
+    #[serde(default, rename = "projection")]
+    pub projections: Vec<RawProjection>,
+}
+
+fn default_dt() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPopulation {
+    pub name: String,
+    pub size: i64,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<[f32; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProjection {
+    pub name: String,
+    pub pre: String,
+    pub post: String,
+    #[serde(default = "default_sign")]
+    pub sign: i64,
+    #[serde(default = "default_true")]
+    pub bias: bool,
+    #[serde(default = "default_init")]
+    pub init: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bias_value: Option<f32>,
+}
+
+fn default_sign() -> i64 {
+    1
+}
+fn default_true() -> bool {
+    true
+}
+fn default_init() -> String {
+    "linear".into()
+}
+
+/// The built-in default network, identical to `assets/nacc.toml`.
+pub const DEFAULT_TOML: &str = include_str!("../assets/nacc.toml");
+
+impl Network {
+    /// The NAcc model of SPEC §1.
+    pub fn default_nacc() -> Network {
+        Network::from_toml_str(DEFAULT_TOML, "built-in nacc.toml")
+            .expect("the built-in network is valid (tested)")
+    }
+
+    pub fn from_file(path: &Path) -> Result<Network> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Input(format!("--config {}: cannot read: {e}", path.display()))
+        })?;
+        Network::from_toml_str(&text, &path.display().to_string())
+    }
+
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Network> {
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| Error::Input(format!("{origin}: invalid network file: {e}")))?;
+        raw.validate().map_err(|e| e.context(origin))
+    }
+
+    /// Multiplies every population size by `k` (k >= 1).
+    pub fn scaled(mut self, k: u64) -> Result<Network> {
+        if k == 0 {
+            return Err(bad_value("--scale", k, "must be a whole number >= 1"));
+        }
+        for p in &mut self.populations {
+            let s = (p.size as u64).checked_mul(k).filter(|&s| s <= MAX_POPULATION_SIZE);
+            p.size = s.ok_or_else(|| {
+                bad_value(
+                    "--scale",
+                    k,
+                    format!(
+                        "population `{}` (size {}) would exceed {MAX_POPULATION_SIZE} neurons",
+                        p.name, p.size
+                    ),
+                )
+            })? as usize;
+        }
+        Ok(self)
+    }
+
+    pub fn population_index(&self, name: &str) -> Option<usize> {
+        self.populations.iter().position(|p| p.name == name)
+    }
+
+    /// Incoming projections of population `post`, in config order.
+    pub fn incoming(&self, post: usize) -> impl Iterator<Item = (usize, &Projection)> {
+        self.projections
+            .iter()
+            .enumerate()
+            .filter(move |(_, p)| p.post == post)
+    }
+
+    pub fn total_neurons(&self) -> u64 {
+        self.populations.iter().map(|p| p.size as u64).sum()
+    }
+
+    pub fn total_synapses(&self) -> u64 {
+        self.projections
+            .iter()
+            .map(|p| self.populations[p.pre].size as u64 * self.populations[p.post].size as u64)
+            .sum()
+    }
+
+    /// The resolved network in the same TOML form it was read from, every
+    /// field explicit, so that a run can be repeated from it.
+    pub fn to_raw(&self) -> RawConfig {
+        let populations = self
+            .populations
+            .iter()
+            .map(|p| {
+                let mut r = RawPopulation {
+                    name: p.name.clone(),
+                    size: p.size as i64,
+                    kind: String::new(),
+                    rate: None,
+                    beta: None,
+                    threshold: None,
+                    reset: None,
+                };
+                match p.kind {
+                    PopKind::Poisson { rate_lo, rate_hi } => {
+                        r.kind = "poisson".into();
+                        r.rate = Some([rate_lo, rate_hi]);
+                    }
+                    PopKind::Lif(l) => {
+                        r.kind = "lif".into();
+                        r.beta = Some(l.beta);
+                        r.threshold = Some(l.threshold);
+                        r.reset = Some(l.reset.as_str().into());
+                    }
+                }
+                r
+            })
+            .collect();
+        let projections = self
+            .projections
+            .iter()
+            .map(|p| {
+                let mut r = RawProjection {
+                    name: p.name.clone(),
+                    pre: self.populations[p.pre].name.clone(),
+                    post: self.populations[p.post].name.clone(),
+                    sign: p.sign as i64,
+                    bias: p.bias,
+                    init: String::new(),
+                    low: None,
+                    high: None,
+                    weight: None,
+                    bias_value: None,
+                };
+                match p.init {
+                    Init::Linear => r.init = "linear".into(),
+                    Init::Uniform { low, high } => {
+                        r.init = "uniform".into();
+                        r.low = Some(low);
+                        r.high = Some(high);
+                    }
+                    Init::Constant { weight, bias } => {
+                        r.init = "constant".into();
+                        r.weight = Some(weight);
+                        r.bias_value = Some(bias);
+                    }
+                }
+                r
+            })
+            .collect();
+        RawConfig {
+            dt_ms: self.dt_ms,
+            populations,
+            projections,
+        }
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(&self.to_raw()).expect("a RawConfig always serialises")
+    }
+}
+
+fn check_name(field: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(bad_value(
+            field,
+            format!("{name:?}"),
+            "must be 1 to 64 characters from letters, digits, '_' and '-' (it names output files)",
+        ))
+    }
+}
+
+fn check_unit_interval(field: &str, v: f32) -> Result<()> {
+    if (0.0..=1.0).contains(&v) {
+        Ok(())
+    } else {
+        Err(bad_value(field, v, "must be within [0, 1]"))
+    }
+}
+
+fn check_finite(field: &str, v: f32) -> Result<()> {
+    if v.is_finite() {
+        Ok(())
+    } else {
+        Err(bad_value(field, v, "must be a finite number"))
+    }
+}
+
+impl RawConfig {
+    pub fn validate(&self) -> Result<Network> {
+        if !(self.dt_ms.is_finite() && self.dt_ms > 0.0) {
+            return Err(bad_value("dt_ms", self.dt_ms, "must be finite and > 0"));
+        }
+        if self.populations.is_empty() {
+            return Err(Error::Input(
+                "no [[population]] given: a network needs at least one population".into(),
+            ));
+        }
+        let mut populations = Vec::with_capacity(self.populations.len());
+        for (i, rp) in self.populations.iter().enumerate() {
+            populations.push(validate_population(i, rp, &populations)?);
+        }
+        let mut projections: Vec<Projection> = Vec::with_capacity(self.projections.len());
+        for (i, rp) in self.projections.iter().enumerate() {
+            let proj = validate_projection(i, rp, &populations)?;
+            if projections.iter().any(|p| p.name == proj.name) {
+                return Err(bad_value(
+                    format!("projection[{i}].name"),
+                    format!("{:?}", rp.name),
+                    "is used by another projection; names must be unique",
+                ));
+            }
+            projections.push(proj);
+        }
+        let order = dependency_order(&populations, &projections)?;
+        Ok(Network {
+            dt_ms: self.dt_ms,
+            populations,
+            projections,
+            order,
+        })
+    }
+}
+
+fn validate_population(i: usize, rp: &RawPopulation, earlier: &[Population]) -> Result<Population> {
+    check_name(&format!("population[{i}].name"), &rp.name)?;
+    let f = |field: &str| format!("population `{}` field `{field}`", rp.name);
+    if earlier.iter().any(|p| p.name == rp.name) {
+        return Err(bad_value(
+            f("name"),
+            format!("{:?}", rp.name),
+            "is used by another population; names must be unique",
+        ));
+    }
+    if rp.size <= 0 || rp.size as u64 > MAX_POPULATION_SIZE {
+        return Err(bad_value(
+            f("size"),
+            rp.size,
+            format!("must be a whole number in 1..={MAX_POPULATION_SIZE}"),
+        ));
+    }
+    let kind = match rp.kind.as_str() {
+        "poisson" => {
+            for (field, present) in [
+                ("beta", rp.beta.is_some()),
+                ("threshold", rp.threshold.is_some()),
+                ("reset", rp.reset.is_some()),
+            ] {
+                if present {
+                    return Err(Error::Input(format!(
+                        "{}: a poisson population has no `{field}` (only lif populations do)",
+                        f(field)
+                    )));
+                }
+            }
+            let [lo, hi] = rp.rate.unwrap_or([0.1, 0.5]);
+            check_unit_interval(&f("rate[0]"), lo)?;
+            check_unit_interval(&f("rate[1]"), hi)?;
+            if lo > hi {
+                return Err(bad_value(f("rate"), format!("[{lo}, {hi}]"), "needs lo <= hi"));
+            }
+            PopKind::Poisson {
+                rate_lo: lo,
+                rate_hi: hi,
+            }
+        }
+        "lif" => {
+            if rp.rate.is_some() {
+                return Err(Error::Input(format!(
+                    "{}: a lif population has no `rate` (only poisson populations do)",
+                    f("rate")
+                )));
+            }
+            let beta = rp.beta.unwrap_or(0.9);
+            check_unit_interval(&f("beta"), beta)?;
+            let threshold = rp.threshold.unwrap_or(1.0);
+            if !(threshold.is_finite() && threshold > 0.0) {
+                return Err(bad_value(f("threshold"), threshold, "must be finite and > 0"));
+            }
+            let reset = match rp.reset.as_deref().unwrap_or("subtract") {
+                "subtract" => Reset::Subtract,
+                "zero" => Reset::Zero,
+                "none" => Reset::None,
+                other => {
+                    return Err(bad_value(
+                        f("reset"),
+                        format!("{other:?}"),
+                        "must be one of \"subtract\", \"zero\", \"none\"",
+                    ));
+                }
+            };
+            PopKind::Lif(LifParams {
+                beta,
+                threshold,
+                reset,
+            })
+        }
+        other => {
+            return Err(bad_value(
+                f("kind"),
+                format!("{other:?}"),
+                "must be \"poisson\" or \"lif\"",
+            ));
+        }
+    };
+    Ok(Population {
+        name: rp.name.clone(),
+        size: rp.size as usize,
+        kind,
+    })
+}
+
+fn validate_projection(i: usize, rp: &RawProjection, pops: &[Population]) -> Result<Projection> {
+    check_name(&format!("projection[{i}].name"), &rp.name)?;
+    let f = |field: &str| format!("projection `{}` field `{field}`", rp.name);
+    let names = || {
+        pops.iter()
+            .map(|p| format!("\"{}\"", p.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let find = |field: &str, name: &str| {
+        pops.iter().position(|p| p.name == name).ok_or_else(|| {
+            bad_value(
+                f(field),
+                format!("{name:?}"),
+                format!("is not a population; known: {}", names()),
+            )
+        })
+    };
+    let pre = find("pre", &rp.pre)?;
+    let post = find("post", &rp.post)?;
+    if pops[post].is_poisson() {
+        return Err(bad_value(
+            f("post"),
+            format!("{:?}", rp.post),
+            "is a poisson population; only lif populations receive projections",
+        ));
+    }
+    if rp.sign != 1 && rp.sign != -1 {
+        return Err(bad_value(
+            f("sign"),
+            rp.sign,
+            "must be 1 (excitatory) or -1 (inhibitory)",
+        ));
+    }
+    let unused = |fields: &[(&str, bool)], init: &str| -> Result<()> {
+        for (field, present) in fields {
+            if *present {
+                return Err(Error::Input(format!(
+                    "{}: not used by init = \"{init}\"",
+                    f(field)
+                )));
+            }
+        }
+        Ok(())
+    };
+    let need = |field: &str, v: Option<f32>, init: &str| -> Result<f32> {
+        let v = v.ok_or_else(|| {
+            Error::Input(format!("{}: missing; init = \"{init}\" needs it", f(field)))
+        })?;
+        check_finite(&f(field), v)?;
+        Ok(v)
+    };
+    let init = match rp.init.as_str() {
+        "linear" => {
+            unused(
+                &[
+                    ("low", rp.low.is_some()),
+                    ("high", rp.high.is_some()),
+                    ("weight", rp.weight.is_some()),
+                    ("bias_value", rp.bias_value.is_some()),
+                ],
+                "linear",
+            )?;
+            Init::Linear
+        }
+        "uniform" => {
+            unused(
+                &[
+                    ("weight", rp.weight.is_some()),
+                    ("bias_value", rp.bias_value.is_some()),
+                ],
+                "uniform",
+            )?;
+            let low = need("low", rp.low, "uniform")?;
+            let high = need("high", rp.high, "uniform")?;
+            if low > high {
+                return Err(bad_value(
+                    f("low"),
+                    low,
+                    format!("must be <= high ({high})"),
+                ));
+            }
+            Init::Uniform { low, high }
+        }
+        "constant" => {
+            unused(
+                &[("low", rp.low.is_some()), ("high", rp.high.is_some())],
+                "constant",
+            )?;
+            let weight = need("weight", rp.weight, "constant")?;
+            let bias = match rp.bias_value {
+                Some(b) => {
+                    check_finite(&f("bias_value"), b)?;
+                    b
+                }
+                None => 0.0,
+            };
+            Init::Constant { weight, bias }
+        }
+        other => {
+            return Err(bad_value(
+                f("init"),
+                format!("{other:?}"),
+                "must be one of \"linear\", \"uniform\", \"constant\"",
+            ));
+        }
+    };
+    Ok(Projection {
+        name: rp.name.clone(),
+        pre,
+        post,
+        sign: rp.sign as i32,
+        bias: rp.bias,
+        init,
+    })
+}
+
+/// Kahn's algorithm, ties broken by config order. A cycle of (zero-delay)
+/// projections is an error that names it.
+fn dependency_order(pops: &[Population], projs: &[Projection]) -> Result<Vec<usize>> {
+    let n = pops.len();
+    let mut indegree = vec![0usize; n];
+    for p in projs {
+        indegree[p.post] += 1;
+    }
+    let mut done = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    while order.len() < n {
+        let Some(next) = (0..n).find(|&i| !done[i] && indegree[i] == 0) else {
+            return Err(cycle_error(pops, projs, &done));
+        };
+        done[next] = true;
+        order.push(next);
+        for p in projs.iter().filter(|p| p.pre == next) {
+            indegree[p.post] -= 1;
+        }
+    }
+    Ok(order)
+}
+
+fn cycle_error(pops: &[Population], projs: &[Projection], done: &[bool]) -> Error {
+    // Every remaining population has an incoming projection from another
+    // remaining one: walk backwards until a population repeats.
+    let start = (0..pops.len()).find(|&i| !done[i]).unwrap_or(0);
+    let mut path: Vec<(usize, usize)> = Vec::new(); // (population, projection into it)
+    let mut cur = start;
+    loop {
+        if let Some(pos) = path.iter().position(|&(p, _)| p == cur) {
+            let cycle = &path[pos..];
+            // path is backwards (post <- pre); print it forwards.
+            let mut pops_fwd: Vec<&str> = cycle.iter().rev().map(|&(p, _)| pops[p].name.as_str()).collect();
+            pops_fwd.push(pops[cycle.last().map(|c| c.0).unwrap_or(cur)].name.as_str());
+            let projs_fwd: Vec<&str> = cycle.iter().rev().map(|&(_, j)| projs[j].name.as_str()).collect();
+            return Error::Input(format!(
+                "projections form a cycle with no delay: {} (via {}); nacc updates populations in dependency order and cannot order a cycle",
+                pops_fwd.join(" -> "),
+                projs_fwd.join(", ")
+            ));
+        }
+        let Some((j, proj)) = projs
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.post == cur && !done[p.pre])
+        else {
+            return Error::Input("projections form a cycle with no delay".into());
+        };
+        path.push((cur, j));
+        cur = proj.pre;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_network_matches_spec_section_1() {
+        let n = Network::default_nacc();
+        let sizes: Vec<_> = n.populations.iter().map(|p| (p.name.as_str(), p.size)).collect();
+        assert_eq!(sizes, [("input", 100), ("inter", 50), ("msn", 20)]);
+        let projs: Vec<_> = n
+            .projections
+            .iter()
+            .map(|p| (p.name.as_str(), p.pre, p.post, p.sign, p.bias, p.init))
+            .collect();
+        assert_eq!(
+            projs,
+            [
+                ("fc1", 0, 1, 1, true, Init::Linear),
+                ("fc2", 1, 2, -1, true, Init::Linear),
+                ("fc3", 0, 2, 1, true, Init::Linear)
+            ]
+        );
+        assert_eq!(n.order, [0, 1, 2]);
+        let lif = LifParams { beta: 0.9, threshold: 1.0, reset: Reset::Subtract };
+        assert_eq!(n.populations[1].kind, PopKind::Lif(lif));
+        assert_eq!(n.populations[2].kind, PopKind::Lif(lif));
+        assert_eq!(n.populations[0].kind, PopKind::Poisson { rate_lo: 0.1, rate_hi: 0.5 });
+        assert_eq!(n.dt_ms, 1.0);
+    }
+
+    #[test]
+    fn resolved_toml_round_trips() {
+        let n = Network::default_nacc().scaled(3).unwrap();
+        let again = Network::from_toml_str(&n.to_toml(), "round trip").unwrap();
+        assert_eq!(n, again);
+    }
+
+    #[test]
+    fn order_puts_pre_before_post_whatever_the_file_order() {
+        let text = r#"
+            [[population]]
+            name = "c"
+            size = 1
+            kind = "lif"
+            [[population]]
+            name = "b"
+            size = 1
+            kind = "lif"
+            [[population]]
+            name = "a"
+            size = 1
+            kind = "poisson"
+            [[projection]]
+            name = "bc"
+            pre = "b"
+            post = "c"
+            [[projection]]
+            name = "ab"
+            pre = "a"
+            post = "b"
+        "#;
+        let n = Network::from_toml_str(text, "t").unwrap();
+        assert_eq!(n.order, [2, 1, 0]);
+    }
+}

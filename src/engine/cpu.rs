@@ -1,0 +1,234 @@
+//! The CPU reference engine: SPEC §2 exactly, single-threaded.
+//!
+//! Written to be read beside the WGSL kernels: one function per kernel
+//! ([`synapse_accumulate`], [`lif_update`]) with the kernels' buffer names
+//! and order (`weights`, `pre_spikes`, `acc`; `acc`, `bias`, `v`,
+//! `spikes_prev`, `spikes`), called in the order the GPU dispatches them.
+
+use super::Engine;
+use crate::config::{LifParams, Network, Reset};
+use crate::error::Result;
+use crate::network::{Model, Quantized};
+use crate::record::ChunkSpikes;
+
+/// One projection in the form the kernels read.
+struct Projection {
+    pre: usize,
+    sign: i32,
+    q: Quantized,
+    /// `bias[post]`, zero when the projection has no bias.
+    bias: Vec<f32>,
+    /// The integer synaptic sum of the current step, one per post neuron.
+    acc: Vec<i32>,
+}
+
+pub struct CpuEngine {
+    net: Network,
+    projections: Vec<Projection>,
+    /// Per population: its incoming projections, in config order.
+    incoming: Vec<Vec<usize>>,
+    /// Per population: membrane potentials (empty for Poisson).
+    v: Vec<Vec<f32>>,
+    /// Per population: the spikes of the last completed step, bit-packed.
+    spikes_last: Vec<Vec<u32>>,
+}
+
+impl CpuEngine {
+    pub fn new(model: &Model) -> Result<CpuEngine> {
+        let net = model.net.clone();
+        let projections = model
+            .quantize()?
+            .into_iter()
+            .zip(&net.projections)
+            .zip(&model.weights)
+            .map(|((q, p), w)| Projection {
+                pre: p.pre,
+                sign: p.sign,
+                acc: vec![0; q.n_post],
+                bias: w.b.clone(),
+                q,
+            })
+            .collect();
+        let incoming = (0..net.populations.len())
+            .map(|p| net.incoming(p).map(|(j, _)| j).collect())
+            .collect();
+        let v = net
+            .populations
+            .iter()
+            .map(|p| if p.is_poisson() { Vec::new() } else { vec![0.0; p.size] })
+            .collect();
+        let spikes_last = net
+            .populations
+            .iter()
+            .map(|p| vec![0; p.words_per_step()])
+            .collect();
+        Ok(CpuEngine {
+            net,
+            projections,
+            incoming,
+            v,
+            spikes_last,
+        })
+    }
+}
+
+impl Engine for CpuEngine {
+    fn describe(&self) -> String {
+        "cpu reference (1 thread)".into()
+    }
+
+    fn run_chunk(&mut self, spikes: &mut ChunkSpikes) -> Result<()> {
+        for s in 0..spikes.steps {
+            for &p in &self.net.order {
+                let Some(lif) = self.net.populations[p].lif().copied() else {
+                    continue;
+                };
+                for &j in &self.incoming[p] {
+                    let proj = &mut self.projections[j];
+                    let wps = self.net.populations[proj.pre].words_per_step();
+                    let pre_spikes = &spikes.bits[proj.pre][s * wps..(s + 1) * wps];
+                    synapse_accumulate(&proj.q.wq, pre_spikes, &mut proj.acc);
+                }
+                let wps = self.net.populations[p].words_per_step();
+                let (before, from_s) = spikes.bits[p].split_at_mut(s * wps);
+                let spikes_prev = if s == 0 {
+                    &self.spikes_last[p][..]
+                } else {
+                    &before[(s - 1) * wps..]
+                };
+                let inputs: Vec<Current> = self.incoming[p]
+                    .iter()
+                    .map(|&j| {
+                        let pr = &self.projections[j];
+                        Current {
+                            sign: pr.sign,
+                            scale_hi: pr.q.scale_hi,
+                            scale_lo: pr.q.scale_lo,
+                            acc: &pr.acc,
+                            bias: &pr.bias,
+                        }
+                    })
+                    .collect();
+                lif_update(&lif, &inputs, &mut self.v[p], spikes_prev, &mut from_s[..wps]);
+            }
+        }
+        if spikes.steps > 0 {
+            for (p, last) in self.spikes_last.iter_mut().enumerate() {
+                let wps = last.len();
+                last.copy_from_slice(&spikes.bits[p][(spikes.steps - 1) * wps..spikes.steps * wps]);
+            }
+        }
+        Ok(())
+    }
+
+    fn membranes(&mut self) -> Result<Vec<Vec<f32>>> {
+        Ok(self.v.clone())
+    }
+}
+
+/// Kernel `synapse_accumulate`: `acc[post] = sum of weights[pre][post] over
+/// the pre neurons whose bit is set in `pre_spikes`` (SPEC §2.2). Integer
+/// addition is exact and the weights were quantised so that no sum reaches
+/// 2^31, so the order of the terms does not matter.
+pub fn synapse_accumulate(weights: &[i32], pre_spikes: &[u32], acc: &mut [i32]) {
+    let n_post = acc.len();
+    acc.fill(0);
+    for (w, &word) in pre_spikes.iter().enumerate() {
+        let mut bits = word;
+        while bits != 0 {
+            let pre = w * 32 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let row = &weights[pre * n_post..(pre + 1) * n_post];
+            for (a, &x) in acc.iter_mut().zip(row) {
+                *a = a.wrapping_add(x);
+            }
+        }
+    }
+}
+
+/// One incoming projection as `lif_update` reads it.
+pub struct Current<'a> {
+    pub sign: i32,
+    pub scale_hi: f32,
+    pub scale_lo: f32,
+    pub acc: &'a [i32],
+    pub bias: &'a [f32],
+}
+
+/// `nearest_f32(acc * 2^-F)` without f64: `acc >> 12` and `acc & 0xFFF` are
+/// exact in f32, both products are exact, and the one addition rounds once.
+#[inline]
+pub fn fixed_to_f32(acc: i32, scale_hi: f32, scale_lo: f32) -> f32 {
+    let hi = (acc >> 12) as f32;
+    let lo = (acc & 0xFFF) as f32;
+    hi * scale_hi + lo * scale_lo
+}
+
+/// snntorch `Leaky` (SPEC §2.3) for one neuron: the new membrane, with
+/// subnormal results stored as +0.
+#[inline]
+pub fn membrane_step(lif: &LifParams, v: f32, input: f32, reset: bool) -> f32 {
+    let r = reset as u32 as f32;
+    let v = match lif.reset {
+        Reset::Subtract => (lif.beta * v + input) - r * lif.threshold,
+        Reset::Zero => {
+            let kept = (1.0 - r) * v;
+            lif.beta * kept + input
+        }
+        Reset::None => lif.beta * v + input,
+    };
+    flush_subnormal(v)
+}
+
+#[inline]
+pub fn flush_subnormal(v: f32) -> f32 {
+    if v.abs() < f32::MIN_POSITIVE { 0.0 } else { v }
+}
+
+/// Kernel `lif_update`: forms each neuron's current from the incoming
+/// projections (`I = sign_1 * cur_1 + sign_2 * cur_2 + ...`, left to right),
+/// updates its membrane `v`, and writes its spike bit into `spikes`.
+pub fn lif_update(
+    lif: &LifParams,
+    inputs: &[Current],
+    v: &mut [f32],
+    spikes_prev: &[u32],
+    spikes: &mut [u32],
+) {
+    for (w, word) in spikes.iter_mut().enumerate() {
+        let mut bits = 0u32;
+        let end = ((w + 1) * 32).min(v.len());
+        for n in w * 32..end {
+            let mut current = 0.0f32;
+            for (k, c) in inputs.iter().enumerate() {
+                let cur = fixed_to_f32(c.acc[n], c.scale_hi, c.scale_lo) + c.bias[n];
+                let term = if c.sign < 0 { -cur } else { cur };
+                current = if k == 0 { term } else { current + term };
+            }
+            let reset = spikes_prev[w] >> (n % 32) & 1 == 1;
+            v[n] = membrane_step(lif, v[n], current, reset);
+            let spike = v[n] - lif.threshold > 0.0;
+            bits |= (spike as u32) << (n % 32);
+        }
+        *word = bits;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_to_f32_is_the_nearest_f32() {
+        let mut x: u32 = 12345;
+        for f in 0..=30u32 {
+            let (hi, lo) = (crate::network::pow2(12 - f as i32), crate::network::pow2(-(f as i32)));
+            for _ in 0..2000 {
+                x = crate::input::mix32(x);
+                let acc = x as i32;
+                let exact = acc as f64 * 2f64.powi(-(f as i32));
+                assert_eq!(fixed_to_f32(acc, hi, lo), exact as f32, "acc {acc} F {f}");
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The engine boundary and the chunked run loop.
+//!
+//! An [`Engine`] advances every LIF population by a chunk of steps. The host
+//! owns the input: [`InputSource::fill`] writes the spikes of every Poisson
+//! population for the chunk into a [`ChunkSpikes`], the engine writes the
+//! spikes of every LIF population into the same buffer, and [`simulate`]
+//! appends it to the [`SpikeRecord`]. The CPU reference ([`cpu::CpuEngine`])
+//! is written one function per GPU kernel, with the kernels' buffer names.
+
+pub mod cpu;
+
+use crate::config::Network;
+use crate::error::{Error, Result};
+use crate::input::{poisson_chunk, purpose, rate_threshold, stream_id};
+use crate::network::Model;
+use crate::record::{ChunkSpikes, SpikeRecord};
+
+pub trait Engine {
+    /// What runs the steps, for messages and summary.json ("cpu reference",
+    /// or the GPU adapter's name).
+    fn describe(&self) -> String;
+
+    /// Runs the next `spikes.steps` steps. On entry `spikes.bits[p]` holds the
+    /// input of every Poisson population `p`; on return every LIF
+    /// population's spikes are there too.
+    fn run_chunk(&mut self, spikes: &mut ChunkSpikes) -> Result<()>;
+
+    /// The membrane potentials after the last completed step, per population
+    /// in config order (empty for Poisson populations).
+    fn membranes(&mut self) -> Result<Vec<Vec<f32>>>;
+}
+
+/// Where the spikes of the Poisson populations come from.
+#[derive(Debug, Clone)]
+pub enum InputSource {
+    /// Drawn from the seed, a pure function of (seed, population, neuron, step).
+    Generated {
+        seed: u64,
+        /// Per population: (stream id, per-neuron integer thresholds); empty for LIF.
+        streams: Vec<(u32, Vec<u32>)>,
+    },
+    /// Given spikes of one Poisson population, bit-packed per step.
+    Given {
+        pop: usize,
+        words_per_step: usize,
+        bits: Vec<u32>,
+        steps: usize,
+    },
+}
+
+impl InputSource {
+    pub fn generated(model: &Model) -> InputSource {
+        let streams = model
+            .net
+            .populations
+            .iter()
+            .zip(&model.rates)
+            .map(|(p, rates)| {
+                (
+                    stream_id(&p.name, purpose::SPIKE),
+                    rates.iter().map(|&r| rate_threshold(r)).collect(),
+                )
+            })
+            .collect();
+        InputSource::Generated {
+            seed: model.seed,
+            streams,
+        }
+    }
+
+    /// Writes the input of steps `first_step ..` into `spikes`.
+    pub fn fill(&self, net: &Network, first_step: u64, spikes: &mut ChunkSpikes) {
+        match self {
+            InputSource::Generated { seed, streams } => {
+                for (p, pop) in net.populations.iter().enumerate() {
+                    if pop.is_poisson() {
+                        let (stream, thr) = &streams[p];
+                        poisson_chunk(*seed, *stream, thr, first_step, spikes.steps, &mut spikes.bits[p]);
+                    }
+                }
+            }
+            InputSource::Given {
+                pop,
+                words_per_step,
+                bits,
+                ..
+            } => {
+                let start = first_step as usize * words_per_step;
+                let len = spikes.steps * words_per_step;
+                spikes.bits[*pop].copy_from_slice(&bits[start..start + len]);
+            }
+        }
+    }
+}
+
+/// Runs `steps` steps in chunks of `chunk` steps, calling `progress` with the
+/// number of steps done after each chunk.
+pub fn simulate(
+    engine: &mut dyn Engine,
+    net: &Network,
+    input: &InputSource,
+    steps: usize,
+    chunk: usize,
+    mut progress: impl FnMut(usize),
+) -> Result<SpikeRecord> {
+    if chunk == 0 {
+        return Err(Error::Input("chunk size must be >= 1".into()));
+    }
+    let mut record = SpikeRecord::with_capacity(net, steps)?;
+    let mut buf = ChunkSpikes::new(net, chunk.min(steps));
+    let mut done = 0usize;
+    while done < steps {
+        let n = chunk.min(steps - done);
+        buf.resize(net, n);
+        input.fill(net, done as u64, &mut buf);
+        engine
+            .run_chunk(&mut buf)
+            .map_err(|e| e.context(format!("steps {done}..{}", done + n)))?;
+        record.append(&buf);
+        done += n;
+        progress(done);
+    }
+    Ok(record)
+}

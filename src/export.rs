@@ -1,0 +1,97 @@
+//! Everything a run writes into its out dir. Every file is written under a
+//! temporary name and renamed when complete, so no file ever looks complete
+//! when it is not.
+
+use crate::config::Network;
+use crate::error::{Error, Result, io_error};
+use crate::network::Model;
+use crate::npy;
+use crate::record::PopRecord;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Creates `dir` if needed and checks that files can be written there, before
+/// any work is done.
+pub fn prepare_out_dir(dir: &Path) -> Result<()> {
+    let fail = |what: &str, e: std::io::Error| {
+        Error::Input(format!(
+            "--out = {}: {what} ({e}); the out dir must be a directory nacc can write to",
+            dir.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| fail("cannot create it", e))?;
+    let probe = dir.join(format!(".nacc-write-test-{}", std::process::id()));
+    File::create(&probe).map_err(|e| fail("cannot write into it", e))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Writes `path` through `body`, under a temporary name renamed at the end.
+pub fn write_atomic(
+    path: &Path,
+    body: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp: PathBuf = path.with_file_name(format!(".{name}.partial"));
+    let result = (|| {
+        let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        body(&mut w)?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_error(path, "cannot write", e)
+    })
+}
+
+/// `spikes_<pop>.npy`: T x N uint8, unpacked from the bit-packed record.
+pub fn write_spikes(path: &Path, rec: &PopRecord) -> Result<()> {
+    let steps = rec.steps();
+    write_atomic(path, |w| {
+        w.write_all(&npy::header(npy::DType::U8, &[steps, rec.size]))?;
+        let mut row = vec![0u8; rec.size];
+        for t in 0..steps {
+            rec.row_u8(t, &mut row);
+            w.write_all(&row)?;
+        }
+        Ok(())
+    })
+}
+
+/// `weights_<proj>.npy` (N_post x N_pre) and, for projections with a bias,
+/// `bias_<proj>.npy` (N_post), float32, raw unquantised values.
+pub fn write_weights(dir: &Path, model: &Model) -> Result<()> {
+    for (proj, w) in model.net.projections.iter().zip(&model.weights) {
+        let n_pre = model.net.populations[proj.pre].size;
+        let n_post = model.net.populations[proj.post].size;
+        write_atomic(&dir.join(format!("weights_{}.npy", proj.name)), |f| {
+            npy::write_f32(f, &[n_post, n_pre], &w.w)
+        })?;
+        if proj.bias {
+            write_atomic(&dir.join(format!("bias_{}.npy", proj.name)), |f| {
+                npy::write_f32(f, &[n_post], &w.b)
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// `config.toml`: the resolved network, so that
+/// `nacc run --config out/config.toml --seed S` repeats the run.
+pub fn write_config(dir: &Path, net: &Network, seed: u64) -> Result<()> {
+    let text = format!(
+        "# The resolved network of a nacc run (seed {seed}, every field explicit).\n\
+         # Repeat the run: nacc run --config config.toml --seed {seed}\n\n{}",
+        net.to_toml()
+    );
+    write_atomic(&dir.join("config.toml"), |f| f.write_all(text.as_bytes()))
+}
+
+pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    write_atomic(path, |f| {
+        serde_json::to_writer_pretty(&mut *f, value)?;
+        f.write_all(b"\n")
+    })
+}

@@ -1,0 +1,134 @@
+//! Bit-packed spike recording: one bit per neuron per step, `ceil(N/32)`
+//! words a step (GeNN's layout), plus per-neuron counts for rates.
+//! 1 M neurons x 10 k steps take 1.25 GB.
+
+use crate::config::Network;
+use crate::error::Result;
+
+/// The spikes of one population over the recorded steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PopRecord {
+    pub size: usize,
+    pub words_per_step: usize,
+    /// `bits[t * words_per_step + n / 32] >> (n % 32) & 1`
+    pub bits: Vec<u32>,
+    /// Spikes per neuron.
+    pub counts: Vec<u32>,
+}
+
+impl PopRecord {
+    pub fn spiked(&self, step: usize, neuron: usize) -> bool {
+        self.bits[step * self.words_per_step + neuron / 32] >> (neuron % 32) & 1 == 1
+    }
+
+    pub fn steps(&self) -> usize {
+        self.bits.len().checked_div(self.words_per_step).unwrap_or(0)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|&c| c as u64).sum()
+    }
+
+    /// Step `t` as 0/1 bytes, one per neuron.
+    pub fn row_u8(&self, t: usize, out: &mut [u8]) {
+        let words = &self.bits[t * self.words_per_step..][..self.words_per_step];
+        for (n, o) in out.iter_mut().enumerate().take(self.size) {
+            *o = (words[n / 32] >> (n % 32) & 1) as u8;
+        }
+    }
+
+    /// Fraction of neurons that spiked at least once.
+    pub fn active_fraction(&self) -> f64 {
+        self.counts.iter().filter(|&&c| c > 0).count() as f64 / self.size as f64
+    }
+
+    /// Mean rate in Hz: spikes / (neurons x steps x dt).
+    pub fn mean_rate_hz(&self, dt_ms: f64) -> f64 {
+        let steps = self.steps();
+        if steps == 0 {
+            return 0.0;
+        }
+        self.total() as f64 / (self.size as f64 * steps as f64 * dt_ms * 1e-3)
+    }
+}
+
+/// The spikes of every population, in config order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpikeRecord {
+    pub pops: Vec<PopRecord>,
+}
+
+/// Spikes of one chunk of steps, in the layout of [`PopRecord::bits`]: the
+/// buffer the host fills with input and an engine fills with the rest.
+#[derive(Debug, Clone)]
+pub struct ChunkSpikes {
+    pub steps: usize,
+    pub bits: Vec<Vec<u32>>,
+}
+
+impl ChunkSpikes {
+    pub fn new(net: &Network, steps: usize) -> ChunkSpikes {
+        ChunkSpikes {
+            steps,
+            bits: net
+                .populations
+                .iter()
+                .map(|p| vec![0; p.words_per_step() * steps])
+                .collect(),
+        }
+    }
+
+    /// Shrinks (or grows) to `steps` steps, keeping the allocation.
+    pub fn resize(&mut self, net: &Network, steps: usize) {
+        self.steps = steps;
+        for (b, p) in self.bits.iter_mut().zip(&net.populations) {
+            b.resize(p.words_per_step() * steps, 0);
+        }
+    }
+}
+
+impl SpikeRecord {
+    /// An empty record with room for `steps` steps (an error, not an abort,
+    /// when that much memory cannot be had).
+    pub fn with_capacity(net: &Network, steps: usize) -> Result<SpikeRecord> {
+        let mut pops = Vec::new();
+        for p in &net.populations {
+            let wps = p.words_per_step();
+            let mut bits = Vec::new();
+            bits.try_reserve_exact(wps * steps).map_err(|_| {
+                crate::error::Error::Input(format!(
+                    "recording population `{}` for {steps} steps needs {} bytes, which cannot be allocated",
+                    p.name,
+                    wps as u128 * steps as u128 * 4
+                ))
+            })?;
+            pops.push(PopRecord {
+                size: p.size,
+                words_per_step: wps,
+                bits,
+                counts: vec![0; p.size],
+            });
+        }
+        Ok(SpikeRecord { pops })
+    }
+
+    pub fn steps(&self) -> usize {
+        self.pops.first().map_or(0, |p| p.steps())
+    }
+
+    pub fn append(&mut self, chunk: &ChunkSpikes) {
+        for (rec, bits) in self.pops.iter_mut().zip(&chunk.bits) {
+            let bits = &bits[..rec.words_per_step * chunk.steps];
+            for step in bits.chunks_exact(rec.words_per_step.max(1)) {
+                for (w, &word) in step.iter().enumerate() {
+                    let mut x = word;
+                    while x != 0 {
+                        rec.counts[w * 32 + x.trailing_zeros() as usize] += 1;
+                        x &= x - 1;
+                    }
+                }
+            }
+            rec.bits.extend_from_slice(bits);
+        }
+    }
+}

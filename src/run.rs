@@ -1,0 +1,299 @@
+//! `nacc run`: resolve the options into a model, check everything that can
+//! be checked before any work, simulate in chunks, then write the outputs.
+
+use crate::config::Network;
+use crate::engine::{Engine, InputSource, cpu::CpuEngine, simulate};
+use crate::error::{Result, bad_value};
+use crate::export;
+use crate::figures;
+use crate::import;
+use crate::network::Model;
+use crate::record::SpikeRecord;
+use serde_json::json;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Auto,
+    Cpu,
+    Gpu,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Auto => "auto",
+            Backend::Cpu => "cpu",
+            Backend::Gpu => "gpu",
+        }
+    }
+}
+
+pub const DEFAULT_STEPS: u64 = 1000;
+pub const DEFAULT_CHUNK: usize = 1000;
+
+/// Options of `nacc run`, as given on the command line.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub config: Option<PathBuf>,
+    pub steps: Option<u64>,
+    pub seed: u64,
+    pub scale: u64,
+    pub out: PathBuf,
+    pub backend: Backend,
+    pub quiet: bool,
+    pub weights: Option<PathBuf>,
+    pub input_spikes: Option<PathBuf>,
+    pub chunk: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            config: None,
+            steps: None,
+            seed: 0,
+            scale: 1,
+            out: PathBuf::from("out"),
+            backend: Backend::Auto,
+            quiet: false,
+            weights: None,
+            input_spikes: None,
+            chunk: DEFAULT_CHUNK,
+        }
+    }
+}
+
+/// Everything `run` needs, validated, before any step is taken.
+pub struct Prepared {
+    pub model: Model,
+    pub input: InputSource,
+    pub steps: usize,
+}
+
+/// Turns the options into a model, input and step count; every check on the
+/// options and input files happens here.
+pub fn prepare(opts: &RunOptions) -> Result<Prepared> {
+    let net = match &opts.config {
+        Some(path) => Network::from_file(path)?,
+        None => Network::default_nacc(),
+    };
+    let net = net.scaled(opts.scale)?;
+    if opts.chunk == 0 {
+        return Err(bad_value("--chunk", 0, "must be >= 1"));
+    }
+    if opts.steps == Some(0) {
+        return Err(bad_value("--steps", 0, "must be >= 1"));
+    }
+    let given = match &opts.input_spikes {
+        Some(path) => Some(import::load_input_spikes(path, &net)?),
+        None => None,
+    };
+    let steps = match (&given, opts.steps) {
+        (Some((_, t)), Some(s)) if s > *t as u64 => {
+            return Err(bad_value(
+                "--steps",
+                s,
+                format!("the --input-spikes file holds only {t} steps"),
+            ));
+        }
+        (_, Some(s)) => s,
+        (Some((_, t)), None) => *t as u64,
+        (None, None) => DEFAULT_STEPS,
+    };
+    if steps > u32::MAX as u64 {
+        return Err(bad_value("--steps", steps, format!("must be <= {}", u32::MAX)));
+    }
+    let mut model = Model::build(net, opts.seed)?;
+    if let Some(dir) = &opts.weights {
+        import::load_weights(dir, &mut model)?;
+    }
+    let input = match given {
+        Some((src, _)) => src,
+        None => InputSource::generated(&model),
+    };
+    Ok(Prepared {
+        model,
+        input,
+        steps: steps as usize,
+    })
+}
+
+/// Picks the engine the options ask for.
+pub fn make_engine(backend: Backend, model: &Model) -> Result<Box<dyn Engine>> {
+    match backend {
+        Backend::Auto | Backend::Cpu => Ok(Box::new(CpuEngine::new(model)?)),
+        Backend::Gpu => Err(bad_value(
+            "--backend",
+            "gpu",
+            "the GPU engine is not available in this version of nacc yet; use --backend cpu (or auto)",
+        )),
+    }
+}
+
+/// The result of a run, for printing.
+pub struct Outcome {
+    pub model: Model,
+    pub record: SpikeRecord,
+    pub engine: String,
+    pub sim_time: Duration,
+}
+
+pub fn run(opts: &RunOptions) -> Result<Outcome> {
+    let started = Instant::now();
+    let prepared = prepare(opts)?;
+    let model = prepared.model;
+    let mut engine = make_engine(opts.backend, &model)?;
+    export::prepare_out_dir(&opts.out)?;
+    let net = &model.net;
+
+    let bar = Progress::new(prepared.steps as u64, opts.quiet);
+    let t0 = Instant::now();
+    let record = simulate(
+        engine.as_mut(),
+        net,
+        &prepared.input,
+        prepared.steps,
+        opts.chunk,
+        |done| bar.update(done as u64),
+    )?;
+    let sim_time = t0.elapsed();
+    bar.finish();
+
+    // Outputs: data first, summary.json last.
+    let dir = &opts.out;
+    for (pop, rec) in net.populations.iter().zip(&record.pops) {
+        export::write_spikes(&dir.join(format!("spikes_{}.npy", pop.name)), rec)?;
+    }
+    export::write_weights(dir, &model)?;
+    export::write_config(dir, net, model.seed)?;
+    for (pop, rec) in net.populations.iter().zip(&record.pops) {
+        figures::write_raster(&dir.join(format!("raster_{}.png", pop.name)), rec)?;
+    }
+    let outcome = Outcome {
+        engine: engine.describe(),
+        model,
+        record,
+        sim_time,
+    };
+    let summary = summary_json(opts, &outcome, started.elapsed());
+    export::write_json(&dir.join("summary.json"), &summary)?;
+    Ok(outcome)
+}
+
+pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_json::Value {
+    let net = &o.model.net;
+    let steps = o.record.steps();
+    let quant = o.model.quantize().ok();
+    let populations: Vec<_> = net
+        .populations
+        .iter()
+        .zip(&o.record.pops)
+        .map(|(p, r)| {
+            json!({
+                "name": p.name,
+                "kind": if p.is_poisson() { "poisson" } else { "lif" },
+                "size": p.size,
+                "spikes": r.total(),
+                "mean_rate_hz": r.mean_rate_hz(net.dt_ms),
+                "active_fraction": r.active_fraction(),
+            })
+        })
+        .collect();
+    let projections: Vec<_> = net
+        .projections
+        .iter()
+        .enumerate()
+        .map(|(j, p)| {
+            json!({
+                "name": p.name,
+                "pre": net.populations[p.pre].name,
+                "post": net.populations[p.post].name,
+                "synapses": net.populations[p.pre].size as u64 * net.populations[p.post].size as u64,
+                "frac_bits": quant.as_ref().map(|q| q[j].frac_bits),
+            })
+        })
+        .collect();
+    json!({
+        "nacc_version": env!("CARGO_PKG_VERSION"),
+        "seed": o.model.seed,
+        "steps": steps,
+        "dt_ms": net.dt_ms,
+        "backend": match opts.backend { Backend::Auto => "cpu", b => b.as_str() },
+        "backend_requested": opts.backend.as_str(),
+        "engine": o.engine,
+        "adapter": serde_json::Value::Null,
+        "chunk_steps": opts.chunk,
+        "weights_from": opts.weights.as_ref().map(|p| p.display().to_string()),
+        "input_spikes_from": opts.input_spikes.as_ref().map(|p| p.display().to_string()),
+        "scale": opts.scale,
+        "wall_time_s": { "simulation": o.sim_time.as_secs_f64(), "total": total.as_secs_f64() },
+        "steps_per_s": steps as f64 / o.sim_time.as_secs_f64().max(1e-12),
+        "populations": populations,
+        "projections": projections,
+        "config": serde_json::to_value(net.to_raw()).unwrap_or_default(),
+    })
+}
+
+/// The table printed after a run.
+pub fn table(o: &Outcome) -> String {
+    let net = &o.model.net;
+    let mut s = format!(
+        "{:<12} {:>8} {:>10} {:>12} {:>10} {:>8}\n",
+        "population", "kind", "size", "spikes", "rate (Hz)", "active"
+    );
+    for (p, r) in net.populations.iter().zip(&o.record.pops) {
+        s += &format!(
+            "{:<12} {:>8} {:>10} {:>12} {:>10.2} {:>7.1}%\n",
+            p.name,
+            if p.is_poisson() { "poisson" } else { "lif" },
+            p.size,
+            r.total(),
+            r.mean_rate_hz(net.dt_ms),
+            100.0 * r.active_fraction()
+        );
+    }
+    s
+}
+
+/// A progress bar on stderr that appears only once a run has taken about a
+/// second, and never when stderr is not a terminal or with `--quiet`.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    start: Instant,
+}
+
+impl Progress {
+    fn new(total: u64, quiet: bool) -> Progress {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let b = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::hidden());
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} steps  {per_sec}  eta {eta}",
+            ) {
+                b.set_style(style);
+            }
+            b
+        });
+        Progress {
+            bar,
+            start: Instant::now(),
+        }
+    }
+
+    fn update(&self, done: u64) {
+        if let Some(b) = &self.bar {
+            if b.is_hidden() && self.start.elapsed() > Duration::from_secs(1) {
+                b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+            b.set_position(done);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
