@@ -38,13 +38,23 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Steps to simulate (1 step = dt_ms); default 1000, or T of --input-spikes.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub steps: Option<u64>,
     /// Seed of weights, biases, input rates and input spikes.
-    #[arg(long, value_name = "S", default_value_t = 0)]
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
     pub seed: u64,
     /// Multiply every population size by K.
-    #[arg(long, value_name = "K", default_value_t = 1)]
+    #[arg(
+        long,
+        value_name = "K",
+        default_value_t = 1,
+        allow_negative_numbers = true
+    )]
     pub scale: u64,
     /// Directory for the outputs (created if needed).
     #[arg(long, value_name = "DIR", default_value = "out")]
@@ -61,7 +71,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE.npy")]
     pub input_spikes: Option<PathBuf>,
     /// Steps per engine chunk (spikes are handed back once per chunk).
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_CHUNK)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CHUNK, allow_negative_numbers = true)]
     pub chunk: usize,
 }
 

@@ -59,7 +59,10 @@ pub struct LifParams {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PopKind {
     /// Rates (spikes per step) drawn once per neuron, uniform in `[lo, hi]`.
-    Poisson { rate_lo: f32, rate_hi: f32 },
+    Poisson {
+        rate_lo: f32,
+        rate_hi: f32,
+    },
     Lif(LifParams),
 }
 
@@ -196,9 +199,8 @@ impl Network {
     }
 
     pub fn from_file(path: &Path) -> Result<Network> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::Input(format!("--config {}: cannot read: {e}", path.display()))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Input(format!("--config {}: cannot read: {e}", path.display())))?;
         Network::from_toml_str(&text, &path.display().to_string())
     }
 
@@ -214,7 +216,9 @@ impl Network {
             return Err(bad_value("--scale", k, "must be a whole number >= 1"));
         }
         for p in &mut self.populations {
-            let s = (p.size as u64).checked_mul(k).filter(|&s| s <= MAX_POPULATION_SIZE);
+            let s = (p.size as u64)
+                .checked_mul(k)
+                .filter(|&s| s <= MAX_POPULATION_SIZE);
             p.size = s.ok_or_else(|| {
                 bad_value(
                     "--scale",
@@ -431,7 +435,11 @@ fn validate_population(i: usize, rp: &RawPopulation, earlier: &[Population]) -> 
             check_unit_interval(&f("rate[0]"), lo)?;
             check_unit_interval(&f("rate[1]"), hi)?;
             if lo > hi {
-                return Err(bad_value(f("rate"), format!("[{lo}, {hi}]"), "needs lo <= hi"));
+                return Err(bad_value(
+                    f("rate"),
+                    format!("[{lo}, {hi}]"),
+                    "needs lo <= hi",
+                ));
             }
             PopKind::Poisson {
                 rate_lo: lo,
@@ -449,7 +457,11 @@ fn validate_population(i: usize, rp: &RawPopulation, earlier: &[Population]) -> 
             check_unit_interval(&f("beta"), beta)?;
             let threshold = rp.threshold.unwrap_or(1.0);
             if !(threshold.is_finite() && threshold > 0.0) {
-                return Err(bad_value(f("threshold"), threshold, "must be finite and > 0"));
+                return Err(bad_value(
+                    f("threshold"),
+                    threshold,
+                    "must be finite and > 0",
+                ));
             }
             let reset = match rp.reset.as_deref().unwrap_or("subtract") {
                 "subtract" => Reset::Subtract,
@@ -633,10 +645,14 @@ fn cycle_error(pops: &[Population], projs: &[Projection], done: &[bool]) -> Erro
     loop {
         if let Some(pos) = path.iter().position(|&(p, _)| p == cur) {
             let cycle = &path[pos..];
-            // path is backwards (post <- pre); print it forwards.
-            let mut pops_fwd: Vec<&str> = cycle.iter().rev().map(|&(p, _)| pops[p].name.as_str()).collect();
-            pops_fwd.push(pops[cycle.last().map(|c| c.0).unwrap_or(cur)].name.as_str());
-            let projs_fwd: Vec<&str> = cycle.iter().rev().map(|&(_, j)| projs[j].name.as_str()).collect();
+            // path runs backwards (post <- pre): print it forwards from cycle[0].
+            let mut pops_fwd = vec![pops[cycle[0].0].name.as_str()];
+            pops_fwd.extend(cycle.iter().rev().map(|&(p, _)| pops[p].name.as_str()));
+            let projs_fwd: Vec<&str> = cycle
+                .iter()
+                .rev()
+                .map(|&(_, j)| projs[j].name.as_str())
+                .collect();
             return Error::Input(format!(
                 "projections form a cycle with no delay: {} (via {}); nacc updates populations in dependency order and cannot order a cycle",
                 pops_fwd.join(" -> "),
@@ -662,7 +678,11 @@ mod tests {
     #[test]
     fn default_network_matches_spec_section_1() {
         let n = Network::default_nacc();
-        let sizes: Vec<_> = n.populations.iter().map(|p| (p.name.as_str(), p.size)).collect();
+        let sizes: Vec<_> = n
+            .populations
+            .iter()
+            .map(|p| (p.name.as_str(), p.size))
+            .collect();
         assert_eq!(sizes, [("input", 100), ("inter", 50), ("msn", 20)]);
         let projs: Vec<_> = n
             .projections
@@ -678,10 +698,20 @@ mod tests {
             ]
         );
         assert_eq!(n.order, [0, 1, 2]);
-        let lif = LifParams { beta: 0.9, threshold: 1.0, reset: Reset::Subtract };
+        let lif = LifParams {
+            beta: 0.9,
+            threshold: 1.0,
+            reset: Reset::Subtract,
+        };
         assert_eq!(n.populations[1].kind, PopKind::Lif(lif));
         assert_eq!(n.populations[2].kind, PopKind::Lif(lif));
-        assert_eq!(n.populations[0].kind, PopKind::Poisson { rate_lo: 0.1, rate_hi: 0.5 });
+        assert_eq!(
+            n.populations[0].kind,
+            PopKind::Poisson {
+                rate_lo: 0.1,
+                rate_hi: 0.5
+            }
+        );
         assert_eq!(n.dt_ms, 1.0);
     }
 

@@ -48,7 +48,10 @@ fn read_f32(path: &Path, shape: &[usize]) -> Result<Vec<f32>> {
         };
         return Err(bad_file(
             path,
-            format!("value at {index} is {}; weights and biases must be finite", v[i]),
+            format!(
+                "value at {index} is {}; weights and biases must be finite",
+                v[i]
+            ),
         ));
     }
     Ok(v)
@@ -61,7 +64,10 @@ pub fn load_input_spikes(path: &Path, net: &Network) -> Result<(InputSource, usi
         .filter(|&p| net.populations[p].is_poisson())
         .collect();
     let [pop] = poisson[..] else {
-        let names: Vec<_> = poisson.iter().map(|&p| net.populations[p].name.as_str()).collect();
+        let names: Vec<_> = poisson
+            .iter()
+            .map(|&p| net.populations[p].name.as_str())
+            .collect();
         return Err(Error::Input(format!(
             "--input-spikes needs a network with exactly one poisson population; this one has {} ({})",
             poisson.len(),
@@ -86,7 +92,12 @@ pub fn load_input_spikes(path: &Path, net: &Network) -> Result<(InputSource, usi
     if let Some(i) = a.data.iter().position(|&x| x > 1) {
         return Err(bad_file(
             path,
-            format!("value at [{}, {}] is {}; spikes must be 0 or 1", i / n, i % n, a.data[i]),
+            format!(
+                "value at [{}, {}] is {}; spikes must be 0 or 1",
+                i / n,
+                i % n,
+                a.data[i]
+            ),
         ));
     }
     let wps = n.div_ceil(32);
@@ -98,10 +109,8 @@ pub fn load_input_spikes(path: &Path, net: &Network) -> Result<(InputSource, usi
     }
     Ok((
         InputSource::Given {
-            pop,
-            words_per_step: wps,
-            bits,
             steps,
+            spikes: vec![(pop, bits)],
         },
         steps,
     ))

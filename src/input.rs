@@ -75,6 +75,8 @@ pub fn draw_rates(seed: u64, pop_name: &str, size: usize, lo: f32, hi: f32) -> V
 /// Generates the spikes of one Poisson population for steps
 /// `first_step .. first_step + steps`, bit-packed: `words_per_step` words a
 /// step, bit `n % 32` of word `n / 32` for neuron `n`. `out` is overwritten.
+/// Indexed by neuron like the kernel's invocation index.
+#[allow(clippy::needless_range_loop)]
 pub fn poisson_chunk(
     seed: u64,
     stream: u32,
@@ -124,7 +126,10 @@ mod tests {
 
     #[test]
     fn streams_differ_by_name_and_purpose() {
-        assert_ne!(stream_id("input", purpose::RATE), stream_id("input", purpose::SPIKE));
+        assert_ne!(
+            stream_id("input", purpose::RATE),
+            stream_id("input", purpose::SPIKE)
+        );
         assert_ne!(stream_id("a", purpose::RATE), stream_id("b", purpose::RATE));
     }
 }

@@ -36,7 +36,8 @@ impl Model {
             let count = n_pre.checked_mul(n_post).ok_or_else(|| {
                 Error::Input(format!("projection `{}` has too many synapses", proj.name))
             })?;
-            let mut w: Vec<f32> = try_zeroed(count, &format!("projection `{}` weights", proj.name))?;
+            let mut w: Vec<f32> =
+                try_zeroed(count, &format!("projection `{}` weights", proj.name))?;
             let mut b = vec![0.0f32; n_post];
             let (lo, hi) = match proj.init {
                 Init::Linear => {
@@ -94,7 +95,8 @@ impl Model {
             .map(|(proj, w)| {
                 let n_pre = self.net.populations[proj.pre].size;
                 let n_post = self.net.populations[proj.post].size;
-                Quantized::new(&w.w, n_post, n_pre).map_err(|e| e.context(format!("projection `{}`", proj.name)))
+                Quantized::new(&w.w, n_post, n_pre)
+                    .map_err(|e| e.context(format!("projection `{}`", proj.name)))
             })
             .collect()
     }

@@ -53,7 +53,11 @@ pub fn header(dtype: DType, shape: &[usize]) -> Vec<u8> {
         [n] => format!("({n},)"),
         _ => format!(
             "({})",
-            shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
     let mut dict = format!(
@@ -105,7 +109,8 @@ const MAX_HEADER: usize = 1 << 16;
 
 /// Reads a `.npy` file, with errors naming the file and what was wrong.
 pub fn read(path: &Path) -> Result<Array> {
-    let mut f = std::fs::File::open(path).map_err(|e| bad_file(path, format!("cannot open: {e}")))?;
+    let mut f =
+        std::fs::File::open(path).map_err(|e| bad_file(path, format!("cannot open: {e}")))?;
     let file_len = f
         .metadata()
         .map_err(|e| bad_file(path, format!("cannot read: {e}")))?
@@ -114,7 +119,10 @@ pub fn read(path: &Path) -> Result<Array> {
     f.read_exact(&mut pre[..8])
         .map_err(|_| bad_file(path, "not a .npy file: shorter than its magic string"))?;
     if &pre[..6] != b"\x93NUMPY" {
-        return Err(bad_file(path, "not a .npy file: the magic string \\x93NUMPY is missing"));
+        return Err(bad_file(
+            path,
+            "not a .npy file: the magic string \\x93NUMPY is missing",
+        ));
     }
     let (major, minor) = (pre[6], pre[7]);
     let header_len = match major {
@@ -137,14 +145,17 @@ pub fn read(path: &Path) -> Result<Array> {
         }
     };
     if header_len > MAX_HEADER {
-        return Err(bad_file(path, format!("header of {header_len} bytes is implausibly large")));
+        return Err(bad_file(
+            path,
+            format!("header of {header_len} bytes is implausibly large"),
+        ));
     }
     let prefix = if major == 1 { 10 } else { 12 };
     let mut hbytes = vec![0u8; header_len];
     f.read_exact(&mut hbytes)
         .map_err(|_| bad_file(path, "truncated .npy header"))?;
-    let htext = std::str::from_utf8(&hbytes)
-        .map_err(|_| bad_file(path, "the .npy header is not text"))?;
+    let htext =
+        std::str::from_utf8(&hbytes).map_err(|_| bad_file(path, "the .npy header is not text"))?;
     let (dtype, fortran, shape) =
         parse_header(htext).map_err(|m| bad_file(path, format!("malformed .npy header: {m}")))?;
     let dtype = DType::from_descr(&dtype).ok_or_else(|| {
@@ -173,7 +184,11 @@ pub fn read(path: &Path) -> Result<Array> {
             format!(
                 "shape {shape:?} of {} needs {count} bytes of data, the file has {available}{}",
                 dtype.name(),
-                if count > available { " (truncated?)" } else { "" }
+                if count > available {
+                    " (truncated?)"
+                } else {
+                    ""
+                }
             ),
         ));
     }
@@ -202,7 +217,11 @@ fn parse_header(h: &str) -> std::result::Result<(String, bool, Vec<usize>), Stri
     let mut rest = body.trim();
     while !rest.is_empty() {
         let (key, after) = quoted(rest).ok_or("expected a quoted key")?;
-        let after = after.trim_start().strip_prefix(':').ok_or("expected ':'")?.trim_start();
+        let after = after
+            .trim_start()
+            .strip_prefix(':')
+            .ok_or("expected ':'")?
+            .trim_start();
         rest = match key {
             "descr" => {
                 let (v, r) = quoted(after).ok_or("descr must be a quoted string")?;
@@ -232,7 +251,10 @@ fn parse_header(h: &str) -> std::result::Result<(String, bool, Vec<usize>), Stri
                     if dims.len() >= 32 {
                         return Err("more than 32 dimensions".into());
                     }
-                    dims.push(part.parse::<usize>().map_err(|_| format!("bad dimension {part:?}"))?);
+                    dims.push(
+                        part.parse::<usize>()
+                            .map_err(|_| format!("bad dimension {part:?}"))?,
+                    );
                 }
                 shape = Some(dims);
                 &inner[close + 1..]
@@ -261,7 +283,11 @@ pub fn expect(path: &Path, a: &Array, dtypes: &[DType], shape: &[usize]) -> Resu
         let want: Vec<_> = dtypes.iter().map(|d| d.name()).collect();
         return Err(bad_file(
             path,
-            format!("dtype {} found, expected {}", a.dtype.name(), want.join(" or ")),
+            format!(
+                "dtype {} found, expected {}",
+                a.dtype.name(),
+                want.join(" or ")
+            ),
         ));
     }
     if a.shape != shape {
@@ -290,9 +316,15 @@ mod tests {
     #[test]
     fn parses_numpy_written_headers() {
         let (d, f, s) =
-            parse_header("{'descr': '<f4', 'fortran_order': False, 'shape': (50, 100), }      \n").unwrap();
+            parse_header("{'descr': '<f4', 'fortran_order': False, 'shape': (50, 100), }      \n")
+                .unwrap();
         assert_eq!((d.as_str(), f, s), ("<f4", false, vec![50, 100]));
-        assert_eq!(parse_header("{'descr': '|u1', 'fortran_order': True, 'shape': (7,), }").unwrap().2, vec![7]);
+        assert_eq!(
+            parse_header("{'descr': '|u1', 'fortran_order': True, 'shape': (7,), }")
+                .unwrap()
+                .2,
+            vec![7]
+        );
         assert!(parse_header("{'descr': '|u1', 'shape': (7,), }").is_err());
         assert!(parse_header("{'descr': '|u1', 'fortran_order': False, 'shape': (x,), }").is_err());
     }

@@ -22,7 +22,10 @@ impl PopRecord {
     }
 
     pub fn steps(&self) -> usize {
-        self.bits.len().checked_div(self.words_per_step).unwrap_or(0)
+        self.bits
+            .len()
+            .checked_div(self.words_per_step)
+            .unwrap_or(0)
     }
 
     pub fn total(&self) -> u64 {

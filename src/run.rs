@@ -104,7 +104,11 @@ pub fn prepare(opts: &RunOptions) -> Result<Prepared> {
         (None, None) => DEFAULT_STEPS,
     };
     if steps > u32::MAX as u64 {
-        return Err(bad_value("--steps", steps, format!("must be <= {}", u32::MAX)));
+        return Err(bad_value(
+            "--steps",
+            steps,
+            format!("must be <= {}", u32::MAX),
+        ));
     }
     let mut model = Model::build(net, opts.seed)?;
     if let Some(dir) = &opts.weights {
@@ -268,7 +272,10 @@ struct Progress {
 impl Progress {
     fn new(total: u64, quiet: bool) -> Progress {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let b = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::hidden());
+            let b = indicatif::ProgressBar::with_draw_target(
+                Some(total),
+                indicatif::ProgressDrawTarget::hidden(),
+            );
             if let Ok(style) = indicatif::ProgressStyle::with_template(
                 "{bar:40} {pos}/{len} steps  {per_sec}  eta {eta}",
             ) {

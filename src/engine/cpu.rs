@@ -55,7 +55,13 @@ impl CpuEngine {
         let v = net
             .populations
             .iter()
-            .map(|p| if p.is_poisson() { Vec::new() } else { vec![0.0; p.size] })
+            .map(|p| {
+                if p.is_poisson() {
+                    Vec::new()
+                } else {
+                    vec![0.0; p.size]
+                }
+            })
             .collect();
         let spikes_last = net
             .populations
@@ -109,7 +115,13 @@ impl Engine for CpuEngine {
                         }
                     })
                     .collect();
-                lif_update(&lif, &inputs, &mut self.v[p], spikes_prev, &mut from_s[..wps]);
+                lif_update(
+                    &lif,
+                    &inputs,
+                    &mut self.v[p],
+                    spikes_prev,
+                    &mut from_s[..wps],
+                );
             }
         }
         if spikes.steps > 0 {
@@ -188,6 +200,8 @@ pub fn flush_subnormal(v: f32) -> f32 {
 /// Kernel `lif_update`: forms each neuron's current from the incoming
 /// projections (`I = sign_1 * cur_1 + sign_2 * cur_2 + ...`, left to right),
 /// updates its membrane `v`, and writes its spike bit into `spikes`.
+/// Indexed by neuron like the kernel's invocation index.
+#[allow(clippy::needless_range_loop)]
 pub fn lif_update(
     lif: &LifParams,
     inputs: &[Current],
@@ -222,7 +236,10 @@ mod tests {
     fn fixed_to_f32_is_the_nearest_f32() {
         let mut x: u32 = 12345;
         for f in 0..=30u32 {
-            let (hi, lo) = (crate::network::pow2(12 - f as i32), crate::network::pow2(-(f as i32)));
+            let (hi, lo) = (
+                crate::network::pow2(12 - f as i32),
+                crate::network::pow2(-(f as i32)),
+            );
             for _ in 0..2000 {
                 x = crate::input::mix32(x);
                 let acc = x as i32;

@@ -39,12 +39,11 @@ pub enum InputSource {
         /// Per population: (stream id, per-neuron integer thresholds); empty for LIF.
         streams: Vec<(u32, Vec<u32>)>,
     },
-    /// Given spikes of one Poisson population, bit-packed per step.
+    /// Given spikes (from a file): per Poisson population given, its index
+    /// and its spikes bit-packed as in [`ChunkSpikes`], for `steps` steps.
     Given {
-        pop: usize,
-        words_per_step: usize,
-        bits: Vec<u32>,
         steps: usize,
+        spikes: Vec<(usize, Vec<u32>)>,
     },
 }
 
@@ -75,19 +74,24 @@ impl InputSource {
                 for (p, pop) in net.populations.iter().enumerate() {
                     if pop.is_poisson() {
                         let (stream, thr) = &streams[p];
-                        poisson_chunk(*seed, *stream, thr, first_step, spikes.steps, &mut spikes.bits[p]);
+                        poisson_chunk(
+                            *seed,
+                            *stream,
+                            thr,
+                            first_step,
+                            spikes.steps,
+                            &mut spikes.bits[p],
+                        );
                     }
                 }
             }
-            InputSource::Given {
-                pop,
-                words_per_step,
-                bits,
-                ..
-            } => {
-                let start = first_step as usize * words_per_step;
-                let len = spikes.steps * words_per_step;
-                spikes.bits[*pop].copy_from_slice(&bits[start..start + len]);
+            InputSource::Given { spikes: given, .. } => {
+                for (pop, bits) in given {
+                    let wps = net.populations[*pop].words_per_step();
+                    let start = first_step as usize * wps;
+                    let len = spikes.steps * wps;
+                    spikes.bits[*pop].copy_from_slice(&bits[start..start + len]);
+                }
             }
         }
     }

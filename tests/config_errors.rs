@@ -1,0 +1,214 @@
+//! Every config mistake is an `Input` error (exit 2) whose message names the
+//! field, the value and the rule.
+
+use nacc::config::{DEFAULT_TOML, Network};
+
+/// The default network with one line replaced; returns the error message.
+fn error_with(from: &str, to: &str) -> String {
+    assert!(
+        DEFAULT_TOML.contains(from),
+        "{from:?} not in the default config"
+    );
+    let text = DEFAULT_TOML.replacen(from, to, 1);
+    let e = Network::from_toml_str(&text, "test.toml").expect_err("must be rejected");
+    assert_eq!(e.exit_code(), 2);
+    e.to_string()
+}
+
+fn assert_names(msg: &str, parts: &[&str]) {
+    for p in parts {
+        assert!(msg.contains(p), "message {msg:?} does not name {p:?}");
+    }
+}
+
+#[test]
+fn default_config_is_valid() {
+    Network::from_toml_str(DEFAULT_TOML, "default").unwrap();
+}
+
+#[test]
+fn unknown_population_in_projection() {
+    let m = error_with("pre = \"inter\"", "pre = \"striatum\"");
+    assert_names(
+        &m,
+        &[
+            "fc2",
+            "pre",
+            "\"striatum\"",
+            "not a population",
+            "\"input\"",
+        ],
+    );
+}
+
+#[test]
+fn unknown_post_population() {
+    let m = error_with("post = \"msn\"", "post = \"vta\"");
+    assert_names(&m, &["fc2", "post", "\"vta\""]);
+}
+
+#[test]
+fn size_zero() {
+    let m = error_with("size = 50", "size = 0");
+    assert_names(&m, &["inter", "size", "= 0", "1.."]);
+}
+
+#[test]
+fn size_negative() {
+    let m = error_with("size = 20", "size = -3");
+    assert_names(&m, &["msn", "size", "-3"]);
+}
+
+#[test]
+fn beta_above_one() {
+    let m = error_with("beta = 0.9", "beta = 1.5");
+    assert_names(&m, &["inter", "beta", "1.5", "[0, 1]"]);
+}
+
+#[test]
+fn beta_negative() {
+    let m = error_with("beta = 0.9", "beta = -0.1");
+    assert_names(&m, &["beta", "-0.1", "[0, 1]"]);
+}
+
+#[test]
+fn threshold_zero_or_negative() {
+    let m = error_with("threshold = 1.0", "threshold = 0.0");
+    assert_names(&m, &["inter", "threshold", "= 0", "> 0"]);
+    let m = error_with("threshold = 1.0", "threshold = -2.0");
+    assert_names(&m, &["threshold", "-2", "> 0"]);
+}
+
+#[test]
+fn threshold_not_finite() {
+    let m = error_with("threshold = 1.0", "threshold = inf");
+    assert_names(&m, &["threshold", "inf", "finite"]);
+    let m = error_with("threshold = 1.0", "threshold = nan");
+    assert_names(&m, &["threshold", "NaN", "finite"]);
+}
+
+#[test]
+fn rate_outside_unit_interval() {
+    let m = error_with("rate = [0.1, 0.5]", "rate = [0.1, 1.5]");
+    assert_names(&m, &["input", "rate[1]", "1.5", "[0, 1]"]);
+    let m = error_with("rate = [0.1, 0.5]", "rate = [-0.1, 0.5]");
+    assert_names(&m, &["rate[0]", "-0.1"]);
+}
+
+#[test]
+fn rate_lo_above_hi() {
+    let m = error_with("rate = [0.1, 0.5]", "rate = [0.6, 0.5]");
+    assert_names(&m, &["input", "rate", "[0.6, 0.5]", "lo <= hi"]);
+}
+
+#[test]
+fn unknown_reset_mode() {
+    let m = error_with("reset = \"subtract\"", "reset = \"hard\"");
+    assert_names(&m, &["reset", "\"hard\"", "subtract", "zero", "none"]);
+}
+
+#[test]
+fn unknown_kind() {
+    let m = error_with("kind = \"lif\"", "kind = \"izhikevich\"");
+    assert_names(&m, &["kind", "\"izhikevich\"", "poisson", "lif"]);
+}
+
+#[test]
+fn sign_other_than_plus_minus_one() {
+    let m = error_with("sign = -1", "sign = -2");
+    assert_names(&m, &["fc2", "sign", "-2", "1", "-1"]);
+}
+
+#[test]
+fn projection_onto_poisson_population() {
+    let m = error_with("post = \"inter\"", "post = \"input\"");
+    assert_names(&m, &["fc1", "post", "\"input\"", "poisson"]);
+}
+
+#[test]
+fn cycle_is_named() {
+    let text = format!(
+        "{DEFAULT_TOML}\n[[projection]]\nname = \"back\"\npre = \"msn\"\npost = \"inter\"\n"
+    );
+    let m = Network::from_toml_str(&text, "t").unwrap_err().to_string();
+    assert_names(&m, &["cycle", "inter -> msn -> inter", "fc2", "back"]);
+}
+
+#[test]
+fn self_projection_is_a_cycle() {
+    let text =
+        format!("{DEFAULT_TOML}\n[[projection]]\nname = \"self\"\npre = \"msn\"\npost = \"msn\"\n");
+    let m = Network::from_toml_str(&text, "t").unwrap_err().to_string();
+    assert_names(&m, &["cycle", "msn -> msn", "self"]);
+}
+
+#[test]
+fn duplicate_names() {
+    let m = error_with("name = \"msn\"", "name = \"inter\"");
+    assert_names(&m, &["name", "\"inter\"", "unique"]);
+    let m = error_with("name = \"fc3\"", "name = \"fc1\"");
+    assert_names(&m, &["name", "\"fc1\"", "unique"]);
+}
+
+#[test]
+fn names_must_be_file_safe() {
+    let m = error_with("name = \"msn\"", "name = \"../msn\"");
+    assert_names(&m, &["name", "\"../msn\"", "letters, digits"]);
+}
+
+#[test]
+fn unknown_field_is_named() {
+    let m = error_with("beta = 0.9", "beta = 0.9\ntau = 3.0");
+    assert_names(&m, &["tau", "test.toml"]);
+}
+
+#[test]
+fn wrong_type_is_named() {
+    let m = error_with("size = 50", "size = \"fifty\"");
+    assert_names(&m, &["size", "test.toml"]);
+}
+
+#[test]
+fn malformed_toml() {
+    let e = Network::from_toml_str("[[population]\nname = ", "broken.toml").unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert_names(&e.to_string(), &["broken.toml", "invalid network file"]);
+}
+
+#[test]
+fn lif_fields_on_poisson_and_back() {
+    let m = error_with("rate = [0.1, 0.5]", "rate = [0.1, 0.5]\nbeta = 0.5");
+    assert_names(&m, &["input", "beta", "poisson"]);
+}
+
+#[test]
+fn init_parameters_checked() {
+    let m = error_with("init = \"linear\"", "init = \"constant\"");
+    assert_names(&m, &["fc1", "weight", "missing", "constant"]);
+    let m = error_with(
+        "init = \"linear\"",
+        "init = \"uniform\"\nlow = 1.0\nhigh = 0.5",
+    );
+    assert_names(&m, &["fc1", "low", "1", "high"]);
+    let m = error_with("init = \"linear\"", "init = \"constant\"\nweight = nan");
+    assert_names(&m, &["fc1", "weight", "NaN", "finite"]);
+    let m = error_with("init = \"linear\"", "init = \"xavier\"");
+    assert_names(&m, &["fc1", "init", "\"xavier\"", "linear"]);
+}
+
+#[test]
+fn dt_must_be_positive() {
+    let m = error_with("dt_ms = 1.0", "dt_ms = 0.0");
+    assert_names(&m, &["dt_ms", "0", "> 0"]);
+}
+
+#[test]
+fn scale_zero_and_overflow() {
+    let e = Network::default_nacc().scaled(0).unwrap_err().to_string();
+    assert_names(&e, &["--scale", "0", ">= 1"]);
+    let e = Network::default_nacc()
+        .scaled(1 << 40)
+        .unwrap_err()
+        .to_string();
+    assert_names(&e, &["--scale", "input", "exceed"]);
+}

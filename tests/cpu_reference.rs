@@ -1,0 +1,422 @@
+//! The CPU engine against hand-worked cases and against a second,
+//! deliberately plain implementation of SPEC §2 written here (loops, f64 for
+//! the fixed-point conversion, nothing shared with the engine).
+
+// The plain implementation is written as loops over indices on purpose.
+#![allow(clippy::needless_range_loop, clippy::assign_op_pattern)]
+// The hand-worked membranes are exact dyadic values, written out in full.
+#![allow(clippy::excessive_precision)]
+
+mod common;
+
+use common::{Trace, given_input, run_stepwise};
+use nacc::config::{Network, PopKind, Reset};
+use nacc::engine::{Engine, InputSource, cpu::CpuEngine, simulate};
+use nacc::network::Model;
+use rand::{RngExt, SeedableRng, rngs::StdRng};
+
+// ---------------------------------------------------------------------------
+// The plain implementation
+
+/// Largest F in 0..=30 whose worst-case post sum of |round(w * 2^F)| is below
+/// 2^31, found by trying every F from the top.
+fn plain_frac_bits(w: &[f32], n_pre: usize) -> Option<u32> {
+    (0..=30u32).rev().find(|&f| {
+        w.chunks(n_pre).all(|row| {
+            let s: f64 = row
+                .iter()
+                .map(|&x| (x as f64 * 2f64.powi(f as i32)).round().abs())
+                .sum();
+            s < 2147483648.0
+        })
+    })
+}
+
+/// SPEC §2, step by step. Returns spikes[t][pop][n] and membranes[t][pop][n].
+fn plain_run(model: &Model, input: &[Vec<Vec<u8>>], steps: usize) -> Trace {
+    let net = &model.net;
+    let npop = net.populations.len();
+    let mut v: Vec<Vec<f32>> = net.populations.iter().map(|p| vec![0.0; p.size]).collect();
+    let mut prev: Vec<Vec<u8>> = net.populations.iter().map(|p| vec![0; p.size]).collect();
+    let fbits: Vec<u32> = net
+        .projections
+        .iter()
+        .zip(&model.weights)
+        .map(|(p, w)| plain_frac_bits(&w.w, net.populations[p.pre].size).unwrap())
+        .collect();
+    let mut all_s = Vec::new();
+    let mut all_v = Vec::new();
+    for t in 0..steps {
+        let mut s: Vec<Option<Vec<u8>>> = vec![None; npop];
+        while s.iter().any(|x| x.is_none()) {
+            for p in 0..npop {
+                if s[p].is_some() {
+                    continue;
+                }
+                let pop = &net.populations[p];
+                let lif = match pop.kind {
+                    PopKind::Poisson { .. } => {
+                        s[p] = Some(input[p][t].clone());
+                        continue;
+                    }
+                    PopKind::Lif(l) => l,
+                };
+                let incoming: Vec<usize> = (0..net.projections.len())
+                    .filter(|&j| net.projections[j].post == p)
+                    .collect();
+                if incoming
+                    .iter()
+                    .any(|&j| s[net.projections[j].pre].is_none())
+                {
+                    continue;
+                }
+                let mut out = vec![0u8; pop.size];
+                for n in 0..pop.size {
+                    let mut current: Option<f32> = None;
+                    for &j in &incoming {
+                        let proj = &net.projections[j];
+                        let n_pre = net.populations[proj.pre].size;
+                        let pre_s = s[proj.pre].as_ref().unwrap();
+                        let mut acc: i64 = 0;
+                        for i in 0..n_pre {
+                            if pre_s[i] == 1 {
+                                let w = model.weights[j].w[n * n_pre + i];
+                                acc += (w as f64 * 2f64.powi(fbits[j] as i32)).round() as i64;
+                            }
+                        }
+                        assert!(acc.abs() < 1 << 31);
+                        let cur = (acc as f64 * 2f64.powi(-(fbits[j] as i32))) as f32
+                            + model.weights[j].b[n];
+                        let term = if proj.sign == 1 { cur } else { -cur };
+                        current = Some(match current {
+                            None => term,
+                            Some(c) => c + term,
+                        });
+                    }
+                    let i_syn = current.unwrap_or(0.0);
+                    let reset = prev[p][n] as f32;
+                    let mut x = v[p][n];
+                    match lif.reset {
+                        Reset::Subtract => x = (lif.beta * x + i_syn) - reset * lif.threshold,
+                        Reset::Zero => {
+                            x = (1.0 - reset) * x;
+                            x = lif.beta * x + i_syn;
+                        }
+                        Reset::None => x = lif.beta * x + i_syn,
+                    }
+                    if x.abs() < 2f32.powi(-126) {
+                        x = 0.0;
+                    }
+                    v[p][n] = x;
+                    out[n] = (x - lif.threshold > 0.0) as u8;
+                }
+                s[p] = Some(out);
+            }
+        }
+        let s: Vec<Vec<u8>> = s.into_iter().map(|x| x.unwrap()).collect();
+        prev = s.clone();
+        all_s.push(s);
+        all_v.push(
+            net.populations
+                .iter()
+                .enumerate()
+                .map(|(p, pop)| {
+                    if pop.is_poisson() {
+                        Vec::new()
+                    } else {
+                        v[p].clone()
+                    }
+                })
+                .collect(),
+        );
+    }
+    (all_s, all_v)
+}
+
+/// Asserts equality with `==`, naming the first differing step, population
+/// and neuron.
+fn assert_same(model: &Model, what: &str, (s1, v1): &Trace, (s2, v2): &Trace) {
+    for t in 0..s1.len() {
+        for (p, pop) in model.net.populations.iter().enumerate() {
+            for n in 0..pop.size {
+                assert!(
+                    s1[t][p][n] == s2[t][p][n],
+                    "{what}: spikes differ first at step {t}, population `{}`, neuron {n}: engine {} vs plain {}",
+                    pop.name,
+                    s1[t][p][n],
+                    s2[t][p][n]
+                );
+                if !pop.is_poisson() {
+                    assert!(
+                        v1[t][p][n].to_bits() == v2[t][p][n].to_bits()
+                            || v1[t][p][n] == v2[t][p][n],
+                        "{what}: membranes differ first at step {t}, population `{}`, neuron {n}: engine {:e} vs plain {:e}",
+                        pop.name,
+                        v1[t][p][n],
+                        v2[t][p][n]
+                    );
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Hand-worked cases
+
+fn one_to_one(reset: &str, beta: f32, weight: f32) -> Network {
+    Network::from_toml_str(
+        &format!(
+            r#"
+            [[population]]
+            name = "in"
+            size = 1
+            kind = "poisson"
+            rate = [1.0, 1.0]
+            [[population]]
+            name = "out"
+            size = 1
+            kind = "lif"
+            beta = {beta}
+            threshold = 1.0
+            reset = "{reset}"
+            [[projection]]
+            name = "w"
+            pre = "in"
+            post = "out"
+            bias = false
+            init = "constant"
+            weight = {weight}
+        "#
+        ),
+        "test",
+    )
+    .unwrap()
+}
+
+fn run_one_to_one(reset: &str, steps: usize) -> (Vec<u8>, Vec<f32>) {
+    run_one_to_one_with(reset, 0.5, 0.625, steps)
+}
+
+fn run_one_to_one_with(reset: &str, beta: f32, weight: f32, steps: usize) -> (Vec<u8>, Vec<f32>) {
+    let model = Model::build(one_to_one(reset, beta, weight), 0).unwrap();
+    let mut e = CpuEngine::new(&model).unwrap();
+    let (s, v) = run_stepwise(&mut e, &model, &InputSource::generated(&model), steps);
+    (
+        s.iter().map(|x| x[1][0]).collect(),
+        v.iter().map(|x| x[1][0]).collect(),
+    )
+}
+
+// One input neuron with rate 1 (spikes every step) drives one LIF neuron
+// through w = 0.625 (exact in binary); beta = 0.5, threshold 1. By hand:
+//   v0 = 0.625, v1 = 0.3125 + 0.625 = 0.9375, v2 = 0.46875 + 0.625 = 1.09375 (spike) ...
+
+#[test]
+fn hand_worked_subtract_reset() {
+    // v3 = 0.546875 + 0.625 - 1 = 0.171875; v4 = 0.0859375 + 0.625 = 0.7109375;
+    // v5 = 0.35546875 + 0.625 = 0.98046875; v6 = 0.490234375 + 0.625 = 1.115234375 (spike);
+    // v7 = 0.5576171875 + 0.625 - 1 = 0.1826171875
+    let (s, v) = run_one_to_one("subtract", 8);
+    assert_eq!(s, [0, 0, 1, 0, 0, 0, 1, 0]);
+    assert_eq!(
+        v,
+        [
+            0.625,
+            0.9375,
+            1.09375,
+            0.171875,
+            0.7109375,
+            0.98046875,
+            1.115234375,
+            0.1826171875
+        ]
+    );
+}
+
+#[test]
+fn hand_worked_zero_reset() {
+    // After a spike the membrane restarts from 0: period 3.
+    let (s, v) = run_one_to_one("zero", 9);
+    assert_eq!(s, [0, 0, 1, 0, 0, 1, 0, 0, 1]);
+    assert_eq!(
+        v,
+        [
+            0.625, 0.9375, 1.09375, 0.625, 0.9375, 1.09375, 0.625, 0.9375, 1.09375
+        ]
+    );
+}
+
+#[test]
+fn hand_worked_no_reset() {
+    // v -> 0.625 / (1 - 0.5) = 1.25: above threshold from step 2 on, so it
+    // spikes every step: 1.09375, 1.171875, 1.2109375, 1.23046875, ...
+    let (s, v) = run_one_to_one("none", 6);
+    assert_eq!(s, [0, 0, 1, 1, 1, 1]);
+    assert_eq!(v, [0.625, 0.9375, 1.09375, 1.171875, 1.2109375, 1.23046875]);
+}
+
+#[test]
+fn threshold_is_strict() {
+    // beta 1, w 0.5, no reset: v = 0.5, 1.0 (equal to the threshold: no
+    // spike, SPEC's strict `v - theta > 0`), 1.5 (spike).
+    let (s, v) = run_one_to_one_with("none", 1.0, 0.5, 3);
+    assert_eq!(v, [0.5, 1.0, 1.5]);
+    assert_eq!(s, [0, 0, 1]);
+}
+
+#[test]
+fn silent_network_stays_silent() {
+    let text = nacc::config::DEFAULT_TOML
+        .replace("rate = [0.1, 0.5]", "rate = [0.0, 0.0]")
+        .replace("bias = true", "bias = false");
+    let model = Model::build(Network::from_toml_str(&text, "t").unwrap(), 3).unwrap();
+    let mut e = CpuEngine::new(&model).unwrap();
+    let rec = simulate(
+        &mut e,
+        &model.net,
+        &InputSource::generated(&model),
+        500,
+        64,
+        |_| {},
+    )
+    .unwrap();
+    for (pop, r) in model.net.populations.iter().zip(&rec.pops) {
+        assert_eq!(r.total(), 0, "population {} spiked", pop.name);
+    }
+    for v in e.membranes().unwrap() {
+        assert!(v.iter().all(|&x| x.to_bits() == 0));
+    }
+}
+
+#[test]
+fn subnormal_membrane_is_stored_as_positive_zero() {
+    // One spike at step 0 through w = 2^-20 (exact at F = 30), beta 0.5, no
+    // reset: v(k) = 2^-(20+k). v(106) = 2^-126 is the smallest normal f32;
+    // v(107) would be the subnormal 2^-127 and must be stored as +0.
+    let w = 2f32.powi(-20);
+    let model = Model::build(one_to_one("none", 0.5, w), 0).unwrap();
+    let mut x = vec![vec![0u8]; 110];
+    x[0][0] = 1;
+    let input = given_input(&model.net, &[x, Vec::new()]);
+    let mut e = CpuEngine::new(&model).unwrap();
+    let (_, v) = run_stepwise(&mut e, &model, &input, 110);
+    assert_eq!(v[0][1][0], w);
+    assert_eq!(v[106][1][0], f32::MIN_POSITIVE);
+    for t in 107..110 {
+        assert_eq!(v[t][1][0].to_bits(), 0, "step {t}: {:e}", v[t][1][0]);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Engine vs plain implementation
+
+fn random_network(rng: &mut StdRng, max_size: usize) -> String {
+    let n_poisson = rng.random_range(1..=2);
+    let n_lif = rng.random_range(1..=4);
+    let mut text = String::new();
+    let mut names = Vec::new();
+    for i in 0..n_poisson {
+        let lo: f32 = rng.random_range(0.0..0.6);
+        let hi: f32 = rng.random_range(lo..=1.0);
+        text += &format!(
+            "[[population]]\nname = \"in{i}\"\nsize = {}\nkind = \"poisson\"\nrate = [{lo}, {hi}]\n",
+            rng.random_range(1..=max_size)
+        );
+        names.push(format!("in{i}"));
+    }
+    let mut projs = String::new();
+    for i in 0..n_lif {
+        let beta = match rng.random_range(0..4) {
+            0 => 0.0,
+            1 => 1.0,
+            _ => rng.random_range(0.0f32..1.0),
+        };
+        let threshold = [0.25f32, 1.0, 3.0][rng.random_range(0..3)];
+        let reset = ["subtract", "zero", "none"][rng.random_range(0..3)];
+        let name = format!("lif{i}");
+        text += &format!(
+            "[[population]]\nname = \"{name}\"\nsize = {}\nkind = \"lif\"\nbeta = {beta}\nthreshold = {threshold}\nreset = \"{reset}\"\n",
+            rng.random_range(1..=max_size)
+        );
+        // 1..3 incoming projections from earlier populations: a DAG.
+        for k in 0..rng.random_range(1..=3) {
+            let pre = &names[rng.random_range(0..names.len())];
+            let sign = if rng.random_bool(0.3) { -1 } else { 1 };
+            let bias = rng.random_bool(0.5);
+            projs += &format!(
+                "[[projection]]\nname = \"p{i}_{k}\"\npre = \"{pre}\"\npost = \"{name}\"\nsign = {sign}\nbias = {bias}\n"
+            );
+        }
+        names.push(name);
+    }
+    text + &projs
+}
+
+/// Random weights with random scales, so that F varies from 0 to 30.
+fn randomise_weights(rng: &mut StdRng, model: &mut Model) {
+    for w in &mut model.weights {
+        let scale = 2f32.powi(rng.random_range(-12..8));
+        let n = w.b.len();
+        for x in &mut w.w {
+            *x = rng.random_range(-1.0f32..1.0) * scale;
+        }
+        if w.b.iter().any(|&b| b != 0.0) {
+            for x in &mut w.b {
+                *x = rng.random_range(-1.0f32..1.0) * scale;
+            }
+        }
+        assert_eq!(w.b.len(), n);
+    }
+}
+
+#[test]
+fn engine_equals_plain_implementation_on_random_networks() {
+    let mut rng = StdRng::seed_from_u64(2024);
+    for case in 0..30 {
+        let text = random_network(&mut rng, 80);
+        let net = Network::from_toml_str(&text, "random").unwrap();
+        let mut model = Model::build(net, case).unwrap();
+        randomise_weights(&mut rng, &mut model);
+        let steps = 40;
+        // Random input for every Poisson population, given as files would be.
+        let mut x: Vec<Vec<Vec<u8>>> = vec![Vec::new(); model.net.populations.len()];
+        for (p, pop) in model.net.populations.iter().enumerate() {
+            if pop.is_poisson() {
+                let rate: f64 = rng.random_range(0.0..1.0);
+                x[p] = (0..steps)
+                    .map(|_| (0..pop.size).map(|_| rng.random_bool(rate) as u8).collect())
+                    .collect();
+            }
+        }
+        let input = given_input(&model.net, &x);
+        let mut e = CpuEngine::new(&model).unwrap();
+        let got = run_stepwise(&mut e, &model, &input, steps);
+        let want = plain_run(&model, &x, steps);
+        assert_same(&model, &format!("case {case}\n{text}"), &got, &want);
+    }
+}
+
+#[test]
+fn engine_equals_plain_implementation_on_the_default_network() {
+    let model = Model::build(Network::default_nacc(), 11).unwrap();
+    let input = InputSource::generated(&model);
+    let steps = 300;
+    let mut e = CpuEngine::new(&model).unwrap();
+    let got = run_stepwise(&mut e, &model, &input, steps);
+    let x: Vec<Vec<Vec<u8>>> = (0..model.net.populations.len())
+        .map(|p| (0..steps).map(|t| got.0[t][p].clone()).collect())
+        .collect();
+    let want = plain_run(&model, &x, steps);
+    assert_same(&model, "default network", &got, &want);
+    // and the network is alive: every population spikes
+    for p in 0..3 {
+        assert!(
+            got.0
+                .iter()
+                .map(|s| s[p].iter().map(|&b| b as u32).sum::<u32>())
+                .sum::<u32>()
+                > 0
+        );
+    }
+}
