@@ -22,11 +22,16 @@ pub struct Cli {
 pub enum Command {
     /// Run a network and write its spikes, weights, rasters and summary into --out.
     Run(RunArgs),
+    /// Run the same network, seed, input and steps on the CPU and the GPU and
+    /// compare spikes and membranes with ==. Exit 0 identical, 1 different, 2 bad input.
+    Compare(RunArgs),
+    /// List the GPU adapters wgpu sees, with backend, type and limits.
+    Devices,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum BackendArg {
-    /// The GPU when one is found, else the CPU.
+    /// A hardware GPU when wgpu finds one, else the CPU engine.
     Auto,
     Cpu,
     Gpu,
@@ -80,7 +85,7 @@ impl Default for RunArgs {
         // The defaults clap gives `nacc run` with no options.
         match Cli::parse_from(["nacc", "run"]).command {
             Some(Command::Run(a)) => a,
-            None => unreachable!("`nacc run` parses to the run command"),
+            _ => unreachable!("`nacc run` parses to the run command"),
         }
     }
 }

@@ -12,6 +12,7 @@
 //! - [`run`]: `nacc run` end to end
 
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod engine;
 pub mod error;

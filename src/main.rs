@@ -5,13 +5,16 @@ use nacc::cli::{Cli, Command, RunArgs};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    quiet_wayland();
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Run(args)) => run(&args),
         None => run(&RunArgs::default()),
+        Some(Command::Compare(args)) => compare(&args),
+        Some(Command::Devices) => devices(),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("nacc: error: {e}");
             ExitCode::from(e.exit_code() as u8)
@@ -19,7 +22,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &RunArgs) -> nacc::Result<()> {
+fn run(args: &RunArgs) -> nacc::Result<ExitCode> {
     let opts = args.to_options();
     let outcome = nacc::run::run(&opts)?;
     if !opts.quiet {
@@ -32,5 +35,32 @@ fn run(args: &RunArgs) -> nacc::Result<()> {
             opts.out.display()
         );
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compare(args: &RunArgs) -> nacc::Result<ExitCode> {
+    let report = nacc::run::compare(&args.to_options())?;
+    print!("{}", report.render());
+    Ok(if report.identical() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn devices() -> nacc::Result<ExitCode> {
+    print!("{}", nacc::run::devices());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// On a headless Linux machine, Mesa's Vulkan drivers load libwayland, which
+/// prints "XDG_RUNTIME_DIR is invalid or not set" to stderr while wgpu looks
+/// for adapters. Point it at the temp dir when it is unset, before any
+/// thread exists, so that `--quiet` stays quiet.
+fn quiet_wayland() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        // SAFETY: called first thing in main, while the process has one thread.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
+    }
 }

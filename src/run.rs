@@ -2,6 +2,7 @@
 //! be checked before any work, simulate in chunks, then write the outputs.
 
 use crate::config::Network;
+use crate::engine::gpu::{GpuContext, GpuEngine, GpuOptions};
 use crate::engine::{Engine, InputSource, cpu::CpuEngine, simulate};
 use crate::error::{Result, bad_value};
 use crate::export;
@@ -12,6 +13,7 @@ use crate::record::SpikeRecord;
 use serde_json::json;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,21 +127,35 @@ pub fn prepare(opts: &RunOptions) -> Result<Prepared> {
     })
 }
 
-/// Picks the engine the options ask for.
-pub fn make_engine(backend: Backend, model: &Model) -> Result<Box<dyn Engine>> {
+/// The engine the options ask for, with the GPU adapter's name when one
+/// runs it. `auto` takes the GPU when wgpu finds an adapter, else the CPU.
+pub fn make_engine(
+    backend: Backend,
+    model: &Model,
+    chunk: usize,
+) -> Result<(Box<dyn Engine>, Option<String>)> {
+    let gpu = |ctx: GpuContext| -> Result<(Box<dyn Engine>, Option<String>)> {
+        let ctx = Arc::new(ctx);
+        let engine = GpuEngine::new(ctx.clone(), model, chunk, GpuOptions::default())?;
+        Ok((Box::new(engine), Some(ctx.describe())))
+    };
     match backend {
-        Backend::Auto | Backend::Cpu => Ok(Box::new(CpuEngine::new(model)?)),
-        Backend::Gpu => Err(bad_value(
-            "--backend",
-            "gpu",
-            "the GPU engine is not available in this version of nacc yet; use --backend cpu (or auto)",
-        )),
+        Backend::Cpu => Ok((Box::new(CpuEngine::new(model)?), None)),
+        Backend::Gpu => gpu(GpuContext::new().map_err(|e| e.context("--backend gpu"))?),
+        // A software adapter (lavapipe, WARP) is far slower than the CPU
+        // engine: auto takes only hardware.
+        Backend::Auto => match GpuContext::new() {
+            Ok(ctx) if ctx.info.device_type != wgpu::DeviceType::Cpu => gpu(ctx),
+            _ => Ok((Box::new(CpuEngine::new(model)?), None)),
+        },
     }
 }
 
 /// The result of a run, for printing.
 pub struct Outcome {
     pub model: Model,
+    /// The GPU adapter that ran the steps; None on the CPU.
+    pub adapter: Option<String>,
     pub record: SpikeRecord,
     pub engine: String,
     pub sim_time: Duration,
@@ -149,7 +165,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     let started = Instant::now();
     let prepared = prepare(opts)?;
     let model = prepared.model;
-    let mut engine = make_engine(opts.backend, &model)?;
+    let (mut engine, adapter) = make_engine(opts.backend, &model, opts.chunk)?;
     export::prepare_out_dir(&opts.out)?;
     let net = &model.net;
 
@@ -177,6 +193,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         figures::write_raster(&dir.join(format!("raster_{}.png", pop.name)), rec)?;
     }
     let outcome = Outcome {
+        adapter,
         engine: engine.describe(),
         model,
         record,
@@ -225,10 +242,10 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
         "seed": o.model.seed,
         "steps": steps,
         "dt_ms": net.dt_ms,
-        "backend": match opts.backend { Backend::Auto => "cpu", b => b.as_str() },
+        "backend": if o.adapter.is_some() { "gpu" } else { "cpu" },
         "backend_requested": opts.backend.as_str(),
         "engine": o.engine,
-        "adapter": serde_json::Value::Null,
+        "adapter": o.adapter,
         "chunk_steps": opts.chunk,
         "weights_from": opts.weights.as_ref().map(|p| p.display().to_string()),
         "input_spikes_from": opts.input_spikes.as_ref().map(|p| p.display().to_string()),
@@ -303,4 +320,50 @@ impl Progress {
             b.finish_and_clear();
         }
     }
+}
+
+/// `nacc compare`: both engines on the same model and input.
+pub fn compare(opts: &RunOptions) -> Result<crate::compare::Report> {
+    let prepared = prepare(opts)?;
+    let ctx = GpuContext::new().map_err(|e| e.context("nacc compare needs a GPU"))?;
+    crate::compare::compare(
+        Arc::new(ctx),
+        &prepared.model,
+        &prepared.input,
+        prepared.steps,
+        opts.chunk,
+        GpuOptions::default(),
+    )
+}
+
+/// `nacc devices`: every adapter wgpu sees, and the one nacc would use.
+pub fn devices() -> String {
+    let adapters = crate::engine::gpu::context::list_adapters();
+    if adapters.is_empty() {
+        return format!("{}\n", crate::engine::gpu::context::NO_ADAPTER_HELP);
+    }
+    let chosen = GpuContext::new().ok().map(|c| c.info);
+    let mut s = String::new();
+    for a in &adapters {
+        let i = &a.info;
+        let l = &a.limits;
+        let mark = match &chosen {
+            Some(c) if c.name == i.name && c.backend == i.backend => "  <- used by --backend gpu",
+            _ if !a.primary => "  (not used: nacc computes on Vulkan, Metal or DX12)",
+            _ => "",
+        };
+        s += &format!(
+            "{} ({:?}, {:?}){mark}\n    driver: {} {}\n    max storage binding: {} bytes, max buffer: {} bytes, workgroups per dimension: {}, storage buffers per stage: {}\n",
+            i.name,
+            i.backend,
+            i.device_type,
+            i.driver,
+            i.driver_info,
+            l.max_storage_buffer_binding_size,
+            l.max_buffer_size,
+            l.max_compute_workgroups_per_dimension,
+            l.max_storage_buffers_per_shader_stage,
+        );
+    }
+    s
 }

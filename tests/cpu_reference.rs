@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Trace, given_input, run_stepwise};
+use common::{Trace, given_input, random_network, randomise_weights, run_stepwise};
 use nacc::config::{Network, PopKind, Reset};
 use nacc::engine::{Engine, InputSource, cpu::CpuEngine, simulate};
 use nacc::network::Model;
@@ -310,65 +310,6 @@ fn subnormal_membrane_is_stored_as_positive_zero() {
 
 // ---------------------------------------------------------------------------
 // Engine vs plain implementation
-
-fn random_network(rng: &mut StdRng, max_size: usize) -> String {
-    let n_poisson = rng.random_range(1..=2);
-    let n_lif = rng.random_range(1..=4);
-    let mut text = String::new();
-    let mut names = Vec::new();
-    for i in 0..n_poisson {
-        let lo: f32 = rng.random_range(0.0..0.6);
-        let hi: f32 = rng.random_range(lo..=1.0);
-        text += &format!(
-            "[[population]]\nname = \"in{i}\"\nsize = {}\nkind = \"poisson\"\nrate = [{lo}, {hi}]\n",
-            rng.random_range(1..=max_size)
-        );
-        names.push(format!("in{i}"));
-    }
-    let mut projs = String::new();
-    for i in 0..n_lif {
-        let beta = match rng.random_range(0..4) {
-            0 => 0.0,
-            1 => 1.0,
-            _ => rng.random_range(0.0f32..1.0),
-        };
-        let threshold = [0.25f32, 1.0, 3.0][rng.random_range(0..3)];
-        let reset = ["subtract", "zero", "none"][rng.random_range(0..3)];
-        let name = format!("lif{i}");
-        text += &format!(
-            "[[population]]\nname = \"{name}\"\nsize = {}\nkind = \"lif\"\nbeta = {beta}\nthreshold = {threshold}\nreset = \"{reset}\"\n",
-            rng.random_range(1..=max_size)
-        );
-        // 1..3 incoming projections from earlier populations: a DAG.
-        for k in 0..rng.random_range(1..=3) {
-            let pre = &names[rng.random_range(0..names.len())];
-            let sign = if rng.random_bool(0.3) { -1 } else { 1 };
-            let bias = rng.random_bool(0.5);
-            projs += &format!(
-                "[[projection]]\nname = \"p{i}_{k}\"\npre = \"{pre}\"\npost = \"{name}\"\nsign = {sign}\nbias = {bias}\n"
-            );
-        }
-        names.push(name);
-    }
-    text + &projs
-}
-
-/// Random weights with random scales, so that F varies from 0 to 30.
-fn randomise_weights(rng: &mut StdRng, model: &mut Model) {
-    for w in &mut model.weights {
-        let scale = 2f32.powi(rng.random_range(-12..8));
-        let n = w.b.len();
-        for x in &mut w.w {
-            *x = rng.random_range(-1.0f32..1.0) * scale;
-        }
-        if w.b.iter().any(|&b| b != 0.0) {
-            for x in &mut w.b {
-                *x = rng.random_range(-1.0f32..1.0) * scale;
-            }
-        }
-        assert_eq!(w.b.len(), n);
-    }
-}
 
 #[test]
 fn engine_equals_plain_implementation_on_random_networks() {

@@ -8,6 +8,7 @@
 //! is written one function per GPU kernel, with the kernels' buffer names.
 
 pub mod cpu;
+pub mod gpu;
 
 use crate::config::Network;
 use crate::error::{Error, Result};

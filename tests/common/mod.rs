@@ -5,6 +5,7 @@ use nacc::config::Network;
 use nacc::engine::{Engine, InputSource};
 use nacc::network::Model;
 use nacc::record::ChunkSpikes;
+use rand::{RngExt, rngs::StdRng};
 
 /// Given input spikes: `x[p][t][n]` in {0, 1} for every Poisson population `p`.
 pub fn given_input(net: &Network, x: &[Vec<Vec<u8>>]) -> InputSource {
@@ -67,4 +68,67 @@ pub fn unpack(rec: &nacc::record::PopRecord) -> Vec<Vec<u8>> {
     (0..rec.steps())
         .map(|t| (0..rec.size).map(|n| rec.spiked(t, n) as u8).collect())
         .collect()
+}
+
+/// A random network: 1-2 Poisson and 1-4 LIF populations of 1..=max_size
+/// neurons, each LIF population fed by 1-3 projections from earlier ones
+/// (a DAG), every reset mode, beta 0, 1 or between, several thresholds,
+/// excitatory and inhibitory, bias on and off.
+pub fn random_network(rng: &mut StdRng, max_size: usize) -> String {
+    let n_poisson = rng.random_range(1..=2);
+    let n_lif = rng.random_range(1..=4);
+    let mut text = String::new();
+    let mut names = Vec::new();
+    for i in 0..n_poisson {
+        let lo: f32 = rng.random_range(0.0..0.6);
+        let hi: f32 = rng.random_range(lo..=1.0);
+        text += &format!(
+            "[[population]]\nname = \"in{i}\"\nsize = {}\nkind = \"poisson\"\nrate = [{lo}, {hi}]\n",
+            rng.random_range(1..=max_size)
+        );
+        names.push(format!("in{i}"));
+    }
+    let mut projs = String::new();
+    for i in 0..n_lif {
+        let beta = match rng.random_range(0..4) {
+            0 => 0.0,
+            1 => 1.0,
+            _ => rng.random_range(0.0f32..1.0),
+        };
+        let threshold = [0.25f32, 1.0, 3.0][rng.random_range(0..3)];
+        let reset = ["subtract", "zero", "none"][rng.random_range(0..3)];
+        let name = format!("lif{i}");
+        text += &format!(
+            "[[population]]\nname = \"{name}\"\nsize = {}\nkind = \"lif\"\nbeta = {beta}\nthreshold = {threshold}\nreset = \"{reset}\"\n",
+            rng.random_range(1..=max_size)
+        );
+        // 1..3 incoming projections from earlier populations: a DAG.
+        for k in 0..rng.random_range(1..=3) {
+            let pre = &names[rng.random_range(0..names.len())];
+            let sign = if rng.random_bool(0.3) { -1 } else { 1 };
+            let bias = rng.random_bool(0.5);
+            projs += &format!(
+                "[[projection]]\nname = \"p{i}_{k}\"\npre = \"{pre}\"\npost = \"{name}\"\nsign = {sign}\nbias = {bias}\n"
+            );
+        }
+        names.push(name);
+    }
+    text + &projs
+}
+
+/// Random weights with random scales, so that F varies from 0 to 30.
+pub fn randomise_weights(rng: &mut StdRng, model: &mut Model) {
+    for w in &mut model.weights {
+        let scale = 2f32.powi(rng.random_range(-12..8));
+        let n = w.b.len();
+        for x in &mut w.w {
+            *x = rng.random_range(-1.0f32..1.0) * scale;
+        }
+        if w.b.iter().any(|&b| b != 0.0) {
+            for x in &mut w.b {
+                *x = rng.random_range(-1.0f32..1.0) * scale;
+            }
+        }
+        assert_eq!(w.b.len(), n);
+    }
 }

@@ -1,0 +1,113 @@
+// Kernel lif_update (CPU twin: engine::cpu::lif_update).
+//
+// For each neuron of one LIF population: the current of SPEC §2.2 from its
+// incoming projections (I = sign_1 * cur_1 + sign_2 * cur_2 + ..., left to
+// right; each acc is read and zeroed for the next step), the membrane update
+// of SPEC §2.3 (each f32 operation rounded where the CPU rounds it, see
+// `exact` in common.wgsl), the strict threshold,
+// and the spike bit. A workgroup covers 64 neurons = 2 whole spike words, so
+// it packs its bits in workgroup memory and stores whole words: no other
+// workgroup touches them.
+
+struct PopParams {
+    n: u32,
+    v_offset: u32,
+    // word offset of this population within a spike-buffer row
+    word_offset: u32,
+    row_words: u32,
+    // this population's projections are incoming[first_in .. first_in + n_in]
+    first_in: u32,
+    n_in: u32,
+    // 0 subtract, 1 zero, 2 none
+    reset: u32,
+    // always 0: the run-time operand of the rounding barrier `exact`
+    zero: u32,
+    beta: f32,
+    threshold: f32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+struct ProjParams {
+    acc_offset: u32,
+    bias_offset: u32,
+    sign: i32,
+    _pad0: u32,
+    scale_hi: f32,
+    scale_lo: f32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+const MIN_NORMAL: f32 = 1.17549435e-38; // 2^-126
+
+@group(0) @binding(0) var<uniform> params: PopParams;
+@group(0) @binding(1) var<storage, read> projections: array<ProjParams>;
+@group(0) @binding(2) var<storage, read> incoming: array<u32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> acc: array<i32>;
+@group(0) @binding(5) var<storage, read_write> v: array<f32>;
+@group(0) @binding(6) var<storage, read_write> spikes: array<u32>;
+@group(1) @binding(0) var<uniform> step: Step;
+
+var<workgroup> packed: array<atomic<u32>, 2>;
+
+@compute @workgroup_size(64)
+fn lif_update(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let first = linear_group(wid, nwg) * WORKGROUP;
+    let n = first + lid;
+    if (lid < 2u) {
+        atomicStore(&packed[lid], 0u);
+    }
+    workgroupBarrier();
+    if (n < params.n) {
+        let z = params.zero;
+        var current = 0.0;
+        for (var k = 0u; k < params.n_in; k = k + 1u) {
+            let p = projections[incoming[params.first_in + k]];
+            let a = acc[p.acc_offset + n];
+            acc[p.acc_offset + n] = 0i;
+            let cur = exact(fixed_to_f32(a, p.scale_hi, p.scale_lo, z) + bias[p.bias_offset + n], z);
+            var term = cur;
+            if (p.sign < 0i) {
+                term = -cur;
+            }
+            if (k == 0u) {
+                current = term;
+            } else {
+                current = exact(current + term, z);
+            }
+        }
+        let prev_word = spikes[(step.row - 1u) * params.row_words + params.word_offset + n / 32u];
+        let r = f32((prev_word >> (n % 32u)) & 1u);
+        var x = v[params.v_offset + n];
+        let decayed = exact(params.beta * x, z);
+        switch params.reset {
+            case 0u: {
+                x = exact(exact(decayed + current, z) - exact(r * params.threshold, z), z);
+            }
+            case 1u: {
+                let kept = exact(exact(1.0 - r, z) * x, z);
+                x = exact(exact(params.beta * kept, z) + current, z);
+            }
+            default: {
+                x = exact(decayed + current, z);
+            }
+        }
+        if (abs(x) < MIN_NORMAL) {
+            x = 0.0;
+        }
+        v[params.v_offset + n] = x;
+        if (exact(x - params.threshold, z) > 0.0) {
+            atomicOr(&packed[lid / 32u], 1u << (n % 32u));
+        }
+    }
+    workgroupBarrier();
+    if ((lid == 0u || lid == 32u) && n < params.n) {
+        spikes[step.row * params.row_words + params.word_offset + n / 32u] = atomicLoad(&packed[lid / 32u]);
+    }
+}

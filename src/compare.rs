@@ -1,0 +1,223 @@
+//! `nacc compare`: the same network, seed, input and steps on the CPU
+//! reference and on the GPU, compared with `==` on spikes and membranes.
+
+use crate::engine::gpu::{GpuContext, GpuEngine, GpuOptions};
+use crate::engine::{Engine, InputSource, cpu::CpuEngine};
+use crate::error::Result;
+use crate::network::Model;
+use crate::record::ChunkSpikes;
+use std::sync::Arc;
+
+/// The first place where the engines disagree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Difference {
+    pub step: usize,
+    pub population: String,
+    pub neuron: usize,
+    pub spike_cpu: bool,
+    pub spike_gpu: bool,
+    pub v_cpu: f32,
+    pub v_gpu: f32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub adapter: String,
+    pub steps: usize,
+    /// Per population: (name, spikes on the CPU, spikes on the GPU).
+    pub counts: Vec<(String, u64, u64)>,
+    pub first_difference: Option<Difference>,
+}
+
+impl Report {
+    pub fn identical(&self) -> bool {
+        self.first_difference.is_none()
+    }
+
+    pub fn render(&self) -> String {
+        let mut s = format!("GPU: {}\n{} steps\n", self.adapter, self.steps);
+        s += &format!(
+            "{:<12} {:>14} {:>14}\n",
+            "population", "spikes (cpu)", "spikes (gpu)"
+        );
+        for (name, c, g) in &self.counts {
+            s += &format!("{name:<12} {c:>14} {g:>14}\n");
+        }
+        match &self.first_difference {
+            None => {
+                s += "identical: the spikes of every step and the membranes at the end of every chunk are equal (==)\n"
+            }
+            Some(d) => {
+                s += &format!(
+                    "DIFFERENT: first at step {}, population `{}`, neuron {}: spike cpu {} gpu {}, membrane cpu {:e} ({:#010x}) gpu {:e} ({:#010x})\n",
+                    d.step,
+                    d.population,
+                    d.neuron,
+                    d.spike_cpu as u8,
+                    d.spike_gpu as u8,
+                    d.v_cpu,
+                    d.v_cpu.to_bits(),
+                    d.v_gpu,
+                    d.v_gpu.to_bits()
+                )
+            }
+        }
+        s
+    }
+}
+
+struct Pair {
+    cpu: CpuEngine,
+    gpu: GpuEngine,
+}
+
+impl Pair {
+    fn new(ctx: &Arc<GpuContext>, model: &Model, chunk: usize, opts: GpuOptions) -> Result<Pair> {
+        Ok(Pair {
+            cpu: CpuEngine::new(model)?,
+            gpu: GpuEngine::new(ctx.clone(), model, chunk, opts)?,
+        })
+    }
+
+    /// Runs one chunk on both; returns the two spike buffers.
+    fn step(
+        &mut self,
+        model: &Model,
+        input: &InputSource,
+        first: usize,
+        n: usize,
+    ) -> Result<(ChunkSpikes, ChunkSpikes)> {
+        let mut a = ChunkSpikes::new(&model.net, n);
+        input.fill(&model.net, first as u64, &mut a);
+        let mut b = a.clone();
+        self.cpu.run_chunk(&mut a)?;
+        self.gpu.run_chunk(&mut b)?;
+        Ok((a, b))
+    }
+}
+
+/// First (step, population, neuron) where the spikes of two chunks differ.
+fn first_spike_difference(
+    model: &Model,
+    a: &ChunkSpikes,
+    b: &ChunkSpikes,
+) -> Option<(usize, usize, usize)> {
+    for s in 0..a.steps {
+        for &p in &model.net.order {
+            let wps = model.net.populations[p].words_per_step();
+            let (x, y) = (&a.bits[p][s * wps..][..wps], &b.bits[p][s * wps..][..wps]);
+            if let Some(w) = (0..wps).find(|&w| x[w] != y[w]) {
+                return Some((s, p, w * 32 + (x[w] ^ y[w]).trailing_zeros() as usize));
+            }
+        }
+    }
+    None
+}
+
+/// First (population, neuron) whose membranes differ (bit patterns, so that
+/// -0 and +0 or two NaNs are told apart).
+fn first_membrane_difference(vc: &[Vec<f32>], vg: &[Vec<f32>]) -> Option<(usize, usize)> {
+    for (p, (a, b)) in vc.iter().zip(vg).enumerate() {
+        if let Some(n) = (0..a.len()).find(|&n| a[n].to_bits() != b[n].to_bits()) {
+            return Some((p, n));
+        }
+    }
+    None
+}
+
+/// Runs both engines over `steps` steps in chunks of `chunk`, comparing
+/// spikes every step and membranes at the end of every chunk. On a
+/// difference, replays the chunk step by step to find the first differing
+/// step and report both membranes there.
+pub fn compare(
+    ctx: Arc<GpuContext>,
+    model: &Model,
+    input: &InputSource,
+    steps: usize,
+    chunk: usize,
+    opts: GpuOptions,
+) -> Result<Report> {
+    let mut pair = Pair::new(&ctx, model, chunk, opts)?;
+    let npop = model.net.populations.len();
+    let mut counts_cpu = vec![0u64; npop];
+    let mut counts_gpu = vec![0u64; npop];
+    let mut bad_chunk: Option<usize> = None;
+    let mut done = 0;
+    while done < steps {
+        let n = chunk.min(steps - done);
+        let (a, b) = pair.step(model, input, done, n)?;
+        for p in 0..npop {
+            counts_cpu[p] += a.bits[p].iter().map(|w| w.count_ones() as u64).sum::<u64>();
+            counts_gpu[p] += b.bits[p].iter().map(|w| w.count_ones() as u64).sum::<u64>();
+        }
+        if bad_chunk.is_none()
+            && (first_spike_difference(model, &a, &b).is_some()
+                || first_membrane_difference(&pair.cpu.membranes()?, &pair.gpu.membranes()?)
+                    .is_some())
+        {
+            bad_chunk = Some(done);
+        }
+        done += n;
+    }
+    let first_difference = match bad_chunk {
+        None => None,
+        Some(start) => Some(replay(&ctx, model, input, start, chunk, opts)?),
+    };
+    Ok(Report {
+        adapter: ctx.describe(),
+        steps,
+        counts: model
+            .net
+            .populations
+            .iter()
+            .enumerate()
+            .map(|(p, pop)| (pop.name.clone(), counts_cpu[p], counts_gpu[p]))
+            .collect(),
+        first_difference,
+    })
+}
+
+/// Re-runs both engines to step `start` (identical so far), then one step at
+/// a time until they differ.
+fn replay(
+    ctx: &Arc<GpuContext>,
+    model: &Model,
+    input: &InputSource,
+    start: usize,
+    chunk: usize,
+    opts: GpuOptions,
+) -> Result<Difference> {
+    let mut pair = Pair::new(ctx, model, chunk, opts)?;
+    let mut done = 0;
+    while done < start {
+        let n = chunk.min(start - done);
+        pair.step(model, input, done, n)?;
+        done += n;
+    }
+    loop {
+        let (a, b) = pair.step(model, input, done, 1)?;
+        let (vc, vg) = (pair.cpu.membranes()?, pair.gpu.membranes()?);
+        let spot = first_spike_difference(model, &a, &b)
+            .map(|(_, p, n)| (p, n))
+            .or_else(|| first_membrane_difference(&vc, &vg));
+        if let Some((p, n)) = spot {
+            let bit = |c: &ChunkSpikes| c.bits[p][n / 32] >> (n % 32) & 1 == 1;
+            let v = |x: &[Vec<f32>]| x[p].get(n).copied().unwrap_or(f32::NAN);
+            return Ok(Difference {
+                step: done,
+                population: model.net.populations[p].name.clone(),
+                neuron: n,
+                spike_cpu: bit(&a),
+                spike_gpu: bit(&b),
+                v_cpu: v(&vc),
+                v_gpu: v(&vg),
+            });
+        }
+        done += 1;
+        if done > start + chunk {
+            return Err(crate::Error::Runtime(
+                "the engines differed in a chunk but not when replayed step by step (nondeterminism)".into(),
+            ));
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Getting a device: adapter choice, limits, and errors turned into values
+//! instead of panics. Split from the engine (as wgpu's `hello_compute` does)
+//! so that tests and `nacc compare` can share one device.
+
+use crate::error::{Error, Result};
+use std::sync::{Arc, Mutex};
+
+/// How to get a GPU when none is found.
+pub const NO_ADAPTER_HELP: &str = "no GPU adapter found through wgpu (Vulkan, Metal or DX12). Install a GPU driver, or on Debian/Ubuntu `apt-get install mesa-vulkan-drivers` for a software Vulkan device (lavapipe); `nacc devices` lists what wgpu sees; `--backend cpu` runs without a GPU";
+
+/// A device and queue with the adapter's description and limits.
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    /// The first error the device reported outside an error scope.
+    errors: Arc<Mutex<Option<String>>>,
+}
+
+/// One adapter as `nacc devices` shows it.
+pub struct AdapterSummary {
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    /// Vulkan, Metal or DX12: the backends nacc computes on.
+    pub primary: bool,
+}
+
+fn instance(backends: wgpu::Backends) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = backends;
+    wgpu::Instance::new(desc)
+}
+
+/// Every adapter wgpu sees, on every backend.
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    let inst = instance(wgpu::Backends::all());
+    pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()))
+        .into_iter()
+        .map(|a| {
+            let info = a.get_info();
+            AdapterSummary {
+                primary: wgpu::Backends::PRIMARY.contains(info.backend.into()),
+                limits: a.limits(),
+                info,
+            }
+        })
+        .collect()
+}
+
+/// Lower is preferred.
+fn rank(t: wgpu::DeviceType) -> u32 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    }
+}
+
+impl GpuContext {
+    /// The best adapter on the primary backends (Vulkan, Metal, DX12):
+    /// discrete before integrated before software. `NACC_ADAPTER=text` picks
+    /// the first adapter whose name contains `text`.
+    pub fn new() -> Result<GpuContext> {
+        let inst = instance(wgpu::Backends::PRIMARY);
+        let mut adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::PRIMARY));
+        if let Ok(want) = std::env::var("NACC_ADAPTER") {
+            adapters.retain(|a| {
+                a.get_info()
+                    .name
+                    .to_lowercase()
+                    .contains(&want.to_lowercase())
+            });
+            if adapters.is_empty() {
+                return Err(Error::Input(format!(
+                    "NACC_ADAPTER = {want:?}: no adapter's name contains it; `nacc devices` lists them"
+                )));
+            }
+        }
+        adapters.sort_by_key(|a| rank(a.get_info().device_type));
+        let adapter = adapters
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Input(NO_ADAPTER_HELP.into()))?;
+        GpuContext::from_adapter(adapter)
+    }
+
+    pub fn from_adapter(adapter: wgpu::Adapter) -> Result<GpuContext> {
+        let info = adapter.get_info();
+        // Ask for everything the adapter offers: nacc's buffers are as large
+        // as the network needs.
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("nacc"),
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| Error::Runtime(format!("GPU {}: cannot open the device: {e}", info.name)))?;
+        let errors: Arc<Mutex<Option<String>>> = Arc::default();
+        let slot = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let mut s = slot.lock().unwrap_or_else(|p| p.into_inner());
+            s.get_or_insert_with(|| e.to_string());
+        }));
+        let slot = errors.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            let mut s = slot.lock().unwrap_or_else(|p| p.into_inner());
+            s.get_or_insert_with(|| format!("device lost ({reason:?}): {msg}"));
+        });
+        Ok(GpuContext {
+            device,
+            queue,
+            info,
+            limits,
+            errors,
+        })
+    }
+
+    /// "name (backend, type)".
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
+    }
+
+    /// The first error the device reported since the last call, as an error.
+    pub fn take_error(&self) -> Result<()> {
+        let mut s = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        match s.take() {
+            Some(m) => Err(Error::Runtime(format!("GPU {}: {m}", self.info.name))),
+            None => Ok(()),
+        }
+    }
+
+    /// Copies `size` bytes of `buffer` (which must have MAP_READ) to the host
+    /// as 32-bit words: map, wait, copy out, drop the view, unmap.
+    pub fn read_mapped<T: bytemuck::Pod>(
+        &self,
+        buffer: &wgpu::Buffer,
+        size: u64,
+    ) -> Result<Vec<T>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        buffer.map_async(wgpu::MapMode::Read, ..size, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| {
+                Error::Runtime(format!(
+                    "GPU {}: waiting for the device: {e}",
+                    self.info.name
+                ))
+            })?;
+        let mapped = rx
+            .recv()
+            .map_err(|_| Error::Runtime("GPU: buffer map callback never ran".into()))?;
+        mapped.map_err(|e| {
+            Error::Runtime(format!(
+                "GPU {}: cannot read back results: {e}",
+                self.info.name
+            ))
+        })?;
+        let out = {
+            let view = buffer
+                .get_mapped_range(..size)
+                .map_err(|e| Error::Runtime(format!("GPU {}: {e}", self.info.name)))?;
+            bytemuck::pod_collect_to_vec(&view[..])
+        };
+        buffer.unmap();
+        self.take_error()?;
+        Ok(out)
+    }
+}

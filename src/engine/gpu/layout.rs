@@ -1,0 +1,59 @@
+//! `#[repr(C)]` mirrors of the WGSL structs. Each names the struct it must
+//! match; `tests/shaders.rs` checks sizes and field offsets against naga's
+//! layout of the shaders.
+
+use bytemuck::{Pod, Zeroable};
+
+/// WGSL `Step` (shaders/common.wgsl), one per step of a chunk, bound with a
+/// dynamic offset.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
+pub struct Step {
+    pub row: u32,
+    pub _pad: [u32; 3],
+}
+
+/// WGSL `SynParams` (shaders/synapse_accumulate.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
+pub struct SynParams {
+    pub n_post: u32,
+    pub post_blocks: u32,
+    pub n_words: u32,
+    pub pre_word_offset: u32,
+    pub row_words: u32,
+    pub acc_offset: u32,
+    pub _pad: [u32; 2],
+}
+
+/// WGSL `PopParams` (shaders/lif_update.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
+pub struct PopParams {
+    pub n: u32,
+    pub v_offset: u32,
+    pub word_offset: u32,
+    pub row_words: u32,
+    pub first_in: u32,
+    pub n_in: u32,
+    /// 0 subtract, 1 zero, 2 none
+    pub reset: u32,
+    /// Always 0: the run-time operand of the WGSL rounding barrier `exact`.
+    pub zero: u32,
+    pub beta: f32,
+    pub threshold: f32,
+    pub _pad1: [u32; 2],
+}
+
+/// WGSL `ProjParams` (shaders/lif_update.wgsl), an element of a storage array.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
+pub struct ProjParams {
+    pub acc_offset: u32,
+    pub bias_offset: u32,
+    pub sign: i32,
+    pub _pad0: u32,
+    pub scale_hi: f32,
+    pub scale_lo: f32,
+    pub _pad1: [u32; 2],
+}

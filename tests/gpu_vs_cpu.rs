@@ -1,0 +1,414 @@
+//! The GPU engine against the CPU reference, with `==` on spikes and
+//! membranes, on the default network, random networks, 2-D grids, split
+//! weights, chunkings and imported inputs.
+//!
+//! Own harness (Cargo.toml: harness = false): without an adapter every test
+//! is reported as skipped with the reason, and with CI=true that is a
+//! failure, never a pass.
+
+mod common;
+
+use common::{given_input, random_network, randomise_weights};
+use nacc::config::Network;
+use nacc::engine::gpu::{GpuContext, GpuEngine, GpuOptions};
+use nacc::engine::{Engine, InputSource, cpu::CpuEngine};
+use nacc::network::Model;
+use nacc::record::ChunkSpikes;
+use rand::{RngExt, SeedableRng, rngs::StdRng};
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+type Ctx = Arc<GpuContext>;
+type GpuTest = (&'static str, fn(&Ctx));
+
+/// Runs both engines chunk by chunk on the same input; asserts equal spikes
+/// at every step and equal membranes at the end of every chunk (bit
+/// patterns), naming the first difference.
+fn assert_engines_agree(
+    ctx: &Ctx,
+    model: &Model,
+    input: &InputSource,
+    steps: usize,
+    chunk: usize,
+    opts: GpuOptions,
+    what: &str,
+) {
+    let mut cpu = CpuEngine::new(model).unwrap();
+    let mut gpu = GpuEngine::new(ctx.clone(), model, chunk, opts).unwrap();
+    let net = &model.net;
+    let mut done = 0;
+    let mut spikes = 0u64;
+    while done < steps {
+        let n = chunk.min(steps - done);
+        let mut a = ChunkSpikes::new(net, n);
+        input.fill(net, done as u64, &mut a);
+        let mut b = a.clone();
+        cpu.run_chunk(&mut a).unwrap();
+        gpu.run_chunk(&mut b).unwrap();
+        for s in 0..n {
+            for (p, pop) in net.populations.iter().enumerate() {
+                for i in 0..pop.size {
+                    let x = a.bits[p][s * pop.words_per_step() + i / 32] >> (i % 32) & 1;
+                    let y = b.bits[p][s * pop.words_per_step() + i / 32] >> (i % 32) & 1;
+                    assert!(
+                        x == y,
+                        "{what}: spikes differ first at step {}, population `{}`, neuron {i}: cpu {x} gpu {y}",
+                        done + s,
+                        pop.name
+                    );
+                    spikes += x as u64;
+                }
+            }
+        }
+        let (vc, vg) = (cpu.membranes().unwrap(), gpu.membranes().unwrap());
+        for (p, pop) in net.populations.iter().enumerate() {
+            for i in 0..vc[p].len() {
+                assert!(
+                    vc[p][i].to_bits() == vg[p][i].to_bits(),
+                    "{what}: membranes differ after step {}, population `{}`, neuron {i}: cpu {:e} gpu {:e}",
+                    done + n - 1,
+                    pop.name,
+                    vc[p][i],
+                    vg[p][i]
+                );
+            }
+        }
+        done += n;
+    }
+    assert!(
+        spikes > 0,
+        "{what}: nothing spiked, the comparison says little"
+    );
+}
+
+fn default_network_1000_steps(ctx: &Ctx) {
+    let model = Model::build(Network::default_nacc(), 0).unwrap();
+    // 128 does not divide 1000: the last chunk is short.
+    assert_engines_agree(
+        ctx,
+        &model,
+        &InputSource::generated(&model),
+        1000,
+        128,
+        GpuOptions::default(),
+        "default network",
+    );
+}
+
+fn default_network_through_nacc_compare(ctx: &Ctx) {
+    let model = Model::build(Network::default_nacc(), 3).unwrap();
+    let r = nacc::compare::compare(
+        ctx.clone(),
+        &model,
+        &InputSource::generated(&model),
+        500,
+        100,
+        GpuOptions::default(),
+    )
+    .unwrap();
+    assert!(r.identical(), "{}", r.render());
+    assert!(
+        r.counts.iter().all(|(_, c, g)| c == g && *c > 0),
+        "{}",
+        r.render()
+    );
+}
+
+fn random_networks_several_seeds(ctx: &Ctx) {
+    let mut rng = StdRng::seed_from_u64(77);
+    for case in 0..12u64 {
+        // sizes up to 3000 per population in a few cases, small in the rest
+        let max = if case % 4 == 0 { 3000 } else { 300 };
+        let text = random_network(&mut rng, max);
+        let net = Network::from_toml_str(&text, "random").unwrap();
+        let mut model = Model::build(net, case).unwrap();
+        randomise_weights(&mut rng, &mut model);
+        let steps = rng.random_range(20..60);
+        let chunk = [1, 7, 16, 64][rng.random_range(0..4)];
+        assert_engines_agree(
+            ctx,
+            &model,
+            &InputSource::generated(&model),
+            steps,
+            chunk,
+            GpuOptions::default(),
+            &format!("case {case} (chunk {chunk})\n{text}"),
+        );
+    }
+}
+
+fn every_step_membranes_on_random_input(ctx: &Ctx) {
+    let mut rng = StdRng::seed_from_u64(5);
+    for case in 0..4u64 {
+        let text = random_network(&mut rng, 100);
+        let mut model =
+            Model::build(Network::from_toml_str(&text, "random").unwrap(), case).unwrap();
+        randomise_weights(&mut rng, &mut model);
+        let steps = 25;
+        let x: Vec<Vec<Vec<u8>>> = model
+            .net
+            .populations
+            .iter()
+            .map(|p| {
+                if p.is_poisson() {
+                    (0..steps)
+                        .map(|_| (0..p.size).map(|_| rng.random_bool(0.4) as u8).collect())
+                        .collect()
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        // chunk 1: membranes compared after every step
+        assert_engines_agree(
+            ctx,
+            &model,
+            &given_input(&model.net, &x),
+            steps,
+            1,
+            GpuOptions::default(),
+            &format!("case {case}\n{text}"),
+        );
+    }
+}
+
+fn two_d_grids_and_split_weights(ctx: &Ctx) {
+    // 389 neurons = 7 workgroups of 64; at most 4 groups per dimension makes
+    // every grid 2-D. Weights bindings of 64 x 389 words split every
+    // projection into several parts (fc3: 5 parts of 64 pre rows).
+    let text = nacc::config::DEFAULT_TOML
+        .replace("size = 100", "size = 300")
+        .replace("size = 50", "size = 250")
+        .replace("size = 20", "size = 389");
+    let model = Model::build(Network::from_toml_str(&text, "t").unwrap(), 8).unwrap();
+    let opts = GpuOptions {
+        max_groups_per_dim: Some(4),
+        max_binding_bytes: Some(64 * 389 * 4),
+    };
+    let engine = GpuEngine::new(ctx.clone(), &model, 25, opts).unwrap();
+    // synapse launches first, lif_update last: the msn population and most
+    // synapse launches span both dimensions
+    let grids = engine.grids();
+    assert!(
+        grids.last().is_some_and(|g| g.0 > 1 && g.1 > 1),
+        "{grids:?}"
+    );
+    assert!(
+        grids.iter().filter(|g| g.0 > 1 && g.1 > 1).count() > grids.len() / 2,
+        "{grids:?}"
+    );
+    assert!(
+        engine.weight_parts().iter().all(|&p| p > 1),
+        "{:?}",
+        engine.weight_parts()
+    );
+    assert_engines_agree(
+        ctx,
+        &model,
+        &InputSource::generated(&model),
+        60,
+        25,
+        opts,
+        "2-D grids, split weights",
+    );
+}
+
+fn chunks_larger_than_the_engine_capacity_are_split(ctx: &Ctx) {
+    let model = Model::build(Network::default_nacc(), 4).unwrap();
+    let input = InputSource::generated(&model);
+    let mut cpu = CpuEngine::new(&model).unwrap();
+    let mut gpu = GpuEngine::new(ctx.clone(), &model, 10, GpuOptions::default()).unwrap();
+    assert_eq!(gpu.capacity(), 10);
+    let a = nacc::engine::simulate(&mut cpu, &model.net, &input, 95, 40, |_| {}).unwrap();
+    let b = nacc::engine::simulate(&mut gpu, &model.net, &input, 95, 40, |_| {}).unwrap();
+    assert!(a == b, "records differ");
+    assert_eq!(cpu.membranes().unwrap(), gpu.membranes().unwrap());
+}
+
+fn imported_weights_and_input_spikes(ctx: &Ctx) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("a");
+    let opts = nacc::run::RunOptions {
+        steps: Some(200),
+        seed: 21,
+        out: out.clone(),
+        backend: nacc::run::Backend::Cpu,
+        quiet: true,
+        ..Default::default()
+    };
+    nacc::run::run(&opts).unwrap();
+    let imported = nacc::run::RunOptions {
+        seed: 99,
+        weights: Some(out.clone()),
+        input_spikes: Some(out.join("spikes_input.npy")),
+        steps: None,
+        ..opts
+    };
+    let p = nacc::run::prepare(&imported).unwrap();
+    assert_eq!(p.steps, 200);
+    assert_engines_agree(
+        ctx,
+        &p.model,
+        &p.input,
+        p.steps,
+        64,
+        GpuOptions::default(),
+        "imported weights and input",
+    );
+}
+
+fn too_small_limit_fails_before_any_work_naming_bytes(ctx: &Ctx) {
+    let model = Model::build(Network::default_nacc(), 0).unwrap();
+    let opts = GpuOptions {
+        max_groups_per_dim: None,
+        max_binding_bytes: Some(64),
+    };
+    let e = GpuEngine::new(ctx.clone(), &model, 100, opts)
+        .err()
+        .expect("must fail")
+        .to_string();
+    assert!(
+        e.contains("bytes") && e.contains("limit of 64 bytes"),
+        "{e}"
+    );
+}
+
+fn nacc_bin() -> PathBuf {
+    // On the device machine the build path does not exist: use PATH there.
+    let built = PathBuf::from(env!("CARGO_BIN_EXE_nacc"));
+    if built.exists() {
+        built
+    } else {
+        PathBuf::from("nacc")
+    }
+}
+
+fn cli_run_gpu_and_compare(ctx: &Ctx) {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(nacc_bin())
+        .args([
+            "run",
+            "--backend",
+            "gpu",
+            "--steps",
+            "300",
+            "--quiet",
+            "--out",
+        ])
+        .arg(tmp.path().join("g"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("g/summary.json")).unwrap()).unwrap();
+    assert_eq!(s["backend"], "gpu");
+    assert!(
+        s["adapter"].as_str().unwrap().contains(&ctx.info.name),
+        "{}",
+        s["adapter"]
+    );
+    let o = std::process::Command::new(nacc_bin())
+        .args(["compare", "--steps", "300", "--chunk", "70"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        text.contains("identical") && text.contains(&ctx.info.name),
+        "{text}"
+    );
+    let o = std::process::Command::new(nacc_bin())
+        .arg("devices")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&ctx.info.name));
+}
+
+fn main() {
+    let tests: &[GpuTest] = &[
+        ("default_network_1000_steps", default_network_1000_steps),
+        (
+            "default_network_through_nacc_compare",
+            default_network_through_nacc_compare,
+        ),
+        (
+            "random_networks_several_seeds",
+            random_networks_several_seeds,
+        ),
+        (
+            "every_step_membranes_on_random_input",
+            every_step_membranes_on_random_input,
+        ),
+        (
+            "two_d_grids_and_split_weights",
+            two_d_grids_and_split_weights,
+        ),
+        (
+            "chunks_larger_than_the_engine_capacity_are_split",
+            chunks_larger_than_the_engine_capacity_are_split,
+        ),
+        (
+            "imported_weights_and_input_spikes",
+            imported_weights_and_input_spikes,
+        ),
+        (
+            "too_small_limit_fails_before_any_work_naming_bytes",
+            too_small_limit_fails_before_any_work_naming_bytes,
+        ),
+        ("cli_run_gpu_and_compare", cli_run_gpu_and_compare),
+    ];
+    // `cargo test -- NAME` runs the tests whose name contains NAME.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let selected: Vec<_> = tests
+        .iter()
+        .filter(|(n, _)| filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str())))
+        .collect();
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let ctx = match GpuContext::new() {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            for (name, _) in &selected {
+                println!("test {name} ... {}", if ci { "FAILED" } else { "skipped" });
+            }
+            println!("no GPU adapter: {e}");
+            if ci {
+                println!("0 passed, {} failed", selected.len());
+                std::process::exit(1);
+            }
+            println!("0 passed, 0 failed, {} skipped", selected.len());
+            return;
+        }
+    };
+    println!("running {} GPU tests on {}", selected.len(), ctx.describe());
+    let mut failed = Vec::new();
+    for (name, f) in &selected {
+        let t = std::time::Instant::now();
+        let r = std::panic::catch_unwind(AssertUnwindSafe(|| f(&ctx)));
+        println!(
+            "test {name} ... {} ({:.2} s)",
+            if r.is_ok() { "ok" } else { "FAILED" },
+            t.elapsed().as_secs_f64()
+        );
+        if r.is_err() {
+            failed.push(*name);
+        }
+    }
+    println!(
+        "{} passed, {} failed",
+        selected.len() - failed.len(),
+        failed.len()
+    );
+    if !failed.is_empty() {
+        println!("failed: {}", failed.join(", "));
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,153 @@
+//! Every WGSL kernel parses and validates with naga (no GPU needed), and
+//! every `#[repr(C)]` mirror matches its WGSL struct's layout.
+
+use nacc::engine::gpu::layout::{PopParams, ProjParams, Step, SynParams};
+use std::mem::{offset_of, size_of};
+use std::path::Path;
+
+/// The kernel files of shaders/ (all but common.wgsl), each compiled as the
+/// engine compiles it: common.wgsl followed by the kernel.
+fn kernels() -> Vec<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let common = std::fs::read_to_string(dir.join("common.wgsl")).expect("shaders/common.wgsl");
+    let mut out: Vec<_> = std::fs::read_dir(&dir)
+        .expect("shaders/ exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wgsl") && !p.ends_with("common.wgsl"))
+        .map(|p| {
+            let src = std::fs::read_to_string(&p).unwrap();
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                format!("{common}\n{src}"),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn module(name: &str, src: &str) -> naga::Module {
+    let m = naga::front::wgsl::parse_str(src)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+    naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::empty(),
+    )
+    .validate(&m)
+    .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+    m
+}
+
+#[test]
+fn every_shader_parses_and_validates() {
+    let ks = kernels();
+    assert!(
+        ks.len() >= 2,
+        "no kernels found in shaders/: {:?}",
+        ks.iter().map(|k| &k.0).collect::<Vec<_>>()
+    );
+    for (name, src) in &ks {
+        let m = module(name, src);
+        // each kernel file has the entry point named after it
+        let entry = name.trim_end_matches(".wgsl");
+        assert!(
+            m.entry_points.iter().any(|e| e.name == entry),
+            "{name} has no entry point `{entry}`"
+        );
+    }
+}
+
+#[test]
+fn engine_compiles_the_files_in_shaders() {
+    // The engine embeds the shaders with include_str!: they are these files.
+    let ks = kernels();
+    let find = |n: &str| ks.iter().find(|k| k.0 == n).map(|k| k.1.clone()).unwrap();
+    use nacc::engine::gpu::{COMMON_WGSL, LIF_WGSL, SYNAPSE_WGSL};
+    assert_eq!(
+        find("lif_update.wgsl"),
+        format!("{COMMON_WGSL}\n{LIF_WGSL}")
+    );
+    assert_eq!(
+        find("synapse_accumulate.wgsl"),
+        format!("{COMMON_WGSL}\n{SYNAPSE_WGSL}")
+    );
+}
+
+/// (size, [(member name, offset)]) of a WGSL struct, from naga's layouter.
+fn wgsl_layout(m: &naga::Module, name: &str) -> (u32, Vec<(String, u32)>) {
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(m.to_ctx()).unwrap();
+    for (h, ty) in m.types.iter() {
+        if let (Some(n), naga::TypeInner::Struct { members, .. }) = (ty.name.as_deref(), &ty.inner)
+            && n == name
+        {
+            let fields = members
+                .iter()
+                .map(|mb| (mb.name.clone().unwrap_or_default(), mb.offset))
+                .collect();
+            return (layouter[h].size, fields);
+        }
+    }
+    panic!("struct {name} not found");
+}
+
+macro_rules! check_layout {
+    ($module:expr, $ty:ty, $wgsl:literal, [$($field:ident),*]) => {{
+        let (size, fields) = wgsl_layout($module, $wgsl);
+        assert_eq!(size as usize, size_of::<$ty>(), "size of {} vs WGSL {}", stringify!($ty), $wgsl);
+        let named: Vec<_> = fields.iter().filter(|(n, _)| !n.starts_with('_')).collect();
+        let rust: Vec<(&str, usize)> = vec![$((stringify!($field), offset_of!($ty, $field))),*];
+        assert_eq!(named.len(), rust.len(), "{}: fields {:?}", $wgsl, named);
+        for ((wn, wo), (rn, ro)) in named.iter().zip(&rust) {
+            assert_eq!((wn.as_str(), *wo as usize), (*rn, *ro), "{} field order or offset", $wgsl);
+        }
+    }};
+}
+
+#[test]
+fn repr_c_types_match_wgsl_structs() {
+    let ks = kernels();
+    let m = |n: &str| {
+        let (name, src) = ks.iter().find(|k| k.0 == n).unwrap();
+        module(name, src)
+    };
+    let syn = m("synapse_accumulate.wgsl");
+    let lif = m("lif_update.wgsl");
+    check_layout!(&syn, Step, "Step", [row]);
+    check_layout!(
+        &syn,
+        SynParams,
+        "SynParams",
+        [
+            n_post,
+            post_blocks,
+            n_words,
+            pre_word_offset,
+            row_words,
+            acc_offset
+        ]
+    );
+    check_layout!(
+        &lif,
+        PopParams,
+        "PopParams",
+        [
+            n,
+            v_offset,
+            word_offset,
+            row_words,
+            first_in,
+            n_in,
+            reset,
+            zero,
+            beta,
+            threshold
+        ]
+    );
+    check_layout!(
+        &lif,
+        ProjParams,
+        "ProjParams",
+        [acc_offset, bias_offset, sign, scale_hi, scale_lo]
+    );
+}
