@@ -119,6 +119,15 @@ impl SpikeRecord {
         self.pops.first().map_or(0, |p| p.steps())
     }
 
+    /// Bytes the spike bits of `steps` steps take (counts excluded: 4 bytes
+    /// a neuron).
+    pub fn bytes_needed(net: &Network, steps: usize) -> u128 {
+        net.populations
+            .iter()
+            .map(|p| p.words_per_step() as u128 * 4 * steps as u128)
+            .sum()
+    }
+
     pub fn append(&mut self, chunk: &ChunkSpikes) {
         for (rec, bits) in self.pops.iter_mut().zip(&chunk.bits) {
             let bits = &bits[..rec.words_per_step * chunk.steps];
@@ -133,5 +142,52 @@ impl SpikeRecord {
             }
             rec.bits.extend_from_slice(bits);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_million_neurons_for_ten_thousand_steps_take_1_25_gb() {
+        // the default network's proportions, 100/50/20 x 5882 + 60 = 1 000 000
+        let text = crate::config::DEFAULT_TOML
+            .replace("size = 100", "size = 588200")
+            .replace("size = 50", "size = 294100")
+            .replace("size = 20", "size = 117700");
+        let net = Network::from_toml_str(&text, "t").unwrap();
+        assert_eq!(net.total_neurons(), 1_000_000);
+        let bytes = SpikeRecord::bytes_needed(&net, 10_000);
+        // one bit per neuron per step, rounded up to words per population
+        assert!(bytes >= 1_250_000_000 && bytes < 1_250_200_000, "{bytes}");
+    }
+
+    #[test]
+    fn append_counts_and_unpacks_every_bit() {
+        let text = crate::config::DEFAULT_TOML.replace("size = 100", "size = 37");
+        let net = Network::from_toml_str(&text, "t").unwrap();
+        let mut rec = SpikeRecord::with_capacity(&net, 3).unwrap();
+        let mut chunk = ChunkSpikes::new(&net, 3);
+        chunk.bits[0] = vec![0b101, 1 << 4, 0, 0, 0x8000_0000, 0b1]; // 2 words a step
+        rec.append(&chunk);
+        let r = &rec.pops[0];
+        assert_eq!(r.steps(), 3);
+        assert_eq!(r.total(), 5);
+        assert!(r.spiked(0, 0) && r.spiked(0, 2) && !r.spiked(0, 1) && r.spiked(0, 36));
+        assert!(r.spiked(2, 31) && r.spiked(2, 32) && !r.spiked(1, 0));
+        let mut row = vec![0u8; 37];
+        r.row_u8(0, &mut row);
+        assert_eq!(row.iter().map(|&x| x as u32).sum::<u32>(), 3);
+        assert_eq!(
+            (
+                r.counts[0],
+                r.counts[2],
+                r.counts[36],
+                r.counts[31],
+                r.counts[32]
+            ),
+            (1, 1, 1, 1, 1)
+        );
     }
 }

@@ -12,14 +12,14 @@ use crate::network::{Model, Quantized};
 use crate::record::ChunkSpikes;
 
 /// One projection in the form the kernels read.
-struct Projection {
-    pre: usize,
-    sign: i32,
-    q: Quantized,
+pub struct Projection {
+    pub pre: usize,
+    pub sign: i32,
+    pub q: Quantized,
     /// `bias[post]`, zero when the projection has no bias.
-    bias: Vec<f32>,
+    pub bias: Vec<f32>,
     /// The integer synaptic sum of the current step, one per post neuron.
-    acc: Vec<i32>,
+    pub acc: Vec<i32>,
 }
 
 pub struct CpuEngine {
@@ -102,22 +102,10 @@ impl Engine for CpuEngine {
                 } else {
                     &before[(s - 1) * wps..]
                 };
-                let inputs: Vec<Current> = self.incoming[p]
-                    .iter()
-                    .map(|&j| {
-                        let pr = &self.projections[j];
-                        Current {
-                            sign: pr.sign,
-                            scale_hi: pr.q.scale_hi,
-                            scale_lo: pr.q.scale_lo,
-                            acc: &pr.acc,
-                            bias: &pr.bias,
-                        }
-                    })
-                    .collect();
                 lif_update(
                     &lif,
-                    &inputs,
+                    &self.projections,
+                    &self.incoming[p],
                     &mut self.v[p],
                     spikes_prev,
                     &mut from_s[..wps],
@@ -158,15 +146,6 @@ pub fn synapse_accumulate(weights: &[i32], pre_spikes: &[u32], acc: &mut [i32]) 
     }
 }
 
-/// One incoming projection as `lif_update` reads it.
-pub struct Current<'a> {
-    pub sign: i32,
-    pub scale_hi: f32,
-    pub scale_lo: f32,
-    pub acc: &'a [i32],
-    pub bias: &'a [f32],
-}
-
 /// `nearest_f32(acc * 2^-F)` without f64: `acc >> 12` and `acc & 0xFFF` are
 /// exact in f32, both products are exact, and the one addition rounds once.
 #[inline]
@@ -204,7 +183,8 @@ pub fn flush_subnormal(v: f32) -> f32 {
 #[allow(clippy::needless_range_loop)]
 pub fn lif_update(
     lif: &LifParams,
-    inputs: &[Current],
+    projections: &[Projection],
+    incoming: &[usize],
     v: &mut [f32],
     spikes_prev: &[u32],
     spikes: &mut [u32],
@@ -214,8 +194,9 @@ pub fn lif_update(
         let end = ((w + 1) * 32).min(v.len());
         for n in w * 32..end {
             let mut current = 0.0f32;
-            for (k, c) in inputs.iter().enumerate() {
-                let cur = fixed_to_f32(c.acc[n], c.scale_hi, c.scale_lo) + c.bias[n];
+            for (k, &j) in incoming.iter().enumerate() {
+                let c = &projections[j];
+                let cur = fixed_to_f32(c.acc[n], c.q.scale_hi, c.q.scale_lo) + c.bias[n];
                 let term = if c.sign < 0 { -cur } else { cur };
                 current = if k == 0 { term } else { current + term };
             }
