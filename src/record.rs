@@ -160,7 +160,7 @@ mod tests {
         assert_eq!(net.total_neurons(), 1_000_000);
         let bytes = SpikeRecord::bytes_needed(&net, 10_000);
         // one bit per neuron per step, rounded up to words per population
-        assert!(bytes >= 1_250_000_000 && bytes < 1_250_200_000, "{bytes}");
+        assert!((1_250_000_000..1_250_200_000).contains(&bytes), "{bytes}");
     }
 
     #[test]
