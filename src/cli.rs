@@ -27,6 +27,46 @@ pub enum Command {
     Compare(RunArgs),
     /// List the GPU adapters wgpu sees, with backend, type and limits.
     Devices,
+    /// Redraw the figures of a previous run from the files in its out dir.
+    Render(RenderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The --out dir of a nacc run (config.toml, spikes_*.npy, weights_*.npy).
+    pub dir: PathBuf,
+    /// Start of the time window: steps ("250") or milliseconds ("250ms").
+    #[arg(long, value_name = "T")]
+    pub from: Option<String>,
+    /// End of the time window (exclusive): steps or milliseconds.
+    #[arg(long, value_name = "T")]
+    pub to: Option<String>,
+    /// Neurons A..B (B exclusive) of every population.
+    #[arg(long, value_name = "A..B")]
+    pub neurons: Option<String>,
+    /// Width of every figure in pixels.
+    #[arg(long, value_name = "PX")]
+    pub width: Option<u32>,
+    /// Height of nacc.png in pixels (panels scale to fit).
+    #[arg(long, value_name = "PX")]
+    pub height: Option<u32>,
+    /// Where to write the figures (default: DIR).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+impl RenderArgs {
+    pub fn to_options(&self) -> crate::render::RenderOptions {
+        crate::render::RenderOptions {
+            dir: self.dir.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            neurons: self.neurons.clone(),
+            width: self.width,
+            height: self.height,
+            out: self.out.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -100,13 +100,7 @@ pub fn load_input_spikes(path: &Path, net: &Network) -> Result<(InputSource, usi
             ),
         ));
     }
-    let wps = n.div_ceil(32);
-    let mut bits = vec![0u32; steps * wps];
-    for (t, row) in a.data.chunks_exact(n).enumerate() {
-        for (i, &x) in row.iter().enumerate() {
-            bits[t * wps + i / 32] |= (x as u32) << (i % 32);
-        }
-    }
+    let bits = crate::record::pack_rows(&a.data, n);
     Ok((
         InputSource::Given {
             steps,

@@ -23,6 +23,7 @@ pub mod input;
 pub mod network;
 pub mod npy;
 pub mod record;
+pub mod render;
 pub mod run;
 
 pub use error::{Error, Result};

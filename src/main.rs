@@ -12,6 +12,11 @@ fn main() -> ExitCode {
         None => run(&RunArgs::default()),
         Some(Command::Compare(args)) => compare(&args),
         Some(Command::Devices) => devices(),
+        Some(Command::Render(args)) => nacc::render::render(&args.to_options()).map(|files| {
+            let out = args.out.as_ref().unwrap_or(&args.dir);
+            println!("wrote {} in {}", files.join(", "), out.display());
+            ExitCode::SUCCESS
+        }),
     };
     match result {
         Ok(code) => code,

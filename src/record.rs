@@ -16,7 +16,46 @@ pub struct PopRecord {
     pub counts: Vec<u32>,
 }
 
+/// Adds the spikes of packed steps (`wps` words each) to per-neuron counts.
+fn add_counts(counts: &mut [u32], bits: &[u32], wps: usize) {
+    for step in bits.chunks_exact(wps.max(1)) {
+        for (w, &word) in step.iter().enumerate() {
+            let mut x = word;
+            while x != 0 {
+                counts[w * 32 + x.trailing_zeros() as usize] += 1;
+                x &= x - 1;
+            }
+        }
+    }
+}
+
+/// Packs rows of 0/1 bytes (`data[t * n + i]`) into words, 32 neurons a word.
+pub fn pack_rows(data: &[u8], n: usize) -> Vec<u32> {
+    let wps = n.div_ceil(32);
+    let steps = data.len().checked_div(n).unwrap_or(0);
+    let mut bits = vec![0u32; steps * wps];
+    for (t, row) in data.chunks_exact(n.max(1)).enumerate() {
+        for (i, &x) in row.iter().enumerate() {
+            bits[t * wps + i / 32] |= ((x != 0) as u32) << (i % 32);
+        }
+    }
+    bits
+}
+
 impl PopRecord {
+    /// A record from packed bits, counting every neuron's spikes.
+    pub fn from_bits(size: usize, bits: Vec<u32>) -> PopRecord {
+        let wps = size.div_ceil(32);
+        let mut counts = vec![0u32; size];
+        add_counts(&mut counts, &bits, wps);
+        PopRecord {
+            size,
+            words_per_step: wps,
+            bits,
+            counts,
+        }
+    }
+
     pub fn spiked(&self, step: usize, neuron: usize) -> bool {
         self.bits[step * self.words_per_step + neuron / 32] >> (neuron % 32) & 1 == 1
     }
@@ -131,15 +170,7 @@ impl SpikeRecord {
     pub fn append(&mut self, chunk: &ChunkSpikes) {
         for (rec, bits) in self.pops.iter_mut().zip(&chunk.bits) {
             let bits = &bits[..rec.words_per_step * chunk.steps];
-            for step in bits.chunks_exact(rec.words_per_step.max(1)) {
-                for (w, &word) in step.iter().enumerate() {
-                    let mut x = word;
-                    while x != 0 {
-                        rec.counts[w * 32 + x.trailing_zeros() as usize] += 1;
-                        x &= x - 1;
-                    }
-                }
-            }
+            add_counts(&mut rec.counts, bits, rec.words_per_step);
             rec.bits.extend_from_slice(bits);
         }
     }

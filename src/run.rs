@@ -189,9 +189,13 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     }
     export::write_weights(dir, &model)?;
     export::write_config(dir, net, model.seed)?;
-    for (pop, rec) in net.populations.iter().zip(&record.pops) {
-        figures::write_raster(&dir.join(format!("raster_{}.png", pop.name)), rec)?;
-    }
+    let view = figures::View {
+        steps: 0..record.steps(),
+        neurons: None,
+        width: figures::DEFAULT_WIDTH,
+        height: None,
+    };
+    draw_figures(dir, &model, &record, &view)?;
     let outcome = Outcome {
         adapter,
         engine: engine.describe(),
@@ -202,6 +206,39 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     let summary = summary_json(opts, &outcome, started.elapsed());
     export::write_json(&dir.join("summary.json"), &summary)?;
     Ok(outcome)
+}
+
+/// The figures of a run (see [`figures`]): every population's raster and a
+/// heatmap for every projection whose pre population is Poisson.
+pub fn draw_figures(
+    dir: &std::path::Path,
+    model: &Model,
+    record: &SpikeRecord,
+    view: &figures::View,
+) -> Result<Vec<String>> {
+    let net = &model.net;
+    let pops: Vec<figures::PopData> = net
+        .populations
+        .iter()
+        .zip(&record.pops)
+        .map(|(p, rec)| figures::PopData { name: &p.name, rec })
+        .collect();
+    let projs: Vec<figures::ProjData> = net
+        .projections
+        .iter()
+        .zip(&model.weights)
+        .filter(|(p, _)| net.populations[p.pre].is_poisson())
+        .map(|(p, w)| figures::ProjData {
+            name: &p.name,
+            pre: &net.populations[p.pre].name,
+            post: &net.populations[p.post].name,
+            pre_index: p.pre,
+            n_pre: net.populations[p.pre].size,
+            n_post: net.populations[p.post].size,
+            w: &w.w,
+        })
+        .collect();
+    figures::write_all(dir, net.dt_ms, &pops, &projs, view)
 }
 
 pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_json::Value {

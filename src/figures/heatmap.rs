@@ -1,0 +1,190 @@
+//! The input -> population activity heatmap of SPEC §3:
+//! `A[i][j] = |W[j][i]| * (spikes of pre neuron i) / T`, the mean synaptic
+//! drive pre neuron i delivered to post neuron j per step, scaled to [0, 1]
+//! by its maximum; white below 0.1, deepening blue above.
+
+use super::canvas::{Align, BLACK, Canvas, GREY, nice_ticks, tick_label};
+use super::raster::bin_range;
+use image::Rgb;
+
+/// `A[i * n_post + j]` from weights in the `nn.Linear` layout
+/// (`w[j * n_pre + i]`) and the pre neurons' spike counts over `steps`.
+pub fn activity_matrix(
+    w: &[f32],
+    n_pre: usize,
+    n_post: usize,
+    counts: &[u64],
+    steps: usize,
+) -> Vec<f32> {
+    let mut a = vec![0f64; n_pre * n_post];
+    for j in 0..n_post {
+        for i in 0..n_pre {
+            a[i * n_post + j] =
+                (w[j * n_pre + i] as f64).abs() * counts[i] as f64 / steps.max(1) as f64;
+        }
+    }
+    let max = a.iter().cloned().fold(0.0, f64::max);
+    a.iter()
+        .map(|&x| if max > 0.0 { (x / max) as f32 } else { 0.0 })
+        .collect()
+}
+
+/// White below 0.1, then from a pale to a deep blue.
+pub fn blues(v: f32) -> Rgb<u8> {
+    if v < 0.1 {
+        return Rgb([255, 255, 255]);
+    }
+    let stops = [
+        (0.1f32, [222f32, 235., 247.]),
+        (0.55, [107., 174., 214.]),
+        (1.0, [8., 48., 107.]),
+    ];
+    let v = v.min(1.0);
+    let k = if v <= stops[1].0 { 0 } else { 1 };
+    let (a, b) = (stops[k], stops[k + 1]);
+    let t = (v - a.0) / (b.0 - a.0);
+    Rgb(std::array::from_fn(|c| {
+        (a.1[c] + (b.1[c] - a.1[c]) * t).round() as u8
+    }))
+}
+
+pub struct HeatSpec<'a> {
+    pub projection: &'a str,
+    pub pre: &'a str,
+    pub post: &'a str,
+    pub n_pre: usize,
+    pub n_post: usize,
+    /// `activity_matrix`, n_pre x n_post
+    pub a: &'a [f32],
+}
+
+pub const TITLE_H: i64 = 26;
+pub const AXIS_H: i64 = 48;
+pub const BAR_W: i64 = 90;
+
+pub fn panel_height(h: i64) -> i64 {
+    TITLE_H + h + AXIS_H
+}
+
+/// Draws the heatmap (pre index on y, post index on x) and its colour bar.
+pub fn draw_panel(c: &mut Canvas, s: &HeatSpec, left: i64, top: i64, width: i64, h: i64) {
+    c.text(
+        left as f64,
+        (top + 4) as f64,
+        15.0,
+        &format!(
+            "{} \u{2192} {} activity ({}): |W| \u{d7} {} spikes / T, scaled to its maximum",
+            s.pre, s.post, s.projection, s.pre
+        ),
+        BLACK,
+        (Align::Start, Align::Start),
+    );
+    let (x, y, w) = (left, top + TITLE_H, width - BAR_W);
+    let cols = s.n_post.min(w as usize).max(1);
+    let rows = s.n_pre.min(h as usize).max(1);
+    for r in 0..rows {
+        let pre = bin_range(r, rows, s.n_pre);
+        let ys = bin_range(r, rows, h as usize);
+        for col in 0..cols {
+            let post = bin_range(col, cols, s.n_post);
+            // a pixel covering several cells shows their mean
+            let mut sum = 0f64;
+            for i in pre.clone() {
+                for j in post.clone() {
+                    sum += s.a[i * s.n_post + j] as f64;
+                }
+            }
+            let v = (sum / (pre.len() * post.len()) as f64) as f32;
+            let xs = bin_range(col, cols, w as usize);
+            c.fill_rect(
+                x + xs.start as i64,
+                y + h - ys.end as i64,
+                x + xs.end as i64,
+                y + h - ys.start as i64,
+                blues(v),
+            );
+        }
+    }
+    c.frame(x, y, x + w, y + h, GREY);
+    for v in nice_ticks(0.0, (s.n_pre - 1) as f64, (h / 40).clamp(2, 6) as usize) {
+        let yy = y + h - ((v + 0.5) / s.n_pre as f64 * h as f64).round() as i64;
+        c.fill_rect(x - 5, yy, x - 1, yy + 1, GREY);
+        c.text(
+            (x - 8) as f64,
+            yy as f64,
+            12.0,
+            &tick_label(v),
+            BLACK,
+            (Align::End, Align::Center),
+        );
+    }
+    c.text_vertical(
+        (x - 58) as f64,
+        (y + h / 2) as f64,
+        13.0,
+        &format!("{} neuron", s.pre),
+        BLACK,
+    );
+    for v in nice_ticks(0.0, (s.n_post - 1) as f64, (w / 90).clamp(2, 10) as usize) {
+        let xx = x + ((v + 0.5) / s.n_post as f64 * w as f64).round() as i64;
+        c.fill_rect(xx, y + h + 1, xx + 1, y + h + 6, GREY);
+        c.text(
+            xx as f64,
+            (y + h + 8) as f64,
+            12.0,
+            &tick_label(v),
+            BLACK,
+            (Align::Center, Align::Start),
+        );
+    }
+    c.text(
+        (x + w / 2) as f64,
+        (y + h + 26) as f64,
+        13.0,
+        &format!("{} neuron", s.post),
+        BLACK,
+        (Align::Center, Align::Start),
+    );
+
+    // colour bar
+    let (bx, bw) = (x + w + 24, 16);
+    for py in 0..h {
+        let v = 1.0 - (py as f32 + 0.5) / h as f32;
+        c.fill_rect(bx, y + py, bx + bw, y + py + 1, blues(v));
+    }
+    c.frame(bx, y, bx + bw, y + h, GREY);
+    for v in [0.0, 0.1, 0.5, 1.0] {
+        let yy = y + h - (v * h as f64).round() as i64;
+        c.fill_rect(bx + bw, yy, bx + bw + 4, yy + 1, GREY);
+        c.text(
+            (bx + bw + 6) as f64,
+            yy as f64,
+            11.0,
+            &tick_label(v),
+            BLACK,
+            (Align::Start, Align::Center),
+        );
+    }
+    c.text_vertical(
+        (bx + bw + 40) as f64,
+        (y + h / 2) as f64,
+        12.0,
+        "normalised drive",
+        BLACK,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blues_is_white_below_a_tenth_and_darkens() {
+        assert_eq!(blues(0.0), Rgb([255, 255, 255]));
+        assert_eq!(blues(0.099), Rgb([255, 255, 255]));
+        assert_ne!(blues(0.1), Rgb([255, 255, 255]));
+        let lum = |c: Rgb<u8>| c.0.iter().map(|&x| x as u32).sum::<u32>();
+        assert!(lum(blues(0.2)) > lum(blues(0.6)) && lum(blues(0.6)) > lum(blues(1.0)));
+        assert_eq!(blues(1.0), Rgb([8, 48, 107]));
+    }
+}

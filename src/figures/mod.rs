@@ -1,0 +1,199 @@
+//! Figures: the study's panels stacked in `nacc.png` (one raster per
+//! population, each with its rate curve, on a shared time axis, then the
+//! input -> inter heatmap), and each panel on its own (`raster_<pop>.png`,
+//! `heatmap_<proj>.png`). Used by `nacc run` and `nacc render`.
+
+pub mod canvas;
+pub mod heatmap;
+pub mod raster;
+
+use crate::error::Result;
+use crate::export::write_atomic;
+use crate::record::PopRecord;
+use canvas::{Align, BLACK, Canvas};
+use std::ops::Range;
+use std::path::Path;
+
+/// One population to draw.
+pub struct PopData<'a> {
+    pub name: &'a str,
+    pub rec: &'a PopRecord,
+}
+
+/// One projection from a Poisson population, for its heatmap.
+pub struct ProjData<'a> {
+    pub name: &'a str,
+    pub pre: &'a str,
+    pub post: &'a str,
+    /// Index of the pre population in the `pops` given alongside.
+    pub pre_index: usize,
+    pub n_pre: usize,
+    pub n_post: usize,
+    /// `nn.Linear` layout, N_post x N_pre.
+    pub w: &'a [f32],
+}
+
+/// Which part of a run to draw, and how large.
+#[derive(Debug, Clone)]
+pub struct View {
+    pub steps: Range<usize>,
+    /// Neuron window, applied to every population (clipped to its size).
+    pub neurons: Option<Range<usize>>,
+    pub width: u32,
+    /// Height of `nacc.png`; panels scale to fit. None: from the sizes.
+    pub height: Option<u32>,
+}
+
+pub const DEFAULT_WIDTH: u32 = 1200;
+const LEFT: i64 = 84;
+const RIGHT: i64 = 20;
+const TOP: i64 = 8;
+const HEADER_H: i64 = 30;
+
+/// Plot height for `n` rows: the smallest whole number of pixels per row
+/// that reaches `min`, as long as that stays within `max`.
+fn plot_height(n: usize, min: i64, max: i64) -> i64 {
+    let n = (n as i64).max(1);
+    let whole = n * ((min + n - 1) / n).max(1);
+    if whole <= max { whole } else { max }
+}
+
+fn png(path: &Path, c: &Canvas) -> Result<()> {
+    write_atomic(path, |w| {
+        c.img
+            .write_with_encoder(image::codecs::png::PngEncoder::new(w))
+            .map_err(std::io::Error::other)
+    })
+}
+
+/// The neuron window of a population under `view`.
+fn neurons_of(view: &View, size: usize) -> Range<usize> {
+    match &view.neurons {
+        Some(r) => r.start.min(size)..r.end.min(size),
+        None => 0..size,
+    }
+}
+
+/// Draws and writes `nacc.png`, `raster_<pop>.png` for every population and
+/// `heatmap_<proj>.png` for every projection given; returns the file names.
+pub fn write_all(
+    dir: &Path,
+    dt_ms: f64,
+    pops: &[PopData],
+    projs: &[ProjData],
+    view: &View,
+) -> Result<Vec<String>> {
+    let width = view.width as i64;
+    let plot_w = width - LEFT - RIGHT;
+    let specs: Vec<raster::RasterSpec> = pops
+        .iter()
+        .map(|p| raster::RasterSpec {
+            name: p.name,
+            size: p.rec.size,
+            rec: p.rec,
+            steps: view.steps.clone(),
+            neurons: neurons_of(view, p.rec.size),
+            dt_ms,
+        })
+        .collect();
+    let steps = view.steps.len();
+    let matrices: Vec<Vec<f32>> = projs
+        .iter()
+        .map(|pr| {
+            let rec = pops[pr.pre_index].rec;
+            let counts: Vec<u64> = (0..pr.n_pre)
+                .map(|i| view.steps.clone().filter(|&t| rec.spiked(t, i)).count() as u64)
+                .collect();
+            heatmap::activity_matrix(pr.w, pr.n_pre, pr.n_post, &counts, steps)
+        })
+        .collect();
+    let heat: Vec<heatmap::HeatSpec> = projs
+        .iter()
+        .zip(&matrices)
+        .map(|(p, a)| heatmap::HeatSpec {
+            projection: p.name,
+            pre: p.pre,
+            post: p.post,
+            n_pre: p.n_pre,
+            n_post: p.n_post,
+            a,
+        })
+        .collect();
+
+    // Plot heights, scaled to --height if given.
+    let mut raster_h: Vec<i64> = specs
+        .iter()
+        .map(|s| plot_height(s.neurons.len(), 150, 240))
+        .collect();
+    let mut heat_h = heat.first().map(|h| plot_height(h.n_pre, 150, 300));
+    let fixed = TOP * 2
+        + HEADER_H
+        + specs
+            .iter()
+            .enumerate()
+            .map(|(i, _)| raster::panel_height(0, i + 1 == specs.len()))
+            .sum::<i64>()
+        + heat_h.map_or(0, |_| heatmap::panel_height(0));
+    if let Some(h) = view.height {
+        let variable: i64 = raster_h.iter().sum::<i64>() + heat_h.unwrap_or(0);
+        let f = ((h as i64 - fixed) as f64 / variable.max(1) as f64).max(0.1);
+        for r in &mut raster_h {
+            *r = ((*r as f64 * f).round() as i64).max(10);
+        }
+        heat_h = heat_h.map(|x| ((x as f64 * f).round() as i64).max(10));
+        // rounding: the last plot takes up the difference
+        let short = h as i64 - (fixed + raster_h.iter().sum::<i64>() + heat_h.unwrap_or(0));
+        match (&mut heat_h, raster_h.last_mut()) {
+            (Some(x), _) | (None, Some(x)) => *x = (*x + short).max(10),
+            (None, None) => {}
+        }
+    }
+    let total = fixed + raster_h.iter().sum::<i64>() + heat_h.unwrap_or(0);
+
+    let mut written = Vec::new();
+    let mut fig = Canvas::new(width as u32, total as u32);
+    let header = format!(
+        "NAcc spiking network: steps {}..{} ({} ms at dt = {} ms)",
+        view.steps.start,
+        view.steps.end,
+        canvas::tick_label(steps as f64 * dt_ms),
+        canvas::tick_label(dt_ms)
+    );
+    fig.text(
+        LEFT as f64,
+        (TOP + 4) as f64,
+        17.0,
+        &header,
+        BLACK,
+        (Align::Start, Align::Start),
+    );
+    let mut y = TOP + HEADER_H;
+    for (i, (s, &h)) in specs.iter().zip(&raster_h).enumerate() {
+        let last = i + 1 == specs.len();
+        raster::draw_panel(&mut fig, s, LEFT, y, plot_w, h, last);
+        y += raster::panel_height(h, last);
+        // each raster also on its own, with its own time-axis label
+        let mut one = Canvas::new(
+            width as u32,
+            (raster::panel_height(h, true) + 2 * TOP) as u32,
+        );
+        raster::draw_panel(&mut one, s, LEFT, TOP, plot_w, h, true);
+        let name = format!("raster_{}.png", s.name);
+        png(&dir.join(&name), &one)?;
+        written.push(name);
+    }
+    if let (Some(hs), Some(h)) = (heat.first(), heat_h) {
+        heatmap::draw_panel(&mut fig, hs, LEFT, y, plot_w, h);
+    }
+    for hs in &heat {
+        let h = heat_h.unwrap_or(300);
+        let mut one = Canvas::new(width as u32, (heatmap::panel_height(h) + 2 * TOP) as u32);
+        heatmap::draw_panel(&mut one, hs, LEFT, TOP, plot_w, h);
+        let name = format!("heatmap_{}.png", hs.projection);
+        png(&dir.join(&name), &one)?;
+        written.push(name);
+    }
+    png(&dir.join("nacc.png"), &fig)?;
+    written.push("nacc.png".into());
+    Ok(written)
+}

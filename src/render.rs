@@ -1,0 +1,244 @@
+//! `nacc render DIR`: redraws the figures of a previous run from its files
+//! (`config.toml`, `spikes_<pop>.npy`, `weights_<proj>.npy`), for a time
+//! window and a neuron range, at any size.
+
+use crate::config::Network;
+use crate::error::{Error, Result, bad_file, bad_value};
+use crate::figures::{self, PopData, ProjData, View};
+use crate::npy::{self, DType};
+use crate::record::{PopRecord, pack_rows};
+use std::path::PathBuf;
+
+/// Heatmaps of more cells than this are skipped (the weights file alone
+/// would be gigabytes).
+pub const MAX_HEATMAP_CELLS: usize = 1 << 27;
+
+#[derive(Debug, Clone, Default)]
+pub struct RenderOptions {
+    pub dir: PathBuf,
+    /// Start of the time window: steps ("250") or milliseconds ("250ms").
+    pub from: Option<String>,
+    /// End of the time window (exclusive), same units.
+    pub to: Option<String>,
+    /// Neuron range "A..B" (B exclusive), applied to every population.
+    pub neurons: Option<String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// Where to write; default DIR.
+    pub out: Option<PathBuf>,
+}
+
+/// A time bound in steps: "N" steps or "Nms" milliseconds.
+pub fn parse_time(field: &str, text: &str, dt_ms: f64) -> Result<usize> {
+    let t = text.trim();
+    let rule = "must be a whole number of steps (\"250\") or a time in ms (\"250ms\"), >= 0";
+    if let Some(ms) = t.strip_suffix("ms") {
+        let v: f64 = ms
+            .trim()
+            .parse()
+            .map_err(|_| bad_value(field, format!("{text:?}"), rule))?;
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(bad_value(field, format!("{text:?}"), rule));
+        }
+        Ok((v / dt_ms).round() as usize)
+    } else {
+        t.parse()
+            .map_err(|_| bad_value(field, format!("{text:?}"), rule))
+    }
+}
+
+/// "A..B" with A < B.
+pub fn parse_range(field: &str, text: &str) -> Result<std::ops::Range<usize>> {
+    let rule = "must be A..B with whole numbers A < B (B exclusive)";
+    let (a, b) = text
+        .split_once("..")
+        .ok_or_else(|| bad_value(field, format!("{text:?}"), rule))?;
+    let a: usize = a
+        .trim()
+        .parse()
+        .map_err(|_| bad_value(field, format!("{text:?}"), rule))?;
+    let b: usize = b
+        .trim()
+        .parse()
+        .map_err(|_| bad_value(field, format!("{text:?}"), rule))?;
+    if a >= b {
+        return Err(bad_value(field, format!("{text:?}"), rule));
+    }
+    Ok(a..b)
+}
+
+pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
+    let dir = &opts.dir;
+    if !dir.is_dir() {
+        return Err(Error::Input(format!(
+            "render DIR = {}: not a directory; give the --out dir of a nacc run",
+            dir.display()
+        )));
+    }
+    let config = dir.join("config.toml");
+    if !config.is_file() {
+        return Err(bad_file(
+            &config,
+            "missing: nacc render needs the config.toml that nacc run writes",
+        ));
+    }
+    let net = Network::from_toml_str(
+        &std::fs::read_to_string(&config)
+            .map_err(|e| bad_file(&config, format!("cannot read: {e}")))?,
+        &config.display().to_string(),
+    )?;
+    let width = opts.width.unwrap_or(figures::DEFAULT_WIDTH);
+    if !(300..=20000).contains(&width) {
+        return Err(bad_value(
+            "--width",
+            width,
+            "must be within 300..=20000 pixels",
+        ));
+    }
+    if let Some(h) = opts.height
+        && !(200..=50000).contains(&h)
+    {
+        return Err(bad_value(
+            "--height",
+            h,
+            "must be within 200..=50000 pixels",
+        ));
+    }
+
+    // Spikes of every population, all with the same number of steps.
+    let mut records = Vec::new();
+    let mut steps: Option<(usize, PathBuf)> = None;
+    for pop in &net.populations {
+        let path = dir.join(format!("spikes_{}.npy", pop.name));
+        let a = npy::read(&path)?;
+        let t = match a.shape[..] {
+            [t, n] if n == pop.size => t,
+            _ => {
+                return Err(bad_file(
+                    &path,
+                    format!(
+                        "shape {:?} found, expected (T, {}) for population `{}` of config.toml",
+                        a.shape, pop.size, pop.name
+                    ),
+                ));
+            }
+        };
+        npy::expect(&path, &a, &[DType::U8, DType::Bool], &[t, pop.size])?;
+        if let Some((t0, first)) = &steps
+            && *t0 != t
+        {
+            return Err(bad_file(
+                &path,
+                format!("{t} steps, but {} has {t0}", first.display()),
+            ));
+        }
+        if let Some(i) = a.data.iter().position(|&x| x > 1) {
+            return Err(bad_file(
+                &path,
+                format!(
+                    "value at [{}, {}] is {}; spikes must be 0 or 1",
+                    i / pop.size,
+                    i % pop.size,
+                    a.data[i]
+                ),
+            ));
+        }
+        steps.get_or_insert((t, path));
+        records.push(PopRecord::from_bits(pop.size, pack_rows(&a.data, pop.size)));
+    }
+    let total = steps.map_or(0, |s| s.0);
+    if total == 0 {
+        return Err(Error::Input(format!(
+            "{}: the spike files hold no steps",
+            dir.display()
+        )));
+    }
+
+    // The window.
+    let from = match &opts.from {
+        Some(s) => parse_time("--from", s, net.dt_ms)?,
+        None => 0,
+    };
+    let to = match &opts.to {
+        Some(s) => parse_time("--to", s, net.dt_ms)?,
+        None => total,
+    };
+    if to > total {
+        return Err(bad_value("--to", to, format!("the run has {total} steps")));
+    }
+    if from >= to {
+        return Err(bad_value(
+            "--from",
+            from,
+            format!("must be before --to ({to} steps)"),
+        ));
+    }
+    let neurons = match &opts.neurons {
+        Some(s) => {
+            let r = parse_range("--neurons", s)?;
+            if let Some(p) = net.populations.iter().find(|p| r.start >= p.size) {
+                return Err(bad_value(
+                    "--neurons",
+                    s,
+                    format!("population `{}` has only {} neurons", p.name, p.size),
+                ));
+            }
+            Some(r)
+        }
+        None => None,
+    };
+
+    // Weights of the projections from Poisson populations, for heatmaps.
+    let mut weights = Vec::new();
+    for (j, proj) in net.projections.iter().enumerate() {
+        let (n_pre, n_post) = (
+            net.populations[proj.pre].size,
+            net.populations[proj.post].size,
+        );
+        if !net.populations[proj.pre].is_poisson() {
+            continue;
+        }
+        if n_pre * n_post > MAX_HEATMAP_CELLS {
+            eprintln!(
+                "nacc render: no heatmap for `{}`: {n_pre} x {n_post} cells is above {MAX_HEATMAP_CELLS}",
+                proj.name
+            );
+            continue;
+        }
+        let path = dir.join(format!("weights_{}.npy", proj.name));
+        let a = npy::read(&path)?;
+        npy::expect(&path, &a, &[DType::F32], &[n_post, n_pre])?;
+        weights.push((j, a.to_f32()));
+    }
+
+    let out = opts.out.clone().unwrap_or_else(|| dir.clone());
+    crate::export::prepare_out_dir(&out)?;
+    let pops: Vec<PopData> = net
+        .populations
+        .iter()
+        .zip(&records)
+        .map(|(p, rec)| PopData { name: &p.name, rec })
+        .collect();
+    let projs: Vec<ProjData> = weights
+        .iter()
+        .map(|(j, w)| {
+            let p = &net.projections[*j];
+            ProjData {
+                name: &p.name,
+                pre: &net.populations[p.pre].name,
+                post: &net.populations[p.post].name,
+                pre_index: p.pre,
+                n_pre: net.populations[p.pre].size,
+                n_post: net.populations[p.post].size,
+                w,
+            }
+        })
+        .collect();
+    let view = View {
+        steps: from..to,
+        neurons,
+        width,
+        height: opts.height,
+    };
+    figures::write_all(&out, net.dt_ms, &pops, &projs, &view)
+}

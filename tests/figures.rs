@@ -1,0 +1,447 @@
+//! Figures: golden images, exact rasters, density shading, the SPEC §3
+//! heatmap, rate curves, and `nacc render`.
+//!
+//! Golden images are compared pixel by pixel; `NACC_UPDATE_GOLDEN=1 cargo
+//! test --release --test figures` rewrites them (look at them before
+//! committing).
+
+use nacc::figures::canvas::Canvas;
+use nacc::figures::heatmap::activity_matrix;
+use nacc::figures::raster::{RasterSpec, density_grid, draw_panel, rate_curve, shade};
+use nacc::figures::{PopData, View, write_all};
+use nacc::record::PopRecord;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn record(n: usize, steps: usize, spike: impl Fn(usize, usize) -> bool) -> PopRecord {
+    let wps = n.div_ceil(32);
+    let mut bits = vec![0u32; steps * wps];
+    for t in 0..steps {
+        for i in 0..n {
+            if spike(t, i) {
+                bits[t * wps + i / 32] |= 1 << (i % 32);
+            }
+        }
+    }
+    PopRecord::from_bits(n, bits)
+}
+
+/// A pseudo-random but fixed bit for (t, i) with probability ~p.
+fn coin(t: usize, i: usize, p: f64) -> bool {
+    (nacc::input::hash4(3, 9, i as u32, t as u32) as f64) < p * 4294967296.0
+}
+
+fn golden(name: &str, actual: &Path) {
+    golden_at(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(name),
+        actual,
+    );
+}
+
+fn golden_at(path: &Path, actual: &Path) {
+    let name = path.file_name().unwrap().to_string_lossy();
+    if std::env::var("NACC_UPDATE_GOLDEN").is_ok_and(|v| v == "1") {
+        std::fs::copy(actual, path).unwrap();
+        return;
+    }
+    let want = image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e} (NACC_UPDATE_GOLDEN=1 creates it)", path.display()))
+        .to_rgb8();
+    let got = image::open(actual).unwrap().to_rgb8();
+    assert_eq!(got.dimensions(), want.dimensions(), "{name}: size");
+    let differ = got
+        .pixels()
+        .zip(want.pixels())
+        .filter(|(a, b)| a != b)
+        .count();
+    if differ > 0 {
+        let keep = std::env::temp_dir().join(format!("nacc-actual-{name}"));
+        std::fs::copy(actual, &keep).unwrap();
+        panic!(
+            "{name}: {differ} pixels differ from the golden image; actual kept at {}",
+            keep.display()
+        );
+    }
+}
+
+#[test]
+fn golden_default_run_figure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_nacc"))
+        .args([
+            "run",
+            "--backend",
+            "cpu",
+            "--steps",
+            "200",
+            "--seed",
+            "1",
+            "--quiet",
+            "--out",
+        ])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in [
+        "nacc.png",
+        "raster_input.png",
+        "raster_inter.png",
+        "raster_msn.png",
+        "heatmap_fc1.png",
+        "heatmap_fc3.png",
+    ] {
+        assert!(tmp.path().join(f).is_file(), "{f} missing");
+    }
+    golden("default_seed1_200.png", &tmp.path().join("nacc.png"));
+}
+
+/// The figure the README shows is the default run's, as it is drawn today.
+#[test]
+fn readme_figure_is_the_default_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_nacc"))
+        .args(["run", "--backend", "cpu", "--quiet", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    golden_at(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/figures/nacc_default.png"),
+        &tmp.path().join("nacc.png"),
+    );
+}
+
+#[test]
+fn golden_density_raster() {
+    // 3000 neurons x 4000 steps: shaded. Rate rises with the neuron index
+    // and a burst covers steps 2000..2400.
+    let rec = record(3000, 4000, |t, i| {
+        coin(
+            t,
+            i,
+            if (2000..2400).contains(&t) {
+                0.5
+            } else {
+                i as f64 / 3000.0 * 0.2
+            },
+        )
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let view = View {
+        steps: 0..4000,
+        neurons: None,
+        width: 900,
+        height: None,
+    };
+    write_all(
+        tmp.path(),
+        0.5,
+        &[PopData {
+            name: "big",
+            rec: &rec,
+        }],
+        &[],
+        &view,
+    )
+    .unwrap();
+    golden("density_3000x4000.png", &tmp.path().join("raster_big.png"));
+}
+
+fn spec<'a>(rec: &'a PopRecord, steps: std::ops::Range<usize>) -> RasterSpec<'a> {
+    RasterSpec {
+        name: "p",
+        size: rec.size,
+        rec,
+        steps,
+        neurons: 0..rec.size,
+        dt_ms: 1.0,
+    }
+}
+
+#[test]
+fn one_pixel_per_spike_is_dark_exactly_where_the_spikes_are() {
+    let (n, steps) = (37, 150);
+    let rec = record(n, steps, |t, i| coin(t, i, 0.2));
+    let mut c = Canvas::new(400, 400);
+    let (left, top) = (90i64, 10i64);
+    // raster area: steps x neurons pixels, below the title
+    draw_panel(
+        &mut c,
+        &spec(&rec, 0..steps),
+        left,
+        top,
+        steps as i64,
+        n as i64,
+        true,
+    );
+    let area_top = top + nacc::figures::raster::TITLE_H;
+    let mut spikes = 0;
+    for t in 0..steps {
+        for i in 0..n {
+            let (x, y) = (
+                (left + t as i64) as u32,
+                (area_top + (n - 1 - i) as i64) as u32,
+            );
+            let p = c.img.get_pixel(x, y).0;
+            if rec.spiked(t, i) {
+                spikes += 1;
+                assert_eq!(p, [0, 0, 0], "spike at step {t} neuron {i} not black");
+            } else {
+                assert_eq!(
+                    p,
+                    [255, 255, 255],
+                    "no spike at step {t} neuron {i}, pixel {p:?}"
+                );
+            }
+        }
+    }
+    assert!(spikes > 500);
+}
+
+#[test]
+fn density_grid_on_a_constructed_pattern() {
+    // Neurons 0..50 spike on every even step, 50..100 never: 10 neurons and
+    // 10 steps per bin give exactly 0.5 below and 0 above.
+    let rec = record(100, 1000, |t, i| i < 50 && t % 2 == 0);
+    let g = density_grid(&rec, 0..1000, 0..100, 100, 10);
+    for r in 0..10 {
+        for c in 0..100 {
+            assert_eq!(
+                g[r * 100 + c],
+                if r < 5 { 0.5 } else { 0.0 },
+                "bin ({r}, {c})"
+            );
+        }
+    }
+    // and drawn: the lower half is shade(0.5), the upper half white
+    let mut canvas = Canvas::new(300, 200);
+    draw_panel(&mut canvas, &spec(&rec, 0..1000), 80, 0, 100, 10, false);
+    let y0 = nacc::figures::raster::TITLE_H;
+    assert_eq!(
+        canvas.img.get_pixel(120, (y0 + 9) as u32).0,
+        [shade(0.5); 3]
+    );
+    assert_eq!(canvas.img.get_pixel(120, y0 as u32).0, [255; 3]);
+}
+
+#[test]
+fn uniform_noise_stays_uniform_when_bins_do_not_divide() {
+    // 1000 steps into 300 columns and 700 neurons into 90 rows: bins of
+    // unequal size, normalised by their size, so no stripes appear.
+    let rec = record(700, 1000, |t, i| coin(t, i, 0.3));
+    let g = density_grid(&rec, 0..1000, 0..700, 300, 90);
+    let mean = g.iter().sum::<f32>() / g.len() as f32;
+    assert!((mean - 0.3).abs() < 0.01, "{mean}");
+    // each column mean covers >= 1890 cells (sd ~0.011): unnormalised bins of
+    // 3 and 4 steps would make them differ by a third
+    let mean_col = |c: usize| (0..90).map(|r| g[r * 300 + c]).sum::<f32>() / 90.0;
+    let (lo, hi) = (0..300)
+        .map(mean_col)
+        .fold((1f32, 0f32), |(a, b), x| (a.min(x), b.max(x)));
+    assert!(hi - lo < 0.1, "column means vary from {lo} to {hi}");
+}
+
+#[test]
+fn a_single_spike_in_a_large_raster_is_not_dropped() {
+    let rec = record(50_000, 3000, |t, i| t == 1234 && i == 31_337);
+    let g = density_grid(&rec, 0..3000, 0..50_000, 1000, 200);
+    let nonzero: Vec<_> = g.iter().enumerate().filter(|(_, f)| **f > 0.0).collect();
+    assert_eq!(nonzero.len(), 1);
+    let (k, &f) = nonzero[0];
+    assert_eq!(
+        (k / 1000, k % 1000),
+        (31_337 * 200 / 50_000, 1234 * 1000 / 3000)
+    );
+    assert!(shade(f) < 255);
+}
+
+#[test]
+fn rate_curve_in_hz() {
+    // 10 neurons, neuron i spikes at every step when i < 4: 40% at dt 0.5 ms = 800 Hz
+    let rec = record(10, 100, |_, i| i < 4);
+    let r = rate_curve(&rec, 0..100, 0..10, 30, 0.5);
+    assert_eq!(r.len(), 4); // 30, 30, 30, 10 steps
+    for x in r {
+        assert!((x - 800.0).abs() < 1e-9, "{x}");
+    }
+    let r = rate_curve(&rec, 0..100, 2..6, 100, 1.0);
+    assert!((r[0] - 500.0).abs() < 1e-9);
+}
+
+#[test]
+fn heatmap_matches_spec_section_3() {
+    let (n_pre, n_post, steps) = (7, 5, 40);
+    let w: Vec<f32> = (0..n_post * n_pre)
+        .map(|k| ((k * 37 % 11) as f32 - 5.0) / 7.0)
+        .collect();
+    let counts: Vec<u64> = (0..n_pre as u64).map(|i| (i * 13) % 17).collect();
+    let a = activity_matrix(&w, n_pre, n_post, &counts, steps);
+    // A[i][j] = |W_fc1[j][i]| * spikes_i / T, scaled by its maximum
+    let mut want = vec![vec![0f64; n_post]; n_pre];
+    let mut max = 0f64;
+    for i in 0..n_pre {
+        for j in 0..n_post {
+            want[i][j] = (w[j * n_pre + i] as f64).abs() * counts[i] as f64 / steps as f64;
+            max = max.max(want[i][j]);
+        }
+    }
+    for i in 0..n_pre {
+        for j in 0..n_post {
+            assert!(
+                (a[i * n_post + j] as f64 - want[i][j] / max).abs() < 1e-6,
+                "A[{i}][{j}]"
+            );
+        }
+    }
+    assert!(a.contains(&1.0));
+}
+
+fn nacc(args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_nacc"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn render_redraws_a_window_at_a_given_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    assert!(
+        nacc(
+            &[
+                "run",
+                "--backend",
+                "cpu",
+                "--steps",
+                "300",
+                "--quiet",
+                "--out",
+                "run"
+            ],
+            d
+        )
+        .status
+        .success()
+    );
+    let o = nacc(
+        &[
+            "render",
+            "run",
+            "--from",
+            "50ms",
+            "--to",
+            "250",
+            "--neurons",
+            "0..10",
+            "--width",
+            "800",
+            "--height",
+            "900",
+            "--out",
+            "fig",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let img = image::open(d.join("fig/nacc.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (800, 900));
+    for f in [
+        "raster_input.png",
+        "raster_inter.png",
+        "raster_msn.png",
+        "heatmap_fc1.png",
+        "heatmap_fc3.png",
+    ] {
+        assert_eq!(
+            image::open(d.join("fig").join(f)).unwrap().width(),
+            800,
+            "{f}"
+        );
+    }
+    // redrawing the whole run reproduces the figure nacc run drew
+    assert!(
+        nacc(&["render", "run", "--out", "again"], d)
+            .status
+            .success()
+    );
+    let a = image::open(d.join("run/nacc.png")).unwrap().to_rgb8();
+    let b = image::open(d.join("again/nacc.png")).unwrap().to_rgb8();
+    assert!(
+        a == b,
+        "render of the whole run differs from the run's own figure"
+    );
+}
+
+#[test]
+fn render_errors_exit_2_with_a_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    assert!(
+        nacc(
+            &[
+                "run",
+                "--backend",
+                "cpu",
+                "--steps",
+                "100",
+                "--quiet",
+                "--out",
+                "run"
+            ],
+            d
+        )
+        .status
+        .success()
+    );
+    let fails = |args: &[&str], parts: &[&str]| {
+        let o = nacc(args, d);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        for p in parts {
+            assert!(err.contains(p), "{args:?}: {err:?} lacks {p:?}");
+        }
+    };
+    fails(&["render", "nowhere"], &["nowhere", "not a directory"]);
+    fails(
+        &["render", "run", "--to", "101"],
+        &["--to", "101", "100 steps"],
+    );
+    fails(
+        &["render", "run", "--from", "60", "--to", "50"],
+        &["--from", "60", "before --to"],
+    );
+    fails(
+        &["render", "run", "--from", "abc"],
+        &["--from", "\"abc\"", "ms"],
+    );
+    fails(
+        &["render", "run", "--neurons", "5..2"],
+        &["--neurons", "\"5..2\"", "A < B"],
+    );
+    fails(
+        &["render", "run", "--neurons", "30..40"],
+        &["--neurons", "msn", "20 neurons"],
+    );
+    fails(
+        &["render", "run", "--width", "10"],
+        &["--width", "10", "300"],
+    );
+    // damaged files
+    let spikes = d.join("run/spikes_msn.npy");
+    let full = std::fs::read(&spikes).unwrap();
+    std::fs::write(&spikes, &full[..full.len() - 7]).unwrap();
+    fails(&["render", "run"], &["spikes_msn.npy", "truncated"]);
+    std::fs::remove_file(&spikes).unwrap();
+    fails(&["render", "run"], &["spikes_msn.npy", "cannot open"]);
+    std::fs::write(&spikes, &full).unwrap();
+    std::fs::write(d.join("run/weights_fc1.npy"), b"garbage").unwrap();
+    fails(&["render", "run"], &["weights_fc1.npy"]);
+    std::fs::remove_file(d.join("run/config.toml")).unwrap();
+    fails(&["render", "run"], &["config.toml", "missing"]);
+}
