@@ -38,3 +38,49 @@ fn fixed_to_f32(acc: i32, scale_hi: f32, scale_lo: f32, zero: u32) -> f32 {
     let lo = f32(acc & 0xFFF);
     return exact(exact(hi * scale_hi, zero) + exact(lo * scale_lo, zero), zero);
 }
+
+const MIN_NORMAL: f32 = 1.17549435e-38; // 2^-126
+
+// Adds one projection's term to a neuron's current (SPEC §2.2):
+// sign * (nearest_f32(acc * 2^-F) + bias), left to right; k = 0 is the first.
+// CPU twin: the loop body of engine::cpu::lif_update.
+fn add_current(current: f32, k: u32, acc: i32, scale_hi: f32, scale_lo: f32, bias: f32, sign: i32, z: u32) -> f32 {
+    let cur = exact(fixed_to_f32(acc, scale_hi, scale_lo, z) + bias, z);
+    var term = cur;
+    if (sign < 0i) {
+        term = -cur;
+    }
+    if (k == 0u) {
+        return term;
+    }
+    return exact(current + term, z);
+}
+
+// snntorch Leaky (SPEC §2.3): the new membrane from the old one, the current
+// and the neuron's own spike of the previous step (r = 0 or 1); reset 0
+// subtract, 1 zero, 2 none; subnormal results stored as +0.
+// CPU twin: engine::cpu::membrane_step.
+fn membrane_step(v: f32, current: f32, r: f32, beta: f32, threshold: f32, reset: u32, z: u32) -> f32 {
+    var x = v;
+    switch reset {
+        case 0u: {
+            x = exact(exact(exact(beta * x, z) + current, z) - exact(r * threshold, z), z);
+        }
+        case 1u: {
+            let kept = exact(exact(1.0 - r, z) * x, z);
+            x = exact(exact(beta * kept, z) + current, z);
+        }
+        default: {
+            x = exact(exact(beta * x, z) + current, z);
+        }
+    }
+    if (abs(x) < MIN_NORMAL) {
+        x = 0.0;
+    }
+    return x;
+}
+
+// The strict threshold: v - theta > 0.
+fn fires(v: f32, threshold: f32, z: u32) -> bool {
+    return exact(v - threshold, z) > 0.0;
+}

@@ -39,8 +39,6 @@ struct ProjParams {
     _pad2: u32,
 }
 
-const MIN_NORMAL: f32 = 1.17549435e-38; // 2^-126
-
 @group(0) @binding(0) var<uniform> params: PopParams;
 @group(0) @binding(1) var<storage, read> projections: array<ProjParams>;
 @group(0) @binding(2) var<storage, read> incoming: array<u32>;
@@ -71,38 +69,13 @@ fn lif_update(
             let p = projections[incoming[params.first_in + k]];
             let a = acc[p.acc_offset + n];
             acc[p.acc_offset + n] = 0i;
-            let cur = exact(fixed_to_f32(a, p.scale_hi, p.scale_lo, z) + bias[p.bias_offset + n], z);
-            var term = cur;
-            if (p.sign < 0i) {
-                term = -cur;
-            }
-            if (k == 0u) {
-                current = term;
-            } else {
-                current = exact(current + term, z);
-            }
+            current = add_current(current, k, a, p.scale_hi, p.scale_lo, bias[p.bias_offset + n], p.sign, z);
         }
         let prev_word = spikes[(step.row - 1u) * params.row_words + params.word_offset + n / 32u];
         let r = f32((prev_word >> (n % 32u)) & 1u);
-        var x = v[params.v_offset + n];
-        let decayed = exact(params.beta * x, z);
-        switch params.reset {
-            case 0u: {
-                x = exact(exact(decayed + current, z) - exact(r * params.threshold, z), z);
-            }
-            case 1u: {
-                let kept = exact(exact(1.0 - r, z) * x, z);
-                x = exact(exact(params.beta * kept, z) + current, z);
-            }
-            default: {
-                x = exact(decayed + current, z);
-            }
-        }
-        if (abs(x) < MIN_NORMAL) {
-            x = 0.0;
-        }
+        let x = membrane_step(v[params.v_offset + n], current, r, params.beta, params.threshold, params.reset, z);
         v[params.v_offset + n] = x;
-        if (exact(x - params.threshold, z) > 0.0) {
+        if (fires(x, params.threshold, z)) {
             atomicOr(&packed[lid / 32u], 1u << (n % 32u));
         }
     }

@@ -185,6 +185,7 @@ fn two_d_grids_and_split_weights(ctx: &Ctx) {
     let opts = GpuOptions {
         max_groups_per_dim: Some(4),
         max_binding_bytes: Some(64 * 389 * 4),
+        fused: Some(false),
     };
     let engine = GpuEngine::new(ctx.clone(), &model, 25, opts).unwrap();
     // synapse launches first, lif_update last: the msn population and most
@@ -218,12 +219,18 @@ fn chunks_larger_than_the_engine_capacity_are_split(ctx: &Ctx) {
     let model = Model::build(Network::default_nacc(), 4).unwrap();
     let input = InputSource::generated(&model);
     let mut cpu = CpuEngine::new(&model).unwrap();
-    let mut gpu = GpuEngine::new(ctx.clone(), &model, 10, GpuOptions::default()).unwrap();
-    assert_eq!(gpu.capacity(), 10);
     let a = nacc::engine::simulate(&mut cpu, &model.net, &input, 95, 40, |_| {}).unwrap();
-    let b = nacc::engine::simulate(&mut gpu, &model.net, &input, 95, 40, |_| {}).unwrap();
-    assert!(a == b, "records differ");
-    assert_eq!(cpu.membranes().unwrap(), gpu.membranes().unwrap());
+    for fused in [false, true] {
+        let opts = GpuOptions {
+            fused: Some(fused),
+            ..Default::default()
+        };
+        let mut gpu = GpuEngine::new(ctx.clone(), &model, 10, opts).unwrap();
+        assert_eq!(gpu.capacity(), 10);
+        let b = nacc::engine::simulate(&mut gpu, &model.net, &input, 95, 40, |_| {}).unwrap();
+        assert!(a == b, "records differ (fused: {fused})");
+        assert_eq!(cpu.membranes().unwrap(), gpu.membranes().unwrap());
+    }
 }
 
 fn imported_weights_and_input_spikes(ctx: &Ctx) {
@@ -261,8 +268,8 @@ fn imported_weights_and_input_spikes(ctx: &Ctx) {
 fn too_small_limit_fails_before_any_work_naming_bytes(ctx: &Ctx) {
     let model = Model::build(Network::default_nacc(), 0).unwrap();
     let opts = GpuOptions {
-        max_groups_per_dim: None,
         max_binding_bytes: Some(64),
+        ..Default::default()
     };
     let e = GpuEngine::new(ctx.clone(), &model, 100, opts)
         .err()
@@ -272,6 +279,33 @@ fn too_small_limit_fails_before_any_work_naming_bytes(ctx: &Ctx) {
         e.contains("bytes") && e.contains("limit of 64 bytes"),
         "{e}"
     );
+}
+
+fn fused_kernel_is_chosen_for_small_networks_only(ctx: &Ctx) {
+    let small = Model::build(Network::default_nacc(), 0).unwrap();
+    assert!(
+        GpuEngine::new(ctx.clone(), &small, 100, GpuOptions::default())
+            .unwrap()
+            .is_fused()
+    );
+    let big = Model::build(Network::default_nacc().scaled(40).unwrap(), 0).unwrap(); // 3.2 M synapses
+    assert!(
+        !GpuEngine::new(ctx.clone(), &big, 100, GpuOptions::default())
+            .unwrap()
+            .is_fused()
+    );
+    let e = GpuEngine::new(
+        ctx.clone(),
+        &big,
+        100,
+        GpuOptions {
+            fused: Some(true),
+            ..Default::default()
+        },
+    )
+    .err()
+    .expect("too big to fuse");
+    assert!(e.to_string().contains("fused"), "{e}");
 }
 
 fn nacc_bin() -> PathBuf {
@@ -331,6 +365,11 @@ fn cli_run_gpu_and_compare(ctx: &Ctx) {
 }
 
 fn main() {
+    // As the nacc binary does: keep Mesa's libwayland quiet on headless machines.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        // SAFETY: first thing in main, while the process has one thread.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
+    }
     let tests: &[GpuTest] = &[
         ("default_network_1000_steps", default_network_1000_steps),
         (
@@ -360,6 +399,10 @@ fn main() {
         (
             "too_small_limit_fails_before_any_work_naming_bytes",
             too_small_limit_fails_before_any_work_naming_bytes,
+        ),
+        (
+            "fused_kernel_is_chosen_for_small_networks_only",
+            fused_kernel_is_chosen_for_small_networks_only,
         ),
         ("cli_run_gpu_and_compare", cli_run_gpu_and_compare),
     ];

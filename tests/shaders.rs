@@ -1,7 +1,7 @@
 //! Every WGSL kernel parses and validates with naga (no GPU needed), and
 //! every `#[repr(C)]` mirror matches its WGSL struct's layout.
 
-use nacc::engine::gpu::layout::{PopParams, ProjParams, Step, SynParams};
+use nacc::engine::gpu::layout::{FusedParams, PopParams, ProjParams, Step, SynParams};
 use std::mem::{offset_of, size_of};
 use std::path::Path;
 
@@ -62,7 +62,11 @@ fn engine_compiles_the_files_in_shaders() {
     // The engine embeds the shaders with include_str!: they are these files.
     let ks = kernels();
     let find = |n: &str| ks.iter().find(|k| k.0 == n).map(|k| k.1.clone()).unwrap();
-    use nacc::engine::gpu::{COMMON_WGSL, LIF_WGSL, SYNAPSE_WGSL};
+    use nacc::engine::gpu::{COMMON_WGSL, FUSED_WGSL, LIF_WGSL, SYNAPSE_WGSL};
+    assert_eq!(
+        find("fused_steps.wgsl"),
+        format!("{COMMON_WGSL}\n{FUSED_WGSL}")
+    );
     assert_eq!(
         find("lif_update.wgsl"),
         format!("{COMMON_WGSL}\n{LIF_WGSL}")
@@ -113,6 +117,15 @@ fn repr_c_types_match_wgsl_structs() {
     };
     let syn = m("synapse_accumulate.wgsl");
     let lif = m("lif_update.wgsl");
+    let fused = m("fused_steps.wgsl");
+    check_layout!(
+        &fused,
+        FusedParams,
+        "FusedParams",
+        [
+            n_steps, row_words, n_lif, zero, pop_base, proj_base, in_base
+        ]
+    );
     check_layout!(&syn, Step, "Step", [row]);
     check_layout!(
         &syn,

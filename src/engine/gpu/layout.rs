@@ -57,3 +57,18 @@ pub struct ProjParams {
     pub scale_lo: f32,
     pub _pad1: [u32; 2],
 }
+
+/// WGSL `FusedParams` (shaders/fused_steps.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
+pub struct FusedParams {
+    pub n_steps: u32,
+    pub row_words: u32,
+    pub n_lif: u32,
+    /// Always 0: the run-time operand of the WGSL rounding barrier `exact`.
+    pub zero: u32,
+    pub pop_base: u32,
+    pub proj_base: u32,
+    pub in_base: u32,
+    pub _pad0: u32,
+}

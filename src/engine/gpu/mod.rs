@@ -28,13 +28,14 @@ use crate::config::{Network, Reset};
 use crate::error::{Error, Result};
 use crate::network::Model;
 use crate::record::ChunkSpikes;
-use layout::{PopParams, ProjParams, Step, SynParams};
+use layout::{FusedParams, PopParams, ProjParams, Step, SynParams};
 use std::sync::Arc;
 use wgpu::util::DeviceExt;
 
 pub const COMMON_WGSL: &str = include_str!("../../../shaders/common.wgsl");
 pub const SYNAPSE_WGSL: &str = include_str!("../../../shaders/synapse_accumulate.wgsl");
 pub const LIF_WGSL: &str = include_str!("../../../shaders/lif_update.wgsl");
+pub const FUSED_WGSL: &str = include_str!("../../../shaders/fused_steps.wgsl");
 
 const WORKGROUP: u64 = 64;
 /// Spike-buffer rows kept on the GPU at most, in bytes (bounds the chunk).
@@ -48,12 +49,40 @@ pub struct GpuOptions {
     pub max_groups_per_dim: Option<u32>,
     /// Bytes per weights binding (default: the adapter's limit).
     pub max_binding_bytes: Option<u64>,
+    /// Force (Some(true)) or forbid (Some(false)) the fused one-dispatch
+    /// kernel; None: fused whenever the network is small enough.
+    pub fused: Option<bool>,
 }
 
 /// A kernel launch prepared once: its bind group and grid.
 struct Launch {
     bind_group: wgpu::BindGroup,
     grid: (u32, u32),
+}
+
+/// How the steps of a chunk reach the GPU.
+enum Path {
+    /// One `synapse_accumulate` per projection part and one `lif_update`
+    /// per population, every step, all in one compute pass.
+    Dispatch {
+        syn_pipeline: wgpu::ComputePipeline,
+        lif_pipeline: wgpu::ComputePipeline,
+        /// Per projection: one launch per weights part.
+        syn_launches: Vec<Vec<Launch>>,
+        /// Per population: its lif_update launch (LIF only).
+        lif_launches: Vec<Option<Launch>>,
+        step_group: wgpu::BindGroup,
+        step_stride: u32,
+    },
+    /// The whole network, every step of the chunk, in one dispatch of one
+    /// workgroup (`fused_steps`).
+    Fused {
+        pipeline: wgpu::ComputePipeline,
+        bind_group: wgpu::BindGroup,
+        /// `FusedParams`, rewritten with the chunk's step count.
+        params: wgpu::Buffer,
+        template: FusedParams,
+    },
 }
 
 pub struct GpuEngine {
@@ -66,23 +95,23 @@ pub struct GpuEngine {
     /// Per population: its offset in `v` (LIF only).
     v_offset: Vec<usize>,
     v_len: usize,
-    syn_pipeline: wgpu::ComputePipeline,
-    lif_pipeline: wgpu::ComputePipeline,
-    /// Per projection: one launch per weights part.
-    syn_launches: Vec<Vec<Launch>>,
-    /// Per population: its lif_update launch (LIF only).
-    lif_launches: Vec<Option<Launch>>,
     incoming: Vec<Vec<usize>>,
-    step_group: wgpu::BindGroup,
-    step_stride: u32,
+    path: Path,
     spikes: wgpu::Buffer,
     carry: wgpu::Buffer,
     staging: wgpu::Buffer,
     v: wgpu::Buffer,
     v_staging: wgpu::Buffer,
-    _weights: Vec<wgpu::Buffer>,
+    /// Buffers only bind groups refer to, kept alive here.
+    _keep: Vec<wgpu::Buffer>,
     upload: Vec<u32>,
 }
+
+/// Networks up to this many synapses may run fused (one workgroup does all
+/// the work of a step, so the work must be small).
+pub const FUSED_MAX_SYNAPSES: u64 = 1 << 20;
+/// Words of one spike row the fused kernel keeps in workgroup memory.
+pub const FUSED_MAX_ROW_WORDS: usize = 256;
 
 /// Splits `groups` workgroups into a 2-D grid of at most `max` per dimension.
 pub fn grid_2d(groups: u64, max: u32) -> Option<(u32, u32)> {
@@ -124,6 +153,125 @@ fn too_big(what: &str, bytes: u64, limit: u64, ctx: &GpuContext) -> Error {
     ))
 }
 
+/// Where everything lies in the shared buffers.
+struct Layout {
+    row_words: usize,
+    word_offset: Vec<usize>,
+    v_offset: Vec<usize>,
+    v_len: usize,
+    /// Per projection: offset of its post neurons in `acc` and `bias`.
+    acc_offset: Vec<usize>,
+    acc_len: usize,
+    /// Per population: incoming projections, config order.
+    incoming: Vec<Vec<usize>>,
+    /// Per population: where its list starts in the flattened `incoming`.
+    first_in: Vec<usize>,
+}
+
+impl Layout {
+    fn new(net: &Network) -> Layout {
+        let (mut word_offset, mut v_offset, mut acc_offset, mut first_in) =
+            (vec![], vec![], vec![], vec![]);
+        let (mut row_words, mut v_len, mut acc_len, mut n_in) = (0, 0, 0, 0);
+        let incoming: Vec<Vec<usize>> = (0..net.populations.len())
+            .map(|p| net.incoming(p).map(|(j, _)| j).collect())
+            .collect();
+        for (p, pop) in net.populations.iter().enumerate() {
+            word_offset.push(row_words);
+            row_words += pop.words_per_step();
+            v_offset.push(v_len);
+            if !pop.is_poisson() {
+                v_len += pop.size;
+            }
+            first_in.push(n_in);
+            n_in += incoming[p].len();
+        }
+        for proj in &net.projections {
+            acc_offset.push(acc_len);
+            acc_len += net.populations[proj.post].size;
+        }
+        Layout {
+            row_words,
+            word_offset,
+            v_offset,
+            v_len,
+            acc_offset,
+            acc_len,
+            incoming,
+            first_in,
+        }
+    }
+
+    fn incoming_flat(&self) -> Vec<u32> {
+        self.incoming.iter().flatten().map(|&j| j as u32).collect()
+    }
+}
+
+fn reset_code(r: Reset) -> u32 {
+    match r {
+        Reset::Subtract => 0,
+        Reset::Zero => 1,
+        Reset::None => 2,
+    }
+}
+
+fn buffer(
+    device: &wgpu::Device,
+    label: &str,
+    size: u64,
+    usage: wgpu::BufferUsages,
+) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: size.max(16).next_multiple_of(4),
+        usage,
+        mapped_at_creation: false,
+    })
+}
+
+fn layout_of(
+    device: &wgpu::Device,
+    label: &str,
+    entries: &[wgpu::BindGroupLayoutEntry],
+) -> wgpu::BindGroupLayout {
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(label),
+        entries,
+    })
+}
+
+fn pipeline(
+    device: &wgpu::Device,
+    name: &str,
+    src: &str,
+    layouts: &[Option<&wgpu::BindGroupLayout>],
+) -> wgpu::ComputePipeline {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(name),
+        source: wgpu::ShaderSource::Wgsl(format!("{COMMON_WGSL}\n{src}").into()),
+    });
+    let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(name),
+        bind_group_layouts: layouts,
+        immediate_size: 0,
+    });
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(name),
+        layout: Some(&pl),
+        module: &module,
+        entry_point: Some(name),
+        compilation_options: Default::default(),
+        cache: None,
+    })
+}
+
+/// The buffers both paths share.
+struct Shared<'a> {
+    spikes: &'a wgpu::Buffer,
+    v: &'a wgpu::Buffer,
+    bias: &'a wgpu::Buffer,
+}
+
 impl GpuEngine {
     /// Builds everything on the device. `chunk` is the most steps a chunk
     /// hands over at once (larger chunks are split).
@@ -137,85 +285,64 @@ impl GpuEngine {
         let quantized = model.quantize()?;
         let device = &ctx.device;
         let limits = &ctx.limits;
-        let max_dim = opts
-            .max_groups_per_dim
-            .unwrap_or(limits.max_compute_workgroups_per_dimension)
-            .min(limits.max_compute_workgroups_per_dimension);
         let max_binding = opts
             .max_binding_bytes
             .unwrap_or(limits.max_storage_buffer_binding_size)
             .min(limits.max_storage_buffer_binding_size)
             .min(limits.max_buffer_size);
-        let scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-
-        // Layout of the spike rows and the concatenated state buffers.
-        let mut word_offset = Vec::new();
-        let mut row_words = 0usize;
-        let mut v_offset = Vec::new();
-        let mut v_len = 0usize;
-        for p in &net.populations {
-            word_offset.push(row_words);
-            row_words += p.words_per_step();
-            v_offset.push(v_len);
-            if !p.is_poisson() {
-                v_len += p.size;
-            }
-        }
-        let row_bytes = row_words as u64 * 4;
+        let lay = Layout::new(&net);
+        let row_bytes = lay.row_words as u64 * 4;
         let capacity = chunk.clamp(1, (MAX_CHUNK_BYTES / row_bytes).max(1) as usize);
         let spikes_bytes = (capacity as u64 + 1) * row_bytes;
-        if spikes_bytes > max_binding {
-            return Err(too_big(
-                "the spike rows of one chunk",
-                spikes_bytes,
-                max_binding,
-                &ctx,
-            ));
-        }
-        let mut acc_offset = Vec::new();
-        let mut acc_len = 0usize;
-        for proj in &net.projections {
-            acc_offset.push(acc_len);
-            acc_len += net.populations[proj.post].size;
-        }
         for (what, bytes) in [
-            ("the membranes", v_len as u64 * 4),
-            ("the synaptic sums", acc_len as u64 * 4),
+            ("the spike rows of one chunk", spikes_bytes),
+            ("the membranes", lay.v_len as u64 * 4),
+            ("the synaptic sums", lay.acc_len as u64 * 4),
         ] {
             if bytes > max_binding {
                 return Err(too_big(what, bytes, max_binding, &ctx));
             }
         }
+        let fusable = lay.row_words <= FUSED_MAX_ROW_WORDS
+            && net.total_synapses() <= FUSED_MAX_SYNAPSES
+            && net.total_synapses() * 4 <= max_binding;
+        let fused = match opts.fused {
+            Some(true) if !fusable => {
+                return Err(Error::Input(format!(
+                    "the fused kernel needs at most {} spike words a step and {FUSED_MAX_SYNAPSES} synapses; this network has {} and {}",
+                    FUSED_MAX_ROW_WORDS,
+                    lay.row_words,
+                    net.total_synapses()
+                )));
+            }
+            Some(f) => f,
+            None => fusable,
+        };
 
+        let scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let usage_rw = wgpu::BufferUsages::STORAGE
             | wgpu::BufferUsages::COPY_DST
             | wgpu::BufferUsages::COPY_SRC;
-        let buffer = |label: &str, size: u64, usage| {
-            device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size: size.max(16).next_multiple_of(4),
-                usage,
-                mapped_at_creation: false,
-            })
-        };
-        let spikes = buffer("spikes", spikes_bytes, usage_rw);
+        let spikes = buffer(device, "spikes", spikes_bytes, usage_rw);
         let carry = buffer(
+            device,
             "carry",
             row_bytes,
             wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
         );
         let staging = buffer(
+            device,
             "spikes staging",
             capacity as u64 * row_bytes,
             wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         );
-        let v = buffer("v", v_len as u64 * 4, usage_rw);
+        let v = buffer(device, "v", lay.v_len as u64 * 4, usage_rw);
         let v_staging = buffer(
+            device,
             "v staging",
-            v_len as u64 * 4,
+            lay.v_len as u64 * 4,
             wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         );
-        let acc = buffer("acc", acc_len as u64 * 4, usage_rw);
         let bias_data: Vec<f32> = model
             .weights
             .iter()
@@ -227,237 +354,35 @@ impl GpuEngine {
             bytemuck::cast_slice(&bias_data),
             wgpu::BufferUsages::STORAGE,
         );
-        let proj_params: Vec<ProjParams> = net
-            .projections
-            .iter()
-            .zip(&quantized)
-            .enumerate()
-            .map(|(j, (p, q))| ProjParams {
-                acc_offset: acc_offset[j] as u32,
-                bias_offset: acc_offset[j] as u32,
-                sign: p.sign,
-                _pad0: 0,
-                scale_hi: q.scale_hi,
-                scale_lo: q.scale_lo,
-                _pad1: [0; 2],
-            })
-            .collect();
-        let projections = init_buffer(
-            device,
-            "projections",
-            bytemuck::cast_slice(&proj_params),
-            wgpu::BufferUsages::STORAGE,
-        );
-        let incoming: Vec<Vec<usize>> = (0..net.populations.len())
-            .map(|p| net.incoming(p).map(|(j, _)| j).collect())
-            .collect();
-        let incoming_flat: Vec<u32> = incoming.iter().flatten().map(|&j| j as u32).collect();
-        let incoming_buf = init_buffer(
-            device,
-            "incoming",
-            bytemuck::cast_slice(&incoming_flat),
-            wgpu::BufferUsages::STORAGE,
-        );
-
-        // The step uniforms: entry s says "write row s + 1".
-        let step_stride = limits
-            .min_uniform_buffer_offset_alignment
-            .max(std::mem::size_of::<Step>() as u32);
-        let mut step_bytes = vec![0u8; capacity * step_stride as usize];
-        for s in 0..capacity {
-            let st = Step {
-                row: s as u32 + 1,
-                _pad: [0; 3],
-            };
-            step_bytes[s * step_stride as usize..][..16].copy_from_slice(bytemuck::bytes_of(&st));
-        }
-        let steps_buf = init_buffer(device, "steps", &step_bytes, wgpu::BufferUsages::UNIFORM);
-
-        // Pipelines with explicit layouts (group 1 has a dynamic offset).
-        let step_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("step"),
-            entries: &[uniform_entry(0, true)],
-        });
-        let syn_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("synapse_accumulate"),
-            entries: &[
-                uniform_entry(0, false),
-                storage_entry(1, true),
-                storage_entry(2, true),
-                storage_entry(3, false),
-            ],
-        });
-        let lif_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("lif_update"),
-            entries: &[
-                uniform_entry(0, false),
-                storage_entry(1, true),
-                storage_entry(2, true),
-                storage_entry(3, true),
-                storage_entry(4, false),
-                storage_entry(5, false),
-                storage_entry(6, false),
-            ],
-        });
-        let pipeline = |name: &str, src: &str, layout: &wgpu::BindGroupLayout| {
-            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(name),
-                source: wgpu::ShaderSource::Wgsl(format!("{COMMON_WGSL}\n{src}").into()),
-            });
-            let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some(name),
-                bind_group_layouts: &[Some(layout), Some(&step_layout)],
-                immediate_size: 0,
-            });
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(name),
-                layout: Some(&pl),
-                module: &module,
-                entry_point: Some(name),
-                compilation_options: Default::default(),
-                cache: None,
-            })
+        let shared = Shared {
+            spikes: &spikes,
+            v: &v,
+            bias: &bias,
         };
-        let syn_pipeline = pipeline("synapse_accumulate", SYNAPSE_WGSL, &syn_layout);
-        let lif_pipeline = pipeline("lif_update", LIF_WGSL, &lif_layout);
-        let step_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("step"),
-            layout: &step_layout,
-            entries: &[wgpu::BindGroupEntry {
-                binding: 0,
-                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: &steps_buf,
-                    offset: 0,
-                    size: wgpu::BufferSize::new(std::mem::size_of::<Step>() as u64),
-                }),
-            }],
-        });
-
-        // synapse_accumulate launches: one per weights part.
-        let mut weights_buffers = Vec::new();
-        let mut syn_launches = Vec::new();
-        for (j, (proj, q)) in net.projections.iter().zip(&quantized).enumerate() {
-            let n_post = q.n_post as u64;
-            let row_bytes_w = n_post * 4;
-            let rows_per_part = (max_binding / row_bytes_w) / 32 * 32;
-            if rows_per_part == 0 {
-                return Err(too_big(
-                    &format!("projection `{}`: 32 pre rows of weights", proj.name),
-                    32 * row_bytes_w,
-                    max_binding,
-                    &ctx,
-                ));
-            }
-            let post_blocks = n_post.div_ceil(WORKGROUP);
-            let mut launches = Vec::new();
-            let mut first = 0u64;
-            while first < q.n_pre as u64 {
-                let rows = rows_per_part.min(q.n_pre as u64 - first);
-                let n_words = rows.div_ceil(32);
-                let groups = post_blocks * n_words;
-                let grid = grid_2d(groups, max_dim).ok_or_else(|| {
-                    Error::Input(format!(
-                        "projection `{}` needs {groups} workgroups, more than {max_dim} x {max_dim}",
-                        proj.name
-                    ))
-                })?;
-                let slice = &q.wq[(first * n_post) as usize..((first + rows) * n_post) as usize];
-                let wbuf = init_buffer(
-                    device,
-                    &format!("weights {} part", proj.name),
-                    bytemuck::cast_slice(slice),
-                    wgpu::BufferUsages::STORAGE,
-                );
-                let params = SynParams {
-                    n_post: n_post as u32,
-                    post_blocks: post_blocks as u32,
-                    n_words: n_words as u32,
-                    pre_word_offset: (word_offset[proj.pre] as u64 + first / 32) as u32,
-                    row_words: row_words as u32,
-                    acc_offset: acc_offset[j] as u32,
-                    _pad: [0; 2],
-                };
-                let pbuf = init_buffer(
-                    device,
-                    "syn params",
-                    bytemuck::bytes_of(&params),
-                    wgpu::BufferUsages::UNIFORM,
-                );
-                let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("synapse_accumulate"),
-                    layout: &syn_layout,
-                    entries: &[
-                        entry(0, &pbuf),
-                        entry(1, &wbuf),
-                        entry(2, &spikes),
-                        entry(3, &acc),
-                    ],
-                });
-                launches.push(Launch { bind_group, grid });
-                weights_buffers.push(wbuf);
-                first += rows;
-            }
-            syn_launches.push(launches);
-        }
-
-        // lif_update launches: one per LIF population.
-        let mut lif_launches = Vec::new();
-        let mut first_in = 0usize;
-        for (p, pop) in net.populations.iter().enumerate() {
-            let Some(lif) = pop.lif() else {
-                lif_launches.push(None);
-                continue;
-            };
-            let params = PopParams {
-                n: pop.size as u32,
-                v_offset: v_offset[p] as u32,
-                word_offset: word_offset[p] as u32,
-                row_words: row_words as u32,
-                first_in: first_in as u32,
-                n_in: incoming[p].len() as u32,
-                reset: match lif.reset {
-                    Reset::Subtract => 0,
-                    Reset::Zero => 1,
-                    Reset::None => 2,
-                },
-                zero: 0,
-                beta: lif.beta,
-                threshold: lif.threshold,
-                _pad1: [0; 2],
-            };
-            first_in += incoming[p].len();
-            let grid =
-                grid_2d((pop.size as u64).div_ceil(WORKGROUP), max_dim).ok_or_else(|| {
-                    Error::Input(format!(
-                        "population `{}` is too large for the GPU grid",
-                        pop.name
-                    ))
-                })?;
-            let pbuf = init_buffer(
-                device,
-                "pop params",
-                bytemuck::bytes_of(&params),
-                wgpu::BufferUsages::UNIFORM,
-            );
-            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("lif_update"),
-                layout: &lif_layout,
-                entries: &[
-                    entry(0, &pbuf),
-                    entry(1, &projections),
-                    entry(2, &incoming_buf),
-                    entry(3, &bias),
-                    entry(4, &acc),
-                    entry(5, &v),
-                    entry(6, &spikes),
-                ],
-            });
-            lif_launches.push(Some(Launch { bind_group, grid }));
-        }
-
+        let mut keep = Vec::new();
+        let path = if fused {
+            build_fused(device, &net, &quantized, &lay, &shared, &mut keep)
+        } else {
+            let max_dim = opts
+                .max_groups_per_dim
+                .unwrap_or(limits.max_compute_workgroups_per_dimension)
+                .min(limits.max_compute_workgroups_per_dimension);
+            build_dispatch(
+                &ctx,
+                &net,
+                &quantized,
+                &lay,
+                &shared,
+                capacity,
+                max_binding,
+                max_dim,
+                &mut keep,
+            )?
+        };
+        keep.push(bias);
         if let Some(e) = pollster::block_on(scope.pop()) {
             let bytes: u64 = spikes_bytes * 2
-                + (v_len as u64 + acc_len as u64 * 2) * 4
+                + (lay.v_len as u64 * 2 + lay.acc_len as u64 * 2) * 4
                 + quantized.iter().map(|q| q.wq.len() as u64 * 4).sum::<u64>();
             return Err(Error::Input(format!(
                 "the network needs about {bytes} bytes of GPU memory, more than {} can give ({e}); use --backend cpu or a smaller network",
@@ -466,27 +391,22 @@ impl GpuEngine {
         }
         ctx.take_error()?;
         Ok(GpuEngine {
-            upload: vec![0; capacity * row_words],
+            upload: vec![0; capacity * lay.row_words],
             ctx,
             net,
             capacity,
-            row_words,
-            word_offset,
-            v_offset,
-            v_len,
-            syn_pipeline,
-            lif_pipeline,
-            syn_launches,
-            lif_launches,
-            incoming,
-            step_group,
-            step_stride,
+            row_words: lay.row_words,
+            word_offset: lay.word_offset,
+            v_offset: lay.v_offset,
+            v_len: lay.v_len,
+            incoming: lay.incoming,
+            path,
             spikes,
             carry,
             staging,
             v,
             v_staging,
-            _weights: weights_buffers,
+            _keep: keep,
         })
     }
 
@@ -510,6 +430,16 @@ impl GpuEngine {
         let row_bytes = rw as u64 * 4;
         ctx.queue
             .write_buffer(&self.spikes, row_bytes, bytemuck::cast_slice(upload));
+        if let Path::Fused {
+            params, template, ..
+        } = &self.path
+        {
+            let p = FusedParams {
+                n_steps: n as u32,
+                ..*template
+            };
+            ctx.queue.write_buffer(params, 0, bytemuck::bytes_of(&p));
+        }
 
         let mut enc = ctx
             .device
@@ -522,22 +452,42 @@ impl GpuEngine {
                 label: Some("steps"),
                 timestamp_writes: None,
             });
-            for s in 0..n {
-                pass.set_bind_group(1, &self.step_group, &[s as u32 * self.step_stride]);
-                for &p in &self.net.order {
-                    let Some(lif) = &self.lif_launches[p] else {
-                        continue;
-                    };
-                    pass.set_pipeline(&self.syn_pipeline);
-                    for &j in &self.incoming[p] {
-                        for l in &self.syn_launches[j] {
-                            pass.set_bind_group(0, &l.bind_group, &[]);
-                            pass.dispatch_workgroups(l.grid.0, l.grid.1, 1);
+            match &self.path {
+                Path::Fused {
+                    pipeline,
+                    bind_group,
+                    ..
+                } => {
+                    pass.set_pipeline(pipeline);
+                    pass.set_bind_group(0, bind_group, &[]);
+                    pass.dispatch_workgroups(1, 1, 1);
+                }
+                Path::Dispatch {
+                    syn_pipeline,
+                    lif_pipeline,
+                    syn_launches,
+                    lif_launches,
+                    step_group,
+                    step_stride,
+                } => {
+                    for s in 0..n {
+                        pass.set_bind_group(1, step_group, &[s as u32 * step_stride]);
+                        for &p in &self.net.order {
+                            let Some(lif) = &lif_launches[p] else {
+                                continue;
+                            };
+                            pass.set_pipeline(syn_pipeline);
+                            for &j in &self.incoming[p] {
+                                for l in &syn_launches[j] {
+                                    pass.set_bind_group(0, &l.bind_group, &[]);
+                                    pass.dispatch_workgroups(l.grid.0, l.grid.1, 1);
+                                }
+                            }
+                            pass.set_pipeline(lif_pipeline);
+                            pass.set_bind_group(0, &lif.bind_group, &[]);
+                            pass.dispatch_workgroups(lif.grid.0, lif.grid.1, 1);
                         }
                     }
-                    pass.set_pipeline(&self.lif_pipeline);
-                    pass.set_bind_group(0, &lif.bind_group, &[]);
-                    pass.dispatch_workgroups(lif.grid.0, lif.grid.1, 1);
                 }
             }
         }
@@ -575,18 +525,389 @@ impl GpuEngine {
         self.capacity
     }
 
-    /// The grid of every launch (x, y), synapse launches first.
+    /// Whether the whole network runs in one dispatch per chunk.
+    pub fn is_fused(&self) -> bool {
+        matches!(self.path, Path::Fused { .. })
+    }
+
+    /// The grid of every launch (x, y), synapse launches first (empty when fused).
     pub fn grids(&self) -> Vec<(u32, u32)> {
-        let syn = self.syn_launches.iter().flatten();
-        syn.chain(self.lif_launches.iter().flatten())
-            .map(|l| l.grid)
-            .collect()
+        match &self.path {
+            Path::Dispatch {
+                syn_launches,
+                lif_launches,
+                ..
+            } => syn_launches
+                .iter()
+                .flatten()
+                .chain(lif_launches.iter().flatten())
+                .map(|l| l.grid)
+                .collect(),
+            Path::Fused { .. } => vec![(1, 1)],
+        }
     }
 
     /// Per projection: how many weights bindings it was split into.
     pub fn weight_parts(&self) -> Vec<usize> {
-        self.syn_launches.iter().map(|l| l.len()).collect()
+        match &self.path {
+            Path::Dispatch { syn_launches, .. } => syn_launches.iter().map(|l| l.len()).collect(),
+            Path::Fused { .. } => vec![1; self.net.projections.len()],
+        }
     }
+}
+
+/// The fused path: tables, all weights in one buffer, one bind group.
+fn build_fused(
+    device: &wgpu::Device,
+    net: &Network,
+    quantized: &[crate::network::Quantized],
+    lay: &Layout,
+    sh: &Shared,
+    keep: &mut Vec<wgpu::Buffer>,
+) -> Path {
+    let mut w_offset = Vec::new();
+    let mut weights: Vec<i32> = Vec::new();
+    for q in quantized {
+        w_offset.push(weights.len());
+        weights.extend_from_slice(&q.wq);
+    }
+    // tables: LIF populations in update order, projections, incoming lists
+    let mut tables: Vec<u32> = Vec::new();
+    let lif_order: Vec<usize> = net
+        .order
+        .iter()
+        .copied()
+        .filter(|&p| !net.populations[p].is_poisson())
+        .collect();
+    let pop_base = 0u32;
+    for &p in &lif_order {
+        let pop = &net.populations[p];
+        let lif = pop.lif().expect("LIF");
+        tables.extend_from_slice(&[
+            pop.size as u32,
+            lay.word_offset[p] as u32,
+            lay.v_offset[p] as u32,
+            lay.first_in[p] as u32,
+            lay.incoming[p].len() as u32,
+            reset_code(lif.reset),
+            lif.beta.to_bits(),
+            lif.threshold.to_bits(),
+        ]);
+    }
+    let proj_base = tables.len() as u32;
+    for (j, (proj, q)) in net.projections.iter().zip(quantized).enumerate() {
+        tables.extend_from_slice(&[
+            lay.word_offset[proj.pre] as u32,
+            net.populations[proj.pre].words_per_step() as u32,
+            q.n_post as u32,
+            w_offset[j] as u32,
+            proj.sign as u32,
+            q.scale_hi.to_bits(),
+            q.scale_lo.to_bits(),
+            lay.acc_offset[j] as u32,
+        ]);
+    }
+    let in_base = tables.len() as u32;
+    tables.extend(lay.incoming_flat());
+    let template = FusedParams {
+        n_steps: 0,
+        row_words: lay.row_words as u32,
+        n_lif: lif_order.len() as u32,
+        zero: 0,
+        pop_base,
+        proj_base,
+        in_base,
+        _pad0: 0,
+    };
+    let params = init_buffer(
+        device,
+        "fused params",
+        bytemuck::bytes_of(&template),
+        wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+    );
+    let tables = init_buffer(
+        device,
+        "fused tables",
+        bytemuck::cast_slice(&tables),
+        wgpu::BufferUsages::STORAGE,
+    );
+    let wbuf = init_buffer(
+        device,
+        "fused weights",
+        bytemuck::cast_slice(&weights),
+        wgpu::BufferUsages::STORAGE,
+    );
+    let bgl = layout_of(
+        device,
+        "fused_steps",
+        &[
+            uniform_entry(0, false),
+            storage_entry(1, true),
+            storage_entry(2, true),
+            storage_entry(3, true),
+            storage_entry(4, false),
+            storage_entry(5, false),
+        ],
+    );
+    let pipeline = pipeline(device, "fused_steps", FUSED_WGSL, &[Some(&bgl)]);
+    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("fused_steps"),
+        layout: &bgl,
+        entries: &[
+            entry(0, &params),
+            entry(1, &tables),
+            entry(2, &wbuf),
+            entry(3, sh.bias),
+            entry(4, sh.v),
+            entry(5, sh.spikes),
+        ],
+    });
+    keep.extend([tables, wbuf]);
+    Path::Fused {
+        pipeline,
+        bind_group,
+        params,
+        template,
+    }
+}
+
+/// The dispatch path: per projection part a synapse_accumulate launch, per
+/// LIF population a lif_update launch, and the step uniforms.
+#[allow(clippy::too_many_arguments)]
+fn build_dispatch(
+    ctx: &GpuContext,
+    net: &Network,
+    quantized: &[crate::network::Quantized],
+    lay: &Layout,
+    sh: &Shared,
+    capacity: usize,
+    max_binding: u64,
+    max_dim: u32,
+    keep: &mut Vec<wgpu::Buffer>,
+) -> Result<Path> {
+    let device = &ctx.device;
+    let acc = buffer(
+        device,
+        "acc",
+        lay.acc_len as u64 * 4,
+        wgpu::BufferUsages::STORAGE,
+    );
+    let proj_params: Vec<ProjParams> = net
+        .projections
+        .iter()
+        .zip(quantized)
+        .enumerate()
+        .map(|(j, (p, q))| ProjParams {
+            acc_offset: lay.acc_offset[j] as u32,
+            bias_offset: lay.acc_offset[j] as u32,
+            sign: p.sign,
+            _pad0: 0,
+            scale_hi: q.scale_hi,
+            scale_lo: q.scale_lo,
+            _pad1: [0; 2],
+        })
+        .collect();
+    let projections = init_buffer(
+        device,
+        "projections",
+        bytemuck::cast_slice(&proj_params),
+        wgpu::BufferUsages::STORAGE,
+    );
+    let incoming_buf = init_buffer(
+        device,
+        "incoming",
+        bytemuck::cast_slice(&lay.incoming_flat()),
+        wgpu::BufferUsages::STORAGE,
+    );
+
+    // The step uniforms: entry s says "write row s + 1".
+    let step_stride = ctx
+        .limits
+        .min_uniform_buffer_offset_alignment
+        .max(std::mem::size_of::<Step>() as u32);
+    let mut step_bytes = vec![0u8; capacity * step_stride as usize];
+    for s in 0..capacity {
+        let st = Step {
+            row: s as u32 + 1,
+            _pad: [0; 3],
+        };
+        step_bytes[s * step_stride as usize..][..16].copy_from_slice(bytemuck::bytes_of(&st));
+    }
+    let steps_buf = init_buffer(device, "steps", &step_bytes, wgpu::BufferUsages::UNIFORM);
+
+    // Pipelines with explicit layouts (group 1 has a dynamic offset).
+    let step_layout = layout_of(device, "step", &[uniform_entry(0, true)]);
+    let syn_layout = layout_of(
+        device,
+        "synapse_accumulate",
+        &[
+            uniform_entry(0, false),
+            storage_entry(1, true),
+            storage_entry(2, true),
+            storage_entry(3, false),
+        ],
+    );
+    let lif_layout = layout_of(
+        device,
+        "lif_update",
+        &[
+            uniform_entry(0, false),
+            storage_entry(1, true),
+            storage_entry(2, true),
+            storage_entry(3, true),
+            storage_entry(4, false),
+            storage_entry(5, false),
+            storage_entry(6, false),
+        ],
+    );
+    let syn_pipeline = pipeline(
+        device,
+        "synapse_accumulate",
+        SYNAPSE_WGSL,
+        &[Some(&syn_layout), Some(&step_layout)],
+    );
+    let lif_pipeline = pipeline(
+        device,
+        "lif_update",
+        LIF_WGSL,
+        &[Some(&lif_layout), Some(&step_layout)],
+    );
+    let step_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("step"),
+        layout: &step_layout,
+        entries: &[wgpu::BindGroupEntry {
+            binding: 0,
+            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &steps_buf,
+                offset: 0,
+                size: wgpu::BufferSize::new(std::mem::size_of::<Step>() as u64),
+            }),
+        }],
+    });
+
+    // synapse_accumulate launches: one per weights part.
+    let mut syn_launches = Vec::new();
+    for (j, (proj, q)) in net.projections.iter().zip(quantized).enumerate() {
+        let n_post = q.n_post as u64;
+        let row_bytes_w = n_post * 4;
+        let rows_per_part = (max_binding / row_bytes_w) / 32 * 32;
+        if rows_per_part == 0 {
+            return Err(too_big(
+                &format!("projection `{}`: 32 pre rows of weights", proj.name),
+                32 * row_bytes_w,
+                max_binding,
+                ctx,
+            ));
+        }
+        let post_blocks = n_post.div_ceil(WORKGROUP);
+        let mut launches = Vec::new();
+        let mut first = 0u64;
+        while first < q.n_pre as u64 {
+            let rows = rows_per_part.min(q.n_pre as u64 - first);
+            let n_words = rows.div_ceil(32);
+            let groups = post_blocks * n_words;
+            let grid = grid_2d(groups, max_dim).ok_or_else(|| {
+                Error::Input(format!(
+                    "projection `{}` needs {groups} workgroups, more than {max_dim} x {max_dim}",
+                    proj.name
+                ))
+            })?;
+            let slice = &q.wq[(first * n_post) as usize..((first + rows) * n_post) as usize];
+            let wbuf = init_buffer(
+                device,
+                &format!("weights {} part", proj.name),
+                bytemuck::cast_slice(slice),
+                wgpu::BufferUsages::STORAGE,
+            );
+            let params = SynParams {
+                n_post: n_post as u32,
+                post_blocks: post_blocks as u32,
+                n_words: n_words as u32,
+                pre_word_offset: (lay.word_offset[proj.pre] as u64 + first / 32) as u32,
+                row_words: lay.row_words as u32,
+                acc_offset: lay.acc_offset[j] as u32,
+                _pad: [0; 2],
+            };
+            let pbuf = init_buffer(
+                device,
+                "syn params",
+                bytemuck::bytes_of(&params),
+                wgpu::BufferUsages::UNIFORM,
+            );
+            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("synapse_accumulate"),
+                layout: &syn_layout,
+                entries: &[
+                    entry(0, &pbuf),
+                    entry(1, &wbuf),
+                    entry(2, sh.spikes),
+                    entry(3, &acc),
+                ],
+            });
+            launches.push(Launch { bind_group, grid });
+            keep.extend([wbuf, pbuf]);
+            first += rows;
+        }
+        syn_launches.push(launches);
+    }
+
+    // lif_update launches: one per LIF population.
+    let mut lif_launches = Vec::new();
+    for (p, pop) in net.populations.iter().enumerate() {
+        let Some(lif) = pop.lif() else {
+            lif_launches.push(None);
+            continue;
+        };
+        let params = PopParams {
+            n: pop.size as u32,
+            v_offset: lay.v_offset[p] as u32,
+            word_offset: lay.word_offset[p] as u32,
+            row_words: lay.row_words as u32,
+            first_in: lay.first_in[p] as u32,
+            n_in: lay.incoming[p].len() as u32,
+            reset: reset_code(lif.reset),
+            zero: 0,
+            beta: lif.beta,
+            threshold: lif.threshold,
+            _pad1: [0; 2],
+        };
+        let grid = grid_2d((pop.size as u64).div_ceil(WORKGROUP), max_dim).ok_or_else(|| {
+            Error::Input(format!(
+                "population `{}` is too large for the GPU grid",
+                pop.name
+            ))
+        })?;
+        let pbuf = init_buffer(
+            device,
+            "pop params",
+            bytemuck::bytes_of(&params),
+            wgpu::BufferUsages::UNIFORM,
+        );
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("lif_update"),
+            layout: &lif_layout,
+            entries: &[
+                entry(0, &pbuf),
+                entry(1, &projections),
+                entry(2, &incoming_buf),
+                entry(3, sh.bias),
+                entry(4, &acc),
+                entry(5, sh.v),
+                entry(6, sh.spikes),
+            ],
+        });
+        lif_launches.push(Some(Launch { bind_group, grid }));
+        keep.push(pbuf);
+    }
+    keep.extend([acc, projections, incoming_buf, steps_buf]);
+    Ok(Path::Dispatch {
+        syn_pipeline,
+        lif_pipeline,
+        syn_launches,
+        lif_launches,
+        step_group,
+        step_stride,
+    })
 }
 
 fn entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {

@@ -1,0 +1,110 @@
+// Kernel fused_steps: a whole small network for many steps in ONE dispatch
+// of one workgroup, so that a step costs no dispatch at all (on the H100 a
+// dispatch costs 4-5 us, which otherwise bounds small networks).
+//
+// Same arithmetic as synapse_accumulate + lif_update (and the CPU
+// reference): integer sums over the spiking pre neurons, add_current,
+// membrane_step and fires from common.wgsl. The spike row of the current
+// step lives in workgroup memory; phases (populations in dependency order)
+// are separated by workgroupBarrier. Used when every population's words fit
+// MAX_ROW_WORDS and the network is small (GpuEngine decides).
+//
+// Tables (all u32, f32 as bits) in `tables`:
+//   pops at params.pop_base, 8 words per LIF population in update order:
+//     n, word_offset, v_offset, first_in, n_in, reset, beta, threshold
+//   projections at params.proj_base, 8 words each:
+//     pre_word_offset, pre_words, n_post, w_offset, sign, scale_hi, scale_lo, bias_offset
+//   incoming projection indices at params.in_base.
+
+const MAX_ROW_WORDS: u32 = 256u;
+const FUSED_WORKGROUP: u32 = 256u;
+
+struct FusedParams {
+    n_steps: u32,
+    row_words: u32,
+    n_lif: u32,
+    zero: u32,
+    pop_base: u32,
+    proj_base: u32,
+    in_base: u32,
+    _pad0: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: FusedParams;
+@group(0) @binding(1) var<storage, read> tables: array<u32>;
+@group(0) @binding(2) var<storage, read> weights: array<i32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> v: array<f32>;
+@group(0) @binding(5) var<storage, read_write> spikes: array<u32>;
+
+var<workgroup> row: array<atomic<u32>, MAX_ROW_WORDS>;
+var<workgroup> prev: array<u32, MAX_ROW_WORDS>;
+
+@compute @workgroup_size(256)
+fn fused_steps(@builtin(local_invocation_index) lid: u32) {
+    let rw = params.row_words;
+    let z = params.zero;
+    // the previous step's row: row 0 of the spike buffer
+    for (var w = lid; w < rw; w = w + FUSED_WORKGROUP) {
+        prev[w] = spikes[w];
+    }
+    for (var s = 0u; s < params.n_steps; s = s + 1u) {
+        let r_off = (s + 1u) * rw;
+        // this step's row: the host's input words, zeros elsewhere
+        for (var w = lid; w < rw; w = w + FUSED_WORKGROUP) {
+            atomicStore(&row[w], spikes[r_off + w]);
+        }
+        workgroupBarrier();
+        for (var q = 0u; q < params.n_lif; q = q + 1u) {
+            let pb = params.pop_base + q * 8u;
+            let n_neurons = tables[pb];
+            let word_offset = tables[pb + 1u];
+            let v_offset = tables[pb + 2u];
+            let first_in = tables[pb + 3u];
+            let n_in = tables[pb + 4u];
+            let reset = tables[pb + 5u];
+            let beta = bitcast<f32>(tables[pb + 6u]);
+            let threshold = bitcast<f32>(tables[pb + 7u]);
+            for (var n = lid; n < n_neurons; n = n + FUSED_WORKGROUP) {
+                var current = 0.0;
+                for (var k = 0u; k < n_in; k = k + 1u) {
+                    let jb = params.proj_base + tables[params.in_base + first_in + k] * 8u;
+                    let pre_word_offset = tables[jb];
+                    let pre_words = tables[jb + 1u];
+                    let n_post = tables[jb + 2u];
+                    let w_offset = tables[jb + 3u];
+                    var acc = 0i;
+                    for (var w = 0u; w < pre_words; w = w + 1u) {
+                        var bits = atomicLoad(&row[pre_word_offset + w]);
+                        loop {
+                            if (bits == 0u) {
+                                break;
+                            }
+                            let pre = w * 32u + countTrailingZeros(bits);
+                            bits = bits & (bits - 1u);
+                            acc = acc + weights[w_offset + pre * n_post + n];
+                        }
+                    }
+                    current = add_current(
+                        current, k, acc,
+                        bitcast<f32>(tables[jb + 5u]), bitcast<f32>(tables[jb + 6u]),
+                        bias[tables[jb + 7u] + n], bitcast<i32>(tables[jb + 4u]), z,
+                    );
+                }
+                let r = f32((prev[word_offset + n / 32u] >> (n % 32u)) & 1u);
+                let x = membrane_step(v[v_offset + n], current, r, beta, threshold, reset, z);
+                v[v_offset + n] = x;
+                if (fires(x, threshold, z)) {
+                    atomicOr(&row[word_offset + n / 32u], 1u << (n % 32u));
+                }
+            }
+            workgroupBarrier();
+        }
+        for (var w = lid; w < rw; w = w + FUSED_WORKGROUP) {
+            let word = atomicLoad(&row[w]);
+            spikes[r_off + w] = word;
+            prev[w] = word;
+        }
+        workgroupBarrier();
+    }
+}
