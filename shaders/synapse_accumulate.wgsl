@@ -1,17 +1,19 @@
 // Kernel synapse_accumulate (CPU twin: engine::cpu::synapse_accumulate).
 //
 // acc[post] += sum of weights[pre][post] over the pre neurons that spiked
-// this step. Weights are pre-major i32, so a spiking pre neuron's row is
-// contiguous and consecutive invocations (consecutive posts) read
-// consecutive words. One invocation handles one post neuron and one word of
-// 32 pre neurons: it sums the rows of the set bits of that word and makes one
-// atomicAdd. A word with no spike costs one load. Integer addition is exact
-// and every partial sum is bounded by the worst case of SPEC §2.2 (< 2^31),
-// so the order of the atomic adds does not matter.
+// this step. Weights are pre-major i32 rows padded to a multiple of 4 posts,
+// read as vec4<i32>: a spiking pre neuron's row is contiguous, and
+// consecutive invocations (consecutive blocks of 4 posts) read consecutive
+// 16-byte words. One invocation handles 4 post neurons and `chunk_words`
+// words of 32 pre neurons each: it sums the rows of the set bits and makes
+// one atomicAdd per post. A word without spikes costs one load, so the cost
+// of a step grows with the spikes, not with the pre population. Integer
+// addition is exact and every partial sum is bounded by the worst case of
+// SPEC §2.2 (< 2^31), so the order of the atomic adds does not matter.
 
 struct SynParams {
     n_post: u32,
-    // ceil(n_post / WORKGROUP): the workgroups covering the posts of one word.
+    // ceil(n_post4 / WORKGROUP): the workgroups covering the posts of one chunk
     post_blocks: u32,
     // spike words covering the pre rows of this weight part
     n_words: u32,
@@ -21,12 +23,14 @@ struct SynParams {
     row_words: u32,
     // offset of this projection's sums in acc
     acc_offset: u32,
-    _pad0: u32,
-    _pad1: u32,
+    // ceil(n_post / 4): vec4 blocks in a weights row
+    n_post4: u32,
+    // spike words per invocation
+    chunk_words: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: SynParams;
-@group(0) @binding(1) var<storage, read> weights: array<i32>;
+@group(0) @binding(1) var<storage, read> weights: array<vec4<i32>>;
 @group(0) @binding(2) var<storage, read> spikes: array<u32>;
 @group(0) @binding(3) var<storage, read_write> acc: array<atomic<i32>>;
 @group(1) @binding(0) var<uniform> step: Step;
@@ -38,26 +42,29 @@ fn synapse_accumulate(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let group = linear_group(wid, nwg);
-    let word = group / params.post_blocks;
-    let post = (group % params.post_blocks) * WORKGROUP + lid;
-    if (word >= params.n_words || post >= params.n_post) {
+    let first_word = (group / params.post_blocks) * params.chunk_words;
+    let block = (group % params.post_blocks) * WORKGROUP + lid;
+    if (first_word >= params.n_words || block >= params.n_post4) {
         return;
     }
-    var bits = spikes[step.row * params.row_words + params.pre_word_offset + word];
-    if (bits == 0u) {
-        return;
-    }
-    var sum = 0i;
-    let base = word * 32u;
-    loop {
-        if (bits == 0u) {
-            break;
+    let last_word = min(first_word + params.chunk_words, params.n_words);
+    let row = step.row * params.row_words + params.pre_word_offset;
+    var sum = vec4<i32>(0i);
+    for (var word = first_word; word < last_word; word = word + 1u) {
+        var bits = spikes[row + word];
+        loop {
+            if (bits == 0u) {
+                break;
+            }
+            let pre = word * 32u + countTrailingZeros(bits);
+            bits = bits & (bits - 1u);
+            sum = sum + weights[pre * params.n_post4 + block];
         }
-        let pre = base + countTrailingZeros(bits);
-        bits = bits & (bits - 1u);
-        sum = sum + weights[pre * params.n_post + post];
     }
-    if (sum != 0i) {
-        atomicAdd(&acc[params.acc_offset + post], sum);
+    let post = block * 4u;
+    for (var c = 0u; c < 4u; c = c + 1u) {
+        if (sum[c] != 0i && post + c < params.n_post) {
+            atomicAdd(&acc[params.acc_offset + post + c], sum[c]);
+        }
     }
 }

@@ -29,6 +29,21 @@ pub enum Command {
     Devices,
     /// Redraw the figures of a previous run from the files in its out dir.
     Render(RenderArgs),
+    /// Time a fixed suite of networks on the chosen backend, with the CPU
+    /// engine in the same run for the speed-up.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendArg,
+    /// One JSON object per line instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds each network may run (beyond its warm-up).
+    #[arg(long, value_name = "S", default_value_t = 2.0)]
+    pub budget: f64,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +145,16 @@ impl Default for RunArgs {
     }
 }
 
+impl BackendArg {
+    pub fn backend(self) -> Backend {
+        match self {
+            BackendArg::Auto => Backend::Auto,
+            BackendArg::Cpu => Backend::Cpu,
+            BackendArg::Gpu => Backend::Gpu,
+        }
+    }
+}
+
 impl RunArgs {
     pub fn to_options(&self) -> RunOptions {
         RunOptions {
@@ -138,11 +163,7 @@ impl RunArgs {
             seed: self.seed,
             scale: self.scale,
             out: self.out.clone(),
-            backend: match self.backend {
-                BackendArg::Auto => Backend::Auto,
-                BackendArg::Cpu => Backend::Cpu,
-                BackendArg::Gpu => Backend::Gpu,
-            },
+            backend: self.backend.backend(),
             quiet: self.quiet,
             weights: self.weights.clone(),
             input_spikes: self.input_spikes.clone(),

@@ -11,6 +11,7 @@
 //! - [`import`], [`npy`], [`export`], [`figures`]: files in and out
 //! - [`run`]: `nacc run` end to end
 
+pub mod bench;
 pub mod cli;
 pub mod compare;
 pub mod config;

@@ -12,6 +12,7 @@ fn main() -> ExitCode {
         None => run(&RunArgs::default()),
         Some(Command::Compare(args)) => compare(&args),
         Some(Command::Devices) => devices(),
+        Some(Command::Bench(args)) => bench(&args),
         Some(Command::Render(args)) => nacc::render::render(&args.to_options()).map(|files| {
             let out = args.out.as_ref().unwrap_or(&args.dir);
             println!("wrote {} in {}", files.join(", "), out.display());
@@ -51,6 +52,31 @@ fn compare(args: &RunArgs) -> nacc::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn bench(args: &nacc::cli::BenchArgs) -> nacc::Result<ExitCode> {
+    if !(args.budget.is_finite() && args.budget > 0.0 && args.budget <= 3600.0) {
+        return Err(nacc::error::bad_value(
+            "--budget",
+            args.budget,
+            "must be a number of seconds in (0, 3600]",
+        ));
+    }
+    if !args.json {
+        println!("{}", nacc::bench::TABLE_HEADER);
+    }
+    nacc::bench::run(
+        args.backend.backend(),
+        std::time::Duration::from_secs_f64(args.budget),
+        |v| {
+            if args.json {
+                println!("{v}");
+            } else {
+                println!("{}", nacc::bench::table_line(v));
+            }
+        },
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn devices() -> nacc::Result<ExitCode> {

@@ -460,3 +460,40 @@ fn bad_weight_files_exit_2() {
     );
     no_outputs(&d.join("o"));
 }
+
+#[test]
+fn bench_json_lines_have_the_documented_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = nacc(
+        tmp.path(),
+        &["bench", "--backend", "cpu", "--json", "--budget", "0.05"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<_> = lines
+        .iter()
+        .map(|v| v["network"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["seed", "large", "sparse-1m", "trials"]);
+    for v in &lines {
+        if v.get("skipped").is_some() {
+            assert!(!v["skipped"].as_str().unwrap().is_empty());
+            continue;
+        }
+        for k in [
+            "neurons",
+            "synapses",
+            "steps",
+            "steps_per_s",
+            "events_per_s",
+        ] {
+            assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k} in {v}");
+        }
+    }
+    assert_eq!(lines[0]["neurons"], 170);
+    assert_eq!(lines[0]["synapses"], 8000);
+    fails(tmp.path(), &["bench", "--budget", "0"], &["--budget", "0"]);
+}

@@ -361,3 +361,23 @@ fn engine_equals_plain_implementation_on_the_default_network() {
         );
     }
 }
+
+#[test]
+fn thread_count_does_not_change_anything() {
+    // fc1 of this network has 1.1 M synapses: its sums are split across threads
+    let model = Model::build(Network::default_nacc().scaled(15).unwrap(), 2).unwrap();
+    assert!(model.weights[0].w.len() >= nacc::engine::cpu::PARALLEL_MIN_SYNAPSES);
+    let input = InputSource::generated(&model);
+    let run = |threads| {
+        let mut e = CpuEngine::with_threads(&model, threads).unwrap();
+        let rec = simulate(&mut e, &model.net, &input, 30, 7, |_| {}).unwrap();
+        (rec, e.membranes().unwrap())
+    };
+    let one = run(1);
+    assert!(one.0.pops[1].total() > 0);
+    for t in [2, 3] {
+        let other = run(t);
+        assert!(other.0 == one.0, "{t} threads changed the spikes");
+        assert!(other.1 == one.1, "{t} threads changed the membranes");
+    }
+}

@@ -31,10 +31,31 @@ pub struct CpuEngine {
     v: Vec<Vec<f32>>,
     /// Per population: the spikes of the last completed step, bit-packed.
     spikes_last: Vec<Vec<u32>>,
+    /// Threads for the synaptic sums of large projections.
+    threads: usize,
+}
+
+/// Projections of at least this many synapses split their sums across
+/// threads (below it, starting threads costs more than it saves).
+pub const PARALLEL_MIN_SYNAPSES: usize = 1 << 20;
+
+/// Threads the CPU engine uses: `NACC_THREADS`, else every core.
+pub fn default_threads() -> usize {
+    std::env::var("NACC_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .filter(|&t| t >= 1)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 impl CpuEngine {
+    /// The engine with [`default_threads`] threads.
     pub fn new(model: &Model) -> Result<CpuEngine> {
+        CpuEngine::with_threads(model, default_threads())
+    }
+
+    /// Integer sums make the result the same whatever `threads` is.
+    pub fn with_threads(model: &Model, threads: usize) -> Result<CpuEngine> {
         let net = model.net.clone();
         let projections = model
             .quantize()?
@@ -74,13 +95,17 @@ impl CpuEngine {
             incoming,
             v,
             spikes_last,
+            threads: threads.max(1),
         })
     }
 }
 
 impl Engine for CpuEngine {
     fn describe(&self) -> String {
-        "cpu reference (1 thread)".into()
+        match self.threads {
+            1 => "cpu reference (1 thread)".into(),
+            t => format!("cpu reference ({t} threads)"),
+        }
     }
 
     fn run_chunk(&mut self, spikes: &mut ChunkSpikes) -> Result<()> {
@@ -93,7 +118,20 @@ impl Engine for CpuEngine {
                     let proj = &mut self.projections[j];
                     let wps = self.net.populations[proj.pre].words_per_step();
                     let pre_spikes = &spikes.bits[proj.pre][s * wps..(s + 1) * wps];
-                    synapse_accumulate(&proj.q.wq, pre_spikes, &mut proj.acc);
+                    let (wq, n_post) = (&proj.q.wq, proj.q.n_post);
+                    if self.threads > 1 && wq.len() >= PARALLEL_MIN_SYNAPSES {
+                        // each thread sums a contiguous range of post neurons
+                        let per = n_post.div_ceil(self.threads);
+                        std::thread::scope(|sc| {
+                            for (k, acc) in proj.acc.chunks_mut(per).enumerate() {
+                                sc.spawn(move || {
+                                    synapse_accumulate(wq, n_post, k * per, pre_spikes, acc)
+                                });
+                            }
+                        });
+                    } else {
+                        synapse_accumulate(wq, n_post, 0, pre_spikes, &mut proj.acc);
+                    }
                 }
                 let wps = self.net.populations[p].words_per_step();
                 let (before, from_s) = spikes.bits[p].split_at_mut(s * wps);
@@ -127,18 +165,24 @@ impl Engine for CpuEngine {
 }
 
 /// Kernel `synapse_accumulate`: `acc[post] = sum of weights[pre][post] over
-/// the pre neurons whose bit is set in `pre_spikes`` (SPEC §2.2). Integer
+/// the pre neurons whose bit is set in `pre_spikes`` (SPEC §2.2), for the
+/// posts `first_post .. first_post + acc.len()` of `n_post`. Integer
 /// addition is exact and the weights were quantised so that no sum reaches
 /// 2^31, so the order of the terms does not matter.
-pub fn synapse_accumulate(weights: &[i32], pre_spikes: &[u32], acc: &mut [i32]) {
-    let n_post = acc.len();
+pub fn synapse_accumulate(
+    weights: &[i32],
+    n_post: usize,
+    first_post: usize,
+    pre_spikes: &[u32],
+    acc: &mut [i32],
+) {
     acc.fill(0);
     for (w, &word) in pre_spikes.iter().enumerate() {
         let mut bits = word;
         while bits != 0 {
             let pre = w * 32 + bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let row = &weights[pre * n_post..(pre + 1) * n_post];
+            let row = &weights[pre * n_post + first_post..][..acc.len()];
             for (a, &x) in acc.iter_mut().zip(row) {
                 *a = a.wrapping_add(x);
             }

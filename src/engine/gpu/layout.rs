@@ -23,7 +23,8 @@ pub struct SynParams {
     pub pre_word_offset: u32,
     pub row_words: u32,
     pub acc_offset: u32,
-    pub _pad: [u32; 2],
+    pub n_post4: u32,
+    pub chunk_words: u32,
 }
 
 /// WGSL `PopParams` (shaders/lif_update.wgsl).

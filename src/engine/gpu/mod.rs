@@ -107,6 +107,10 @@ pub struct GpuEngine {
     upload: Vec<u32>,
 }
 
+/// Spike words (of 32 pre neurons) one synapse_accumulate invocation sums:
+/// fewer atomics per spike than one word, enough parallelism at scale.
+pub const SYN_CHUNK_WORDS: u64 = 4;
+
 /// Networks up to this many synapses may run fused (one workgroup does all
 /// the work of a step, so the work must be small).
 pub const FUSED_MAX_SYNAPSES: u64 = 1 << 20;
@@ -785,11 +789,13 @@ fn build_dispatch(
         }],
     });
 
-    // synapse_accumulate launches: one per weights part.
+    // synapse_accumulate launches: one per weights part. Rows are padded to
+    // whole vec4 blocks; a part holds whole words of 32 pre rows.
     let mut syn_launches = Vec::new();
     for (j, (proj, q)) in net.projections.iter().zip(quantized).enumerate() {
         let n_post = q.n_post as u64;
-        let row_bytes_w = n_post * 4;
+        let n_post4 = n_post.div_ceil(4);
+        let row_bytes_w = n_post4 * 16;
         let rows_per_part = (max_binding / row_bytes_w) / 32 * 32;
         if rows_per_part == 0 {
             return Err(too_big(
@@ -799,24 +805,29 @@ fn build_dispatch(
                 ctx,
             ));
         }
-        let post_blocks = n_post.div_ceil(WORKGROUP);
+        let post_blocks = n_post4.div_ceil(WORKGROUP);
         let mut launches = Vec::new();
         let mut first = 0u64;
         while first < q.n_pre as u64 {
             let rows = rows_per_part.min(q.n_pre as u64 - first);
             let n_words = rows.div_ceil(32);
-            let groups = post_blocks * n_words;
+            let chunk_words = SYN_CHUNK_WORDS.min(n_words);
+            let groups = post_blocks * n_words.div_ceil(chunk_words);
             let grid = grid_2d(groups, max_dim).ok_or_else(|| {
                 Error::Input(format!(
                     "projection `{}` needs {groups} workgroups, more than {max_dim} x {max_dim}",
                     proj.name
                 ))
             })?;
-            let slice = &q.wq[(first * n_post) as usize..((first + rows) * n_post) as usize];
+            let mut padded = vec![0i32; (rows * n_post4 * 4) as usize];
+            for r in 0..rows as usize {
+                let src = &q.wq[(first as usize + r) * n_post as usize..][..n_post as usize];
+                padded[r * (n_post4 * 4) as usize..][..n_post as usize].copy_from_slice(src);
+            }
             let wbuf = init_buffer(
                 device,
                 &format!("weights {} part", proj.name),
-                bytemuck::cast_slice(slice),
+                bytemuck::cast_slice(&padded),
                 wgpu::BufferUsages::STORAGE,
             );
             let params = SynParams {
@@ -826,7 +837,8 @@ fn build_dispatch(
                 pre_word_offset: (lay.word_offset[proj.pre] as u64 + first / 32) as u32,
                 row_words: lay.row_words as u32,
                 acc_offset: lay.acc_offset[j] as u32,
-                _pad: [0; 2],
+                n_post4: n_post4 as u32,
+                chunk_words: chunk_words as u32,
             };
             let pbuf = init_buffer(
                 device,
