@@ -84,3 +84,29 @@ fn membrane_step(v: f32, current: f32, r: f32, beta: f32, threshold: f32, reset:
 fn fires(v: f32, threshold: f32, z: u32) -> bool {
     return exact(v - threshold, z) > 0.0;
 }
+
+// The counter-based random function of src/input.rs, bit for bit:
+// lowbias32 rounds over (seed, stream, a, b). k0 = low 32 bits of the seed,
+// k1 = high 32 bits of the seed xor the stream id (both from the host).
+fn mix32(x: u32) -> u32 {
+    var h = x;
+    h = h ^ (h >> 16u);
+    h = h * 0x7feb352du;
+    h = h ^ (h >> 15u);
+    h = h * 0x846ca68bu;
+    h = h ^ (h >> 16u);
+    return h;
+}
+
+fn hash4(k0: u32, k1: u32, a: u32, b: u32) -> u32 {
+    var h = mix32(b + 0x9e3779b9u);
+    h = mix32(h ^ (a + 0x85ebca6bu));
+    h = mix32(h ^ k1);
+    return mix32(h ^ k0);
+}
+
+// Poisson input (SPEC §2.1): neuron n spikes at step t when the top 24 bits
+// of its draw are below its integer threshold round(rate * 2^24).
+fn poisson_spike(k0: u32, k1: u32, n: u32, t: u32, threshold: u32) -> bool {
+    return (hash4(k0, k1, n, t) >> 8u) < threshold;
+}

@@ -14,7 +14,10 @@
 //     n, word_offset, v_offset, first_in, n_in, reset, beta, threshold
 //   projections at params.proj_base, 8 words each:
 //     pre_word_offset, pre_words, n_post, w_offset, sign, scale_hi, scale_lo, bias_offset
-//   incoming projection indices at params.in_base.
+//   incoming projection indices at params.in_base;
+//   Poisson populations at params.poisson_base, 4 words each (when
+//   params.gen_input is 1: the kernel draws the input itself):
+//     n, word_offset, thr_offset, k1
 
 const MAX_ROW_WORDS: u32 = 256u;
 const FUSED_WORKGROUP: u32 = 256u;
@@ -27,7 +30,14 @@ struct FusedParams {
     pop_base: u32,
     proj_base: u32,
     in_base: u32,
-    _pad0: u32,
+    // 1: draw the input on the GPU; 0: the host uploaded it into the rows
+    gen_input: u32,
+    poisson_base: u32,
+    n_poisson: u32,
+    // low 32 bits of the seed
+    k0: u32,
+    // the absolute step of row 1 of this chunk
+    first_step: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: FusedParams;
@@ -36,6 +46,7 @@ struct FusedParams {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
 @group(0) @binding(5) var<storage, read_write> spikes: array<u32>;
+@group(0) @binding(6) var<storage, read> thresholds: array<u32>;
 
 var<workgroup> row: array<atomic<u32>, MAX_ROW_WORDS>;
 var<workgroup> prev: array<u32, MAX_ROW_WORDS>;
@@ -50,9 +61,28 @@ fn fused_steps(@builtin(local_invocation_index) lid: u32) {
     }
     for (var s = 0u; s < params.n_steps; s = s + 1u) {
         let r_off = (s + 1u) * rw;
-        // this step's row: the host's input words, zeros elsewhere
+        // this step's row: the host's input words, zeros elsewhere ...
         for (var w = lid; w < rw; w = w + FUSED_WORKGROUP) {
-            atomicStore(&row[w], spikes[r_off + w]);
+            var word = 0u;
+            if (params.gen_input == 0u) {
+                word = spikes[r_off + w];
+            }
+            atomicStore(&row[w], word);
+        }
+        workgroupBarrier();
+        // ... or the input drawn here, one neuron per invocation
+        let t = params.first_step + s;
+        for (var q = 0u; q < params.n_poisson; q = q + 1u) {
+            let b = params.poisson_base + q * 4u;
+            let n_neurons = tables[b];
+            let word_offset = tables[b + 1u];
+            let thr_offset = tables[b + 2u];
+            let k1 = tables[b + 3u];
+            for (var n = lid; n < n_neurons; n = n + FUSED_WORKGROUP) {
+                if (poisson_spike(params.k0, k1, n, t, thresholds[thr_offset + n])) {
+                    atomicOr(&row[word_offset + n / 32u], 1u << (n % 32u));
+                }
+            }
         }
         workgroupBarrier();
         for (var q = 0u; q < params.n_lif; q = q + 1u) {

@@ -7,7 +7,7 @@
 //! readback of the spikes), not building the network.
 
 use crate::config::Network;
-use crate::engine::{Engine, InputSource};
+use crate::engine::{Engine, InputSource, run_chunk_from};
 use crate::error::Result;
 use crate::network::Model;
 use crate::record::ChunkSpikes;
@@ -89,8 +89,7 @@ pub fn measure(
     let warm = max_steps.clamp(1, 20);
     let mut buf = ChunkSpikes::new(net, warm);
     let t = Instant::now();
-    input.fill(net, 0, &mut buf);
-    engine.run_chunk(&mut buf)?;
+    run_chunk_from(engine, net, &input, 0, &mut buf)?;
     let per_step = t.elapsed().as_secs_f64() / warm as f64;
     // chunks of about a tenth of the budget, at most 1000 steps
     let chunk =
@@ -100,8 +99,7 @@ pub fn measure(
     while steps < max_steps && t.elapsed() < budget {
         let n = chunk.min(max_steps - steps);
         buf.resize(net, n);
-        input.fill(net, (warm + steps) as u64, &mut buf);
-        engine.run_chunk(&mut buf)?;
+        run_chunk_from(engine, net, &input, (warm + steps) as u64, &mut buf)?;
         for (s, bits) in spikes.iter_mut().zip(&buf.bits) {
             *s += bits.iter().map(|w| w.count_ones() as u64).sum::<u64>();
         }
@@ -136,7 +134,8 @@ pub fn run(
             }
         };
         let model = Model::build(net, 0)?;
-        let (mut engine, adapter) = make_engine(backend, &model, 1000)?;
+        let (mut engine, adapter) =
+            make_engine(backend, &model, &InputSource::generated(&model), 1000)?;
         let m = measure(engine.as_mut(), &model, case.steps, budget)?;
         // the CPU engine in the same run, for the speed-up
         let cpu = if adapter.is_some() {

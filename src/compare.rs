@@ -72,10 +72,16 @@ struct Pair {
 }
 
 impl Pair {
-    fn new(ctx: &Arc<GpuContext>, model: &Model, chunk: usize, opts: GpuOptions) -> Result<Pair> {
+    fn new(
+        ctx: &Arc<GpuContext>,
+        model: &Model,
+        input: &InputSource,
+        chunk: usize,
+        opts: GpuOptions,
+    ) -> Result<Pair> {
         Ok(Pair {
             cpu: CpuEngine::new(model)?,
-            gpu: GpuEngine::new(ctx.clone(), model, chunk, opts)?,
+            gpu: GpuEngine::new(ctx.clone(), model, input, chunk, opts)?,
         })
     }
 
@@ -137,7 +143,7 @@ pub fn compare(
     chunk: usize,
     opts: GpuOptions,
 ) -> Result<Report> {
-    let mut pair = Pair::new(&ctx, model, chunk, opts)?;
+    let mut pair = Pair::new(&ctx, model, input, chunk, opts)?;
     let npop = model.net.populations.len();
     let mut counts_cpu = vec![0u64; npop];
     let mut counts_gpu = vec![0u64; npop];
@@ -187,7 +193,7 @@ fn replay(
     chunk: usize,
     opts: GpuOptions,
 ) -> Result<Difference> {
-    let mut pair = Pair::new(ctx, model, chunk, opts)?;
+    let mut pair = Pair::new(ctx, model, input, chunk, opts)?;
     let mut done = 0;
     while done < start {
         let n = chunk.min(start - done);

@@ -132,11 +132,12 @@ pub fn prepare(opts: &RunOptions) -> Result<Prepared> {
 pub fn make_engine(
     backend: Backend,
     model: &Model,
+    input: &InputSource,
     chunk: usize,
 ) -> Result<(Box<dyn Engine>, Option<String>)> {
     let gpu = |ctx: GpuContext| -> Result<(Box<dyn Engine>, Option<String>)> {
         let ctx = Arc::new(ctx);
-        let engine = GpuEngine::new(ctx.clone(), model, chunk, GpuOptions::default())?;
+        let engine = GpuEngine::new(ctx.clone(), model, input, chunk, GpuOptions::default())?;
         Ok((Box::new(engine), Some(ctx.describe())))
     };
     match backend {
@@ -165,7 +166,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     let started = Instant::now();
     let prepared = prepare(opts)?;
     let model = prepared.model;
-    let (mut engine, adapter) = make_engine(opts.backend, &model, opts.chunk)?;
+    let (mut engine, adapter) = make_engine(opts.backend, &model, &prepared.input, opts.chunk)?;
     export::prepare_out_dir(&opts.out)?;
     let net = &model.net;
 

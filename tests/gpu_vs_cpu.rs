@@ -22,9 +22,11 @@ use std::sync::Arc;
 type Ctx = Arc<GpuContext>;
 type GpuTest = (&'static str, fn(&Ctx));
 
-/// Runs both engines chunk by chunk on the same input; asserts equal spikes
-/// at every step and equal membranes at the end of every chunk (bit
-/// patterns), naming the first difference.
+/// Runs the CPU engine against every GPU path `opts` leaves open: one
+/// dispatch per kernel and step, and the fused one-dispatch kernel where the
+/// network is small enough (unless `opts.fused` picks one); the input drawn
+/// on the GPU for generated input (and also uploaded from the host, for the
+/// small ones), uploaded for given input.
 fn assert_engines_agree(
     ctx: &Ctx,
     model: &Model,
@@ -34,8 +36,65 @@ fn assert_engines_agree(
     opts: GpuOptions,
     what: &str,
 ) {
+    let fused = GpuOptions {
+        fused: Some(true),
+        ..opts
+    };
+    let fusable = GpuEngine::new(ctx.clone(), model, input, chunk, fused).is_ok();
+    let mut paths = match opts.fused {
+        Some(_) => vec![opts],
+        None if fusable => vec![
+            GpuOptions {
+                fused: Some(false),
+                ..opts
+            },
+            fused,
+        ],
+        None => vec![GpuOptions {
+            fused: Some(false),
+            ..opts
+        }],
+    };
+    if fusable && matches!(input, InputSource::Generated { .. }) && !opts.host_input {
+        paths.extend(paths.clone().into_iter().map(|o| GpuOptions {
+            host_input: true,
+            ..o
+        }));
+    }
+    for o in paths {
+        assert_path_agrees(
+            ctx,
+            model,
+            input,
+            steps,
+            chunk,
+            o,
+            &format!("{what} [fused {:?}, host input {}]", o.fused, o.host_input),
+        );
+    }
+}
+
+/// Runs both engines chunk by chunk on the same input; asserts equal spikes
+/// (input included) at every step and equal membranes at the end of every
+/// chunk (bit patterns), naming the first difference.
+fn assert_path_agrees(
+    ctx: &Ctx,
+    model: &Model,
+    input: &InputSource,
+    steps: usize,
+    chunk: usize,
+    opts: GpuOptions,
+    what: &str,
+) {
     let mut cpu = CpuEngine::new(model).unwrap();
-    let mut gpu = GpuEngine::new(ctx.clone(), model, chunk, opts).unwrap();
+    let mut gpu = GpuEngine::new(ctx.clone(), model, input, chunk, opts).unwrap();
+    assert_eq!(gpu.is_fused(), opts.fused == Some(true), "{what}");
+    let generated = matches!(input, InputSource::Generated { .. });
+    assert_eq!(
+        gpu.generates_input(),
+        generated && !opts.host_input,
+        "{what}"
+    );
     let net = &model.net;
     let mut done = 0;
     let mut spikes = 0u64;
@@ -187,8 +246,16 @@ fn two_d_grids_and_split_weights(ctx: &Ctx) {
         max_groups_per_dim: Some(5),
         max_binding_bytes: Some(256 * 1100 * 4),
         fused: Some(false),
+        host_input: false,
     };
-    let engine = GpuEngine::new(ctx.clone(), &model, 25, opts).unwrap();
+    let engine = GpuEngine::new(
+        ctx.clone(),
+        &model,
+        &InputSource::generated(&model),
+        25,
+        opts,
+    )
+    .unwrap();
     let grids = engine.grids();
     assert!(grids.iter().all(|g| g.0 > 1 && g.1 > 1), "{grids:?}");
     assert_eq!(engine.weight_parts(), [1, 2, 3]);
@@ -213,7 +280,7 @@ fn chunks_larger_than_the_engine_capacity_are_split(ctx: &Ctx) {
             fused: Some(fused),
             ..Default::default()
         };
-        let mut gpu = GpuEngine::new(ctx.clone(), &model, 10, opts).unwrap();
+        let mut gpu = GpuEngine::new(ctx.clone(), &model, &input, 10, opts).unwrap();
         assert_eq!(gpu.capacity(), 10);
         let b = nacc::engine::simulate(&mut gpu, &model.net, &input, 95, 40, |_| {}).unwrap();
         assert!(a == b, "records differ (fused: {fused})");
@@ -259,10 +326,16 @@ fn too_small_limit_fails_before_any_work_naming_bytes(ctx: &Ctx) {
         max_binding_bytes: Some(64),
         ..Default::default()
     };
-    let e = GpuEngine::new(ctx.clone(), &model, 100, opts)
-        .err()
-        .expect("must fail")
-        .to_string();
+    let e = GpuEngine::new(
+        ctx.clone(),
+        &model,
+        &InputSource::generated(&model),
+        100,
+        opts,
+    )
+    .err()
+    .expect("must fail")
+    .to_string();
     assert!(
         e.contains("bytes") && e.contains("limit of 64 bytes"),
         "{e}"
@@ -272,19 +345,32 @@ fn too_small_limit_fails_before_any_work_naming_bytes(ctx: &Ctx) {
 fn fused_kernel_is_chosen_for_small_networks_only(ctx: &Ctx) {
     let small = Model::build(Network::default_nacc(), 0).unwrap();
     assert!(
-        GpuEngine::new(ctx.clone(), &small, 100, GpuOptions::default())
-            .unwrap()
-            .is_fused()
+        GpuEngine::new(
+            ctx.clone(),
+            &small,
+            &InputSource::generated(&small),
+            100,
+            GpuOptions::default()
+        )
+        .unwrap()
+        .is_fused()
     );
     let big = Model::build(Network::default_nacc().scaled(40).unwrap(), 0).unwrap(); // 3.2 M synapses
     assert!(
-        !GpuEngine::new(ctx.clone(), &big, 100, GpuOptions::default())
-            .unwrap()
-            .is_fused()
+        !GpuEngine::new(
+            ctx.clone(),
+            &big,
+            &InputSource::generated(&big),
+            100,
+            GpuOptions::default()
+        )
+        .unwrap()
+        .is_fused()
     );
     let e = GpuEngine::new(
         ctx.clone(),
         &big,
+        &InputSource::generated(&big),
         100,
         GpuOptions {
             fused: Some(true),

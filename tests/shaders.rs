@@ -1,7 +1,9 @@
 //! Every WGSL kernel parses and validates with naga (no GPU needed), and
 //! every `#[repr(C)]` mirror matches its WGSL struct's layout.
 
-use nacc::engine::gpu::layout::{FusedParams, PopParams, ProjParams, Step, SynParams};
+use nacc::engine::gpu::layout::{
+    FusedParams, PoissonParams, PopParams, ProjParams, Step, SynParams,
+};
 use std::mem::{offset_of, size_of};
 use std::path::Path;
 
@@ -42,7 +44,7 @@ fn module(name: &str, src: &str) -> naga::Module {
 fn every_shader_parses_and_validates() {
     let ks = kernels();
     assert!(
-        ks.len() >= 2,
+        ks.len() >= 4,
         "no kernels found in shaders/: {:?}",
         ks.iter().map(|k| &k.0).collect::<Vec<_>>()
     );
@@ -59,22 +61,23 @@ fn every_shader_parses_and_validates() {
 
 #[test]
 fn engine_compiles_the_files_in_shaders() {
-    // The engine embeds the shaders with include_str!: they are these files.
+    // The engine embeds the shaders with include_str!: they are these files,
+    // and every file is one the engine uses.
+    use nacc::engine::gpu::{COMMON_WGSL, FUSED_WGSL, LIF_WGSL, POISSON_WGSL, SYNAPSE_WGSL};
+    let embedded = [
+        ("fused_steps.wgsl", FUSED_WGSL),
+        ("lif_update.wgsl", LIF_WGSL),
+        ("poisson_input.wgsl", POISSON_WGSL),
+        ("synapse_accumulate.wgsl", SYNAPSE_WGSL),
+    ];
     let ks = kernels();
-    let find = |n: &str| ks.iter().find(|k| k.0 == n).map(|k| k.1.clone()).unwrap();
-    use nacc::engine::gpu::{COMMON_WGSL, FUSED_WGSL, LIF_WGSL, SYNAPSE_WGSL};
     assert_eq!(
-        find("fused_steps.wgsl"),
-        format!("{COMMON_WGSL}\n{FUSED_WGSL}")
+        ks.iter().map(|k| k.0.as_str()).collect::<Vec<_>>(),
+        embedded.iter().map(|e| e.0).collect::<Vec<_>>()
     );
-    assert_eq!(
-        find("lif_update.wgsl"),
-        format!("{COMMON_WGSL}\n{LIF_WGSL}")
-    );
-    assert_eq!(
-        find("synapse_accumulate.wgsl"),
-        format!("{COMMON_WGSL}\n{SYNAPSE_WGSL}")
-    );
+    for ((file, src), (name, text)) in ks.iter().zip(embedded) {
+        assert_eq!(*src, format!("{COMMON_WGSL}\n{text}"), "{file} vs {name}");
+    }
 }
 
 /// (size, [(member name, offset)]) of a WGSL struct, from naga's layouter.
@@ -118,14 +121,7 @@ fn repr_c_types_match_wgsl_structs() {
     let syn = m("synapse_accumulate.wgsl");
     let lif = m("lif_update.wgsl");
     let fused = m("fused_steps.wgsl");
-    check_layout!(
-        &fused,
-        FusedParams,
-        "FusedParams",
-        [
-            n_steps, row_words, n_lif, zero, pop_base, proj_base, in_base
-        ]
-    );
+    let poisson = m("poisson_input.wgsl");
     check_layout!(&syn, Step, "Step", [row]);
     check_layout!(
         &syn,
@@ -137,7 +133,9 @@ fn repr_c_types_match_wgsl_structs() {
             n_words,
             pre_word_offset,
             row_words,
-            acc_offset
+            acc_offset,
+            n_post4,
+            chunk_words
         ]
     );
     check_layout!(
@@ -162,5 +160,40 @@ fn repr_c_types_match_wgsl_structs() {
         ProjParams,
         "ProjParams",
         [acc_offset, bias_offset, sign, scale_hi, scale_lo]
+    );
+    check_layout!(
+        &fused,
+        FusedParams,
+        "FusedParams",
+        [
+            n_steps,
+            row_words,
+            n_lif,
+            zero,
+            pop_base,
+            proj_base,
+            in_base,
+            gen_input,
+            poisson_base,
+            n_poisson,
+            k0,
+            first_step
+        ]
+    );
+    check_layout!(
+        &poisson,
+        PoissonParams,
+        "PoissonParams",
+        [
+            n,
+            word_offset,
+            row_words,
+            thr_offset,
+            k0,
+            k1,
+            first_step,
+            blocks,
+            n_steps
+        ]
     );
 }

@@ -29,6 +29,28 @@ pub trait Engine {
     /// The membrane potentials after the last completed step, per population
     /// in config order (empty for Poisson populations).
     fn membranes(&mut self) -> Result<Vec<Vec<f32>>>;
+
+    /// True when the engine draws the Poisson input itself (the same
+    /// function of seed, neuron and step as the host) and writes it into the
+    /// chunk; then the host does not fill it.
+    fn generates_input(&self) -> bool {
+        false
+    }
+}
+
+/// Runs the chunk of steps starting at `first_step`: the host fills the
+/// input unless the engine draws it itself.
+pub fn run_chunk_from(
+    engine: &mut dyn Engine,
+    net: &Network,
+    input: &InputSource,
+    first_step: u64,
+    buf: &mut ChunkSpikes,
+) -> Result<()> {
+    if !engine.generates_input() {
+        input.fill(net, first_step, buf);
+    }
+    engine.run_chunk(buf)
 }
 
 /// Where the spikes of the Poisson populations come from.
@@ -117,9 +139,7 @@ pub fn simulate(
     while done < steps {
         let n = chunk.min(steps - done);
         buf.resize(net, n);
-        input.fill(net, done as u64, &mut buf);
-        engine
-            .run_chunk(&mut buf)
+        run_chunk_from(engine, net, input, done as u64, &mut buf)
             .map_err(|e| e.context(format!("steps {done}..{}", done + n)))?;
         record.append(&buf);
         done += n;

@@ -71,5 +71,28 @@ pub struct FusedParams {
     pub pop_base: u32,
     pub proj_base: u32,
     pub in_base: u32,
-    pub _pad0: u32,
+    /// 1: the kernel draws the Poisson input; 0: the host uploaded it.
+    pub gen_input: u32,
+    pub poisson_base: u32,
+    pub n_poisson: u32,
+    /// Low 32 bits of the seed.
+    pub k0: u32,
+    /// The absolute step of row 1 of the chunk.
+    pub first_step: u32,
+}
+
+/// WGSL `PoissonParams` (shaders/poisson_input.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
+pub struct PoissonParams {
+    pub n: u32,
+    pub word_offset: u32,
+    pub row_words: u32,
+    pub thr_offset: u32,
+    pub k0: u32,
+    pub k1: u32,
+    pub first_step: u32,
+    pub blocks: u32,
+    pub n_steps: u32,
+    pub _pad: [u32; 3],
 }

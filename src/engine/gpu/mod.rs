@@ -23,12 +23,12 @@ pub mod layout;
 
 pub use context::GpuContext;
 
-use super::Engine;
+use super::{Engine, InputSource};
 use crate::config::{Network, Reset};
 use crate::error::{Error, Result};
 use crate::network::Model;
 use crate::record::ChunkSpikes;
-use layout::{FusedParams, PopParams, ProjParams, Step, SynParams};
+use layout::{FusedParams, PoissonParams, PopParams, ProjParams, Step, SynParams};
 use std::sync::Arc;
 use wgpu::util::DeviceExt;
 
@@ -36,6 +36,7 @@ pub const COMMON_WGSL: &str = include_str!("../../../shaders/common.wgsl");
 pub const SYNAPSE_WGSL: &str = include_str!("../../../shaders/synapse_accumulate.wgsl");
 pub const LIF_WGSL: &str = include_str!("../../../shaders/lif_update.wgsl");
 pub const FUSED_WGSL: &str = include_str!("../../../shaders/fused_steps.wgsl");
+pub const POISSON_WGSL: &str = include_str!("../../../shaders/poisson_input.wgsl");
 
 const WORKGROUP: u64 = 64;
 /// Spike-buffer rows kept on the GPU at most, in bytes (bounds the chunk).
@@ -52,6 +53,9 @@ pub struct GpuOptions {
     /// Force (Some(true)) or forbid (Some(false)) the fused one-dispatch
     /// kernel; None: fused whenever the network is small enough.
     pub fused: Option<bool>,
+    /// Draw generated Poisson input on the host and upload it, instead of
+    /// drawing it on the GPU (the default).
+    pub host_input: bool,
 }
 
 /// A kernel launch prepared once: its bind group and grid.
@@ -71,8 +75,14 @@ enum Path {
         syn_launches: Vec<Vec<Launch>>,
         /// Per population: its lif_update launch (LIF only).
         lif_launches: Vec<Option<Launch>>,
+        poisson_pipeline: wgpu::ComputePipeline,
+        /// Per population: its poisson_input launch and params buffer
+        /// (Poisson populations, when the GPU draws the input).
+        poisson_launches: Vec<Option<(Launch, wgpu::Buffer, PoissonParams)>>,
         step_group: wgpu::BindGroup,
         step_stride: u32,
+        /// Workgroups per grid dimension at most.
+        max_dim: u32,
     },
     /// The whole network, every step of the chunk, in one dispatch of one
     /// workgroup (`fused_steps`).
@@ -97,6 +107,10 @@ pub struct GpuEngine {
     v_len: usize,
     incoming: Vec<Vec<usize>>,
     path: Path,
+    /// The GPU draws the Poisson input.
+    gen_input: bool,
+    /// Steps run so far: the absolute step of the next chunk's first row.
+    steps_done: u64,
     spikes: wgpu::Buffer,
     carry: wgpu::Buffer,
     staging: wgpu::Buffer,
@@ -274,14 +288,23 @@ struct Shared<'a> {
     spikes: &'a wgpu::Buffer,
     v: &'a wgpu::Buffer,
     bias: &'a wgpu::Buffer,
+    /// Integer thresholds of every Poisson population, concatenated.
+    thresholds: &'a wgpu::Buffer,
+    /// Per population: offset in `thresholds`, and (k0, k1) of its stream,
+    /// when the GPU draws its input.
+    poisson: Vec<Option<(usize, u32, u32)>>,
 }
 
 impl GpuEngine {
     /// Builds everything on the device. `chunk` is the most steps a chunk
     /// hands over at once (larger chunks are split).
+    ///
+    /// `input` is what the run feeds the Poisson populations: when it is
+    /// generated (and not `opts.host_input`), the GPU draws it itself.
     pub fn new(
         ctx: Arc<GpuContext>,
         model: &Model,
+        input: &InputSource,
         chunk: usize,
         opts: GpuOptions,
     ) -> Result<GpuEngine> {
@@ -358,10 +381,35 @@ impl GpuEngine {
             bytemuck::cast_slice(&bias_data),
             wgpu::BufferUsages::STORAGE,
         );
+        // Generated input is drawn on the GPU: thresholds and stream keys.
+        let mut thr_data: Vec<u32> = Vec::new();
+        let mut poisson = vec![None; net.populations.len()];
+        let gen_input = match input {
+            &InputSource::Generated { seed, ref streams } if !opts.host_input => {
+                for (p, pop) in net.populations.iter().enumerate() {
+                    if pop.is_poisson() {
+                        let (stream, thr) = &streams[p];
+                        poisson[p] =
+                            Some((thr_data.len(), seed as u32, (seed >> 32) as u32 ^ stream));
+                        thr_data.extend_from_slice(thr);
+                    }
+                }
+                true
+            }
+            _ => false,
+        };
+        let thresholds = init_buffer(
+            device,
+            "thresholds",
+            bytemuck::cast_slice(&thr_data),
+            wgpu::BufferUsages::STORAGE,
+        );
         let shared = Shared {
             spikes: &spikes,
             v: &v,
             bias: &bias,
+            thresholds: &thresholds,
+            poisson,
         };
         let mut keep = Vec::new();
         let path = if fused {
@@ -383,7 +431,7 @@ impl GpuEngine {
                 &mut keep,
             )?
         };
-        keep.push(bias);
+        keep.extend([bias, thresholds]);
         if let Some(e) = pollster::block_on(scope.pop()) {
             let bytes: u64 = spikes_bytes * 2
                 + (lay.v_len as u64 * 2 + lay.acc_len as u64 * 2) * 4
@@ -405,6 +453,8 @@ impl GpuEngine {
             v_len: lay.v_len,
             incoming: lay.incoming,
             path,
+            gen_input,
+            steps_done: 0,
             spikes,
             carry,
             staging,
@@ -417,32 +467,49 @@ impl GpuEngine {
     /// Runs `n <= capacity` steps whose input starts at step `offset` of `chunk`.
     fn run_part(&mut self, chunk: &mut ChunkSpikes, offset: usize, n: usize) -> Result<()> {
         let rw = self.row_words;
-        // One upload: the input words of every Poisson population, zeros elsewhere.
-        let upload = &mut self.upload[..n * rw];
-        upload.fill(0);
-        for (p, pop) in self.net.populations.iter().enumerate() {
-            if !pop.is_poisson() {
-                continue;
-            }
-            let wps = pop.words_per_step();
-            for s in 0..n {
-                upload[s * rw + self.word_offset[p]..][..wps]
-                    .copy_from_slice(&chunk.bits[p][(offset + s) * wps..][..wps]);
-            }
-        }
         let ctx = &self.ctx;
         let row_bytes = rw as u64 * 4;
-        ctx.queue
-            .write_buffer(&self.spikes, row_bytes, bytemuck::cast_slice(upload));
-        if let Path::Fused {
-            params, template, ..
-        } = &self.path
-        {
-            let p = FusedParams {
-                n_steps: n as u32,
-                ..*template
-            };
-            ctx.queue.write_buffer(params, 0, bytemuck::bytes_of(&p));
+        let first_step = self.steps_done as u32;
+        if !self.gen_input {
+            // One upload: the input words of every Poisson population, zeros elsewhere.
+            let upload = &mut self.upload[..n * rw];
+            upload.fill(0);
+            for (p, pop) in self.net.populations.iter().enumerate() {
+                if !pop.is_poisson() {
+                    continue;
+                }
+                let wps = pop.words_per_step();
+                for s in 0..n {
+                    upload[s * rw + self.word_offset[p]..][..wps]
+                        .copy_from_slice(&chunk.bits[p][(offset + s) * wps..][..wps]);
+                }
+            }
+            ctx.queue
+                .write_buffer(&self.spikes, row_bytes, bytemuck::cast_slice(upload));
+        }
+        match &self.path {
+            Path::Fused {
+                params, template, ..
+            } => {
+                let p = FusedParams {
+                    n_steps: n as u32,
+                    first_step,
+                    ..*template
+                };
+                ctx.queue.write_buffer(params, 0, bytemuck::bytes_of(&p));
+            }
+            Path::Dispatch {
+                poisson_launches, ..
+            } => {
+                for (_, buf, template) in poisson_launches.iter().flatten() {
+                    let p = PoissonParams {
+                        first_step,
+                        n_steps: n as u32,
+                        ..*template
+                    };
+                    ctx.queue.write_buffer(buf, 0, bytemuck::bytes_of(&p));
+                }
+            }
         }
 
         let mut enc = ctx
@@ -469,11 +536,26 @@ impl GpuEngine {
                 Path::Dispatch {
                     syn_pipeline,
                     lif_pipeline,
+                    poisson_pipeline,
                     syn_launches,
                     lif_launches,
+                    poisson_launches,
                     step_group,
                     step_stride,
+                    max_dim,
                 } => {
+                    // the input of the whole chunk first: it does not depend on the network
+                    for (l, _, _) in poisson_launches.iter().flatten() {
+                        pass.set_pipeline(poisson_pipeline);
+                        pass.set_bind_group(0, &l.bind_group, &[]);
+                        let mut base = 0;
+                        while base < n {
+                            let z = (n - base).min(*max_dim as usize);
+                            pass.set_bind_group(1, step_group, &[base as u32 * step_stride]);
+                            pass.dispatch_workgroups(l.grid.0, l.grid.1, z as u32);
+                            base += z;
+                        }
+                    }
                     for s in 0..n {
                         pass.set_bind_group(1, step_group, &[s as u32 * step_stride]);
                         for &p in &self.net.order {
@@ -512,7 +594,7 @@ impl GpuEngine {
         ctx.queue.submit([enc.finish()]);
         let rows: Vec<u32> = ctx.read_mapped(&self.staging, n as u64 * row_bytes)?;
         for (p, pop) in self.net.populations.iter().enumerate() {
-            if pop.is_poisson() {
+            if pop.is_poisson() && !self.gen_input {
                 continue;
             }
             let wps = pop.words_per_step();
@@ -521,6 +603,7 @@ impl GpuEngine {
                     .copy_from_slice(&rows[s * rw + self.word_offset[p]..][..wps]);
             }
         }
+        self.steps_done += n as u64;
         Ok(())
     }
 
@@ -613,6 +696,21 @@ fn build_fused(
     }
     let in_base = tables.len() as u32;
     tables.extend(lay.incoming_flat());
+    let poisson_base = tables.len() as u32;
+    let mut n_poisson = 0;
+    let mut k0 = 0;
+    for (p, pop) in net.populations.iter().enumerate() {
+        if let Some((thr_offset, seed_lo, k1)) = sh.poisson[p] {
+            tables.extend_from_slice(&[
+                pop.size as u32,
+                lay.word_offset[p] as u32,
+                thr_offset as u32,
+                k1,
+            ]);
+            n_poisson += 1;
+            k0 = seed_lo;
+        }
+    }
     let template = FusedParams {
         n_steps: 0,
         row_words: lay.row_words as u32,
@@ -621,7 +719,11 @@ fn build_fused(
         pop_base,
         proj_base,
         in_base,
-        _pad0: 0,
+        gen_input: sh.poisson.iter().any(|x| x.is_some()) as u32,
+        poisson_base,
+        n_poisson,
+        k0,
+        first_step: 0,
     };
     let params = init_buffer(
         device,
@@ -651,6 +753,7 @@ fn build_fused(
             storage_entry(3, true),
             storage_entry(4, false),
             storage_entry(5, false),
+            storage_entry(6, true),
         ],
     );
     let pipeline = pipeline(device, "fused_steps", FUSED_WGSL, &[Some(&bgl)]);
@@ -664,6 +767,7 @@ fn build_fused(
             entry(3, sh.bias),
             entry(4, sh.v),
             entry(5, sh.spikes),
+            entry(6, sh.thresholds),
         ],
     });
     keep.extend([tables, wbuf]);
@@ -912,13 +1016,74 @@ fn build_dispatch(
         keep.push(pbuf);
     }
     keep.extend([acc, projections, incoming_buf, steps_buf]);
+    // poisson_input launches: one per Poisson population the GPU draws.
+    let poisson_layout = layout_of(
+        device,
+        "poisson_input",
+        &[
+            uniform_entry(0, false),
+            storage_entry(1, true),
+            storage_entry(2, false),
+        ],
+    );
+    let poisson_pipeline = pipeline(
+        device,
+        "poisson_input",
+        POISSON_WGSL,
+        &[Some(&poisson_layout), Some(&step_layout)],
+    );
+    let mut poisson_launches = Vec::new();
+    for (p, pop) in net.populations.iter().enumerate() {
+        let Some((thr_offset, k0, k1)) = sh.poisson[p] else {
+            poisson_launches.push(None);
+            continue;
+        };
+        let params = PoissonParams {
+            n: pop.size as u32,
+            word_offset: lay.word_offset[p] as u32,
+            row_words: lay.row_words as u32,
+            thr_offset: thr_offset as u32,
+            k0,
+            k1,
+            first_step: 0,
+            blocks: (pop.size as u64).div_ceil(WORKGROUP) as u32,
+            n_steps: 0,
+            _pad: [0; 3],
+        };
+        // x, y: the neurons of one step; z: the steps (at most max_dim a dispatch)
+        let grid = grid_2d(params.blocks as u64, max_dim).ok_or_else(|| {
+            Error::Input(format!(
+                "population `{}` is too large for the GPU grid",
+                pop.name
+            ))
+        })?;
+        let pbuf = init_buffer(
+            device,
+            "poisson params",
+            bytemuck::bytes_of(&params),
+            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        );
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("poisson_input"),
+            layout: &poisson_layout,
+            entries: &[
+                entry(0, &pbuf),
+                entry(1, sh.thresholds),
+                entry(2, sh.spikes),
+            ],
+        });
+        poisson_launches.push(Some((Launch { bind_group, grid }, pbuf, params)));
+    }
     Ok(Path::Dispatch {
         syn_pipeline,
         lif_pipeline,
+        poisson_pipeline,
         syn_launches,
         lif_launches,
+        poisson_launches,
         step_group,
         step_stride,
+        max_dim,
     })
 }
 
@@ -965,6 +1130,10 @@ impl Engine for GpuEngine {
             done += n;
         }
         Ok(())
+    }
+
+    fn generates_input(&self) -> bool {
+        self.gen_input
     }
 
     fn membranes(&mut self) -> Result<Vec<Vec<f32>>> {

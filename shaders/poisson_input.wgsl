@@ -1,0 +1,58 @@
+// Kernel poisson_input (CPU twin: input::poisson_chunk): the spikes of one
+// Poisson population for every step of a chunk, drawn on the GPU with the
+// same counter-based function as the host, so that large inputs cost no host
+// time and no upload. The input does not depend on the network, so it is
+// drawn for the whole chunk before the steps run: the grid's z is the step
+// (from the Step entry bound, so that chunks longer than the z limit take
+// several dispatches), x and y the neurons. A workgroup covers 64 neurons =
+// 2 whole spike words of one step and stores whole words.
+
+struct PoissonParams {
+    n: u32,
+    word_offset: u32,
+    row_words: u32,
+    // offset of this population's thresholds in `thresholds`
+    thr_offset: u32,
+    k0: u32,
+    k1: u32,
+    // the absolute step of row 1 of this chunk
+    first_step: u32,
+    // ceil(n / WORKGROUP): the workgroups of one step
+    blocks: u32,
+    // steps in this chunk
+    n_steps: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: PoissonParams;
+@group(0) @binding(1) var<storage, read> thresholds: array<u32>;
+@group(0) @binding(2) var<storage, read_write> spikes: array<u32>;
+@group(1) @binding(0) var<uniform> step: Step;
+
+var<workgroup> packed: array<atomic<u32>, 2>;
+
+@compute @workgroup_size(64)
+fn poisson_input(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let s = step.row - 1u + wid.z; // step within the chunk
+    let n = (wid.x + wid.y * nwg.x) * WORKGROUP + lid;
+    if (s >= params.n_steps) {
+        return; // uniform per workgroup
+    }
+    if (lid < 2u) {
+        atomicStore(&packed[lid], 0u);
+    }
+    workgroupBarrier();
+    if (n < params.n && poisson_spike(params.k0, params.k1, n, params.first_step + s, thresholds[params.thr_offset + n])) {
+        atomicOr(&packed[lid / 32u], 1u << (n % 32u));
+    }
+    workgroupBarrier();
+    if ((lid == 0u || lid == 32u) && n < params.n) {
+        spikes[(s + 1u) * params.row_words + params.word_offset + n / 32u] = atomicLoad(&packed[lid / 32u]);
+    }
+}
