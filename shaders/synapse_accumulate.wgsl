@@ -4,12 +4,16 @@
 // this step. Weights are pre-major i32 rows padded to a multiple of 4 posts,
 // read as vec4<i32>: a spiking pre neuron's row is contiguous, and
 // consecutive invocations (consecutive blocks of 4 posts) read consecutive
-// 16-byte words. One invocation handles 4 post neurons and `chunk_words`
-// words of 32 pre neurons each: it sums the rows of the set bits and makes
-// one atomicAdd per post. A word without spikes costs one load, so the cost
-// of a step grows with the spikes, not with the pre population. Integer
-// addition is exact and every partial sum is bounded by the worst case of
-// SPEC §2.2 (< 2^31), so the order of the atomic adds does not matter.
+// 16-byte words. A workgroup handles `chunk_words` words of 32 pre neurons
+// and 64 blocks of 4 posts: a few invocations first list the chunk's spiking
+// pre neurons in workgroup memory, then every invocation sums their rows for
+// its 4 posts (independent loads) and makes one atomicAdd per post. The
+// cost of a step grows with the spikes, not with the pre population.
+// Integer addition is exact and every partial sum is bounded by the worst
+// case of SPEC §2.2 (< 2^31), so neither the list order nor the order of
+// the atomic adds matters.
+
+const MAX_CHUNK_WORDS: u32 = 8u;
 
 struct SynParams {
     n_post: u32,
@@ -35,6 +39,9 @@ struct SynParams {
 @group(0) @binding(3) var<storage, read_write> acc: array<atomic<i32>>;
 @group(1) @binding(0) var<uniform> step: Step;
 
+var<workgroup> spiking: array<u32, 256>; // MAX_CHUNK_WORDS * 32
+var<workgroup> n_spiking: atomic<u32>;
+
 @compute @workgroup_size(64)
 fn synapse_accumulate(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -44,22 +51,33 @@ fn synapse_accumulate(
     let group = linear_group(wid, nwg);
     let first_word = (group / params.post_blocks) * params.chunk_words;
     let block = (group % params.post_blocks) * WORKGROUP + lid;
-    if (first_word >= params.n_words || block >= params.n_post4) {
-        return;
-    }
-    let last_word = min(first_word + params.chunk_words, params.n_words);
     let row = step.row * params.row_words + params.pre_word_offset;
-    var sum = vec4<i32>(0i);
-    for (var word = first_word; word < last_word; word = word + 1u) {
+    if (lid == 0u) {
+        atomicStore(&n_spiking, 0u);
+    }
+    workgroupBarrier();
+    // list the spiking pre neurons of the chunk, one word per invocation
+    if (lid < params.chunk_words && first_word + lid < params.n_words) {
+        let word = first_word + lid;
         var bits = spikes[row + word];
+        var slot = atomicAdd(&n_spiking, countOneBits(bits));
         loop {
             if (bits == 0u) {
                 break;
             }
-            let pre = word * 32u + countTrailingZeros(bits);
+            spiking[slot] = word * 32u + countTrailingZeros(bits);
+            slot = slot + 1u;
             bits = bits & (bits - 1u);
-            sum = sum + weights[pre * params.n_post4 + block];
         }
+    }
+    workgroupBarrier();
+    let count = atomicLoad(&n_spiking);
+    if (count == 0u || block >= params.n_post4) {
+        return;
+    }
+    var sum = vec4<i32>(0i);
+    for (var k = 0u; k < count; k = k + 1u) {
+        sum = sum + weights[spiking[k] * params.n_post4 + block];
     }
     let post = block * 4u;
     for (var c = 0u; c < 4u; c = c + 1u) {

@@ -233,18 +233,18 @@ fn every_step_membranes_on_random_input(ctx: &Ctx) {
 }
 
 fn two_d_grids_and_split_weights(ctx: &Ctx) {
-    // At most 5 workgroups per dimension makes every grid 2-D: msn has 18
-    // workgroups of 64, fc3 5 blocks of 256 posts x 2 chunks of 128 pre in
-    // each part. Weights bindings of 256 rows of 1100 posts split fc2 and
-    // fc3 (672 = 256 + 256 + 160 rows).
+    // At most 5 workgroups per dimension makes every grid 2-D: msn has 24
+    // workgroups of 64, fc3 6 blocks of 256 posts per chunk of 256 pre.
+    // Weights bindings of 256 rows of 1500 posts split fc2 (400 = 256 + 144
+    // rows) and fc3 (672 = 256 + 256 + 160 rows).
     let text = nacc::config::DEFAULT_TOML
         .replace("size = 100", "size = 672")
         .replace("size = 50", "size = 400")
-        .replace("size = 20", "size = 1100");
+        .replace("size = 20", "size = 1500");
     let model = Model::build(Network::from_toml_str(&text, "t").unwrap(), 8).unwrap();
     let opts = GpuOptions {
         max_groups_per_dim: Some(5),
-        max_binding_bytes: Some(256 * 1100 * 4),
+        max_binding_bytes: Some(256 * 1500 * 4),
         fused: Some(false),
         host_input: false,
     };

@@ -123,7 +123,7 @@ pub struct GpuEngine {
 
 /// Spike words (of 32 pre neurons) one synapse_accumulate invocation sums:
 /// fewer atomics per spike than one word, enough parallelism at scale.
-pub const SYN_CHUNK_WORDS: u64 = 4;
+pub const SYN_CHUNK_WORDS: u64 = 8; // MAX_CHUNK_WORDS of synapse_accumulate.wgsl
 
 /// Networks up to this many synapses may run fused (one workgroup does all
 /// the work of a step, so the work must be small).
