@@ -118,18 +118,21 @@ pub fn measure(
     })
 }
 
-/// Runs the suite; returns one JSON object per network (also for skipped
-/// ones, with `skipped` and the reason).
+/// Runs the suite, reporting one JSON object per network (also for skipped
+/// ones, with `skipped` and the reason); stops early when `report` returns
+/// false.
 pub fn run(
     backend: Backend,
     budget: Duration,
-    mut report: impl FnMut(&serde_json::Value),
+    mut report: impl FnMut(&serde_json::Value) -> bool,
 ) -> Result<()> {
     for case in suite() {
         let net = match case.network {
             Ok(n) => n,
             Err(why) => {
-                report(&json!({ "network": case.name, "about": case.about, "skipped": why }));
+                if !report(&json!({ "network": case.name, "about": case.about, "skipped": why })) {
+                    return Ok(());
+                }
                 continue;
             }
         };
@@ -145,7 +148,7 @@ pub fn run(
             None
         };
         let bytes_per_step = (m.events as f64 / m.steps as f64) * 4.0;
-        report(&json!({
+        let more = report(&json!({
             "network": case.name,
             "about": case.about,
             "backend": if adapter.is_some() { "gpu" } else { "cpu" },
@@ -161,6 +164,9 @@ pub fn run(
             "cpu_steps_per_s": cpu.as_ref().map(|c| c.steps_per_s()),
             "speedup_vs_cpu": cpu.as_ref().map(|c| m.steps_per_s() / c.steps_per_s()),
         }));
+        if !more {
+            return Ok(());
+        }
     }
     Ok(())
 }

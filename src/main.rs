@@ -15,7 +15,11 @@ fn main() -> ExitCode {
         Some(Command::Bench(args)) => bench(&args),
         Some(Command::Render(args)) => nacc::render::render(&args.to_options()).map(|files| {
             let out = args.out.as_ref().unwrap_or(&args.dir);
-            println!("wrote {} in {}", files.join(", "), out.display());
+            say(&format!(
+                "wrote {} in {}\n",
+                files.join(", "),
+                out.display()
+            ));
             ExitCode::SUCCESS
         }),
     };
@@ -32,21 +36,22 @@ fn run(args: &RunArgs) -> nacc::Result<ExitCode> {
     let opts = args.to_options();
     let outcome = nacc::run::run(&opts)?;
     if !opts.quiet {
-        print!("{}", nacc::run::table(&outcome));
-        println!(
-            "{} steps on {} in {:.3} s; outputs in {}",
+        say(&nacc::run::table(&outcome));
+        say(&format!(
+            "{} steps on {} in {:.3} s; outputs in {}
+",
             outcome.record.steps(),
             outcome.engine,
             outcome.sim_time.as_secs_f64(),
             opts.out.display()
-        );
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn compare(args: &RunArgs) -> nacc::Result<ExitCode> {
     let report = nacc::run::compare(&args.to_options())?;
-    print!("{}", report.render());
+    say(&report.render());
     Ok(if report.identical() {
         ExitCode::SUCCESS
     } else {
@@ -63,24 +68,28 @@ fn bench(args: &nacc::cli::BenchArgs) -> nacc::Result<ExitCode> {
         ));
     }
     if !args.json {
-        println!("{}", nacc::bench::TABLE_HEADER);
+        say(&format!("{}\n", nacc::bench::TABLE_HEADER));
     }
     nacc::bench::run(
         args.backend.backend(),
         std::time::Duration::from_secs_f64(args.budget),
         |v| {
-            if args.json {
-                println!("{v}");
+            let line = if args.json {
+                v.to_string()
             } else {
-                println!("{}", nacc::bench::table_line(v));
-            }
+                nacc::bench::table_line(v)
+            };
+            say(&format!(
+                "{line}
+"
+            ))
         },
     )?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn devices() -> nacc::Result<ExitCode> {
-    print!("{}", nacc::run::devices());
+    say(&nacc::run::devices());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -94,4 +103,14 @@ fn quiet_wayland() {
         // SAFETY: called first thing in main, while the process has one thread.
         unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
     }
+}
+
+/// Writes to stdout; false once stdout is gone (a closed pipe, as in
+/// `nacc bench | head`), which is not an error worth a message.
+fn say(text: &str) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_ok()
 }

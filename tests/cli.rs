@@ -497,3 +497,26 @@ fn bench_json_lines_have_the_documented_keys() {
     assert_eq!(lines[0]["synapses"], 8000);
     fails(tmp.path(), &["bench", "--budget", "0"], &["--budget", "0"]);
 }
+
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    // `nacc bench | head -1`: the reader goes away; nacc stops quietly.
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [
+        &["bench", "--backend", "cpu", "--budget", "0.05"][..],
+        &["run", "--steps", "20", "--backend", "cpu"][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nacc"))
+            .args(args)
+            .current_dir(tmp.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(o.status.success(), "{args:?}: {err}");
+    }
+}
