@@ -109,6 +109,25 @@ pub struct Projection {
     pub sign: i32,
     pub bias: bool,
     pub init: Init,
+    pub conn: Connectivity,
+}
+
+/// Which pre neurons a post neuron receives synapses from. A missing synapse
+/// contributes nothing (SPEC §2 with w = 0), and never occupies memory.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Connectivity {
+    /// Every pre neuron to every post neuron (an `nn.Linear`).
+    Dense,
+    /// Each (pre, post) pair independently with probability p.
+    FixedProbability(f64),
+    /// Each post neuron from exactly k distinct pre neurons.
+    FixedFanIn(u32),
+}
+
+impl Connectivity {
+    pub fn is_dense(self) -> bool {
+        self == Connectivity::Dense
+    }
 }
 
 /// A validated network: every field within its rule, projections between
@@ -176,6 +195,12 @@ pub struct RawProjection {
     pub weight: Option<f32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bias_value: Option<f32>,
+    /// Sparse: each (pre, post) pair with this probability.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_probability: Option<f64>,
+    /// Sparse: each post neuron from exactly this many pre neurons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_fan_in: Option<i64>,
 }
 
 fn default_sign() -> i64 {
@@ -249,11 +274,23 @@ impl Network {
         self.populations.iter().map(|p| p.size as u64).sum()
     }
 
+    /// Synapses of projection `j`: exact for dense and fixed fan-in, the
+    /// expected number for a fixed probability.
+    pub fn synapses(&self, j: usize) -> u64 {
+        let p = &self.projections[j];
+        let (n_pre, n_post) = (
+            self.populations[p.pre].size as u64,
+            self.populations[p.post].size as u64,
+        );
+        match p.conn {
+            Connectivity::Dense => n_pre * n_post,
+            Connectivity::FixedProbability(q) => (q * (n_pre * n_post) as f64).round() as u64,
+            Connectivity::FixedFanIn(k) => k as u64 * n_post,
+        }
+    }
+
     pub fn total_synapses(&self) -> u64 {
-        self.projections
-            .iter()
-            .map(|p| self.populations[p.pre].size as u64 * self.populations[p.post].size as u64)
-            .sum()
+        (0..self.projections.len()).map(|j| self.synapses(j)).sum()
     }
 
     /// The resolved network in the same TOML form it was read from, every
@@ -302,7 +339,14 @@ impl Network {
                     high: None,
                     weight: None,
                     bias_value: None,
+                    fixed_probability: None,
+                    fixed_fan_in: None,
                 };
+                match p.conn {
+                    Connectivity::Dense => {}
+                    Connectivity::FixedProbability(q) => r.fixed_probability = Some(q),
+                    Connectivity::FixedFanIn(k) => r.fixed_fan_in = Some(k as i64),
+                }
                 match p.init {
                     Init::Linear => r.init = "linear".into(),
                     Init::Uniform { low, high } => {
@@ -603,6 +647,39 @@ fn validate_projection(i: usize, rp: &RawProjection, pops: &[Population]) -> Res
             ));
         }
     };
+    let conn = match (rp.fixed_probability, rp.fixed_fan_in) {
+        (None, None) => Connectivity::Dense,
+        (Some(_), Some(_)) => {
+            return Err(Error::Input(format!(
+                "{}: give fixed_probability or fixed_fan_in, not both",
+                f("fixed_fan_in")
+            )));
+        }
+        (Some(q), None) => {
+            if !(q > 0.0 && q <= 1.0) {
+                return Err(bad_value(
+                    f("fixed_probability"),
+                    q,
+                    "must be within (0, 1]",
+                ));
+            }
+            Connectivity::FixedProbability(q)
+        }
+        (None, Some(k)) => {
+            let n_pre = pops[pre].size as i64;
+            if k < 1 || k > n_pre {
+                return Err(bad_value(
+                    f("fixed_fan_in"),
+                    k,
+                    format!(
+                        "must be within 1..={n_pre} (the size of pre population `{}`)",
+                        pops[pre].name
+                    ),
+                ));
+            }
+            Connectivity::FixedFanIn(k as u32)
+        }
+    };
     Ok(Projection {
         name: rp.name.clone(),
         pre,
@@ -610,6 +687,7 @@ fn validate_projection(i: usize, rp: &RawProjection, pops: &[Population]) -> Res
         sign: rp.sign as i32,
         bias: rp.bias,
         init,
+        conn,
     })
 }
 

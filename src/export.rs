@@ -64,14 +64,36 @@ pub fn write_spikes(path: &Path, rec: &PopRecord) -> Result<()> {
 }
 
 /// `weights_<proj>.npy` (N_post x N_pre) and, for projections with a bias,
-/// `bias_<proj>.npy` (N_post), float32, raw unquantised values.
+/// `bias_<proj>.npy` (N_post), float32, raw unquantised values. A sparse
+/// projection is written in COO form instead: `weights_<proj>_post.npy`,
+/// `weights_<proj>_pre.npy` (uint32) and `weights_<proj>_value.npy`
+/// (float32), one entry per synapse, sorted by post then pre, so that
+/// `scipy.sparse.coo_matrix((value, (post, pre)), shape=(N_post, N_pre))` is
+/// the `nn.Linear` weight with zeros where there is no synapse.
 pub fn write_weights(dir: &Path, model: &Model) -> Result<()> {
     for (proj, w) in model.net.projections.iter().zip(&model.weights) {
         let n_pre = model.net.populations[proj.pre].size;
         let n_post = model.net.populations[proj.post].size;
-        write_atomic(&dir.join(format!("weights_{}.npy", proj.name)), |f| {
-            npy::write_f32(f, &[n_post, n_pre], &w.w)
-        })?;
+        match &w.sparse {
+            None => write_atomic(&dir.join(format!("weights_{}.npy", proj.name)), |f| {
+                npy::write_f32(f, &[n_post, n_pre], &w.w)
+            })?,
+            Some(rows) => {
+                let n = rows.pre.len();
+                let post: Vec<u32> = (0..n_post)
+                    .flat_map(|j| std::iter::repeat_n(j as u32, rows.ptr[j + 1] - rows.ptr[j]))
+                    .collect();
+                write_atomic(&dir.join(format!("weights_{}_post.npy", proj.name)), |f| {
+                    npy::write_u32(f, &[n], &post)
+                })?;
+                write_atomic(&dir.join(format!("weights_{}_pre.npy", proj.name)), |f| {
+                    npy::write_u32(f, &[n], &rows.pre)
+                })?;
+                write_atomic(&dir.join(format!("weights_{}_value.npy", proj.name)), |f| {
+                    npy::write_f32(f, &[n], &w.w)
+                })?;
+            }
+        }
         if proj.bias {
             write_atomic(&dir.join(format!("bias_{}.npy", proj.name)), |f| {
                 npy::write_f32(f, &[n_post], &w.b)

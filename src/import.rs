@@ -6,7 +6,7 @@
 use crate::config::Network;
 use crate::engine::InputSource;
 use crate::error::{Error, Result, bad_file};
-use crate::network::Model;
+use crate::network::{Model, SparseRows};
 use crate::npy::{self, DType};
 use std::path::Path;
 
@@ -23,17 +23,85 @@ pub fn load_weights(dir: &Path, model: &mut Model) -> Result<()> {
     for (j, proj) in model.net.projections.iter().enumerate() {
         let n_pre = model.net.populations[proj.pre].size;
         let n_post = model.net.populations[proj.post].size;
-        let wpath = dir.join(format!("weights_{}.npy", proj.name));
-        let w = read_f32(&wpath, &[n_post, n_pre])?;
+        if !proj.conn.is_dense() {
+            let (rows, w) = read_coo(dir, &proj.name, n_post, n_pre)?;
+            model.weights[j].sparse = Some(rows);
+            model.weights[j].w = w;
+        } else {
+            let wpath = dir.join(format!("weights_{}.npy", proj.name));
+            model.weights[j].w = read_f32(&wpath, &[n_post, n_pre])?;
+        }
         let b = if proj.bias {
             read_f32(&dir.join(format!("bias_{}.npy", proj.name)), &[n_post])?
         } else {
             vec![0.0; n_post]
         };
-        model.weights[j].w = w;
         model.weights[j].b = b;
     }
     Ok(())
+}
+
+/// A sparse projection's synapses from `weights_<proj>_{post,pre,value}.npy`
+/// (the COO layout `nacc run` writes): entries sorted by post then pre,
+/// without repeats, within the populations' sizes.
+fn read_coo(dir: &Path, name: &str, n_post: usize, n_pre: usize) -> Result<(SparseRows, Vec<f32>)> {
+    let path = |part: &str| dir.join(format!("weights_{name}_{part}.npy"));
+    let read_u32 = |p: std::path::PathBuf| -> Result<(Vec<u32>, std::path::PathBuf)> {
+        let a = npy::read(&p)?;
+        let n = match a.shape[..] {
+            [n] => n,
+            _ => {
+                return Err(bad_file(
+                    &p,
+                    format!(
+                        "shape {:?} found, expected (n,): one entry per synapse",
+                        a.shape
+                    ),
+                ));
+            }
+        };
+        npy::expect(&p, &a, &[DType::U32], &[n])?;
+        Ok((a.to_u32(), p))
+    };
+    let (post, post_path) = read_u32(path("post"))?;
+    let (pre, pre_path) = read_u32(path("pre"))?;
+    let n = post.len();
+    if pre.len() != n {
+        return Err(bad_file(
+            &pre_path,
+            format!(
+                "{} entries found, expected {n} as in {}",
+                pre.len(),
+                post_path.display()
+            ),
+        ));
+    }
+    let w = read_f32(&path("value"), &[n])?;
+    for k in 0..n {
+        if post[k] as usize >= n_post || pre[k] as usize >= n_pre {
+            return Err(bad_file(
+                &post_path,
+                format!(
+                    "synapse {k} is (post {}, pre {}), outside the {n_post} x {n_pre} projection",
+                    post[k], pre[k]
+                ),
+            ));
+        }
+        if k > 0 && (post[k - 1], pre[k - 1]) >= (post[k], pre[k]) {
+            return Err(bad_file(
+                &post_path,
+                format!("synapse {k}: entries must be sorted by post then pre, without repeats"),
+            ));
+        }
+    }
+    let mut ptr = vec![0usize; n_post + 1];
+    for &j in &post {
+        ptr[j as usize + 1] += 1;
+    }
+    for j in 0..n_post {
+        ptr[j + 1] += ptr[j];
+    }
+    Ok((SparseRows { ptr, pre }, w))
 }
 
 fn read_f32(path: &Path, shape: &[usize]) -> Result<Vec<f32>> {

@@ -56,6 +56,7 @@ pub mod purpose {
     pub const SPIKE: u32 = 2;
     pub const WEIGHT: u32 = 3;
     pub const BIAS: u32 = 4;
+    pub const CONNECT: u32 = 5;
 }
 
 /// The integer threshold of a rate: spike iff `hash >> 8 < threshold`.

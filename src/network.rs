@@ -1,17 +1,48 @@
-//! A [`Network`] made concrete: weights, biases and input rates drawn from the
-//! seed (SPEC §1), and the fixed-point form of every projection (SPEC §2.2).
+//! A [`Network`] made concrete: connectivity, weights, biases and input
+//! rates drawn from the seed (SPEC §1), and the fixed-point form of every
+//! projection (SPEC §2.2).
 
-use crate::config::{Init, Network, PopKind};
+use crate::config::{Connectivity, Init, Network, PopKind, Projection};
 use crate::error::{Error, Result, try_zeroed};
-use crate::input::{draw_rates, hash4, purpose, stream_id, unit_f32};
+use crate::input::{draw_rates, hash4, mix32, purpose, stream_id, unit_f32};
+use std::ops::Range;
+
+/// Which pre neurons each post neuron of a sparse projection receives from:
+/// post `j` from `pre[ptr[j]..ptr[j + 1]]`, ascending.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SparseRows {
+    pub ptr: Vec<usize>,
+    pub pre: Vec<u32>,
+}
 
 /// Raw weights of one projection, as torch stores them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Weights {
-    /// `w[post * n_pre + pre]`: the `nn.Linear.weight` layout (N_post x N_pre).
+    /// Dense: `w[post * n_pre + pre]`, the `nn.Linear.weight` layout
+    /// (N_post x N_pre). Sparse: one per synapse, in the order of `sparse`.
     pub w: Vec<f32>,
     /// `b[post]`; all zero when the projection has no bias.
     pub b: Vec<f32>,
+    /// The synapses of a sparse projection; None when dense.
+    pub sparse: Option<SparseRows>,
+}
+
+impl Weights {
+    /// The synapses of post neuron `j`: a range of `w` (and of `sparse.pre`).
+    pub fn row(&self, j: usize, n_pre: usize) -> Range<usize> {
+        match &self.sparse {
+            None => j * n_pre..(j + 1) * n_pre,
+            Some(s) => s.ptr[j]..s.ptr[j + 1],
+        }
+    }
+
+    /// The pre neuron of synapse `k` of post `j` (k indexes `w`).
+    pub fn pre_of(&self, j: usize, k: usize, n_pre: usize) -> usize {
+        match &self.sparse {
+            None => k - j * n_pre,
+            Some(s) => s.pre[k] as usize,
+        }
+    }
 }
 
 /// A network with its parameters: what every engine runs.
@@ -25,48 +56,182 @@ pub struct Model {
     pub rates: Vec<Vec<f32>>,
 }
 
+/// Threads for building large sparse projections.
+fn build_threads() -> usize {
+    crate::engine::cpu::default_threads()
+}
+
+/// The pre neurons of post `j` of a sparse projection, ascending: a pure
+/// function of (seed, projection, j).
+fn choose_pres(
+    conn: Connectivity,
+    seed: u64,
+    stream: u32,
+    j: u32,
+    n_pre: usize,
+    out: &mut Vec<u32>,
+    seen: &mut std::collections::HashSet<u32>,
+) {
+    out.clear();
+    match conn {
+        Connectivity::Dense => out.extend(0..n_pre as u32),
+        Connectivity::FixedProbability(p) => {
+            // each pair independently: its draw below p * 2^32
+            let thr = (p * 4294967296.0).min(4294967295.0) as u64;
+            out.extend(
+                (0..n_pre as u32).filter(|&i| (hash4(seed, stream, j, i) as u64) < thr || p >= 1.0),
+            );
+        }
+        Connectivity::FixedFanIn(k) => {
+            // Floyd's algorithm: k distinct of n_pre with k draws
+            seen.clear();
+            let n = n_pre as u64;
+            for i in (n - k as u64)..n {
+                let r = hash4(seed, stream, j, mix32(i as u32));
+                let t = ((r as u64 * (i + 1)) >> 32) as u32; // uniform in 0..=i
+                let pick = if seen.insert(t) {
+                    t
+                } else {
+                    seen.insert(i as u32);
+                    i as u32
+                };
+                out.push(pick);
+            }
+            out.sort_unstable();
+        }
+    }
+}
+
+/// Connectivity and raw weights of a sparse projection, posts split across
+/// threads (each post's synapses depend on nothing but the seed).
+fn build_sparse(
+    proj: &Projection,
+    seed: u64,
+    n_pre: usize,
+    n_post: usize,
+    lo: f32,
+    hi: f32,
+    constant: Option<f32>,
+) -> Result<(SparseRows, Vec<f32>)> {
+    let sc = stream_id(&proj.name, purpose::CONNECT);
+    let sw = stream_id(&proj.name, purpose::WEIGHT);
+    let threads = build_threads().clamp(1, n_post.max(1));
+    let per = n_post.div_ceil(threads);
+    let parts: Vec<(Vec<usize>, Vec<u32>, Vec<f32>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    let (mut counts, mut pres, mut ws) = (Vec::new(), Vec::new(), Vec::new());
+                    let (mut row, mut seen) = (Vec::new(), std::collections::HashSet::new());
+                    for j in (t * per)..((t + 1) * per).min(n_post) {
+                        choose_pres(proj.conn, seed, sc, j as u32, n_pre, &mut row, &mut seen);
+                        counts.push(row.len());
+                        for &i in &row {
+                            ws.push(constant.unwrap_or_else(|| {
+                                lo + (hi - lo) * unit_f32(hash4(seed, sw, j as u32, i))
+                            }));
+                        }
+                        pres.extend_from_slice(&row);
+                    }
+                    (counts, pres, ws)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("building a projection does not panic"))
+            .collect()
+    });
+    let total: usize = parts.iter().map(|p| p.1.len()).sum();
+    let mut ptr = Vec::with_capacity(n_post + 1);
+    ptr.push(0);
+    let mut pre: Vec<u32> = Vec::new();
+    pre.try_reserve_exact(total).map_err(|_| {
+        Error::Input(format!(
+            "projection `{}`: {total} synapses cannot be allocated",
+            proj.name
+        ))
+    })?;
+    let mut w: Vec<f32> = Vec::new();
+    w.try_reserve_exact(total).map_err(|_| {
+        Error::Input(format!(
+            "projection `{}`: {total} synapses cannot be allocated",
+            proj.name
+        ))
+    })?;
+    for (counts, pres, ws) in parts {
+        for c in counts {
+            ptr.push(ptr.last().unwrap() + c);
+        }
+        pre.extend_from_slice(&pres);
+        w.extend_from_slice(&ws);
+    }
+    Ok((SparseRows { ptr, pre }, w))
+}
+
 impl Model {
-    /// Draws every weight, bias and rate from `seed`, each a pure function of
-    /// (seed, object name, index) so that nothing depends on evaluation order.
+    /// Draws every synapse, weight, bias and rate from `seed`, each a pure
+    /// function of (seed, object name, index) so that nothing depends on
+    /// evaluation order or thread count. A synapse of a sparse projection
+    /// gets the weight the dense projection would have at its place.
     pub fn build(net: Network, seed: u64) -> Result<Model> {
         let mut weights = Vec::with_capacity(net.projections.len());
         for proj in &net.projections {
             let n_pre = net.populations[proj.pre].size;
             let n_post = net.populations[proj.post].size;
+            // nn.Linear's bound 1/sqrt(fan_in), with a sparse projection's fan-in
+            let fan_in = match proj.conn {
+                Connectivity::Dense => n_pre as f64,
+                Connectivity::FixedProbability(p) => (p * n_pre as f64).max(1.0),
+                Connectivity::FixedFanIn(k) => k as f64,
+            };
+            let (lo, hi, constant) = match proj.init {
+                Init::Linear => {
+                    let k = 1.0 / (fan_in as f32).sqrt();
+                    (-k, k, None)
+                }
+                Init::Uniform { low, high } => (low, high, None),
+                Init::Constant { weight, .. } => (weight, weight, Some(weight)),
+            };
+            let mut b = vec![0.0f32; n_post];
+            if proj.bias {
+                match proj.init {
+                    Init::Constant { bias, .. } => b.fill(bias),
+                    _ => {
+                        let sb = stream_id(&proj.name, purpose::BIAS);
+                        for (post, x) in b.iter_mut().enumerate() {
+                            *x = lo + (hi - lo) * unit_f32(hash4(seed, sb, post as u32, 0));
+                        }
+                    }
+                }
+            }
+            if !proj.conn.is_dense() {
+                let (rows, w) = build_sparse(proj, seed, n_pre, n_post, lo, hi, constant)?;
+                weights.push(Weights {
+                    w,
+                    b,
+                    sparse: Some(rows),
+                });
+                continue;
+            }
             let count = n_pre.checked_mul(n_post).ok_or_else(|| {
                 Error::Input(format!("projection `{}` has too many synapses", proj.name))
             })?;
             let mut w: Vec<f32> =
                 try_zeroed(count, &format!("projection `{}` weights", proj.name))?;
-            let mut b = vec![0.0f32; n_post];
-            let (lo, hi) = match proj.init {
-                Init::Linear => {
-                    let k = 1.0 / (n_pre as f32).sqrt();
-                    (-k, k)
-                }
-                Init::Uniform { low, high } => (low, high),
-                Init::Constant { weight, bias } => {
-                    w.fill(weight);
-                    if proj.bias {
-                        b.fill(bias);
+            match constant {
+                Some(c) => w.fill(c),
+                None => {
+                    let sw = stream_id(&proj.name, purpose::WEIGHT);
+                    for (post, row) in w.chunks_exact_mut(n_pre).enumerate() {
+                        for (pre, x) in row.iter_mut().enumerate() {
+                            *x =
+                                lo + (hi - lo) * unit_f32(hash4(seed, sw, post as u32, pre as u32));
+                        }
                     }
-                    weights.push(Weights { w, b });
-                    continue;
-                }
-            };
-            let sw = stream_id(&proj.name, purpose::WEIGHT);
-            for (post, row) in w.chunks_exact_mut(n_pre).enumerate() {
-                for (pre, x) in row.iter_mut().enumerate() {
-                    *x = lo + (hi - lo) * unit_f32(hash4(seed, sw, post as u32, pre as u32));
                 }
             }
-            if proj.bias {
-                let sb = stream_id(&proj.name, purpose::BIAS);
-                for (post, x) in b.iter_mut().enumerate() {
-                    *x = lo + (hi - lo) * unit_f32(hash4(seed, sb, post as u32, 0));
-                }
-            }
-            weights.push(Weights { w, b });
+            weights.push(Weights { w, b, sparse: None });
         }
         let rates = net
             .populations
@@ -95,8 +260,11 @@ impl Model {
             .map(|(proj, w)| {
                 let n_pre = self.net.populations[proj.pre].size;
                 let n_post = self.net.populations[proj.post].size;
-                Quantized::new(&w.w, n_post, n_pre)
-                    .map_err(|e| e.context(format!("projection `{}`", proj.name)))
+                let q = match &w.sparse {
+                    None => Quantized::new(&w.w, n_post, n_pre),
+                    Some(rows) => Quantized::new_sparse(&w.w, rows, n_post, n_pre),
+                };
+                q.map_err(|e| e.context(format!("projection `{}`", proj.name)))
             })
             .collect()
     }
@@ -114,11 +282,11 @@ fn quantize_one(w: f32, f: u32) -> Option<i32> {
     (x.abs() < 2_147_483_648.0).then_some(x as i32)
 }
 
-/// The worst-case |sum| a post neuron can receive at `f` fractional bits, or
-/// `None` when it reaches 2^31.
-fn worst_case_sum(w: &[f32], n_pre: usize, f: u32) -> Option<u64> {
+/// The worst-case |sum| a post neuron can receive at `f` fractional bits
+/// (`rows`: the weights of each post neuron), or `None` when it reaches 2^31.
+fn worst_case_sum<'a>(rows: impl Iterator<Item = &'a [f32]>, f: u32) -> Option<u64> {
     let mut worst = 0u64;
-    for row in w.chunks_exact(n_pre.max(1)) {
+    for row in rows {
         let mut s = 0u64;
         for &x in row {
             s += quantize_one(x, f)?.unsigned_abs() as u64;
@@ -131,21 +299,36 @@ fn worst_case_sum(w: &[f32], n_pre: usize, f: u32) -> Option<u64> {
     Some(worst)
 }
 
-/// The largest F in 0..=30 for which no synaptic sum can reach 2^31
+/// The largest F in 0..=30 for which no post neuron's sum can reach 2^31
 /// (SPEC §2.2), or `None` when even F = 0 fails.
-pub fn choose_frac_bits(w: &[f32], n_pre: usize) -> Option<u32> {
+fn choose_frac_bits_rows<'a, I: Iterator<Item = &'a [f32]>>(rows: impl Fn() -> I) -> Option<u32> {
     // The worst case grows with F, so the predicate is monotone: bisect.
-    worst_case_sum(w, n_pre, 0)?;
+    worst_case_sum(rows(), 0)?;
     let (mut ok, mut bad) = (0u32, 31u32);
     while bad - ok > 1 {
         let mid = (ok + bad) / 2;
-        if worst_case_sum(w, n_pre, mid).is_some() {
+        if worst_case_sum(rows(), mid).is_some() {
             ok = mid;
         } else {
             bad = mid;
         }
     }
     Some(ok)
+}
+
+/// [`choose_frac_bits_rows`] for dense weights in the `nn.Linear` layout.
+pub fn choose_frac_bits(w: &[f32], n_pre: usize) -> Option<u32> {
+    choose_frac_bits_rows(|| w.chunks_exact(n_pre.max(1)))
+}
+
+const TOO_LARGE: &str = "weights too large for exact integer sums: even at 0 fractional bits a post neuron's sum of |round(w)| reaches 2^31 (SPEC §2.2)";
+
+/// A sparse projection's synapses by pre neuron: pre `i` projects to
+/// `post[pre_ptr[i]..pre_ptr[i + 1]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreMajor {
+    pub pre_ptr: Vec<usize>,
+    pub post: Vec<u32>,
 }
 
 /// A projection in the form the engines read.
@@ -155,45 +338,101 @@ pub struct Quantized {
     pub frac_bits: u32,
     pub n_pre: usize,
     pub n_post: usize,
-    /// `wq[pre * n_post + post]`: pre-major, so that a spiking pre neuron's
-    /// row is contiguous (event-driven accumulation reads only those rows).
+    /// Dense: `wq[pre * n_post + post]`, pre-major, so that a spiking pre
+    /// neuron's row is contiguous (event-driven accumulation reads only those
+    /// rows). Sparse: one per synapse, in the order of `sparse`.
     pub wq: Vec<i32>,
+    /// The synapses of a sparse projection by pre neuron; None when dense.
+    pub sparse: Option<PreMajor>,
     /// 2^(12-F) and 2^-F: the exact conversion of SPEC §2.2.
     pub scale_hi: f32,
     pub scale_lo: f32,
 }
 
+fn check_finite(w: &[f32], index: impl Fn(usize) -> String) -> Result<()> {
+    match w.iter().position(|x| !x.is_finite()) {
+        Some(i) => Err(Error::Input(format!(
+            "weight {} = {} is not finite",
+            index(i),
+            w[i]
+        ))),
+        None => Ok(()),
+    }
+}
+
 impl Quantized {
+    fn with_bits(
+        f: u32,
+        n_pre: usize,
+        n_post: usize,
+        wq: Vec<i32>,
+        sparse: Option<PreMajor>,
+    ) -> Quantized {
+        Quantized {
+            frac_bits: f,
+            n_pre,
+            n_post,
+            wq,
+            sparse,
+            scale_hi: pow2(12 - f as i32),
+            scale_lo: pow2(-(f as i32)),
+        }
+    }
+
     /// `w` in the `nn.Linear` layout (N_post x N_pre).
     pub fn new(w: &[f32], n_post: usize, n_pre: usize) -> Result<Quantized> {
         assert_eq!(w.len(), n_post * n_pre);
-        if let Some(i) = w.iter().position(|x| !x.is_finite()) {
-            return Err(Error::Input(format!(
-                "weight [{}, {}] = {} is not finite",
-                i / n_pre,
-                i % n_pre,
-                w[i]
-            )));
-        }
-        let f = choose_frac_bits(w, n_pre).ok_or_else(|| {
-            Error::Input(
-                "weights too large for exact integer sums: even at 0 fractional bits a post neuron's sum of |round(w)| reaches 2^31 (SPEC §2.2)".into(),
-            )
-        })?;
+        check_finite(w, |i| format!("[{}, {}]", i / n_pre, i % n_pre))?;
+        let f = choose_frac_bits(w, n_pre).ok_or_else(|| Error::Input(TOO_LARGE.into()))?;
         let mut wq: Vec<i32> = try_zeroed(w.len(), "quantised weights")?;
         for (post, row) in w.chunks_exact(n_pre.max(1)).enumerate().take(n_post) {
             for (pre, &x) in row.iter().enumerate() {
                 wq[pre * n_post + post] = quantize_one(x, f).expect("checked by choose_frac_bits");
             }
         }
-        Ok(Quantized {
-            frac_bits: f,
+        Ok(Quantized::with_bits(f, n_pre, n_post, wq, None))
+    }
+
+    /// Sparse weights (one per synapse of `rows`), regrouped by pre neuron.
+    pub fn new_sparse(
+        w: &[f32],
+        rows: &SparseRows,
+        n_post: usize,
+        n_pre: usize,
+    ) -> Result<Quantized> {
+        assert_eq!(w.len(), rows.pre.len());
+        check_finite(w, |k| {
+            let j = rows.ptr.partition_point(|&p| p <= k) - 1;
+            format!("[{j}, {}]", rows.pre[k])
+        })?;
+        let f = choose_frac_bits_rows(|| rows.ptr.windows(2).map(|r| &w[r[0]..r[1]]))
+            .ok_or_else(|| Error::Input(TOO_LARGE.into()))?;
+        // counting sort by pre
+        let mut pre_ptr = vec![0usize; n_pre + 1];
+        for &i in &rows.pre {
+            pre_ptr[i as usize + 1] += 1;
+        }
+        for i in 0..n_pre {
+            pre_ptr[i + 1] += pre_ptr[i];
+        }
+        let mut next = pre_ptr.clone();
+        let mut post: Vec<u32> = try_zeroed(w.len(), "sparse synapses")?;
+        let mut wq: Vec<i32> = try_zeroed(w.len(), "quantised weights")?;
+        for j in 0..n_post {
+            for k in rows.ptr[j]..rows.ptr[j + 1] {
+                let i = rows.pre[k] as usize;
+                post[next[i]] = j as u32;
+                wq[next[i]] = quantize_one(w[k], f).expect("checked by choose_frac_bits");
+                next[i] += 1;
+            }
+        }
+        Ok(Quantized::with_bits(
+            f,
             n_pre,
             n_post,
             wq,
-            scale_hi: pow2(12 - f as i32),
-            scale_lo: pow2(-(f as i32)),
-        })
+            Some(PreMajor { pre_ptr, post }),
+        ))
     }
 }
 

@@ -14,6 +14,7 @@ pub enum DType {
     U8,
     Bool,
     F32,
+    U32,
 }
 
 impl DType {
@@ -22,12 +23,13 @@ impl DType {
             DType::U8 => "|u1",
             DType::Bool => "|b1",
             DType::F32 => "<f4",
+            DType::U32 => "<u4",
         }
     }
     pub fn size(self) -> usize {
         match self {
             DType::U8 | DType::Bool => 1,
-            DType::F32 => 4,
+            DType::F32 | DType::U32 => 4,
         }
     }
     fn from_descr(d: &str) -> Option<DType> {
@@ -35,6 +37,7 @@ impl DType {
             "|u1" | "<u1" | "u1" | "=u1" => Some(DType::U8),
             "|b1" | "<b1" | "b1" | "=b1" => Some(DType::Bool),
             "<f4" | "f4" | "=f4" => Some(DType::F32),
+            "<u4" | "u4" | "=u4" => Some(DType::U32),
             _ => None,
         }
     }
@@ -43,6 +46,7 @@ impl DType {
             DType::U8 => "uint8",
             DType::Bool => "bool",
             DType::F32 => "float32",
+            DType::U32 => "uint32",
         }
     }
 }
@@ -86,6 +90,17 @@ pub fn write_f32(w: &mut impl Write, shape: &[usize], data: &[f32]) -> std::io::
     Ok(())
 }
 
+/// Writes a whole uint32 array.
+pub fn write_u32(w: &mut impl Write, shape: &[usize], data: &[u32]) -> std::io::Result<()> {
+    debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+    w.write_all(&header(DType::U32, shape))?;
+    for chunk in data.chunks(4096) {
+        let bytes: Vec<u8> = chunk.iter().flat_map(|x| x.to_le_bytes()).collect();
+        w.write_all(&bytes)?;
+    }
+    Ok(())
+}
+
 /// An array read from a `.npy` file: little-endian data in C order.
 #[derive(Debug, Clone)]
 pub struct Array {
@@ -99,6 +114,13 @@ impl Array {
         self.data
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    }
+
+    pub fn to_u32(&self) -> Vec<u32> {
+        self.data
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect()
     }
 }

@@ -195,7 +195,7 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
             net.populations[proj.pre].size,
             net.populations[proj.post].size,
         );
-        if !net.populations[proj.pre].is_poisson() {
+        if !net.populations[proj.pre].is_poisson() || !proj.conn.is_dense() {
             continue;
         }
         if n_pre * n_post > MAX_HEATMAP_CELLS {

@@ -210,7 +210,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
 }
 
 /// The figures of a run (see [`figures`]): every population's raster and a
-/// heatmap for every projection whose pre population is Poisson.
+/// heatmap for every dense projection whose pre population is Poisson.
 pub fn draw_figures(
     dir: &std::path::Path,
     model: &Model,
@@ -228,7 +228,7 @@ pub fn draw_figures(
         .projections
         .iter()
         .zip(&model.weights)
-        .filter(|(p, _)| net.populations[p.pre].is_poisson())
+        .filter(|(p, _)| net.populations[p.pre].is_poisson() && p.conn.is_dense())
         .map(|(p, w)| figures::ProjData {
             name: &p.name,
             pre: &net.populations[p.pre].name,
@@ -270,7 +270,8 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
                 "name": p.name,
                 "pre": net.populations[p.pre].name,
                 "post": net.populations[p.post].name,
-                "synapses": net.populations[p.pre].size as u64 * net.populations[p.post].size as u64,
+                "synapses": o.model.weights[j].w.len(),
+                "connectivity": format!("{:?}", p.conn),
                 "frac_bits": quant.as_ref().map(|q| q[j].frac_bits),
             })
         })

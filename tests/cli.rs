@@ -520,3 +520,100 @@ fn closed_stdout_is_not_a_panic() {
         assert!(o.status.success(), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn sparse_weights_are_written_as_coo_and_read_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let text = nacc::config::DEFAULT_TOML.replacen(
+        "init = \"linear\"",
+        "init = \"linear\"\nfixed_fan_in = 30",
+        1,
+    );
+    std::fs::write(d.join("sparse.toml"), text).unwrap();
+    ok(
+        d,
+        &[
+            "run",
+            "--config",
+            "sparse.toml",
+            "--steps",
+            "200",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--out",
+            "a",
+        ],
+    );
+    let post = npy::read(&d.join("a/weights_fc1_post.npy")).unwrap();
+    let pre = npy::read(&d.join("a/weights_fc1_pre.npy")).unwrap();
+    let value = npy::read(&d.join("a/weights_fc1_value.npy")).unwrap();
+    assert_eq!(
+        (post.dtype, pre.dtype, value.dtype),
+        (DType::U32, DType::U32, DType::F32)
+    );
+    assert_eq!(
+        (post.shape.clone(), pre.shape.clone(), value.shape.clone()),
+        (vec![1500], vec![1500], vec![1500])
+    );
+    assert!(!d.join("a/weights_fc1.npy").exists());
+    // other seed, same weights and input: same spikes
+    ok(
+        d,
+        &[
+            "run",
+            "--config",
+            "a/config.toml",
+            "--seed",
+            "8",
+            "--weights",
+            "a",
+            "--input-spikes",
+            "a/spikes_input.npy",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--out",
+            "b",
+        ],
+    );
+    same_files(
+        &d.join("a"),
+        &d.join("b"),
+        &["spikes_inter.npy", "spikes_msn.npy"],
+    );
+    // a pre index out of range is named
+    let mut pre_v = pre.to_u32();
+    pre_v[10] = 100;
+    let mut f = std::fs::File::create(d.join("a/weights_fc1_pre.npy")).unwrap();
+    npy::write_u32(&mut f, &[1500], &pre_v).unwrap();
+    drop(f);
+    fails(
+        d,
+        &[
+            "run",
+            "--config",
+            "a/config.toml",
+            "--weights",
+            "a",
+            "--out",
+            "c",
+        ],
+        &["weights_fc1_post.npy", "synapse 10", "pre 100"],
+    );
+    std::fs::remove_file(d.join("a/weights_fc1_value.npy")).unwrap();
+    fails(
+        d,
+        &[
+            "run",
+            "--config",
+            "a/config.toml",
+            "--weights",
+            "a",
+            "--out",
+            "c",
+        ],
+        &["weights_fc1_value.npy", "cannot open"],
+    );
+}

@@ -32,6 +32,27 @@ fn plain_frac_bits(w: &[f32], n_pre: usize) -> Option<u32> {
     })
 }
 
+/// The weights of a projection as an N_post x N_pre matrix, zero where a
+/// sparse projection has no synapse.
+fn dense_of(model: &Model, p: &nacc::config::Projection, w: &nacc::network::Weights) -> Vec<f32> {
+    let (n_pre, n_post) = (
+        model.net.populations[p.pre].size,
+        model.net.populations[p.post].size,
+    );
+    match &w.sparse {
+        None => w.w.clone(),
+        Some(rows) => {
+            let mut d = vec![0f32; n_post * n_pre];
+            for j in 0..n_post {
+                for k in rows.ptr[j]..rows.ptr[j + 1] {
+                    d[j * n_pre + rows.pre[k] as usize] = w.w[k];
+                }
+            }
+            d
+        }
+    }
+}
+
 /// SPEC §2, step by step. Returns spikes[t][pop][n] and membranes[t][pop][n].
 fn plain_run(model: &Model, input: &[Vec<Vec<u8>>], steps: usize) -> Trace {
     let net = &model.net;
@@ -42,7 +63,13 @@ fn plain_run(model: &Model, input: &[Vec<Vec<u8>>], steps: usize) -> Trace {
         .projections
         .iter()
         .zip(&model.weights)
-        .map(|(p, w)| plain_frac_bits(&w.w, net.populations[p.pre].size).unwrap())
+        .map(|(p, w)| plain_frac_bits(&dense_of(model, p, w), net.populations[p.pre].size).unwrap())
+        .collect();
+    let dense: Vec<Vec<f32>> = net
+        .projections
+        .iter()
+        .zip(&model.weights)
+        .map(|(p, w)| dense_of(model, p, w))
         .collect();
     let mut all_s = Vec::new();
     let mut all_v = Vec::new();
@@ -80,7 +107,7 @@ fn plain_run(model: &Model, input: &[Vec<Vec<u8>>], steps: usize) -> Trace {
                         let mut acc: i64 = 0;
                         for i in 0..n_pre {
                             if pre_s[i] == 1 {
-                                let w = model.weights[j].w[n * n_pre + i];
+                                let w = dense[j][n * n_pre + i];
                                 acc += (w as f64 * 2f64.powi(fbits[j] as i32)).round() as i64;
                             }
                         }

@@ -382,6 +382,64 @@ fn fused_kernel_is_chosen_for_small_networks_only(ctx: &Ctx) {
     assert!(e.to_string().contains("fused"), "{e}");
 }
 
+fn sparse_networks_scatter_on_the_gpu(ctx: &Ctx) {
+    // fixed fan-in into inter, fixed probability into msn, at two sizes
+    for (scale, seed) in [(1, 3u64), (12, 4)] {
+        let text = nacc::config::DEFAULT_TOML
+            .replacen(
+                "init = \"linear\"",
+                "init = \"linear\"\nfixed_fan_in = 37",
+                1,
+            )
+            .replacen(
+                "name = \"fc3\"",
+                "name = \"fc3\"\nfixed_probability = 0.2",
+                1,
+            );
+        let net = Network::from_toml_str(&text, "sparse")
+            .unwrap()
+            .scaled(scale)
+            .unwrap();
+        let model = Model::build(net, seed).unwrap();
+        let input = InputSource::generated(&model);
+        // sparse projections never run fused
+        assert!(
+            GpuEngine::new(
+                ctx.clone(),
+                &model,
+                &input,
+                50,
+                GpuOptions {
+                    fused: Some(true),
+                    ..Default::default()
+                }
+            )
+            .is_err()
+        );
+        assert_engines_agree(
+            ctx,
+            &model,
+            &input,
+            120,
+            50,
+            GpuOptions::default(),
+            &format!("sparse x{scale}"),
+        );
+        assert_engines_agree(
+            ctx,
+            &model,
+            &input,
+            40,
+            40,
+            GpuOptions {
+                host_input: true,
+                ..Default::default()
+            },
+            &format!("sparse x{scale}, host input"),
+        );
+    }
+}
+
 fn nacc_bin() -> PathBuf {
     // On the device machine the build path does not exist: use PATH there.
     let built = PathBuf::from(env!("CARGO_BIN_EXE_nacc"));
@@ -477,6 +535,10 @@ fn main() {
         (
             "fused_kernel_is_chosen_for_small_networks_only",
             fused_kernel_is_chosen_for_small_networks_only,
+        ),
+        (
+            "sparse_networks_scatter_on_the_gpu",
+            sparse_networks_scatter_on_the_gpu,
         ),
         ("cli_run_gpu_and_compare", cli_run_gpu_and_compare),
     ];

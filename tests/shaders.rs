@@ -2,7 +2,7 @@
 //! every `#[repr(C)]` mirror matches its WGSL struct's layout.
 
 use nacc::engine::gpu::layout::{
-    FusedParams, PoissonParams, PopParams, ProjParams, Step, SynParams,
+    FusedParams, PoissonParams, PopParams, ProjParams, ScatterParams, Step, SynParams,
 };
 use std::mem::{offset_of, size_of};
 use std::path::Path;
@@ -44,7 +44,7 @@ fn module(name: &str, src: &str) -> naga::Module {
 fn every_shader_parses_and_validates() {
     let ks = kernels();
     assert!(
-        ks.len() >= 4,
+        ks.len() >= 5,
         "no kernels found in shaders/: {:?}",
         ks.iter().map(|k| &k.0).collect::<Vec<_>>()
     );
@@ -63,12 +63,15 @@ fn every_shader_parses_and_validates() {
 fn engine_compiles_the_files_in_shaders() {
     // The engine embeds the shaders with include_str!: they are these files,
     // and every file is one the engine uses.
-    use nacc::engine::gpu::{COMMON_WGSL, FUSED_WGSL, LIF_WGSL, POISSON_WGSL, SYNAPSE_WGSL};
+    use nacc::engine::gpu::{
+        COMMON_WGSL, FUSED_WGSL, LIF_WGSL, POISSON_WGSL, SCATTER_WGSL, SYNAPSE_WGSL,
+    };
     let embedded = [
         ("fused_steps.wgsl", FUSED_WGSL),
         ("lif_update.wgsl", LIF_WGSL),
         ("poisson_input.wgsl", POISSON_WGSL),
         ("synapse_accumulate.wgsl", SYNAPSE_WGSL),
+        ("synapse_scatter.wgsl", SCATTER_WGSL),
     ];
     let ks = kernels();
     assert_eq!(
@@ -122,6 +125,13 @@ fn repr_c_types_match_wgsl_structs() {
     let lif = m("lif_update.wgsl");
     let fused = m("fused_steps.wgsl");
     let poisson = m("poisson_input.wgsl");
+    let scatter = m("synapse_scatter.wgsl");
+    check_layout!(
+        &scatter,
+        ScatterParams,
+        "ScatterParams",
+        [n_words, pre_word_offset, row_words, acc_offset, chunk_words]
+    );
     check_layout!(&syn, Step, "Step", [row]);
     check_layout!(
         &syn,

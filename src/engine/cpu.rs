@@ -20,6 +20,8 @@ pub struct Projection {
     pub bias: Vec<f32>,
     /// The integer synaptic sum of the current step, one per post neuron.
     pub acc: Vec<i32>,
+    /// Per thread: partial sums of a sparse projection.
+    pub scratch: Vec<Vec<i32>>,
 }
 
 pub struct CpuEngine {
@@ -66,6 +68,7 @@ impl CpuEngine {
                 pre: p.pre,
                 sign: p.sign,
                 acc: vec![0; q.n_post],
+                scratch: Vec::new(),
                 bias: w.b.clone(),
                 q,
             })
@@ -119,7 +122,50 @@ impl Engine for CpuEngine {
                     let wps = self.net.populations[proj.pre].words_per_step();
                     let pre_spikes = &spikes.bits[proj.pre][s * wps..(s + 1) * wps];
                     let (wq, n_post) = (&proj.q.wq, proj.q.n_post);
-                    if self.threads > 1 && wq.len() >= PARALLEL_MIN_SYNAPSES {
+                    if let Some(pm) = &proj.q.sparse {
+                        let threads = if wq.len() >= PARALLEL_MIN_SYNAPSES {
+                            self.threads
+                        } else {
+                            1
+                        };
+                        if threads == 1 {
+                            synapse_scatter(
+                                &pm.pre_ptr,
+                                &pm.post,
+                                wq,
+                                pre_spikes,
+                                0,
+                                &mut proj.acc,
+                            );
+                        } else {
+                            // each thread scatters the spikes of its share of words
+                            // into its own sums, which are then added
+                            proj.scratch.resize_with(threads, || vec![0; n_post]);
+                            let per = pre_spikes.len().div_ceil(threads);
+                            std::thread::scope(|sc| {
+                                for (t, part) in proj.scratch.iter_mut().enumerate() {
+                                    let words = &pre_spikes[(t * per).min(pre_spikes.len())
+                                        ..((t + 1) * per).min(pre_spikes.len())];
+                                    sc.spawn(move || {
+                                        synapse_scatter(
+                                            &pm.pre_ptr,
+                                            &pm.post,
+                                            wq,
+                                            words,
+                                            t * per,
+                                            part,
+                                        )
+                                    });
+                                }
+                            });
+                            proj.acc.fill(0);
+                            for part in &proj.scratch {
+                                for (a, &x) in proj.acc.iter_mut().zip(part) {
+                                    *a = a.wrapping_add(x);
+                                }
+                            }
+                        }
+                    } else if self.threads > 1 && wq.len() >= PARALLEL_MIN_SYNAPSES {
                         // each thread sums a contiguous range of post neurons
                         let per = n_post.div_ceil(self.threads);
                         std::thread::scope(|sc| {
@@ -185,6 +231,33 @@ pub fn synapse_accumulate(
             let row = &weights[pre * n_post + first_post..][..acc.len()];
             for (a, &x) in acc.iter_mut().zip(row) {
                 *a = a.wrapping_add(x);
+            }
+        }
+    }
+}
+
+/// Kernel `synapse_scatter`, the sparse twin of [`synapse_accumulate`]:
+/// `acc[post] = sum of wq over the synapses of the pre neurons whose bit is
+/// set in `pre_spikes`` (word 0 of `pre_spikes` is word `first_word` of the
+/// population). Pre neuron `i` projects to `post[pre_ptr[i]..pre_ptr[i + 1]]`.
+/// The cost grows with spikes x fan-out.
+pub fn synapse_scatter(
+    pre_ptr: &[usize],
+    post: &[u32],
+    wq: &[i32],
+    pre_spikes: &[u32],
+    first_word: usize,
+    acc: &mut [i32],
+) {
+    acc.fill(0);
+    for (w, &word) in pre_spikes.iter().enumerate() {
+        let mut bits = word;
+        while bits != 0 {
+            let pre = (first_word + w) * 32 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            for k in pre_ptr[pre]..pre_ptr[pre + 1] {
+                let a = &mut acc[post[k] as usize];
+                *a = a.wrapping_add(wq[k]);
             }
         }
     }

@@ -73,7 +73,7 @@ pub fn unpack(rec: &nacc::record::PopRecord) -> Vec<Vec<u8>> {
 /// A random network: 1-2 Poisson and 1-4 LIF populations of 1..=max_size
 /// neurons, each LIF population fed by 1-3 projections from earlier ones
 /// (a DAG), every reset mode, beta 0, 1 or between, several thresholds,
-/// excitatory and inhibitory, bias on and off.
+/// excitatory and inhibitory, bias on and off, dense and sparse.
 pub fn random_network(rng: &mut StdRng, max_size: usize) -> String {
     let n_poisson = rng.random_range(1..=2);
     let n_lif = rng.random_range(1..=4);
@@ -82,11 +82,11 @@ pub fn random_network(rng: &mut StdRng, max_size: usize) -> String {
     for i in 0..n_poisson {
         let lo: f32 = rng.random_range(0.0..0.6);
         let hi: f32 = rng.random_range(lo..=1.0);
+        let size = rng.random_range(1..=max_size);
         text += &format!(
-            "[[population]]\nname = \"in{i}\"\nsize = {}\nkind = \"poisson\"\nrate = [{lo}, {hi}]\n",
-            rng.random_range(1..=max_size)
+            "[[population]]\nname = \"in{i}\"\nsize = {size}\nkind = \"poisson\"\nrate = [{lo}, {hi}]\n"
         );
-        names.push(format!("in{i}"));
+        names.push((format!("in{i}"), size));
     }
     let mut projs = String::new();
     for i in 0..n_lif {
@@ -98,20 +98,26 @@ pub fn random_network(rng: &mut StdRng, max_size: usize) -> String {
         let threshold = [0.25f32, 1.0, 3.0][rng.random_range(0..3)];
         let reset = ["subtract", "zero", "none"][rng.random_range(0..3)];
         let name = format!("lif{i}");
+        let size = rng.random_range(1..=max_size);
         text += &format!(
-            "[[population]]\nname = \"{name}\"\nsize = {}\nkind = \"lif\"\nbeta = {beta}\nthreshold = {threshold}\nreset = \"{reset}\"\n",
-            rng.random_range(1..=max_size)
+            "[[population]]\nname = \"{name}\"\nsize = {size}\nkind = \"lif\"\nbeta = {beta}\nthreshold = {threshold}\nreset = \"{reset}\"\n"
         );
         // 1..3 incoming projections from earlier populations: a DAG.
         for k in 0..rng.random_range(1..=3) {
-            let pre = &names[rng.random_range(0..names.len())];
+            let (pre, pre_size) = &names[rng.random_range(0..names.len())];
             let sign = if rng.random_bool(0.3) { -1 } else { 1 };
             let bias = rng.random_bool(0.5);
+            // dense, or sparse by probability or fixed fan-in
+            let conn = match rng.random_range(0..4) {
+                0 => format!("fixed_probability = {}\n", rng.random_range(0.05f64..1.0)),
+                1 => format!("fixed_fan_in = {}\n", rng.random_range(1..=*pre_size)),
+                _ => String::new(),
+            };
             projs += &format!(
-                "[[projection]]\nname = \"p{i}_{k}\"\npre = \"{pre}\"\npost = \"{name}\"\nsign = {sign}\nbias = {bias}\n"
+                "[[projection]]\nname = \"p{i}_{k}\"\npre = \"{pre}\"\npost = \"{name}\"\nsign = {sign}\nbias = {bias}\n{conn}"
             );
         }
-        names.push(name);
+        names.push((name, size));
     }
     text + &projs
 }

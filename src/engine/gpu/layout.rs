@@ -96,3 +96,15 @@ pub struct PoissonParams {
     pub n_steps: u32,
     pub _pad: [u32; 3],
 }
+
+/// WGSL `ScatterParams` (shaders/synapse_scatter.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
+pub struct ScatterParams {
+    pub n_words: u32,
+    pub pre_word_offset: u32,
+    pub row_words: u32,
+    pub acc_offset: u32,
+    pub chunk_words: u32,
+    pub _pad: [u32; 3],
+}

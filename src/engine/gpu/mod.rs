@@ -28,7 +28,7 @@ use crate::config::{Network, Reset};
 use crate::error::{Error, Result};
 use crate::network::Model;
 use crate::record::ChunkSpikes;
-use layout::{FusedParams, PoissonParams, PopParams, ProjParams, Step, SynParams};
+use layout::{FusedParams, PoissonParams, PopParams, ProjParams, ScatterParams, Step, SynParams};
 use std::sync::Arc;
 use wgpu::util::DeviceExt;
 
@@ -37,6 +37,7 @@ pub const SYNAPSE_WGSL: &str = include_str!("../../../shaders/synapse_accumulate
 pub const LIF_WGSL: &str = include_str!("../../../shaders/lif_update.wgsl");
 pub const FUSED_WGSL: &str = include_str!("../../../shaders/fused_steps.wgsl");
 pub const POISSON_WGSL: &str = include_str!("../../../shaders/poisson_input.wgsl");
+pub const SCATTER_WGSL: &str = include_str!("../../../shaders/synapse_scatter.wgsl");
 
 const WORKGROUP: u64 = 64;
 /// Spike-buffer rows kept on the GPU at most, in bytes (bounds the chunk).
@@ -62,6 +63,8 @@ pub struct GpuOptions {
 struct Launch {
     bind_group: wgpu::BindGroup,
     grid: (u32, u32),
+    /// A sparse projection's `synapse_scatter` (else `synapse_accumulate`).
+    scatter: bool,
 }
 
 /// How the steps of a chunk reach the GPU.
@@ -70,6 +73,7 @@ enum Path {
     /// per population, every step, all in one compute pass.
     Dispatch {
         syn_pipeline: wgpu::ComputePipeline,
+        scatter_pipeline: wgpu::ComputePipeline,
         lif_pipeline: wgpu::ComputePipeline,
         /// Per projection: one launch per weights part.
         syn_launches: Vec<Vec<Launch>>,
@@ -330,13 +334,14 @@ impl GpuEngine {
                 return Err(too_big(what, bytes, max_binding, &ctx));
             }
         }
-        let fusable = lay.row_words <= FUSED_MAX_ROW_WORDS
+        let fusable = net.projections.iter().all(|p| p.conn.is_dense())
+            && lay.row_words <= FUSED_MAX_ROW_WORDS
             && net.total_synapses() <= FUSED_MAX_SYNAPSES
             && net.total_synapses() * 4 <= max_binding;
         let fused = match opts.fused {
             Some(true) if !fusable => {
                 return Err(Error::Input(format!(
-                    "the fused kernel needs at most {} spike words a step and {FUSED_MAX_SYNAPSES} synapses; this network has {} and {}",
+                    "the fused kernel needs dense projections, at most {} spike words a step and {FUSED_MAX_SYNAPSES} synapses; this network has {} and {}",
                     FUSED_MAX_ROW_WORDS,
                     lay.row_words,
                     net.total_synapses()
@@ -535,6 +540,7 @@ impl GpuEngine {
                 }
                 Path::Dispatch {
                     syn_pipeline,
+                    scatter_pipeline,
                     lif_pipeline,
                     poisson_pipeline,
                     syn_launches,
@@ -562,9 +568,13 @@ impl GpuEngine {
                             let Some(lif) = &lif_launches[p] else {
                                 continue;
                             };
-                            pass.set_pipeline(syn_pipeline);
                             for &j in &self.incoming[p] {
                                 for l in &syn_launches[j] {
+                                    pass.set_pipeline(if l.scatter {
+                                        scatter_pipeline
+                                    } else {
+                                        syn_pipeline
+                                    });
                                     pass.set_bind_group(0, &l.bind_group, &[]);
                                     pass.dispatch_workgroups(l.grid.0, l.grid.1, 1);
                                 }
@@ -893,10 +903,101 @@ fn build_dispatch(
         }],
     });
 
+    // synapse_scatter launches: one per sparse projection.
+    let scatter_layout = layout_of(
+        device,
+        "synapse_scatter",
+        &[
+            uniform_entry(0, false),
+            storage_entry(1, true),
+            storage_entry(2, true),
+            storage_entry(3, true),
+            storage_entry(4, true),
+            storage_entry(5, false),
+        ],
+    );
+    let scatter_pipeline = pipeline(
+        device,
+        "synapse_scatter",
+        SCATTER_WGSL,
+        &[Some(&scatter_layout), Some(&step_layout)],
+    );
+
     // synapse_accumulate launches: one per weights part. Rows are padded to
     // whole vec4 blocks; a part holds whole words of 32 pre rows.
     let mut syn_launches = Vec::new();
     for (j, (proj, q)) in net.projections.iter().zip(quantized).enumerate() {
+        if let Some(pm) = &q.sparse {
+            let bytes = q.wq.len() as u64 * 4;
+            if bytes > max_binding {
+                return Err(too_big(
+                    &format!("sparse projection `{}`", proj.name),
+                    bytes,
+                    max_binding,
+                    ctx,
+                ));
+            }
+            let n_words = q.n_pre.div_ceil(32) as u64;
+            let chunks = n_words.div_ceil(SYN_CHUNK_WORDS);
+            let grid = grid_2d(chunks, max_dim).ok_or_else(|| {
+                Error::Input(format!(
+                    "projection `{}` needs {chunks} workgroups, more than {max_dim} x {max_dim}",
+                    proj.name
+                ))
+            })?;
+            let ptr: Vec<u32> = pm.pre_ptr.iter().map(|&x| x as u32).collect();
+            let ptr_buf = init_buffer(
+                device,
+                "pre_ptr",
+                bytemuck::cast_slice(&ptr),
+                wgpu::BufferUsages::STORAGE,
+            );
+            let post_buf = init_buffer(
+                device,
+                "post",
+                bytemuck::cast_slice(&pm.post),
+                wgpu::BufferUsages::STORAGE,
+            );
+            let wbuf = init_buffer(
+                device,
+                &format!("weights {}", proj.name),
+                bytemuck::cast_slice(&q.wq),
+                wgpu::BufferUsages::STORAGE,
+            );
+            let params = ScatterParams {
+                n_words: n_words as u32,
+                pre_word_offset: lay.word_offset[proj.pre] as u32,
+                row_words: lay.row_words as u32,
+                acc_offset: lay.acc_offset[j] as u32,
+                chunk_words: SYN_CHUNK_WORDS as u32,
+                _pad: [0; 3],
+            };
+            let pbuf = init_buffer(
+                device,
+                "scatter params",
+                bytemuck::bytes_of(&params),
+                wgpu::BufferUsages::UNIFORM,
+            );
+            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("synapse_scatter"),
+                layout: &scatter_layout,
+                entries: &[
+                    entry(0, &pbuf),
+                    entry(1, &ptr_buf),
+                    entry(2, &post_buf),
+                    entry(3, &wbuf),
+                    entry(4, sh.spikes),
+                    entry(5, &acc),
+                ],
+            });
+            syn_launches.push(vec![Launch {
+                bind_group,
+                grid,
+                scatter: true,
+            }]);
+            keep.extend([ptr_buf, post_buf, wbuf, pbuf]);
+            continue;
+        }
         let n_post = q.n_post as u64;
         let n_post4 = n_post.div_ceil(4);
         let row_bytes_w = n_post4 * 16;
@@ -960,7 +1061,11 @@ fn build_dispatch(
                     entry(3, &acc),
                 ],
             });
-            launches.push(Launch { bind_group, grid });
+            launches.push(Launch {
+                bind_group,
+                grid,
+                scatter: false,
+            });
             keep.extend([wbuf, pbuf]);
             first += rows;
         }
@@ -1012,7 +1117,11 @@ fn build_dispatch(
                 entry(6, sh.spikes),
             ],
         });
-        lif_launches.push(Some(Launch { bind_group, grid }));
+        lif_launches.push(Some(Launch {
+            bind_group,
+            grid,
+            scatter: false,
+        }));
         keep.push(pbuf);
     }
     keep.extend([acc, projections, incoming_buf, steps_buf]);
@@ -1072,10 +1181,19 @@ fn build_dispatch(
                 entry(2, sh.spikes),
             ],
         });
-        poisson_launches.push(Some((Launch { bind_group, grid }, pbuf, params)));
+        poisson_launches.push(Some((
+            Launch {
+                bind_group,
+                grid,
+                scatter: false,
+            },
+            pbuf,
+            params,
+        )));
     }
     Ok(Path::Dispatch {
         syn_pipeline,
+        scatter_pipeline,
         lif_pipeline,
         poisson_pipeline,
         syn_launches,

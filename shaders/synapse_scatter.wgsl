@@ -1,0 +1,72 @@
+// Kernel synapse_scatter (CPU twin: engine::cpu::synapse_scatter): the
+// sparse twin of synapse_accumulate. Pre neuron i projects to
+// post[pre_ptr[i] .. pre_ptr[i + 1]] with integer weights alongside. A
+// workgroup lists the spiking pre neurons of a chunk of spike words in
+// workgroup memory, then its invocations walk each listed neuron's synapses
+// (consecutive invocations, consecutive synapses) and add each weight to its
+// post neuron's sum with one atomicAdd: the cost of a step is spikes x
+// fan-out. Integer addition is exact and every partial sum is bounded by
+// the worst case of SPEC §2.2, so the order of the atomic adds does not
+// matter.
+
+struct ScatterParams {
+    // spike words covering the pre population
+    n_words: u32,
+    // word offset of the pre population within a spike-buffer row
+    pre_word_offset: u32,
+    // words in a spike-buffer row (all populations)
+    row_words: u32,
+    // offset of this projection's sums in acc
+    acc_offset: u32,
+    // spike words per workgroup
+    chunk_words: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: ScatterParams;
+@group(0) @binding(1) var<storage, read> pre_ptr: array<u32>;
+@group(0) @binding(2) var<storage, read> post: array<u32>;
+@group(0) @binding(3) var<storage, read> weights: array<i32>;
+@group(0) @binding(4) var<storage, read> spikes: array<u32>;
+@group(0) @binding(5) var<storage, read_write> acc: array<atomic<i32>>;
+@group(1) @binding(0) var<uniform> step: Step;
+
+var<workgroup> spiking: array<u32, 256>; // chunk_words <= 8
+var<workgroup> n_spiking: atomic<u32>;
+
+@compute @workgroup_size(64)
+fn synapse_scatter(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let first_word = linear_group(wid, nwg) * params.chunk_words;
+    if (lid == 0u) {
+        atomicStore(&n_spiking, 0u);
+    }
+    workgroupBarrier();
+    if (lid < params.chunk_words && first_word + lid < params.n_words) {
+        let word = first_word + lid;
+        var bits = spikes[step.row * params.row_words + params.pre_word_offset + word];
+        var slot = atomicAdd(&n_spiking, countOneBits(bits));
+        loop {
+            if (bits == 0u) {
+                break;
+            }
+            spiking[slot] = word * 32u + countTrailingZeros(bits);
+            slot = slot + 1u;
+            bits = bits & (bits - 1u);
+        }
+    }
+    workgroupBarrier();
+    let count = atomicLoad(&n_spiking);
+    for (var k = 0u; k < count; k = k + 1u) {
+        let pre = spiking[k];
+        let end = pre_ptr[pre + 1u];
+        for (var s = pre_ptr[pre] + lid; s < end; s = s + WORKGROUP) {
+            atomicAdd(&acc[params.acc_offset + post[s]], weights[s]);
+        }
+    }
+}

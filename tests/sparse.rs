@@ -1,0 +1,171 @@
+//! Sparse connectivity: `fixed_fan_in = k` and `fixed_probability = p`,
+//! built from the seed without a dense matrix.
+
+use nacc::config::{DEFAULT_TOML, Network};
+use nacc::engine::{InputSource, cpu::CpuEngine, simulate};
+use nacc::network::Model;
+
+fn sparse_net(fc1: &str, fc3: &str) -> Network {
+    let text = DEFAULT_TOML
+        .replacen("init = \"linear\"", &format!("init = \"linear\"\n{fc1}"), 1)
+        .replacen("name = \"fc3\"", &format!("name = \"fc3\"\n{fc3}"), 1);
+    Network::from_toml_str(&text, "sparse").unwrap()
+}
+
+#[test]
+fn fixed_fan_in_gives_each_post_exactly_k_distinct_pres() {
+    let net = sparse_net("fixed_fan_in = 7", "fixed_fan_in = 100")
+        .scaled(3)
+        .unwrap(); // 300/150/60
+    let m = Model::build(net, 5).unwrap();
+    for (j, k) in [(0usize, 7usize), (2, 100)] {
+        let rows = m.weights[j].sparse.as_ref().expect("sparse");
+        let n_post = m.net.populations[m.net.projections[j].post].size;
+        assert_eq!(rows.ptr.len(), n_post + 1);
+        let mut used = vec![0u32; 300];
+        for post in 0..n_post {
+            let pres = &rows.pre[rows.ptr[post]..rows.ptr[post + 1]];
+            assert_eq!(pres.len(), k, "post {post}");
+            assert!(
+                pres.windows(2).all(|w| w[0] < w[1]),
+                "pres of post {post} not distinct and ascending"
+            );
+            assert!(pres.iter().all(|&i| i < 300));
+            for &i in pres {
+                used[i as usize] += 1;
+            }
+        }
+        if k == 7 {
+            // 150 posts x 7 = 1050 draws over 300 pres: each pre's count is
+            // binomial(1050, 1/300), mean 3.5; none may be wildly off
+            assert!(used.iter().all(|&c| c <= 16), "{used:?}");
+            assert!(used.iter().filter(|&&c| c == 0).count() < 30);
+        }
+    }
+    // full fan-in is every pre
+    let full = Model::build(sparse_net("fixed_fan_in = 100", ""), 1).unwrap();
+    let rows = full.weights[0].sparse.as_ref().unwrap();
+    assert!(
+        rows.pre[..100]
+            .iter()
+            .enumerate()
+            .all(|(i, &p)| p == i as u32)
+    );
+}
+
+#[test]
+fn fixed_probability_counts_are_binomial() {
+    let p = 0.2f64;
+    let net = sparse_net(&format!("fixed_probability = {p}"), "")
+        .scaled(10)
+        .unwrap(); // 1000 -> 500
+    let m = Model::build(net, 2).unwrap();
+    let rows = m.weights[0].sparse.as_ref().unwrap();
+    let total = rows.pre.len() as f64;
+    let n = 1000.0 * 500.0;
+    let sd = (n * p * (1.0 - p)).sqrt();
+    assert!(
+        (total - n * p).abs() < 5.0 * sd,
+        "{total} synapses, expected {} +- {sd}",
+        n * p
+    );
+    // per post: binomial(1000, 0.2), sd 12.6
+    for post in 0..500 {
+        let c = (rows.ptr[post + 1] - rows.ptr[post]) as f64;
+        assert!((c - 200.0).abs() < 6.0 * 12.65, "post {post}: {c}");
+    }
+}
+
+#[test]
+fn a_sparse_network_built_twice_is_identical_and_weights_match_the_dense_draws() {
+    let a = Model::build(
+        sparse_net("fixed_fan_in = 13", "fixed_probability = 0.3"),
+        9,
+    )
+    .unwrap();
+    let b = Model::build(
+        sparse_net("fixed_fan_in = 13", "fixed_probability = 0.3"),
+        9,
+    )
+    .unwrap();
+    assert_eq!(a.weights, b.weights);
+    let c = Model::build(
+        sparse_net("fixed_fan_in = 13", "fixed_probability = 0.3"),
+        10,
+    )
+    .unwrap();
+    assert_ne!(a.weights[0].sparse, c.weights[0].sparse);
+    // a synapse's weight is drawn as the dense weight at its place, with the
+    // nn.Linear bound of its fan-in
+    let dense = Model::build(Network::default_nacc(), 9).unwrap();
+    let (w, rows) = (&a.weights[0], a.weights[0].sparse.as_ref().unwrap());
+    let (bound_sparse, bound_dense) = (1.0 / 13f32.sqrt(), 1.0 / 100f32.sqrt());
+    for post in 0..50 {
+        for k in rows.ptr[post]..rows.ptr[post + 1] {
+            let pre = rows.pre[k] as usize;
+            let d = dense.weights[0].w[post * 100 + pre];
+            // same uniform draw u: w = -b + 2b u for both bounds
+            let u_dense = (d + bound_dense) / (2.0 * bound_dense);
+            let u_sparse = (w.w[k] + bound_sparse) / (2.0 * bound_sparse);
+            assert!((u_dense - u_sparse).abs() < 1e-4, "post {post} pre {pre}");
+        }
+    }
+}
+
+#[test]
+fn sparse_cpu_runs_are_identical_across_thread_counts() {
+    // fc1 1500 -> 750 with p = 0.95 is 1.07 M synapses: scattered by threads
+    let net = sparse_net("fixed_probability = 0.95", "fixed_fan_in = 90")
+        .scaled(15)
+        .unwrap();
+    assert!(net.synapses(0) >= nacc::engine::cpu::PARALLEL_MIN_SYNAPSES as u64);
+    let model = Model::build(net, 4).unwrap();
+    let input = InputSource::generated(&model);
+    let run = |threads| {
+        let mut e = CpuEngine::with_threads(&model, threads).unwrap();
+        simulate(&mut e, &model.net, &input, 20, 6, |_| {}).unwrap()
+    };
+    let one = run(1);
+    assert!(one.pops[1].total() > 0 && one.pops[2].total() > 0);
+    assert!(run(2) == one && run(3) == one);
+}
+
+#[test]
+fn sparse_config_errors_name_the_field() {
+    for (line, parts) in [
+        (
+            "fixed_fan_in = 0",
+            &["fc1", "fixed_fan_in", "0", "1..=100"][..],
+        ),
+        (
+            "fixed_fan_in = 101",
+            &["fixed_fan_in", "101", "`input`"][..],
+        ),
+        (
+            "fixed_probability = 0.0",
+            &["fixed_probability", "(0, 1]"][..],
+        ),
+        ("fixed_probability = 1.5", &["fixed_probability", "1.5"][..]),
+        (
+            "fixed_probability = 0.5\nfixed_fan_in = 3",
+            &["not both"][..],
+        ),
+    ] {
+        let text = DEFAULT_TOML.replacen(
+            "init = \"linear\"",
+            &format!("init = \"linear\"\n{line}"),
+            1,
+        );
+        let e = Network::from_toml_str(&text, "t").unwrap_err().to_string();
+        for p in parts {
+            assert!(e.contains(p), "{line}: {e:?} lacks {p:?}");
+        }
+    }
+}
+
+#[test]
+fn sparse_network_round_trips_through_config_toml() {
+    let net = sparse_net("fixed_fan_in = 13", "fixed_probability = 0.3");
+    let again = Network::from_toml_str(&net.to_toml(), "round trip").unwrap();
+    assert_eq!(net, again);
+}
