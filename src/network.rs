@@ -302,9 +302,28 @@ fn worst_case_sum<'a>(rows: impl Iterator<Item = &'a [f32]>, f: u32) -> Option<u
 /// The largest F in 0..=30 for which no post neuron's sum can reach 2^31
 /// (SPEC §2.2), or `None` when even F = 0 fails.
 fn choose_frac_bits_rows<'a, I: Iterator<Item = &'a [f32]>>(rows: impl Fn() -> I) -> Option<u32> {
-    // The worst case grows with F, so the predicate is monotone: bisect.
-    worst_case_sum(rows(), 0)?;
-    let (mut ok, mut bad) = (0u32, 31u32);
+    // |round(x)| is within 1/2 of |x|, so with S the largest row sum of |w|
+    // and L the longest row, 2^F S - L/2 <= worst(F) <= 2^F S + L/2: these
+    // bounds settle every F but one or two, which exact passes decide.
+    let (mut s_max, mut l_max) = (0f64, 0f64);
+    for row in rows() {
+        s_max = s_max.max(row.iter().map(|&x| (x as f64).abs()).sum::<f64>());
+        l_max = l_max.max(row.len() as f64);
+    }
+    let limit = 2147483648.0;
+    let margin = 1.0 + 1e-9; // the f64 sums' own rounding
+    let surely_ok = |f: u32| (2f64.powi(f as i32) * s_max * margin + l_max / 2.0) < limit;
+    let surely_bad = |f: u32| (2f64.powi(f as i32) * s_max / margin - l_max / 2.0) >= limit;
+    // The worst case grows with F, so the predicate is monotone: bisect
+    // between the last F surely fine and the first F surely not.
+    let mut ok = match (0..=30u32).rev().find(|&f| surely_ok(f)) {
+        Some(f) => f,
+        None => {
+            worst_case_sum(rows(), 0)?;
+            0
+        }
+    };
+    let mut bad = (ok + 1..=30).find(|&f| surely_bad(f)).unwrap_or(31);
     while bad - ok > 1 {
         let mid = (ok + bad) / 2;
         if worst_case_sum(rows(), mid).is_some() {
@@ -418,12 +437,12 @@ impl Quantized {
         let mut next = pre_ptr.clone();
         let mut post: Vec<u32> = try_zeroed(w.len(), "sparse synapses")?;
         let mut wq: Vec<i32> = try_zeroed(w.len(), "quantised weights")?;
-        for j in 0..n_post {
-            for k in rows.ptr[j]..rows.ptr[j + 1] {
-                let i = rows.pre[k] as usize;
-                post[next[i]] = j as u32;
-                wq[next[i]] = quantize_one(w[k], f).expect("checked by choose_frac_bits");
-                next[i] += 1;
+        for (j, r) in rows.ptr.windows(2).enumerate().take(n_post) {
+            for (&i, &x) in rows.pre[r[0]..r[1]].iter().zip(&w[r[0]..r[1]]) {
+                let slot = &mut next[i as usize];
+                post[*slot] = j as u32;
+                wq[*slot] = quantize_one(x, f).expect("checked by choose_frac_bits");
+                *slot += 1;
             }
         }
         Ok(Quantized::with_bits(
