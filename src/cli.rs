@@ -130,6 +130,9 @@ pub struct RunArgs {
     /// Input spikes, T x N_input uint8 0/1, instead of Poisson draws.
     #[arg(long, value_name = "FILE.npy")]
     pub input_spikes: Option<PathBuf>,
+    /// Print the host and GPU memory the run would need, and exit.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Steps per engine chunk (spikes are handed back once per chunk).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_CHUNK, allow_negative_numbers = true)]
     pub chunk: usize,

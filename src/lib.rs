@@ -21,6 +21,7 @@ pub mod export;
 pub mod figures;
 pub mod import;
 pub mod input;
+pub mod memory;
 pub mod network;
 pub mod npy;
 pub mod record;

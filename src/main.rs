@@ -34,6 +34,10 @@ fn main() -> ExitCode {
 
 fn run(args: &RunArgs) -> nacc::Result<ExitCode> {
     let opts = args.to_options();
+    if args.dry_run {
+        say(&nacc::run::dry_run(&opts)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let outcome = nacc::run::run(&opts)?;
     if !opts.quiet {
         say(&nacc::run::table(&outcome));

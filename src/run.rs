@@ -78,6 +78,25 @@ pub struct Prepared {
 /// Turns the options into a model, input and step count; every check on the
 /// options and input files happens here.
 pub fn prepare(opts: &RunOptions) -> Result<Prepared> {
+    let (net, given, steps) = resolve(opts)?;
+    let mut model = Model::build(net, opts.seed)?;
+    if let Some(dir) = &opts.weights {
+        import::load_weights(dir, &mut model)?;
+    }
+    let input = match given {
+        Some(src) => src,
+        None => InputSource::generated(&model),
+    };
+    Ok(Prepared {
+        model,
+        input,
+        steps,
+    })
+}
+
+/// The network, the given input (if any) and the step count of the
+/// options, every check done, nothing built.
+fn resolve(opts: &RunOptions) -> Result<(Network, Option<InputSource>, usize)> {
     let net = match &opts.config {
         Some(path) => Network::from_file(path)?,
         None => Network::default_nacc(),
@@ -112,19 +131,40 @@ pub fn prepare(opts: &RunOptions) -> Result<Prepared> {
             format!("must be <= {}", u32::MAX),
         ));
     }
-    let mut model = Model::build(net, opts.seed)?;
-    if let Some(dir) = &opts.weights {
-        import::load_weights(dir, &mut model)?;
-    }
-    let input = match given {
-        Some((src, _)) => src,
-        None => InputSource::generated(&model),
+    Ok((net, given.map(|g| g.0), steps as usize))
+}
+
+/// `--dry-run`: the memory the run would need, on the backend it would use,
+/// computed from the network alone.
+pub fn dry_run(opts: &RunOptions) -> Result<String> {
+    let (net, given, steps) = resolve(opts)?;
+    let gpu = match opts.backend {
+        Backend::Cpu => None,
+        Backend::Gpu => Some(GpuContext::new().map_err(|e| e.context("--backend gpu"))?),
+        Backend::Auto => GpuContext::new()
+            .ok()
+            .filter(|c| c.info.device_type != wgpu::DeviceType::Cpu),
     };
-    Ok(Prepared {
-        model,
-        input,
-        steps: steps as usize,
-    })
+    let plan = gpu
+        .as_ref()
+        .map(|c| GpuEngine::plan(c, &net, given.is_none(), opts.chunk, GpuOptions::default()));
+    let e = crate::memory::estimate(&net, steps, opts.chunk, plan);
+    let mut s = format!(
+        "{} neurons, {} synapses, {steps} steps, on {}\n",
+        net.total_neurons(),
+        net.total_synapses(),
+        gpu.as_ref()
+            .map_or("the CPU engine".to_string(), |c| c.describe())
+    );
+    s += &e.render();
+    if let Some(c) = &gpu {
+        let limit = c.limits.max_buffer_size;
+        s += &format!(
+            "largest GPU buffer allowed: {}\n",
+            crate::memory::human(limit)
+        );
+    }
+    Ok(s)
 }
 
 /// The engine the options ask for, with the GPU adapter's name when one

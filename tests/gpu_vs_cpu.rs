@@ -440,6 +440,58 @@ fn sparse_networks_scatter_on_the_gpu(ctx: &Ctx) {
     }
 }
 
+fn gpu_memory_estimate_is_within_10_percent(ctx: &Ctx) {
+    let sparse = nacc::config::DEFAULT_TOML
+        .replacen(
+            "init = \"linear\"",
+            "init = \"linear\"\nfixed_fan_in = 40",
+            1,
+        )
+        .replacen(
+            "name = \"fc3\"",
+            "name = \"fc3\"\nfixed_probability = 0.3",
+            1,
+        );
+    let nets = [
+        (
+            "dense x20 (dispatch)",
+            Network::default_nacc().scaled(20).unwrap(),
+        ),
+        (
+            "dense x3 (fused)",
+            Network::default_nacc().scaled(3).unwrap(),
+        ),
+        (
+            "sparse x20",
+            Network::from_toml_str(&sparse, "sparse")
+                .unwrap()
+                .scaled(20)
+                .unwrap(),
+        ),
+    ];
+    for (what, net) in nets {
+        let plan = GpuEngine::plan(ctx, &net, true, 100, GpuOptions::default());
+        let e = nacc::memory::estimate(&net, 100, 100, Some(plan));
+        let model = Model::build(net, 0).unwrap();
+        let engine = GpuEngine::new(
+            ctx.clone(),
+            &model,
+            &InputSource::generated(&model),
+            100,
+            GpuOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(engine.is_fused(), plan.fused, "{what}");
+        let ratio = e.gpu_bytes() as f64 / engine.gpu_bytes() as f64;
+        assert!(
+            (0.9..=1.1).contains(&ratio),
+            "{what}: estimate {} vs allocated {} bytes",
+            e.gpu_bytes(),
+            engine.gpu_bytes()
+        );
+    }
+}
+
 fn nacc_bin() -> PathBuf {
     // On the device machine the build path does not exist: use PATH there.
     let built = PathBuf::from(env!("CARGO_BIN_EXE_nacc"));
@@ -539,6 +591,10 @@ fn main() {
         (
             "sparse_networks_scatter_on_the_gpu",
             sparse_networks_scatter_on_the_gpu,
+        ),
+        (
+            "gpu_memory_estimate_is_within_10_percent",
+            gpu_memory_estimate_is_within_10_percent,
         ),
         ("cli_run_gpu_and_compare", cli_run_gpu_and_compare),
     ];

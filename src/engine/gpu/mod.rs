@@ -287,6 +287,23 @@ fn pipeline(
     })
 }
 
+/// Steps a chunk may hold on the GPU for rows of `row_words` words.
+fn capacity_for(row_words: usize, chunk: usize) -> usize {
+    chunk.clamp(
+        1,
+        (MAX_CHUNK_BYTES / (row_words as u64 * 4).max(1)).max(1) as usize,
+    )
+}
+
+/// Whether the fused one-dispatch kernel can run the network.
+fn fusable(net: &Network, max_binding: u64) -> bool {
+    let row_words: usize = net.populations.iter().map(|p| p.words_per_step()).sum();
+    net.projections.iter().all(|p| p.conn.is_dense())
+        && row_words <= FUSED_MAX_ROW_WORDS
+        && net.total_synapses() <= FUSED_MAX_SYNAPSES
+        && net.total_synapses() * 4 <= max_binding
+}
+
 /// The buffers both paths share.
 struct Shared<'a> {
     spikes: &'a wgpu::Buffer,
@@ -323,7 +340,7 @@ impl GpuEngine {
             .min(limits.max_buffer_size);
         let lay = Layout::new(&net);
         let row_bytes = lay.row_words as u64 * 4;
-        let capacity = chunk.clamp(1, (MAX_CHUNK_BYTES / row_bytes).max(1) as usize);
+        let capacity = capacity_for(lay.row_words, chunk);
         let spikes_bytes = (capacity as u64 + 1) * row_bytes;
         for (what, bytes) in [
             ("the spike rows of one chunk", spikes_bytes),
@@ -334,10 +351,7 @@ impl GpuEngine {
                 return Err(too_big(what, bytes, max_binding, &ctx));
             }
         }
-        let fusable = net.projections.iter().all(|p| p.conn.is_dense())
-            && lay.row_words <= FUSED_MAX_ROW_WORDS
-            && net.total_synapses() <= FUSED_MAX_SYNAPSES
-            && net.total_synapses() * 4 <= max_binding;
+        let fusable = fusable(&net, max_binding);
         let fused = match opts.fused {
             Some(true) if !fusable => {
                 return Err(Error::Input(format!(
@@ -620,6 +634,58 @@ impl GpuEngine {
     /// Steps a chunk may hold without being split.
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// How an engine for `net` would run, without building it (for
+    /// `--dry-run`): chunk capacity, fused or not, input drawn on the GPU.
+    pub fn plan(
+        ctx: &GpuContext,
+        net: &Network,
+        generated_input: bool,
+        chunk: usize,
+        opts: GpuOptions,
+    ) -> crate::memory::GpuPlan {
+        let row_words: usize = net.populations.iter().map(|p| p.words_per_step()).sum();
+        let max_binding = opts
+            .max_binding_bytes
+            .unwrap_or(ctx.limits.max_storage_buffer_binding_size)
+            .min(ctx.limits.max_storage_buffer_binding_size)
+            .min(ctx.limits.max_buffer_size);
+        crate::memory::GpuPlan {
+            capacity: capacity_for(row_words, chunk),
+            fused: opts.fused.unwrap_or_else(|| fusable(net, max_binding)),
+            gen_input: generated_input && !opts.host_input,
+            step_stride: ctx
+                .limits
+                .min_uniform_buffer_offset_alignment
+                .max(std::mem::size_of::<Step>() as u32),
+        }
+    }
+
+    /// Bytes of every buffer the engine holds on the GPU.
+    pub fn gpu_bytes(&self) -> u64 {
+        let mut b: u64 = [
+            &self.spikes,
+            &self.carry,
+            &self.staging,
+            &self.v,
+            &self.v_staging,
+        ]
+        .iter()
+        .map(|x| x.size())
+        .sum();
+        b += self._keep.iter().map(|x| x.size()).sum::<u64>();
+        b += match &self.path {
+            Path::Fused { params, .. } => params.size(),
+            Path::Dispatch {
+                poisson_launches, ..
+            } => poisson_launches
+                .iter()
+                .flatten()
+                .map(|(_, p, _)| p.size())
+                .sum(),
+        };
+        b
     }
 
     /// Whether the whole network runs in one dispatch per chunk.

@@ -1,0 +1,187 @@
+//! Memory a run needs, estimated from the network alone (`--dry-run`), and
+//! measured on the objects a run builds, so that tests can hold the
+//! estimate to the truth.
+
+use crate::config::{Connectivity, Network};
+use crate::network::{Model, Quantized};
+use crate::record::SpikeRecord;
+
+/// Bytes a run needs, by part.
+#[derive(Debug, Clone, Default)]
+pub struct Estimate {
+    pub host: Vec<(String, u64)>,
+    pub gpu: Vec<(String, u64)>,
+}
+
+impl Estimate {
+    pub fn host_bytes(&self) -> u64 {
+        self.host.iter().map(|x| x.1).sum()
+    }
+    pub fn gpu_bytes(&self) -> u64 {
+        self.gpu.iter().map(|x| x.1).sum()
+    }
+
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        for (title, parts, total) in [
+            ("host", &self.host, self.host_bytes()),
+            ("GPU", &self.gpu, self.gpu_bytes()),
+        ] {
+            if parts.is_empty() {
+                continue;
+            }
+            s += &format!("{title} memory: {} ({total} bytes)\n", human(total));
+            for (what, b) in parts {
+                s += &format!("  {:<48} {:>10}\n", what, human(*b));
+            }
+        }
+        s
+    }
+}
+
+pub fn human(b: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut x = b as f64;
+    let mut u = 0;
+    while x >= 1024.0 && u + 1 < units.len() {
+        x /= 1024.0;
+        u += 1;
+    }
+    format!("{x:.1} {}", units[u])
+}
+
+/// What a run of `steps` steps in chunks of `chunk` will allocate; the GPU
+/// part when `gpu` says how the GPU engine will run it.
+pub fn estimate(net: &Network, steps: usize, chunk: usize, gpu: Option<GpuPlan>) -> Estimate {
+    let mut e = Estimate::default();
+    let mut raw = 0u64;
+    let mut quant = 0u64;
+    for (j, p) in net.projections.iter().enumerate() {
+        let (n_pre, n_post) = (
+            net.populations[p.pre].size as u64,
+            net.populations[p.post].size as u64,
+        );
+        let syn = net.synapses(j);
+        raw += n_post * 4; // bias
+        match p.conn {
+            Connectivity::Dense => {
+                raw += syn * 4;
+                quant += syn * 4;
+            }
+            _ => {
+                raw += syn * 8 + (n_post + 1) * 8;
+                quant += syn * 8 + (n_pre + 1) * 8;
+            }
+        }
+    }
+    e.host.push(("weights and biases (raw f32)".into(), raw));
+    e.host.push(("fixed-point weights (engine)".into(), quant));
+    let neurons = net.total_neurons();
+    e.host.push((
+        "spike record (1 bit/neuron/step) and counts".into(),
+        SpikeRecord::bytes_needed(net, steps) as u64 + neurons * 4,
+    ));
+    if let Some(plan) = gpu {
+        let row_words: u64 = net
+            .populations
+            .iter()
+            .map(|p| p.words_per_step() as u64)
+            .sum();
+        let cap = plan.capacity.min(chunk).max(1) as u64;
+        let v: u64 = net
+            .populations
+            .iter()
+            .filter(|p| !p.is_poisson())
+            .map(|p| p.size as u64)
+            .sum();
+        let posts: u64 = net
+            .projections
+            .iter()
+            .map(|p| net.populations[p.post].size as u64)
+            .sum();
+        let mut g = vec![
+            (
+                "spike rows of a chunk, staging, carry".to_string(),
+                ((cap + 1) + cap + 1) * row_words * 4,
+            ),
+            ("membranes (and staging)".to_string(), v * 8),
+            ("biases".to_string(), posts * 4),
+        ];
+        if plan.gen_input {
+            let poisson: u64 = net
+                .populations
+                .iter()
+                .filter(|p| p.is_poisson())
+                .map(|p| p.size as u64)
+                .sum();
+            g.push(("Poisson thresholds".into(), poisson * 4));
+        }
+        let mut weights = 0u64;
+        for (j, p) in net.projections.iter().enumerate() {
+            let (n_pre, n_post) = (
+                net.populations[p.pre].size as u64,
+                net.populations[p.post].size as u64,
+            );
+            weights += match (p.conn, plan.fused) {
+                (Connectivity::Dense, true) => n_pre * n_post * 4,
+                (Connectivity::Dense, false) => n_pre * n_post.div_ceil(4) * 16,
+                _ => net.synapses(j) * 8 + (n_pre + 1) * 4,
+            };
+        }
+        g.push((
+            "weights (fixed point, as the kernels read them)".into(),
+            weights,
+        ));
+        if !plan.fused {
+            g.push(("synaptic sums".into(), posts * 4));
+            g.push(("step uniforms".into(), cap * plan.step_stride as u64));
+        }
+        e.gpu = g;
+    }
+    e
+}
+
+/// How the GPU engine will run a network.
+#[derive(Debug, Clone, Copy)]
+pub struct GpuPlan {
+    pub capacity: usize,
+    pub fused: bool,
+    pub gen_input: bool,
+    /// Bytes between the per-step uniforms (the adapter's alignment).
+    pub step_stride: u32,
+}
+
+/// Heap bytes of a built model (weights, biases, rates).
+pub fn model_bytes(m: &Model) -> u64 {
+    m.weights
+        .iter()
+        .map(|w| {
+            let sparse = w
+                .sparse
+                .as_ref()
+                .map_or(0, |s| s.ptr.capacity() * 8 + s.pre.capacity() * 4);
+            (w.w.capacity() + w.b.capacity()) as u64 * 4 + sparse as u64
+        })
+        .sum()
+}
+
+/// Heap bytes of the fixed-point form of a model.
+pub fn quantized_bytes(q: &[Quantized]) -> u64 {
+    q.iter()
+        .map(|q| {
+            let sparse = q
+                .sparse
+                .as_ref()
+                .map_or(0, |s| s.pre_ptr.capacity() * 8 + s.post.capacity() * 4);
+            q.wq.capacity() as u64 * 4 + sparse as u64
+        })
+        .sum()
+}
+
+/// Heap bytes of a spike record.
+pub fn record_bytes(r: &SpikeRecord) -> u64 {
+    r.pops
+        .iter()
+        .map(|p| (p.bits.capacity() + p.counts.capacity()) as u64 * 4)
+        .sum()
+}
