@@ -221,18 +221,7 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
         .collect();
     let projs: Vec<ProjData> = weights
         .iter()
-        .map(|(j, w)| {
-            let p = &net.projections[*j];
-            ProjData {
-                name: &p.name,
-                pre: &net.populations[p.pre].name,
-                post: &net.populations[p.post].name,
-                pre_index: p.pre,
-                n_pre: net.populations[p.pre].size,
-                n_post: net.populations[p.post].size,
-                w,
-            }
-        })
+        .map(|(j, w)| ProjData::of(&net, *j, w))
         .collect();
     let view = View {
         steps: from..to,

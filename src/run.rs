@@ -267,17 +267,9 @@ pub fn draw_figures(
     let projs: Vec<figures::ProjData> = net
         .projections
         .iter()
-        .zip(&model.weights)
-        .filter(|(p, _)| net.populations[p.pre].is_poisson() && p.conn.is_dense())
-        .map(|(p, w)| figures::ProjData {
-            name: &p.name,
-            pre: &net.populations[p.pre].name,
-            post: &net.populations[p.post].name,
-            pre_index: p.pre,
-            n_pre: net.populations[p.pre].size,
-            n_post: net.populations[p.post].size,
-            w: &w.w,
-        })
+        .enumerate()
+        .filter(|(_, p)| net.populations[p.pre].is_poisson() && p.conn.is_dense())
+        .map(|(j, _)| figures::ProjData::of(net, j, &model.weights[j].w))
         .collect();
     figures::write_all(dir, net.dt_ms, &pops, &projs, view)
 }

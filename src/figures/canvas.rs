@@ -160,6 +160,19 @@ impl Canvas {
         }
     }
 
+    /// A tick on a y axis at (x, y) with its label to the left.
+    pub fn y_tick(&mut self, x: i64, y: i64, label: &str) {
+        self.fill_rect(x - 5, y, x - 1, y + 1, GREY);
+        self.text(
+            (x - 8) as f64,
+            y as f64,
+            12.0,
+            label,
+            BLACK,
+            (Align::End, Align::Center),
+        );
+    }
+
     /// Draws `text` rotated a quarter turn anticlockwise, centred on (x, y).
     pub fn text_vertical(&mut self, x: f64, y: f64, size: f32, text: &str, c: Color) {
         let w = Self::text_width(size, text).ceil() as u32 + 2;

@@ -108,15 +108,7 @@ pub fn draw_panel(c: &mut Canvas, s: &HeatSpec, left: i64, top: i64, width: i64,
     c.frame(x, y, x + w, y + h, GREY);
     for v in nice_ticks(0.0, (s.n_pre - 1) as f64, (h / 40).clamp(2, 6) as usize) {
         let yy = y + h - ((v + 0.5) / s.n_pre as f64 * h as f64).round() as i64;
-        c.fill_rect(x - 5, yy, x - 1, yy + 1, GREY);
-        c.text(
-            (x - 8) as f64,
-            yy as f64,
-            12.0,
-            &tick_label(v),
-            BLACK,
-            (Align::End, Align::Center),
-        );
+        c.y_tick(x, yy, &tick_label(v));
     }
     c.text_vertical(
         (x - 58) as f64,

@@ -33,6 +33,22 @@ pub struct ProjData<'a> {
     pub w: &'a [f32],
 }
 
+impl<'a> ProjData<'a> {
+    /// Projection `j` of `net`, with weights `w` (N_post x N_pre).
+    pub fn of(net: &'a crate::config::Network, j: usize, w: &'a [f32]) -> ProjData<'a> {
+        let p = &net.projections[j];
+        ProjData {
+            name: &p.name,
+            pre: &net.populations[p.pre].name,
+            post: &net.populations[p.post].name,
+            pre_index: p.pre,
+            n_pre: net.populations[p.pre].size,
+            n_post: net.populations[p.post].size,
+            w,
+        }
+    }
+}
+
 /// Which part of a run to draw, and how large.
 #[derive(Debug, Clone)]
 pub struct View {

@@ -246,15 +246,7 @@ pub fn draw_panel(
     for v in n_ticks {
         let frac = (v - spec.neurons.start as f64 + 0.5) / nn as f64;
         let y = area.y + area.h - (frac * area.h as f64).round() as i64;
-        c.fill_rect(area.x - 5, y, area.x - 1, y + 1, GREY);
-        c.text(
-            (area.x - 8) as f64,
-            y as f64,
-            12.0,
-            &tick_label(v),
-            BLACK,
-            (Align::End, Align::Center),
-        );
+        c.y_tick(area.x, y, &tick_label(v));
     }
     c.text_vertical(
         (area.x - 58) as f64,
@@ -304,15 +296,7 @@ pub fn draw_panel(
     c.frame(ra.x, ra.y, ra.x + ra.w, ra.y + ra.h, GREY);
     for v in [0.0, ymax] {
         let y = ra.y + ra.h - 1 - (v / ymax * (ra.h - 2) as f64).round() as i64;
-        c.fill_rect(ra.x - 5, y, ra.x - 1, y + 1, GREY);
-        c.text(
-            (ra.x - 8) as f64,
-            y as f64,
-            12.0,
-            &tick_label(v),
-            BLACK,
-            (Align::End, Align::Center),
-        );
+        c.y_tick(ra.x, y, &tick_label(v));
     }
     c.text_vertical(
         (ra.x - 58) as f64,
