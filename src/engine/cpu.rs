@@ -1,9 +1,11 @@
-//! The CPU reference engine: SPEC §2 exactly, single-threaded.
+//! The CPU reference engine: SPEC §2 exactly.
 //!
 //! Written to be read beside the WGSL kernels: one function per kernel
-//! ([`synapse_accumulate`], [`lif_update`]) with the kernels' buffer names
-//! and order (`weights`, `pre_spikes`, `acc`; `acc`, `bias`, `v`,
-//! `spikes_prev`, `spikes`), called in the order the GPU dispatches them.
+//! ([`synapse_accumulate`], [`synapse_scatter`], [`lif_update`]; the input
+//! is `input::poisson_chunk`) with the kernels' buffer names and order,
+//! called in the order the GPU dispatches them. The sums of large
+//! projections are split across threads; integer sums make the result the
+//! same whatever the thread count.
 
 use super::Engine;
 use crate::config::{LifParams, Network, Reset};

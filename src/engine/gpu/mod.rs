@@ -1,20 +1,25 @@
 //! The GPU engine: the WGSL kernels of `shaders/` run through wgpu.
 //!
 //! Everything is created once in [`GpuEngine::new`]: pipelines, buffers and
-//! bind groups. A chunk of steps is then one upload of the host's input, one
-//! compute pass holding every dispatch of every step, two copies and one
-//! readback of the bit-packed spikes:
+//! bind groups. A chunk of steps is then at most one upload (input given by
+//! the host), one compute pass holding every dispatch of every step, two
+//! copies and one readback of the bit-packed spikes:
 //!
 //! - `spikes`: rows of `row_words` u32, every population's words side by
 //!   side; row 0 holds the last step of the previous chunk (copied in from
 //!   `carry`), rows 1..=n the steps of this chunk;
 //! - `v`: membranes of every LIF population; `acc`: the integer sums of every
-//!   projection; `bias`: every projection's bias;
-//! - one weights buffer per part of a projection: pre-major i32 rows, split
-//!   by pre rows when a projection exceeds the storage-binding limit.
+//!   projection; `bias`: every projection's bias; `thresholds`: the Poisson
+//!   neurons' integer rates;
+//! - weights as the kernels read them: dense projections as pre-major i32
+//!   rows padded to vec4, split by pre rows when a projection exceeds the
+//!   storage-binding limit; sparse ones as a pre-major CSR.
 //!
-//! Per step, populations go in dependency order: `synapse_accumulate` for
-//! each incoming projection (each part), then `lif_update` (which also
+//! Two paths ([`Path`]): a network small enough runs every step of a chunk
+//! in one dispatch of `fused_steps`; any other runs, per chunk,
+//! `poisson_input` for the whole chunk, then per step and population in
+//! dependency order `synapse_accumulate` (dense) or `synapse_scatter`
+//! (sparse) for each incoming projection, then `lif_update` (which also
 //! zeroes the sums for the next step). The step's row reaches the kernels as
 //! a dynamic offset into a uniform buffer written once.
 
