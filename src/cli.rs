@@ -124,7 +124,7 @@ pub struct RunArgs {
     /// No progress bar and no table.
     #[arg(long)]
     pub quiet: bool,
-    /// Load weights_<proj>.npy and bias_<proj>.npy from DIR instead of drawing them.
+    /// Load weights_{proj}.npy and bias_{proj}.npy (or a sparse projection's COO files) from DIR instead of drawing them.
     #[arg(long, value_name = "DIR")]
     pub weights: Option<PathBuf>,
     /// Input spikes, T x N_input uint8 0/1, instead of Poisson draws.

@@ -335,7 +335,7 @@ fn choose_frac_bits_rows<'a, I: Iterator<Item = &'a [f32]>>(rows: impl Fn() -> I
     Some(ok)
 }
 
-/// [`choose_frac_bits_rows`] for dense weights in the `nn.Linear` layout.
+/// `choose_frac_bits_rows` for dense weights in the `nn.Linear` layout.
 pub fn choose_frac_bits(w: &[f32], n_pre: usize) -> Option<u32> {
     choose_frac_bits_rows(|| w.chunks_exact(n_pre.max(1)))
 }

@@ -15,7 +15,7 @@
 //!   rows padded to vec4, split by pre rows when a projection exceeds the
 //!   storage-binding limit; sparse ones as a pre-major CSR.
 //!
-//! Two paths ([`Path`]): a network small enough runs every step of a chunk
+//! Two paths (`Path`): a network small enough runs every step of a chunk
 //! in one dispatch of `fused_steps`; any other runs, per chunk,
 //! `poisson_input` for the whole chunk, then per step and population in
 //! dependency order `synapse_accumulate` (dense) or `synapse_scatter`
