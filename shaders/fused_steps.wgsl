@@ -17,7 +17,15 @@
 //   incoming projection indices at params.in_base;
 //   Poisson populations at params.poisson_base, 4 words each (when
 //   params.gen_input is 1: the kernel draws the input itself):
-//     n, word_offset, thr_offset, k1
+//     n, word_offset, thr_offset, unused
+//   their random keys at params.keys_base, (k0, k1) per trial and
+//   Poisson population.
+//
+// Trials: workgroup t runs trial t, an independent copy of the network with
+// its own input keys, spike rows (params.trial_words words from
+// t * trial_words) and membranes (params.v_len from t * v_len); weights are
+// shared. At the end of a chunk each workgroup copies its last row into its
+// row 0, the previous step of the next chunk.
 
 const MAX_ROW_WORDS: u32 = 256u;
 const FUSED_WORKGROUP: u32 = 256u;
@@ -32,12 +40,16 @@ struct FusedParams {
     in_base: u32,
     // 1: draw the input on the GPU; 0: the host uploaded it into the rows
     gen_input: u32,
-    poisson_base: u32,
+        poisson_base: u32,
     n_poisson: u32,
-    // low 32 bits of the seed
-    k0: u32,
+    keys_base: u32,
     // the absolute step of row 1 of this chunk
     first_step: u32,
+    // words of one trial's spike rows, membranes of one trial
+    trial_words: u32,
+    v_len: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: FusedParams;
@@ -52,15 +64,21 @@ var<workgroup> row: array<atomic<u32>, MAX_ROW_WORDS>;
 var<workgroup> prev: array<u32, MAX_ROW_WORDS>;
 
 @compute @workgroup_size(256)
-fn fused_steps(@builtin(local_invocation_index) lid: u32) {
+fn fused_steps(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let trial = wid.x;
+    let base = trial * params.trial_words;
+    let vb = trial * params.v_len;
     let rw = params.row_words;
     let z = params.zero;
-    // the previous step's row: row 0 of the spike buffer
+    // the previous step's row: row 0 of the trial's rows
     for (var w = lid; w < rw; w = w + FUSED_WORKGROUP) {
-        prev[w] = spikes[w];
+        prev[w] = spikes[base + w];
     }
     for (var s = 0u; s < params.n_steps; s = s + 1u) {
-        let r_off = (s + 1u) * rw;
+        let r_off = base + (s + 1u) * rw;
         // this step's row: the host's input words, zeros elsewhere ...
         for (var w = lid; w < rw; w = w + FUSED_WORKGROUP) {
             var word = 0u;
@@ -76,10 +94,12 @@ fn fused_steps(@builtin(local_invocation_index) lid: u32) {
             let b = params.poisson_base + q * 4u;
             let n_neurons = tables[b];
             let word_offset = tables[b + 1u];
-            let thr_offset = tables[b + 2u];
-            let k1 = tables[b + 3u];
+                        let thr_offset = tables[b + 2u];
+            let kb = params.keys_base + (trial * params.n_poisson + q) * 2u;
+            let k0 = tables[kb];
+            let k1 = tables[kb + 1u];
             for (var n = lid; n < n_neurons; n = n + FUSED_WORKGROUP) {
-                if (poisson_spike(params.k0, k1, n, t, thresholds[thr_offset + n])) {
+                if (poisson_spike(k0, k1, n, t, thresholds[thr_offset + n])) {
                     atomicOr(&row[word_offset + n / 32u], 1u << (n % 32u));
                 }
             }
@@ -122,8 +142,8 @@ fn fused_steps(@builtin(local_invocation_index) lid: u32) {
                     );
                 }
                 let r = f32((prev[word_offset + n / 32u] >> (n % 32u)) & 1u);
-                let x = membrane_step(v[v_offset + n], current, r, beta, threshold, reset, z);
-                v[v_offset + n] = x;
+                                let x = membrane_step(v[vb + v_offset + n], current, r, beta, threshold, reset, z);
+                v[vb + v_offset + n] = x;
                 if (fires(x, threshold, z)) {
                     atomicOr(&row[word_offset + n / 32u], 1u << (n % 32u));
                 }
@@ -132,9 +152,13 @@ fn fused_steps(@builtin(local_invocation_index) lid: u32) {
         }
         for (var w = lid; w < rw; w = w + FUSED_WORKGROUP) {
             let word = atomicLoad(&row[w]);
-            spikes[r_off + w] = word;
+                        spikes[r_off + w] = word;
             prev[w] = word;
         }
         workgroupBarrier();
+    }
+    // the last row becomes row 0 of the next chunk
+    for (var w = lid; w < rw; w = w + FUSED_WORKGROUP) {
+        spikes[base + w] = prev[w];
     }
 }

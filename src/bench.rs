@@ -27,6 +27,8 @@ pub struct Case {
     /// Too large for the CPU engine or a software GPU within a benchmark:
     /// runs only on a hardware GPU.
     pub gpu_only: bool,
+    /// Independent trials run together (1: a plain run).
+    pub trials: usize,
 }
 
 /// The sparse-1m network of issue 5: input 500 000, inter 300 000, msn
@@ -73,6 +75,7 @@ pub fn suite() -> Vec<Case> {
             network: Ok(Network::default_nacc()),
             steps: 100_000,
             gpu_only: false,
+            trials: 1,
         },
         Case {
             name: "large",
@@ -82,6 +85,7 @@ pub fn suite() -> Vec<Case> {
                 .map_err(|_| "cannot scale"),
             steps: 2_000,
             gpu_only: false,
+            trials: 1,
         },
         Case {
             name: "sparse-1m",
@@ -90,13 +94,15 @@ pub fn suite() -> Vec<Case> {
                 .map_err(|_| "invalid built-in network"),
             steps: 1_000,
             gpu_only: true,
+            trials: 1,
         },
         Case {
             name: "trials",
             about: "seed network x 1 024 trials",
-            network: Err("needs --trials, not implemented yet"),
-            steps: 1_000,
+            network: Ok(Network::default_nacc()),
+            steps: 20_000,
             gpu_only: false,
+            trials: 1024,
         },
     ]
 }
@@ -203,6 +209,29 @@ pub fn run(
             }
         };
         let model = Model::build(net, 0)?;
+        if case.trials > 1 {
+            let v = measure_trials(backend, &model, case.trials, case.steps, budget)?;
+            let more = report(&json!({
+                "network": case.name,
+                "about": case.about,
+                "backend": v.2.as_ref().map_or("cpu", |_| "gpu"),
+                "engine": v.1,
+                "neurons": model.net.total_neurons(),
+                "synapses": model.net.total_synapses(),
+                "trials": case.trials,
+                "steps": v.0.steps,
+                "wall_s": v.0.wall.as_secs_f64(),
+                "steps_per_s": v.0.steps_per_s(),
+                "neuron_steps_per_s": v.0.steps_per_s() * (model.net.total_neurons() * case.trials as u64) as f64,
+                "events_per_s": v.0.events_per_s(),
+                "cpu_steps_per_s": v.3.as_ref().map(|c| c.steps_per_s()),
+                "speedup_vs_cpu": v.3.as_ref().map(|c| v.0.steps_per_s() / c.steps_per_s()),
+            }));
+            if !more {
+                return Ok(());
+            }
+            continue;
+        }
         let (mut engine, adapter) =
             make_engine(backend, &model, &InputSource::generated(&model), 1000)?;
         let m = measure(engine.as_mut(), &model, case.steps, budget)?;
@@ -237,6 +266,98 @@ pub fn run(
     Ok(())
 }
 
+/// Times `trials` trials of `model` run together: on the GPU in one
+/// dispatch a chunk (when the backend takes a GPU), and on the CPU engine
+/// (trials over threads) for the speed-up. Returns the measure, the engine,
+/// the adapter and the CPU measure.
+fn measure_trials(
+    backend: Backend,
+    model: &Model,
+    trials: usize,
+    max_steps: usize,
+    budget: Duration,
+) -> Result<(Measure, String, Option<String>, Option<Measure>)> {
+    let net = &model.net;
+    let inputs: Vec<InputSource> = (0..trials)
+        .map(|t| InputSource::generated_trial(model, t))
+        .collect();
+    let events_of = |spikes: &[u64]| -> u64 {
+        net.projections
+            .iter()
+            .map(|p| spikes[p.pre] * net.populations[p.post].size as u64)
+            .sum()
+    };
+    // the CPU engine, trials over threads: a probe, then as many steps as fit half the budget
+    let cpu = |budget: Duration| -> Result<Measure> {
+        let t = Instant::now();
+        crate::trials::run_cpu(model, &inputs, 5, 5)?;
+        let per_step = t.elapsed().as_secs_f64() / 5.0;
+        let steps = ((budget.as_secs_f64() / per_step.max(1e-9)) as usize).clamp(5, max_steps);
+        let t = Instant::now();
+        let recs = crate::trials::run_cpu(model, &inputs, steps, steps.min(1000))?;
+        let wall = t.elapsed();
+        let mut spikes = vec![0u64; net.populations.len()];
+        for r in &recs {
+            for (s, p) in spikes.iter_mut().zip(&r.pops) {
+                *s += p.total();
+            }
+        }
+        Ok(Measure {
+            steps,
+            wall,
+            events: events_of(&spikes),
+        })
+    };
+    let Some(ctx) = crate::run::choose_gpu(backend)? else {
+        let m = cpu(budget)?;
+        return Ok((
+            m,
+            format!(
+                "cpu reference, trials over {} threads",
+                crate::engine::cpu::default_threads()
+            ),
+            None,
+            None,
+        ));
+    };
+    let ctx = std::sync::Arc::new(ctx);
+    let name = ctx.describe();
+    let mut gpu =
+        crate::engine::gpu::GpuEngine::new_trials(ctx, model, &inputs, 1000, Default::default())?;
+    let mut bufs: Vec<ChunkSpikes> = (0..trials).map(|_| ChunkSpikes::new(net, 20)).collect();
+    let t = Instant::now();
+    gpu.run_chunk_trials(&mut bufs)?;
+    let per_step = t.elapsed().as_secs_f64() / 20.0;
+    let chunk =
+        ((budget.as_secs_f64() / 10.0 / per_step.max(1e-9)) as usize).clamp(1, 1000.min(max_steps));
+    let mut spikes = vec![0u64; net.populations.len()];
+    let (mut steps, t) = (0usize, Instant::now());
+    while steps < max_steps && t.elapsed() < budget {
+        let n = chunk.min(max_steps - steps);
+        for b in &mut bufs {
+            b.resize(net, n);
+        }
+        gpu.run_chunk_trials(&mut bufs)?;
+        for b in &bufs {
+            for (s, bits) in spikes.iter_mut().zip(&b.bits) {
+                *s += bits.iter().map(|w| w.count_ones() as u64).sum::<u64>();
+            }
+        }
+        steps += n;
+    }
+    let m = Measure {
+        steps,
+        wall: t.elapsed(),
+        events: events_of(&spikes),
+    };
+    Ok((
+        m,
+        format!("{name}, {trials} trials in one dispatch"),
+        Some(name),
+        Some(cpu(budget / 2)?),
+    ))
+}
+
 /// One line of the human-readable table.
 pub fn table_line(v: &serde_json::Value) -> String {
     if let Some(why) = v["skipped"].as_str() {
@@ -252,19 +373,28 @@ pub fn table_line(v: &serde_json::Value) -> String {
         Some(s) => format!("{s:>9.0}x"),
         None => format!("{:>10}", "-"),
     };
-    format!(
-        "{:<10} {:>9} {:>11} {:>7} {:>12.0} {:>10.2e} {:>8.2} {:>13} {speed}",
+    let gb = v["gb_per_s"]
+        .as_f64()
+        .map_or(format!("{:>8}", "-"), |g| format!("{g:>8.2}"));
+    let mut line = format!(
+        "{:<10} {:>9} {:>11} {:>7} {:>12.0} {:>10.2e} {gb} {:>13} {speed}",
         v["network"].as_str().unwrap_or(""),
         v["neurons"].as_u64().unwrap_or(0),
         v["synapses"].as_u64().unwrap_or(0),
         v["steps"].as_u64().unwrap_or(0),
         f("steps_per_s"),
         f("events_per_s"),
-        f("gb_per_s"),
         v["cpu_steps_per_s"]
             .as_f64()
             .map_or("-".into(), |c| format!("{c:.0}")),
-    )
+    );
+    if let Some(t) = v["trials"].as_u64() {
+        line += &format!(
+            "   ({t} trials: {:.2e} neuron-steps/s)",
+            f("neuron_steps_per_s")
+        );
+    }
+    line
 }
 
 pub const TABLE_HEADER: &str = "network      neurons    synapses   steps      steps/s   events/s     GB/s   CPU steps/s   speed-up";

@@ -130,6 +130,15 @@ pub struct RunArgs {
     /// Input spikes, T x N_input uint8 0/1, instead of Poisson draws.
     #[arg(long, value_name = "FILE.npy")]
     pub input_spikes: Option<PathBuf>,
+    /// Independent trials (input drawn with each trial's seed, same
+    /// weights); spikes_*.npy gain a leading trial axis.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        allow_negative_numbers = true
+    )]
+    pub trials: usize,
     /// Print the host and GPU memory the run would need, and exit.
     #[arg(long)]
     pub dry_run: bool,
@@ -171,6 +180,7 @@ impl RunArgs {
             weights: self.weights.clone(),
             input_spikes: self.input_spikes.clone(),
             chunk: self.chunk,
+            trials: self.trials,
         }
     }
 }

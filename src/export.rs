@@ -49,15 +49,23 @@ pub fn write_atomic(
     })
 }
 
-/// `spikes_<pop>.npy`: T x N uint8, unpacked from the bit-packed record.
-pub fn write_spikes(path: &Path, rec: &PopRecord) -> Result<()> {
-    let steps = rec.steps();
+/// `spikes_<pop>.npy`: T x N uint8 unpacked from the bit-packed record, or
+/// trials x T x N with `trial_axis` (one record per trial).
+pub fn write_spikes(path: &Path, recs: &[&PopRecord], trial_axis: bool) -> Result<()> {
+    let (steps, size) = (recs[0].steps(), recs[0].size);
+    let shape = if trial_axis {
+        vec![recs.len(), steps, size]
+    } else {
+        vec![steps, size]
+    };
     write_atomic(path, |w| {
-        w.write_all(&npy::header(npy::DType::U8, &[steps, rec.size]))?;
-        let mut row = vec![0u8; rec.size];
-        for t in 0..steps {
-            rec.row_u8(t, &mut row);
-            w.write_all(&row)?;
+        w.write_all(&npy::header(npy::DType::U8, &shape))?;
+        let mut row = vec![0u8; size];
+        for rec in recs {
+            for t in 0..steps {
+                rec.row_u8(t, &mut row);
+                w.write_all(&row)?;
+            }
         }
         Ok(())
     })

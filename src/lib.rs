@@ -27,5 +27,6 @@ pub mod npy;
 pub mod record;
 pub mod render;
 pub mod run;
+pub mod trials;
 
 pub use error::{Error, Result};

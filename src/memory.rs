@@ -50,9 +50,16 @@ pub fn human(b: u64) -> String {
     format!("{x:.1} {}", units[u])
 }
 
-/// What a run of `steps` steps in chunks of `chunk` will allocate; the GPU
-/// part when `gpu` says how the GPU engine will run it.
-pub fn estimate(net: &Network, steps: usize, chunk: usize, gpu: Option<GpuPlan>) -> Estimate {
+/// What a run of `trials` trials of `steps` steps in chunks of `chunk` will
+/// allocate; the GPU part when `gpu` says how the GPU engine will run it.
+pub fn estimate(
+    net: &Network,
+    steps: usize,
+    chunk: usize,
+    gpu: Option<GpuPlan>,
+    trials: usize,
+) -> Estimate {
+    let trials = trials as u64;
     let mut e = Estimate::default();
     let mut raw = 0u64;
     let mut quant = 0u64;
@@ -79,7 +86,7 @@ pub fn estimate(net: &Network, steps: usize, chunk: usize, gpu: Option<GpuPlan>)
     let neurons = net.total_neurons();
     e.host.push((
         "spike record (1 bit/neuron/step) and counts".into(),
-        SpikeRecord::bytes_needed(net, steps) as u64 + neurons * 4,
+        trials * (SpikeRecord::bytes_needed(net, steps) as u64 + neurons * 4),
     ));
     if let Some(plan) = gpu {
         let row_words: u64 = net
@@ -102,9 +109,14 @@ pub fn estimate(net: &Network, steps: usize, chunk: usize, gpu: Option<GpuPlan>)
         let mut g = vec![
             (
                 "spike rows of a chunk, staging, carry".to_string(),
-                ((cap + 1) + cap + 1) * row_words * 4,
+                if trials > 1 {
+                    2 * trials * (cap + 1)
+                } else {
+                    (cap + 1) + cap + 1
+                } * row_words
+                    * 4,
             ),
-            ("membranes (and staging)".to_string(), v * 8),
+            ("membranes (and staging)".to_string(), trials * v * 8),
             ("biases".to_string(), posts * 4),
         ];
         if plan.gen_input {

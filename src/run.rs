@@ -49,6 +49,8 @@ pub struct RunOptions {
     pub weights: Option<PathBuf>,
     pub input_spikes: Option<PathBuf>,
     pub chunk: usize,
+    /// Independent trials (input seeds differ, weights are shared).
+    pub trials: usize,
 }
 
 impl Default for RunOptions {
@@ -64,6 +66,7 @@ impl Default for RunOptions {
             weights: None,
             input_spikes: None,
             chunk: DEFAULT_CHUNK,
+            trials: 1,
         }
     }
 }
@@ -108,6 +111,13 @@ fn resolve(opts: &RunOptions) -> Result<(Network, Option<InputSource>, usize)> {
     if opts.steps == Some(0) {
         return Err(bad_value("--steps", 0, "must be >= 1"));
     }
+    if !(1..=crate::trials::MAX_TRIALS).contains(&opts.trials) {
+        return Err(bad_value(
+            "--trials",
+            opts.trials,
+            format!("must be within 1..={}", crate::trials::MAX_TRIALS),
+        ));
+    }
     let given = match &opts.input_spikes {
         Some(path) => Some(import::load_input_spikes(path, &net)?),
         None => None,
@@ -138,17 +148,11 @@ fn resolve(opts: &RunOptions) -> Result<(Network, Option<InputSource>, usize)> {
 /// computed from the network alone.
 pub fn dry_run(opts: &RunOptions) -> Result<String> {
     let (net, given, steps) = resolve(opts)?;
-    let gpu = match opts.backend {
-        Backend::Cpu => None,
-        Backend::Gpu => Some(GpuContext::new().map_err(|e| e.context("--backend gpu"))?),
-        Backend::Auto => GpuContext::new()
-            .ok()
-            .filter(|c| c.info.device_type != wgpu::DeviceType::Cpu),
-    };
+    let gpu = choose_gpu(opts.backend)?;
     let plan = gpu
         .as_ref()
         .map(|c| GpuEngine::plan(c, &net, given.is_none(), opts.chunk, GpuOptions::default()));
-    let e = crate::memory::estimate(&net, steps, opts.chunk, plan);
+    let e = crate::memory::estimate(&net, steps, opts.chunk, plan, opts.trials.max(1));
     let mut s = format!(
         "{} neurons, {} synapses, {steps} steps, on {}\n",
         net.total_neurons(),
@@ -175,20 +179,28 @@ pub fn make_engine(
     input: &InputSource,
     chunk: usize,
 ) -> Result<(Box<dyn Engine>, Option<String>)> {
-    let gpu = |ctx: GpuContext| -> Result<(Box<dyn Engine>, Option<String>)> {
-        let ctx = Arc::new(ctx);
-        let engine = GpuEngine::new(ctx.clone(), model, input, chunk, GpuOptions::default())?;
-        Ok((Box::new(engine), Some(ctx.describe())))
-    };
+    match choose_gpu(backend)? {
+        Some(ctx) => {
+            let ctx = Arc::new(ctx);
+            let engine = GpuEngine::new(ctx.clone(), model, input, chunk, GpuOptions::default())?;
+            Ok((Box::new(engine), Some(ctx.describe())))
+        }
+        None => Ok((Box::new(CpuEngine::new(model)?), None)),
+    }
+}
+
+/// The GPU the backend option asks for, or None for the CPU engine.
+/// `auto` takes only hardware: a software adapter (lavapipe, WARP) is far
+/// slower than the CPU engine.
+pub fn choose_gpu(backend: Backend) -> Result<Option<GpuContext>> {
     match backend {
-        Backend::Cpu => Ok((Box::new(CpuEngine::new(model)?), None)),
-        Backend::Gpu => gpu(GpuContext::new().map_err(|e| e.context("--backend gpu"))?),
-        // A software adapter (lavapipe, WARP) is far slower than the CPU
-        // engine: auto takes only hardware.
-        Backend::Auto => match GpuContext::new() {
-            Ok(ctx) if ctx.info.device_type != wgpu::DeviceType::Cpu => gpu(ctx),
-            _ => Ok((Box::new(CpuEngine::new(model)?), None)),
-        },
+        Backend::Cpu => Ok(None),
+        Backend::Gpu => Ok(Some(
+            GpuContext::new().map_err(|e| e.context("--backend gpu"))?,
+        )),
+        Backend::Auto => Ok(GpuContext::new()
+            .ok()
+            .filter(|c| c.info.device_type != wgpu::DeviceType::Cpu)),
     }
 }
 
@@ -197,7 +209,10 @@ pub struct Outcome {
     pub model: Model,
     /// The GPU adapter that ran the steps; None on the CPU.
     pub adapter: Option<String>,
+    /// Trial 0 (the only one without --trials).
     pub record: SpikeRecord,
+    /// Trials 1.. of --trials.
+    pub other_trials: Vec<SpikeRecord>,
     pub engine: String,
     pub sim_time: Duration,
 }
@@ -206,42 +221,70 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     let started = Instant::now();
     let prepared = prepare(opts)?;
     let model = prepared.model;
-    let (mut engine, adapter) = make_engine(opts.backend, &model, &prepared.input, opts.chunk)?;
+    if opts.trials > 1 && !matches!(prepared.input, InputSource::Generated { .. }) {
+        return Err(bad_value(
+            "--trials",
+            opts.trials,
+            "needs generated input: trials differ by their input seeds, so --input-spikes cannot be combined with it",
+        ));
+    }
     export::prepare_out_dir(&opts.out)?;
     let net = &model.net;
 
     let bar = Progress::new(prepared.steps as u64, opts.quiet);
     let t0 = Instant::now();
-    let record = simulate(
-        engine.as_mut(),
-        net,
-        &prepared.input,
-        prepared.steps,
-        opts.chunk,
-        |done| bar.update(done as u64),
-    )?;
+    let (records, engine, adapter) = if opts.trials > 1 {
+        let r = crate::trials::run(
+            opts.backend,
+            &model,
+            opts.trials,
+            prepared.steps,
+            opts.chunk,
+            |done| bar.update(done as u64),
+        )?;
+        (r.records, r.engine, r.adapter)
+    } else {
+        let (mut engine, adapter) = make_engine(opts.backend, &model, &prepared.input, opts.chunk)?;
+        let record = simulate(
+            engine.as_mut(),
+            net,
+            &prepared.input,
+            prepared.steps,
+            opts.chunk,
+            |done| bar.update(done as u64),
+        )?;
+        (vec![record], engine.describe(), adapter)
+    };
     let sim_time = t0.elapsed();
     bar.finish();
 
     // Outputs: data first, summary.json last.
     let dir = &opts.out;
-    for (pop, rec) in net.populations.iter().zip(&record.pops) {
-        export::write_spikes(&dir.join(format!("spikes_{}.npy", pop.name)), rec)?;
+    for (p, pop) in net.populations.iter().enumerate() {
+        let recs: Vec<_> = records.iter().map(|r| &r.pops[p]).collect();
+        export::write_spikes(
+            &dir.join(format!("spikes_{}.npy", pop.name)),
+            &recs,
+            opts.trials > 1,
+        )?;
     }
     export::write_weights(dir, &model)?;
     export::write_config(dir, net, model.seed)?;
     let view = figures::View {
-        steps: 0..record.steps(),
+        steps: 0..prepared.steps,
         neurons: None,
         width: figures::DEFAULT_WIDTH,
         height: None,
     };
+    let mut records = records.into_iter();
+    let record = records.next().expect("at least one trial");
     draw_figures(dir, &model, &record, &view)?;
     let outcome = Outcome {
         adapter,
-        engine: engine.describe(),
+        engine,
         model,
         record,
+        other_trials: records.collect(),
         sim_time,
     };
     let summary = summary_json(opts, &outcome, started.elapsed());
@@ -322,7 +365,11 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
         "input_spikes_from": opts.input_spikes.as_ref().map(|p| p.display().to_string()),
         "scale": opts.scale,
         "wall_time_s": { "simulation": o.sim_time.as_secs_f64(), "total": total.as_secs_f64() },
-        "steps_per_s": steps as f64 / o.sim_time.as_secs_f64().max(1e-12),
+                "steps_per_s": steps as f64 / o.sim_time.as_secs_f64().max(1e-12),
+        "trials": 1 + o.other_trials.len(),
+        "neuron_steps_per_s": (net.total_neurons() as f64 * steps as f64 * (1 + o.other_trials.len()) as f64) / o.sim_time.as_secs_f64().max(1e-12),
+        // per trial, per population (populations above: trial 0)
+        "spikes_per_trial": std::iter::once(&o.record).chain(&o.other_trials).map(|r| r.pops.iter().map(|p| p.total()).collect::<Vec<_>>()).collect::<Vec<_>>(),
         "populations": populations,
         "projections": projections,
         "config": serde_json::to_value(net.to_raw()).unwrap_or_default(),
@@ -395,6 +442,13 @@ impl Progress {
 
 /// `nacc compare`: both engines on the same model and input.
 pub fn compare(opts: &RunOptions) -> Result<crate::compare::Report> {
+    if opts.trials != 1 {
+        return Err(bad_value(
+            "--trials",
+            opts.trials,
+            "nacc compare compares one trial; run it without --trials (the tests compare batched trials)",
+        ));
+    }
     let prepared = prepare(opts)?;
     let ctx = GpuContext::new().map_err(|e| e.context("nacc compare needs a GPU"))?;
     crate::compare::compare(

@@ -617,3 +617,68 @@ fn sparse_weights_are_written_as_coo_and_read_back() {
         &["weights_fc1_value.npy", "cannot open"],
     );
 }
+
+#[test]
+fn trials_add_a_leading_axis_and_trial_0_is_the_plain_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(
+        d,
+        &[
+            "run",
+            "--trials",
+            "4",
+            "--steps",
+            "150",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--out",
+            "t",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "run",
+            "--steps",
+            "150",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--out",
+            "one",
+        ],
+    );
+    let all = npy::read(&d.join("t/spikes_msn.npy")).unwrap();
+    assert_eq!(all.shape, [4, 150, 20]);
+    let one = npy::read(&d.join("one/spikes_msn.npy")).unwrap();
+    assert_eq!(&all.data[..150 * 20], &one.data[..]);
+    assert_ne!(&all.data[..150 * 20], &all.data[150 * 20..2 * 150 * 20]);
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("t/summary.json")).unwrap()).unwrap();
+    assert_eq!(s["trials"], 4);
+    assert_eq!(s["spikes_per_trial"].as_array().unwrap().len(), 4);
+    let msn0: u64 = one.data.iter().map(|&x| x as u64).sum();
+    assert_eq!(s["spikes_per_trial"][0][2], msn0);
+    fails(
+        d,
+        &["run", "--trials", "0", "--out", "x"],
+        &["--trials", "0"],
+    );
+    ok(d, &["run", "--steps", "20", "--quiet", "--out", "in"]);
+    fails(
+        d,
+        &[
+            "run",
+            "--trials",
+            "2",
+            "--input-spikes",
+            "in/spikes_input.npy",
+            "--out",
+            "x",
+        ],
+        &["--trials", "--input-spikes"],
+    );
+    fails(d, &["compare", "--trials", "2"], &["--trials", "one trial"]);
+}

@@ -471,7 +471,7 @@ fn gpu_memory_estimate_is_within_10_percent(ctx: &Ctx) {
     ];
     for (what, net) in nets {
         let plan = GpuEngine::plan(ctx, &net, true, 100, GpuOptions::default());
-        let e = nacc::memory::estimate(&net, 100, 100, Some(plan));
+        let e = nacc::memory::estimate(&net, 100, 100, Some(plan), 1);
         let model = Model::build(net, 0).unwrap();
         let engine = GpuEngine::new(
             ctx.clone(),
@@ -490,6 +490,69 @@ fn gpu_memory_estimate_is_within_10_percent(ctx: &Ctx) {
             engine.gpu_bytes()
         );
     }
+}
+
+fn batched_trials_equal_cpu_trials(ctx: &Ctx) {
+    for (what, net, trials) in [
+        ("default", Network::default_nacc(), 7usize),
+        (
+            "default x3, zero reset",
+            Network::from_toml_str(
+                &nacc::config::DEFAULT_TOML.replace("\"subtract\"", "\"zero\""),
+                "t",
+            )
+            .unwrap()
+            .scaled(3)
+            .unwrap(),
+            3,
+        ),
+    ] {
+        let model = Model::build(net, 12).unwrap();
+        let inputs: Vec<InputSource> = (0..trials)
+            .map(|t| InputSource::generated_trial(&model, t))
+            .collect();
+        let mut gpu =
+            GpuEngine::new_trials(ctx.clone(), &model, &inputs, 100, GpuOptions::default())
+                .unwrap();
+        assert_eq!(gpu.trials(), trials);
+        let got =
+            nacc::trials::run_batched(&mut gpu, &model, trials, 230, 100, &mut |_| {}).unwrap();
+        let vg = gpu.membranes_trials().unwrap();
+        for (t, input) in inputs.iter().enumerate() {
+            let mut cpu = CpuEngine::new(&model).unwrap();
+            let want =
+                nacc::engine::simulate(&mut cpu, &model.net, input, 230, 100, |_| {}).unwrap();
+            for (p, pop) in model.net.populations.iter().enumerate() {
+                assert!(
+                    got[t].pops[p] == want.pops[p],
+                    "{what}: trial {t}, population {} differs",
+                    pop.name
+                );
+            }
+            assert!(
+                cpu.membranes().unwrap() == vg[t],
+                "{what}: trial {t} membranes differ"
+            );
+        }
+        // the trials are different runs
+        assert!(
+            got[0].pops[0] != got[1].pops[0],
+            "{what}: trials 0 and 1 drew the same input"
+        );
+    }
+    // a network too large to batch runs its trials one after another
+    let big = Model::build(Network::default_nacc().scaled(40).unwrap(), 1).unwrap();
+    let inputs: Vec<InputSource> = (0..2)
+        .map(|t| InputSource::generated_trial(&big, t))
+        .collect();
+    assert!(GpuEngine::new_trials(ctx.clone(), &big, &inputs, 10, GpuOptions::default()).is_err());
+    let r = nacc::trials::run(nacc::run::Backend::Gpu, &big, 2, 12, 10, |_| {}).unwrap();
+    assert!(r.engine.contains("one after another"), "{}", r.engine);
+    let cpu = nacc::trials::run_cpu(&big, &inputs, 12, 10).unwrap();
+    assert!(
+        r.records == cpu,
+        "sequential GPU trials differ from the CPU"
+    );
 }
 
 fn nacc_bin() -> PathBuf {
@@ -595,6 +658,10 @@ fn main() {
         (
             "gpu_memory_estimate_is_within_10_percent",
             gpu_memory_estimate_is_within_10_percent,
+        ),
+        (
+            "batched_trials_equal_cpu_trials",
+            batched_trials_equal_cpu_trials,
         ),
         ("cli_run_gpu_and_compare", cli_run_gpu_and_compare),
     ];

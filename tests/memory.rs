@@ -16,7 +16,7 @@ fn within_10_percent(what: &str, estimate: u64, actual: u64) {
 }
 
 fn check(net: Network, steps: usize) {
-    let e = estimate(&net, steps, 100, None);
+    let e = estimate(&net, steps, 100, None, 1);
     let model = Model::build(net, 1).unwrap();
     let q = model.quantize().unwrap();
     let mut engine = CpuEngine::new(&model).unwrap();

@@ -186,8 +186,10 @@ fn repr_c_types_match_wgsl_structs() {
             gen_input,
             poisson_base,
             n_poisson,
-            k0,
-            first_step
+            keys_base,
+            first_step,
+            trial_words,
+            v_len
         ]
     );
     check_layout!(

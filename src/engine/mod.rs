@@ -38,6 +38,17 @@ pub trait Engine {
     }
 }
 
+/// The input seed of trial `t` of a run with seed `seed`: the seed itself
+/// for trial 0, a well-mixed other seed for the others.
+pub fn trial_seed(seed: u64, t: usize) -> u64 {
+    if t == 0 {
+        return seed;
+    }
+    let lo = crate::input::hash4(seed, 0x7472_6961, t as u32, 0) as u64; // "tria"
+    let hi = crate::input::hash4(seed, 0x6c73_6565, t as u32, 1) as u64; // "lsee"
+    (hi << 32) | lo
+}
+
 /// Runs the chunk of steps starting at `first_step`: the host fills the
 /// input unless the engine draws it itself.
 pub fn run_chunk_from(
@@ -71,6 +82,18 @@ pub enum InputSource {
 }
 
 impl InputSource {
+    /// Trial `t`'s input: the same rates, drawn with [`trial_seed`]
+    /// (trial 0 is the run's own seed).
+    pub fn generated_trial(model: &Model, t: usize) -> InputSource {
+        match InputSource::generated(model) {
+            InputSource::Generated { seed, streams } => InputSource::Generated {
+                seed: trial_seed(seed, t),
+                streams,
+            },
+            given => given,
+        }
+    }
+
     pub fn generated(model: &Model) -> InputSource {
         let streams = model
             .net

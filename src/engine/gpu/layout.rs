@@ -75,10 +75,15 @@ pub struct FusedParams {
     pub gen_input: u32,
     pub poisson_base: u32,
     pub n_poisson: u32,
-    /// Low 32 bits of the seed.
-    pub k0: u32,
+    /// Where the (k0, k1) keys of each trial and Poisson population start.
+    pub keys_base: u32,
     /// The absolute step of row 1 of the chunk.
     pub first_step: u32,
+    /// Words of one trial's spike rows.
+    pub trial_words: u32,
+    /// Membranes of one trial.
+    pub v_len: u32,
+    pub _pad: [u32; 2],
 }
 
 /// WGSL `PoissonParams` (shaders/poisson_input.wgsl).

@@ -118,6 +118,8 @@ pub struct GpuEngine {
     path: Path,
     /// The GPU draws the Poisson input.
     gen_input: bool,
+    /// Independent trials run side by side (fused path only when > 1).
+    trials: usize,
     /// Steps run so far: the absolute step of the next chunk's first row.
     steps_done: u64,
     spikes: wgpu::Buffer,
@@ -319,6 +321,10 @@ struct Shared<'a> {
     /// Per population: offset in `thresholds`, and (k0, k1) of its stream,
     /// when the GPU draws its input.
     poisson: Vec<Option<(usize, u32, u32)>>,
+    /// (k0, k1) per trial and Poisson population.
+    trial_keys: Vec<u32>,
+    /// Words of one trial's spike rows.
+    trial_words: u64,
 }
 
 impl GpuEngine {
@@ -334,6 +340,24 @@ impl GpuEngine {
         chunk: usize,
         opts: GpuOptions,
     ) -> Result<GpuEngine> {
+        GpuEngine::new_trials(ctx, model, std::slice::from_ref(input), chunk, opts)
+    }
+
+    /// An engine running one independent trial per input, all in one
+    /// dispatch of the fused kernel (one workgroup a trial; weights shared).
+    /// Several trials need generated input and a network small enough for
+    /// the fused kernel.
+    pub fn new_trials(
+        ctx: Arc<GpuContext>,
+        model: &Model,
+        inputs: &[InputSource],
+        chunk: usize,
+        opts: GpuOptions,
+    ) -> Result<GpuEngine> {
+        let trials = inputs.len();
+        let input = inputs
+            .first()
+            .ok_or_else(|| Error::Input("--trials must be >= 1".into()))?;
         let net = model.net.clone();
         let quantized = model.quantize()?;
         let device = &ctx.device;
@@ -346,7 +370,8 @@ impl GpuEngine {
         let lay = Layout::new(&net);
         let row_bytes = lay.row_words as u64 * 4;
         let capacity = capacity_for(lay.row_words, chunk);
-        let spikes_bytes = (capacity as u64 + 1) * row_bytes;
+        let trial_bytes = (capacity as u64 + 1) * row_bytes;
+        let spikes_bytes = trials as u64 * trial_bytes;
         for (what, bytes) in [
             ("the spike rows of one chunk", spikes_bytes),
             ("the membranes", lay.v_len as u64 * 4),
@@ -384,14 +409,18 @@ impl GpuEngine {
         let staging = buffer(
             device,
             "spikes staging",
-            capacity as u64 * row_bytes,
+            if trials > 1 {
+                spikes_bytes
+            } else {
+                capacity as u64 * row_bytes
+            },
             wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         );
-        let v = buffer(device, "v", lay.v_len as u64 * 4, usage_rw);
+        let v = buffer(device, "v", trials as u64 * lay.v_len as u64 * 4, usage_rw);
         let v_staging = buffer(
             device,
             "v staging",
-            lay.v_len as u64 * 4,
+            trials as u64 * lay.v_len as u64 * 4,
             wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         );
         let bias_data: Vec<f32> = model
@@ -428,12 +457,37 @@ impl GpuEngine {
             bytemuck::cast_slice(&thr_data),
             wgpu::BufferUsages::STORAGE,
         );
+        // every trial's keys (k0, k1) per Poisson population
+        let mut trial_keys = Vec::new();
+        for inp in inputs {
+            let InputSource::Generated { seed, streams } = inp else {
+                if trials > 1 {
+                    return Err(Error::Input(
+                        "--trials needs generated input (not --input-spikes)".into(),
+                    ));
+                }
+                continue;
+            };
+            for (p, pop) in net.populations.iter().enumerate() {
+                if pop.is_poisson() {
+                    trial_keys
+                        .extend_from_slice(&[*seed as u32, (*seed >> 32) as u32 ^ streams[p].0]);
+                }
+            }
+        }
+        if trials > 1 && (!fused || !gen_input) {
+            return Err(Error::Input(format!(
+                "--trials {trials} runs all trials in one dispatch of the fused kernel, which needs dense projections, at most {FUSED_MAX_ROW_WORDS} spike words a step and {FUSED_MAX_SYNAPSES} synapses, and input drawn on the GPU; run larger networks one trial at a time"
+            )));
+        }
         let shared = Shared {
             spikes: &spikes,
             v: &v,
             bias: &bias,
             thresholds: &thresholds,
             poisson,
+            trial_keys,
+            trial_words: trial_bytes / 4,
         };
         let mut keep = Vec::new();
         let path = if fused {
@@ -478,6 +532,7 @@ impl GpuEngine {
             incoming: lay.incoming,
             path,
             gen_input,
+            trials,
             steps_done: 0,
             spikes,
             carry,
@@ -488,8 +543,11 @@ impl GpuEngine {
         })
     }
 
-    /// Runs `n <= capacity` steps whose input starts at step `offset` of `chunk`.
-    fn run_part(&mut self, chunk: &mut ChunkSpikes, offset: usize, n: usize) -> Result<()> {
+    /// Runs `n <= capacity` steps whose input starts at step `offset` of
+    /// the chunks, one chunk per trial.
+    fn run_part(&mut self, chunks: &mut [ChunkSpikes], offset: usize, n: usize) -> Result<()> {
+        assert_eq!(chunks.len(), self.trials, "one chunk per trial");
+        let chunk = &mut chunks[0];
         let rw = self.row_words;
         let ctx = &self.ctx;
         let row_bytes = rw as u64 * 4;
@@ -541,7 +599,11 @@ impl GpuEngine {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("chunk"),
             });
-        enc.copy_buffer_to_buffer(&self.carry, 0, &self.spikes, 0, row_bytes);
+        let fused = matches!(self.path, Path::Fused { .. });
+        if !fused {
+            // the fused kernel keeps row 0 itself
+            enc.copy_buffer_to_buffer(&self.carry, 0, &self.spikes, 0, row_bytes);
+        }
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("steps"),
@@ -555,7 +617,7 @@ impl GpuEngine {
                 } => {
                     pass.set_pipeline(pipeline);
                     pass.set_bind_group(0, bind_group, &[]);
-                    pass.dispatch_workgroups(1, 1, 1);
+                    pass.dispatch_workgroups(self.trials as u32, 1, 1);
                 }
                 Path::Dispatch {
                     syn_pipeline,
@@ -606,30 +668,40 @@ impl GpuEngine {
                 }
             }
         }
-        enc.copy_buffer_to_buffer(
-            &self.spikes,
-            n as u64 * row_bytes,
-            &self.carry,
-            0,
-            row_bytes,
-        );
-        enc.copy_buffer_to_buffer(
-            &self.spikes,
-            row_bytes,
-            &self.staging,
-            0,
-            n as u64 * row_bytes,
-        );
+        if !fused {
+            enc.copy_buffer_to_buffer(
+                &self.spikes,
+                n as u64 * row_bytes,
+                &self.carry,
+                0,
+                row_bytes,
+            );
+        }
+        // rows 1..=n of every trial (trial t's rows start at t * (capacity + 1))
+        let trial_rows = self.capacity + 1;
+        let (from, bytes) = if self.trials == 1 {
+            (row_bytes, n as u64 * row_bytes)
+        } else {
+            (0, self.trials as u64 * trial_rows as u64 * row_bytes)
+        };
+        enc.copy_buffer_to_buffer(&self.spikes, from, &self.staging, 0, bytes);
         ctx.queue.submit([enc.finish()]);
-        let rows: Vec<u32> = ctx.read_mapped(&self.staging, n as u64 * row_bytes)?;
-        for (p, pop) in self.net.populations.iter().enumerate() {
-            if pop.is_poisson() && !self.gen_input {
-                continue;
-            }
-            let wps = pop.words_per_step();
-            for s in 0..n {
-                chunk.bits[p][(offset + s) * wps..][..wps]
-                    .copy_from_slice(&rows[s * rw + self.word_offset[p]..][..wps]);
+        let rows: Vec<u32> = ctx.read_mapped(&self.staging, bytes)?;
+        for (t, chunk) in chunks.iter_mut().enumerate() {
+            let base = if self.trials == 1 {
+                0
+            } else {
+                (t * trial_rows + 1) * rw
+            };
+            for (p, pop) in self.net.populations.iter().enumerate() {
+                if pop.is_poisson() && !self.gen_input {
+                    continue;
+                }
+                let wps = pop.words_per_step();
+                for s in 0..n {
+                    chunk.bits[p][(offset + s) * wps..][..wps]
+                        .copy_from_slice(&rows[base + s * rw + self.word_offset[p]..][..wps]);
+                }
             }
         }
         self.steps_done += n as u64;
@@ -779,19 +851,19 @@ fn build_fused(
     tables.extend(lay.incoming_flat());
     let poisson_base = tables.len() as u32;
     let mut n_poisson = 0;
-    let mut k0 = 0;
     for (p, pop) in net.populations.iter().enumerate() {
-        if let Some((thr_offset, seed_lo, k1)) = sh.poisson[p] {
+        if let Some((thr_offset, _, _)) = sh.poisson[p] {
             tables.extend_from_slice(&[
                 pop.size as u32,
                 lay.word_offset[p] as u32,
                 thr_offset as u32,
-                k1,
+                0,
             ]);
             n_poisson += 1;
-            k0 = seed_lo;
         }
     }
+    let keys_base = tables.len() as u32;
+    tables.extend_from_slice(&sh.trial_keys);
     let template = FusedParams {
         n_steps: 0,
         row_words: lay.row_words as u32,
@@ -803,8 +875,11 @@ fn build_fused(
         gen_input: sh.poisson.iter().any(|x| x.is_some()) as u32,
         poisson_base,
         n_poisson,
-        k0,
+        keys_base,
         first_step: 0,
+        trial_words: sh.trial_words as u32,
+        v_len: lay.v_len as u32,
+        _pad: [0; 2],
     };
     let params = init_buffer(
         device,
@@ -1312,22 +1387,44 @@ impl Engine for GpuEngine {
     }
 
     fn run_chunk(&mut self, spikes: &mut ChunkSpikes) -> Result<()> {
-        let mut done = 0;
-        while done < spikes.steps {
-            let n = self.capacity.min(spikes.steps - done);
-            self.run_part(spikes, done, n)?;
-            done += n;
-        }
-        Ok(())
+        self.run_chunk_trials(std::slice::from_mut(spikes))
     }
 
     fn generates_input(&self) -> bool {
         self.gen_input
     }
 
+    /// Trial 0's membranes.
     fn membranes(&mut self) -> Result<Vec<Vec<f32>>> {
-        let bytes = self.v_len as u64 * 4;
-        let mut out: Vec<Vec<f32>> = vec![Vec::new(); self.net.populations.len()];
+        Ok(self.membranes_trials()?.swap_remove(0))
+    }
+}
+
+impl GpuEngine {
+    /// Runs the next steps of every trial: `chunks[t]` is trial t's chunk,
+    /// all of the same length.
+    pub fn run_chunk_trials(&mut self, chunks: &mut [ChunkSpikes]) -> Result<()> {
+        let steps = chunks.first().map_or(0, |c| c.steps);
+        let mut done = 0;
+        while done < steps {
+            let n = self.capacity.min(steps - done);
+            self.run_part(chunks, done, n)?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Trials run side by side.
+    pub fn trials(&self) -> usize {
+        self.trials
+    }
+
+    /// Every trial's membranes after the last completed step, per
+    /// population (empty for Poisson populations).
+    pub fn membranes_trials(&mut self) -> Result<Vec<Vec<Vec<f32>>>> {
+        let per_trial = self.v_len;
+        let bytes = (self.trials * per_trial) as u64 * 4;
+        let mut out = vec![vec![Vec::new(); self.net.populations.len()]; self.trials];
         if bytes == 0 {
             return Ok(out);
         }
@@ -1335,9 +1432,11 @@ impl Engine for GpuEngine {
         enc.copy_buffer_to_buffer(&self.v, 0, &self.v_staging, 0, bytes);
         self.ctx.queue.submit([enc.finish()]);
         let v: Vec<f32> = self.ctx.read_mapped(&self.v_staging, bytes)?;
-        for (p, pop) in self.net.populations.iter().enumerate() {
-            if !pop.is_poisson() {
-                out[p] = v[self.v_offset[p]..][..pop.size].to_vec();
+        for (t, trial) in out.iter_mut().enumerate() {
+            for (p, pop) in self.net.populations.iter().enumerate() {
+                if !pop.is_poisson() {
+                    trial[p] = v[t * per_trial + self.v_offset[p]..][..pop.size].to_vec();
+                }
             }
         }
         Ok(out)
