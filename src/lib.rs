@@ -10,6 +10,23 @@
 //! - [`record`]: bit-packed spikes, counts, rates
 //! - [`import`], [`npy`], [`export`], [`figures`]: files in and out
 //! - [`run`]: `nacc run` end to end
+//!
+//! Running the default network on the CPU reference from Rust:
+//!
+//! ```
+//! use nacc::config::Network;
+//! use nacc::engine::{InputSource, cpu::CpuEngine, simulate};
+//! use nacc::network::Model;
+//!
+//! let model = Model::build(Network::default_nacc(), 0)?;
+//! let mut engine = CpuEngine::new(&model)?;
+//! let input = InputSource::generated(&model);
+//! let record = simulate(&mut engine, &model.net, &input, 200, 100, |_| {})?;
+//! let msn = &record.pops[2];
+//! assert_eq!(msn.steps(), 200);
+//! assert!(msn.total() > 0, "the MSNs fire");
+//! # Ok::<(), nacc::Error>(())
+//! ```
 
 pub mod bench;
 pub mod cli;
