@@ -230,8 +230,12 @@ impl Network {
     }
 
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Network> {
-        let raw: RawConfig = toml::from_str(text)
-            .map_err(|e| Error::Input(format!("{origin}: invalid network file: {e}")))?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            Error::Input(format!(
+                "{origin}: invalid network file: {}",
+                clip_lines(&e.to_string())
+            ))
+        })?;
         raw.validate().map_err(|e| e.context(origin))
     }
 
@@ -373,6 +377,18 @@ impl Network {
     pub fn to_toml(&self) -> String {
         toml::to_string(&self.to_raw()).expect("a RawConfig always serialises")
     }
+}
+
+/// A parser message with every line cut to 160 characters: a hostile file
+/// may be one line of megabytes, which the message would quote whole.
+fn clip_lines(msg: &str) -> String {
+    msg.lines()
+        .map(|l| match l.char_indices().nth(160) {
+            Some((i, _)) => format!("{} ...", &l[..i]),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn check_name(field: &str, name: &str) -> Result<()> {

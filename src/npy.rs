@@ -131,12 +131,22 @@ const MAX_HEADER: usize = 1 << 16;
 
 /// Reads a `.npy` file, with errors naming the file and what was wrong.
 pub fn read(path: &Path) -> Result<Array> {
-    let mut f =
-        std::fs::File::open(path).map_err(|e| bad_file(path, format!("cannot open: {e}")))?;
+    let f = std::fs::File::open(path).map_err(|e| bad_file(path, format!("cannot open: {e}")))?;
     let file_len = f
         .metadata()
         .map_err(|e| bad_file(path, format!("cannot read: {e}")))?
         .len();
+    read_from(f, file_len, path)
+}
+
+/// Parses `.npy` bytes held in memory (`path` names them in errors).
+pub fn parse(bytes: &[u8], path: &Path) -> Result<Array> {
+    read_from(bytes, bytes.len() as u64, path)
+}
+
+/// Reads an array from `f`, which holds `file_len` bytes: every check
+/// before any allocation that the header's claims would size.
+fn read_from(mut f: impl Read, file_len: u64, path: &Path) -> Result<Array> {
     let mut pre = [0u8; 10];
     f.read_exact(&mut pre[..8])
         .map_err(|_| bad_file(path, "not a .npy file: shorter than its magic string"))?;

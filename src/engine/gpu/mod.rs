@@ -1094,7 +1094,7 @@ fn build_dispatch(
                 ));
             }
             let n_words = q.n_pre.div_ceil(32) as u64;
-                        let chunks = n_words.div_ceil(syn_chunk_words());
+            let chunks = n_words.div_ceil(syn_chunk_words());
             let grid = grid_2d(chunks, max_dim).ok_or_else(|| {
                 Error::Input(format!(
                     "projection `{}` needs {chunks} workgroups, more than {max_dim} x {max_dim}",
@@ -1125,7 +1125,7 @@ fn build_dispatch(
                 pre_word_offset: lay.word_offset[proj.pre] as u32,
                 row_words: lay.row_words as u32,
                 acc_offset: lay.acc_offset[j] as u32,
-                                chunk_words: syn_chunk_words() as u32,
+                chunk_words: syn_chunk_words() as u32,
                 _pad: [0; 3],
             };
             let pbuf = init_buffer(
@@ -1172,7 +1172,7 @@ fn build_dispatch(
         while first < q.n_pre as u64 {
             let rows = rows_per_part.min(q.n_pre as u64 - first);
             let n_words = rows.div_ceil(32);
-                        let chunk_words = syn_chunk_words().min(n_words);
+            let chunk_words = syn_chunk_words().min(n_words);
             let groups = post_blocks * n_words.div_ceil(chunk_words);
             let grid = grid_2d(groups, max_dim).ok_or_else(|| {
                 Error::Input(format!(

@@ -1,0 +1,160 @@
+//! Hostile input: random and mutated `.npy` files and TOML networks never
+//! panic and never allocate what a header merely claims (issue 6). Bounded
+//! in time so that it runs in CI; `fuzz/` has the open-ended cargo-fuzz
+//! targets for the same two parsers.
+
+use nacc::config::{DEFAULT_TOML, Network};
+use nacc::npy::{self, DType};
+use rand::{RngExt, SeedableRng, rngs::StdRng};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+fn no_panic<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| panic!("panicked on {what}"))
+}
+
+fn valid_npy() -> Vec<u8> {
+    let mut v = npy::header(DType::U8, &[3, 5]);
+    v.extend([0u8, 1, 0, 1, 1, 0, 0, 0, 1, 0, 1, 1, 0, 0, 1]);
+    v
+}
+
+#[test]
+fn random_and_mutated_npy_files_are_errors_not_panics() {
+    let mut rng = StdRng::seed_from_u64(6);
+    let good = valid_npy();
+    assert!(npy::parse(&good, Path::new("good.npy")).is_ok());
+    for case in 0..20_000 {
+        let bytes: Vec<u8> = match case % 4 {
+            // random bytes, sometimes behind a valid magic string
+            0 => (0..rng.random_range(0..200))
+                .map(|_| rng.random())
+                .collect(),
+            1 => {
+                let mut b = b"\x93NUMPY\x01\x00".to_vec();
+                b.extend((0..rng.random_range(0..200)).map(|_| rng.random::<u8>()));
+                b
+            }
+            // a valid file with bytes flipped, cut or appended
+            2 => {
+                let mut b = good.clone();
+                for _ in 0..rng.random_range(1..6) {
+                    let i = rng.random_range(0..b.len());
+                    b[i] = rng.random();
+                }
+                b
+            }
+            _ => {
+                let mut b = good.clone();
+                b.truncate(rng.random_range(0..b.len()));
+                b
+            }
+        };
+        let _ = no_panic(&format!("npy case {case}: {bytes:?}"), || {
+            npy::parse(&bytes, Path::new("x.npy"))
+        });
+    }
+}
+
+#[test]
+fn a_header_claiming_a_huge_array_is_rejected_before_allocating() {
+    for shape in [
+        "(1000000000000,)",
+        "(1000000, 1000000)",
+        "(18446744073709551615, 2)",
+        "(4294967296, 4294967296, 4294967296)",
+    ] {
+        let dict = format!("{{'descr': '|u1', 'fortran_order': False, 'shape': {shape}, }}\n");
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend((dict.len() as u16).to_le_bytes());
+        b.extend(dict.as_bytes());
+        b.extend([0u8; 64]);
+        let e = npy::parse(&b, Path::new("huge.npy"))
+            .expect_err(shape)
+            .to_string();
+        assert!(
+            e.contains("huge.npy") && (e.contains("too large") || e.contains("needs")),
+            "{shape}: {e}"
+        );
+    }
+    // a header length beyond the file, and an absurd one
+    let mut b = b"\x93NUMPY\x02\x00".to_vec();
+    b.extend(u32::MAX.to_le_bytes());
+    assert!(npy::parse(&b, Path::new("h.npy")).is_err());
+}
+
+#[test]
+fn random_and_mutated_network_files_are_errors_not_panics() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let good = DEFAULT_TOML.as_bytes();
+    let pieces = [
+        "[[population]]",
+        "[[projection]]",
+        "size = 0",
+        "size = -1",
+        "beta = nan",
+        "rate = [",
+        "]",
+        "{",
+        "}",
+        "\"",
+        "=",
+        "\n",
+        "fixed_fan_in = 99999999999",
+        "sign = 9223372036854775807",
+    ];
+    let mut errors = 0;
+    for case in 0..3_000 {
+        let text: String = match case % 3 {
+            0 => (0..rng.random_range(0..300))
+                .map(|_| rng.random_range(9u8..127) as char)
+                .collect(),
+            1 => {
+                let mut b = good.to_vec();
+                for _ in 0..rng.random_range(1..8) {
+                    let i = rng.random_range(0..b.len());
+                    b[i] = rng.random_range(9u8..127);
+                }
+                String::from_utf8_lossy(&b).into_owned()
+            }
+            _ => {
+                let mut t = DEFAULT_TOML.to_string();
+                for _ in 0..rng.random_range(1..4) {
+                    let at = rng.random_range(0..t.len());
+                    if t.is_char_boundary(at) {
+                        t.insert_str(at, pieces[rng.random_range(0..pieces.len())]);
+                    }
+                }
+                t
+            }
+        };
+        let r = no_panic(&format!("toml case {case}: {text:?}"), || {
+            Network::from_toml_str(&text, "fuzz.toml")
+        });
+        if let Err(e) = r {
+            errors += 1;
+            assert_eq!(e.exit_code(), 2);
+            assert!(
+                e.to_string().len() < 4000,
+                "message too long: {}",
+                e.to_string().len()
+            );
+        }
+    }
+    assert!(
+        errors > 2_000,
+        "the mutations should mostly be invalid ({errors})"
+    );
+}
+
+#[test]
+fn deeply_nested_toml_is_an_error() {
+    for text in [
+        format!("a = {}{}", "[".repeat(100_000), "]".repeat(100_000)),
+        format!("a = {}1{}", "{a=".repeat(50_000), "}".repeat(50_000)),
+    ] {
+        let e = no_panic("deep toml", || Network::from_toml_str(&text, "deep.toml"))
+            .expect_err("deep nesting");
+        assert!(e.to_string().contains("deep.toml") && e.to_string().len() < 4000);
+    }
+}
