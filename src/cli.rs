@@ -181,6 +181,7 @@ impl RunArgs {
             input_spikes: self.input_spikes.clone(),
             chunk: self.chunk,
             trials: self.trials,
+            stop: None,
         }
     }
 }

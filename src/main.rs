@@ -33,12 +33,22 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &RunArgs) -> nacc::Result<ExitCode> {
-    let opts = args.to_options();
+    let mut opts = args.to_options();
     if args.dry_run {
         say(&nacc::run::dry_run(&opts)?);
         return Ok(ExitCode::SUCCESS);
     }
+    opts.stop = stop_on_signals();
     let outcome = nacc::run::run(&opts)?;
+    if let Some((steps, why)) = &outcome.stopped {
+        eprintln!(
+            "nacc: stopped by {why} after {steps} of {} steps; the outputs in {} hold those steps",
+            outcome.steps_requested,
+            opts.out.display()
+        );
+        let code = if why == "SIGTERM" { 143 } else { 130 };
+        return Ok(ExitCode::from(code));
+    }
     if !opts.quiet {
         say(&nacc::run::table(&outcome));
         say(&format!(
@@ -117,4 +127,21 @@ fn say(text: &str) -> bool {
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .is_ok()
+}
+
+/// SIGINT and SIGTERM ask the run to stop at the end of the current chunk
+/// and write what it has (exit 130 or 143); a second one ends nacc at once.
+fn stop_on_signals() -> Option<std::sync::Arc<std::sync::atomic::AtomicUsize>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
+    let stop = Arc::new(AtomicUsize::new(0));
+    let armed = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        // the order matters: the shutdown checks `armed` before this signal sets it
+        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, armed.clone()).ok()?;
+        signal_hook::flag::register(sig, armed.clone()).ok()?;
+        signal_hook::flag::register_usize(sig, stop.clone(), sig as usize).ok()?;
+    }
+    Some(stop)
 }

@@ -3,10 +3,10 @@
 
 use crate::config::Network;
 use crate::engine::gpu::{GpuContext, GpuEngine, GpuOptions};
-use crate::engine::{Engine, InputSource, cpu::CpuEngine, simulate};
+use crate::engine::{Engine, InputSource, cpu::CpuEngine, simulate_until};
 use crate::error::{Result, bad_value};
 use crate::export;
-use crate::figures;
+use crate::figures::{self, View};
 use crate::import;
 use crate::network::Model;
 use crate::record::SpikeRecord;
@@ -14,6 +14,7 @@ use serde_json::json;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +52,9 @@ pub struct RunOptions {
     pub chunk: usize,
     /// Independent trials (input seeds differ, weights are shared).
     pub trials: usize,
+    /// Set to a signal's number (SIGINT, SIGTERM) to stop at the end of the
+    /// current chunk; the outputs then hold the completed steps.
+    pub stop: Option<Arc<AtomicUsize>>,
 }
 
 impl Default for RunOptions {
@@ -67,6 +71,7 @@ impl Default for RunOptions {
             input_spikes: None,
             chunk: DEFAULT_CHUNK,
             trials: 1,
+            stop: None,
         }
     }
 }
@@ -213,6 +218,9 @@ pub struct Outcome {
     pub record: SpikeRecord,
     /// Trials 1.. of --trials.
     pub other_trials: Vec<SpikeRecord>,
+    /// When a signal stopped the run: the steps completed and the signal.
+    pub stopped: Option<(usize, String)>,
+    pub steps_requested: usize,
     pub engine: String,
     pub sim_time: Duration,
 }
@@ -232,6 +240,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     let net = &model.net;
 
     let bar = Progress::new(prepared.steps as u64, opts.quiet);
+    let mut stopped = None;
     let t0 = Instant::now();
     let (records, engine, adapter) = if opts.trials > 1 {
         let r = crate::trials::run(
@@ -245,14 +254,20 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         (r.records, r.engine, r.adapter)
     } else {
         let (mut engine, adapter) = make_engine(opts.backend, &model, &prepared.input, opts.chunk)?;
-        let record = simulate(
+        let check = || {
+            let sig = opts.stop.as_ref()?.load(Ordering::SeqCst);
+            (sig != 0).then(|| signal_name(sig as i32))
+        };
+        let (record, why) = simulate_until(
             engine.as_mut(),
             net,
             &prepared.input,
             prepared.steps,
             opts.chunk,
             |done| bar.update(done as u64),
+            &check,
         )?;
+        stopped = why.map(|reason| (record.steps(), reason));
         (vec![record], engine.describe(), adapter)
     };
     let sim_time = t0.elapsed();
@@ -270,7 +285,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     }
     export::write_weights(dir, &model)?;
     export::write_config(dir, net, model.seed)?;
-    let view = figures::View {
+    let view = View {
         steps: 0..prepared.steps,
         neurons: None,
         width: figures::DEFAULT_WIDTH,
@@ -278,7 +293,17 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     };
     let mut records = records.into_iter();
     let record = records.next().expect("at least one trial");
-    draw_figures(dir, &model, &record, &view)?;
+    if record.steps() > 0 {
+        draw_figures(
+            dir,
+            &model,
+            &record,
+            &View {
+                steps: 0..record.steps(),
+                ..view
+            },
+        )?;
+    }
     let outcome = Outcome {
         adapter,
         engine,
@@ -286,6 +311,8 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         record,
         other_trials: records.collect(),
         sim_time,
+        stopped,
+        steps_requested: prepared.steps,
     };
     let summary = summary_json(opts, &outcome, started.elapsed());
     export::write_json(&dir.join("summary.json"), &summary)?;
@@ -366,7 +393,9 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
         "scale": opts.scale,
         "wall_time_s": { "simulation": o.sim_time.as_secs_f64(), "total": total.as_secs_f64() },
                 "steps_per_s": steps as f64 / o.sim_time.as_secs_f64().max(1e-12),
-        "trials": 1 + o.other_trials.len(),
+                "trials": 1 + o.other_trials.len(),
+        "steps_requested": o.steps_requested,
+        "stopped": o.stopped.as_ref().map(|(at, why)| json!({ "after_steps": at, "reason": why })),
         "neuron_steps_per_s": (net.total_neurons() as f64 * steps as f64 * (1 + o.other_trials.len()) as f64) / o.sim_time.as_secs_f64().max(1e-12),
         // per trial, per population (populations above: trial 0)
         "spikes_per_trial": std::iter::once(&o.record).chain(&o.other_trials).map(|r| r.pops.iter().map(|p| p.total()).collect::<Vec<_>>()).collect::<Vec<_>>(),
@@ -491,4 +520,13 @@ pub fn devices() -> String {
         );
     }
     s
+}
+
+/// "SIGINT", "SIGTERM" or the number.
+pub fn signal_name(sig: i32) -> String {
+    match sig {
+        2 => "SIGINT".into(),
+        15 => "SIGTERM".into(),
+        n => format!("signal {n}"),
+    }
 }

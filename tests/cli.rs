@@ -682,3 +682,52 @@ fn trials_add_a_leading_axis_and_trial_0_is_the_plain_run() {
     );
     fails(d, &["compare", "--trials", "2"], &["--trials", "one trial"]);
 }
+
+/// Issue 6: SIGINT or SIGTERM stops a run at the end of the current chunk,
+/// writes valid outputs of the steps done and a summary saying so, and
+/// exits 130 or 143.
+#[cfg(unix)]
+#[test]
+fn a_signal_stops_the_run_at_a_chunk_and_keeps_what_was_computed() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (sig, code) in [("-INT", 130), ("-TERM", 143)] {
+        let out = tmp.path().join(&sig[1..]);
+        let child = Command::new(env!("CARGO_BIN_EXE_nacc"))
+            .args([
+                "run",
+                "--steps",
+                "5000000",
+                "--chunk",
+                "1000",
+                "--backend",
+                "cpu",
+                "--quiet",
+                "--out",
+            ])
+            .arg(&out)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let killed = Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "{sig}: {err}");
+        assert!(err.contains("stopped by SIG"), "{err}");
+        let s: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+        let done = s["stopped"]["after_steps"].as_u64().unwrap() as usize;
+        assert_eq!(s["stopped"]["reason"], format!("SIG{}", &sig[1..]));
+        assert!(done > 0 && done < 5_000_000 && done % 1000 == 0, "{done}");
+        assert_eq!(s["steps"], done);
+        for (pop, n) in [("input", 100), ("inter", 50), ("msn", 20)] {
+            let a = npy::read(&out.join(format!("spikes_{pop}.npy"))).unwrap();
+            assert_eq!(a.shape, [done, n], "{pop}");
+        }
+        assert!(out.join("nacc.png").is_file());
+    }
+}

@@ -151,8 +151,22 @@ pub fn simulate(
     input: &InputSource,
     steps: usize,
     chunk: usize,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<SpikeRecord> {
+    Ok(simulate_until(engine, net, input, steps, chunk, progress, &|| None)?.0)
+}
+
+/// [`simulate`], asking `stop` after every chunk whether to end early: then
+/// the record holds the completed chunks and the reason comes back with it.
+pub fn simulate_until(
+    engine: &mut dyn Engine,
+    net: &Network,
+    input: &InputSource,
+    steps: usize,
+    chunk: usize,
+    mut progress: impl FnMut(usize),
+    stop: &dyn Fn() -> Option<String>,
+) -> Result<(SpikeRecord, Option<String>)> {
     if chunk == 0 {
         return Err(Error::Input("chunk size must be >= 1".into()));
     }
@@ -167,6 +181,11 @@ pub fn simulate(
         record.append(&buf);
         done += n;
         progress(done);
+        if done < steps
+            && let Some(reason) = stop()
+        {
+            return Ok((record, Some(reason)));
+        }
     }
-    Ok(record)
+    Ok((record, None))
 }
