@@ -110,3 +110,9 @@ fn hash4(k0: u32, k1: u32, a: u32, b: u32) -> u32 {
 fn poisson_spike(k0: u32, k1: u32, n: u32, t: u32, threshold: u32) -> bool {
     return (hash4(k0, k1, n, t) >> 8u) < threshold;
 }
+
+// Infinity or NaN (all exponent bits set), tested on the bits so that no
+// compiler can fold it away.
+fn not_finite(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u;
+}

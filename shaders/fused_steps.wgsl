@@ -10,8 +10,8 @@
 // MAX_ROW_WORDS and the network is small (GpuEngine decides).
 //
 // Tables (all u32, f32 as bits) in `tables`:
-//   pops at params.pop_base, 8 words per LIF population in update order:
-//     n, word_offset, v_offset, first_in, n_in, reset, beta, threshold
+//   pops at params.pop_base, 9 words per LIF population in update order:
+//     n, word_offset, v_offset, first_in, n_in, reset, beta, threshold, pop
 //   projections at params.proj_base, 8 words each:
 //     pre_word_offset, pre_words, n_post, w_offset, sign, scale_hi, scale_lo, bias_offset
 //   incoming projection indices at params.in_base;
@@ -59,6 +59,9 @@ struct FusedParams {
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
 @group(0) @binding(5) var<storage, read_write> spikes: array<u32>;
 @group(0) @binding(6) var<storage, read> thresholds: array<u32>;
+// (step + 1, population, neuron, trial) of the first membrane that stopped
+// being finite in the chunk; 0 = none
+@group(0) @binding(7) var<storage, read_write> fault: array<atomic<u32>, 4>;
 
 var<workgroup> row: array<atomic<u32>, MAX_ROW_WORDS>;
 var<workgroup> prev: array<u32, MAX_ROW_WORDS>;
@@ -106,7 +109,7 @@ fn fused_steps(
         }
         workgroupBarrier();
         for (var q = 0u; q < params.n_lif; q = q + 1u) {
-            let pb = params.pop_base + q * 8u;
+                        let pb = params.pop_base + q * 9u;
             let n_neurons = tables[pb];
             let word_offset = tables[pb + 1u];
             let v_offset = tables[pb + 2u];
@@ -143,7 +146,21 @@ fn fused_steps(
                 }
                 let r = f32((prev[word_offset + n / 32u] >> (n % 32u)) & 1u);
                                 let x = membrane_step(v[vb + v_offset + n], current, r, beta, threshold, reset, z);
-                v[vb + v_offset + n] = x;
+                                v[vb + v_offset + n] = x;
+                if (not_finite(x)) {
+                    loop {
+                        let r = atomicCompareExchangeWeak(&fault[0], 0u, s + 1u);
+                        if (r.exchanged) {
+                            atomicStore(&fault[1], tables[pb + 8u]);
+                            atomicStore(&fault[2], n);
+                            atomicStore(&fault[3], trial);
+                            break;
+                        }
+                        if (r.old_value != 0u) {
+                            break;
+                        }
+                    }
+                }
                 if (fires(x, threshold, z)) {
                     atomicOr(&row[word_offset + n / 32u], 1u << (n % 32u));
                 }

@@ -22,9 +22,10 @@ struct PopParams {
     reset: u32,
     // always 0: the run-time operand of the rounding barrier `exact`
     zero: u32,
-    beta: f32,
+        beta: f32,
     threshold: f32,
-    _pad1: u32,
+    // index of the population in the network, for fault reports
+    pop: u32,
     _pad2: u32,
 }
 
@@ -46,6 +47,9 @@ struct ProjParams {
 @group(0) @binding(4) var<storage, read_write> acc: array<i32>;
 @group(0) @binding(5) var<storage, read_write> v: array<f32>;
 @group(0) @binding(6) var<storage, read_write> spikes: array<u32>;
+// (row, population, neuron, 0) of the first membrane that stopped being
+// finite in the chunk; row 0 = none
+@group(0) @binding(7) var<storage, read_write> fault: array<atomic<u32>, 4>;
 @group(1) @binding(0) var<uniform> step: Step;
 
 var<workgroup> packed: array<atomic<u32>, 2>;
@@ -74,7 +78,20 @@ fn lif_update(
         let prev_word = spikes[(step.row - 1u) * params.row_words + params.word_offset + n / 32u];
         let r = f32((prev_word >> (n % 32u)) & 1u);
         let x = membrane_step(v[params.v_offset + n], current, r, params.beta, params.threshold, params.reset, z);
-        v[params.v_offset + n] = x;
+                v[params.v_offset + n] = x;
+        if (not_finite(x)) {
+            loop {
+                let r = atomicCompareExchangeWeak(&fault[0], 0u, step.row);
+                if (r.exchanged) {
+                    atomicStore(&fault[1], params.pop);
+                    atomicStore(&fault[2], n);
+                    break;
+                }
+                if (r.old_value != 0u) {
+                    break;
+                }
+            }
+        }
         if (fires(x, params.threshold, z)) {
             atomicOr(&packed[lid / 32u], 1u << (n % 32u));
         }

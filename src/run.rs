@@ -3,7 +3,7 @@
 
 use crate::config::Network;
 use crate::engine::gpu::{GpuContext, GpuEngine, GpuOptions};
-use crate::engine::{Engine, InputSource, cpu::CpuEngine, simulate_until};
+use crate::engine::{Engine, InputSource, Stop, cpu::CpuEngine, simulate_until};
 use crate::error::{Result, bad_value};
 use crate::export;
 use crate::figures::{self, View};
@@ -241,6 +241,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
 
     let bar = Progress::new(prepared.steps as u64, opts.quiet);
     let mut stopped = None;
+    let mut failure = None;
     let t0 = Instant::now();
     let (records, engine, adapter) = if opts.trials > 1 {
         let r = crate::trials::run(
@@ -267,7 +268,14 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
             |done| bar.update(done as u64),
             &check,
         )?;
-        stopped = why.map(|reason| (record.steps(), reason));
+        match why {
+            Some(Stop::Signal(reason)) => stopped = Some((record.steps(), reason)),
+            Some(Stop::Failed(e)) => {
+                stopped = Some((record.steps(), e.to_string()));
+                failure = Some(e);
+            }
+            None => {}
+        }
         (vec![record], engine.describe(), adapter)
     };
     let sim_time = t0.elapsed();
@@ -316,6 +324,18 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     };
     let summary = summary_json(opts, &outcome, started.elapsed());
     export::write_json(&dir.join("summary.json"), &summary)?;
+    if let Some(e) = failure {
+        let hint = if outcome.adapter.is_some() && opts.backend == Backend::Auto {
+            "; `--backend cpu` runs without the GPU"
+        } else {
+            ""
+        };
+        return Err(e.context(format!(
+            "stopped after {} steps, whose outputs are in {}{hint}",
+            outcome.record.steps(),
+            dir.display()
+        )));
+    }
     Ok(outcome)
 }
 

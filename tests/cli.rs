@@ -1,6 +1,8 @@
 //! The `nacc` binary end to end: files written, shapes, repeatability from
 //! config.toml, imports, and exit code 2 with a clear message on bad input.
 
+mod common;
+
 use nacc::npy::{self, DType};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -722,7 +724,10 @@ fn a_signal_stops_the_run_at_a_chunk_and_keeps_what_was_computed() {
             serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
         let done = s["stopped"]["after_steps"].as_u64().unwrap() as usize;
         assert_eq!(s["stopped"]["reason"], format!("SIG{}", &sig[1..]));
-        assert!(done > 0 && done < 5_000_000 && done.is_multiple_of(1000), "{done}");
+        assert!(
+            done > 0 && done < 5_000_000 && done.is_multiple_of(1000),
+            "{done}"
+        );
         assert_eq!(s["steps"], done);
         for (pop, n) in [("input", 100), ("inter", 50), ("msn", 20)] {
             let a = npy::read(&out.join(format!("spikes_{pop}.npy"))).unwrap();
@@ -730,4 +735,54 @@ fn a_signal_stops_the_run_at_a_chunk_and_keeps_what_was_computed() {
         }
         assert!(out.join("nacc.png").is_file());
     }
+}
+
+/// Issue 6: a membrane turning non-finite stops the run with the
+/// population, neuron and step, keeps the chunks before it, exit 1.
+#[test]
+fn a_non_finite_membrane_stops_the_run_keeping_earlier_chunks() {
+    let (text, step) = common::overflowing_network();
+    assert!(step > 100 && step < 1000, "{step}");
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("grow.toml"), text).unwrap();
+    let o = nacc(
+        d,
+        &[
+            "run",
+            "--config",
+            "grow.toml",
+            "--steps",
+            "1000",
+            "--chunk",
+            "100",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--out",
+            "o",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let kept = (step / 100 * 100) as usize;
+    for part in [
+        format!("population `grow` neuron 0 became inf at step {step}"),
+        format!("stopped after {kept} steps"),
+    ] {
+        assert!(err.contains(&part), "{err:?} lacks {part:?}");
+    }
+    assert_eq!(
+        npy::read(&d.join("o/spikes_grow.npy")).unwrap().shape,
+        [kept, 3]
+    );
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("o/summary.json")).unwrap()).unwrap();
+    assert_eq!(s["stopped"]["after_steps"], kept);
+    assert!(
+        s["stopped"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("became inf")
+    );
 }

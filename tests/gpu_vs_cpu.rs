@@ -555,6 +555,35 @@ fn batched_trials_equal_cpu_trials(ctx: &Ctx) {
     );
 }
 
+fn a_non_finite_membrane_is_reported_with_its_step(ctx: &Ctx) {
+    let (text, step) = common::overflowing_network();
+    let model = Model::build(Network::from_toml_str(&text, "grow").unwrap(), 0).unwrap();
+    let input = InputSource::generated(&model);
+    for fused in [false, true] {
+        let opts = GpuOptions {
+            fused: Some(fused),
+            ..Default::default()
+        };
+        let mut gpu = GpuEngine::new(ctx.clone(), &model, &input, 100, opts).unwrap();
+        let (rec, stop) =
+            nacc::engine::simulate_until(&mut gpu, &model.net, &input, 1000, 100, |_| {}, &|| None)
+                .unwrap();
+        let Some(nacc::engine::Stop::Failed(e)) = stop else {
+            panic!("fused {fused}: no failure reported")
+        };
+        let msg = e.to_string();
+        assert!(
+            msg.contains("population `grow`") && msg.contains(&format!("at step {step}")),
+            "fused {fused}: {msg}"
+        );
+        assert_eq!(
+            rec.steps() as u64,
+            step / 100 * 100,
+            "fused {fused}: completed chunks kept"
+        );
+    }
+}
+
 fn nacc_bin() -> PathBuf {
     // On the device machine the build path does not exist: use PATH there.
     let built = PathBuf::from(env!("CARGO_BIN_EXE_nacc"));
@@ -662,6 +691,10 @@ fn main() {
         (
             "batched_trials_equal_cpu_trials",
             batched_trials_equal_cpu_trials,
+        ),
+        (
+            "a_non_finite_membrane_is_reported_with_its_step",
+            a_non_finite_membrane_is_reported_with_its_step,
         ),
         ("cli_run_gpu_and_compare", cli_run_gpu_and_compare),
     ];

@@ -162,7 +162,8 @@ fn repr_c_types_match_wgsl_structs() {
             reset,
             zero,
             beta,
-            threshold
+            threshold,
+            pop
         ]
     );
     check_layout!(

@@ -37,6 +37,8 @@ pub struct CpuEngine {
     spikes_last: Vec<Vec<u32>>,
     /// Threads for the synaptic sums of large projections.
     threads: usize,
+    /// Steps completed: the absolute step of the next chunk's first step.
+    steps_done: u64,
 }
 
 /// Projections of at least this many synapses split their sums across
@@ -101,6 +103,7 @@ impl CpuEngine {
             v,
             spikes_last,
             threads: threads.max(1),
+            steps_done: 0,
         })
     }
 }
@@ -188,7 +191,7 @@ impl Engine for CpuEngine {
                 } else {
                     &before[(s - 1) * wps..]
                 };
-                lif_update(
+                let bad = lif_update(
                     &lif,
                     &self.projections,
                     &self.incoming[p],
@@ -196,8 +199,18 @@ impl Engine for CpuEngine {
                     spikes_prev,
                     &mut from_s[..wps],
                 );
+                if let Some(n) = bad {
+                    return Err(not_finite(
+                        &self.net,
+                        p,
+                        n,
+                        self.steps_done + s as u64,
+                        Some(self.v[p][n]),
+                    ));
+                }
             }
         }
+        self.steps_done += spikes.steps as u64;
         if spikes.steps > 0 {
             for (p, last) in self.spikes_last.iter_mut().enumerate() {
                 let wps = last.len();
@@ -236,6 +249,21 @@ pub fn synapse_accumulate(
             }
         }
     }
+}
+
+/// The error of a membrane that stopped being a finite number.
+pub fn not_finite(
+    net: &Network,
+    pop: usize,
+    neuron: usize,
+    step: u64,
+    v: Option<f32>,
+) -> crate::Error {
+    let what = v.map_or("infinite or NaN".to_string(), |v| v.to_string());
+    crate::Error::Runtime(format!(
+        "the membrane of population `{}` neuron {neuron} became {what} at step {step}; check weights, biases, beta and threshold",
+        net.populations.get(pop).map_or("?", |p| p.name.as_str())
+    ))
 }
 
 /// Kernel `synapse_scatter`, the sparse twin of [`synapse_accumulate`]:
@@ -298,6 +326,7 @@ pub fn flush_subnormal(v: f32) -> f32 {
 /// Kernel `lif_update`: forms each neuron's current from the incoming
 /// projections (`I = sign_1 * cur_1 + sign_2 * cur_2 + ...`, left to right),
 /// updates its membrane `v`, and writes its spike bit into `spikes`.
+/// Returns the first neuron whose membrane is no longer finite.
 /// Indexed by neuron like the kernel's invocation index.
 #[allow(clippy::needless_range_loop)]
 pub fn lif_update(
@@ -307,7 +336,8 @@ pub fn lif_update(
     v: &mut [f32],
     spikes_prev: &[u32],
     spikes: &mut [u32],
-) {
+) -> Option<usize> {
+    let mut not_finite = None;
     for (w, word) in spikes.iter_mut().enumerate() {
         let mut bits = 0u32;
         let end = ((w + 1) * 32).min(v.len());
@@ -321,11 +351,15 @@ pub fn lif_update(
             }
             let reset = spikes_prev[w] >> (n % 32) & 1 == 1;
             v[n] = membrane_step(lif, v[n], current, reset);
+            if !v[n].is_finite() && not_finite.is_none() {
+                not_finite = Some(n);
+            }
             let spike = v[n] - lif.threshold > 0.0;
             bits |= (spike as u32) << (n % 32);
         }
         *word = bits;
     }
+    not_finite
 }
 
 #[cfg(test)]

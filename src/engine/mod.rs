@@ -153,11 +153,25 @@ pub fn simulate(
     chunk: usize,
     progress: impl FnMut(usize),
 ) -> Result<SpikeRecord> {
-    Ok(simulate_until(engine, net, input, steps, chunk, progress, &|| None)?.0)
+    match simulate_until(engine, net, input, steps, chunk, progress, &|| None)? {
+        (_, Some(Stop::Failed(e))) => Err(e),
+        (record, _) => Ok(record),
+    }
 }
 
-/// [`simulate`], asking `stop` after every chunk whether to end early: then
-/// the record holds the completed chunks and the reason comes back with it.
+/// Why a run ended before its last step.
+#[derive(Debug)]
+pub enum Stop {
+    /// `stop` asked for it (a signal's name).
+    Signal(String),
+    /// The engine failed in the next chunk (a non-finite membrane, a lost
+    /// device): the record holds the chunks before it.
+    Failed(Error),
+}
+
+/// [`simulate`], asking `stop` after every chunk whether to end early, and
+/// keeping the completed chunks when the engine fails: the record holds
+/// them and the reason comes back with it.
 pub fn simulate_until(
     engine: &mut dyn Engine,
     net: &Network,
@@ -166,7 +180,7 @@ pub fn simulate_until(
     chunk: usize,
     mut progress: impl FnMut(usize),
     stop: &dyn Fn() -> Option<String>,
-) -> Result<(SpikeRecord, Option<String>)> {
+) -> Result<(SpikeRecord, Option<Stop>)> {
     if chunk == 0 {
         return Err(Error::Input("chunk size must be >= 1".into()));
     }
@@ -176,15 +190,16 @@ pub fn simulate_until(
     while done < steps {
         let n = chunk.min(steps - done);
         buf.resize(net, n);
-        run_chunk_from(engine, net, input, done as u64, &mut buf)
-            .map_err(|e| e.context(format!("steps {done}..{}", done + n)))?;
+        if let Err(e) = run_chunk_from(engine, net, input, done as u64, &mut buf) {
+            return Ok((record, Some(Stop::Failed(e))));
+        }
         record.append(&buf);
         done += n;
         progress(done);
         if done < steps
             && let Some(reason) = stop()
         {
-            return Ok((record, Some(reason)));
+            return Ok((record, Some(Stop::Signal(reason))));
         }
     }
     Ok((record, None))

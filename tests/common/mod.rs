@@ -138,3 +138,39 @@ pub fn randomise_weights(rng: &mut StdRng, model: &mut Model) {
         assert_eq!(w.b.len(), n);
     }
 }
+
+/// A network whose `grow` membranes (beta 1, no reset, bias 1e36 and no
+/// input) climb until they overflow, and the step at which they first do,
+/// found by repeating the f32 operations of SPEC §2.3.
+pub fn overflowing_network() -> (String, u64) {
+    let text = r#"
+        [[population]]
+        name = "in"
+        size = 4
+        kind = "poisson"
+        rate = [0.0, 0.0]
+        [[population]]
+        name = "grow"
+        size = 3
+        kind = "lif"
+        beta = 1.0
+        threshold = 1.0
+        reset = "none"
+        [[projection]]
+        name = "w"
+        pre = "in"
+        post = "grow"
+        init = "constant"
+        weight = 0.0
+        bias_value = 1e36
+    "#;
+    let (mut v, i) = (0f32, 1e36f32);
+    let mut t = 0u64;
+    loop {
+        v = 1.0 * v + i;
+        if !v.is_finite() {
+            return (text.to_string(), t);
+        }
+        t += 1;
+    }
+}

@@ -43,7 +43,9 @@ pub struct PopParams {
     pub zero: u32,
     pub beta: f32,
     pub threshold: f32,
-    pub _pad1: [u32; 2],
+    /// Index of the population in the network, for fault reports.
+    pub pop: u32,
+    pub _pad1: u32,
 }
 
 /// WGSL `ProjParams` (shaders/lif_update.wgsl), an element of a storage array.

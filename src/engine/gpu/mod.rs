@@ -123,6 +123,8 @@ pub struct GpuEngine {
     /// Steps run so far: the absolute step of the next chunk's first row.
     steps_done: u64,
     spikes: wgpu::Buffer,
+    /// (row or step + 1, population, neuron, trial) of a non-finite membrane.
+    fault: wgpu::Buffer,
     carry: wgpu::Buffer,
     staging: wgpu::Buffer,
     v: wgpu::Buffer,
@@ -333,6 +335,8 @@ struct Shared<'a> {
     poisson: Vec<Option<(usize, u32, u32)>>,
     /// (k0, k1) per trial and Poisson population.
     trial_keys: Vec<u32>,
+    /// Where kernels report the first non-finite membrane of a chunk.
+    fault: &'a wgpu::Buffer,
     /// Words of one trial's spike rows.
     trial_words: u64,
 }
@@ -419,7 +423,7 @@ impl GpuEngine {
         let staging = buffer(
             device,
             "spikes staging",
-            if trials > 1 {
+            16 + if trials > 1 {
                 spikes_bytes
             } else {
                 capacity as u64 * row_bytes
@@ -490,6 +494,14 @@ impl GpuEngine {
                 "--trials {trials} runs all trials in one dispatch of the fused kernel, which needs dense projections, at most {FUSED_MAX_ROW_WORDS} spike words a step and {FUSED_MAX_SYNAPSES} synapses, and input drawn on the GPU; run larger networks one trial at a time"
             )));
         }
+        let fault = buffer(
+            device,
+            "fault",
+            16,
+            wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_DST
+                | wgpu::BufferUsages::COPY_SRC,
+        );
         let shared = Shared {
             spikes: &spikes,
             v: &v,
@@ -497,6 +509,7 @@ impl GpuEngine {
             thresholds: &thresholds,
             poisson,
             trial_keys,
+            fault: &fault,
             trial_words: trial_bytes / 4,
         };
         let mut keep = Vec::new();
@@ -545,6 +558,7 @@ impl GpuEngine {
             trials,
             steps_done: 0,
             spikes,
+            fault,
             carry,
             staging,
             v,
@@ -562,6 +576,7 @@ impl GpuEngine {
         let ctx = &self.ctx;
         let row_bytes = rw as u64 * 4;
         let first_step = self.steps_done as u32;
+        ctx.queue.write_buffer(&self.fault, 0, &[0u8; 16]);
         if !self.gen_input {
             // One upload: the input words of every Poisson population, zeros elsewhere.
             let upload = &mut self.upload[..n * rw];
@@ -695,8 +710,27 @@ impl GpuEngine {
             (0, self.trials as u64 * trial_rows as u64 * row_bytes)
         };
         enc.copy_buffer_to_buffer(&self.spikes, from, &self.staging, 0, bytes);
+        enc.copy_buffer_to_buffer(&self.fault, 0, &self.staging, bytes, 16);
         ctx.queue.submit([enc.finish()]);
-        let rows: Vec<u32> = ctx.read_mapped(&self.staging, bytes)?;
+        let rows: Vec<u32> = ctx.read_mapped(&self.staging, bytes + 16)?;
+        let fault = &rows[rows.len() - 4..];
+        if fault[0] != 0 {
+            // the dispatch path reports the row (1 + step in the chunk), the
+            // fused kernel step + 1: the same number
+            let step = self.steps_done + fault[0] as u64 - 1;
+            let e = crate::engine::cpu::not_finite(
+                &self.net,
+                fault[1] as usize,
+                fault[2] as usize,
+                step,
+                None,
+            );
+            return Err(if self.trials > 1 {
+                e.context(format!("trial {}", fault[3]))
+            } else {
+                e
+            });
+        }
         for (t, chunk) in chunks.iter_mut().enumerate() {
             let base = if self.trials == 1 {
                 0
@@ -842,6 +876,7 @@ fn build_fused(
             reset_code(lif.reset),
             lif.beta.to_bits(),
             lif.threshold.to_bits(),
+            p as u32,
         ]);
     }
     let proj_base = tables.len() as u32;
@@ -920,6 +955,7 @@ fn build_fused(
             storage_entry(4, false),
             storage_entry(5, false),
             storage_entry(6, true),
+            storage_entry(7, false),
         ],
     );
     let pipeline = pipeline(device, "fused_steps", FUSED_WGSL, &[Some(&bgl)]);
@@ -934,6 +970,7 @@ fn build_fused(
             entry(4, sh.v),
             entry(5, sh.spikes),
             entry(6, sh.thresholds),
+            entry(7, sh.fault),
         ],
     });
     keep.extend([tables, wbuf]);
@@ -1032,6 +1069,7 @@ fn build_dispatch(
             storage_entry(4, false),
             storage_entry(5, false),
             storage_entry(6, false),
+            storage_entry(7, false),
         ],
     );
     let syn_pipeline = pipeline(
@@ -1246,7 +1284,8 @@ fn build_dispatch(
             zero: 0,
             beta: lif.beta,
             threshold: lif.threshold,
-            _pad1: [0; 2],
+            pop: p as u32,
+            _pad1: 0,
         };
         let grid = grid_2d((pop.size as u64).div_ceil(WORKGROUP), max_dim).ok_or_else(|| {
             Error::Input(format!(
@@ -1271,6 +1310,7 @@ fn build_dispatch(
                 entry(4, &acc),
                 entry(5, sh.v),
                 entry(6, sh.spikes),
+                entry(7, sh.fault),
             ],
         });
         lif_launches.push(Some(Launch {
