@@ -1,6 +1,8 @@
-// Kernel fused_steps: a whole small network for many steps in ONE dispatch
-// of one workgroup, so that a step costs no dispatch at all (on the H100 a
-// dispatch costs 4-5 us, which otherwise bounds small networks).
+// Kernel fused_steps: a whole small network for many steps in one dispatch
+// of one workgroup, so that a step costs no dispatch of its own (on the H100
+// a dispatch costs 4-5 us, which otherwise bounds small networks). A chunk
+// runs as a few dispatches of `slice_steps` steps: on lavapipe a dispatch
+// that ran too long silently stopped working.
 //
 // Same arithmetic as synapse_accumulate + lif_update (and the CPU
 // reference): integer sums over the spiking pre neurons, add_current,
@@ -45,10 +47,11 @@ struct FusedParams {
     keys_base: u32,
     // the absolute step of row 1 of this chunk
     first_step: u32,
-    // words of one trial's spike rows, membranes of one trial
+        // words of one trial's spike rows, membranes of one trial
     trial_words: u32,
     v_len: u32,
-    _pad0: u32,
+    // steps one dispatch runs at most (a chunk takes several dispatches)
+    slice_steps: u32,
     _pad1: u32,
 }
 
@@ -62,6 +65,8 @@ struct FusedParams {
 // (step + 1, population, neuron, trial) of the first membrane that stopped
 // being finite in the chunk; 0 = none
 @group(0) @binding(7) var<storage, read_write> fault: array<atomic<u32>, 4>;
+// the first row this dispatch writes (the chunk's steps come in slices)
+@group(1) @binding(0) var<uniform> step: Step;
 
 var<workgroup> row: array<atomic<u32>, MAX_ROW_WORDS>;
 var<workgroup> prev: array<u32, MAX_ROW_WORDS>;
@@ -76,11 +81,14 @@ fn fused_steps(
     let vb = trial * params.v_len;
     let rw = params.row_words;
     let z = params.zero;
-    // the previous step's row: row 0 of the trial's rows
+        // this slice's steps, and the row of the step before them (row 0, the
+    // previous chunk's last step, for the first slice)
+    let first = step.row - 1u;
+    let last = min(first + params.slice_steps, params.n_steps);
     for (var w = lid; w < rw; w = w + FUSED_WORKGROUP) {
-        prev[w] = spikes[base + w];
+        prev[w] = spikes[base + first * rw + w];
     }
-    for (var s = 0u; s < params.n_steps; s = s + 1u) {
+    for (var s = first; s < last; s = s + 1u) {
         let r_off = base + (s + 1u) * rw;
         // this step's row: the host's input words, zeros elsewhere ...
         for (var w = lid; w < rw; w = w + FUSED_WORKGROUP) {
@@ -174,8 +182,10 @@ fn fused_steps(
         }
         workgroupBarrier();
     }
-    // the last row becomes row 0 of the next chunk
-    for (var w = lid; w < rw; w = w + FUSED_WORKGROUP) {
-        spikes[base + w] = prev[w];
+        // the chunk's last row becomes row 0 of the next chunk
+    if (last == params.n_steps) {
+        for (var w = lid; w < rw; w = w + FUSED_WORKGROUP) {
+            spikes[base + w] = prev[w];
+        }
     }
 }

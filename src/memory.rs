@@ -146,8 +146,8 @@ pub fn estimate(
         ));
         if !plan.fused {
             g.push(("synaptic sums".into(), posts * 4));
-            g.push(("step uniforms".into(), cap * plan.step_stride as u64));
         }
+        g.push(("step uniforms".into(), cap * plan.step_stride as u64));
         e.gpu = g;
     }
     e

@@ -584,6 +584,45 @@ fn a_non_finite_membrane_is_reported_with_its_step(ctx: &Ctx) {
     }
 }
 
+/// Regression: on lavapipe a fused dispatch silently stopped working after a
+/// few hundred steps (508 for the default network, 54 at --scale 10); the
+/// tests used short chunks and did not see it. Chunks of 1000 now.
+fn long_chunks_on_the_fused_kernel(ctx: &Ctx) {
+    for (what, net, steps) in [
+        ("default", Network::default_nacc(), 2500),
+        ("x10", Network::default_nacc().scaled(10).unwrap(), 1100),
+    ] {
+        let model = Model::build(net, 5).unwrap();
+        let input = InputSource::generated(&model);
+        let opts = GpuOptions {
+            fused: Some(true),
+            ..Default::default()
+        };
+        assert_path_agrees(
+            ctx,
+            &model,
+            &input,
+            steps,
+            1000,
+            opts,
+            &format!("{what}, chunks of 1000"),
+        );
+    }
+    // and batched trials
+    let model = Model::build(Network::default_nacc(), 6).unwrap();
+    let inputs: Vec<InputSource> = (0..3)
+        .map(|t| InputSource::generated_trial(&model, t))
+        .collect();
+    let mut gpu =
+        GpuEngine::new_trials(ctx.clone(), &model, &inputs, 1000, GpuOptions::default()).unwrap();
+    let got = nacc::trials::run_batched(&mut gpu, &model, 3, 1200, 1000, &mut |_| {}).unwrap();
+    let want = nacc::trials::run_cpu(&model, &inputs, 1200, 1000).unwrap();
+    assert!(
+        got == want,
+        "batched trials in chunks of 1000 differ from the CPU"
+    );
+}
+
 fn nacc_bin() -> PathBuf {
     // On the device machine the build path does not exist: use PATH there.
     let built = PathBuf::from(env!("CARGO_BIN_EXE_nacc"));
@@ -596,6 +635,40 @@ fn nacc_bin() -> PathBuf {
 
 fn cli_run_gpu_and_compare(ctx: &Ctx) {
     let tmp = tempfile::tempdir().unwrap();
+    // byte-identical spike files across backends and chunk sizes (issue 6)
+    for (backend, chunk, out) in [
+        ("gpu", "333", "bg"),
+        ("cpu", "1000", "bc"),
+        ("gpu", "1000", "bs"),
+    ] {
+        let mut args = vec![
+            "run",
+            "--backend",
+            backend,
+            "--steps",
+            "1500",
+            "--chunk",
+            chunk,
+            "--quiet",
+        ];
+        if out == "bs" {
+            args.push("--stream");
+        }
+        let o = std::process::Command::new(nacc_bin())
+            .args(&args)
+            .arg("--out")
+            .arg(tmp.path().join(out))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    for f in ["spikes_input.npy", "spikes_inter.npy", "spikes_msn.npy"] {
+        let read = |d: &str| std::fs::read(tmp.path().join(d).join(f)).unwrap();
+        assert!(
+            read("bg") == read("bc") && read("bs") == read("bc"),
+            "{f} differs between backends, chunkings or streaming"
+        );
+    }
     let o = std::process::Command::new(nacc_bin())
         .args([
             "run",
@@ -695,6 +768,10 @@ fn main() {
         (
             "a_non_finite_membrane_is_reported_with_its_step",
             a_non_finite_membrane_is_reported_with_its_step,
+        ),
+        (
+            "long_chunks_on_the_fused_kernel",
+            long_chunks_on_the_fused_kernel,
         ),
         ("cli_run_gpu_and_compare", cli_run_gpu_and_compare),
     ];

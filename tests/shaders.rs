@@ -190,7 +190,8 @@ fn repr_c_types_match_wgsl_structs() {
             keys_base,
             first_step,
             trial_words,
-            v_len
+            v_len,
+            slice_steps
         ]
     );
     check_layout!(

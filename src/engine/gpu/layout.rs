@@ -85,7 +85,9 @@ pub struct FusedParams {
     pub trial_words: u32,
     /// Membranes of one trial.
     pub v_len: u32,
-    pub _pad: [u32; 2],
+    /// Steps one dispatch runs at most.
+    pub slice_steps: u32,
+    pub _pad: u32,
 }
 
 /// WGSL `PoissonParams` (shaders/poisson_input.wgsl).

@@ -101,6 +101,9 @@ enum Path {
         /// `FusedParams`, rewritten with the chunk's step count.
         params: wgpu::Buffer,
         template: FusedParams,
+        /// The step uniforms: a slice's first row, by dynamic offset.
+        step_group: wgpu::BindGroup,
+        step_stride: u32,
     },
 }
 
@@ -323,6 +326,83 @@ fn fusable(net: &Network, max_binding: u64) -> bool {
         && net.total_synapses() * 4 <= max_binding
 }
 
+/// The per-step uniforms (entry s says "write row s + 1"), bound with a
+/// dynamic offset at group 1: their layout, bind group and stride.
+struct StepUniforms {
+    layout: wgpu::BindGroupLayout,
+    group: wgpu::BindGroup,
+    stride: u32,
+}
+
+fn step_uniforms(
+    device: &wgpu::Device,
+    limits: &wgpu::Limits,
+    capacity: usize,
+    keep: &mut Vec<wgpu::Buffer>,
+) -> StepUniforms {
+    let stride = limits
+        .min_uniform_buffer_offset_alignment
+        .max(std::mem::size_of::<Step>() as u32);
+    let mut bytes = vec![0u8; capacity * stride as usize];
+    for s in 0..capacity {
+        let st = Step {
+            row: s as u32 + 1,
+            _pad: [0; 3],
+        };
+        bytes[s * stride as usize..][..16].copy_from_slice(bytemuck::bytes_of(&st));
+    }
+    let buf = init_buffer(device, "steps", &bytes, wgpu::BufferUsages::UNIFORM);
+    let layout = layout_of(device, "step", &[uniform_entry(0, true)]);
+    let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("step"),
+        layout: &layout,
+        entries: &[wgpu::BindGroupEntry {
+            binding: 0,
+            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &buf,
+                offset: 0,
+                size: wgpu::BufferSize::new(std::mem::size_of::<Step>() as u64),
+            }),
+        }],
+    });
+    keep.push(buf);
+    StepUniforms {
+        layout,
+        group,
+        stride,
+    }
+}
+
+/// Loop iterations one invocation of the fused kernel may spend in one
+/// dispatch. On lavapipe (Mesa 22.3) a fused dispatch stopped doing work,
+/// silently, after ~36-56 k such iterations (508 steps of the default
+/// network, 54 at --scale 10); dispatches are cut well below that.
+const FUSED_DISPATCH_BUDGET: u64 = 8_000;
+
+/// Steps one fused dispatch runs: the budget over an upper bound of one
+/// invocation's loop iterations a step (every pre neuron spiking).
+fn fused_slice_steps(net: &Network, capacity: usize) -> usize {
+    let per_thread = |n: usize| n.div_ceil(FUSED_WORKGROUP_SIZE) as u64;
+    let mut per_step = 1u64;
+    for (p, pop) in net.populations.iter().enumerate() {
+        if pop.is_poisson() {
+            per_step += per_thread(pop.size);
+            continue;
+        }
+        let fan: u64 = net
+            .incoming(p)
+            .map(|(_, j)| {
+                (net.populations[j.pre].words_per_step() + net.populations[j.pre].size) as u64
+            })
+            .sum();
+        per_step += per_thread(pop.size) * (fan + 8);
+    }
+    ((FUSED_DISPATCH_BUDGET / per_step) as usize).clamp(1, capacity.max(1))
+}
+
+/// Invocations of a fused workgroup (FUSED_WORKGROUP of fused_steps.wgsl).
+const FUSED_WORKGROUP_SIZE: usize = 256;
+
 /// The buffers both paths share.
 struct Shared<'a> {
     spikes: &'a wgpu::Buffer,
@@ -514,7 +594,7 @@ impl GpuEngine {
         };
         let mut keep = Vec::new();
         let path = if fused {
-            build_fused(device, &net, &quantized, &lay, &shared, &mut keep)
+            build_fused(&ctx, &net, &quantized, &lay, &shared, capacity, &mut keep)
         } else {
             let max_dim = opts
                 .max_groups_per_dim
@@ -638,11 +718,18 @@ impl GpuEngine {
                 Path::Fused {
                     pipeline,
                     bind_group,
+                    template,
+                    step_group,
+                    step_stride,
                     ..
                 } => {
                     pass.set_pipeline(pipeline);
                     pass.set_bind_group(0, bind_group, &[]);
-                    pass.dispatch_workgroups(self.trials as u32, 1, 1);
+                    // the chunk in slices; each dispatch sees the previous one's rows
+                    for first in (0..n).step_by(template.slice_steps as usize) {
+                        pass.set_bind_group(1, step_group, &[first as u32 * step_stride]);
+                        pass.dispatch_workgroups(self.trials as u32, 1, 1);
+                    }
                 }
                 Path::Dispatch {
                     syn_pipeline,
@@ -842,13 +929,17 @@ impl GpuEngine {
 
 /// The fused path: tables, all weights in one buffer, one bind group.
 fn build_fused(
-    device: &wgpu::Device,
+    ctx: &GpuContext,
     net: &Network,
     quantized: &[crate::network::Quantized],
     lay: &Layout,
     sh: &Shared,
+    capacity: usize,
     keep: &mut Vec<wgpu::Buffer>,
 ) -> Path {
+    let device = &ctx.device;
+    let steps = step_uniforms(device, &ctx.limits, capacity, keep);
+    let slice_steps = fused_slice_steps(net, capacity);
     let mut w_offset = Vec::new();
     let mut weights: Vec<i32> = Vec::new();
     for q in quantized {
@@ -924,7 +1015,8 @@ fn build_fused(
         first_step: 0,
         trial_words: sh.trial_words as u32,
         v_len: lay.v_len as u32,
-        _pad: [0; 2],
+        slice_steps: slice_steps as u32,
+        _pad: 0,
     };
     let params = init_buffer(
         device,
@@ -958,7 +1050,12 @@ fn build_fused(
             storage_entry(7, false),
         ],
     );
-    let pipeline = pipeline(device, "fused_steps", FUSED_WGSL, &[Some(&bgl)]);
+    let pipeline = pipeline(
+        device,
+        "fused_steps",
+        FUSED_WGSL,
+        &[Some(&bgl), Some(&steps.layout)],
+    );
     let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
         label: Some("fused_steps"),
         layout: &bgl,
@@ -979,6 +1076,8 @@ fn build_fused(
         bind_group,
         params,
         template,
+        step_group: steps.group,
+        step_stride: steps.stride,
     }
 }
 
@@ -1031,23 +1130,8 @@ fn build_dispatch(
         wgpu::BufferUsages::STORAGE,
     );
 
-    // The step uniforms: entry s says "write row s + 1".
-    let step_stride = ctx
-        .limits
-        .min_uniform_buffer_offset_alignment
-        .max(std::mem::size_of::<Step>() as u32);
-    let mut step_bytes = vec![0u8; capacity * step_stride as usize];
-    for s in 0..capacity {
-        let st = Step {
-            row: s as u32 + 1,
-            _pad: [0; 3],
-        };
-        step_bytes[s * step_stride as usize..][..16].copy_from_slice(bytemuck::bytes_of(&st));
-    }
-    let steps_buf = init_buffer(device, "steps", &step_bytes, wgpu::BufferUsages::UNIFORM);
-
-    // Pipelines with explicit layouts (group 1 has a dynamic offset).
-    let step_layout = layout_of(device, "step", &[uniform_entry(0, true)]);
+    let steps = step_uniforms(device, &ctx.limits, capacity, keep);
+    let (step_layout, step_group, step_stride) = (&steps.layout, steps.group, steps.stride);
     let syn_layout = layout_of(
         device,
         "synapse_accumulate",
@@ -1076,26 +1160,14 @@ fn build_dispatch(
         device,
         "synapse_accumulate",
         SYNAPSE_WGSL,
-        &[Some(&syn_layout), Some(&step_layout)],
+        &[Some(&syn_layout), Some(step_layout)],
     );
     let lif_pipeline = pipeline(
         device,
         "lif_update",
         LIF_WGSL,
-        &[Some(&lif_layout), Some(&step_layout)],
+        &[Some(&lif_layout), Some(step_layout)],
     );
-    let step_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some("step"),
-        layout: &step_layout,
-        entries: &[wgpu::BindGroupEntry {
-            binding: 0,
-            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer: &steps_buf,
-                offset: 0,
-                size: wgpu::BufferSize::new(std::mem::size_of::<Step>() as u64),
-            }),
-        }],
-    });
 
     // synapse_scatter launches: one per sparse projection.
     let scatter_layout = layout_of(
@@ -1114,7 +1186,7 @@ fn build_dispatch(
         device,
         "synapse_scatter",
         SCATTER_WGSL,
-        &[Some(&scatter_layout), Some(&step_layout)],
+        &[Some(&scatter_layout), Some(step_layout)],
     );
 
     // synapse_accumulate launches: one per weights part. Rows are padded to
@@ -1320,7 +1392,7 @@ fn build_dispatch(
         }));
         keep.push(pbuf);
     }
-    keep.extend([acc, projections, incoming_buf, steps_buf]);
+    keep.extend([acc, projections, incoming_buf]);
     // poisson_input launches: one per Poisson population the GPU draws.
     let poisson_layout = layout_of(
         device,
@@ -1335,7 +1407,7 @@ fn build_dispatch(
         device,
         "poisson_input",
         POISSON_WGSL,
-        &[Some(&poisson_layout), Some(&step_layout)],
+        &[Some(&poisson_layout), Some(step_layout)],
     );
     let mut poisson_launches = Vec::new();
     for (p, pop) in net.populations.iter().enumerate() {
