@@ -139,6 +139,11 @@ pub struct RunArgs {
         allow_negative_numbers = true
     )]
     pub trials: usize,
+    /// Write spikes_*.npy chunk by chunk (valid after every chunk, memory
+    /// flat); automatic when the record would not fit in half the memory.
+    /// Figures are then left to `nacc render`.
+    #[arg(long)]
+    pub stream: bool,
     /// Print the host and GPU memory the run would need, and exit.
     #[arg(long)]
     pub dry_run: bool,
@@ -182,6 +187,7 @@ impl RunArgs {
             chunk: self.chunk,
             trials: self.trials,
             stop: None,
+            stream: self.stream,
         }
     }
 }

@@ -128,3 +128,64 @@ pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
         f.write_all(b"\n")
     })
 }
+
+/// `spikes_<pop>.npy` written chunk by chunk (`--stream`): rows are
+/// appended as chunks come off the engine and the header, whose length does
+/// not depend on the step count, is rewritten after each, so every file is a
+/// valid T x N array after every chunk (a crash leaves the completed
+/// chunks, any half-written rows lie past what the header counts) and memory
+/// stays flat however many steps run. These files are written in place, not
+/// renamed: they are valid at every chunk boundary by construction.
+pub struct SpikeStream {
+    files: Vec<(std::path::PathBuf, File, usize)>,
+    steps: usize,
+    row: Vec<u8>,
+}
+
+impl SpikeStream {
+    pub fn create(dir: &Path, net: &Network) -> Result<SpikeStream> {
+        let mut files = Vec::new();
+        for pop in &net.populations {
+            let path = dir.join(format!("spikes_{}.npy", pop.name));
+            let mut f = File::create(&path).map_err(|e| io_error(&path, "cannot create", e))?;
+            f.write_all(&npy::header(npy::DType::U8, &[0, pop.size]))
+                .map_err(|e| io_error(&path, "cannot write", e))?;
+            files.push((path, f, pop.size));
+        }
+        Ok(SpikeStream {
+            files,
+            steps: 0,
+            row: Vec::new(),
+        })
+    }
+
+    /// Appends a chunk's rows to every file, then counts them in the headers.
+    pub fn append(&mut self, chunk: &crate::record::ChunkSpikes) -> Result<()> {
+        use std::io::{Seek, SeekFrom};
+        for ((path, f, size), bits) in self.files.iter_mut().zip(&chunk.bits) {
+            let wps = size.div_ceil(32);
+            self.row.resize(*size * chunk.steps, 0);
+            for s in 0..chunk.steps {
+                for n in 0..*size {
+                    self.row[s * *size + n] = (bits[s * wps + n / 32] >> (n % 32) & 1) as u8;
+                }
+            }
+            let header = npy::header(npy::DType::U8, &[self.steps + chunk.steps, *size]);
+            let r = (|| {
+                f.seek(SeekFrom::End(0))?;
+                f.write_all(&self.row)?;
+                f.flush()?;
+                f.seek(SeekFrom::Start(0))?;
+                f.write_all(&header)?;
+                f.flush()
+            })();
+            r.map_err(|e| io_error(path, "cannot write", e))?;
+        }
+        self.steps += chunk.steps;
+        Ok(())
+    }
+
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+}

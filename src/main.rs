@@ -54,7 +54,7 @@ fn run(args: &RunArgs) -> nacc::Result<ExitCode> {
         say(&format!(
             "{} steps on {} in {:.3} s; outputs in {}
 ",
-            outcome.record.steps(),
+            outcome.steps,
             outcome.engine,
             outcome.sim_time.as_secs_f64(),
             opts.out.display()

@@ -51,31 +51,35 @@ impl DType {
     }
 }
 
-/// The header of a `.npy` file (format version 1.0) for `shape` and `dtype`.
+/// The header of a `.npy` file (format version 1.0) for `shape` and
+/// `dtype`. Its length does not depend on the first dimension (padded as if
+/// it had 20 digits), so that a file streamed step by step can rewrite its
+/// header in place as rows are added.
 pub fn header(dtype: DType, shape: &[usize]) -> Vec<u8> {
-    let dims = match shape {
-        [n] => format!("({n},)"),
-        _ => format!(
-            "({})",
-            shape
-                .iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+    let dict = |first: String| {
+        let mut dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+        if let Some(d) = dims.first_mut() {
+            *d = first;
+        }
+        let dims = match dims.len() {
+            1 => format!("({},)", dims[0]),
+            _ => format!("({})", dims.join(", ")),
+        };
+        format!(
+            "{{'descr': '{}', 'fortran_order': False, 'shape': {dims}, }}",
+            dtype.descr()
+        )
     };
-    let mut dict = format!(
-        "{{'descr': '{}', 'fortran_order': False, 'shape': {dims}, }}",
-        dtype.descr()
-    );
+    let widest = dict("9".repeat(20)).len();
+    let mut text = dict(shape.first().map_or(String::new(), |d| d.to_string()));
     // magic(6) + version(2) + len(2) + dict + '\n' is a multiple of 64
-    let total = 10 + dict.len() + 1;
-    dict.push_str(&" ".repeat((64 - total % 64) % 64));
-    dict.push('\n');
-    let mut out = Vec::with_capacity(10 + dict.len());
+    let total = (10 + widest + 1).next_multiple_of(64);
+    text.push_str(&" ".repeat(total - 11 - text.len()));
+    text.push('\n');
+    let mut out = Vec::with_capacity(total);
     out.extend_from_slice(b"\x93NUMPY\x01\x00");
-    out.extend_from_slice(&(dict.len() as u16).to_le_bytes());
-    out.extend_from_slice(dict.as_bytes());
+    out.extend_from_slice(&(text.len() as u16).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
     out
 }
 
@@ -210,7 +214,8 @@ fn read_from(mut f: impl Read, file_len: u64, path: &Path) -> Result<Array> {
         .and_then(|c| c.checked_mul(dtype.size() as u64))
         .ok_or_else(|| bad_file(path, format!("shape {shape:?} is too large")))?;
     let available = file_len.saturating_sub((prefix + header_len) as u64);
-    if count != available {
+    // a streamed file may hold the rows of a chunk its header does not count yet
+    if count > available {
         return Err(bad_file(
             path,
             format!(

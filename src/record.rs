@@ -86,7 +86,11 @@ impl PopRecord {
 
     /// Mean rate in Hz: spikes / (neurons x steps x dt).
     pub fn mean_rate_hz(&self, dt_ms: f64) -> f64 {
-        let steps = self.steps();
+        self.rate_over(self.steps(), dt_ms)
+    }
+
+    /// Mean rate in Hz over `steps` steps (a streamed record keeps counts only).
+    pub fn rate_over(&self, steps: usize, dt_ms: f64) -> f64 {
         if steps == 0 {
             return 0.0;
         }
@@ -165,6 +169,17 @@ impl SpikeRecord {
             .iter()
             .map(|p| p.words_per_step() as u128 * 4 * steps as u128)
             .sum()
+    }
+
+    /// Counts a chunk's spikes without keeping them (streamed runs).
+    pub fn count(&mut self, chunk: &ChunkSpikes) {
+        for (rec, bits) in self.pops.iter_mut().zip(&chunk.bits) {
+            add_counts(
+                &mut rec.counts,
+                &bits[..rec.words_per_step * chunk.steps],
+                rec.words_per_step,
+            );
+        }
     }
 
     pub fn append(&mut self, chunk: &ChunkSpikes) {

@@ -3,7 +3,7 @@
 
 use crate::config::Network;
 use crate::engine::gpu::{GpuContext, GpuEngine, GpuOptions};
-use crate::engine::{Engine, InputSource, Stop, cpu::CpuEngine, simulate_until};
+use crate::engine::{Engine, InputSource, Stop, cpu::CpuEngine, simulate_chunks, simulate_until};
 use crate::error::{Result, bad_value};
 use crate::export;
 use crate::figures::{self, View};
@@ -55,6 +55,8 @@ pub struct RunOptions {
     /// Set to a signal's number (SIGINT, SIGTERM) to stop at the end of the
     /// current chunk; the outputs then hold the completed steps.
     pub stop: Option<Arc<AtomicUsize>>,
+    /// Write the spikes to disk chunk by chunk instead of keeping them.
+    pub stream: bool,
 }
 
 impl Default for RunOptions {
@@ -72,6 +74,7 @@ impl Default for RunOptions {
             chunk: DEFAULT_CHUNK,
             trials: 1,
             stop: None,
+            stream: false,
         }
     }
 }
@@ -214,11 +217,15 @@ pub struct Outcome {
     pub model: Model,
     /// The GPU adapter that ran the steps; None on the CPU.
     pub adapter: Option<String>,
-    /// Trial 0 (the only one without --trials).
+    /// Trial 0 (the only one without --trials); counts only when streamed.
     pub record: SpikeRecord,
     /// Trials 1.. of --trials.
     pub other_trials: Vec<SpikeRecord>,
-    /// When a signal stopped the run: the steps completed and the signal.
+    /// Steps completed.
+    pub steps: usize,
+    /// The spikes went to disk chunk by chunk (--stream).
+    pub streamed: bool,
+    /// When a signal or a failure stopped the run: the steps completed and why.
     pub stopped: Option<(usize, String)>,
     pub steps_requested: usize,
     pub engine: String,
@@ -229,6 +236,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     let started = Instant::now();
     let prepared = prepare(opts)?;
     let model = prepared.model;
+    let net = &model.net;
     if opts.trials > 1 && !matches!(prepared.input, InputSource::Generated { .. }) {
         return Err(bad_value(
             "--trials",
@@ -236,14 +244,26 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
             "needs generated input: trials differ by their input seeds, so --input-spikes cannot be combined with it",
         ));
     }
+    // stream the spikes to disk when asked, or when the record would not fit
+    let record_bytes = SpikeRecord::bytes_needed(net, prepared.steps) as u64 * opts.trials as u64;
+    let stream = opts.stream || available_memory().is_some_and(|m| record_bytes > m / 2);
+    if stream && opts.trials > 1 {
+        return Err(bad_value(
+            "--trials",
+            opts.trials,
+            "cannot be streamed (--stream, or a record larger than half the memory): run fewer steps or trials",
+        ));
+    }
     export::prepare_out_dir(&opts.out)?;
-    let net = &model.net;
+    let dir = &opts.out;
 
     let bar = Progress::new(prepared.steps as u64, opts.quiet);
-    let mut stopped = None;
-    let mut failure = None;
+    let check = || {
+        let sig = opts.stop.as_ref()?.load(Ordering::SeqCst);
+        (sig != 0).then(|| signal_name(sig as i32))
+    };
     let t0 = Instant::now();
-    let (records, engine, adapter) = if opts.trials > 1 {
+    let (records, steps, why, engine, adapter) = if opts.trials > 1 {
         let r = crate::trials::run(
             opts.backend,
             &model,
@@ -252,65 +272,73 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
             opts.chunk,
             |done| bar.update(done as u64),
         )?;
-        (r.records, r.engine, r.adapter)
+        (r.records, prepared.steps, None, r.engine, r.adapter)
     } else {
         let (mut engine, adapter) = make_engine(opts.backend, &model, &prepared.input, opts.chunk)?;
-        let check = || {
-            let sig = opts.stop.as_ref()?.load(Ordering::SeqCst);
-            (sig != 0).then(|| signal_name(sig as i32))
+        let (record, steps, why) = if stream {
+            // counts only in memory; the spikes go to disk chunk by chunk
+            let mut counts = SpikeRecord::with_capacity(net, 0)?;
+            let mut out = export::SpikeStream::create(dir, net)?;
+            let (done, why) = simulate_chunks(
+                engine.as_mut(),
+                net,
+                &prepared.input,
+                prepared.steps,
+                opts.chunk,
+                &mut |c| {
+                    counts.count(c);
+                    out.append(c)
+                },
+                |done| bar.update(done as u64),
+                &check,
+            )?;
+            (counts, done, why)
+        } else {
+            let (record, why) = simulate_until(
+                engine.as_mut(),
+                net,
+                &prepared.input,
+                prepared.steps,
+                opts.chunk,
+                |done| bar.update(done as u64),
+                &check,
+            )?;
+            let steps = record.steps();
+            (record, steps, why)
         };
-        let (record, why) = simulate_until(
-            engine.as_mut(),
-            net,
-            &prepared.input,
-            prepared.steps,
-            opts.chunk,
-            |done| bar.update(done as u64),
-            &check,
-        )?;
-        match why {
-            Some(Stop::Signal(reason)) => stopped = Some((record.steps(), reason)),
-            Some(Stop::Failed(e)) => {
-                stopped = Some((record.steps(), e.to_string()));
-                failure = Some(e);
-            }
-            None => {}
-        }
-        (vec![record], engine.describe(), adapter)
+        (vec![record], steps, why, engine.describe(), adapter)
     };
     let sim_time = t0.elapsed();
     bar.finish();
+    let (stopped, failure) = match why {
+        Some(Stop::Signal(reason)) => (Some((steps, reason)), None),
+        Some(Stop::Failed(e)) => (Some((steps, e.to_string())), Some(e)),
+        None => (None, None),
+    };
 
     // Outputs: data first, summary.json last.
-    let dir = &opts.out;
-    for (p, pop) in net.populations.iter().enumerate() {
-        let recs: Vec<_> = records.iter().map(|r| &r.pops[p]).collect();
-        export::write_spikes(
-            &dir.join(format!("spikes_{}.npy", pop.name)),
-            &recs,
-            opts.trials > 1,
-        )?;
+    if !stream {
+        for (p, pop) in net.populations.iter().enumerate() {
+            let recs: Vec<_> = records.iter().map(|r| &r.pops[p]).collect();
+            export::write_spikes(
+                &dir.join(format!("spikes_{}.npy", pop.name)),
+                &recs,
+                opts.trials > 1,
+            )?;
+        }
     }
     export::write_weights(dir, &model)?;
     export::write_config(dir, net, model.seed)?;
-    let view = View {
-        steps: 0..prepared.steps,
-        neurons: None,
-        width: figures::DEFAULT_WIDTH,
-        height: None,
-    };
     let mut records = records.into_iter();
     let record = records.next().expect("at least one trial");
-    if record.steps() > 0 {
-        draw_figures(
-            dir,
-            &model,
-            &record,
-            &View {
-                steps: 0..record.steps(),
-                ..view
-            },
-        )?;
+    if steps > 0 && !stream {
+        let view = View {
+            steps: 0..steps,
+            neurons: None,
+            width: figures::DEFAULT_WIDTH,
+            height: None,
+        };
+        draw_figures(dir, &model, &record, &view)?;
     }
     let outcome = Outcome {
         adapter,
@@ -318,6 +346,8 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         model,
         record,
         other_trials: records.collect(),
+        steps,
+        streamed: stream,
         sim_time,
         stopped,
         steps_requested: prepared.steps,
@@ -331,12 +361,19 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
             ""
         };
         return Err(e.context(format!(
-            "stopped after {} steps, whose outputs are in {}{hint}",
-            outcome.record.steps(),
+            "stopped after {steps} steps, whose outputs are in {}{hint}",
             dir.display()
         )));
     }
     Ok(outcome)
+}
+
+/// Memory the system can still give (Linux: MemAvailable), if known.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// The figures of a run (see [`figures`]): every population's raster and a
@@ -366,7 +403,7 @@ pub fn draw_figures(
 
 pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_json::Value {
     let net = &o.model.net;
-    let steps = o.record.steps();
+    let steps = o.steps;
     let quant = o.model.quantize().ok();
     let populations: Vec<_> = net
         .populations
@@ -378,7 +415,7 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
                 "kind": if p.is_poisson() { "poisson" } else { "lif" },
                 "size": p.size,
                 "spikes": r.total(),
-                "mean_rate_hz": r.mean_rate_hz(net.dt_ms),
+                "mean_rate_hz": r.rate_over(o.steps, net.dt_ms),
                 "active_fraction": r.active_fraction(),
             })
         })
@@ -414,7 +451,8 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
         "wall_time_s": { "simulation": o.sim_time.as_secs_f64(), "total": total.as_secs_f64() },
                 "steps_per_s": steps as f64 / o.sim_time.as_secs_f64().max(1e-12),
                 "trials": 1 + o.other_trials.len(),
-        "steps_requested": o.steps_requested,
+                "steps_requested": o.steps_requested,
+        "streamed": o.streamed,
         "stopped": o.stopped.as_ref().map(|(at, why)| json!({ "after_steps": at, "reason": why })),
         "neuron_steps_per_s": (net.total_neurons() as f64 * steps as f64 * (1 + o.other_trials.len()) as f64) / o.sim_time.as_secs_f64().max(1e-12),
         // per trial, per population (populations above: trial 0)
@@ -439,7 +477,7 @@ pub fn table(o: &Outcome) -> String {
             if p.is_poisson() { "poisson" } else { "lif" },
             p.size,
             r.total(),
-            r.mean_rate_hz(net.dt_ms),
+            r.rate_over(o.steps, net.dt_ms),
             100.0 * r.active_fraction()
         );
     }

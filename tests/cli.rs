@@ -786,3 +786,151 @@ fn a_non_finite_membrane_stops_the_run_keeping_earlier_chunks() {
             .contains("became inf")
     );
 }
+
+/// Issue 6: `--stream` writes the same bytes as a kept record, whatever the
+/// chunk size; the thread count changes nothing either.
+#[test]
+fn streamed_and_kept_runs_write_identical_spike_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(
+        d,
+        &[
+            "run",
+            "--steps",
+            "2500",
+            "--chunk",
+            "1000",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--out",
+            "kept",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "run",
+            "--steps",
+            "2500",
+            "--chunk",
+            "333",
+            "--stream",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--out",
+            "streamed",
+        ],
+    );
+    same_files(
+        &d.join("kept"),
+        &d.join("streamed"),
+        &["spikes_input.npy", "spikes_inter.npy", "spikes_msn.npy"],
+    );
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("streamed/summary.json")).unwrap()).unwrap();
+    let k: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("kept/summary.json")).unwrap()).unwrap();
+    assert_eq!(s["streamed"], true);
+    assert_eq!(
+        s["populations"], k["populations"],
+        "counts and rates of a streamed run"
+    );
+    assert!(
+        !d.join("streamed/nacc.png").exists(),
+        "figures are left to nacc render"
+    );
+    // nacc render draws them from the streamed files
+    ok(d, &["render", "streamed"]);
+    assert!(d.join("streamed/nacc.png").is_file());
+    // thread counts, on a network large enough to split its sums
+    for (threads, out) in [("1", "t1"), ("2", "t2")] {
+        let o = Command::new(env!("CARGO_BIN_EXE_nacc"))
+            .args([
+                "run",
+                "--scale",
+                "15",
+                "--steps",
+                "40",
+                "--backend",
+                "cpu",
+                "--quiet",
+                "--out",
+                out,
+            ])
+            .current_dir(d)
+            .env("NACC_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+    }
+    same_files(
+        &d.join("t1"),
+        &d.join("t2"),
+        &["spikes_inter.npy", "spikes_msn.npy"],
+    );
+}
+
+/// Issue 6: a streamed run killed outright leaves spike files that are valid
+/// arrays of the completed chunks, equal to the start of a full run.
+#[cfg(unix)]
+#[test]
+fn a_killed_streamed_run_leaves_valid_files_of_the_completed_chunks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let child = Command::new(env!("CARGO_BIN_EXE_nacc"))
+        .args([
+            "run",
+            "--steps",
+            "5000000",
+            "--chunk",
+            "1000",
+            "--stream",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--out",
+            "s",
+        ])
+        .current_dir(d)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = child.wait_with_output().unwrap();
+    assert_ne!(o.status.code(), Some(0));
+    let a = npy::read(&d.join("s/spikes_msn.npy")).unwrap();
+    let k = a.shape[0];
+    assert!(
+        k > 0 && k < 5_000_000 && k.is_multiple_of(1000),
+        "{:?}",
+        a.shape
+    );
+    assert_eq!(a.shape[1], 20);
+    ok(
+        d,
+        &[
+            "run",
+            "--steps",
+            &k.to_string(),
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--out",
+            "full",
+        ],
+    );
+    let full = npy::read(&d.join("full/spikes_msn.npy")).unwrap();
+    assert!(
+        a.data == full.data,
+        "the streamed rows differ from the run's"
+    );
+}

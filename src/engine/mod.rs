@@ -178,29 +178,59 @@ pub fn simulate_until(
     input: &InputSource,
     steps: usize,
     chunk: usize,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
     stop: &dyn Fn() -> Option<String>,
 ) -> Result<(SpikeRecord, Option<Stop>)> {
+    let mut record = SpikeRecord::with_capacity(net, steps)?;
+    let (_, why) = simulate_chunks(
+        engine,
+        net,
+        input,
+        steps,
+        chunk,
+        &mut |c| {
+            record.append(c);
+            Ok(())
+        },
+        progress,
+        stop,
+    )?;
+    Ok((record, why))
+}
+
+#[allow(clippy::too_many_arguments)]
+/// The run loop: chunk after chunk, each handed to `on_chunk` (which keeps
+/// or writes it), `stop` asked after every chunk; an engine failure ends
+/// the loop with the chunks before it done. Returns the steps done.
+pub fn simulate_chunks(
+    engine: &mut dyn Engine,
+    net: &Network,
+    input: &InputSource,
+    steps: usize,
+    chunk: usize,
+    on_chunk: &mut dyn FnMut(&ChunkSpikes) -> Result<()>,
+    mut progress: impl FnMut(usize),
+    stop: &dyn Fn() -> Option<String>,
+) -> Result<(usize, Option<Stop>)> {
     if chunk == 0 {
         return Err(Error::Input("chunk size must be >= 1".into()));
     }
-    let mut record = SpikeRecord::with_capacity(net, steps)?;
     let mut buf = ChunkSpikes::new(net, chunk.min(steps));
     let mut done = 0usize;
     while done < steps {
         let n = chunk.min(steps - done);
         buf.resize(net, n);
         if let Err(e) = run_chunk_from(engine, net, input, done as u64, &mut buf) {
-            return Ok((record, Some(Stop::Failed(e))));
+            return Ok((done, Some(Stop::Failed(e))));
         }
-        record.append(&buf);
+        on_chunk(&buf)?;
         done += n;
         progress(done);
         if done < steps
             && let Some(reason) = stop()
         {
-            return Ok((record, Some(Stop::Signal(reason))));
+            return Ok((done, Some(Stop::Signal(reason))));
         }
     }
-    Ok((record, None))
+    Ok((done, None))
 }
