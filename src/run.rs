@@ -355,7 +355,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     let summary = summary_json(opts, &outcome, started.elapsed());
     export::write_json(&dir.join("summary.json"), &summary)?;
     if let Some(e) = failure {
-        let hint = if outcome.adapter.is_some() && opts.backend == Backend::Auto {
+        let hint = if outcome.adapter.is_some() {
             "; `--backend cpu` runs without the GPU"
         } else {
             ""

@@ -623,6 +623,38 @@ fn long_chunks_on_the_fused_kernel(ctx: &Ctx) {
     );
 }
 
+/// Issue 6: a device lost during a run keeps the chunks before it, says
+/// where it stopped, and suggests the CPU engine.
+fn a_lost_device_keeps_the_completed_chunks(_ctx: &Ctx) {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(nacc_bin())
+        .args([
+            "run",
+            "--backend",
+            "gpu",
+            "--steps",
+            "1000",
+            "--chunk",
+            "100",
+            "--quiet",
+            "--out",
+        ])
+        .arg(tmp.path())
+        .env("NACC_INJECT_DEVICE_LOSS", "300")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    for part in ["device lost", "stopped after 300 steps", "--backend cpu"] {
+        assert!(err.contains(part), "{err:?} lacks {part:?}");
+    }
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["stopped"]["after_steps"], 300);
+    let a = nacc::npy::read(&tmp.path().join("spikes_msn.npy")).unwrap();
+    assert_eq!(a.shape, [300, 20]);
+}
+
 fn nacc_bin() -> PathBuf {
     // On the device machine the build path does not exist: use PATH there.
     let built = PathBuf::from(env!("CARGO_BIN_EXE_nacc"));
@@ -772,6 +804,10 @@ fn main() {
         (
             "long_chunks_on_the_fused_kernel",
             long_chunks_on_the_fused_kernel,
+        ),
+        (
+            "a_lost_device_keeps_the_completed_chunks",
+            a_lost_device_keeps_the_completed_chunks,
         ),
         ("cli_run_gpu_and_compare", cli_run_gpu_and_compare),
     ];

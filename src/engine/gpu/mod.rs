@@ -651,6 +651,18 @@ impl GpuEngine {
     /// the chunks, one chunk per trial.
     fn run_part(&mut self, chunks: &mut [ChunkSpikes], offset: usize, n: usize) -> Result<()> {
         assert_eq!(chunks.len(), self.trials, "one chunk per trial");
+        // A test hook: NACC_INJECT_DEVICE_LOSS=k fails like a lost device once
+        // k steps are done, so that tests can check what a run keeps.
+        if let Some(k) = std::env::var("NACC_INJECT_DEVICE_LOSS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            && self.steps_done >= k
+        {
+            return Err(Error::Runtime(format!(
+                "GPU {}: device lost (injected by NACC_INJECT_DEVICE_LOSS={k})",
+                self.ctx.info.name
+            )));
+        }
         let chunk = &mut chunks[0];
         let rw = self.row_words;
         let ctx = &self.ctx;
