@@ -290,11 +290,11 @@ fn measure_trials(
     // the CPU engine, trials over threads: a probe, then as many steps as fit half the budget
     let cpu = |budget: Duration| -> Result<Measure> {
         let t = Instant::now();
-        crate::trials::run_cpu(model, &inputs, 5, 5)?;
+        crate::trials::run_cpu_all(model, &inputs, 5, 5)?;
         let per_step = t.elapsed().as_secs_f64() / 5.0;
         let steps = ((budget.as_secs_f64() / per_step.max(1e-9)) as usize).clamp(5, max_steps);
         let t = Instant::now();
-        let recs = crate::trials::run_cpu(model, &inputs, steps, steps.min(1000))?;
+        let recs = crate::trials::run_cpu_all(model, &inputs, steps, steps.min(1000))?;
         let wall = t.elapsed();
         let mut spikes = vec![0u64; net.populations.len()];
         for r in &recs {

@@ -171,6 +171,15 @@ impl SpikeRecord {
             .sum()
     }
 
+    /// Keeps the first `steps` steps (counts recomputed).
+    pub fn truncate(&mut self, steps: usize) {
+        for rec in &mut self.pops {
+            rec.bits.truncate(steps * rec.words_per_step);
+            rec.counts.fill(0);
+            add_counts(&mut rec.counts, &rec.bits, rec.words_per_step);
+        }
+    }
+
     /// Counts a chunk's spikes without keeping them (streamed runs).
     pub fn count(&mut self, chunk: &ChunkSpikes) {
         for (rec, bits) in self.pops.iter_mut().zip(&chunk.bits) {

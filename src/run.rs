@@ -271,8 +271,10 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
             prepared.steps,
             opts.chunk,
             |done| bar.update(done as u64),
+            &check,
         )?;
-        (r.records, prepared.steps, None, r.engine, r.adapter)
+        let steps = r.records.first().map_or(0, |x| x.steps());
+        (r.records, steps, r.stopped, r.engine, r.adapter)
     } else {
         let (mut engine, adapter) = make_engine(opts.backend, &model, &prepared.input, opts.chunk)?;
         let (record, steps, why) = if stream {

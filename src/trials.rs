@@ -2,11 +2,14 @@
 //! rates, input drawn with each trial's seed, see
 //! [`crate::engine::trial_seed`]). On a GPU a network small enough for the
 //! fused kernel runs every trial in one dispatch (one workgroup a trial);
-//! otherwise trials run one after another (on the CPU, spread over threads).
+//! larger ones run one trial after another. The CPU engine advances all
+//! trials chunk by chunk, trials spread over threads, the fixed-point
+//! weights shared. Every trial ends at the same step, so a signal between
+//! chunks leaves equally long records.
 
 use crate::engine::cpu::{CpuEngine, default_threads};
 use crate::engine::gpu::{GpuEngine, GpuOptions};
-use crate::engine::{InputSource, simulate};
+use crate::engine::{InputSource, Stop, run_chunk_from, simulate_until};
 use crate::error::{Error, Result};
 use crate::network::Model;
 use crate::record::{ChunkSpikes, SpikeRecord};
@@ -15,11 +18,16 @@ use std::sync::Arc;
 
 pub const MAX_TRIALS: usize = 65_535;
 
+/// Asked after every chunk: Some(reason) ends the run there.
+pub type StopCheck<'a> = &'a (dyn Fn() -> Option<String> + Sync);
+
 /// The records of every trial, and what ran them.
 pub struct TrialRun {
     pub records: Vec<SpikeRecord>,
     pub engine: String,
     pub adapter: Option<String>,
+    /// Why the run ended early, if it did (all records end at the same step).
+    pub stopped: Option<Stop>,
 }
 
 /// Runs `trials` trials of `steps` steps in chunks of `chunk`.
@@ -30,6 +38,7 @@ pub fn run(
     steps: usize,
     chunk: usize,
     mut progress: impl FnMut(usize),
+    stop: StopCheck,
 ) -> Result<TrialRun> {
     if !(1..=MAX_TRIALS).contains(&trials) {
         return Err(crate::error::bad_value(
@@ -41,53 +50,65 @@ pub fn run(
     let inputs: Vec<InputSource> = (0..trials)
         .map(|t| InputSource::generated_trial(model, t))
         .collect();
-    // the batched GPU path when the GPU is chosen and the network fits it
-    if let Some(ctx) = choose_gpu(backend)? {
-        let ctx = Arc::new(ctx);
-        let name = ctx.describe();
-        return match GpuEngine::new_trials(ctx, model, &inputs, chunk, GpuOptions::default()) {
-            Ok(mut gpu) => {
-                let records = run_batched(&mut gpu, model, trials, steps, chunk, &mut progress)?;
-                Ok(TrialRun {
-                    records,
-                    engine: format!("{name}, {trials} trials in one dispatch"),
-                    adapter: Some(name),
-                })
-            }
-            // too large to batch: one trial after another
-            Err(Error::Input(_)) => {
-                let mut records = Vec::new();
-                for (t, input) in inputs.iter().enumerate() {
-                    let (mut e, _) = make_engine(backend, model, input, chunk)?;
-                    records.push(simulate(
-                        e.as_mut(),
-                        &model.net,
-                        input,
-                        steps,
-                        chunk,
-                        |_| {},
-                    )?);
-                    progress((t + 1) * steps / trials);
+    let Some(ctx) = choose_gpu(backend)? else {
+        let (records, stopped) = run_cpu(model, &inputs, steps, chunk, &mut progress, stop)?;
+        let threads = default_threads().min(trials);
+        return Ok(TrialRun {
+            records,
+            engine: format!("cpu reference, {trials} trials over {threads} threads"),
+            adapter: None,
+            stopped,
+        });
+    };
+    let ctx = Arc::new(ctx);
+    let name = ctx.describe();
+    match GpuEngine::new_trials(ctx, model, &inputs, chunk, GpuOptions::default()) {
+        Ok(mut gpu) => {
+            let (records, stopped) =
+                run_batched(&mut gpu, model, trials, steps, chunk, &mut progress, stop)?;
+            Ok(TrialRun {
+                records,
+                engine: format!("{name}, {trials} trials in one dispatch"),
+                adapter: Some(name),
+                stopped,
+            })
+        }
+        // too large to batch: one trial after another
+        Err(Error::Input(_)) => {
+            let mut records = Vec::new();
+            let mut stopped = None;
+            for (t, input) in inputs.iter().enumerate() {
+                let (mut e, _) = make_engine(backend, model, input, chunk)?;
+                let (rec, why) =
+                    simulate_until(e.as_mut(), &model.net, input, steps, chunk, |_| {}, stop)?;
+                records.push(rec);
+                progress((t + 1) * steps / trials);
+                if why.is_some() {
+                    stopped = why;
+                    break;
                 }
-                Ok(TrialRun {
-                    records,
-                    engine: format!("{name}, {trials} trials one after another"),
-                    adapter: Some(name),
-                })
             }
-            Err(e) => Err(e),
-        };
+            // a stop leaves the later trials unrun: keep what every trial has
+            let shortest = if records.len() < trials {
+                0
+            } else {
+                records.iter().map(|r| r.steps()).min().unwrap_or(0)
+            };
+            for r in &mut records {
+                r.truncate(shortest);
+            }
+            records.resize_with(trials, || {
+                SpikeRecord::with_capacity(&model.net, 0).expect("an empty record")
+            });
+            Ok(TrialRun {
+                records,
+                engine: format!("{name}, {trials} trials one after another"),
+                adapter: Some(name),
+                stopped,
+            })
+        }
+        Err(e) => Err(e),
     }
-    let records = run_cpu(model, &inputs, steps, chunk)?;
-    progress(steps);
-    Ok(TrialRun {
-        records,
-        engine: format!(
-            "cpu reference, {trials} trials over {} threads",
-            default_threads().min(trials)
-        ),
-        adapter: None,
-    })
 }
 
 /// Every trial on the batched GPU engine, chunk by chunk.
@@ -98,7 +119,8 @@ pub fn run_batched(
     steps: usize,
     chunk: usize,
     progress: &mut dyn FnMut(usize),
-) -> Result<Vec<SpikeRecord>> {
+    stop: StopCheck,
+) -> Result<(Vec<SpikeRecord>, Option<Stop>)> {
     let net = &model.net;
     let mut records = (0..trials)
         .map(|_| SpikeRecord::with_capacity(net, steps))
@@ -112,52 +134,123 @@ pub fn run_batched(
         for b in &mut bufs {
             b.resize(net, n);
         }
-        gpu.run_chunk_trials(&mut bufs)
-            .map_err(|e| e.context(format!("steps {done}..{}", done + n)))?;
+        if let Err(e) = gpu.run_chunk_trials(&mut bufs) {
+            return Ok((records, Some(Stop::Failed(e))));
+        }
         for (r, b) in records.iter_mut().zip(&bufs) {
             r.append(b);
         }
         done += n;
         progress(done);
+        if done < steps
+            && let Some(reason) = stop()
+        {
+            return Ok((records, Some(Stop::Signal(reason))));
+        }
     }
-    Ok(records)
+    Ok((records, None))
 }
 
-/// Every trial on the CPU engine, trials spread over threads (each trial
-/// single-threaded).
+/// Every trial on the CPU engine, all advancing chunk by chunk, trials
+/// spread over threads (each trial single-threaded, weights shared).
 pub fn run_cpu(
     model: &Model,
     inputs: &[InputSource],
     steps: usize,
     chunk: usize,
-) -> Result<Vec<SpikeRecord>> {
+    progress: &mut dyn FnMut(usize),
+    stop: StopCheck,
+) -> Result<(Vec<SpikeRecord>, Option<Stop>)> {
+    let net = &model.net;
+    let quantized: Vec<Arc<_>> = model.quantize()?.into_iter().map(Arc::new).collect();
+    // per trial: its engine, its chunk buffer and its record
+    let mut trials: Vec<(CpuEngine, ChunkSpikes, SpikeRecord)> = inputs
+        .iter()
+        .map(|_| {
+            Ok((
+                CpuEngine::with_quantized(model, &quantized, 1),
+                ChunkSpikes::new(net, chunk.min(steps)),
+                SpikeRecord::with_capacity(net, steps)?,
+            ))
+        })
+        .collect::<Result<_>>()?;
     let threads = default_threads().clamp(1, inputs.len().max(1));
     let per = inputs.len().div_ceil(threads);
-    let parts: Vec<Result<Vec<SpikeRecord>>> = std::thread::scope(|sc| {
-        let handles: Vec<_> = inputs
-            .chunks(per)
-            .map(|part| {
-                sc.spawn(move || {
-                    part.iter()
-                        .map(|input| {
-                            let mut e = CpuEngine::with_threads(model, 1)?;
-                            simulate(&mut e, &model.net, input, steps, chunk, |_| {})
-                        })
-                        .collect()
+    let mut done = 0;
+    while done < steps {
+        let n = chunk.min(steps - done);
+        let failed: Vec<Error> = std::thread::scope(|sc| {
+            let handles: Vec<_> = trials
+                .chunks_mut(per)
+                .zip(inputs.chunks(per))
+                .map(|(part, ins)| {
+                    sc.spawn(move || -> Result<()> {
+                        for ((engine, buf, rec), input) in part.iter_mut().zip(ins) {
+                            buf.resize(net, n);
+                            run_chunk_from(engine, net, input, done as u64, buf)?;
+                            rec.append(buf);
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Runtime("a trial's thread failed".into())))
-            })
-            .collect()
-    });
-    let mut out = Vec::new();
-    for p in parts {
-        out.extend(p?);
+                .collect();
+            handles
+                .into_iter()
+                .filter_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::Runtime("a trial's thread failed".into())))
+                        .err()
+                })
+                .collect()
+        });
+        if let Some(e) = failed.into_iter().next() {
+            // keep what every trial completed
+            let records: Vec<SpikeRecord> = trials
+                .into_iter()
+                .map(|(_, _, mut r)| {
+                    r.truncate(done);
+                    r
+                })
+                .collect();
+            return Ok((records, Some(Stop::Failed(e))));
+        }
+        done += n;
+        progress(done);
+        if done < steps
+            && let Some(reason) = stop()
+        {
+            return Ok((
+                trials.into_iter().map(|t| t.2).collect(),
+                Some(Stop::Signal(reason)),
+            ));
+        }
     }
-    Ok(out)
+    Ok((trials.into_iter().map(|t| t.2).collect(), None))
+}
+
+/// [`run_cpu`] to the end: a failure is an error.
+pub fn run_cpu_all(
+    model: &Model,
+    inputs: &[InputSource],
+    steps: usize,
+    chunk: usize,
+) -> Result<Vec<SpikeRecord>> {
+    match run_cpu(model, inputs, steps, chunk, &mut |_| {}, &|| None)? {
+        (_, Some(Stop::Failed(e))) => Err(e),
+        (records, _) => Ok(records),
+    }
+}
+
+/// [`run_batched`] to the end: a failure is an error.
+pub fn run_batched_all(
+    gpu: &mut GpuEngine,
+    model: &Model,
+    trials: usize,
+    steps: usize,
+    chunk: usize,
+) -> Result<Vec<SpikeRecord>> {
+    match run_batched(gpu, model, trials, steps, chunk, &mut |_| {}, &|| None)? {
+        (_, Some(Stop::Failed(e))) => Err(e),
+        (records, _) => Ok(records),
+    }
 }

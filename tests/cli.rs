@@ -735,6 +735,44 @@ fn a_signal_stops_the_run_at_a_chunk_and_keeps_what_was_computed() {
         }
         assert!(out.join("nacc.png").is_file());
     }
+    // trials stop together: every trial holds the same steps
+    let out = tmp.path().join("trials");
+    let child = Command::new(env!("CARGO_BIN_EXE_nacc"))
+        .args([
+            "run",
+            "--trials",
+            "8",
+            "--steps",
+            "3000000",
+            "--chunk",
+            "1000",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130));
+    let a = npy::read(&out.join("spikes_msn.npy")).unwrap();
+    assert!(
+        a.shape[0] == 8
+            && a.shape[1] > 0
+            && a.shape[1] < 3_000_000
+            && a.shape[1].is_multiple_of(1000),
+        "{:?}",
+        a.shape
+    );
 }
 
 /// Issue 6: a membrane turning non-finite stops the run with the

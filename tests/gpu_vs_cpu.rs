@@ -515,8 +515,7 @@ fn batched_trials_equal_cpu_trials(ctx: &Ctx) {
             GpuEngine::new_trials(ctx.clone(), &model, &inputs, 100, GpuOptions::default())
                 .unwrap();
         assert_eq!(gpu.trials(), trials);
-        let got =
-            nacc::trials::run_batched(&mut gpu, &model, trials, 230, 100, &mut |_| {}).unwrap();
+        let got = nacc::trials::run_batched_all(&mut gpu, &model, trials, 230, 100).unwrap();
         let vg = gpu.membranes_trials().unwrap();
         for (t, input) in inputs.iter().enumerate() {
             let mut cpu = CpuEngine::new(&model).unwrap();
@@ -546,9 +545,9 @@ fn batched_trials_equal_cpu_trials(ctx: &Ctx) {
         .map(|t| InputSource::generated_trial(&big, t))
         .collect();
     assert!(GpuEngine::new_trials(ctx.clone(), &big, &inputs, 10, GpuOptions::default()).is_err());
-    let r = nacc::trials::run(nacc::run::Backend::Gpu, &big, 2, 12, 10, |_| {}).unwrap();
+    let r = nacc::trials::run(nacc::run::Backend::Gpu, &big, 2, 12, 10, |_| {}, &|| None).unwrap();
     assert!(r.engine.contains("one after another"), "{}", r.engine);
-    let cpu = nacc::trials::run_cpu(&big, &inputs, 12, 10).unwrap();
+    let cpu = nacc::trials::run_cpu_all(&big, &inputs, 12, 10).unwrap();
     assert!(
         r.records == cpu,
         "sequential GPU trials differ from the CPU"
@@ -615,8 +614,8 @@ fn long_chunks_on_the_fused_kernel(ctx: &Ctx) {
         .collect();
     let mut gpu =
         GpuEngine::new_trials(ctx.clone(), &model, &inputs, 1000, GpuOptions::default()).unwrap();
-    let got = nacc::trials::run_batched(&mut gpu, &model, 3, 1200, 1000, &mut |_| {}).unwrap();
-    let want = nacc::trials::run_cpu(&model, &inputs, 1200, 1000).unwrap();
+    let got = nacc::trials::run_batched_all(&mut gpu, &model, 3, 1200, 1000).unwrap();
+    let want = nacc::trials::run_cpu_all(&model, &inputs, 1200, 1000).unwrap();
     assert!(
         got == want,
         "batched trials in chunks of 1000 differ from the CPU"

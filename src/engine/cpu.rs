@@ -12,12 +12,14 @@ use crate::config::{LifParams, Network, Reset};
 use crate::error::Result;
 use crate::network::{Model, Quantized};
 use crate::record::ChunkSpikes;
+use std::sync::Arc;
 
 /// One projection in the form the kernels read.
 pub struct Projection {
     pub pre: usize,
     pub sign: i32,
-    pub q: Quantized,
+    /// Shared by the engines of several trials.
+    pub q: Arc<Quantized>,
     /// `bias[post]`, zero when the projection has no bias.
     pub bias: Vec<f32>,
     /// The integer synaptic sum of the current step, one per post neuron.
@@ -62,10 +64,20 @@ impl CpuEngine {
 
     /// Integer sums make the result the same whatever `threads` is.
     pub fn with_threads(model: &Model, threads: usize) -> Result<CpuEngine> {
+        let quantized: Vec<Arc<Quantized>> = model.quantize()?.into_iter().map(Arc::new).collect();
+        Ok(CpuEngine::with_quantized(model, &quantized, threads))
+    }
+
+    /// An engine on weights already in fixed point (shared between trials).
+    pub fn with_quantized(
+        model: &Model,
+        quantized: &[Arc<Quantized>],
+        threads: usize,
+    ) -> CpuEngine {
         let net = model.net.clone();
-        let projections = model
-            .quantize()?
-            .into_iter()
+        let projections = quantized
+            .iter()
+            .cloned()
             .zip(&net.projections)
             .zip(&model.weights)
             .map(|((q, p), w)| Projection {
@@ -96,7 +108,7 @@ impl CpuEngine {
             .iter()
             .map(|p| vec![0; p.words_per_step()])
             .collect();
-        Ok(CpuEngine {
+        CpuEngine {
             net,
             projections,
             incoming,
@@ -104,7 +116,7 @@ impl CpuEngine {
             spikes_last,
             threads: threads.max(1),
             steps_done: 0,
-        })
+        }
     }
 }
 
