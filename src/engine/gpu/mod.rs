@@ -309,6 +309,25 @@ fn pipeline(
     })
 }
 
+/// One compute kernel: its group-0 layout (the kernel's parameters as a
+/// uniform at binding 0, then one storage buffer per flag of `read_only`, in
+/// binding order) and its pipeline over that layout and the per-step
+/// uniforms at group 1.
+fn kernel(
+    device: &wgpu::Device,
+    name: &str,
+    src: &str,
+    read_only: &[bool],
+    step_layout: &wgpu::BindGroupLayout,
+) -> (wgpu::BindGroupLayout, wgpu::ComputePipeline) {
+    let entries: Vec<_> = std::iter::once(uniform_entry(0, false))
+        .chain((1..).zip(read_only).map(|(b, &ro)| storage_entry(b, ro)))
+        .collect();
+    let layout = layout_of(device, name, &entries);
+    let pipeline = pipeline(device, name, src, &[Some(&layout), Some(step_layout)]);
+    (layout, pipeline)
+}
+
 /// Steps a chunk may hold on the GPU for rows of `row_words` words.
 fn capacity_for(row_words: usize, chunk: usize) -> usize {
     chunk.clamp(
@@ -1048,25 +1067,12 @@ fn build_fused(
         bytemuck::cast_slice(&weights),
         wgpu::BufferUsages::STORAGE,
     );
-    let bgl = layout_of(
-        device,
-        "fused_steps",
-        &[
-            uniform_entry(0, false),
-            storage_entry(1, true),
-            storage_entry(2, true),
-            storage_entry(3, true),
-            storage_entry(4, false),
-            storage_entry(5, false),
-            storage_entry(6, true),
-            storage_entry(7, false),
-        ],
-    );
-    let pipeline = pipeline(
+    let (bgl, pipeline) = kernel(
         device,
         "fused_steps",
         FUSED_WGSL,
-        &[Some(&bgl), Some(&steps.layout)],
+        &[true, true, true, false, false, true, false],
+        &steps.layout,
     );
     let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
         label: Some("fused_steps"),
@@ -1144,61 +1150,28 @@ fn build_dispatch(
 
     let steps = step_uniforms(device, &ctx.limits, capacity, keep);
     let (step_layout, step_group, step_stride) = (&steps.layout, steps.group, steps.stride);
-    let syn_layout = layout_of(
-        device,
-        "synapse_accumulate",
-        &[
-            uniform_entry(0, false),
-            storage_entry(1, true),
-            storage_entry(2, true),
-            storage_entry(3, false),
-        ],
-    );
-    let lif_layout = layout_of(
-        device,
-        "lif_update",
-        &[
-            uniform_entry(0, false),
-            storage_entry(1, true),
-            storage_entry(2, true),
-            storage_entry(3, true),
-            storage_entry(4, false),
-            storage_entry(5, false),
-            storage_entry(6, false),
-            storage_entry(7, false),
-        ],
-    );
-    let syn_pipeline = pipeline(
+    let (syn_layout, syn_pipeline) = kernel(
         device,
         "synapse_accumulate",
         SYNAPSE_WGSL,
-        &[Some(&syn_layout), Some(step_layout)],
+        &[true, true, false],
+        step_layout,
     );
-    let lif_pipeline = pipeline(
+    let (lif_layout, lif_pipeline) = kernel(
         device,
         "lif_update",
         LIF_WGSL,
-        &[Some(&lif_layout), Some(step_layout)],
+        &[true, true, true, false, false, false, false],
+        step_layout,
     );
 
     // synapse_scatter launches: one per sparse projection.
-    let scatter_layout = layout_of(
-        device,
-        "synapse_scatter",
-        &[
-            uniform_entry(0, false),
-            storage_entry(1, true),
-            storage_entry(2, true),
-            storage_entry(3, true),
-            storage_entry(4, true),
-            storage_entry(5, false),
-        ],
-    );
-    let scatter_pipeline = pipeline(
+    let (scatter_layout, scatter_pipeline) = kernel(
         device,
         "synapse_scatter",
         SCATTER_WGSL,
-        &[Some(&scatter_layout), Some(step_layout)],
+        &[true, true, true, true, false],
+        step_layout,
     );
 
     // synapse_accumulate launches: one per weights part. Rows are padded to
@@ -1406,20 +1379,12 @@ fn build_dispatch(
     }
     keep.extend([acc, projections, incoming_buf]);
     // poisson_input launches: one per Poisson population the GPU draws.
-    let poisson_layout = layout_of(
-        device,
-        "poisson_input",
-        &[
-            uniform_entry(0, false),
-            storage_entry(1, true),
-            storage_entry(2, false),
-        ],
-    );
-    let poisson_pipeline = pipeline(
+    let (poisson_layout, poisson_pipeline) = kernel(
         device,
         "poisson_input",
         POISSON_WGSL,
-        &[Some(&poisson_layout), Some(step_layout)],
+        &[true, false],
+        step_layout,
     );
     let mut poisson_launches = Vec::new();
     for (p, pop) in net.populations.iter().enumerate() {
