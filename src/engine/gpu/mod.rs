@@ -1074,20 +1074,21 @@ fn build_fused(
         &[true, true, true, false, false, true, false],
         &steps.layout,
     );
-    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some("fused_steps"),
-        layout: &bgl,
-        entries: &[
-            entry(0, &params),
-            entry(1, &tables),
-            entry(2, &wbuf),
-            entry(3, sh.bias),
-            entry(4, sh.v),
-            entry(5, sh.spikes),
-            entry(6, sh.thresholds),
-            entry(7, sh.fault),
+    let bind_group = bind_group(
+        device,
+        "fused_steps",
+        &bgl,
+        &[
+            &params,
+            &tables,
+            &wbuf,
+            sh.bias,
+            sh.v,
+            sh.spikes,
+            sh.thresholds,
+            sh.fault,
         ],
-    });
+    );
     keep.extend([tables, wbuf]);
     Path::Fused {
         pipeline,
@@ -1229,18 +1230,12 @@ fn build_dispatch(
                 bytemuck::bytes_of(&params),
                 wgpu::BufferUsages::UNIFORM,
             );
-            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("synapse_scatter"),
-                layout: &scatter_layout,
-                entries: &[
-                    entry(0, &pbuf),
-                    entry(1, &ptr_buf),
-                    entry(2, &post_buf),
-                    entry(3, &wbuf),
-                    entry(4, sh.spikes),
-                    entry(5, &acc),
-                ],
-            });
+            let bind_group = bind_group(
+                device,
+                "synapse_scatter",
+                &scatter_layout,
+                &[&pbuf, &ptr_buf, &post_buf, &wbuf, sh.spikes, &acc],
+            );
             syn_launches.push(vec![Launch {
                 bind_group,
                 grid,
@@ -1302,16 +1297,12 @@ fn build_dispatch(
                 bytemuck::bytes_of(&params),
                 wgpu::BufferUsages::UNIFORM,
             );
-            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("synapse_accumulate"),
-                layout: &syn_layout,
-                entries: &[
-                    entry(0, &pbuf),
-                    entry(1, &wbuf),
-                    entry(2, sh.spikes),
-                    entry(3, &acc),
-                ],
-            });
+            let bind_group = bind_group(
+                device,
+                "synapse_accumulate",
+                &syn_layout,
+                &[&pbuf, &wbuf, sh.spikes, &acc],
+            );
             launches.push(Launch {
                 bind_group,
                 grid,
@@ -1356,20 +1347,21 @@ fn build_dispatch(
             bytemuck::bytes_of(&params),
             wgpu::BufferUsages::UNIFORM,
         );
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("lif_update"),
-            layout: &lif_layout,
-            entries: &[
-                entry(0, &pbuf),
-                entry(1, &projections),
-                entry(2, &incoming_buf),
-                entry(3, sh.bias),
-                entry(4, &acc),
-                entry(5, sh.v),
-                entry(6, sh.spikes),
-                entry(7, sh.fault),
+        let bind_group = bind_group(
+            device,
+            "lif_update",
+            &lif_layout,
+            &[
+                &pbuf,
+                &projections,
+                &incoming_buf,
+                sh.bias,
+                &acc,
+                sh.v,
+                sh.spikes,
+                sh.fault,
             ],
-        });
+        );
         lif_launches.push(Some(Launch {
             bind_group,
             grid,
@@ -1417,15 +1409,12 @@ fn build_dispatch(
             bytemuck::bytes_of(&params),
             wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         );
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("poisson_input"),
-            layout: &poisson_layout,
-            entries: &[
-                entry(0, &pbuf),
-                entry(1, sh.thresholds),
-                entry(2, sh.spikes),
-            ],
-        });
+        let bind_group = bind_group(
+            device,
+            "poisson_input",
+            &poisson_layout,
+            &[&pbuf, sh.thresholds, sh.spikes],
+        );
         poisson_launches.push(Some((
             Launch {
                 bind_group,
@@ -1450,11 +1439,25 @@ fn build_dispatch(
     })
 }
 
-fn entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
-    wgpu::BindGroupEntry {
-        binding,
-        resource: buffer.as_entire_binding(),
-    }
+/// A bind group that binds `buffers`, whole, at bindings 0, 1, 2... in order.
+fn bind_group(
+    device: &wgpu::Device,
+    label: &str,
+    layout: &wgpu::BindGroupLayout,
+    buffers: &[&wgpu::Buffer],
+) -> wgpu::BindGroup {
+    let entries: Vec<_> = (0..)
+        .zip(buffers)
+        .map(|(binding, b)| wgpu::BindGroupEntry {
+            binding,
+            resource: b.as_entire_binding(),
+        })
+        .collect();
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout,
+        entries: &entries,
+    })
 }
 
 fn init_buffer(
