@@ -149,9 +149,7 @@ pub fn measure(
         per_step = t.elapsed().as_secs_f64() / more as f64;
         warm += more;
     }
-    // chunks of about a tenth of the budget, at most 1000 steps
-    let chunk =
-        ((budget.as_secs_f64() / 10.0 / per_step.max(1e-9)) as usize).clamp(1, 1000.min(max_steps));
+    let chunk = timed_chunk(budget, per_step, max_steps);
     let mut spikes = vec![0u64; net.populations.len()];
     let (mut steps, t) = (0usize, Instant::now());
     while steps < max_steps && t.elapsed() < budget {
@@ -328,8 +326,7 @@ fn measure_trials(
     let t = Instant::now();
     gpu.run_chunk_trials(&mut bufs)?;
     let per_step = t.elapsed().as_secs_f64() / 20.0;
-    let chunk =
-        ((budget.as_secs_f64() / 10.0 / per_step.max(1e-9)) as usize).clamp(1, 1000.min(max_steps));
+    let chunk = timed_chunk(budget, per_step, max_steps);
     let mut spikes = vec![0u64; net.populations.len()];
     let (mut steps, t) = (0usize, Instant::now());
     while steps < max_steps && t.elapsed() < budget {
@@ -398,3 +395,9 @@ pub fn table_line(v: &serde_json::Value) -> String {
 }
 
 pub const TABLE_HEADER: &str = "network      neurons    synapses   steps      steps/s   events/s     GB/s   CPU steps/s   speed-up";
+
+/// Steps a timed chunk holds: about a tenth of the budget at `per_step`
+/// seconds a step, at least 1 and at most 1000 or `max_steps`.
+fn timed_chunk(budget: Duration, per_step: f64, max_steps: usize) -> usize {
+    ((budget.as_secs_f64() / 10.0 / per_step.max(1e-9)) as usize).clamp(1, 1000.min(max_steps))
+}
