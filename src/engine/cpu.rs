@@ -5,7 +5,10 @@
 //! is `input::poisson_chunk`) with the kernels' buffer names and order,
 //! called in the order the GPU dispatches them. The sums of large
 //! projections are split across threads; integer sums make the result the
-//! same whatever the thread count.
+//! same whatever the thread count. Large dense projections from Poisson
+//! populations sum [`BLOCK_STEPS`] steps at once
+//! ([`synapse_accumulate_steps`]), which has no GPU twin: same integers,
+//! fewer bytes read.
 
 use super::Engine;
 use crate::config::{LifParams, Network, Reset};
@@ -26,6 +29,11 @@ pub struct Projection {
     pub acc: Vec<i32>,
     /// Per thread: partial sums of a sparse projection.
     pub scratch: Vec<Vec<i32>>,
+    /// Per thread, for its range of `block_per` posts: the sums of the
+    /// steps of the current block, step-major (see [`synapse_accumulate_steps`]).
+    pub block: Vec<Vec<i32>>,
+    /// Posts a thread's range of `block` holds (the last may hold fewer).
+    pub block_per: usize,
 }
 
 pub struct CpuEngine {
@@ -41,11 +49,27 @@ pub struct CpuEngine {
     threads: usize,
     /// Steps completed: the absolute step of the next chunk's first step.
     steps_done: u64,
+    /// Dense projections from Poisson populations with at least this many
+    /// synapses sum [`BLOCK_STEPS`] steps at once.
+    block_min_synapses: usize,
 }
 
 /// Projections of at least this many synapses split their sums across
 /// threads (below it, starting threads costs more than it saves).
 pub const PARALLEL_MIN_SYNAPSES: usize = 1 << 20;
+
+/// Steps whose sums a dense projection from a Poisson population computes
+/// together. The spikes of a Poisson population are known for the whole
+/// chunk before it runs, so its weight rows can be read once for all the
+/// steps of a block in which the pre neuron spikes, instead of once per
+/// spike: at 30 % of inputs spiking a step, 16 steps read each row once
+/// (1 - 0.7^16 = 99.7 %) instead of 4.8 times. Large dense sums are bound by
+/// memory bandwidth, so this is the speed-up of `large` on the CPU.
+pub const BLOCK_STEPS: usize = 16;
+
+/// Posts a tile of [`synapse_accumulate_steps`] holds: `BLOCK_STEPS` sums of
+/// 512 posts are 32 KiB, an L1 cache.
+const TILE_POSTS: usize = 512;
 
 /// Threads the CPU engine uses: `NACC_THREADS`, else every core.
 pub fn default_threads() -> usize {
@@ -85,6 +109,8 @@ impl CpuEngine {
                 sign: p.sign,
                 acc: vec![0; q.n_post],
                 scratch: Vec::new(),
+                block: Vec::new(),
+                block_per: 0,
                 bias: w.b.clone(),
                 q,
             })
@@ -116,7 +142,17 @@ impl CpuEngine {
             spikes_last,
             threads: threads.max(1),
             steps_done: 0,
+            block_min_synapses: PARALLEL_MIN_SYNAPSES,
         }
+    }
+
+    /// Dense projections from Poisson populations with at least `n`
+    /// synapses sum [`BLOCK_STEPS`] steps at once (default:
+    /// [`PARALLEL_MIN_SYNAPSES`]; `usize::MAX`: never). The result is the
+    /// same whatever `n` is (tested); the tests use it to reach the blocked
+    /// sums on small networks.
+    pub fn set_block_min_synapses(&mut self, n: usize) {
+        self.block_min_synapses = n;
     }
 }
 
@@ -139,7 +175,22 @@ impl Engine for CpuEngine {
                     let wps = self.net.populations[proj.pre].words_per_step();
                     let pre_spikes = &spikes.bits[proj.pre][s * wps..(s + 1) * wps];
                     let (wq, n_post) = (&proj.q.wq, proj.q.n_post);
-                    if let Some(pm) = &proj.q.sparse {
+                    let blocked = proj.q.sparse.is_none()
+                        && wq.len() >= self.block_min_synapses
+                        && self.net.populations[proj.pre].is_poisson();
+                    if blocked {
+                        if s % BLOCK_STEPS == 0 {
+                            let t_n = BLOCK_STEPS.min(spikes.steps - s);
+                            let rows = &spikes.bits[proj.pre][s * wps..(s + t_n) * wps];
+                            sum_block(proj, rows, wps, t_n, self.threads);
+                        }
+                        let t = s % BLOCK_STEPS;
+                        let per = proj.block_per;
+                        for (k, part) in proj.block.iter().enumerate() {
+                            let len = per.min(n_post - k * per);
+                            proj.acc[k * per..][..len].copy_from_slice(&part[t * len..][..len]);
+                        }
+                    } else if let Some(pm) = &proj.q.sparse {
                         let threads = if wq.len() >= PARALLEL_MIN_SYNAPSES {
                             self.threads
                         } else {
@@ -258,6 +309,82 @@ pub fn synapse_accumulate(
             let row = &weights[pre * n_post + first_post..][..acc.len()];
             for (a, &x) in acc.iter_mut().zip(row) {
                 *a = a.wrapping_add(x);
+            }
+        }
+    }
+}
+
+/// The sums of `t_n` consecutive steps of a dense projection from a Poisson
+/// population into `proj.block`, the posts split across `threads` threads;
+/// `rows` holds the pre population's spikes of those steps, `wps` words a
+/// step.
+fn sum_block(proj: &mut Projection, rows: &[u32], wps: usize, t_n: usize, threads: usize) {
+    // (pre, the steps of the block in which it spikes as bits), once for
+    // all threads
+    let mut list = Vec::new();
+    for w in 0..wps {
+        let any = (0..t_n).fold(0, |a, t| a | rows[t * wps + w]);
+        let mut bits = any;
+        while bits != 0 {
+            let b = bits.trailing_zeros();
+            bits &= bits - 1;
+            let mask = (0..t_n).fold(0u32, |m, t| m | ((rows[t * wps + w] >> b) & 1) << t);
+            list.push((w * 32 + b as usize, mask));
+        }
+    }
+    let (wq, n_post) = (&proj.q.wq[..], proj.q.n_post);
+    let threads = if wq.len() >= PARALLEL_MIN_SYNAPSES {
+        threads
+    } else {
+        1
+    };
+    let per = n_post.div_ceil(threads).max(1);
+    let parts = n_post.div_ceil(per);
+    proj.block_per = per;
+    proj.block.resize_with(parts, Vec::new);
+    for (k, part) in proj.block.iter_mut().enumerate() {
+        part.resize(BLOCK_STEPS * per.min(n_post - k * per), 0);
+    }
+    let list = &list;
+    if parts == 1 {
+        synapse_accumulate_steps(wq, n_post, 0, list, t_n, &mut proj.block[0]);
+    } else {
+        std::thread::scope(|sc| {
+            for (k, part) in proj.block.iter_mut().enumerate() {
+                sc.spawn(move || synapse_accumulate_steps(wq, n_post, k * per, list, t_n, part));
+            }
+        });
+    }
+}
+
+/// [`synapse_accumulate`] for `t_n` consecutive steps at once:
+/// `out[t * len + i]` (`len = out.len() / BLOCK_STEPS`) is the sum of step
+/// `t` for post `first_post + i`, over the `(pre, steps)` pairs of `list`,
+/// where bit `t` of `steps` says pre spikes at step `t`. Each weight row is
+/// read once for the block, a tile of posts at a time; the sums are the same
+/// integers as step by step.
+pub fn synapse_accumulate_steps(
+    weights: &[i32],
+    n_post: usize,
+    first_post: usize,
+    list: &[(usize, u32)],
+    t_n: usize,
+    out: &mut [i32],
+) {
+    let len = out.len() / BLOCK_STEPS;
+    out[..t_n * len].fill(0);
+    for tile in (0..len).step_by(TILE_POSTS) {
+        let tl = TILE_POSTS.min(len - tile);
+        for &(pre, steps) in list {
+            let row = &weights[pre * n_post + first_post + tile..][..tl];
+            let mut m = steps;
+            while m != 0 {
+                let t = m.trailing_zeros() as usize;
+                m &= m - 1;
+                let acc = &mut out[t * len + tile..][..tl];
+                for (a, &x) in acc.iter_mut().zip(row) {
+                    *a = a.wrapping_add(x);
+                }
             }
         }
     }
