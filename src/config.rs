@@ -297,6 +297,11 @@ impl Network {
         (0..self.projections.len()).map(|j| self.synapses(j)).sum()
     }
 
+    /// Words of one step's spikes of every population (a GPU spike row).
+    pub fn row_words(&self) -> usize {
+        self.populations.iter().map(|p| p.words_per_step()).sum()
+    }
+
     /// The resolved network in the same TOML form it was read from, every
     /// field explicit, so that a run can be repeated from it.
     pub fn to_raw(&self) -> RawConfig {

@@ -89,11 +89,7 @@ pub fn estimate(
         trials * (SpikeRecord::bytes_needed(net, steps) as u64 + neurons * 4),
     ));
     if let Some(plan) = gpu {
-        let row_words: u64 = net
-            .populations
-            .iter()
-            .map(|p| p.words_per_step() as u64)
-            .sum();
+        let row_words = net.row_words() as u64;
         let cap = plan.capacity.min(chunk).max(1) as u64;
         let v: u64 = net
             .populations

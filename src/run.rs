@@ -119,13 +119,7 @@ fn resolve(opts: &RunOptions) -> Result<(Network, Option<InputSource>, usize)> {
     if opts.steps == Some(0) {
         return Err(bad_value("--steps", 0, "must be >= 1"));
     }
-    if !(1..=crate::trials::MAX_TRIALS).contains(&opts.trials) {
-        return Err(bad_value(
-            "--trials",
-            opts.trials,
-            format!("must be within 1..={}", crate::trials::MAX_TRIALS),
-        ));
-    }
+    crate::trials::check_count(opts.trials)?;
     let given = match &opts.input_spikes {
         Some(path) => Some(import::load_input_spikes(path, &net)?),
         None => None,

@@ -9,14 +9,27 @@
 
 use crate::engine::cpu::{CpuEngine, default_threads};
 use crate::engine::gpu::{GpuEngine, GpuOptions};
-use crate::engine::{InputSource, Stop, run_chunk_from, simulate_until};
+use crate::engine::{InputSource, Stop, run_chunk_from, simulate_until, to_the_end};
 use crate::error::{Error, Result};
 use crate::network::Model;
 use crate::record::{ChunkSpikes, SpikeRecord};
-use crate::run::{Backend, choose_gpu, make_engine};
+use crate::run::{Backend, choose_gpu};
 use std::sync::Arc;
 
 pub const MAX_TRIALS: usize = 65_535;
+
+/// `--trials` must be within 1..=[`MAX_TRIALS`].
+pub fn check_count(trials: usize) -> Result<()> {
+    if (1..=MAX_TRIALS).contains(&trials) {
+        Ok(())
+    } else {
+        Err(crate::error::bad_value(
+            "--trials",
+            trials,
+            format!("must be within 1..={MAX_TRIALS}"),
+        ))
+    }
+}
 
 /// Asked after every chunk: Some(reason) ends the run there.
 pub type StopCheck<'a> = &'a (dyn Fn() -> Option<String> + Sync);
@@ -40,13 +53,7 @@ pub fn run(
     mut progress: impl FnMut(usize),
     stop: StopCheck,
 ) -> Result<TrialRun> {
-    if !(1..=MAX_TRIALS).contains(&trials) {
-        return Err(crate::error::bad_value(
-            "--trials",
-            trials,
-            format!("must be within 1..={MAX_TRIALS}"),
-        ));
-    }
+    check_count(trials)?;
     let inputs: Vec<InputSource> = (0..trials)
         .map(|t| InputSource::generated_trial(model, t))
         .collect();
@@ -62,53 +69,50 @@ pub fn run(
     };
     let ctx = Arc::new(ctx);
     let name = ctx.describe();
-    match GpuEngine::new_trials(ctx, model, &inputs, chunk, GpuOptions::default()) {
-        Ok(mut gpu) => {
-            let (records, stopped) =
-                run_batched(&mut gpu, model, trials, steps, chunk, &mut progress, stop)?;
-            Ok(TrialRun {
-                records,
-                engine: format!("{name}, {trials} trials in one dispatch"),
-                adapter: Some(name),
-                stopped,
-            })
-        }
-        // too large to batch: one trial after another
-        Err(Error::Input(_)) => {
-            let mut records = Vec::new();
-            let mut stopped = None;
-            for (t, input) in inputs.iter().enumerate() {
-                let (mut e, _) = make_engine(backend, model, input, chunk)?;
-                let (rec, why) =
-                    simulate_until(e.as_mut(), &model.net, input, steps, chunk, |_| {}, stop)?;
-                records.push(rec);
-                progress((t + 1) * steps / trials);
-                if why.is_some() {
-                    stopped = why;
-                    break;
-                }
-            }
-            // a stop leaves the later trials unrun: keep what every trial has
-            let shortest = if records.len() < trials {
-                0
-            } else {
-                records.iter().map(|r| r.steps()).min().unwrap_or(0)
-            };
-            for r in &mut records {
-                r.truncate(shortest);
-            }
-            records.resize_with(trials, || {
-                SpikeRecord::with_capacity(&model.net, 0).expect("an empty record")
-            });
-            Ok(TrialRun {
-                records,
-                engine: format!("{name}, {trials} trials one after another"),
-                adapter: Some(name),
-                stopped,
-            })
-        }
-        Err(e) => Err(e),
+    let opts = GpuOptions::default();
+    // every trial in one dispatch needs the fused kernel (the inputs are generated)
+    if GpuEngine::plan(&ctx, &model.net, true, chunk, opts).fused {
+        let mut gpu = GpuEngine::new_trials(ctx, model, &inputs, chunk, opts)?;
+        let (records, stopped) =
+            run_batched(&mut gpu, model, trials, steps, chunk, &mut progress, stop)?;
+        return Ok(TrialRun {
+            records,
+            engine: format!("{name}, {trials} trials in one dispatch"),
+            adapter: Some(name),
+            stopped,
+        });
     }
+    // too large to batch: one trial after another, on the same device
+    let mut records = Vec::new();
+    let mut stopped = None;
+    for (t, input) in inputs.iter().enumerate() {
+        let mut e = GpuEngine::new(ctx.clone(), model, input, chunk, opts)?;
+        let (rec, why) = simulate_until(&mut e, &model.net, input, steps, chunk, |_| {}, stop)?;
+        records.push(rec);
+        progress((t + 1) * steps / trials);
+        if why.is_some() {
+            stopped = why;
+            break;
+        }
+    }
+    // a stop leaves the later trials unrun: keep what every trial has
+    let shortest = if records.len() < trials {
+        0
+    } else {
+        records.iter().map(|r| r.steps()).min().unwrap_or(0)
+    };
+    for r in &mut records {
+        r.truncate(shortest);
+    }
+    records.resize_with(trials, || {
+        SpikeRecord::with_capacity(&model.net, 0).expect("an empty record")
+    });
+    Ok(TrialRun {
+        records,
+        engine: format!("{name}, {trials} trials one after another"),
+        adapter: Some(name),
+        stopped,
+    })
 }
 
 /// Every trial on the batched GPU engine, chunk by chunk.
@@ -235,10 +239,7 @@ pub fn run_cpu_all(
     steps: usize,
     chunk: usize,
 ) -> Result<Vec<SpikeRecord>> {
-    match run_cpu(model, inputs, steps, chunk, &mut |_| {}, &|| None)? {
-        (_, Some(Stop::Failed(e))) => Err(e),
-        (records, _) => Ok(records),
-    }
+    to_the_end(run_cpu(model, inputs, steps, chunk, &mut |_| {}, &|| None)?)
 }
 
 /// [`run_batched`] to the end: a failure is an error.
@@ -249,8 +250,13 @@ pub fn run_batched_all(
     steps: usize,
     chunk: usize,
 ) -> Result<Vec<SpikeRecord>> {
-    match run_batched(gpu, model, trials, steps, chunk, &mut |_| {}, &|| None)? {
-        (_, Some(Stop::Failed(e))) => Err(e),
-        (records, _) => Ok(records),
-    }
+    to_the_end(run_batched(
+        gpu,
+        model,
+        trials,
+        steps,
+        chunk,
+        &mut |_| {},
+        &|| None,
+    )?)
 }

@@ -36,41 +36,39 @@ fn assert_engines_agree(
     opts: GpuOptions,
     what: &str,
 ) {
-    let fused = GpuOptions {
-        fused: Some(true),
+    let generated = matches!(input, InputSource::Generated { .. });
+    let free = GpuOptions {
+        fused: None,
         ..opts
     };
-    let fusable = GpuEngine::new(ctx.clone(), model, input, chunk, fused).is_ok();
-    let mut paths = match opts.fused {
-        Some(_) => vec![opts],
-        None if fusable => vec![
-            GpuOptions {
-                fused: Some(false),
-                ..opts
-            },
-            fused,
-        ],
-        None => vec![GpuOptions {
-            fused: Some(false),
-            ..opts
-        }],
+    let fusable = GpuEngine::plan(ctx, &model.net, generated, chunk, free).fused;
+    let fused = match opts.fused {
+        Some(f) => vec![f],
+        None if fusable => vec![false, true],
+        None => vec![false],
     };
-    if fusable && matches!(input, InputSource::Generated { .. }) && !opts.host_input {
-        paths.extend(paths.clone().into_iter().map(|o| GpuOptions {
-            host_input: true,
-            ..o
-        }));
-    }
-    for o in paths {
-        assert_path_agrees(
-            ctx,
-            model,
-            input,
-            steps,
-            chunk,
-            o,
-            &format!("{what} [fused {:?}, host input {}]", o.fused, o.host_input),
-        );
+    let host_input = if fusable && generated && !opts.host_input {
+        vec![false, true]
+    } else {
+        vec![opts.host_input]
+    };
+    for &f in &fused {
+        for &h in &host_input {
+            let o = GpuOptions {
+                fused: Some(f),
+                host_input: h,
+                ..opts
+            };
+            assert_path_agrees(
+                ctx,
+                model,
+                input,
+                steps,
+                chunk,
+                o,
+                &format!("{what} [fused {f}, host input {h}]"),
+            );
+        }
     }
 }
 

@@ -71,6 +71,15 @@ pub const BLOCK_STEPS: usize = 16;
 /// 512 posts are 32 KiB, an L1 cache.
 const TILE_POSTS: usize = 512;
 
+/// Threads the sums of a projection of `synapses` synapses are split across.
+fn threads_for(threads: usize, synapses: usize) -> usize {
+    if synapses >= PARALLEL_MIN_SYNAPSES {
+        threads
+    } else {
+        1
+    }
+}
+
 /// Threads the CPU engine uses: `NACC_THREADS`, else every core.
 pub fn default_threads() -> usize {
     std::env::var("NACC_THREADS")
@@ -191,11 +200,7 @@ impl Engine for CpuEngine {
                             proj.acc[k * per..][..len].copy_from_slice(&part[t * len..][..len]);
                         }
                     } else if let Some(pm) = &proj.q.sparse {
-                        let threads = if wq.len() >= PARALLEL_MIN_SYNAPSES {
-                            self.threads
-                        } else {
-                            1
-                        };
+                        let threads = threads_for(self.threads, wq.len());
                         if threads == 1 {
                             synapse_scatter(
                                 &pm.pre_ptr,
@@ -233,7 +238,7 @@ impl Engine for CpuEngine {
                                 }
                             }
                         }
-                    } else if self.threads > 1 && wq.len() >= PARALLEL_MIN_SYNAPSES {
+                    } else if threads_for(self.threads, wq.len()) > 1 {
                         // each thread sums a contiguous range of post neurons
                         let per = n_post.div_ceil(self.threads);
                         std::thread::scope(|sc| {
@@ -333,12 +338,7 @@ fn sum_block(proj: &mut Projection, rows: &[u32], wps: usize, t_n: usize, thread
         }
     }
     let (wq, n_post) = (&proj.q.wq[..], proj.q.n_post);
-    let threads = if wq.len() >= PARALLEL_MIN_SYNAPSES {
-        threads
-    } else {
-        1
-    };
-    let per = n_post.div_ceil(threads).max(1);
+    let per = n_post.div_ceil(threads_for(threads, wq.len())).max(1);
     let parts = n_post.div_ceil(per);
     proj.block_per = per;
     proj.block.resize_with(parts, Vec::new);

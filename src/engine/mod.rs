@@ -153,9 +153,23 @@ pub fn simulate(
     chunk: usize,
     progress: impl FnMut(usize),
 ) -> Result<SpikeRecord> {
-    match simulate_until(engine, net, input, steps, chunk, progress, &|| None)? {
-        (_, Some(Stop::Failed(e))) => Err(e),
-        (record, _) => Ok(record),
+    to_the_end(simulate_until(
+        engine,
+        net,
+        input,
+        steps,
+        chunk,
+        progress,
+        &|| None,
+    )?)
+}
+
+/// The result of a run that nothing asked to stop: an engine failure
+/// becomes the error.
+pub fn to_the_end<T>((value, why): (T, Option<Stop>)) -> Result<T> {
+    match why {
+        Some(Stop::Failed(e)) => Err(e),
+        _ => Ok(value),
     }
 }
 

@@ -135,6 +135,9 @@ pub struct GpuEngine {
     /// Buffers only bind groups refer to, kept alive here.
     _keep: Vec<wgpu::Buffer>,
     upload: Vec<u32>,
+    /// A test hook: NACC_INJECT_DEVICE_LOSS=k fails like a lost device once
+    /// k steps are done, so that tests can check what a run keeps.
+    inject_loss_at: Option<u64>,
 }
 
 /// Spike words (of 32 pre neurons) one synapse_accumulate invocation sums:
@@ -336,11 +339,26 @@ fn capacity_for(row_words: usize, chunk: usize) -> usize {
     )
 }
 
+/// Bytes one storage binding may hold: the adapter's limit, or less when
+/// `opts` asks for less.
+fn max_binding(limits: &wgpu::Limits, opts: &GpuOptions) -> u64 {
+    opts.max_binding_bytes
+        .unwrap_or(limits.max_storage_buffer_binding_size)
+        .min(limits.max_storage_buffer_binding_size)
+        .min(limits.max_buffer_size)
+}
+
+/// Bytes between the per-step uniforms: the adapter's alignment.
+fn step_stride(limits: &wgpu::Limits) -> u32 {
+    limits
+        .min_uniform_buffer_offset_alignment
+        .max(std::mem::size_of::<Step>() as u32)
+}
+
 /// Whether the fused one-dispatch kernel can run the network.
 fn fusable(net: &Network, max_binding: u64) -> bool {
-    let row_words: usize = net.populations.iter().map(|p| p.words_per_step()).sum();
     net.projections.iter().all(|p| p.conn.is_dense())
-        && row_words <= FUSED_MAX_ROW_WORDS
+        && net.row_words() <= FUSED_MAX_ROW_WORDS
         && net.total_synapses() <= FUSED_MAX_SYNAPSES
         && net.total_synapses() * 4 <= max_binding
 }
@@ -359,9 +377,7 @@ fn step_uniforms(
     capacity: usize,
     keep: &mut Vec<wgpu::Buffer>,
 ) -> StepUniforms {
-    let stride = limits
-        .min_uniform_buffer_offset_alignment
-        .max(std::mem::size_of::<Step>() as u32);
+    let stride = step_stride(limits);
     let mut bytes = vec![0u8; capacity * stride as usize];
     for s in 0..capacity {
         let st = Step {
@@ -475,14 +491,18 @@ impl GpuEngine {
         let quantized = model.quantize()?;
         let device = &ctx.device;
         let limits = &ctx.limits;
-        let max_binding = opts
-            .max_binding_bytes
-            .unwrap_or(limits.max_storage_buffer_binding_size)
-            .min(limits.max_storage_buffer_binding_size)
-            .min(limits.max_buffer_size);
+        let max_binding = max_binding(limits, &opts);
+        // the decisions --dry-run reports, made here the same way
+        let plan = GpuEngine::plan(
+            &ctx,
+            &net,
+            matches!(input, InputSource::Generated { .. }),
+            chunk,
+            opts,
+        );
         let lay = Layout::new(&net);
         let row_bytes = lay.row_words as u64 * 4;
-        let capacity = capacity_for(lay.row_words, chunk);
+        let capacity = plan.capacity;
         let trial_bytes = (capacity as u64 + 1) * row_bytes;
         let spikes_bytes = trials as u64 * trial_bytes;
         for (what, bytes) in [
@@ -494,19 +514,15 @@ impl GpuEngine {
                 return Err(too_big(what, bytes, max_binding, &ctx));
             }
         }
-        let fusable = fusable(&net, max_binding);
-        let fused = match opts.fused {
-            Some(true) if !fusable => {
-                return Err(Error::Input(format!(
-                    "the fused kernel needs dense projections, at most {} spike words a step and {FUSED_MAX_SYNAPSES} synapses; this network has {} and {}",
-                    FUSED_MAX_ROW_WORDS,
-                    lay.row_words,
-                    net.total_synapses()
-                )));
-            }
-            Some(f) => f,
-            None => fusable,
-        };
+        let fused = plan.fused;
+        if fused && !fusable(&net, max_binding) {
+            return Err(Error::Input(format!(
+                "the fused kernel needs dense projections, at most {} spike words a step and {FUSED_MAX_SYNAPSES} synapses; this network has {} and {}",
+                FUSED_MAX_ROW_WORDS,
+                lay.row_words,
+                net.total_synapses()
+            )));
+        }
 
         let scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let usage_rw = wgpu::BufferUsages::STORAGE
@@ -551,7 +567,7 @@ impl GpuEngine {
         let mut thr_data: Vec<u32> = Vec::new();
         let mut poisson = vec![None; net.populations.len()];
         let gen_input = match input {
-            &InputSource::Generated { seed, ref streams } if !opts.host_input => {
+            &InputSource::Generated { seed, ref streams } if plan.gen_input => {
                 for (p, pop) in net.populations.iter().enumerate() {
                     if pop.is_poisson() {
                         let (stream, thr) = &streams[p];
@@ -644,6 +660,9 @@ impl GpuEngine {
         ctx.take_error()?;
         Ok(GpuEngine {
             upload: vec![0; capacity * lay.row_words],
+            inject_loss_at: std::env::var("NACC_INJECT_DEVICE_LOSS")
+                .ok()
+                .and_then(|v| v.parse().ok()),
             ctx,
             net,
             capacity,
@@ -670,11 +689,7 @@ impl GpuEngine {
     /// the chunks, one chunk per trial.
     fn run_part(&mut self, chunks: &mut [ChunkSpikes], offset: usize, n: usize) -> Result<()> {
         assert_eq!(chunks.len(), self.trials, "one chunk per trial");
-        // A test hook: NACC_INJECT_DEVICE_LOSS=k fails like a lost device once
-        // k steps are done, so that tests can check what a run keeps.
-        if let Some(k) = std::env::var("NACC_INJECT_DEVICE_LOSS")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
+        if let Some(k) = self.inject_loss_at
             && self.steps_done >= k
         {
             return Err(Error::Runtime(format!(
@@ -884,20 +899,13 @@ impl GpuEngine {
         chunk: usize,
         opts: GpuOptions,
     ) -> crate::memory::GpuPlan {
-        let row_words: usize = net.populations.iter().map(|p| p.words_per_step()).sum();
-        let max_binding = opts
-            .max_binding_bytes
-            .unwrap_or(ctx.limits.max_storage_buffer_binding_size)
-            .min(ctx.limits.max_storage_buffer_binding_size)
-            .min(ctx.limits.max_buffer_size);
         crate::memory::GpuPlan {
-            capacity: capacity_for(row_words, chunk),
-            fused: opts.fused.unwrap_or_else(|| fusable(net, max_binding)),
+            capacity: capacity_for(net.row_words(), chunk),
+            fused: opts
+                .fused
+                .unwrap_or_else(|| fusable(net, max_binding(&ctx.limits, &opts))),
             gen_input: generated_input && !opts.host_input,
-            step_stride: ctx
-                .limits
-                .min_uniform_buffer_offset_alignment
-                .max(std::mem::size_of::<Step>() as u32),
+            step_stride: step_stride(&ctx.limits),
         }
     }
 
