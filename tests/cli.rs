@@ -15,6 +15,25 @@ fn nacc(dir: &Path, args: &[&str]) -> Output {
         .expect("nacc runs")
 }
 
+/// Starts nacc in `dir`, sends it `sig` (e.g. "-INT") after `ms`
+/// milliseconds, and waits for it.
+#[cfg(unix)]
+fn signalled(dir: &Path, args: &[&str], ms: u64, sig: &str) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_nacc"))
+        .args(args)
+        .current_dir(dir)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    let killed = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "kill {sig}");
+    child.wait_with_output().unwrap()
+}
+
 fn ok(dir: &Path, args: &[&str]) -> Output {
     let o = nacc(dir, args);
     assert!(
@@ -694,8 +713,9 @@ fn a_signal_stops_the_run_at_a_chunk_and_keeps_what_was_computed() {
     let tmp = tempfile::tempdir().unwrap();
     for (sig, code) in [("-INT", 130), ("-TERM", 143)] {
         let out = tmp.path().join(&sig[1..]);
-        let child = Command::new(env!("CARGO_BIN_EXE_nacc"))
-            .args([
+        let o = signalled(
+            tmp.path(),
+            &[
                 "run",
                 "--steps",
                 "5000000",
@@ -705,18 +725,11 @@ fn a_signal_stops_the_run_at_a_chunk_and_keeps_what_was_computed() {
                 "cpu",
                 "--quiet",
                 "--out",
-            ])
-            .arg(&out)
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(700));
-        let killed = Command::new("kill")
-            .args([sig, &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        let o = child.wait_with_output().unwrap();
+                &sig[1..],
+            ],
+            700,
+            sig,
+        );
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(code), "{sig}: {err}");
         assert!(err.contains("stopped by SIG"), "{err}");
@@ -737,8 +750,9 @@ fn a_signal_stops_the_run_at_a_chunk_and_keeps_what_was_computed() {
     }
     // trials stop together: every trial holds the same steps
     let out = tmp.path().join("trials");
-    let child = Command::new(env!("CARGO_BIN_EXE_nacc"))
-        .args([
+    let o = signalled(
+        tmp.path(),
+        &[
             "run",
             "--trials",
             "8",
@@ -750,19 +764,11 @@ fn a_signal_stops_the_run_at_a_chunk_and_keeps_what_was_computed() {
             "cpu",
             "--quiet",
             "--out",
-        ])
-        .arg(&out)
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700));
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
+            "trials",
+        ],
+        700,
+        "-INT",
     );
-    let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130));
     let a = npy::read(&out.join("spikes_msn.npy")).unwrap();
     assert!(
@@ -918,8 +924,9 @@ fn streamed_and_kept_runs_write_identical_spike_files() {
 fn a_killed_streamed_run_leaves_valid_files_of_the_completed_chunks() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let child = Command::new(env!("CARGO_BIN_EXE_nacc"))
-        .args([
+    let o = signalled(
+        d,
+        &[
             "run",
             "--steps",
             "5000000",
@@ -931,19 +938,10 @@ fn a_killed_streamed_run_leaves_valid_files_of_the_completed_chunks() {
             "--quiet",
             "--out",
             "s",
-        ])
-        .current_dir(d)
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(600));
-    assert!(
-        Command::new("kill")
-            .args(["-KILL", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
+        ],
+        600,
+        "-KILL",
     );
-    let o = child.wait_with_output().unwrap();
     assert_ne!(o.status.code(), Some(0));
     let a = npy::read(&d.join("s/spikes_msn.npy")).unwrap();
     let k = a.shape[0];
