@@ -9,7 +9,7 @@
 
 use crate::engine::cpu::{CpuEngine, default_threads};
 use crate::engine::gpu::{GpuEngine, GpuOptions};
-use crate::engine::{InputSource, Stop, run_chunk_from, simulate_until, to_the_end};
+use crate::engine::{InputSource, Stop, run_chunk_from, run_chunks, simulate_until, to_the_end};
 use crate::error::{Error, Result};
 use crate::network::Model;
 use crate::record::{ChunkSpikes, SpikeRecord};
@@ -132,27 +132,19 @@ pub fn run_batched(
     let mut bufs: Vec<ChunkSpikes> = (0..trials)
         .map(|_| ChunkSpikes::new(net, chunk.min(steps)))
         .collect();
-    let mut done = 0;
-    while done < steps {
-        let n = chunk.min(steps - done);
+    let (_, why) = run_chunks(steps, chunk, progress, stop, |_, n| {
         for b in &mut bufs {
             b.resize(net, n);
         }
         if let Err(e) = gpu.run_chunk_trials(&mut bufs) {
-            return Ok((records, Some(Stop::Failed(e))));
+            return Ok(Err(e));
         }
         for (r, b) in records.iter_mut().zip(&bufs) {
             r.append(b);
         }
-        done += n;
-        progress(done);
-        if done < steps
-            && let Some(reason) = stop()
-        {
-            return Ok((records, Some(Stop::Signal(reason))));
-        }
-    }
-    Ok((records, None))
+        Ok(Ok(()))
+    })?;
+    Ok((records, why))
 }
 
 /// Every trial on the CPU engine, all advancing chunk by chunk, trials
@@ -179,10 +171,8 @@ pub fn run_cpu(
         })
         .collect::<Result<_>>()?;
     let threads = default_threads().clamp(1, inputs.len().max(1));
-    let per = inputs.len().div_ceil(threads);
-    let mut done = 0;
-    while done < steps {
-        let n = chunk.min(steps - done);
+    let per = inputs.len().div_ceil(threads).max(1);
+    let (done, why) = run_chunks(steps, chunk, progress, stop, |done, n| {
         let failed: Vec<Error> = std::thread::scope(|sc| {
             let handles: Vec<_> = trials
                 .chunks_mut(per)
@@ -207,29 +197,18 @@ pub fn run_cpu(
                 })
                 .collect()
         });
-        if let Some(e) = failed.into_iter().next() {
-            // keep what every trial completed
-            let records: Vec<SpikeRecord> = trials
-                .into_iter()
-                .map(|(_, _, mut r)| {
-                    r.truncate(done);
-                    r
-                })
-                .collect();
-            return Ok((records, Some(Stop::Failed(e))));
-        }
-        done += n;
-        progress(done);
-        if done < steps
-            && let Some(reason) = stop()
-        {
-            return Ok((
-                trials.into_iter().map(|t| t.2).collect(),
-                Some(Stop::Signal(reason)),
-            ));
-        }
-    }
-    Ok((trials.into_iter().map(|t| t.2).collect(), None))
+        Ok(failed.into_iter().next().map_or(Ok(()), Err))
+    })?;
+    // after a failure some trials may hold the failed chunk: keep what
+    // every trial completed
+    let records = trials
+        .into_iter()
+        .map(|(_, _, mut r)| {
+            r.truncate(done);
+            r
+        })
+        .collect();
+    Ok((records, why))
 }
 
 /// [`run_cpu`] to the end: a failure is an error.

@@ -223,21 +223,41 @@ pub fn simulate_chunks(
     steps: usize,
     chunk: usize,
     on_chunk: &mut dyn FnMut(&ChunkSpikes) -> Result<()>,
+    progress: impl FnMut(usize),
+    stop: &dyn Fn() -> Option<String>,
+) -> Result<(usize, Option<Stop>)> {
+    let mut buf = ChunkSpikes::new(net, chunk.min(steps));
+    run_chunks(steps, chunk, progress, stop, |done, n| {
+        buf.resize(net, n);
+        if let Err(e) = run_chunk_from(engine, net, input, done as u64, &mut buf) {
+            return Ok(Err(e));
+        }
+        on_chunk(&buf)?;
+        Ok(Ok(()))
+    })
+}
+
+/// The chunk loop every run shares: `next(done, n)` runs the `n` steps after
+/// the `done` completed ones. `Ok(Err(e))` from it is an engine failure,
+/// which ends the loop with the steps before it; `Err` is returned as it is.
+/// `progress` hears the steps done after every chunk and `stop` is asked
+/// whether to end there. Returns the steps done and why the loop ended early.
+pub fn run_chunks(
+    steps: usize,
+    chunk: usize,
     mut progress: impl FnMut(usize),
     stop: &dyn Fn() -> Option<String>,
+    mut next: impl FnMut(usize, usize) -> Result<Result<()>>,
 ) -> Result<(usize, Option<Stop>)> {
     if chunk == 0 {
         return Err(Error::Input("chunk size must be >= 1".into()));
     }
-    let mut buf = ChunkSpikes::new(net, chunk.min(steps));
     let mut done = 0usize;
     while done < steps {
         let n = chunk.min(steps - done);
-        buf.resize(net, n);
-        if let Err(e) = run_chunk_from(engine, net, input, done as u64, &mut buf) {
+        if let Err(e) = next(done, n)? {
             return Ok((done, Some(Stop::Failed(e))));
         }
-        on_chunk(&buf)?;
         done += n;
         progress(done);
         if done < steps
