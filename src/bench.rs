@@ -7,12 +7,14 @@
 //! readback of the spikes), not building the network.
 
 use crate::config::Network;
+use crate::engine::gpu::GpuContext;
 use crate::engine::{Engine, InputSource, run_chunk_from};
 use crate::error::Result;
 use crate::network::Model;
-use crate::record::ChunkSpikes;
-use crate::run::{Backend, make_engine};
+use crate::record::{ChunkSpikes, SpikeRecord};
+use crate::run::{Backend, engine_on};
 use serde_json::json;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// One network of the suite.
@@ -149,34 +151,52 @@ pub fn measure(
         per_step = t.elapsed().as_secs_f64() / more as f64;
         warm += more;
     }
+    timed(model, budget, per_step, max_steps, |counts, done, n| {
+        buf.resize(net, n);
+        run_chunk_from(engine, net, &input, (warm + done) as u64, &mut buf)?;
+        counts.count(&buf);
+        Ok(())
+    })
+}
+
+/// The timed loop of a benchmark: `run(counts, done, n)` runs the `n` steps
+/// after the `done` timed ones and counts their spikes into `counts`, chunk
+/// after chunk of about a tenth of the budget (at `per_step` seconds a
+/// step), until `max_steps` steps or `budget` have passed.
+fn timed(
+    model: &Model,
+    budget: Duration,
+    per_step: f64,
+    max_steps: usize,
+    mut run: impl FnMut(&mut SpikeRecord, usize, usize) -> Result<()>,
+) -> Result<Measure> {
     let chunk = timed_chunk(budget, per_step, max_steps);
-    let mut spikes = vec![0u64; net.populations.len()];
+    let mut counts = SpikeRecord::with_capacity(&model.net, 0)?;
     let (mut steps, t) = (0usize, Instant::now());
     while steps < max_steps && t.elapsed() < budget {
         let n = chunk.min(max_steps - steps);
-        buf.resize(net, n);
-        run_chunk_from(engine, net, &input, (warm + steps) as u64, &mut buf)?;
-        for (s, bits) in spikes.iter_mut().zip(&buf.bits) {
-            *s += bits.iter().map(|w| w.count_ones() as u64).sum::<u64>();
-        }
+        run(&mut counts, steps, n)?;
         steps += n;
     }
-    let wall = t.elapsed();
-    // spikes x fan-out: dense, every post; sparse, the mean out-degree
-    let events = net
-        .projections
+    Ok(Measure {
+        steps,
+        wall: t.elapsed(),
+        events: events(model, &counts),
+    })
+}
+
+/// Synaptic events of the spikes `counts` holds: every pre spike times its
+/// fan-out (dense, every post; sparse, the mean out-degree).
+fn events(model: &Model, counts: &SpikeRecord) -> u64 {
+    let net = &model.net;
+    net.projections
         .iter()
         .zip(&model.weights)
         .map(|(p, w)| {
-            (spikes[p.pre] as f64 * w.w.len() as f64 / net.populations[p.pre].size as f64).round()
-                as u64
+            let spikes = counts.pops[p.pre].total() as f64;
+            (spikes * w.w.len() as f64 / net.populations[p.pre].size as f64).round() as u64
         })
-        .sum();
-    Ok(Measure {
-        steps,
-        wall,
-        events,
-    })
+        .sum()
 }
 
 /// Runs the suite, reporting one JSON object per network (also for skipped
@@ -187,9 +207,11 @@ pub fn run(
     budget: Duration,
     mut report: impl FnMut(&serde_json::Value) -> bool,
 ) -> Result<()> {
-    let hardware_gpu = backend != Backend::Cpu
-        && crate::engine::gpu::GpuContext::new()
-            .is_ok_and(|c| c.info.device_type != wgpu::DeviceType::Cpu);
+    // one device for the whole suite
+    let gpu = crate::run::choose_gpu(backend)?.map(Arc::new);
+    let hardware_gpu = gpu
+        .as_ref()
+        .is_some_and(|c| c.info.device_type != wgpu::DeviceType::Cpu);
     for case in suite() {
         let net = match case.network {
             Ok(_) if case.gpu_only && !hardware_gpu => Err(
@@ -208,7 +230,7 @@ pub fn run(
         };
         let model = Model::build(net, 0)?;
         if case.trials > 1 {
-            let v = measure_trials(backend, &model, case.trials, case.steps, budget)?;
+            let v = measure_trials(gpu.as_ref(), &model, case.trials, case.steps, budget)?;
             let more = report(&json!({
                 "network": case.name,
                 "about": case.about,
@@ -231,7 +253,7 @@ pub fn run(
             continue;
         }
         let (mut engine, adapter) =
-            make_engine(backend, &model, &InputSource::generated(&model), 1000)?;
+            engine_on(gpu.as_ref(), &model, &InputSource::generated(&model), 1000)?;
         let m = measure(engine.as_mut(), &model, case.steps, budget)?;
         // the CPU engine in the same run, for the speed-up
         let cpu = if adapter.is_some() {
@@ -269,7 +291,7 @@ pub fn run(
 /// (trials over threads) for the speed-up. Returns the measure, the engine,
 /// the adapter and the CPU measure.
 fn measure_trials(
-    backend: Backend,
+    gpu: Option<&Arc<GpuContext>>,
     model: &Model,
     trials: usize,
     max_steps: usize,
@@ -279,12 +301,7 @@ fn measure_trials(
     let inputs: Vec<InputSource> = (0..trials)
         .map(|t| InputSource::generated_trial(model, t))
         .collect();
-    let events_of = |spikes: &[u64]| -> u64 {
-        net.projections
-            .iter()
-            .map(|p| spikes[p.pre] * net.populations[p.post].size as u64)
-            .sum()
-    };
+
     // the CPU engine, trials over threads: a probe, then as many steps as fit half the budget
     let cpu = |budget: Duration| -> Result<Measure> {
         let t = Instant::now();
@@ -294,19 +311,13 @@ fn measure_trials(
         let t = Instant::now();
         let recs = crate::trials::run_cpu_all(model, &inputs, steps, steps.min(1000))?;
         let wall = t.elapsed();
-        let mut spikes = vec![0u64; net.populations.len()];
-        for r in &recs {
-            for (s, p) in spikes.iter_mut().zip(&r.pops) {
-                *s += p.total();
-            }
-        }
         Ok(Measure {
             steps,
             wall,
-            events: events_of(&spikes),
+            events: recs.iter().map(|r| events(model, r)).sum(),
         })
     };
-    let Some(ctx) = crate::run::choose_gpu(backend)? else {
+    let Some(ctx) = gpu else {
         let m = cpu(budget)?;
         return Ok((
             m,
@@ -318,35 +329,28 @@ fn measure_trials(
             None,
         ));
     };
-    let ctx = std::sync::Arc::new(ctx);
     let name = ctx.describe();
-    let mut gpu =
-        crate::engine::gpu::GpuEngine::new_trials(ctx, model, &inputs, 1000, Default::default())?;
+    let mut gpu = crate::engine::gpu::GpuEngine::new_trials(
+        ctx.clone(),
+        model,
+        &inputs,
+        1000,
+        Default::default(),
+    )?;
     let mut bufs: Vec<ChunkSpikes> = (0..trials).map(|_| ChunkSpikes::new(net, 20)).collect();
     let t = Instant::now();
     gpu.run_chunk_trials(&mut bufs)?;
     let per_step = t.elapsed().as_secs_f64() / 20.0;
-    let chunk = timed_chunk(budget, per_step, max_steps);
-    let mut spikes = vec![0u64; net.populations.len()];
-    let (mut steps, t) = (0usize, Instant::now());
-    while steps < max_steps && t.elapsed() < budget {
-        let n = chunk.min(max_steps - steps);
+    let m = timed(model, budget, per_step, max_steps, |counts, _, n| {
         for b in &mut bufs {
             b.resize(net, n);
         }
         gpu.run_chunk_trials(&mut bufs)?;
         for b in &bufs {
-            for (s, bits) in spikes.iter_mut().zip(&b.bits) {
-                *s += bits.iter().map(|w| w.count_ones() as u64).sum::<u64>();
-            }
+            counts.count(b);
         }
-        steps += n;
-    }
-    let m = Measure {
-        steps,
-        wall: t.elapsed(),
-        events: events_of(&spikes),
-    };
+        Ok(())
+    })?;
     Ok((
         m,
         format!("{name}, {trials} trials in one dispatch"),

@@ -5,7 +5,7 @@ use crate::engine::gpu::{GpuContext, GpuEngine, GpuOptions};
 use crate::engine::{Engine, InputSource, cpu::CpuEngine};
 use crate::error::Result;
 use crate::network::Model;
-use crate::record::ChunkSpikes;
+use crate::record::{ChunkSpikes, SpikeRecord};
 use std::sync::Arc;
 
 /// The first place where the engines disagree.
@@ -144,18 +144,15 @@ pub fn compare(
     opts: GpuOptions,
 ) -> Result<Report> {
     let mut pair = Pair::new(&ctx, model, input, chunk, opts)?;
-    let npop = model.net.populations.len();
-    let mut counts_cpu = vec![0u64; npop];
-    let mut counts_gpu = vec![0u64; npop];
+    let mut counts_cpu = SpikeRecord::with_capacity(&model.net, 0)?;
+    let mut counts_gpu = SpikeRecord::with_capacity(&model.net, 0)?;
     let mut bad_chunk: Option<usize> = None;
     let mut done = 0;
     while done < steps {
         let n = chunk.min(steps - done);
         let (a, b) = pair.step(model, input, done, n)?;
-        for p in 0..npop {
-            counts_cpu[p] += a.bits[p].iter().map(|w| w.count_ones() as u64).sum::<u64>();
-            counts_gpu[p] += b.bits[p].iter().map(|w| w.count_ones() as u64).sum::<u64>();
-        }
+        counts_cpu.count(&a);
+        counts_gpu.count(&b);
         if bad_chunk.is_none()
             && (first_spike_difference(model, &a, &b).is_some()
                 || first_membrane_difference(&pair.cpu.membranes()?, &pair.gpu.membranes()?)
@@ -177,7 +174,13 @@ pub fn compare(
             .populations
             .iter()
             .enumerate()
-            .map(|(p, pop)| (pop.name.clone(), counts_cpu[p], counts_gpu[p]))
+            .map(|(p, pop)| {
+                (
+                    pop.name.clone(),
+                    counts_cpu.pops[p].total(),
+                    counts_gpu.pops[p].total(),
+                )
+            })
             .collect(),
         first_difference,
     })

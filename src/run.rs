@@ -181,9 +181,24 @@ pub fn make_engine(
     input: &InputSource,
     chunk: usize,
 ) -> Result<(Box<dyn Engine>, Option<String>)> {
-    match choose_gpu(backend)? {
+    engine_on(
+        choose_gpu(backend)?.map(Arc::new).as_ref(),
+        model,
+        input,
+        chunk,
+    )
+}
+
+/// The GPU engine on `gpu`, or the CPU engine when there is none, with the
+/// adapter's name when a GPU runs it.
+pub fn engine_on(
+    gpu: Option<&Arc<GpuContext>>,
+    model: &Model,
+    input: &InputSource,
+    chunk: usize,
+) -> Result<(Box<dyn Engine>, Option<String>)> {
+    match gpu {
         Some(ctx) => {
-            let ctx = Arc::new(ctx);
             let engine = GpuEngine::new(ctx.clone(), model, input, chunk, GpuOptions::default())?;
             Ok((Box::new(engine), Some(ctx.describe())))
         }
