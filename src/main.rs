@@ -52,8 +52,7 @@ fn run(args: &RunArgs) -> nacc::Result<ExitCode> {
     if !opts.quiet {
         say(&nacc::run::table(&outcome));
         say(&format!(
-            "{} steps on {} in {:.3} s; outputs in {}
-",
+            "{} steps on {} in {:.3} s; outputs in {}\n",
             outcome.steps,
             outcome.engine,
             outcome.sim_time.as_secs_f64(),
@@ -93,10 +92,7 @@ fn bench(args: &nacc::cli::BenchArgs) -> nacc::Result<ExitCode> {
             } else {
                 nacc::bench::table_line(v)
             };
-            say(&format!(
-                "{line}
-"
-            ))
+            say(&format!("{line}\n"))
         },
     )?;
     Ok(ExitCode::SUCCESS)

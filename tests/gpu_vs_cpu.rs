@@ -383,19 +383,7 @@ fn fused_kernel_is_chosen_for_small_networks_only(ctx: &Ctx) {
 fn sparse_networks_scatter_on_the_gpu(ctx: &Ctx) {
     // fixed fan-in into inter, fixed probability into msn, at two sizes
     for (scale, seed) in [(1, 3u64), (12, 4)] {
-        let text = nacc::config::DEFAULT_TOML
-            .replacen(
-                "init = \"linear\"",
-                "init = \"linear\"\nfixed_fan_in = 37",
-                1,
-            )
-            .replacen(
-                "name = \"fc3\"",
-                "name = \"fc3\"\nfixed_probability = 0.2",
-                1,
-            );
-        let net = Network::from_toml_str(&text, "sparse")
-            .unwrap()
+        let net = common::sparse_net("fixed_fan_in = 37", "fixed_probability = 0.2")
             .scaled(scale)
             .unwrap();
         let model = Model::build(net, seed).unwrap();
@@ -439,17 +427,6 @@ fn sparse_networks_scatter_on_the_gpu(ctx: &Ctx) {
 }
 
 fn gpu_memory_estimate_is_within_10_percent(ctx: &Ctx) {
-    let sparse = nacc::config::DEFAULT_TOML
-        .replacen(
-            "init = \"linear\"",
-            "init = \"linear\"\nfixed_fan_in = 40",
-            1,
-        )
-        .replacen(
-            "name = \"fc3\"",
-            "name = \"fc3\"\nfixed_probability = 0.3",
-            1,
-        );
     let nets = [
         (
             "dense x20 (dispatch)",
@@ -461,8 +438,7 @@ fn gpu_memory_estimate_is_within_10_percent(ctx: &Ctx) {
         ),
         (
             "sparse x20",
-            Network::from_toml_str(&sparse, "sparse")
-                .unwrap()
+            common::sparse_net("fixed_fan_in = 40", "fixed_probability = 0.3")
                 .scaled(20)
                 .unwrap(),
         ),

@@ -2,7 +2,9 @@
 //! host estimate to what a run really allocates (the GPU part is checked in
 //! gpu_vs_cpu.rs, on a device).
 
-use nacc::config::{DEFAULT_TOML, Network};
+mod common;
+
+use nacc::config::Network;
 use nacc::engine::{InputSource, cpu::CpuEngine, simulate};
 use nacc::memory::{estimate, model_bytes, quantized_bytes, record_bytes};
 use nacc::network::Model;
@@ -40,20 +42,8 @@ fn host_estimate_of_a_dense_network_is_within_10_percent() {
 
 #[test]
 fn host_estimate_of_a_sparse_network_is_within_10_percent() {
-    let text = DEFAULT_TOML
-        .replacen(
-            "init = \"linear\"",
-            "init = \"linear\"\nfixed_fan_in = 40",
-            1,
-        )
-        .replacen(
-            "name = \"fc3\"",
-            "name = \"fc3\"\nfixed_probability = 0.3",
-            1,
-        );
     check(
-        Network::from_toml_str(&text, "sparse")
-            .unwrap()
+        common::sparse_net("fixed_fan_in = 40", "fixed_probability = 0.3")
             .scaled(20)
             .unwrap(),
         300,

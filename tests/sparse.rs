@@ -5,12 +5,8 @@ use nacc::config::{DEFAULT_TOML, Network};
 use nacc::engine::{InputSource, cpu::CpuEngine, simulate};
 use nacc::network::Model;
 
-fn sparse_net(fc1: &str, fc3: &str) -> Network {
-    let text = DEFAULT_TOML
-        .replacen("init = \"linear\"", &format!("init = \"linear\"\n{fc1}"), 1)
-        .replacen("name = \"fc3\"", &format!("name = \"fc3\"\n{fc3}"), 1);
-    Network::from_toml_str(&text, "sparse").unwrap()
-}
+mod common;
+use common::sparse_net;
 
 #[test]
 fn fixed_fan_in_gives_each_post_exactly_k_distinct_pres() {

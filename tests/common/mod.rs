@@ -7,6 +7,15 @@ use nacc::network::Model;
 use nacc::record::ChunkSpikes;
 use rand::{RngExt, rngs::StdRng};
 
+/// The default network with `fc1` (e.g. "fixed_fan_in = 7") and `fc3`
+/// (e.g. "fixed_probability = 0.3") added to its two input projections.
+pub fn sparse_net(fc1: &str, fc3: &str) -> Network {
+    let text = nacc::config::DEFAULT_TOML
+        .replacen("init = \"linear\"", &format!("init = \"linear\"\n{fc1}"), 1)
+        .replacen("name = \"fc3\"", &format!("name = \"fc3\"\n{fc3}"), 1);
+    Network::from_toml_str(&text, "sparse").unwrap()
+}
+
 /// Given input spikes: `x[p][t][n]` in {0, 1} for every Poisson population `p`.
 pub fn given_input(net: &Network, x: &[Vec<Vec<u8>>]) -> InputSource {
     let mut spikes = Vec::new();

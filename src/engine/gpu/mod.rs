@@ -167,6 +167,15 @@ pub fn grid_2d(groups: u64, max: u32) -> Option<(u32, u32)> {
     (y <= max as u64).then_some((x as u32, y as u32))
 }
 
+/// [`grid_2d`] for a launch of `what`, or an error naming it.
+fn grid(groups: u64, max: u32, what: &str) -> Result<(u32, u32)> {
+    grid_2d(groups, max).ok_or_else(|| {
+        Error::Input(format!(
+            "{what} needs {groups} GPU workgroups, more than {max} x {max}"
+        ))
+    })
+}
+
 fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
     wgpu::BindGroupLayoutEntry {
         binding,
@@ -1199,12 +1208,7 @@ fn build_dispatch(
             }
             let n_words = q.n_pre.div_ceil(32) as u64;
             let chunks = n_words.div_ceil(syn_chunk_words());
-            let grid = grid_2d(chunks, max_dim).ok_or_else(|| {
-                Error::Input(format!(
-                    "projection `{}` needs {chunks} workgroups, more than {max_dim} x {max_dim}",
-                    proj.name
-                ))
-            })?;
+            let grid = grid(chunks, max_dim, &format!("projection `{}`", proj.name))?;
             let ptr: Vec<u32> = pm.pre_ptr.iter().map(|&x| x as u32).collect();
             let ptr_buf = init_buffer(
                 device,
@@ -1272,12 +1276,7 @@ fn build_dispatch(
             let n_words = rows.div_ceil(32);
             let chunk_words = syn_chunk_words().min(n_words);
             let groups = post_blocks * n_words.div_ceil(chunk_words);
-            let grid = grid_2d(groups, max_dim).ok_or_else(|| {
-                Error::Input(format!(
-                    "projection `{}` needs {groups} workgroups, more than {max_dim} x {max_dim}",
-                    proj.name
-                ))
-            })?;
+            let grid = grid(groups, max_dim, &format!("projection `{}`", proj.name))?;
             let mut padded = vec![0i32; (rows * n_post4 * 4) as usize];
             for r in 0..rows as usize {
                 let src = &q.wq[(first as usize + r) * n_post as usize..][..n_post as usize];
@@ -1343,12 +1342,11 @@ fn build_dispatch(
             pop: p as u32,
             _pad1: 0,
         };
-        let grid = grid_2d((pop.size as u64).div_ceil(WORKGROUP), max_dim).ok_or_else(|| {
-            Error::Input(format!(
-                "population `{}` is too large for the GPU grid",
-                pop.name
-            ))
-        })?;
+        let grid = grid(
+            (pop.size as u64).div_ceil(WORKGROUP),
+            max_dim,
+            &format!("population `{}`", pop.name),
+        )?;
         let pbuf = init_buffer(
             device,
             "pop params",
@@ -1405,12 +1403,11 @@ fn build_dispatch(
             _pad: [0; 3],
         };
         // x, y: the neurons of one step; z: the steps (at most max_dim a dispatch)
-        let grid = grid_2d(params.blocks as u64, max_dim).ok_or_else(|| {
-            Error::Input(format!(
-                "population `{}` is too large for the GPU grid",
-                pop.name
-            ))
-        })?;
+        let grid = grid(
+            params.blocks as u64,
+            max_dim,
+            &format!("population `{}` input", pop.name),
+        )?;
         let pbuf = init_buffer(
             device,
             "poisson params",
