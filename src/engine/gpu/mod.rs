@@ -111,13 +111,8 @@ pub struct GpuEngine {
     ctx: Arc<GpuContext>,
     net: Network,
     capacity: usize,
-    row_words: usize,
-    /// Per population: its word offset within a row.
-    word_offset: Vec<usize>,
-    /// Per population: its offset in `v` (LIF only).
-    v_offset: Vec<usize>,
-    v_len: usize,
-    incoming: Vec<Vec<usize>>,
+    /// Where every population and projection lies in the buffers.
+    lay: Layout,
     path: Path,
     /// The GPU draws the Poisson input.
     gen_input: bool,
@@ -675,11 +670,7 @@ impl GpuEngine {
             ctx,
             net,
             capacity,
-            row_words: lay.row_words,
-            word_offset: lay.word_offset,
-            v_offset: lay.v_offset,
-            v_len: lay.v_len,
-            incoming: lay.incoming,
+            lay,
             path,
             gen_input,
             trials,
@@ -707,7 +698,7 @@ impl GpuEngine {
             )));
         }
         let chunk = &mut chunks[0];
-        let rw = self.row_words;
+        let rw = self.lay.row_words;
         let ctx = &self.ctx;
         let row_bytes = rw as u64 * 4;
         let first_step = self.steps_done as u32;
@@ -722,7 +713,7 @@ impl GpuEngine {
                 }
                 let wps = pop.words_per_step();
                 for s in 0..n {
-                    upload[s * rw + self.word_offset[p]..][..wps]
+                    upload[s * rw + self.lay.word_offset[p]..][..wps]
                         .copy_from_slice(&chunk.bits[p][(offset + s) * wps..][..wps]);
                 }
             }
@@ -816,7 +807,7 @@ impl GpuEngine {
                             let Some(lif) = &lif_launches[p] else {
                                 continue;
                             };
-                            for &j in &self.incoming[p] {
+                            for &j in &self.lay.incoming[p] {
                                 for l in &syn_launches[j] {
                                     pass.set_pipeline(if l.scatter {
                                         scatter_pipeline
@@ -886,7 +877,7 @@ impl GpuEngine {
                 let wps = pop.words_per_step();
                 for s in 0..n {
                     chunk.bits[p][(offset + s) * wps..][..wps]
-                        .copy_from_slice(&rows[base + s * rw + self.word_offset[p]..][..wps]);
+                        .copy_from_slice(&rows[base + s * rw + self.lay.word_offset[p]..][..wps]);
                 }
             }
         }
@@ -1529,7 +1520,7 @@ impl GpuEngine {
     /// Every trial's membranes after the last completed step, per
     /// population (empty for Poisson populations).
     pub fn membranes_trials(&mut self) -> Result<Vec<Vec<Vec<f32>>>> {
-        let per_trial = self.v_len;
+        let per_trial = self.lay.v_len;
         let bytes = (self.trials * per_trial) as u64 * 4;
         let mut out = vec![vec![Vec::new(); self.net.populations.len()]; self.trials];
         if bytes == 0 {
@@ -1542,7 +1533,7 @@ impl GpuEngine {
         for (t, trial) in out.iter_mut().enumerate() {
             for (p, pop) in self.net.populations.iter().enumerate() {
                 if !pop.is_poisson() {
-                    trial[p] = v[t * per_trial + self.v_offset[p]..][..pop.size].to_vec();
+                    trial[p] = v[t * per_trial + self.lay.v_offset[p]..][..pop.size].to_vec();
                 }
             }
         }
