@@ -21,12 +21,18 @@ pub fn mix32(mut x: u32) -> u32 {
     x
 }
 
+/// The two 32-bit keys [`hash4`] mixes in for `seed` and `stream` (the GPU
+/// kernels receive these).
+#[inline(always)]
+pub fn keys(seed: u64, stream: u32) -> [u32; 2] {
+    [seed as u32, (seed >> 32) as u32 ^ stream]
+}
+
 /// The one random function of nacc: 32 well-mixed bits from a 64-bit seed,
 /// a 32-bit stream id and two 32-bit counters.
 #[inline(always)]
 pub fn hash4(seed: u64, stream: u32, a: u32, b: u32) -> u32 {
-    let k0 = seed as u32;
-    let k1 = (seed >> 32) as u32 ^ stream;
+    let [k0, k1] = keys(seed, stream);
     let mut h = mix32(b.wrapping_add(0x9e37_79b9));
     h = mix32(h ^ a.wrapping_add(0x85eb_ca6b));
     h = mix32(h ^ k1);

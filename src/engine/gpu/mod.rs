@@ -575,8 +575,8 @@ impl GpuEngine {
                 for (p, pop) in net.populations.iter().enumerate() {
                     if pop.is_poisson() {
                         let (stream, thr) = &streams[p];
-                        poisson[p] =
-                            Some((thr_data.len(), seed as u32, (seed >> 32) as u32 ^ stream));
+                        let [k0, k1] = crate::input::keys(seed, *stream);
+                        poisson[p] = Some((thr_data.len(), k0, k1));
                         thr_data.extend_from_slice(thr);
                     }
                 }
@@ -603,8 +603,7 @@ impl GpuEngine {
             };
             for (p, pop) in net.populations.iter().enumerate() {
                 if pop.is_poisson() {
-                    trial_keys
-                        .extend_from_slice(&[*seed as u32, (*seed >> 32) as u32 ^ streams[p].0]);
+                    trial_keys.extend_from_slice(&crate::input::keys(*seed, streams[p].0));
                 }
             }
         }
