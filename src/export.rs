@@ -161,14 +161,13 @@ impl SpikeStream {
 
     /// Appends a chunk's rows to every file, then counts them in the headers.
     pub fn append(&mut self, chunk: &crate::record::ChunkSpikes) -> Result<()> {
+        use crate::record::unpack_row;
         use std::io::{Seek, SeekFrom};
         for ((path, f, size), bits) in self.files.iter_mut().zip(&chunk.bits) {
             let wps = size.div_ceil(32);
             self.row.resize(*size * chunk.steps, 0);
             for s in 0..chunk.steps {
-                for n in 0..*size {
-                    self.row[s * *size + n] = (bits[s * wps + n / 32] >> (n % 32) & 1) as u8;
-                }
+                unpack_row(&bits[s * wps..][..wps], &mut self.row[s * *size..][..*size]);
             }
             let header = npy::header(npy::DType::U8, &[self.steps + chunk.steps, *size]);
             let r = (|| {

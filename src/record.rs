@@ -42,6 +42,13 @@ pub fn pack_rows(data: &[u8], n: usize) -> Vec<u32> {
     bits
 }
 
+/// One step's packed spikes as 0/1 bytes: `out[n]` is bit `n` of `words`.
+pub fn unpack_row(words: &[u32], out: &mut [u8]) {
+    for (n, o) in out.iter_mut().enumerate() {
+        *o = (words[n / 32] >> (n % 32) & 1) as u8;
+    }
+}
+
 impl PopRecord {
     /// A record from packed bits, counting every neuron's spikes.
     pub fn from_bits(size: usize, bits: Vec<u32>) -> PopRecord {
@@ -74,9 +81,7 @@ impl PopRecord {
     /// Step `t` as 0/1 bytes, one per neuron.
     pub fn row_u8(&self, t: usize, out: &mut [u8]) {
         let words = &self.bits[t * self.words_per_step..][..self.words_per_step];
-        for (n, o) in out.iter_mut().enumerate().take(self.size) {
-            *o = (words[n / 32] >> (n % 32) & 1) as u8;
-        }
+        unpack_row(words, &mut out[..self.size]);
     }
 
     /// Fraction of neurons that spiked at least once.

@@ -444,9 +444,9 @@ fn blocked_input_sums_equal_step_by_step_sums() {
                             .enumerate()
                             .map(|(p, pop)| {
                                 let wps = pop.words_per_step();
-                                (0..pop.size)
-                                    .map(|i| (buf.bits[p][t * wps + i / 32] >> (i % 32) & 1) as u8)
-                                    .collect()
+                                let mut row = vec![0; pop.size];
+                                nacc::record::unpack_row(&buf.bits[p][t * wps..][..wps], &mut row);
+                                row
                             })
                             .collect(),
                     );

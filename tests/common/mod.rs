@@ -61,9 +61,9 @@ pub fn run_stepwise(
                 .iter()
                 .enumerate()
                 .map(|(p, pop)| {
-                    (0..pop.size)
-                        .map(|n| (buf.bits[p][n / 32] >> (n % 32) & 1) as u8)
-                        .collect()
+                    let mut row = vec![0; pop.size];
+                    nacc::record::unpack_row(&buf.bits[p], &mut row);
+                    row
                 })
                 .collect(),
         );
