@@ -51,6 +51,14 @@ pub fn io_error(path: &Path, what: &str, e: std::io::Error) -> Error {
 /// Allocates a zeroed vector, turning an impossible size into an error
 /// instead of an abort.
 pub fn try_zeroed<T: Clone + Default>(len: usize, what: &str) -> Result<Vec<T>> {
+    let mut v = try_with_capacity(len, what)?;
+    v.resize(len, T::default());
+    Ok(v)
+}
+
+/// An empty vector with room for `len` elements, or an error naming `what`
+/// and the bytes when the memory cannot be had (instead of an abort).
+pub fn try_with_capacity<T>(len: usize, what: &str) -> Result<Vec<T>> {
     let mut v = Vec::new();
     v.try_reserve_exact(len).map_err(|_| {
         Error::Input(format!(
@@ -58,6 +66,5 @@ pub fn try_zeroed<T: Clone + Default>(len: usize, what: &str) -> Result<Vec<T>> 
             len as u128 * std::mem::size_of::<T>() as u128
         ))
     })?;
-    v.resize(len, T::default());
     Ok(v)
 }

@@ -3,7 +3,7 @@
 //! projection (SPEC §2.2).
 
 use crate::config::{Connectivity, Init, Network, PopKind, Projection};
-use crate::error::{Error, Result, try_zeroed};
+use crate::error::{Error, Result, try_with_capacity, try_zeroed};
 use crate::input::{draw_rates, hash4, mix32, purpose, stream_id, unit_f32};
 use std::ops::Range;
 
@@ -145,20 +145,9 @@ fn build_sparse(
     let total: usize = parts.iter().map(|p| p.1.len()).sum();
     let mut ptr = Vec::with_capacity(n_post + 1);
     ptr.push(0);
-    let mut pre: Vec<u32> = Vec::new();
-    pre.try_reserve_exact(total).map_err(|_| {
-        Error::Input(format!(
-            "projection `{}`: {total} synapses cannot be allocated",
-            proj.name
-        ))
-    })?;
-    let mut w: Vec<f32> = Vec::new();
-    w.try_reserve_exact(total).map_err(|_| {
-        Error::Input(format!(
-            "projection `{}`: {total} synapses cannot be allocated",
-            proj.name
-        ))
-    })?;
+    let what = format!("projection `{}` ({total} synapses)", proj.name);
+    let mut pre: Vec<u32> = try_with_capacity(total, &what)?;
+    let mut w: Vec<f32> = try_with_capacity(total, &what)?;
     for (counts, pres, ws) in parts {
         for c in counts {
             ptr.push(ptr.last().unwrap() + c);

@@ -145,14 +145,10 @@ impl SpikeRecord {
         let mut pops = Vec::new();
         for p in &net.populations {
             let wps = p.words_per_step();
-            let mut bits = Vec::new();
-            bits.try_reserve_exact(wps * steps).map_err(|_| {
-                crate::error::Error::Input(format!(
-                    "recording population `{}` for {steps} steps needs {} bytes, which cannot be allocated",
-                    p.name,
-                    wps as u128 * steps as u128 * 4
-                ))
-            })?;
+            let bits = crate::error::try_with_capacity(
+                wps * steps,
+                &format!("recording population `{}` for {steps} steps", p.name),
+            )?;
             pops.push(PopRecord {
                 size: p.size,
                 words_per_step: wps,
