@@ -173,6 +173,12 @@ impl Canvas {
         );
     }
 
+    /// The label of a y axis whose ticks hang left of `x`, centred on the
+    /// axis' middle `y_mid`, rotated.
+    pub fn y_label(&mut self, x: i64, y_mid: i64, text: &str) {
+        self.text_vertical((x - 58) as f64, y_mid as f64, 13.0, text, BLACK);
+    }
+
     /// Draws `text` rotated a quarter turn anticlockwise, centred on (x, y).
     pub fn text_vertical(&mut self, x: f64, y: f64, size: f32, text: &str, c: Color) {
         let w = Self::text_width(size, text).ceil() as u32 + 2;

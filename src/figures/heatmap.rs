@@ -110,13 +110,7 @@ pub fn draw_panel(c: &mut Canvas, s: &HeatSpec, left: i64, top: i64, width: i64,
         let yy = y + h - ((v + 0.5) / s.n_pre as f64 * h as f64).round() as i64;
         c.y_tick(x, yy, &tick_label(v));
     }
-    c.text_vertical(
-        (x - 58) as f64,
-        (y + h / 2) as f64,
-        13.0,
-        &format!("{} neuron", s.pre),
-        BLACK,
-    );
+    c.y_label(x, y + h / 2, &format!("{} neuron", s.pre));
     for v in nice_ticks(0.0, (s.n_post - 1) as f64, (w / 90).clamp(2, 10) as usize) {
         let xx = x + ((v + 0.5) / s.n_post as f64 * w as f64).round() as i64;
         c.fill_rect(xx, y + h + 1, xx + 1, y + h + 6, GREY);

@@ -248,13 +248,7 @@ pub fn draw_panel(
         let y = area.y + area.h - (frac * area.h as f64).round() as i64;
         c.y_tick(area.x, y, &tick_label(v));
     }
-    c.text_vertical(
-        (area.x - 58) as f64,
-        (area.y + area.h / 2) as f64,
-        13.0,
-        "neuron",
-        BLACK,
-    );
+    c.y_label(area.x, area.y + area.h / 2, "neuron");
 
     // rate curve
     let ra = Area {
@@ -298,13 +292,7 @@ pub fn draw_panel(
         let y = ra.y + ra.h - 1 - (v / ymax * (ra.h - 2) as f64).round() as i64;
         c.y_tick(ra.x, y, &tick_label(v));
     }
-    c.text_vertical(
-        (ra.x - 58) as f64,
-        (ra.y + ra.h / 2) as f64,
-        13.0,
-        "rate (Hz)",
-        BLACK,
-    );
+    c.y_label(ra.x, ra.y + ra.h / 2, "rate (Hz)");
     let note = format!("bins of {} ms", tick_label(bin as f64 * spec.dt_ms));
     let nw = Canvas::text_width(11.0, &note).ceil() as i64;
     c.fill_rect(
