@@ -5,7 +5,6 @@
 use crate::config::{Connectivity, Init, Network, PopKind, Projection};
 use crate::error::{Error, Result, try_with_capacity, try_zeroed};
 use crate::input::{draw_rates, hash4, mix32, purpose, stream_id, unit_f32};
-use std::ops::Range;
 
 /// Which pre neurons each post neuron of a sparse projection receives from:
 /// post `j` from `pre[ptr[j]..ptr[j + 1]]`, ascending.
@@ -27,23 +26,7 @@ pub struct Weights {
     pub sparse: Option<SparseRows>,
 }
 
-impl Weights {
-    /// The synapses of post neuron `j`: a range of `w` (and of `sparse.pre`).
-    pub fn row(&self, j: usize, n_pre: usize) -> Range<usize> {
-        match &self.sparse {
-            None => j * n_pre..(j + 1) * n_pre,
-            Some(s) => s.ptr[j]..s.ptr[j + 1],
-        }
-    }
 
-    /// The pre neuron of synapse `k` of post `j` (k indexes `w`).
-    pub fn pre_of(&self, j: usize, k: usize, n_pre: usize) -> usize {
-        match &self.sparse {
-            None => k - j * n_pre,
-            Some(s) => s.pre[k] as usize,
-        }
-    }
-}
 
 /// A network with its parameters: what every engine runs.
 #[derive(Debug, Clone)]
