@@ -26,8 +26,6 @@ pub struct Weights {
     pub sparse: Option<SparseRows>,
 }
 
-
-
 /// A network with its parameters: what every engine runs.
 #[derive(Debug, Clone)]
 pub struct Model {
