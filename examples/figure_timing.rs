@@ -37,6 +37,7 @@ fn main() {
                 rec: &rec,
             }],
             &[],
+            None,
             &view,
         )
         .unwrap();

@@ -149,12 +149,12 @@ fn fused_steps(
                     current = add_current(
                         current, k, acc,
                         bitcast<f32>(tables[jb + 5u]), bitcast<f32>(tables[jb + 6u]),
-                        bias[tables[jb + 7u] + n], bitcast<i32>(tables[jb + 4u]), z,
+                        bias[tables[jb + 7u] + n], bitcast<i32>(tables[jb + 4u]), false, 1.0, z,
                     );
                 }
                 let r = f32((prev[word_offset + n / 32u] >> (n % 32u)) & 1u);
-                                let x = membrane_step(v[vb + v_offset + n], current, r, beta, threshold, reset, z);
-                                v[vb + v_offset + n] = x;
+                let x = membrane_step(v[vb + v_offset + n], current, r, beta, threshold, reset, z);
+                v[vb + v_offset + n] = x;
                 if (not_finite(x)) {
                     loop {
                         let r = atomicCompareExchangeWeak(&fault[0], 0u, s + 1u);

@@ -22,18 +22,20 @@ struct PopParams {
     reset: u32,
     // always 0: the run-time operand of the rounding barrier `exact`
     zero: u32,
-        beta: f32,
+    beta: f32,
     threshold: f32,
     // index of the population in the network, for fault reports
     pop: u32,
-    _pad2: u32,
+    // projections in the network: the length of a step's row of `gains`
+    n_proj: u32,
 }
 
 struct ProjParams {
     acc_offset: u32,
     bias_offset: u32,
     sign: i32,
-    _pad0: u32,
+    // 1: the current is multiplied by this step's gain (dopamine), 0: not
+    gained: u32,
     scale_hi: f32,
     scale_lo: f32,
     _pad1: u32,
@@ -50,6 +52,8 @@ struct ProjParams {
 // (row, population, neuron, 0) of the first membrane that stopped being
 // finite in the chunk; row 0 = none
 @group(0) @binding(7) var<storage, read_write> fault: array<atomic<u32>, 4>;
+// per step of the chunk and projection: dopamine's gain (src/reward.rs)
+@group(0) @binding(8) var<storage, read> gains: array<f32>;
 @group(1) @binding(0) var<uniform> step: Step;
 
 var<workgroup> packed: array<atomic<u32>, 2>;
@@ -70,15 +74,20 @@ fn lif_update(
         let z = params.zero;
         var current = 0.0;
         for (var k = 0u; k < params.n_in; k = k + 1u) {
-            let p = projections[incoming[params.first_in + k]];
+            let j = incoming[params.first_in + k];
+            let p = projections[j];
             let a = acc[p.acc_offset + n];
             acc[p.acc_offset + n] = 0i;
-            current = add_current(current, k, a, p.scale_hi, p.scale_lo, bias[p.bias_offset + n], p.sign, z);
+            var gain = 1.0;
+            if (p.gained != 0u) {
+                gain = gains[(step.row - 1u) * params.n_proj + j];
+            }
+            current = add_current(current, k, a, p.scale_hi, p.scale_lo, bias[p.bias_offset + n], p.sign, p.gained != 0u, gain, z);
         }
         let prev_word = spikes[(step.row - 1u) * params.row_words + params.word_offset + n / 32u];
         let r = f32((prev_word >> (n % 32u)) & 1u);
         let x = membrane_step(v[params.v_offset + n], current, r, params.beta, params.threshold, params.reset, z);
-                v[params.v_offset + n] = x;
+        v[params.v_offset + n] = x;
         if (not_finite(x)) {
             loop {
                 let r = atomicCompareExchangeWeak(&fault[0], 0u, step.row);

@@ -20,6 +20,18 @@ pub struct Difference {
     pub v_gpu: f32,
 }
 
+/// The first plastic weight on which the engines disagree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightDifference {
+    /// The step whose plasticity update made them differ.
+    pub step: usize,
+    pub projection: String,
+    pub pre: usize,
+    pub post: usize,
+    pub wq_cpu: i32,
+    pub wq_gpu: i32,
+}
+
 #[derive(Debug, Clone)]
 pub struct Report {
     pub adapter: String,
@@ -27,11 +39,12 @@ pub struct Report {
     /// Per population: (name, spikes on the CPU, spikes on the GPU).
     pub counts: Vec<(String, u64, u64)>,
     pub first_difference: Option<Difference>,
+    pub first_weight_difference: Option<WeightDifference>,
 }
 
 impl Report {
     pub fn identical(&self) -> bool {
-        self.first_difference.is_none()
+        self.first_difference.is_none() && self.first_weight_difference.is_none()
     }
 
     pub fn render(&self) -> String {
@@ -43,10 +56,17 @@ impl Report {
         for (name, c, g) in &self.counts {
             s += &format!("{name:<12} {c:>14} {g:>14}\n");
         }
+        if let Some(d) = &self.first_weight_difference {
+            s += &format!(
+                "DIFFERENT WEIGHTS: first after step {}, projection `{}`, pre {} post {}: fixed-point weight cpu {} gpu {}\n",
+                d.step, d.projection, d.pre, d.post, d.wq_cpu, d.wq_gpu
+            );
+        }
         match &self.first_difference {
-            None => {
-                s += "identical: the spikes of every step and the membranes at the end of every chunk are equal (==)\n"
+            None if self.first_weight_difference.is_none() => {
+                s += "identical: the spikes of every step and the membranes (and plastic weights) at the end of every chunk are equal (==)\n"
             }
+            None => {}
             Some(d) => {
                 s += &format!(
                     "DIFFERENT: first at step {}, population `{}`, neuron {}: spike cpu {} gpu {}, membrane cpu {:e} ({:#010x}) gpu {:e} ({:#010x})\n",
@@ -131,10 +151,32 @@ fn first_membrane_difference(vc: &[Vec<f32>], vg: &[Vec<f32>]) -> Option<(usize,
     None
 }
 
+/// The first plastic weight on which the engines differ now (its `step`
+/// left 0 for the caller).
+fn first_weight_difference(model: &Model, pair: &mut Pair) -> Result<Option<WeightDifference>> {
+    let (a, b) = (pair.cpu.plastic_weights()?, pair.gpu.plastic_weights()?);
+    for (j, (x, y)) in a.iter().zip(&b).enumerate() {
+        let (Some(x), Some(y)) = (x, y) else { continue };
+        if let Some(k) = (0..x.len()).find(|&k| x[k] != y[k]) {
+            let proj = &model.net.projections[j];
+            let n_post = model.net.populations[proj.post].size;
+            return Ok(Some(WeightDifference {
+                step: 0,
+                projection: proj.name.clone(),
+                pre: k / n_post,
+                post: k % n_post,
+                wq_cpu: x[k],
+                wq_gpu: y[k],
+            }));
+        }
+    }
+    Ok(None)
+}
+
 /// Runs both engines over `steps` steps in chunks of `chunk`, comparing
-/// spikes every step and membranes at the end of every chunk. On a
-/// difference, replays the chunk step by step to find the first differing
-/// step and report both membranes there.
+/// spikes every step, and membranes and plastic weights at the end of
+/// every chunk. On a difference, replays the chunk step by step to find the
+/// first differing step and report both values there.
 pub fn compare(
     ctx: Arc<GpuContext>,
     model: &Model,
@@ -147,6 +189,7 @@ pub fn compare(
     let mut counts_cpu = SpikeRecord::with_capacity(&model.net, 0)?;
     let mut counts_gpu = SpikeRecord::with_capacity(&model.net, 0)?;
     let mut bad_chunk: Option<usize> = None;
+    let mut bad_weights: Option<usize> = None;
     let mut done = 0;
     while done < steps {
         let n = chunk.min(steps - done);
@@ -160,11 +203,56 @@ pub fn compare(
         {
             bad_chunk = Some(done);
         }
+        if bad_weights.is_none() && first_weight_difference(model, &mut pair)?.is_some() {
+            bad_weights = Some(done);
+        }
         done += n;
     }
     let first_difference = match bad_chunk {
         None => None,
-        Some(start) => Some(replay(&ctx, model, input, start, chunk, opts)?),
+        Some(start) => Some(replay(
+            &ctx,
+            model,
+            input,
+            start,
+            chunk,
+            opts,
+            |m, p, a, b| {
+                let (vc, vg) = (p.cpu.membranes()?, p.gpu.membranes()?);
+                let spot = first_spike_difference(m, a, b)
+                    .map(|(_, p, n)| (p, n))
+                    .or_else(|| first_membrane_difference(&vc, &vg));
+                Ok(spot.map(|(p, n)| {
+                    let bit = |c: &ChunkSpikes| c.bits[p][n / 32] >> (n % 32) & 1 == 1;
+                    let v = |x: &[Vec<f32>]| x[p].get(n).copied().unwrap_or(f32::NAN);
+                    (p, n, bit(a), bit(b), v(&vc), v(&vg))
+                }))
+            },
+        )?)
+        .map(
+            |(step, (p, n, spike_cpu, spike_gpu, v_cpu, v_gpu))| Difference {
+                step,
+                population: model.net.populations[p].name.clone(),
+                neuron: n,
+                spike_cpu,
+                spike_gpu,
+                v_cpu,
+                v_gpu,
+            },
+        ),
+    };
+    let first_weight_difference = match bad_weights {
+        None => None,
+        Some(start) => Some(replay(
+            &ctx,
+            model,
+            input,
+            start,
+            chunk,
+            opts,
+            |m, p, _, _| first_weight_difference(m, p),
+        )?)
+        .map(|(step, d)| WeightDifference { step, ..d }),
     };
     Ok(Report {
         adapter: ctx.describe(),
@@ -183,19 +271,21 @@ pub fn compare(
             })
             .collect(),
         first_difference,
+        first_weight_difference,
     })
 }
 
 /// Re-runs both engines to step `start` (identical so far), then one step at
-/// a time until they differ.
-fn replay(
+/// a time until `differs` finds a difference; returns the step and it.
+fn replay<T>(
     ctx: &Arc<GpuContext>,
     model: &Model,
     input: &InputSource,
     start: usize,
     chunk: usize,
     opts: GpuOptions,
-) -> Result<Difference> {
+    differs: impl Fn(&Model, &mut Pair, &ChunkSpikes, &ChunkSpikes) -> Result<Option<T>>,
+) -> Result<(usize, T)> {
     let mut pair = Pair::new(ctx, model, input, chunk, opts)?;
     let mut done = 0;
     while done < start {
@@ -205,22 +295,8 @@ fn replay(
     }
     loop {
         let (a, b) = pair.step(model, input, done, 1)?;
-        let (vc, vg) = (pair.cpu.membranes()?, pair.gpu.membranes()?);
-        let spot = first_spike_difference(model, &a, &b)
-            .map(|(_, p, n)| (p, n))
-            .or_else(|| first_membrane_difference(&vc, &vg));
-        if let Some((p, n)) = spot {
-            let bit = |c: &ChunkSpikes| c.bits[p][n / 32] >> (n % 32) & 1 == 1;
-            let v = |x: &[Vec<f32>]| x[p].get(n).copied().unwrap_or(f32::NAN);
-            return Ok(Difference {
-                step: done,
-                population: model.net.populations[p].name.clone(),
-                neuron: n,
-                spike_cpu: bit(&a),
-                spike_gpu: bit(&b),
-                v_cpu: v(&vc),
-                v_gpu: v(&vg),
-            });
+        if let Some(d) = differs(model, &mut pair, &a, &b)? {
+            return Ok((done, d));
         }
         done += 1;
         if done > start + chunk {

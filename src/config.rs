@@ -4,6 +4,7 @@
 //!
 //! ```toml
 //! dt_ms = 1.0
+//! steps = 1000            # optional: the run length when --steps is not given
 //! [[population]]
 //! name = "input"          # letters, digits, '_' and '-'
 //! size = 100
@@ -26,6 +27,10 @@
 //! ```
 
 use crate::error::{Error, Result, bad_value};
+use crate::reward::{
+    Dopamine, Modulation, Plasticity, RawDopamine, RawPattern, RawRewardRule, RawStimulus,
+    Receptor, Stimulus,
+};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -71,6 +76,8 @@ pub struct Population {
     pub name: String,
     pub size: usize,
     pub kind: PopKind,
+    /// Dopamine's effect on the gain of its excitatory input (LIF only).
+    pub dopamine: Option<Modulation>,
 }
 
 impl Population {
@@ -110,6 +117,8 @@ pub struct Projection {
     pub bias: bool,
     pub init: Init,
     pub conn: Connectivity,
+    /// Three-factor plasticity (dense projections only).
+    pub plasticity: Option<Plasticity>,
 }
 
 /// Which pre neurons a post neuron receives synapses from. A missing synapse
@@ -135,10 +144,16 @@ impl Connectivity {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Network {
     pub dt_ms: f64,
+    /// Steps a run takes unless `--steps` says otherwise (the file's `steps`).
+    pub steps: Option<u64>,
     pub populations: Vec<Population>,
     pub projections: Vec<Projection>,
     /// Population indices in update order (pre before post).
     pub order: Vec<usize>,
+    /// Input patterns shown in turn.
+    pub stimulus: Option<Stimulus>,
+    /// The dopamine level d(t) and the rewards that raise it.
+    pub dopamine: Option<Dopamine>,
 }
 
 // ---------------------------------------------------------------------------
@@ -149,10 +164,17 @@ pub struct Network {
 pub struct RawConfig {
     #[serde(default = "default_dt")]
     pub dt_ms: f64,
+    /// Steps a run takes unless `--steps` says otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<i64>,
     #[serde(default, rename = "population")]
     pub populations: Vec<RawPopulation>,
     #[serde(default, rename = "projection")]
     pub projections: Vec<RawProjection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stimulus: Option<RawStimulus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dopamine: Option<RawDopamine>,
 }
 
 fn default_dt() -> f64 {
@@ -173,6 +195,12 @@ pub struct RawPopulation {
     pub threshold: Option<f32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset: Option<String>,
+    /// lif: "d1" or "d2", dopamine's effect on its excitatory input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dopamine: Option<String>,
+    /// lif with `dopamine`: k of the gain equation (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub da_gain: Option<f32>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -201,6 +229,9 @@ pub struct RawProjection {
     /// Sparse: each post neuron from exactly this many pre neurons.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_fan_in: Option<i64>,
+    /// Three-factor plasticity, `[projection.plasticity]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plasticity: Option<Plasticity>,
 }
 
 fn default_sign() -> i64 {
@@ -258,6 +289,13 @@ impl Network {
                     ),
                 )
             })? as usize;
+        }
+        // patterns keep their share of the stimulated population
+        if let Some(st) = &mut self.stimulus {
+            let k = k as usize;
+            for p in &mut st.patterns {
+                p.neurons = p.neurons.start * k..p.neurons.end * k;
+            }
         }
         Ok(self)
     }
@@ -317,6 +355,14 @@ impl Network {
                     beta: None,
                     threshold: None,
                     reset: None,
+                    dopamine: p.dopamine.map(|m| {
+                        match m.receptor {
+                            Receptor::D1 => "d1",
+                            Receptor::D2 => "d2",
+                        }
+                        .to_string()
+                    }),
+                    da_gain: p.dopamine.map(|m| m.gain),
                 };
                 match p.kind {
                     PopKind::Poisson { rate_lo, rate_hi } => {
@@ -350,6 +396,7 @@ impl Network {
                     bias_value: None,
                     fixed_probability: None,
                     fixed_fan_in: None,
+                    plasticity: p.plasticity,
                 };
                 match p.conn {
                     Connectivity::Dense => {}
@@ -372,10 +419,52 @@ impl Network {
                 r
             })
             .collect();
+        let names = |pop: usize| self.populations[pop].name.clone();
+        let stimulus = self.stimulus.as_ref().map(|st| RawStimulus {
+            population: names(st.population),
+            trial_ms: st.trial_ms,
+            present_ms: st.present_ms,
+            sequence: st
+                .sequence
+                .iter()
+                .map(|&i| st.patterns[i].name.clone())
+                .collect(),
+            patterns: st
+                .patterns
+                .iter()
+                .map(|p| RawPattern {
+                    name: p.name.clone(),
+                    neurons: [p.neurons.start as i64, p.neurons.end as i64],
+                    rate: p.rate,
+                })
+                .collect(),
+        });
+        let dopamine = self.dopamine.as_ref().map(|d| RawDopamine {
+            tau_ms: d.tau_ms,
+            rewards: d.rewards.iter().map(|&(t, _, a)| [t, a as f64]).collect(),
+            rules: d
+                .rules
+                .iter()
+                .map(|r| RawRewardRule {
+                    pattern: self
+                        .stimulus
+                        .as_ref()
+                        .expect("rules need a stimulus")
+                        .patterns[r.pattern]
+                        .name
+                        .clone(),
+                    delay_ms: r.delay_ms,
+                    amount: r.amount,
+                })
+                .collect(),
+        });
         RawConfig {
             dt_ms: self.dt_ms,
+            steps: self.steps.map(|s| s as i64),
             populations,
             projections,
+            stimulus,
+            dopamine,
         }
     }
 
@@ -396,7 +485,7 @@ fn clip_lines(msg: &str) -> String {
         .join("\n")
 }
 
-fn check_name(field: &str, name: &str) -> Result<()> {
+pub(crate) fn check_name(field: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -456,11 +545,58 @@ impl RawConfig {
             projections.push(proj);
         }
         let order = dependency_order(&populations, &projections)?;
+        let stimulus = match &self.stimulus {
+            Some(raw) => Some(crate::reward::validate_stimulus(
+                raw,
+                &populations,
+                self.dt_ms,
+            )?),
+            None => None,
+        };
+        let dopamine = match &self.dopamine {
+            Some(raw) => Some(crate::reward::validate_dopamine(
+                raw,
+                stimulus.as_ref(),
+                self.dt_ms,
+            )?),
+            None => None,
+        };
+        if dopamine.is_none() {
+            let needs = populations
+                .iter()
+                .find(|p| p.dopamine.is_some())
+                .map(|p| format!("population `{}` field `dopamine`", p.name))
+                .or_else(|| {
+                    projections
+                        .iter()
+                        .find(|p| p.plasticity.is_some())
+                        .map(|p| format!("projection `{}` field `plasticity`", p.name))
+                });
+            if let Some(field) = needs {
+                return Err(Error::Input(format!(
+                    "{field}: needs a [dopamine] section (without one d(t) = 0 and it has no effect)"
+                )));
+            }
+        }
+        let steps = match self.steps {
+            None => None,
+            Some(s) if (1..=u32::MAX as i64).contains(&s) => Some(s as u64),
+            Some(s) => {
+                return Err(bad_value(
+                    "steps",
+                    s,
+                    format!("must be a whole number in 1..={}", u32::MAX),
+                ));
+            }
+        };
         Ok(Network {
             dt_ms: self.dt_ms,
+            steps,
             populations,
             projections,
             order,
+            stimulus,
+            dopamine,
         })
     }
 }
@@ -488,6 +624,8 @@ fn validate_population(i: usize, rp: &RawPopulation, earlier: &[Population]) -> 
                 ("beta", rp.beta.is_some()),
                 ("threshold", rp.threshold.is_some()),
                 ("reset", rp.reset.is_some()),
+                ("dopamine", rp.dopamine.is_some()),
+                ("da_gain", rp.da_gain.is_some()),
             ] {
                 if present {
                     return Err(Error::Input(format!(
@@ -554,10 +692,21 @@ fn validate_population(i: usize, rp: &RawPopulation, earlier: &[Population]) -> 
             ));
         }
     };
+    let dopamine = match (&rp.dopamine, rp.da_gain) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(Error::Input(format!(
+                "{}: set only together with `dopamine` (\"d1\" or \"d2\")",
+                f("da_gain")
+            )));
+        }
+        (Some(kind), gain) => Some(crate::reward::validate_modulation(f, kind, gain)?),
+    };
     Ok(Population {
         name: rp.name.clone(),
         size: rp.size as usize,
         kind,
+        dopamine,
     })
 }
 
@@ -701,6 +850,34 @@ fn validate_projection(i: usize, rp: &RawProjection, pops: &[Population]) -> Res
             Connectivity::FixedFanIn(k as u32)
         }
     };
+    if let Some(pl) = &rp.plasticity {
+        crate::reward::validate_plasticity(f, pl)?;
+        if !conn.is_dense() {
+            return Err(Error::Input(format!(
+                "{}: plasticity needs a dense projection (no fixed_probability or fixed_fan_in)",
+                f("plasticity")
+            )));
+        }
+        // the initial weights must lie within [w_min, w_max]
+        let (lo, hi) = match init {
+            Init::Linear => {
+                let k = 1.0 / (pops[pre].size as f32).sqrt();
+                (-k, k)
+            }
+            Init::Uniform { low, high } => (low, high),
+            Init::Constant { weight, .. } => (weight, weight),
+        };
+        if lo < pl.w_min || hi > pl.w_max {
+            return Err(bad_value(
+                f("init"),
+                format!("weights in [{lo}, {hi}]"),
+                format!(
+                    "a plastic projection's initial weights must lie within [w_min, w_max] = [{}, {}]",
+                    pl.w_min, pl.w_max
+                ),
+            ));
+        }
+    }
     Ok(Projection {
         name: rp.name.clone(),
         pre,
@@ -709,6 +886,7 @@ fn validate_projection(i: usize, rp: &RawProjection, pops: &[Population]) -> Res
         bias: rp.bias,
         init,
         conn,
+        plasticity: rp.plasticity,
     })
 }
 

@@ -9,6 +9,7 @@
 //! - [`engine`]: the [`engine::Engine`] trait, the chunked run loop, the CPU reference
 //! - [`record`]: bit-packed spikes, counts, rates
 //! - [`import`], [`npy`], [`export`], [`figures`]: files in and out
+//! - [`reward`]: stimulus patterns, dopamine, D1/D2 gain, three-factor plasticity
 //! - [`run`]: `nacc run` end to end
 //!
 //! Running the default network on the CPU reference from Rust:
@@ -43,6 +44,7 @@ pub mod network;
 pub mod npy;
 pub mod record;
 pub mod render;
+pub mod reward;
 pub mod run;
 pub mod trials;
 

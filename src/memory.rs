@@ -83,6 +83,29 @@ pub fn estimate(
     }
     e.host.push(("weights and biases (raw f32)".into(), raw));
     e.host.push(("fixed-point weights (engine)".into(), quant));
+    // eligibility per synapse and one trace per pre and post neuron
+    let plastic = |padded: bool| -> u64 {
+        net.projections
+            .iter()
+            .filter(|p| p.plasticity.is_some())
+            .map(|p| {
+                let (n_pre, n_post) = (
+                    net.populations[p.pre].size as u64,
+                    net.populations[p.post].size as u64,
+                );
+                let row = if padded {
+                    n_post.div_ceil(4) * 4
+                } else {
+                    n_post
+                };
+                (n_pre * row + n_pre + n_post) * 4
+            })
+            .sum()
+    };
+    if plastic(false) > 0 {
+        e.host
+            .push(("plasticity: eligibility and traces".into(), plastic(false)));
+    }
     let neurons = net.total_neurons();
     e.host.push((
         "spike record (1 bit/neuron/step) and counts".into(),
@@ -144,6 +167,9 @@ pub fn estimate(
             g.push(("synaptic sums".into(), posts * 4));
         }
         g.push(("step uniforms".into(), cap * plan.step_stride as u64));
+        if plastic(true) > 0 {
+            g.push(("plasticity: eligibility and traces".into(), plastic(true)));
+        }
         e.gpu = g;
     }
     e

@@ -230,9 +230,12 @@ impl Model {
             .map(|(proj, w)| {
                 let n_pre = self.net.populations[proj.pre].size;
                 let n_post = self.net.populations[proj.post].size;
-                let q = match &w.sparse {
-                    None => Quantized::new(&w.w, n_post, n_pre),
-                    Some(rows) => Quantized::new_sparse(&w.w, rows, n_post, n_pre),
+                let q = match (&w.sparse, &proj.plasticity) {
+                    (None, Some(pl)) => {
+                        Quantized::new_plastic(&w.w, n_post, n_pre, pl.w_min, pl.w_max)
+                    }
+                    (None, None) => Quantized::new(&w.w, n_post, n_pre),
+                    (Some(rows), _) => Quantized::new_sparse(&w.w, rows, n_post, n_pre),
                 };
                 q.map_err(|e| e.context(format!("projection `{}`", proj.name)))
             })
@@ -336,6 +339,9 @@ pub struct Quantized {
     /// 2^(12-F) and 2^-F: the exact conversion of SPEC §2.2.
     pub scale_hi: f32,
     pub scale_lo: f32,
+    /// A plastic projection's [wq_min, wq_max]: F was chosen so that no sum
+    /// of weights within them can overflow.
+    pub bounds: Option<[i32; 2]>,
 }
 
 fn check_finite(w: &[f32], index: impl Fn(usize) -> String) -> Result<()> {
@@ -365,7 +371,56 @@ impl Quantized {
             sparse,
             scale_hi: pow2(12 - f as i32),
             scale_lo: pow2(-(f as i32)),
+            bounds: None,
         }
+    }
+
+    /// A plastic projection: F is fixed by `[w_min, w_max]` instead of the
+    /// weights, so that learning cannot make a sum overflow: the largest F
+    /// in 0..=30 for which `n_pre` weights at the larger bound stay below
+    /// 2^31 and one bound at most 2^30 (a step's change is at most 2^30
+    /// too, so `wq + change` fits an i32 before it is clamped).
+    pub fn new_plastic(
+        w: &[f32],
+        n_post: usize,
+        n_pre: usize,
+        w_min: f32,
+        w_max: f32,
+    ) -> Result<Quantized> {
+        check_finite(w, |i| format!("[{}, {}]", i / n_pre, i % n_pre))?;
+        if let Some(i) = w.iter().position(|&x| x < w_min || x > w_max) {
+            return Err(Error::Input(format!(
+                "weight [{}, {}] = {} lies outside the plastic range [w_min, w_max] = [{w_min}, {w_max}]",
+                i / n_pre,
+                i % n_pre,
+                w[i]
+            )));
+        }
+        let fits = |f: u32| {
+            let (lo, hi) = (quantize_one(w_min, f)?, quantize_one(w_max, f)?);
+            let m = lo.unsigned_abs().max(hi.unsigned_abs()) as u64;
+            (m <= 1 << 30 && m * (n_pre as u64) < 1 << 31).then_some([lo, hi])
+        };
+        let f = (0..=30u32).rev().find(|&f| fits(f).is_some()).ok_or_else(|| {
+            Error::Input(format!(
+                "plastic range [{w_min}, {w_max}] too large for exact integer sums over {n_pre} pre neurons (SPEC §2.2)"
+            ))
+        })?;
+        let mut q = Quantized::new_with_bits(w, n_post, n_pre, f)?;
+        q.bounds = fits(f);
+        Ok(q)
+    }
+
+    /// Dense weights at a given F (each quantised weight within the range
+    /// the caller checked).
+    fn new_with_bits(w: &[f32], n_post: usize, n_pre: usize, f: u32) -> Result<Quantized> {
+        let mut wq: Vec<i32> = try_zeroed(w.len(), "quantised weights")?;
+        for (post, row) in w.chunks_exact(n_pre.max(1)).enumerate().take(n_post) {
+            for (pre, &x) in row.iter().enumerate() {
+                wq[pre * n_post + post] = quantize_one(x, f).expect("within the bounds");
+            }
+        }
+        Ok(Quantized::with_bits(f, n_pre, n_post, wq, None))
     }
 
     /// `w` in the `nn.Linear` layout (N_post x N_pre).
@@ -373,13 +428,21 @@ impl Quantized {
         assert_eq!(w.len(), n_post * n_pre);
         check_finite(w, |i| format!("[{}, {}]", i / n_pre, i % n_pre))?;
         let f = choose_frac_bits(w, n_pre).ok_or_else(|| Error::Input(TOO_LARGE.into()))?;
-        let mut wq: Vec<i32> = try_zeroed(w.len(), "quantised weights")?;
-        for (post, row) in w.chunks_exact(n_pre.max(1)).enumerate().take(n_post) {
-            for (pre, &x) in row.iter().enumerate() {
-                wq[pre * n_post + post] = quantize_one(x, f).expect("checked by choose_frac_bits");
+        Quantized::new_with_bits(w, n_post, n_pre, f)
+    }
+
+    /// Fixed-point weights `wq` of this dense projection (pre-major, as
+    /// the engines hold them) back in the `nn.Linear` layout: each the f32
+    /// nearest to `wq * 2^-F`.
+    pub fn to_linear(&self, wq: &[i32]) -> Vec<f32> {
+        let mut w = vec![0f32; self.n_pre * self.n_post];
+        for (pre, row) in wq.chunks_exact(self.n_post.max(1)).enumerate() {
+            for (post, &x) in row.iter().enumerate() {
+                w[post * self.n_pre + pre] =
+                    crate::engine::cpu::fixed_to_f32(x, self.scale_hi, self.scale_lo);
             }
         }
-        Ok(Quantized::with_bits(f, n_pre, n_post, wq, None))
+        w
     }
 
     /// Sparse weights (one per synapse of `rows`), regrouped by pre neuron.

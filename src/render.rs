@@ -229,5 +229,9 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
         width,
         height: opts.height,
     };
-    figures::write_all(&out, net.dt_ms, &pops, &projs, &view)
+    let dopamine = net
+        .dopamine
+        .as_ref()
+        .map(|_| crate::reward::dopamine_trace(&net, view.steps.end));
+    figures::write_all(&out, net.dt_ms, &pops, &projs, dopamine.as_deref(), &view)
 }

@@ -134,7 +134,7 @@ fn resolve(opts: &RunOptions) -> Result<(Network, Option<InputSource>, usize)> {
         }
         (_, Some(s)) => s,
         (Some((_, t)), None) => *t as u64,
-        (None, None) => DEFAULT_STEPS,
+        (None, None) => net.steps.unwrap_or(DEFAULT_STEPS),
     };
     if steps > u32::MAX as u64 {
         return Err(bad_value(
@@ -239,6 +239,9 @@ pub struct Outcome {
     pub steps_requested: usize,
     pub engine: String,
     pub sim_time: Duration,
+    /// Whether each D1 population came to prefer the rewarded patterns
+    /// (networks with a reward rule).
+    pub preferences: Vec<crate::reward::Preference>,
 }
 
 pub fn run(opts: &RunOptions) -> Result<Outcome> {
@@ -246,6 +249,13 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     let prepared = prepare(opts)?;
     let model = prepared.model;
     let net = &model.net;
+    if opts.trials > 1 && net.projections.iter().any(|p| p.plasticity.is_some()) {
+        return Err(bad_value(
+            "--trials",
+            opts.trials,
+            "cannot be combined with plasticity: every trial would learn its own weights; run one seed at a time (--seed)",
+        ));
+    }
     if opts.trials > 1 && !matches!(prepared.input, InputSource::Generated { .. }) {
         return Err(bad_value(
             "--trials",
@@ -272,6 +282,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         (sig != 0).then(|| signal_name(sig as i32))
     };
     let t0 = Instant::now();
+    let mut learned = Vec::new();
     let (records, steps, why, engine, adapter) = if opts.trials > 1 {
         let r = crate::trials::run(
             opts.backend,
@@ -317,6 +328,12 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
             let steps = record.steps();
             (record, steps, why)
         };
+        // the weights as plasticity left them (the run's outputs are kept
+        // even if they cannot be read)
+        match engine.plastic_weights() {
+            Ok(w) => learned = w,
+            Err(e) => eprintln!("nacc: warning: the learned weights could not be read: {e}"),
+        }
         (vec![record], steps, why, engine.describe(), adapter)
     };
     let sim_time = t0.elapsed();
@@ -351,7 +368,9 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         };
         draw_figures(dir, &model, &record, &view)?;
     }
+    let preferences = write_learning(dir, &model, &learned, (!stream).then_some(&record), steps)?;
     let outcome = Outcome {
+        preferences,
         adapter,
         engine,
         model,
@@ -377,6 +396,166 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         )));
     }
     Ok(outcome)
+}
+
+/// The outputs of reward learning: `dopamine.npy`; per plastic projection
+/// `weights_<proj>_initial.npy`, `weights_<proj>.npy` (the learned
+/// weights, replacing the initial ones written before) and
+/// `weights_change_<proj>.png`; with a stimulus (and the spikes in memory)
+/// `responses.csv` and `learning.png`. Returns the D1 preferences.
+fn write_learning(
+    dir: &std::path::Path,
+    model: &Model,
+    learned: &[Option<Vec<i32>>],
+    record: Option<&SpikeRecord>,
+    steps: usize,
+) -> Result<Vec<crate::reward::Preference>> {
+    use crate::figures::learning;
+    let net = &model.net;
+    if net.dopamine.is_some() {
+        let d = crate::reward::dopamine_trace(net, steps);
+        export::write_atomic(&dir.join("dopamine.npy"), |f| {
+            crate::npy::write_f32(f, &[steps], &d)
+        })?;
+    }
+    if learned.iter().any(Option::is_some) {
+        let quantized = model.quantize()?;
+        for (j, wq) in learned.iter().enumerate() {
+            let Some(wq) = wq else { continue };
+            let (q, proj) = (&quantized[j], &net.projections[j]);
+            let before = q.to_linear(&q.wq);
+            let after = q.to_linear(wq);
+            for (name, w) in [("_initial", &before), ("", &after)] {
+                export::write_atomic(&dir.join(format!("weights_{}{name}.npy", proj.name)), |f| {
+                    crate::npy::write_f32(f, &[q.n_post, q.n_pre], w)
+                })?;
+            }
+            let dw: Vec<f32> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+            let (pre, post) = (
+                &net.populations[proj.pre].name,
+                &net.populations[proj.post].name,
+            );
+            let h = (q.n_post as i64 * 8).clamp(120, 320);
+            let mut c = figures::canvas::Canvas::new(
+                figures::DEFAULT_WIDTH,
+                (learning::panel_height(h) + 16) as u32,
+            );
+            learning::draw_weight_change(
+                &mut c,
+                &format!(
+                    "weight change of {} ({pre} \u{2192} {post}) over {steps} steps: learned \u{2212} initial",
+                    proj.name
+                ),
+                pre,
+                post,
+                &dw,
+                q.n_pre,
+                q.n_post,
+                (84, 8, figures::DEFAULT_WIDTH as i64 - 104, h),
+            );
+            figures::png(&dir.join(format!("weights_change_{}.png", proj.name)), &c)?;
+        }
+    }
+    let (Some(st), Some(record)) = (&net.stimulus, record) else {
+        return Ok(Vec::new());
+    };
+    let rows = crate::reward::responses(net, record);
+    export::write_atomic(&dir.join("responses.csv"), |f| {
+        std::io::Write::write_all(f, crate::reward::responses_csv(net, &rows).as_bytes())
+    })?;
+    if !rows.is_empty() {
+        draw_learning(dir, net, st, &rows)?;
+    }
+    Ok(crate::reward::preferences(net, &rows))
+}
+
+/// `learning.png`: each pattern's response per presentation, one panel per
+/// dopamine-modulated population (every LIF population when none is).
+fn draw_learning(
+    dir: &std::path::Path,
+    net: &Network,
+    st: &crate::reward::Stimulus,
+    rows: &[crate::reward::Presentation],
+) -> Result<()> {
+    use crate::figures::learning::{self, SERIES, Series};
+    let mut shown: Vec<usize> = (0..net.populations.len())
+        .filter(|&p| net.populations[p].dopamine.is_some())
+        .collect();
+    if shown.is_empty() {
+        shown = (0..net.populations.len())
+            .filter(|&p| !net.populations[p].is_poisson())
+            .collect();
+    }
+    let h = 160;
+    let panel = learning::panel_height(h);
+    let mut c = figures::canvas::Canvas::new(
+        figures::DEFAULT_WIDTH,
+        (panel * shown.len() as i64 + 16) as u32,
+    );
+    let per_pattern = rows.len().div_ceil(st.sequence.len()).max(1);
+    // a running mean over `win` presentations of the same pattern
+    let win = (per_pattern / 20).max(1);
+    for (k, &p) in shown.iter().enumerate() {
+        let mut curves = Vec::new();
+        for (pi, pat) in st.patterns.iter().enumerate() {
+            let r: Vec<f64> = rows
+                .iter()
+                .filter(|r| r.pattern == pi)
+                .map(|r| r.rate_hz[p])
+                .collect();
+            let pts: Vec<(f64, f64)> = (0..r.len())
+                .map(|i| {
+                    let from = (i + 1).saturating_sub(win);
+                    (
+                        i as f64,
+                        r[from..=i].iter().sum::<f64>() / (i + 1 - from) as f64,
+                    )
+                })
+                .collect();
+            let rewarded = rows.iter().any(|r| r.pattern == pi && r.rewarded);
+            let label = format!("{}{}", pat.name, if rewarded { " (rewarded)" } else { "" });
+            curves.push((label, pts));
+        }
+        let ymax = curves
+            .iter()
+            .flat_map(|c| c.1.iter().map(|p| p.1))
+            .fold(0.0, f64::max);
+        let series: Vec<Series> = curves
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.1.is_empty())
+            .map(|(i, c)| Series {
+                label: &c.0,
+                color: SERIES[i % SERIES.len()],
+                points: &c.1,
+            })
+            .collect();
+        let title = format!(
+            "{} response to each pattern (mean rate while shown{})",
+            net.populations[p].name,
+            if win > 1 {
+                format!(", running mean of {win} presentations")
+            } else {
+                String::new()
+            }
+        );
+        learning::draw_lines(
+            &mut c,
+            &title,
+            "presentation of the pattern",
+            "rate (Hz)",
+            &series,
+            0.0..(per_pattern.max(2) - 1) as f64,
+            0.0..figures::canvas::nice_ceil(ymax.max(1.0)),
+            (
+                84,
+                8 + k as i64 * panel,
+                figures::DEFAULT_WIDTH as i64 - 104,
+                h,
+            ),
+        );
+    }
+    figures::png(&dir.join("learning.png"), &c)
 }
 
 /// Memory the system can still give (Linux: MemAvailable), if known.
@@ -409,7 +588,11 @@ pub fn draw_figures(
         .filter(|(_, p)| net.populations[p.pre].is_poisson() && p.conn.is_dense())
         .map(|(j, _)| figures::ProjData::of(net, j, &model.weights[j].w))
         .collect();
-    figures::write_all(dir, net.dt_ms, &pops, &projs, view)
+    let dopamine = net
+        .dopamine
+        .as_ref()
+        .map(|_| crate::reward::dopamine_trace(net, view.steps.end));
+    figures::write_all(dir, net.dt_ms, &pops, &projs, dopamine.as_deref(), view)
 }
 
 pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_json::Value {
@@ -470,6 +653,7 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
         "spikes_per_trial": std::iter::once(&o.record).chain(&o.other_trials).map(|r| r.pops.iter().map(|p| p.total()).collect::<Vec<_>>()).collect::<Vec<_>>(),
         "populations": populations,
         "projections": projections,
+        "learning": o.preferences,
         "config": serde_json::to_value(net.to_raw()).unwrap_or_default(),
     })
 }
@@ -491,6 +675,30 @@ pub fn table(o: &Outcome) -> String {
             r.rate_over(o.steps, net.dt_ms),
             100.0 * r.active_fraction()
         );
+    }
+    if let (Some(st), Some(d)) = (&net.stimulus, &net.dopamine) {
+        let mut rewarded: Vec<&str> = d
+            .rules
+            .iter()
+            .map(|r| st.patterns[r.pattern].name.as_str())
+            .collect();
+        rewarded.dedup();
+        let rewarded = rewarded.join(", ");
+        for p in &o.preferences {
+            s += &format!(
+                "{}: response to {rewarded} {:.1} Hz vs the others {:.1} Hz over the last quarter of presentations (first quarter: {:.1} vs {:.1}): {}\n",
+                p.population,
+                p.late_rewarded_hz,
+                p.late_other_hz,
+                p.early_rewarded_hz,
+                p.early_other_hz,
+                if p.prefers_rewarded {
+                    format!("{} came to prefer {rewarded}", p.population)
+                } else {
+                    format!("{} did not come to prefer {rewarded}", p.population)
+                }
+            );
+        }
     }
     s
 }

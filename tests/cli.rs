@@ -970,3 +970,95 @@ fn a_killed_streamed_run_leaves_valid_files_of_the_completed_chunks() {
         "the streamed rows differ from the run's"
     );
 }
+
+#[test]
+fn reward_experiment_writes_dopamine_weights_responses_and_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/reward_learning.toml");
+    let config = config.to_str().unwrap();
+    let o = ok(
+        tmp.path(),
+        &[
+            "run",
+            "--config",
+            config,
+            "--steps",
+            "10000",
+            "--backend",
+            "cpu",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("d1: response to A"), "{stdout}");
+    // whether it did after 20 trials is the statistical test's business
+    // (tests/reward.rs); here: it says so either way, as summary.json does
+    let prefers = summary_prefers(&tmp.path().join("out"));
+    let verdict = if prefers {
+        "d1 came to prefer A"
+    } else {
+        "d1 did not come to prefer A"
+    };
+    assert!(stdout.contains(verdict), "{stdout}");
+    let out = tmp.path().join("out");
+    for f in [
+        "learning.png",
+        "weights_change_in_d1.png",
+        "dopamine.png",
+        "nacc.png",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    // d(t): 0 until the first reward, 120 ms after A's first onset, then 1
+    let path = out.join("dopamine.npy");
+    let d = npy::read(&path).unwrap();
+    npy::expect(&path, &d, &[DType::F32], &[10000]).unwrap();
+    let d = d.to_f32();
+    assert!(d[..120].iter().all(|&x| x == 0.0));
+    assert_eq!(d[120], 1.0);
+    assert!(d[121] < 1.0 && d[121] > 0.98);
+    // weights before and after, within their ranges, and changed
+    let read = |name: &str| {
+        let path = out.join(name);
+        let w = npy::read(&path).unwrap();
+        npy::expect(&path, &w, &[DType::F32], &[20, 100]).unwrap();
+        w.to_f32()
+    };
+    let (before, after) = (read("weights_in_d1_initial.npy"), read("weights_in_d1.npy"));
+    assert!(before.iter().all(|&w| (0.01..=0.05).contains(&w)));
+    assert!(after.iter().all(|&w| (0.0..=0.15).contains(&w)));
+    assert_ne!(before, after);
+    // responses: 20 presentations, A (rewarded) and B in turn
+    let csv = std::fs::read_to_string(out.join("responses.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "presentation,pattern,onset_step,rewarded,input_hz,inter_hz,d1_hz,d2_hz"
+    );
+    assert_eq!(lines.len(), 21);
+    for (k, line) in lines[1..].iter().enumerate() {
+        let (pat, rew) = if k % 2 == 0 { ("A", 1) } else { ("B", 0) };
+        assert!(
+            line.starts_with(&format!("{k},{pat},{},{rew},", k * 500)),
+            "{line}"
+        );
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["learning"][0]["population"], "d1");
+    // plasticity and --trials do not mix
+    fails(
+        tmp.path(),
+        &[
+            "run", "--config", config, "--steps", "100", "--trials", "2", "--out", "t",
+        ],
+        &["--trials", "plasticity"],
+    );
+}
+
+fn summary_prefers(out: &Path) -> bool {
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    summary["learning"][0]["prefers_rewarded"]
+        .as_bool()
+        .unwrap()
+}

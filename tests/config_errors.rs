@@ -212,3 +212,151 @@ fn scale_zero_and_overflow() {
         .to_string();
     assert_names(&e, &["--scale", "input", "exceed"]);
 }
+
+// ---------------------------------------------------------------------------
+// Reward: stimulus, dopamine, D1/D2 gain, plasticity
+
+const REWARD_TOML: &str = include_str!("../assets/reward_learning.toml");
+
+/// The reward experiment with one piece of text replaced.
+fn reward_error_with(from: &str, to: &str) -> String {
+    assert!(
+        REWARD_TOML.contains(from),
+        "{from:?} not in the reward config"
+    );
+    let text = REWARD_TOML.replacen(from, to, 1);
+    let e = Network::from_toml_str(&text, "reward.toml").expect_err("must be rejected");
+    assert_eq!(e.exit_code(), 2);
+    e.to_string()
+}
+
+#[test]
+fn reward_config_is_valid() {
+    let net = Network::from_toml_str(REWARD_TOML, "reward").unwrap();
+    assert_eq!(net.steps, Some(50_000));
+    assert!(net.stimulus.is_some() && net.dopamine.is_some());
+}
+
+#[test]
+fn reward_mistakes_name_field_value_and_rule() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "sequence = [\"A\", \"B\"]",
+            "sequence = [\"A\", \"C\"]",
+            &["sequence", "\"C\"", "not a pattern", "\"A\", \"B\""],
+        ),
+        (
+            "neurons = [25, 50]",
+            "neurons = [25, 101]",
+            &["pattern `B`", "neurons", "[25, 101]", "<= 100"],
+        ),
+        (
+            "present_ms = 100.0",
+            "present_ms = 600.0",
+            &["present_ms", "600", "at most trial_ms"],
+        ),
+        (
+            "trial_ms = 500.0",
+            "trial_ms = -1.0",
+            &["trial_ms", "-1", ">= 0"],
+        ),
+        (
+            "population = \"input\"\ntrial_ms",
+            "population = \"d1\"\ntrial_ms",
+            &["stimulus", "population", "\"d1\"", "poisson"],
+        ),
+        (
+            "rate = 0.1",
+            "rate = 1.5",
+            &["pattern `A`", "rate", "1.5", "[0, 1]"],
+        ),
+        (
+            "pattern = \"A\"\ndelay_ms",
+            "pattern = \"Z\"\ndelay_ms",
+            &["dopamine.rule[0].pattern", "\"Z\"", "not a pattern"],
+        ),
+        (
+            "tau_ms = 100.0",
+            "tau_ms = 0.0",
+            &["dopamine", "tau_ms", "> 0"],
+        ),
+        (
+            "dopamine = \"d1\"",
+            "dopamine = \"d3\"",
+            &["d1", "dopamine", "\"d3\"", "\"d1\" or \"d2\""],
+        ),
+        (
+            "da_gain = 0.5             # excitatory input x (1 +",
+            "da_gain = -1.0 #",
+            &["da_gain", "-1", "[0,"],
+        ),
+        (
+            "w_max = 0.15",
+            "w_max = 0.03",
+            &[
+                "in_d1",
+                "init",
+                "[0.01, 0.05]",
+                "[w_min, w_max] = [0, 0.03]",
+            ],
+        ),
+        (
+            "w_min = 0.0",
+            "w_min = 0.5",
+            &["in_d1", "w_min", "0.5", "<= w_max"],
+        ),
+        (
+            "tau_c_ms = 200.0",
+            "tau_c_ms = -5.0",
+            &["in_d1", "plasticity.tau_c_ms", "-5", "> 0"],
+        ),
+        (
+            "a_minus = 0.6",
+            "a_minus = -0.6",
+            &["in_d1", "plasticity.a_minus", "-0.6"],
+        ),
+        (
+            "learning_rate = 2e-6",
+            "learning_rate = inf",
+            &["in_d1", "learning_rate", "inf"],
+        ),
+        (
+            "[projection.plasticity]",
+            "fixed_fan_in = 10\n[projection.plasticity]",
+            &["in_d1", "plasticity", "dense"],
+        ),
+        ("steps = 50000", "steps = 0", &["steps", "= 0", "1.."]),
+    ];
+    for (from, to, parts) in cases {
+        let m = reward_error_with(from, to);
+        assert_names(&m, parts);
+    }
+}
+
+#[test]
+fn gain_and_plasticity_need_a_dopamine_section() {
+    let start = REWARD_TOML.find("[dopamine]").unwrap();
+    let text = &REWARD_TOML[..start];
+    let e = Network::from_toml_str(text, "no dopamine").unwrap_err();
+    assert_names(
+        &e.to_string(),
+        &["d1", "dopamine", "needs a [dopamine] section"],
+    );
+    let m = error_with(
+        "size = 100\nkind = \"poisson\"",
+        "size = 100\nkind = \"poisson\"\ndopamine = \"d1\"",
+    );
+    assert_names(&m, &["input", "dopamine", "poisson"]);
+}
+
+#[test]
+fn a_reward_rule_needs_a_stimulus() {
+    let start = REWARD_TOML.find("[stimulus]").unwrap();
+    let end = REWARD_TOML.find("[dopamine]").unwrap();
+    let text = format!("{}{}", &REWARD_TOML[..start], &REWARD_TOML[end..]);
+    let e = Network::from_toml_str(&text, "no stimulus").unwrap_err();
+    assert_names(
+        &e.to_string(),
+        &["dopamine.rule[0].pattern", "\"A\"", "[stimulus]"],
+    );
+}

@@ -144,6 +144,7 @@ fn golden_density_raster() {
             rec: &rec,
         }],
         &[],
+        None,
         &view,
     )
     .unwrap();

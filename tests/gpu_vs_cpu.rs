@@ -1,6 +1,6 @@
-//! The GPU engine against the CPU reference, with `==` on spikes and
-//! membranes, on the default network, random networks, 2-D grids, split
-//! weights, chunkings and imported inputs.
+//! The GPU engine against the CPU reference, with `==` on spikes,
+//! membranes and plastic weights, on the default network, random networks,
+//! 2-D grids, split weights, chunkings, imported inputs and reward learning.
 //!
 //! Own harness (Cargo.toml: harness = false): without an adapter every test
 //! is reported as skipped with the reason, and with CI=true that is a
@@ -88,9 +88,10 @@ fn assert_path_agrees(
     let mut gpu = GpuEngine::new(ctx.clone(), model, input, chunk, opts).unwrap();
     assert_eq!(gpu.is_fused(), opts.fused == Some(true), "{what}");
     let generated = matches!(input, InputSource::Generated { .. });
+    // patterns (a stimulus) are drawn on the host
     assert_eq!(
         gpu.generates_input(),
-        generated && !opts.host_input,
+        generated && !opts.host_input && model.net.stimulus.is_none(),
         "{what}"
     );
     let net = &model.net;
@@ -131,12 +132,109 @@ fn assert_path_agrees(
                 );
             }
         }
+        assert_weights_agree(
+            &mut cpu,
+            &mut gpu,
+            net,
+            &format!("{what}, after step {}", done + n - 1),
+        );
         done += n;
     }
     assert!(
         spikes > 0,
         "{what}: nothing spiked, the comparison says little"
     );
+}
+
+/// The plastic weights of both engines are equal (==), naming the first
+/// that is not.
+fn assert_weights_agree(cpu: &mut CpuEngine, gpu: &mut GpuEngine, net: &Network, what: &str) {
+    let (a, b) = (
+        cpu.plastic_weights().unwrap(),
+        gpu.plastic_weights().unwrap(),
+    );
+    assert_eq!(a.len(), b.len());
+    for (j, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert_eq!(x.is_some(), y.is_some(), "{what}: projection {j}");
+        let (Some(x), Some(y)) = (x, y) else { continue };
+        let n_post = net.populations[net.projections[j].post].size;
+        if let Some(k) = (0..x.len()).find(|&k| x[k] != y[k]) {
+            panic!(
+                "{what}: plastic weights of `{}` differ first at pre {} post {}: cpu {} gpu {}",
+                net.projections[j].name,
+                k / n_post,
+                k % n_post,
+                x[k],
+                y[k]
+            );
+        }
+    }
+}
+
+/// The shipped reward-learning experiment: dopamine gain on D1 and D2,
+/// plasticity on input -> D1, patterns drawn on the host.
+fn reward_learning_gpu_equals_cpu(ctx: &Ctx) {
+    let net = Network::from_toml_str(
+        include_str!("../assets/reward_learning.toml"),
+        "reward_learning.toml",
+    )
+    .unwrap();
+    let model = Model::build(net, 4).unwrap();
+    let input = InputSource::generated(&model);
+    // 1 200 steps: two rewarded presentations; chunks that do not divide
+    // the trials
+    for chunk in [300, 37] {
+        assert_engines_agree(
+            ctx,
+            &model,
+            &input,
+            1200,
+            chunk,
+            GpuOptions::default(),
+            &format!("reward learning (chunk {chunk})"),
+        );
+    }
+    // and the weights did learn (else equality says little)
+    let mut gpu = GpuEngine::new(ctx.clone(), &model, &input, 600, GpuOptions::default()).unwrap();
+    nacc::engine::simulate(&mut gpu, &model.net, &input, 1200, 600, |_| {}).unwrap();
+    let learned = gpu.plastic_weights().unwrap();
+    let initial = &model.quantize().unwrap()[3].wq;
+    assert_ne!(learned[3].as_ref().unwrap(), initial, "no weight changed");
+}
+
+/// Random reward networks: plastic projections from Poisson and from LIF
+/// populations, inhibitory ones, negative learning rates, D1 and D2 gains,
+/// weights driven to their bounds.
+fn random_reward_networks(ctx: &Ctx) {
+    let mut rng = StdRng::seed_from_u64(2026);
+    for case in 0..4u64 {
+        let text = common::random_reward_network(&mut rng);
+        let net = Network::from_toml_str(&text, "random reward").unwrap();
+        let model = Model::build(net, case).unwrap();
+        let chunk = [1, 13, 64, 200][case as usize];
+        assert_engines_agree(
+            ctx,
+            &model,
+            &InputSource::generated(&model),
+            400,
+            chunk,
+            GpuOptions::default(),
+            &format!("reward case {case} (chunk {chunk})\n{text}"),
+        );
+        // the weights did change (else equality says little)
+        let mut cpu = CpuEngine::new(&model).unwrap();
+        let input = InputSource::generated(&model);
+        nacc::engine::simulate(&mut cpu, &model.net, &input, 400, 400, |_| {}).unwrap();
+        let q = model.quantize().unwrap();
+        let learned = cpu.plastic_weights().unwrap();
+        assert!(
+            learned
+                .iter()
+                .zip(&q)
+                .any(|(l, q)| l.as_ref().is_some_and(|l| *l != q.wq)),
+            "reward case {case}: no plastic weight changed\n{text}"
+        );
+    }
 }
 
 fn default_network_1000_steps(ctx: &Ctx) {
@@ -783,6 +881,11 @@ fn main() {
             a_lost_device_keeps_the_completed_chunks,
         ),
         ("cli_run_gpu_and_compare", cli_run_gpu_and_compare),
+        (
+            "reward_learning_gpu_equals_cpu",
+            reward_learning_gpu_equals_cpu,
+        ),
+        ("random_reward_networks", random_reward_networks),
     ];
     // `cargo test -- NAME` runs the tests whose name contains NAME.
     let filters: Vec<String> = std::env::args()

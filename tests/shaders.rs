@@ -2,7 +2,8 @@
 //! every `#[repr(C)]` mirror matches its WGSL struct's layout.
 
 use nacc::engine::gpu::layout::{
-    FusedParams, PoissonParams, PopParams, ProjParams, ScatterParams, Step, SynParams,
+    FusedParams, PlasticParams, PoissonParams, PopParams, ProjParams, ScatterParams, Step,
+    SynParams,
 };
 use std::mem::{offset_of, size_of};
 use std::path::Path;
@@ -50,7 +51,7 @@ fn every_shader_parses_and_validates() {
     );
     for (name, src) in &ks {
         let m = module(name, src);
-        // each kernel file has the entry point named after it
+        // each kernel file has the entry point named after it (and may have more)
         let entry = name.trim_end_matches(".wgsl");
         assert!(
             m.entry_points.iter().any(|e| e.name == entry),
@@ -64,11 +65,13 @@ fn engine_compiles_the_files_in_shaders() {
     // The engine embeds the shaders with include_str!: they are these files,
     // and every file is one the engine uses.
     use nacc::engine::gpu::{
-        COMMON_WGSL, FUSED_WGSL, LIF_WGSL, POISSON_WGSL, SCATTER_WGSL, SYNAPSE_WGSL,
+        COMMON_WGSL, FUSED_WGSL, LIF_WGSL, PLASTICITY_WGSL, POISSON_WGSL, SCATTER_WGSL,
+        SYNAPSE_WGSL,
     };
     let embedded = [
         ("fused_steps.wgsl", FUSED_WGSL),
         ("lif_update.wgsl", LIF_WGSL),
+        ("plasticity.wgsl", PLASTICITY_WGSL),
         ("poisson_input.wgsl", POISSON_WGSL),
         ("synapse_accumulate.wgsl", SYNAPSE_WGSL),
         ("synapse_scatter.wgsl", SCATTER_WGSL),
@@ -163,14 +166,39 @@ fn repr_c_types_match_wgsl_structs() {
             zero,
             beta,
             threshold,
-            pop
+            pop,
+            n_proj
         ]
     );
     check_layout!(
         &lif,
         ProjParams,
         "ProjParams",
-        [acc_offset, bias_offset, sign, scale_hi, scale_lo]
+        [acc_offset, bias_offset, sign, gained, scale_hi, scale_lo]
+    );
+    let plastic = m("plasticity.wgsl");
+    check_layout!(
+        &plastic,
+        PlasticParams,
+        "PlasticParams",
+        [
+            n_pre,
+            n_post,
+            stride,
+            pre_word_offset,
+            post_word_offset,
+            row_words,
+            index,
+            n_plastic,
+            wq_min,
+            wq_max,
+            zero,
+            decay_pre,
+            decay_post,
+            decay_c,
+            a_plus,
+            a_minus
+        ]
     );
     check_layout!(
         &fused,

@@ -15,6 +15,7 @@ use crate::config::{LifParams, Network, Reset};
 use crate::error::Result;
 use crate::network::{Model, Quantized};
 use crate::record::ChunkSpikes;
+use crate::reward::{Clock, PlasticConsts, PlasticState, plasticity_step};
 use std::sync::Arc;
 
 /// One projection in the form the kernels read.
@@ -34,6 +35,8 @@ pub struct Projection {
     pub block: Vec<Vec<i32>>,
     /// Posts a thread's range of `block` holds (the last may hold fewer).
     pub block_per: usize,
+    /// Traces and eligibilities of a plastic projection.
+    pub plastic: Option<PlasticState>,
 }
 
 pub struct CpuEngine {
@@ -52,6 +55,11 @@ pub struct CpuEngine {
     /// Dense projections from Poisson populations with at least this many
     /// synapses sum [`BLOCK_STEPS`] steps at once.
     block_min_synapses: usize,
+    /// d(t), gains and learning factors, when the network has dopamine
+    /// modulation or plasticity; `gains` and `etas` hold the current step's.
+    clock: Option<Clock>,
+    gains: Vec<f32>,
+    etas: Vec<f32>,
 }
 
 /// Projections of at least this many synapses split their sums across
@@ -121,9 +129,15 @@ impl CpuEngine {
                 block: Vec::new(),
                 block_per: 0,
                 bias: w.b.clone(),
+                plastic: p.plasticity.as_ref().zip(q.bounds).map(|(pl, b)| {
+                    PlasticState::new(PlasticConsts::new(pl, net.dt_ms, b), q.n_pre, q.n_post)
+                }),
                 q,
             })
             .collect();
+        let frac_bits: Vec<u32> = quantized.iter().map(|q| q.frac_bits).collect();
+        let clock = Some(Clock::new(&net, &frac_bits)).filter(Clock::matters);
+        let n_proj = net.projections.len();
         let incoming = (0..net.populations.len())
             .map(|p| net.incoming(p).map(|(j, _)| j).collect())
             .collect();
@@ -152,6 +166,9 @@ impl CpuEngine {
             threads: threads.max(1),
             steps_done: 0,
             block_min_synapses: PARALLEL_MIN_SYNAPSES,
+            clock,
+            gains: vec![1.0; n_proj],
+            etas: vec![0.0; n_proj],
         }
     }
 
@@ -175,6 +192,9 @@ impl Engine for CpuEngine {
 
     fn run_chunk(&mut self, spikes: &mut ChunkSpikes) -> Result<()> {
         for s in 0..spikes.steps {
+            if let Some(c) = &mut self.clock {
+                c.next(&mut self.gains, &mut self.etas);
+            }
             for &p in &self.net.order {
                 let Some(lif) = self.net.populations[p].lif().copied() else {
                     continue;
@@ -184,7 +204,9 @@ impl Engine for CpuEngine {
                     let wps = self.net.populations[proj.pre].words_per_step();
                     let pre_spikes = &spikes.bits[proj.pre][s * wps..(s + 1) * wps];
                     let (wq, n_post) = (&proj.q.wq, proj.q.n_post);
+                    // (not when plastic: the weights change every step)
                     let blocked = proj.q.sparse.is_none()
+                        && proj.plastic.is_none()
                         && wq.len() >= self.block_min_synapses
                         && self.net.populations[proj.pre].is_poisson();
                     if blocked {
@@ -262,6 +284,7 @@ impl Engine for CpuEngine {
                 let bad = lif_update(
                     &lif,
                     &self.projections,
+                    self.clock.is_some().then_some(&self.gains[..]),
                     &self.incoming[p],
                     &mut self.v[p],
                     spikes_prev,
@@ -277,6 +300,19 @@ impl Engine for CpuEngine {
                     ));
                 }
             }
+            // plasticity, once every population has its spikes of step s
+            for (j, proj) in self.projections.iter_mut().enumerate() {
+                let Some(st) = &mut proj.plastic else {
+                    continue;
+                };
+                let post = self.net.projections[j].post;
+                let bits = |pop: usize| {
+                    let wps = self.net.populations[pop].words_per_step();
+                    &spikes.bits[pop][s * wps..(s + 1) * wps]
+                };
+                let wq = &mut Arc::make_mut(&mut proj.q).wq;
+                plasticity_step(st, wq, bits(proj.pre), bits(post), self.etas[j]);
+            }
         }
         self.steps_done += spikes.steps as u64;
         if spikes.steps > 0 {
@@ -290,6 +326,14 @@ impl Engine for CpuEngine {
 
     fn membranes(&mut self) -> Result<Vec<Vec<f32>>> {
         Ok(self.v.clone())
+    }
+
+    fn plastic_weights(&mut self) -> Result<Vec<Option<Vec<i32>>>> {
+        Ok(self
+            .projections
+            .iter()
+            .map(|p| p.plastic.as_ref().map(|_| p.q.wq.clone()))
+            .collect())
     }
 }
 
@@ -463,7 +507,9 @@ pub fn flush_subnormal(v: f32) -> f32 {
 }
 
 /// Kernel `lif_update`: forms each neuron's current from the incoming
-/// projections (`I = sign_1 * cur_1 + sign_2 * cur_2 + ...`, left to right),
+/// projections (`I = sign_1 * cur_1 + sign_2 * cur_2 + ...`, left to right,
+/// each `cur` times its gain when `gains` holds this step's, see
+/// [`crate::reward`]),
 /// updates its membrane `v`, and writes its spike bit into `spikes`.
 /// Returns the first neuron whose membrane is no longer finite.
 /// Indexed by neuron like the kernel's invocation index.
@@ -471,6 +517,7 @@ pub fn flush_subnormal(v: f32) -> f32 {
 pub fn lif_update(
     lif: &LifParams,
     projections: &[Projection],
+    gains: Option<&[f32]>,
     incoming: &[usize],
     v: &mut [f32],
     spikes_prev: &[u32],
@@ -484,7 +531,11 @@ pub fn lif_update(
             let mut current = 0.0f32;
             for (k, &j) in incoming.iter().enumerate() {
                 let c = &projections[j];
-                let cur = fixed_to_f32(c.acc[n], c.q.scale_hi, c.q.scale_lo) + c.bias[n];
+                let mut cur = fixed_to_f32(c.acc[n], c.q.scale_hi, c.q.scale_lo) + c.bias[n];
+                if let Some(g) = gains {
+                    // dopamine's gain (exactly 1 where unmodulated)
+                    cur *= g[j];
+                }
                 let term = if c.sign < 0 { -cur } else { cur };
                 current = if k == 0 { term } else { current + term };
             }

@@ -15,6 +15,8 @@ use crate::error::{Error, Result};
 use crate::input::{poisson_chunk, purpose, rate_threshold, stream_id};
 use crate::network::Model;
 use crate::record::{ChunkSpikes, SpikeRecord};
+use crate::reward::Stimulus;
+use std::sync::Arc;
 
 pub trait Engine {
     /// What runs the steps, for messages and summary.json ("cpu reference",
@@ -36,6 +38,10 @@ pub trait Engine {
     fn generates_input(&self) -> bool {
         false
     }
+
+    /// Per projection: the fixed-point weights of a plastic one as they
+    /// are now (pre-major, like `Quantized::wq`), None for the others.
+    fn plastic_weights(&mut self) -> Result<Vec<Option<Vec<i32>>>>;
 }
 
 /// The input seed of trial `t` of a run with seed `seed`: the seed itself
@@ -64,6 +70,14 @@ pub fn run_chunk_from(
     engine.run_chunk(buf)
 }
 
+/// Patterns switching a Poisson population's rates ([`Stimulus`]).
+#[derive(Debug, Clone)]
+pub struct StimulusInput {
+    pub stim: Stimulus,
+    /// Per pattern: the population's integer thresholds while it is shown.
+    pub thresholds: Vec<Vec<u32>>,
+}
+
 /// Where the spikes of the Poisson populations come from.
 #[derive(Debug, Clone)]
 pub enum InputSource {
@@ -72,6 +86,8 @@ pub enum InputSource {
         seed: u64,
         /// Per population: (stream id, per-neuron integer thresholds); empty for LIF.
         streams: Vec<(u32, Vec<u32>)>,
+        /// Patterns that change one population's thresholds while shown.
+        stimulus: Option<Arc<StimulusInput>>,
     },
     /// Given spikes (from a file): per Poisson population given, its index
     /// and its spikes bit-packed as in [`ChunkSpikes`], for `steps` steps.
@@ -86,9 +102,14 @@ impl InputSource {
     /// (trial 0 is the run's own seed).
     pub fn generated_trial(model: &Model, t: usize) -> InputSource {
         match InputSource::generated(model) {
-            InputSource::Generated { seed, streams } => InputSource::Generated {
+            InputSource::Generated {
+                seed,
+                streams,
+                stimulus,
+            } => InputSource::Generated {
                 seed: trial_seed(seed, t),
                 streams,
+                stimulus,
             },
             given => given,
         }
@@ -106,19 +127,50 @@ impl InputSource {
                     rates.iter().map(|&r| rate_threshold(r)).collect(),
                 )
             })
-            .collect();
+            .collect::<Vec<(u32, Vec<u32>)>>();
+        let stimulus = model.net.stimulus.as_ref().map(|st| {
+            let base = &streams[st.population].1;
+            let thresholds = st
+                .patterns
+                .iter()
+                .map(|pat| {
+                    let mut t = base.clone();
+                    t[pat.neurons.clone()].fill(rate_threshold(pat.rate));
+                    t
+                })
+                .collect();
+            Arc::new(StimulusInput {
+                stim: st.clone(),
+                thresholds,
+            })
+        });
         InputSource::Generated {
             seed: model.seed,
             streams,
+            stimulus,
         }
     }
 
     /// Writes the input of steps `first_step ..` into `spikes`.
     pub fn fill(&self, net: &Network, first_step: u64, spikes: &mut ChunkSpikes) {
         match self {
-            InputSource::Generated { seed, streams } => {
+            InputSource::Generated {
+                seed,
+                streams,
+                stimulus,
+            } => {
                 for (p, pop) in net.populations.iter().enumerate() {
-                    if pop.is_poisson() {
+                    if let Some(si) = stimulus.as_deref().filter(|si| si.stim.population == p) {
+                        // a step at a time: the thresholds of the pattern shown, if any
+                        let (stream, base) = &streams[p];
+                        let wps = pop.words_per_step();
+                        for s in 0..spikes.steps {
+                            let step = first_step + s as u64;
+                            let thr = si.stim.pattern_at(step).map_or(base, |k| &si.thresholds[k]);
+                            let out = &mut spikes.bits[p][s * wps..(s + 1) * wps];
+                            poisson_chunk(*seed, *stream, thr, step, 1, out);
+                        }
+                    } else if pop.is_poisson() {
                         let (stream, thr) = &streams[p];
                         poisson_chunk(
                             *seed,

@@ -5,6 +5,7 @@
 
 pub mod canvas;
 pub mod heatmap;
+pub mod learning;
 pub mod raster;
 
 use crate::error::Result;
@@ -74,7 +75,7 @@ fn plot_height(n: usize, min: i64, max: i64) -> i64 {
     if whole <= max { whole } else { max }
 }
 
-fn png(path: &Path, c: &Canvas) -> Result<()> {
+pub fn png(path: &Path, c: &Canvas) -> Result<()> {
     write_atomic(path, |w| {
         c.img
             .write_with_encoder(image::codecs::png::PngEncoder::new(w))
@@ -91,12 +92,15 @@ fn neurons_of(view: &View, size: usize) -> Range<usize> {
 }
 
 /// Draws and writes `nacc.png`, `raster_<pop>.png` for every population and
-/// `heatmap_<proj>.png` for every projection given; returns the file names.
+/// `heatmap_<proj>.png` for every projection given, and with `dopamine`
+/// (d(t) of every step from 0) its panel under the rasters and
+/// `dopamine.png`; returns the file names.
 pub fn write_all(
     dir: &Path,
     dt_ms: f64,
     pops: &[PopData],
     projs: &[ProjData],
+    dopamine: Option<&[f32]>,
     view: &View,
 ) -> Result<Vec<String>> {
     let width = view.width as i64;
@@ -149,7 +153,8 @@ pub fn write_all(
             .enumerate()
             .map(|(i, _)| raster::panel_height(0, i + 1 == specs.len()))
             .sum::<i64>()
-        + heat_h.map_or(0, |_| heatmap::panel_height(0));
+        + heat_h.map_or(0, |_| heatmap::panel_height(0))
+        + dopamine.map_or(0, |_| learning::panel_height(learning::DOPAMINE_H));
     if let Some(h) = view.height {
         let variable: i64 = raster_h.iter().sum::<i64>() + heat_h.unwrap_or(0);
         let f = ((h as i64 - fixed) as f64 / variable.max(1) as f64).max(0.1);
@@ -197,6 +202,21 @@ pub fn write_all(
         let name = format!("raster_{}.png", s.name);
         png(&dir.join(&name), &one)?;
         written.push(name);
+    }
+    if let Some(d) = dopamine {
+        let h = learning::DOPAMINE_H;
+        learning::draw_dopamine(&mut fig, d, view.steps.clone(), dt_ms, (LEFT, y, plot_w, h));
+        y += learning::panel_height(h);
+        let mut one = Canvas::new(width as u32, (learning::panel_height(h) + 2 * TOP) as u32);
+        learning::draw_dopamine(
+            &mut one,
+            d,
+            view.steps.clone(),
+            dt_ms,
+            (LEFT, TOP, plot_w, h),
+        );
+        png(&dir.join("dopamine.png"), &one)?;
+        written.push("dopamine.png".into());
     }
     if let (Some(hs), Some(h)) = (heat.first(), heat_h) {
         heatmap::draw_panel(&mut fig, hs, LEFT, y, plot_w, h);

@@ -183,3 +183,145 @@ pub fn overflowing_network() -> (String, u64) {
         t += 1;
     }
 }
+
+/// A random network with reward: a stimulus on `input`, dopamine from
+/// explicit rewards and a rule, D1 and D2 gains, and plastic projections
+/// from a Poisson and from a LIF population, excitatory and inhibitory,
+/// with learning rates of both signs and up to ones that drive weights to
+/// their bounds within a few steps.
+pub fn random_reward_network(rng: &mut StdRng) -> String {
+    let n_in = rng.random_range(8..120);
+    let n_inter = rng.random_range(4..60);
+    let n_d1 = rng.random_range(1..50);
+    let n_d2 = rng.random_range(1..50);
+    let a = rng.random_range(1..n_in);
+    let lr = |rng: &mut StdRng| {
+        let sign = if rng.random_bool(0.3) { -1.0 } else { 1.0 };
+        sign * 10f64.powf(rng.random_range(-6.0..-1.0))
+    };
+    let tau = |rng: &mut StdRng| 10f64.powf(rng.random_range(-0.5..2.7));
+    let plastic = |rng: &mut StdRng, w_max: f64| {
+        format!(
+            "[projection.plasticity]\ntau_pre_ms = {}\ntau_post_ms = {}\ntau_c_ms = {}\na_plus = {}\na_minus = {}\nlearning_rate = {:e}\nw_min = 0.0\nw_max = {w_max}\n",
+            tau(rng),
+            tau(rng),
+            tau(rng),
+            rng.random_range(0.0..2.0f32),
+            rng.random_range(0.0..2.0f32),
+            lr(rng),
+        )
+    };
+    let p1 = plastic(rng, 0.3);
+    let p2 = plastic(rng, 0.25);
+    let p3 = plastic(rng, 0.2);
+    format!(
+        r#"
+dt_ms = 1.0
+[[population]]
+name = "input"
+size = {n_in}
+kind = "poisson"
+rate = [0.02, {rate_hi}]
+[[population]]
+name = "inter"
+size = {n_inter}
+kind = "lif"
+beta = {b1}
+[[population]]
+name = "d1"
+size = {n_d1}
+kind = "lif"
+beta = {b2}
+dopamine = "d1"
+da_gain = {g1}
+[[population]]
+name = "d2"
+size = {n_d2}
+kind = "lif"
+beta = {b3}
+reset = "zero"
+dopamine = "d2"
+da_gain = {g2}
+[[projection]]
+name = "in_inter"
+pre = "input"
+post = "inter"
+bias = false
+init = "uniform"
+low = 0.0
+high = {h1}
+[[projection]]
+name = "in_d1"
+pre = "input"
+post = "d1"
+bias = true
+init = "uniform"
+low = 0.0
+high = 0.3
+{p1}
+[[projection]]
+name = "inter_d1"
+pre = "inter"
+post = "d1"
+sign = -1
+bias = false
+init = "uniform"
+low = 0.0
+high = 0.2
+{p2}
+[[projection]]
+name = "in_d2"
+pre = "input"
+post = "d2"
+bias = false
+init = "constant"
+weight = 0.1
+{p3}
+[[projection]]
+name = "inter_d2"
+pre = "inter"
+post = "d2"
+sign = -1
+bias = false
+init = "constant"
+weight = 0.05
+[stimulus]
+population = "input"
+trial_ms = {trial}
+present_ms = {present}
+sequence = ["A", "B", "B"]
+[[stimulus.pattern]]
+name = "A"
+neurons = [0, {a}]
+rate = {ra}
+[[stimulus.pattern]]
+name = "B"
+neurons = [{a}, {n_in}]
+rate = {rb}
+[dopamine]
+tau_ms = {tau_d}
+rewards = [[{r1}, {amt1}], [{r2}, -0.5]]
+[[dopamine.rule]]
+pattern = "A"
+delay_ms = {delay}
+amount = {amt2}
+"#,
+        rate_hi = rng.random_range(0.05..0.4),
+        b1 = rng.random_range(0.5..0.95),
+        b2 = rng.random_range(0.5..0.95),
+        b3 = rng.random_range(0.5..0.95),
+        g1 = rng.random_range(0.0..2.0),
+        g2 = rng.random_range(0.0..2.0),
+        h1 = rng.random_range(0.05..0.4),
+        trial = rng.random_range(20..150),
+        present = rng.random_range(5..20),
+        ra = rng.random_range(0.1..0.8),
+        rb = rng.random_range(0.1..0.8),
+        tau_d = tau(rng),
+        r1 = rng.random_range(0..300),
+        amt1 = rng.random_range(0.1..3.0),
+        r2 = rng.random_range(0..300),
+        delay = rng.random_range(0..40),
+        amt2 = rng.random_range(0.1..3.0),
+    )
+}

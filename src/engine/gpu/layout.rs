@@ -45,7 +45,8 @@ pub struct PopParams {
     pub threshold: f32,
     /// Index of the population in the network, for fault reports.
     pub pop: u32,
-    pub _pad1: u32,
+    /// Projections in the network: the length of a step's row of `gains`.
+    pub n_proj: u32,
 }
 
 /// WGSL `ProjParams` (shaders/lif_update.wgsl), an element of a storage array.
@@ -55,7 +56,8 @@ pub struct ProjParams {
     pub acc_offset: u32,
     pub bias_offset: u32,
     pub sign: i32,
-    pub _pad0: u32,
+    /// 1: the current is multiplied by the step's dopamine gain.
+    pub gained: u32,
     pub scale_hi: f32,
     pub scale_lo: f32,
     pub _pad1: [u32; 2],
@@ -116,4 +118,31 @@ pub struct ScatterParams {
     pub acc_offset: u32,
     pub chunk_words: u32,
     pub _pad: [u32; 3],
+}
+
+/// WGSL `PlasticParams` (shaders/plasticity.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
+pub struct PlasticParams {
+    pub n_pre: u32,
+    pub n_post: u32,
+    /// i32s from one pre neuron's weights to the next.
+    pub stride: u32,
+    pub pre_word_offset: u32,
+    pub post_word_offset: u32,
+    pub row_words: u32,
+    /// This projection's column in a step's row of `etas`, and the row length.
+    pub index: u32,
+    pub n_plastic: u32,
+    pub wq_min: i32,
+    pub wq_max: i32,
+    /// Always 0: the run-time operand of the WGSL rounding barrier `exact`.
+    pub zero: u32,
+    pub _pad0: u32,
+    pub decay_pre: f32,
+    pub decay_post: f32,
+    pub decay_c: f32,
+    pub a_plus: f32,
+    pub a_minus: f32,
+    pub _pad1: [u32; 3],
 }

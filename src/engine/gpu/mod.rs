@@ -33,7 +33,11 @@ use crate::config::{Network, Reset};
 use crate::error::{Error, Result};
 use crate::network::Model;
 use crate::record::ChunkSpikes;
-use layout::{FusedParams, PoissonParams, PopParams, ProjParams, ScatterParams, Step, SynParams};
+use crate::reward::{Clock, PlasticConsts};
+use layout::{
+    FusedParams, PlasticParams, PoissonParams, PopParams, ProjParams, ScatterParams, Step,
+    SynParams,
+};
 use std::sync::Arc;
 use wgpu::util::DeviceExt;
 
@@ -43,6 +47,7 @@ pub const LIF_WGSL: &str = include_str!("../../../shaders/lif_update.wgsl");
 pub const FUSED_WGSL: &str = include_str!("../../../shaders/fused_steps.wgsl");
 pub const POISSON_WGSL: &str = include_str!("../../../shaders/poisson_input.wgsl");
 pub const SCATTER_WGSL: &str = include_str!("../../../shaders/synapse_scatter.wgsl");
+pub const PLASTICITY_WGSL: &str = include_str!("../../../shaders/plasticity.wgsl");
 
 const WORKGROUP: u64 = 64;
 /// Spike-buffer rows kept on the GPU at most, in bytes (bounds the chunk).
@@ -72,6 +77,20 @@ struct Launch {
     scatter: bool,
 }
 
+/// A plastic projection's kernels and the buffer its weights live in.
+struct PlasticLaunch {
+    proj: usize,
+    /// `plasticity`, one invocation per synapse.
+    synapses: Launch,
+    /// `plasticity_traces`, one invocation per pre and post neuron.
+    traces: Launch,
+    weights: wgpu::Buffer,
+    n_pre: usize,
+    n_post: usize,
+    /// i32s from one pre neuron's weights to the next.
+    stride: usize,
+}
+
 /// How the steps of a chunk reach the GPU.
 enum Path {
     /// One `synapse_accumulate` per projection part and one `lif_update`
@@ -92,6 +111,9 @@ enum Path {
         step_stride: u32,
         /// Workgroups per grid dimension at most.
         max_dim: u32,
+        plasticity_pipeline: wgpu::ComputePipeline,
+        traces_pipeline: wgpu::ComputePipeline,
+        plastic: Vec<PlasticLaunch>,
     },
     /// The whole network, every step of the chunk, in one dispatch of one
     /// workgroup (`fused_steps`).
@@ -133,6 +155,12 @@ pub struct GpuEngine {
     /// A test hook: NACC_INJECT_DEVICE_LOSS=k fails like a lost device once
     /// k steps are done, so that tests can check what a run keeps.
     inject_loss_at: Option<u64>,
+    /// d(t), gains and learning factors (dopamine modulation or
+    /// plasticity), uploaded per chunk into `gains` (a row of one per
+    /// projection a step) and `etas` (one per plastic projection a step).
+    clock: Option<Clock>,
+    gains: wgpu::Buffer,
+    etas: wgpu::Buffer,
 }
 
 /// Spike words (of 32 pre neurons) one synapse_accumulate invocation sums:
@@ -361,7 +389,10 @@ fn step_stride(limits: &wgpu::Limits) -> u32 {
 
 /// Whether the fused one-dispatch kernel can run the network.
 fn fusable(net: &Network, max_binding: u64) -> bool {
-    net.projections.iter().all(|p| p.conn.is_dense())
+    net.projections
+        .iter()
+        .all(|p| p.conn.is_dense() && p.plasticity.is_none())
+        && net.populations.iter().all(|p| p.dopamine.is_none())
         && net.row_words() <= FUSED_MAX_ROW_WORDS
         && net.total_synapses() <= FUSED_MAX_SYNAPSES
         && net.total_synapses() * 4 <= max_binding
@@ -458,6 +489,10 @@ struct Shared<'a> {
     fault: &'a wgpu::Buffer,
     /// Words of one trial's spike rows.
     trial_words: u64,
+    /// Per step of a chunk: each projection's gain, each plastic
+    /// projection's learning factor.
+    gains: &'a wgpu::Buffer,
+    etas: &'a wgpu::Buffer,
 }
 
 impl GpuEngine {
@@ -521,7 +556,7 @@ impl GpuEngine {
         let fused = plan.fused;
         if fused && !fusable(&net, max_binding) {
             return Err(Error::Input(format!(
-                "the fused kernel needs dense projections, at most {} spike words a step and {FUSED_MAX_SYNAPSES} synapses; this network has {} and {}",
+                "the fused kernel needs dense projections without plasticity, no dopamine gain, at most {} spike words a step and {FUSED_MAX_SYNAPSES} synapses; this network has {} and {}",
                 FUSED_MAX_ROW_WORDS,
                 lay.row_words,
                 net.total_synapses()
@@ -571,7 +606,9 @@ impl GpuEngine {
         let mut thr_data: Vec<u32> = Vec::new();
         let mut poisson = vec![None; net.populations.len()];
         let gen_input = match input {
-            &InputSource::Generated { seed, ref streams } if plan.gen_input => {
+            &InputSource::Generated {
+                seed, ref streams, ..
+            } if plan.gen_input => {
                 for (p, pop) in net.populations.iter().enumerate() {
                     if pop.is_poisson() {
                         let (stream, thr) = &streams[p];
@@ -593,7 +630,7 @@ impl GpuEngine {
         // every trial's keys (k0, k1) per Poisson population
         let mut trial_keys = Vec::new();
         for inp in inputs {
-            let InputSource::Generated { seed, streams } = inp else {
+            let InputSource::Generated { seed, streams, .. } = inp else {
                 if trials > 1 {
                     return Err(Error::Input(
                         "--trials needs generated input (not --input-spikes)".into(),
@@ -620,7 +657,35 @@ impl GpuEngine {
                 | wgpu::BufferUsages::COPY_DST
                 | wgpu::BufferUsages::COPY_SRC,
         );
+        let frac_bits: Vec<u32> = quantized.iter().map(|q| q.frac_bits).collect();
+        let clock = Some(Clock::new(&net, &frac_bits)).filter(Clock::matters);
+        let n_plastic = net
+            .projections
+            .iter()
+            .filter(|p| p.plasticity.is_some())
+            .count();
+        let per_step = |n: usize| {
+            if clock.is_some() {
+                capacity as u64 * n as u64 * 4
+            } else {
+                0
+            }
+        };
+        let gains = buffer(
+            device,
+            "gains",
+            per_step(net.projections.len()),
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+        );
+        let etas = buffer(
+            device,
+            "etas",
+            per_step(n_plastic),
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+        );
         let shared = Shared {
+            gains: &gains,
+            etas: &etas,
             spikes: &spikes,
             v: &v,
             bias: &bias,
@@ -681,6 +746,9 @@ impl GpuEngine {
             v,
             v_staging,
             _keep: keep,
+            clock,
+            gains,
+            etas,
         })
     }
 
@@ -718,6 +786,27 @@ impl GpuEngine {
             }
             ctx.queue
                 .write_buffer(&self.spikes, row_bytes, bytemuck::cast_slice(upload));
+        }
+        if let Some(clock) = &mut self.clock {
+            // this part's d(t) factors, a row per step
+            let n_proj = self.net.projections.len();
+            let plastic: Vec<usize> = (0..n_proj)
+                .filter(|&j| self.net.projections[j].plasticity.is_some())
+                .collect();
+            let (mut g, mut e) = (vec![0f32; n_proj], vec![0f32; n_proj]);
+            let mut gains = Vec::with_capacity(n * n_proj);
+            let mut etas = Vec::with_capacity(n * plastic.len());
+            for _ in 0..n {
+                clock.next(&mut g, &mut e);
+                gains.extend_from_slice(&g);
+                etas.extend(plastic.iter().map(|&j| e[j]));
+            }
+            ctx.queue
+                .write_buffer(&self.gains, 0, bytemuck::cast_slice(&gains));
+            if !etas.is_empty() {
+                ctx.queue
+                    .write_buffer(&self.etas, 0, bytemuck::cast_slice(&etas));
+            }
         }
         match &self.path {
             Path::Fused {
@@ -787,6 +876,9 @@ impl GpuEngine {
                     step_group,
                     step_stride,
                     max_dim,
+                    plasticity_pipeline,
+                    traces_pipeline,
+                    plastic,
                 } => {
                     // the input of the whole chunk first: it does not depend on the network
                     for (l, _, _) in poisson_launches.iter().flatten() {
@@ -820,6 +912,17 @@ impl GpuEngine {
                             pass.set_pipeline(lif_pipeline);
                             pass.set_bind_group(0, &lif.bind_group, &[]);
                             pass.dispatch_workgroups(lif.grid.0, lif.grid.1, 1);
+                        }
+                        // plasticity, once every population has its spikes of the step
+                        for pl in plastic {
+                            for (pipe, l) in [
+                                (plasticity_pipeline, &pl.synapses),
+                                (traces_pipeline, &pl.traces),
+                            ] {
+                                pass.set_pipeline(pipe);
+                                pass.set_bind_group(0, &l.bind_group, &[]);
+                                pass.dispatch_workgroups(l.grid.0, l.grid.1, 1);
+                            }
                         }
                     }
                 }
@@ -903,7 +1006,8 @@ impl GpuEngine {
             fused: opts
                 .fused
                 .unwrap_or_else(|| fusable(net, max_binding(&ctx.limits, &opts))),
-            gen_input: generated_input && !opts.host_input,
+            // patterns change rates while shown: the host draws that input
+            gen_input: generated_input && !opts.host_input && net.stimulus.is_none(),
             step_stride: step_stride(&ctx.limits),
         }
     }
@@ -1137,7 +1241,7 @@ fn build_dispatch(
             acc_offset: lay.acc_offset[j] as u32,
             bias_offset: lay.acc_offset[j] as u32,
             sign: p.sign,
-            _pad0: 0,
+            gained: (p.sign > 0 && net.populations[p.post].dopamine.is_some()) as u32,
             scale_hi: q.scale_hi,
             scale_lo: q.scale_lo,
             _pad1: [0; 2],
@@ -1169,7 +1273,7 @@ fn build_dispatch(
         device,
         "lif_update",
         LIF_WGSL,
-        &[true, true, true, false, false, false, false],
+        &[true, true, true, false, false, false, false, true],
         step_layout,
     );
 
@@ -1181,6 +1285,24 @@ fn build_dispatch(
         &[true, true, true, true, false],
         step_layout,
     );
+
+    // plasticity launches: two per plastic projection (after its weights)
+    let plastic_flags = [true, true, false, false, false];
+    let (plasticity_layout, plasticity_pipeline) = kernel(
+        device,
+        "plasticity",
+        PLASTICITY_WGSL,
+        &plastic_flags,
+        step_layout,
+    );
+    let (traces_layout, traces_pipeline) = kernel(
+        device,
+        "plasticity_traces",
+        PLASTICITY_WGSL,
+        &plastic_flags,
+        step_layout,
+    );
+    let mut plastic = Vec::new();
 
     // synapse_accumulate launches: one per weights part. Rows are padded to
     // whole vec4 blocks; a part holds whole words of 32 pre rows.
@@ -1258,9 +1380,18 @@ fn build_dispatch(
                 ctx,
             ));
         }
+        if proj.plasticity.is_some() && rows_per_part < q.n_pre as u64 {
+            return Err(too_big(
+                &format!("plastic projection `{}` (kept in one binding)", proj.name),
+                q.n_pre as u64 * row_bytes_w,
+                max_binding,
+                ctx,
+            ));
+        }
         let post_blocks = n_post4.div_ceil(WORKGROUP);
         let mut launches = Vec::new();
         let mut first = 0u64;
+        let mut plastic_weights = None;
         while first < q.n_pre as u64 {
             let rows = rows_per_part.min(q.n_pre as u64 - first);
             let n_words = rows.div_ceil(32);
@@ -1276,8 +1407,12 @@ fn build_dispatch(
                 device,
                 &format!("weights {} part", proj.name),
                 bytemuck::cast_slice(&padded),
-                wgpu::BufferUsages::STORAGE,
+                // plastic weights are read back at the end
+                wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
             );
+            if proj.plasticity.is_some() {
+                plastic_weights = Some(wbuf.clone());
+            }
             let params = SynParams {
                 n_post: n_post as u32,
                 post_blocks: post_blocks as u32,
@@ -1309,6 +1444,75 @@ fn build_dispatch(
             first += rows;
         }
         syn_launches.push(launches);
+        if let (Some(pl), Some(bounds), Some(weights)) =
+            (&proj.plasticity, q.bounds, plastic_weights)
+        {
+            let k = PlasticConsts::new(pl, net.dt_ms, bounds);
+            let params = PlasticParams {
+                n_pre: q.n_pre as u32,
+                n_post: q.n_post as u32,
+                stride: (n_post4 * 4) as u32,
+                pre_word_offset: lay.word_offset[proj.pre] as u32,
+                post_word_offset: lay.word_offset[proj.post] as u32,
+                row_words: lay.row_words as u32,
+                index: plastic.len() as u32,
+                n_plastic: net
+                    .projections
+                    .iter()
+                    .filter(|p| p.plasticity.is_some())
+                    .count() as u32,
+                wq_min: k.wq_min,
+                wq_max: k.wq_max,
+                zero: 0,
+                _pad0: 0,
+                decay_pre: k.decay_pre,
+                decay_post: k.decay_post,
+                decay_c: k.decay_c,
+                a_plus: k.a_plus,
+                a_minus: k.a_minus,
+                _pad1: [0; 3],
+            };
+            let pbuf = init_buffer(
+                device,
+                "plastic params",
+                bytemuck::bytes_of(&params),
+                wgpu::BufferUsages::UNIFORM,
+            );
+            let elig = buffer(
+                device,
+                "eligibility",
+                weights.size(),
+                wgpu::BufferUsages::STORAGE,
+            );
+            let traces = buffer(
+                device,
+                "traces",
+                (q.n_pre + q.n_post) as u64 * 4,
+                wgpu::BufferUsages::STORAGE,
+            );
+            let what = format!("plastic projection `{}`", proj.name);
+            let buffers = [&pbuf, sh.spikes, sh.etas, &weights, &elig, &traces];
+            let synapses = Launch {
+                bind_group: bind_group(device, "plasticity", &plasticity_layout, &buffers),
+                grid: grid((q.n_pre * q.n_post) as u64 / WORKGROUP + 1, max_dim, &what)?,
+                scatter: false,
+            };
+            let traces_launch = Launch {
+                bind_group: bind_group(device, "plasticity_traces", &traces_layout, &buffers),
+                grid: grid((q.n_pre + q.n_post) as u64 / WORKGROUP + 1, max_dim, &what)?,
+                scatter: false,
+            };
+            plastic.push(PlasticLaunch {
+                proj: j,
+                synapses,
+                traces: traces_launch,
+                weights,
+                n_pre: q.n_pre,
+                n_post: q.n_post,
+                stride: (n_post4 * 4) as usize,
+            });
+            keep.extend([pbuf, elig, traces]);
+        }
     }
 
     // lif_update launches: one per LIF population.
@@ -1330,7 +1534,7 @@ fn build_dispatch(
             beta: lif.beta,
             threshold: lif.threshold,
             pop: p as u32,
-            _pad1: 0,
+            n_proj: net.projections.len() as u32,
         };
         let grid = grid(
             (pop.size as u64).div_ceil(WORKGROUP),
@@ -1356,6 +1560,7 @@ fn build_dispatch(
                 sh.v,
                 sh.spikes,
                 sh.fault,
+                sh.gains,
             ],
         );
         lif_launches.push(Some(Launch {
@@ -1431,6 +1636,9 @@ fn build_dispatch(
         step_group,
         step_stride,
         max_dim,
+        plasticity_pipeline,
+        traces_pipeline,
+        plastic,
     })
 }
 
@@ -1494,6 +1702,32 @@ impl Engine for GpuEngine {
     /// Trial 0's membranes.
     fn membranes(&mut self) -> Result<Vec<Vec<f32>>> {
         Ok(self.membranes_trials()?.swap_remove(0))
+    }
+
+    fn plastic_weights(&mut self) -> Result<Vec<Option<Vec<i32>>>> {
+        let mut out = vec![None; self.net.projections.len()];
+        let Path::Dispatch { plastic, .. } = &self.path else {
+            return Ok(out);
+        };
+        for pl in plastic {
+            let bytes = pl.weights.size();
+            let staging = buffer(
+                &self.ctx.device,
+                "weights staging",
+                bytes,
+                wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            );
+            let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+            enc.copy_buffer_to_buffer(&pl.weights, 0, &staging, 0, bytes);
+            self.ctx.queue.submit([enc.finish()]);
+            let padded: Vec<i32> = self.ctx.read_mapped(&staging, bytes)?;
+            let mut wq = Vec::with_capacity(pl.n_pre * pl.n_post);
+            for i in 0..pl.n_pre {
+                wq.extend_from_slice(&padded[i * pl.stride..][..pl.n_post]);
+            }
+            out[pl.proj] = Some(wq);
+        }
+        Ok(out)
     }
 }
 

@@ -1,0 +1,294 @@
+//! The figures of reward learning (issue 7): the dopamine trace d(t) under
+//! the rasters, the learning curve (each pattern's response per
+//! presentation) and the weight change of a plastic projection as a
+//! heatmap with a diverging colour bar.
+
+use super::canvas::{Align, BLACK, BLUE, Canvas, Color, GREY, nice_ticks, tick_label};
+use super::raster::bin_range;
+use image::Rgb;
+use std::ops::Range;
+
+pub const TITLE_H: i64 = 26;
+pub const AXIS_H: i64 = 46;
+/// Height of the plot of the dopamine panel.
+pub const DOPAMINE_H: i64 = 90;
+const BAR_W: i64 = 90;
+const RED: Color = Rgb([200, 40, 40]);
+
+/// Colours of the learning curves, one per pattern.
+pub const SERIES: [Color; 6] = [
+    RED,
+    BLUE,
+    Rgb([40, 140, 60]),
+    Rgb([150, 80, 170]),
+    Rgb([220, 130, 20]),
+    Rgb([90, 90, 90]),
+];
+
+pub fn panel_height(h: i64) -> i64 {
+    TITLE_H + h + AXIS_H
+}
+
+/// A series of a line plot: its legend and its points (x, y).
+pub struct Series<'a> {
+    pub label: &'a str,
+    pub color: Color,
+    pub points: &'a [(f64, f64)],
+}
+
+/// A line plot with axes: `x` and `y` the ranges shown.
+#[allow(clippy::too_many_arguments)]
+pub fn draw_lines(
+    c: &mut Canvas,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+    x: Range<f64>,
+    y: Range<f64>,
+    (left, top, width, h): (i64, i64, i64, i64),
+) {
+    c.text(
+        left as f64,
+        (top + 4) as f64,
+        15.0,
+        title,
+        BLACK,
+        (Align::Start, Align::Start),
+    );
+    let py = top + TITLE_H;
+    let span = |r: &Range<f64>| (r.end - r.start).max(1e-12);
+    let to_px = |(vx, vy): (f64, f64)| {
+        (
+            left as f64 + (vx - x.start) / span(&x) * width as f64,
+            (py + h) as f64 - (vy - y.start) / span(&y) * (h - 2) as f64 - 1.0,
+        )
+    };
+    c.fill_rect(left, py, left + width, py + h, Rgb([248, 249, 252]));
+    for s in series {
+        for w in s.points.windows(2) {
+            c.line(to_px(w[0]), to_px(w[1]), s.color);
+        }
+        if let [p] = s.points {
+            let (px, ppy) = to_px(*p);
+            c.fill_rect(
+                px as i64 - 1,
+                ppy as i64 - 1,
+                px as i64 + 2,
+                ppy as i64 + 2,
+                s.color,
+            );
+        }
+    }
+    c.frame(left, py, left + width, py + h, GREY);
+    for v in nice_ticks(y.start, y.end, (h / 30).clamp(2, 6) as usize) {
+        let (_, yy) = to_px((x.start, v));
+        c.y_tick(left, yy.round() as i64, &tick_label(v));
+    }
+    c.y_label(left, py + h / 2, y_label);
+    for v in nice_ticks(x.start, x.end, (width / 90).clamp(2, 10) as usize) {
+        let (xx, _) = to_px((v, y.start));
+        let xx = xx.round() as i64;
+        c.fill_rect(xx, py + h + 1, xx + 1, py + h + 6, GREY);
+        c.text(
+            xx as f64,
+            (py + h + 8) as f64,
+            12.0,
+            &tick_label(v),
+            BLACK,
+            (Align::Center, Align::Start),
+        );
+    }
+    c.text(
+        (left + width / 2) as f64,
+        (py + h + 26) as f64,
+        13.0,
+        x_label,
+        BLACK,
+        (Align::Center, Align::Start),
+    );
+    // legend, top right inside the plot
+    if series.len() > 1 {
+        let mut lx = left + width - 8;
+        for s in series.iter().rev() {
+            let tw = Canvas::text_width(12.0, s.label).ceil() as i64;
+            lx -= tw;
+            c.text(
+                lx as f64,
+                (py + 6) as f64,
+                12.0,
+                s.label,
+                BLACK,
+                (Align::Start, Align::Start),
+            );
+            c.fill_rect(lx - 22, py + 13, lx - 6, py + 15, s.color);
+            lx -= 34;
+        }
+    }
+}
+
+/// The dopamine panel: d(t) over `steps` (ms on the x axis).
+pub fn draw_dopamine(
+    c: &mut Canvas,
+    d: &[f32],
+    steps: Range<usize>,
+    dt_ms: f64,
+    area: (i64, i64, i64, i64),
+) {
+    let width = area.2.max(1) as usize;
+    // at most ~2 points a pixel: the maximum of each bin, so no reward is lost
+    let per = steps.len().div_ceil(2 * width).max(1);
+    let mut points = Vec::new();
+    let mut t = steps.start;
+    while t < steps.end {
+        let end = (t + per).min(steps.end);
+        let m = d[t..end].iter().cloned().fold(f32::MIN, f32::max);
+        points.push((t as f64 * dt_ms, m as f64));
+        t = end;
+    }
+    let lo = d[steps.clone()].iter().cloned().fold(0f32, f32::min) as f64;
+    let hi = d[steps.clone()].iter().cloned().fold(0f32, f32::max) as f64;
+    let hi = if hi > lo {
+        hi + 0.05 * (hi - lo)
+    } else {
+        lo + 1.0
+    };
+    draw_lines(
+        c,
+        "dopamine d(t)",
+        "time (ms)",
+        "d(t)",
+        &[Series {
+            label: "d(t)",
+            color: Rgb([120, 60, 160]),
+            points: &points,
+        }],
+        steps.start as f64 * dt_ms..steps.end as f64 * dt_ms,
+        lo..hi,
+        area,
+    );
+}
+
+/// Blue (negative) through white (0) to red (positive), `v` in [-1, 1].
+pub fn diverging(v: f32) -> Color {
+    let v = v.clamp(-1.0, 1.0);
+    let (end, a) = if v < 0.0 {
+        ([33f32, 102., 172.], -v)
+    } else {
+        ([178., 24., 43.], v)
+    };
+    let mix = |k: usize| (255.0 + (end[k] - 255.0) * a).round() as u8;
+    Rgb([mix(0), mix(1), mix(2)])
+}
+
+/// The change of a plastic projection's weights: `dw[post * n_pre + pre]`,
+/// post neurons on y, pre neurons on x, symmetric colour scale.
+#[allow(clippy::too_many_arguments)]
+pub fn draw_weight_change(
+    c: &mut Canvas,
+    title: &str,
+    pre: &str,
+    post: &str,
+    dw: &[f32],
+    n_pre: usize,
+    n_post: usize,
+    (left, top, width, h): (i64, i64, i64, i64),
+) {
+    c.text(
+        left as f64,
+        (top + 4) as f64,
+        15.0,
+        title,
+        BLACK,
+        (Align::Start, Align::Start),
+    );
+    let max = dw.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let scale = if max > 0.0 { 1.0 / max } else { 0.0 };
+    let (x, y, w) = (left, top + TITLE_H, width - BAR_W);
+    let cols = n_pre.min(w as usize).max(1);
+    let rows = n_post.min(h as usize).max(1);
+    for r in 0..rows {
+        let posts = bin_range(r, rows, n_post);
+        let ys = bin_range(r, rows, h as usize);
+        for col in 0..cols {
+            let pres = bin_range(col, cols, n_pre);
+            let mut sum = 0f64;
+            for j in posts.clone() {
+                for i in pres.clone() {
+                    sum += dw[j * n_pre + i] as f64;
+                }
+            }
+            let v = (sum / (posts.len() * pres.len()) as f64) as f32 * scale;
+            let xs = bin_range(col, cols, w as usize);
+            c.fill_rect(
+                x + xs.start as i64,
+                y + h - ys.end as i64,
+                x + xs.end as i64,
+                y + h - ys.start as i64,
+                diverging(v),
+            );
+        }
+    }
+    c.frame(x, y, x + w, y + h, GREY);
+    for v in nice_ticks(0.0, (n_post - 1) as f64, (h / 40).clamp(2, 6) as usize) {
+        let yy = y + h - ((v + 0.5) / n_post as f64 * h as f64).round() as i64;
+        c.y_tick(x, yy, &tick_label(v));
+    }
+    c.y_label(x, y + h / 2, &format!("{post} neuron"));
+    for v in nice_ticks(0.0, (n_pre - 1) as f64, (w / 90).clamp(2, 10) as usize) {
+        let xx = x + ((v + 0.5) / n_pre as f64 * w as f64).round() as i64;
+        c.fill_rect(xx, y + h + 1, xx + 1, y + h + 6, GREY);
+        c.text(
+            xx as f64,
+            (y + h + 8) as f64,
+            12.0,
+            &tick_label(v),
+            BLACK,
+            (Align::Center, Align::Start),
+        );
+    }
+    c.text(
+        (x + w / 2) as f64,
+        (y + h + 26) as f64,
+        13.0,
+        &format!("{pre} neuron"),
+        BLACK,
+        (Align::Center, Align::Start),
+    );
+    // colour bar, -max .. +max
+    let (bx, bw) = (x + w + 24, 16);
+    for py in 0..h {
+        let v = 1.0 - 2.0 * (py as f32 + 0.5) / h as f32;
+        c.fill_rect(bx, y + py, bx + bw, y + py + 1, diverging(v));
+    }
+    c.frame(bx, y, bx + bw, y + h, GREY);
+    for (v, label) in [(-1.0, -max), (0.0, 0.0), (1.0, max)] {
+        let yy = y + h / 2 - (v * (h / 2) as f64).round() as i64;
+        c.fill_rect(bx + bw, yy, bx + bw + 4, yy + 1, GREY);
+        c.text(
+            (bx + bw + 6) as f64,
+            yy as f64,
+            11.0,
+            &format!("{label:.2e}"),
+            BLACK,
+            (Align::Start, Align::Center),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diverging_is_white_at_zero_and_saturates_at_the_ends() {
+        assert_eq!(diverging(0.0), Rgb([255, 255, 255]));
+        assert_eq!(diverging(1.0), Rgb([178, 24, 43]));
+        assert_eq!(diverging(-1.0), Rgb([33, 102, 172]));
+        assert_eq!(diverging(7.0), diverging(1.0));
+        // more change, deeper colour
+        let lum = |c: Color| c.0.iter().map(|&x| x as u32).sum::<u32>();
+        assert!(lum(diverging(0.3)) > lum(diverging(0.8)));
+        assert!(lum(diverging(-0.3)) > lum(diverging(-0.8)));
+    }
+}

@@ -1,0 +1,819 @@
+//! Reward: stimulus patterns, dopamine, D1/D2 gain and three-factor
+//! plasticity (issue 7). README section "Reward and learning" has the
+//! equations; this module holds their validated parameters, the host side
+//! of every step (the schedule, d(t), gains and learning factors, which are
+//! the same numbers for every engine), the CPU twin of `plasticity.wgsl`,
+//! and the analysis of a run (responses per presentation, preference).
+//!
+//! Discrete time, step t = 0, 1, ...; every f32 operation rounds once, in
+//! the order written (no fused multiply-add, as in SPEC §2):
+//!
+//! - dopamine: `d(t) = d(t-1) * decay_d + R(t)`, `d(-1) = 0`,
+//!   `decay_d = f32(exp(-dt / tau_d))`, `R(t)` the rewards of step t summed
+//!   in config order (explicit rewards, then rules).
+//! - gain of the excitatory projections onto a D1 population:
+//!   `g(t) = 1 + k * d(t)`; onto D2: `g(t) = max(0, 1 - k * d(t))`; the
+//!   projection's current is `cur = (nearest(acc 2^-F) + b) * g(t)`.
+//! - plasticity of a projection pre -> post (after every population of
+//!   step t is updated; x, y, c as stored after step t-1):
+//!   `c = c * decay_c`; if post j spiked at t: `c = c + a_plus * x_i`;
+//!   if pre i spiked at t: `c = c - a_minus * y_j`;
+//!   `dw = clamp(eta(t) * c, -2^30, 2^30)` with
+//!   `eta(t) = (learning_rate * d(t)) * 2^F`;
+//!   `wq = clamp(wq + trunc(dw), wq_min, wq_max)`; then the traces
+//!   `x_i = x_i * decay_pre + s_i(t)`, `y_j = y_j * decay_post + s_j(t)`.
+//!   Stored traces and eligibilities below 2^-64 in magnitude become +0,
+//!   and so do the per-step factors (gains, eta) and the decays below
+//!   2^-40: then no operand is subnormal and no product either, so a GPU
+//!   that flushes subnormals computes the same numbers as the CPU.
+
+use crate::config::Network;
+use crate::error::{Error, Result, bad_value};
+use crate::network::pow2;
+use crate::record::SpikeRecord;
+use serde::{Deserialize, Serialize};
+use std::ops::Range;
+
+/// Stored traces and eligibilities below this magnitude become +0.
+pub const TRACE_FLOOR: f32 = 5.421_011e-20; // 2^-64
+/// Per-step factors and decays below this magnitude become +0.
+pub const FACTOR_FLOOR: f32 = 9.094_947e-13; // 2^-40
+/// The most one step may change a fixed-point weight.
+pub const MAX_STEP_CHANGE: f32 = 1_073_741_824.0; // 2^30
+/// Largest |amplitude|, |learning rate|, |reward| and gain accepted.
+const MAX_PARAM: f32 = 1e6;
+
+#[inline]
+pub fn flush_below(x: f32, floor: f32) -> f32 {
+    if x.abs() < floor { 0.0 } else { x }
+}
+
+/// `f32(exp(-dt / tau))`, +0 below [`FACTOR_FLOOR`].
+pub fn decay(dt_ms: f64, tau_ms: f64) -> f32 {
+    flush_below((-dt_ms / tau_ms).exp() as f32, FACTOR_FLOOR)
+}
+
+// ---------------------------------------------------------------------------
+// Parameters (validated)
+
+/// Which way dopamine turns the gain of a population's excitatory input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receptor {
+    /// `g = 1 + k d`
+    D1,
+    /// `g = max(0, 1 - k d)`
+    D2,
+}
+
+/// Dopamine modulation of a LIF population.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Modulation {
+    pub receptor: Receptor,
+    /// k of the gain equation.
+    pub gain: f32,
+}
+
+/// Three-factor plasticity of a dense projection.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plasticity {
+    pub tau_pre_ms: f64,
+    pub tau_post_ms: f64,
+    /// Eligibility time constant.
+    pub tau_c_ms: f64,
+    pub a_plus: f32,
+    pub a_minus: f32,
+    /// Any sign: a negative rate depresses where dopamine meets positive
+    /// eligibility (a D2-like rule).
+    pub learning_rate: f32,
+    pub w_min: f32,
+    pub w_max: f32,
+}
+
+/// One input pattern: neurons of the stimulated population that fire at
+/// `rate` while the pattern is shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pattern {
+    pub name: String,
+    pub neurons: Range<usize>,
+    pub rate: f32,
+}
+
+/// Patterns shown in turn: presentation k starts at step `k * trial_steps`,
+/// shows `patterns[sequence[k % len]]` for `present_steps` steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stimulus {
+    pub population: usize,
+    pub trial_ms: f64,
+    pub present_ms: f64,
+    pub trial_steps: u64,
+    pub present_steps: u64,
+    pub sequence: Vec<usize>,
+    pub patterns: Vec<Pattern>,
+}
+
+impl Stimulus {
+    /// The pattern shown at `step`, if any.
+    pub fn pattern_at(&self, step: u64) -> Option<usize> {
+        let k = step / self.trial_steps;
+        (step % self.trial_steps < self.present_steps)
+            .then(|| self.sequence[(k % self.sequence.len() as u64) as usize])
+    }
+
+    /// The pattern of presentation `k`.
+    pub fn pattern_of(&self, k: u64) -> usize {
+        self.sequence[(k % self.sequence.len() as u64) as usize]
+    }
+}
+
+/// A reward `amount` `delay_steps` after the onset of every presentation
+/// of `pattern`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RewardRule {
+    pub pattern: usize,
+    pub delay_ms: f64,
+    pub delay_steps: u64,
+    pub amount: f32,
+}
+
+/// The dopamine level and what raises it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dopamine {
+    pub tau_ms: f64,
+    /// Explicit rewards: (time in ms, step, amount), in config order.
+    pub rewards: Vec<(f64, u64, f32)>,
+    pub rules: Vec<RewardRule>,
+}
+
+impl Dopamine {
+    /// R(t): the rewards of `step`, summed in config order.
+    pub fn reward_at(&self, step: u64, stim: Option<&Stimulus>) -> f32 {
+        let mut r = 0.0f32;
+        for &(_, s, a) in &self.rewards {
+            if s == step {
+                r += a;
+            }
+        }
+        if let Some(st) = stim {
+            for rule in &self.rules {
+                let Some(onset) = step.checked_sub(rule.delay_steps) else {
+                    continue;
+                };
+                if onset % st.trial_steps == 0
+                    && st.pattern_of(onset / st.trial_steps) == rule.pattern
+                {
+                    r += rule.amount;
+                }
+            }
+        }
+        r
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Raw TOML form
+
+/// `[stimulus]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStimulus {
+    pub population: String,
+    pub trial_ms: f64,
+    pub present_ms: f64,
+    pub sequence: Vec<String>,
+    #[serde(rename = "pattern")]
+    pub patterns: Vec<RawPattern>,
+}
+
+/// `[[stimulus.pattern]]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPattern {
+    pub name: String,
+    /// First and one-past-last neuron.
+    pub neurons: [i64; 2],
+    pub rate: f32,
+}
+
+/// `[dopamine]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDopamine {
+    pub tau_ms: f64,
+    /// `[time_ms, amount]` pairs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewards: Vec<[f64; 2]>,
+    #[serde(default, rename = "rule", skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RawRewardRule>,
+}
+
+/// `[[dopamine.rule]]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRewardRule {
+    pub pattern: String,
+    pub delay_ms: f64,
+    pub amount: f32,
+}
+
+fn steps_of(field: &str, ms: f64, dt_ms: f64) -> Result<u64> {
+    if !(ms.is_finite() && ms >= 0.0 && ms / dt_ms < 4e9) {
+        return Err(bad_value(field, ms, "must be a finite number of ms, >= 0"));
+    }
+    Ok((ms / dt_ms).round() as u64)
+}
+
+fn check_param(field: &str, v: f32, min: f32) -> Result<()> {
+    if v.is_finite() && v >= min && v.abs() <= MAX_PARAM {
+        Ok(())
+    } else {
+        Err(bad_value(
+            field,
+            v,
+            format!("must be a finite number within [{min}, {MAX_PARAM}]"),
+        ))
+    }
+}
+
+fn check_tau(field: &str, tau: f64) -> Result<()> {
+    if tau.is_finite() && tau > 0.0 {
+        Ok(())
+    } else {
+        Err(bad_value(field, tau, "must be a finite time in ms, > 0"))
+    }
+}
+
+pub fn validate_stimulus(
+    raw: &RawStimulus,
+    net_pops: &[crate::config::Population],
+    dt_ms: f64,
+) -> Result<Stimulus> {
+    let f = |field: &str| format!("stimulus field `{field}`");
+    let population = net_pops
+        .iter()
+        .position(|p| p.name == raw.population)
+        .ok_or_else(|| {
+            bad_value(
+                f("population"),
+                format!("{:?}", raw.population),
+                "is not a population",
+            )
+        })?;
+    let pop = &net_pops[population];
+    if !pop.is_poisson() {
+        return Err(bad_value(
+            f("population"),
+            format!("{:?}", raw.population),
+            "must be a poisson population (patterns set input rates)",
+        ));
+    }
+    let trial_steps = steps_of(&f("trial_ms"), raw.trial_ms, dt_ms)?;
+    if trial_steps == 0 {
+        return Err(bad_value(
+            f("trial_ms"),
+            raw.trial_ms,
+            format!("must be at least one step ({dt_ms} ms)"),
+        ));
+    }
+    let present_steps = steps_of(&f("present_ms"), raw.present_ms, dt_ms)?;
+    if present_steps == 0 || present_steps > trial_steps {
+        return Err(bad_value(
+            f("present_ms"),
+            raw.present_ms,
+            format!(
+                "must be at least one step ({dt_ms} ms) and at most trial_ms ({})",
+                raw.trial_ms
+            ),
+        ));
+    }
+    if raw.patterns.is_empty() {
+        return Err(Error::Input(
+            "stimulus: no [[stimulus.pattern]] given".into(),
+        ));
+    }
+    let mut patterns: Vec<Pattern> = Vec::new();
+    for (i, rp) in raw.patterns.iter().enumerate() {
+        crate::config::check_name(&format!("stimulus.pattern[{i}].name"), &rp.name)?;
+        let g = |field: &str| format!("stimulus pattern `{}` field `{field}`", rp.name);
+        if patterns.iter().any(|p| p.name == rp.name) {
+            return Err(bad_value(
+                g("name"),
+                format!("{:?}", rp.name),
+                "is used by another pattern",
+            ));
+        }
+        let [a, b] = rp.neurons;
+        if !(0 <= a && a < b && b <= pop.size as i64) {
+            return Err(bad_value(
+                g("neurons"),
+                format!("[{a}, {b}]"),
+                format!(
+                    "must be [first, end) with 0 <= first < end <= {} (the size of `{}`)",
+                    pop.size, pop.name
+                ),
+            ));
+        }
+        if !(0.0..=1.0).contains(&rp.rate) {
+            return Err(bad_value(
+                g("rate"),
+                rp.rate,
+                "must be within [0, 1] spikes per step",
+            ));
+        }
+        patterns.push(Pattern {
+            name: rp.name.clone(),
+            neurons: a as usize..b as usize,
+            rate: rp.rate,
+        });
+    }
+    if raw.sequence.is_empty() {
+        return Err(bad_value(
+            f("sequence"),
+            "[]",
+            "must name at least one pattern",
+        ));
+    }
+    let sequence = raw
+        .sequence
+        .iter()
+        .map(|name| pattern_index(&patterns, name, &f("sequence")))
+        .collect::<Result<_>>()?;
+    Ok(Stimulus {
+        population,
+        trial_ms: raw.trial_ms,
+        present_ms: raw.present_ms,
+        trial_steps,
+        present_steps,
+        sequence,
+        patterns,
+    })
+}
+
+fn pattern_index(patterns: &[Pattern], name: &str, field: &str) -> Result<usize> {
+    patterns.iter().position(|p| p.name == name).ok_or_else(|| {
+        let known: Vec<_> = patterns.iter().map(|p| format!("\"{}\"", p.name)).collect();
+        bad_value(
+            field,
+            format!("{name:?}"),
+            format!("is not a pattern; known: {}", known.join(", ")),
+        )
+    })
+}
+
+pub fn validate_dopamine(
+    raw: &RawDopamine,
+    stim: Option<&Stimulus>,
+    dt_ms: f64,
+) -> Result<Dopamine> {
+    check_tau("dopamine field `tau_ms`", raw.tau_ms)?;
+    let mut rewards = Vec::new();
+    for (i, &[t, a]) in raw.rewards.iter().enumerate() {
+        let step = steps_of(&format!("dopamine.rewards[{i}] time"), t, dt_ms)?;
+        check_param(
+            &format!("dopamine.rewards[{i}] amount"),
+            a as f32,
+            -MAX_PARAM,
+        )?;
+        rewards.push((t, step, a as f32));
+    }
+    let mut rules = Vec::new();
+    for (i, r) in raw.rules.iter().enumerate() {
+        let field = format!("dopamine.rule[{i}].pattern");
+        let Some(st) = stim else {
+            return Err(bad_value(
+                field,
+                format!("{:?}", r.pattern),
+                "needs a [stimulus] section that defines the pattern",
+            ));
+        };
+        rules.push(RewardRule {
+            pattern: pattern_index(&st.patterns, &r.pattern, &field)?,
+            delay_ms: r.delay_ms,
+            delay_steps: steps_of(&format!("dopamine.rule[{i}].delay_ms"), r.delay_ms, dt_ms)?,
+            amount: {
+                check_param(&format!("dopamine.rule[{i}].amount"), r.amount, -MAX_PARAM)?;
+                r.amount
+            },
+        });
+    }
+    Ok(Dopamine {
+        tau_ms: raw.tau_ms,
+        rewards,
+        rules,
+    })
+}
+
+pub fn validate_modulation(
+    field: impl Fn(&str) -> String,
+    kind: &str,
+    gain: Option<f32>,
+) -> Result<Modulation> {
+    let receptor = match kind {
+        "d1" => Receptor::D1,
+        "d2" => Receptor::D2,
+        other => {
+            return Err(bad_value(
+                field("dopamine"),
+                format!("{other:?}"),
+                "must be \"d1\" or \"d2\"",
+            ));
+        }
+    };
+    let gain = gain.unwrap_or(1.0);
+    check_param(&field("da_gain"), gain, 0.0)?;
+    Ok(Modulation { receptor, gain })
+}
+
+pub fn validate_plasticity(field: impl Fn(&str) -> String, p: &Plasticity) -> Result<()> {
+    check_tau(&field("plasticity.tau_pre_ms"), p.tau_pre_ms)?;
+    check_tau(&field("plasticity.tau_post_ms"), p.tau_post_ms)?;
+    check_tau(&field("plasticity.tau_c_ms"), p.tau_c_ms)?;
+    for (name, v) in [("a_plus", p.a_plus), ("a_minus", p.a_minus)] {
+        check_param(&field(&format!("plasticity.{name}")), v, 0.0)?;
+        if v != 0.0 && v < FACTOR_FLOOR {
+            return Err(bad_value(
+                field(&format!("plasticity.{name}")),
+                v,
+                format!("must be 0 or >= {FACTOR_FLOOR} (2^-40)"),
+            ));
+        }
+    }
+    check_param(
+        &field("plasticity.learning_rate"),
+        p.learning_rate,
+        -MAX_PARAM,
+    )?;
+    for (name, v) in [("w_min", p.w_min), ("w_max", p.w_max)] {
+        if !v.is_finite() {
+            return Err(bad_value(
+                field(&format!("plasticity.{name}")),
+                v,
+                "must be a finite number",
+            ));
+        }
+    }
+    if p.w_min > p.w_max {
+        return Err(bad_value(
+            field("plasticity.w_min"),
+            p.w_min,
+            format!("must be <= w_max ({})", p.w_max),
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// The host side of every step
+
+/// The per-step values both engines read, computed step after step on the
+/// host: d(t), and per projection its gain (1 where unmodulated) and its
+/// learning factor eta(t) (0 where not plastic).
+#[derive(Debug, Clone)]
+pub struct Clock {
+    stimulus: Option<Stimulus>,
+    dopamine: Option<Dopamine>,
+    decay_d: f32,
+    /// Per projection: the modulation of its post population, when it is
+    /// excitatory and that population is modulated.
+    gain_of: Vec<Option<Modulation>>,
+    /// Per projection: (learning rate, F) when plastic.
+    eta_of: Vec<Option<(f32, u32)>>,
+    d: f32,
+    step: u64,
+}
+
+impl Clock {
+    /// `frac_bits`: F of every projection, in config order.
+    pub fn new(net: &Network, frac_bits: &[u32]) -> Clock {
+        let gain_of = net
+            .projections
+            .iter()
+            .map(|p| net.populations[p.post].dopamine.filter(|_| p.sign > 0))
+            .collect();
+        let eta_of = net
+            .projections
+            .iter()
+            .zip(frac_bits)
+            .map(|(p, &f)| p.plasticity.map(|pl| (pl.learning_rate, f)))
+            .collect();
+        Clock {
+            stimulus: net.stimulus.clone(),
+            decay_d: net
+                .dopamine
+                .as_ref()
+                .map_or(0.0, |d| decay(net.dt_ms, d.tau_ms)),
+            dopamine: net.dopamine.clone(),
+            gain_of,
+            eta_of,
+            d: 0.0,
+            step: 0,
+        }
+    }
+
+    /// Whether any projection's gain or weights depend on d(t): engines
+    /// need the per-step values only then.
+    pub fn matters(&self) -> bool {
+        self.gain_of.iter().any(Option::is_some) || self.eta_of.iter().any(Option::is_some)
+    }
+
+    /// Advances one step: d(t), and each projection's gain and eta into
+    /// `gains` and `etas` (one per projection).
+    pub fn next(&mut self, gains: &mut [f32], etas: &mut [f32]) -> f32 {
+        let r = self
+            .dopamine
+            .as_ref()
+            .map_or(0.0, |d| d.reward_at(self.step, self.stimulus.as_ref()));
+        self.d = self.d * self.decay_d + r;
+        self.step += 1;
+        let d = self.d;
+        for (g, m) in gains.iter_mut().zip(&self.gain_of) {
+            *g = match m {
+                None => 1.0,
+                Some(Modulation {
+                    receptor: Receptor::D1,
+                    gain,
+                }) => flush_below(1.0 + gain * d, FACTOR_FLOOR),
+                Some(Modulation {
+                    receptor: Receptor::D2,
+                    gain,
+                }) => flush_below((1.0 - gain * d).max(0.0), FACTOR_FLOOR),
+            };
+        }
+        for (e, p) in etas.iter_mut().zip(&self.eta_of) {
+            *e = match p {
+                None => 0.0,
+                Some((rate, f)) => flush_below((rate * d) * pow2(*f as i32), FACTOR_FLOOR),
+            };
+        }
+        d
+    }
+}
+
+/// d(t) for steps `0..steps` (dopamine.npy).
+pub fn dopamine_trace(net: &Network, steps: usize) -> Vec<f32> {
+    let mut clock = Clock::new(net, &vec![0; net.projections.len()]);
+    let n = net.projections.len();
+    let (mut g, mut e) = (vec![0.0; n], vec![0.0; n]);
+    (0..steps).map(|_| clock.next(&mut g, &mut e)).collect()
+}
+
+// ---------------------------------------------------------------------------
+// Plasticity: the CPU twin of shaders/plasticity.wgsl
+
+/// The constants of one plastic projection, as both engines use them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlasticConsts {
+    pub decay_pre: f32,
+    pub decay_post: f32,
+    pub decay_c: f32,
+    pub a_plus: f32,
+    pub a_minus: f32,
+    pub wq_min: i32,
+    pub wq_max: i32,
+}
+
+impl PlasticConsts {
+    pub fn new(p: &Plasticity, dt_ms: f64, bounds: [i32; 2]) -> PlasticConsts {
+        PlasticConsts {
+            decay_pre: decay(dt_ms, p.tau_pre_ms),
+            decay_post: decay(dt_ms, p.tau_post_ms),
+            decay_c: decay(dt_ms, p.tau_c_ms),
+            a_plus: p.a_plus,
+            a_minus: p.a_minus,
+            wq_min: bounds[0],
+            wq_max: bounds[1],
+        }
+    }
+}
+
+/// The state of one plastic projection: traces and eligibilities.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlasticState {
+    pub k: PlasticConsts,
+    /// `elig[pre * n_post + post]`, like the weights.
+    pub elig: Vec<f32>,
+    pub x_pre: Vec<f32>,
+    pub y_post: Vec<f32>,
+}
+
+impl PlasticState {
+    pub fn new(k: PlasticConsts, n_pre: usize, n_post: usize) -> PlasticState {
+        PlasticState {
+            k,
+            elig: vec![0.0; n_pre * n_post],
+            x_pre: vec![0.0; n_pre],
+            y_post: vec![0.0; n_post],
+        }
+    }
+}
+
+#[inline]
+fn bit(words: &[u32], n: usize) -> bool {
+    words[n / 32] >> (n % 32) & 1 == 1
+}
+
+/// Kernel `plasticity` for one synapse: the new eligibility and
+/// fixed-point weight from the old ones, the pre and post traces `(x, y)`
+/// and whether pre and post spiked this step.
+#[inline]
+pub fn synapse_update(
+    k: &PlasticConsts,
+    (c, wq): (f32, i32),
+    (x, y): (f32, f32),
+    (pre, post): (bool, bool),
+    eta: f32,
+) -> (f32, i32) {
+    let mut c = flush_below(c * k.decay_c, TRACE_FLOOR);
+    if post {
+        c = flush_below(c + k.a_plus * x, TRACE_FLOOR);
+    }
+    if pre {
+        c = flush_below(c - k.a_minus * y, TRACE_FLOOR);
+    }
+    let dw = (eta * c).clamp(-MAX_STEP_CHANGE, MAX_STEP_CHANGE) as i32;
+    (c, (wq + dw).clamp(k.wq_min, k.wq_max))
+}
+
+/// Kernel `plasticity_traces` for one neuron: `x * decay + s`.
+#[inline]
+pub fn trace_step(x: f32, decay: f32, spiked: bool) -> f32 {
+    flush_below(x * decay + spiked as u32 as f32, TRACE_FLOOR)
+}
+
+/// One step of a plastic projection (kernels `plasticity`, then
+/// `plasticity_traces`): `wq` pre-major like the weights the engines read.
+#[allow(clippy::needless_range_loop)]
+pub fn plasticity_step(
+    st: &mut PlasticState,
+    wq: &mut [i32],
+    pre_spikes: &[u32],
+    post_spikes: &[u32],
+    eta: f32,
+) {
+    let n_post = st.y_post.len();
+    for i in 0..st.x_pre.len() {
+        let pre = bit(pre_spikes, i);
+        let x = st.x_pre[i];
+        for j in 0..n_post {
+            let s = i * n_post + j;
+            (st.elig[s], wq[s]) = synapse_update(
+                &st.k,
+                (st.elig[s], wq[s]),
+                (x, st.y_post[j]),
+                (pre, bit(post_spikes, j)),
+                eta,
+            );
+        }
+    }
+    for (i, x) in st.x_pre.iter_mut().enumerate() {
+        *x = trace_step(*x, st.k.decay_pre, bit(pre_spikes, i));
+    }
+    for (j, y) in st.y_post.iter_mut().enumerate() {
+        *y = trace_step(*y, st.k.decay_post, bit(post_spikes, j));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// What a run shows
+
+/// One presentation of a pattern, and how each population answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Presentation {
+    pub index: u64,
+    pub pattern: usize,
+    pub onset: u64,
+    /// A reward rule names its pattern.
+    pub rewarded: bool,
+    /// Per population: mean rate (Hz) over the presentation window.
+    pub rate_hz: Vec<f64>,
+}
+
+/// Every presentation the record holds whole.
+pub fn responses(net: &Network, record: &SpikeRecord) -> Vec<Presentation> {
+    let Some(st) = &net.stimulus else {
+        return Vec::new();
+    };
+    let steps = record.steps() as u64;
+    let rewarded: Vec<usize> = net
+        .dopamine
+        .iter()
+        .flat_map(|d| d.rules.iter().map(|r| r.pattern))
+        .collect();
+    let window_s = st.present_steps as f64 * net.dt_ms / 1000.0;
+    (0..)
+        .map(|k| (k, k * st.trial_steps))
+        .take_while(|&(_, onset)| onset + st.present_steps <= steps)
+        .map(|(k, onset)| {
+            let pattern = st.pattern_of(k);
+            let rate_hz = record
+                .pops
+                .iter()
+                .map(|rec| {
+                    let spikes: u64 = (onset..onset + st.present_steps)
+                        .map(|t| {
+                            (0..rec.size).filter(|&n| rec.spiked(t as usize, n)).count() as u64
+                        })
+                        .sum();
+                    spikes as f64 / (rec.size as f64 * window_s)
+                })
+                .collect();
+            Presentation {
+                index: k,
+                pattern,
+                onset,
+                rewarded: rewarded.contains(&pattern),
+                rate_hz,
+            }
+        })
+        .collect()
+}
+
+/// `responses.csv`: one row per presentation.
+pub fn responses_csv(net: &Network, rows: &[Presentation]) -> String {
+    let mut s = String::from("presentation,pattern,onset_step,rewarded");
+    for p in &net.populations {
+        s += &format!(",{}_hz", p.name);
+    }
+    s.push('\n');
+    let names = &net
+        .stimulus
+        .as_ref()
+        .expect("responses need a stimulus")
+        .patterns;
+    for r in rows {
+        s += &format!(
+            "{},{},{},{}",
+            r.index, names[r.pattern].name, r.onset, r.rewarded as u8
+        );
+        for x in &r.rate_hz {
+            s += &format!(",{x:.3}");
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Did a D1 population come to prefer the rewarded patterns?
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Preference {
+    pub population: String,
+    /// Mean rate (Hz) over the first and the last quarter of the
+    /// presentations of the rewarded patterns, and of the others.
+    pub early_rewarded_hz: f64,
+    pub early_other_hz: f64,
+    pub late_rewarded_hz: f64,
+    pub late_other_hz: f64,
+    /// `late_rewarded > late_other` and the difference grew from the first
+    /// quarter to the last.
+    pub prefers_rewarded: bool,
+}
+
+/// The preference of every D1 population, when rewarded and unrewarded
+/// patterns were both shown at least once.
+pub fn preferences(net: &Network, rows: &[Presentation]) -> Vec<Preference> {
+    let (rew, other): (Vec<&Presentation>, Vec<&Presentation>) =
+        rows.iter().partition(|r| r.rewarded);
+    if rew.is_empty() || other.is_empty() {
+        return Vec::new();
+    }
+    let quarter = |v: &[&Presentation], p: usize, late: bool| {
+        let n = v.len().div_ceil(4);
+        let part = if late { &v[v.len() - n..] } else { &v[..n] };
+        part.iter().map(|r| r.rate_hz[p]).sum::<f64>() / n as f64
+    };
+    net.populations
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.dopamine.is_some_and(|m| m.receptor == Receptor::D1))
+        .map(|(p, pop)| {
+            let (er, eo) = (quarter(&rew, p, false), quarter(&other, p, false));
+            let (lr, lo) = (quarter(&rew, p, true), quarter(&other, p, true));
+            Preference {
+                population: pop.name.clone(),
+                early_rewarded_hz: er,
+                early_other_hz: eo,
+                late_rewarded_hz: lr,
+                late_other_hz: lo,
+                prefers_rewarded: lr > lo && lr - lo > er - eo,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floors_are_the_powers_of_two_they_claim() {
+        assert_eq!(TRACE_FLOOR, pow2(-64));
+        assert_eq!(FACTOR_FLOOR, pow2(-40));
+        assert_eq!(MAX_STEP_CHANGE, pow2(30));
+    }
+
+    #[test]
+    fn decay_of_one_over_ln2_is_one_half() {
+        assert_eq!(decay(1.0, 1.0 / std::f64::consts::LN_2), 0.5);
+        assert_eq!(decay(1.0, 1e-3), 0.0);
+    }
+}
