@@ -446,3 +446,37 @@ fn render_errors_exit_2_with_a_message() {
     std::fs::remove_file(d.join("run/config.toml")).unwrap();
     fails(&["render", "run"], &["config.toml", "missing"]);
 }
+
+/// The reward experiment's figures as the README shows them (learning
+/// curve, weight change: the whole shipped run), and `nacc.png` with the
+/// dopamine panel under the rasters (its first 3 000 steps).
+#[test]
+fn reward_figures_are_the_experiment() {
+    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/reward_learning.toml");
+    let run = |extra: &[&str]| {
+        let tmp = tempfile::tempdir().unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_nacc"))
+            .args(["run", "--backend", "cpu", "--quiet", "--config"])
+            .arg(&config)
+            .args(extra)
+            .arg("--out")
+            .arg(tmp.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        tmp
+    };
+    let full = run(&[]);
+    let assets = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/figures");
+    golden_at(
+        &assets.join("reward_learning.png"),
+        &full.path().join("learning.png"),
+    );
+    golden_at(
+        &assets.join("reward_weight_change.png"),
+        &full.path().join("weights_change_in_d1.png"),
+    );
+    let short = run(&["--steps", "3000"]);
+    assert!(short.path().join("dopamine.png").is_file());
+    golden("reward_seed0_3000.png", &short.path().join("nacc.png"));
+}
