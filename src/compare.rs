@@ -225,21 +225,19 @@ pub fn compare(
                 Ok(spot.map(|(p, n)| {
                     let bit = |c: &ChunkSpikes| c.bits[p][n / 32] >> (n % 32) & 1 == 1;
                     let v = |x: &[Vec<f32>]| x[p].get(n).copied().unwrap_or(f32::NAN);
-                    (p, n, bit(a), bit(b), v(&vc), v(&vg))
+                    Difference {
+                        step: 0,
+                        population: m.net.populations[p].name.clone(),
+                        neuron: n,
+                        spike_cpu: bit(a),
+                        spike_gpu: bit(b),
+                        v_cpu: v(&vc),
+                        v_gpu: v(&vg),
+                    }
                 }))
             },
         )?)
-        .map(
-            |(step, (p, n, spike_cpu, spike_gpu, v_cpu, v_gpu))| Difference {
-                step,
-                population: model.net.populations[p].name.clone(),
-                neuron: n,
-                spike_cpu,
-                spike_gpu,
-                v_cpu,
-                v_gpu,
-            },
-        ),
+        .map(|(step, d)| Difference { step, ..d }),
     };
     let first_weight_difference = match bad_weights {
         None => None,

@@ -173,6 +173,31 @@ impl Canvas {
         );
     }
 
+    /// An x axis under a plot whose bottom edge is `y`: a tick and its
+    /// label at each pixel column of `ticks`, and `label` centred under
+    /// `x .. x + w`.
+    pub fn x_axis(&mut self, x: i64, w: i64, y: i64, ticks: &[(i64, String)], label: &str) {
+        for (xx, t) in ticks {
+            self.fill_rect(*xx, y + 1, xx + 1, y + 6, GREY);
+            self.text(
+                *xx as f64,
+                (y + 8) as f64,
+                12.0,
+                t,
+                BLACK,
+                (Align::Center, Align::Start),
+            );
+        }
+        self.text(
+            (x + w / 2) as f64,
+            (y + 26) as f64,
+            13.0,
+            label,
+            BLACK,
+            (Align::Center, Align::Start),
+        );
+    }
+
     /// The label of a y axis whose ticks hang left of `x`, centred on the
     /// axis' middle `y_mid`, rotated.
     pub fn y_label(&mut self, x: i64, y_mid: i64, text: &str) {

@@ -111,26 +111,14 @@ pub fn draw_panel(c: &mut Canvas, s: &HeatSpec, left: i64, top: i64, width: i64,
         c.y_tick(x, yy, &tick_label(v));
     }
     c.y_label(x, y + h / 2, &format!("{} neuron", s.pre));
-    for v in nice_ticks(0.0, (s.n_post - 1) as f64, (w / 90).clamp(2, 10) as usize) {
-        let xx = x + ((v + 0.5) / s.n_post as f64 * w as f64).round() as i64;
-        c.fill_rect(xx, y + h + 1, xx + 1, y + h + 6, GREY);
-        c.text(
-            xx as f64,
-            (y + h + 8) as f64,
-            12.0,
-            &tick_label(v),
-            BLACK,
-            (Align::Center, Align::Start),
-        );
-    }
-    c.text(
-        (x + w / 2) as f64,
-        (y + h + 26) as f64,
-        13.0,
-        &format!("{} neuron", s.post),
-        BLACK,
-        (Align::Center, Align::Start),
-    );
+    let ticks: Vec<_> = nice_ticks(0.0, (s.n_post - 1) as f64, (w / 90).clamp(2, 10) as usize)
+        .into_iter()
+        .map(|v| {
+            let xx = x + ((v + 0.5) / s.n_post as f64 * w as f64).round() as i64;
+            (xx, tick_label(v))
+        })
+        .collect();
+    c.x_axis(x, w, y + h, &ticks, &format!("{} neuron", s.post));
 
     // colour bar
     let (bx, bw) = (x + w + 24, 16);

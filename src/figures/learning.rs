@@ -86,27 +86,11 @@ pub fn draw_lines(
         c.y_tick(left, yy.round() as i64, &tick_label(v));
     }
     c.y_label(left, py + h / 2, y_label);
-    for v in nice_ticks(x.start, x.end, (width / 90).clamp(2, 10) as usize) {
-        let (xx, _) = to_px((v, y.start));
-        let xx = xx.round() as i64;
-        c.fill_rect(xx, py + h + 1, xx + 1, py + h + 6, GREY);
-        c.text(
-            xx as f64,
-            (py + h + 8) as f64,
-            12.0,
-            &tick_label(v),
-            BLACK,
-            (Align::Center, Align::Start),
-        );
-    }
-    c.text(
-        (left + width / 2) as f64,
-        (py + h + 26) as f64,
-        13.0,
-        x_label,
-        BLACK,
-        (Align::Center, Align::Start),
-    );
+    let ticks: Vec<_> = nice_ticks(x.start, x.end, (width / 90).clamp(2, 10) as usize)
+        .into_iter()
+        .map(|v| (to_px((v, y.start)).0.round() as i64, tick_label(v)))
+        .collect();
+    c.x_axis(left, width, py + h, &ticks, x_label);
     // legend, top right inside the plot
     if series.len() > 1 {
         let mut lx = left + width - 8;
@@ -235,26 +219,14 @@ pub fn draw_weight_change(
         c.y_tick(x, yy, &tick_label(v));
     }
     c.y_label(x, y + h / 2, &format!("{post} neuron"));
-    for v in nice_ticks(0.0, (n_pre - 1) as f64, (w / 90).clamp(2, 10) as usize) {
-        let xx = x + ((v + 0.5) / n_pre as f64 * w as f64).round() as i64;
-        c.fill_rect(xx, y + h + 1, xx + 1, y + h + 6, GREY);
-        c.text(
-            xx as f64,
-            (y + h + 8) as f64,
-            12.0,
-            &tick_label(v),
-            BLACK,
-            (Align::Center, Align::Start),
-        );
-    }
-    c.text(
-        (x + w / 2) as f64,
-        (y + h + 26) as f64,
-        13.0,
-        &format!("{pre} neuron"),
-        BLACK,
-        (Align::Center, Align::Start),
-    );
+    let ticks: Vec<_> = nice_ticks(0.0, (n_pre - 1) as f64, (w / 90).clamp(2, 10) as usize)
+        .into_iter()
+        .map(|v| {
+            let xx = x + ((v + 0.5) / n_pre as f64 * w as f64).round() as i64;
+            (xx, tick_label(v))
+        })
+        .collect();
+    c.x_axis(x, w, y + h, &ticks, &format!("{pre} neuron"));
     // colour bar, -max .. +max
     let (bx, bw) = (x + w + 24, 16);
     for py in 0..h {
