@@ -170,6 +170,19 @@ pub fn estimate(
         if plastic(true) > 0 {
             g.push(("plasticity: eligibility and traces".into(), plastic(true)));
         }
+        let modulated = net.populations.iter().any(|p| p.dopamine.is_some());
+        if modulated || plastic(true) > 0 {
+            let n_plastic = net
+                .projections
+                .iter()
+                .filter(|p| p.plasticity.is_some())
+                .count();
+            let per_step = (net.projections.len() + n_plastic) as u64 * 4;
+            g.push((
+                "dopamine's gains and learning factors of a chunk".into(),
+                cap * per_step,
+            ));
+        }
         e.gpu = g;
     }
     e

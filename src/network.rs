@@ -323,6 +323,12 @@ pub struct PreMajor {
     pub post: Vec<u32>,
 }
 
+impl AsRef<Quantized> for Quantized {
+    fn as_ref(&self) -> &Quantized {
+        self
+    }
+}
+
 /// A projection in the form the engines read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Quantized {

@@ -29,7 +29,7 @@
 
 use crate::config::Network;
 use crate::error::{Error, Result, bad_value};
-use crate::network::pow2;
+use crate::network::{Quantized, pow2};
 use crate::record::SpikeRecord;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -218,7 +218,11 @@ pub struct RawRewardRule {
 
 fn steps_of(field: &str, ms: f64, dt_ms: f64) -> Result<u64> {
     if !(ms.is_finite() && ms >= 0.0 && ms / dt_ms < 4e9) {
-        return Err(bad_value(field, ms, "must be a finite number of ms, >= 0"));
+        return Err(bad_value(
+            field,
+            ms,
+            "must be a finite number of ms, >= 0 and below 4e9 steps",
+        ));
     }
     Ok((ms / dt_ms).round() as u64)
 }
@@ -510,10 +514,12 @@ impl Clock {
         }
     }
 
-    /// Whether any projection's gain or weights depend on d(t): engines
-    /// need the per-step values only then.
-    pub fn matters(&self) -> bool {
-        self.gain_of.iter().any(Option::is_some) || self.eta_of.iter().any(Option::is_some)
+    /// The clock of an engine: None when no projection's gain or weights
+    /// depend on d(t) (then the engines skip the per-step values).
+    pub fn for_engine(net: &Network, quantized: &[impl AsRef<Quantized>]) -> Option<Clock> {
+        let frac_bits: Vec<u32> = quantized.iter().map(|q| q.as_ref().frac_bits).collect();
+        let c = Clock::new(net, &frac_bits);
+        (c.gain_of.iter().any(Option::is_some) || c.eta_of.iter().any(Option::is_some)).then_some(c)
     }
 
     /// Advances one step: d(t), and each projection's gain and eta into

@@ -677,12 +677,13 @@ pub fn table(o: &Outcome) -> String {
         );
     }
     if let (Some(st), Some(d)) = (&net.stimulus, &net.dopamine) {
-        let mut rewarded: Vec<&str> = d
-            .rules
-            .iter()
-            .map(|r| st.patterns[r.pattern].name.as_str())
-            .collect();
-        rewarded.dedup();
+        let mut rewarded: Vec<&str> = Vec::new();
+        for r in &d.rules {
+            let name = st.patterns[r.pattern].name.as_str();
+            if !rewarded.contains(&name) {
+                rewarded.push(name);
+            }
+        }
         let rewarded = rewarded.join(", ");
         for p in &o.preferences {
             s += &format!(

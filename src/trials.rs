@@ -70,8 +70,10 @@ pub fn run(
     let ctx = Arc::new(ctx);
     let name = ctx.describe();
     let opts = GpuOptions::default();
-    // every trial in one dispatch needs the fused kernel (the inputs are generated)
-    if GpuEngine::plan(&ctx, &model.net, true, chunk, opts).fused {
+    // every trial in one dispatch needs the fused kernel and the input drawn
+    // on the GPU (generated, and no stimulus patterns)
+    let plan = GpuEngine::plan(&ctx, &model.net, true, chunk, opts);
+    if plan.fused && plan.gen_input {
         let mut gpu = GpuEngine::new_trials(ctx, model, &inputs, chunk, opts)?;
         let (records, stopped) =
             run_batched(&mut gpu, model, trials, steps, chunk, &mut progress, stop)?;

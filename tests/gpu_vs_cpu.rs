@@ -540,6 +540,13 @@ fn gpu_memory_estimate_is_within_10_percent(ctx: &Ctx) {
                 .scaled(20)
                 .unwrap(),
         ),
+        (
+            "reward learning x10 (gains, plasticity)",
+            Network::from_toml_str(include_str!("../assets/reward_learning.toml"), "reward")
+                .unwrap()
+                .scaled(10)
+                .unwrap(),
+        ),
     ];
     for (what, net) in nets {
         let plan = GpuEngine::plan(ctx, &net, true, 100, GpuOptions::default());

@@ -135,8 +135,7 @@ impl CpuEngine {
                 q,
             })
             .collect();
-        let frac_bits: Vec<u32> = quantized.iter().map(|q| q.frac_bits).collect();
-        let clock = Some(Clock::new(&net, &frac_bits)).filter(Clock::matters);
+        let clock = Clock::for_engine(&net, quantized);
         let n_proj = net.projections.len();
         let incoming = (0..net.populations.len())
             .map(|p| net.incoming(p).map(|(j, _)| j).collect())

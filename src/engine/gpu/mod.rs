@@ -657,8 +657,7 @@ impl GpuEngine {
                 | wgpu::BufferUsages::COPY_DST
                 | wgpu::BufferUsages::COPY_SRC,
         );
-        let frac_bits: Vec<u32> = quantized.iter().map(|q| q.frac_bits).collect();
-        let clock = Some(Clock::new(&net, &frac_bits)).filter(Clock::matters);
+        let clock = Clock::for_engine(&net, &quantized);
         let n_plastic = net
             .projections
             .iter()
@@ -1020,6 +1019,8 @@ impl GpuEngine {
             &self.staging,
             &self.v,
             &self.v_staging,
+            &self.gains,
+            &self.etas,
         ]
         .iter()
         .map(|x| x.size())
@@ -1407,8 +1408,12 @@ fn build_dispatch(
                 device,
                 &format!("weights {} part", proj.name),
                 bytemuck::cast_slice(&padded),
-                // plastic weights are read back at the end
-                wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                if proj.plasticity.is_some() {
+                    // plastic weights are read back
+                    wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC
+                } else {
+                    wgpu::BufferUsages::STORAGE
+                },
             );
             if proj.plasticity.is_some() {
                 plastic_weights = Some(wbuf.clone());
@@ -1494,12 +1499,20 @@ fn build_dispatch(
             let buffers = [&pbuf, sh.spikes, sh.etas, &weights, &elig, &traces];
             let synapses = Launch {
                 bind_group: bind_group(device, "plasticity", &plasticity_layout, &buffers),
-                grid: grid((q.n_pre * q.n_post) as u64 / WORKGROUP + 1, max_dim, &what)?,
+                grid: grid(
+                    ((q.n_pre * q.n_post) as u64).div_ceil(WORKGROUP),
+                    max_dim,
+                    &what,
+                )?,
                 scatter: false,
             };
             let traces_launch = Launch {
                 bind_group: bind_group(device, "plasticity_traces", &traces_layout, &buffers),
-                grid: grid((q.n_pre + q.n_post) as u64 / WORKGROUP + 1, max_dim, &what)?,
+                grid: grid(
+                    ((q.n_pre + q.n_post) as u64).div_ceil(WORKGROUP),
+                    max_dim,
+                    &what,
+                )?,
                 scatter: false,
             };
             plastic.push(PlasticLaunch {
