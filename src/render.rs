@@ -233,5 +233,35 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
         .dopamine
         .as_ref()
         .map(|_| crate::reward::dopamine_trace(&net, view.steps.end));
-    figures::write_all(&out, net.dt_ms, &pops, &projs, dopamine.as_deref(), &view)
+    let mut written =
+        figures::write_all(&out, net.dt_ms, &pops, &projs, dopamine.as_deref(), &view)?;
+    // reward learning, over the whole run: the learning curve, and the
+    // change of every plastic projection whose initial weights were written
+    if net.stimulus.is_some() {
+        let rows = crate::reward::responses(&net, &records);
+        if !rows.is_empty() {
+            figures::learning::write_learning_curve(&out, &net, &rows)?;
+            written.push("learning.png".into());
+        }
+    }
+    for (j, proj) in net.projections.iter().enumerate() {
+        let initial = dir.join(format!("weights_{}_initial.npy", proj.name));
+        if proj.plasticity.is_none() || !initial.is_file() {
+            continue;
+        }
+        let shape = [
+            net.populations[proj.post].size,
+            net.populations[proj.pre].size,
+        ];
+        let read = |path: std::path::PathBuf| -> Result<Vec<f32>> {
+            let a = npy::read(&path)?;
+            npy::expect(&path, &a, &[DType::F32], &shape)?;
+            Ok(a.to_f32())
+        };
+        let before = read(initial)?;
+        let after = read(dir.join(format!("weights_{}.npy", proj.name)))?;
+        figures::learning::write_weight_change(&out, &net, j, &before, &after, total)?;
+        written.push(format!("weights_change_{}.png", proj.name));
+    }
+    Ok(written)
 }

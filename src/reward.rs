@@ -30,7 +30,7 @@
 use crate::config::Network;
 use crate::error::{Error, Result, bad_value};
 use crate::network::{Quantized, pow2};
-use crate::record::SpikeRecord;
+use crate::record::PopRecord;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
@@ -694,12 +694,12 @@ pub struct Presentation {
     pub rate_hz: Vec<f64>,
 }
 
-/// Every presentation the record holds whole.
-pub fn responses(net: &Network, record: &SpikeRecord) -> Vec<Presentation> {
+/// Every presentation the spikes of `pops` (every population's) hold whole.
+pub fn responses(net: &Network, pops: &[PopRecord]) -> Vec<Presentation> {
     let Some(st) = &net.stimulus else {
         return Vec::new();
     };
-    let steps = record.steps() as u64;
+    let steps = pops.first().map_or(0, |r| r.steps()) as u64;
     let rewarded: Vec<usize> = net
         .dopamine
         .iter()
@@ -711,8 +711,7 @@ pub fn responses(net: &Network, record: &SpikeRecord) -> Vec<Presentation> {
         .take_while(|&(_, onset)| onset + st.present_steps <= steps)
         .map(|(k, onset)| {
             let pattern = st.pattern_of(k);
-            let rate_hz = record
-                .pops
+            let rate_hz = pops
                 .iter()
                 .map(|rec| {
                     let spikes: u64 = (onset..onset + st.present_steps)

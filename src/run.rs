@@ -357,6 +357,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     }
     export::write_weights(dir, &model)?;
     export::write_config(dir, net, model.seed)?;
+    let learned = learned_weights(&model, &learned)?;
     let mut records = records.into_iter();
     let record = records.next().expect("at least one trial");
     if steps > 0 && !stream {
@@ -366,9 +367,9 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
             width: figures::DEFAULT_WIDTH,
             height: None,
         };
-        draw_figures(dir, &model, &record, &view)?;
+        draw_figures(dir, &model, &record, &view, &learned)?;
     }
-    let preferences = write_learning(dir, &model, &learned, (!stream).then_some(&record), steps)?;
+    let preferences = write_learning(dir, net, &learned, (!stream).then_some(&record), steps)?;
     let outcome = Outcome {
         preferences,
         adapter,
@@ -398,6 +399,23 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     Ok(outcome)
 }
 
+/// Per projection: the initial and the learned weights of a plastic one
+/// (`nn.Linear` layout, the exact values of the fixed-point weights), from
+/// what the engine holds at the end (`learned`).
+type Learned = Vec<Option<(Vec<f32>, Vec<f32>)>>;
+
+fn learned_weights(model: &Model, learned: &[Option<Vec<i32>>]) -> Result<Learned> {
+    if learned.iter().all(Option::is_none) {
+        return Ok(vec![None; model.net.projections.len()]);
+    }
+    let quantized = model.quantize()?;
+    Ok(learned
+        .iter()
+        .zip(&quantized)
+        .map(|(wq, q)| wq.as_ref().map(|wq| (q.to_linear(&q.wq), q.to_linear(wq))))
+        .collect())
+}
+
 /// The outputs of reward learning: `dopamine.npy`; per plastic projection
 /// `weights_<proj>_initial.npy`, `weights_<proj>.npy` (the learned
 /// weights, replacing the initial ones written before) and
@@ -405,157 +423,43 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
 /// `responses.csv` and `learning.png`. Returns the D1 preferences.
 fn write_learning(
     dir: &std::path::Path,
-    model: &Model,
-    learned: &[Option<Vec<i32>>],
+    net: &Network,
+    learned: &Learned,
     record: Option<&SpikeRecord>,
     steps: usize,
 ) -> Result<Vec<crate::reward::Preference>> {
     use crate::figures::learning;
-    let net = &model.net;
     if net.dopamine.is_some() {
         let d = crate::reward::dopamine_trace(net, steps);
         export::write_atomic(&dir.join("dopamine.npy"), |f| {
             crate::npy::write_f32(f, &[steps], &d)
         })?;
     }
-    if learned.iter().any(Option::is_some) {
-        let quantized = model.quantize()?;
-        for (j, wq) in learned.iter().enumerate() {
-            let Some(wq) = wq else { continue };
-            let (q, proj) = (&quantized[j], &net.projections[j]);
-            let before = q.to_linear(&q.wq);
-            let after = q.to_linear(wq);
-            for (name, w) in [("_initial", &before), ("", &after)] {
-                export::write_atomic(&dir.join(format!("weights_{}{name}.npy", proj.name)), |f| {
-                    crate::npy::write_f32(f, &[q.n_post, q.n_pre], w)
-                })?;
-            }
-            let dw: Vec<f32> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
-            let (pre, post) = (
-                &net.populations[proj.pre].name,
-                &net.populations[proj.post].name,
-            );
-            let h = (q.n_post as i64 * 8).clamp(120, 320);
-            let mut c = figures::canvas::Canvas::new(
-                figures::DEFAULT_WIDTH,
-                (learning::panel_height(h) + 16) as u32,
-            );
-            learning::draw_weight_change(
-                &mut c,
-                &format!(
-                    "weight change of {} ({pre} \u{2192} {post}) over {steps} steps: learned \u{2212} initial",
-                    proj.name
-                ),
-                pre,
-                post,
-                &dw,
-                q.n_pre,
-                q.n_post,
-                (84, 8, figures::DEFAULT_WIDTH as i64 - 104, h),
-            );
-            figures::png(&dir.join(format!("weights_change_{}.png", proj.name)), &c)?;
+    for (j, w) in learned.iter().enumerate() {
+        let Some((before, after)) = w else { continue };
+        let proj = &net.projections[j];
+        let shape = [
+            net.populations[proj.post].size,
+            net.populations[proj.pre].size,
+        ];
+        for (name, w) in [("_initial", before), ("", after)] {
+            export::write_atomic(&dir.join(format!("weights_{}{name}.npy", proj.name)), |f| {
+                crate::npy::write_f32(f, &shape, w)
+            })?;
         }
+        learning::write_weight_change(dir, net, j, before, after, steps)?;
     }
-    let (Some(st), Some(record)) = (&net.stimulus, record) else {
+    let (Some(_), Some(record)) = (&net.stimulus, record) else {
         return Ok(Vec::new());
     };
-    let rows = crate::reward::responses(net, record);
+    let rows = crate::reward::responses(net, &record.pops);
     export::write_atomic(&dir.join("responses.csv"), |f| {
         std::io::Write::write_all(f, crate::reward::responses_csv(net, &rows).as_bytes())
     })?;
     if !rows.is_empty() {
-        draw_learning(dir, net, st, &rows)?;
+        learning::write_learning_curve(dir, net, &rows)?;
     }
     Ok(crate::reward::preferences(net, &rows))
-}
-
-/// `learning.png`: each pattern's response per presentation, one panel per
-/// dopamine-modulated population (every LIF population when none is).
-fn draw_learning(
-    dir: &std::path::Path,
-    net: &Network,
-    st: &crate::reward::Stimulus,
-    rows: &[crate::reward::Presentation],
-) -> Result<()> {
-    use crate::figures::learning::{self, SERIES, Series};
-    let mut shown: Vec<usize> = (0..net.populations.len())
-        .filter(|&p| net.populations[p].dopamine.is_some())
-        .collect();
-    if shown.is_empty() {
-        shown = (0..net.populations.len())
-            .filter(|&p| !net.populations[p].is_poisson())
-            .collect();
-    }
-    let h = 160;
-    let panel = learning::panel_height(h);
-    let mut c = figures::canvas::Canvas::new(
-        figures::DEFAULT_WIDTH,
-        (panel * shown.len() as i64 + 16) as u32,
-    );
-    let per_pattern = rows.len().div_ceil(st.sequence.len()).max(1);
-    // a running mean over `win` presentations of the same pattern
-    let win = (per_pattern / 20).max(1);
-    for (k, &p) in shown.iter().enumerate() {
-        let mut curves = Vec::new();
-        for (pi, pat) in st.patterns.iter().enumerate() {
-            let r: Vec<f64> = rows
-                .iter()
-                .filter(|r| r.pattern == pi)
-                .map(|r| r.rate_hz[p])
-                .collect();
-            let pts: Vec<(f64, f64)> = (0..r.len())
-                .map(|i| {
-                    let from = (i + 1).saturating_sub(win);
-                    (
-                        i as f64,
-                        r[from..=i].iter().sum::<f64>() / (i + 1 - from) as f64,
-                    )
-                })
-                .collect();
-            let rewarded = rows.iter().any(|r| r.pattern == pi && r.rewarded);
-            let label = format!("{}{}", pat.name, if rewarded { " (rewarded)" } else { "" });
-            curves.push((label, pts));
-        }
-        let ymax = curves
-            .iter()
-            .flat_map(|c| c.1.iter().map(|p| p.1))
-            .fold(0.0, f64::max);
-        let series: Vec<Series> = curves
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| !c.1.is_empty())
-            .map(|(i, c)| Series {
-                label: &c.0,
-                color: SERIES[i % SERIES.len()],
-                points: &c.1,
-            })
-            .collect();
-        let title = format!(
-            "{} response to each pattern (mean rate while shown{})",
-            net.populations[p].name,
-            if win > 1 {
-                format!(", running mean of {win} presentations")
-            } else {
-                String::new()
-            }
-        );
-        learning::draw_lines(
-            &mut c,
-            &title,
-            "presentation of the pattern",
-            "rate (Hz)",
-            &series,
-            0.0..(per_pattern.max(2) - 1) as f64,
-            0.0..figures::canvas::nice_ceil(ymax.max(1.0)),
-            (
-                84,
-                8 + k as i64 * panel,
-                figures::DEFAULT_WIDTH as i64 - 104,
-                h,
-            ),
-        );
-    }
-    figures::png(&dir.join("learning.png"), &c)
 }
 
 /// Memory the system can still give (Linux: MemAvailable), if known.
@@ -567,12 +471,15 @@ fn available_memory() -> Option<u64> {
 }
 
 /// The figures of a run (see [`figures`]): every population's raster and a
-/// heatmap for every dense projection whose pre population is Poisson.
-pub fn draw_figures(
+/// heatmap for every dense projection whose pre population is Poisson
+/// (with a plastic projection's learned weights, as `nacc render` draws it
+/// from `weights_<proj>.npy`).
+fn draw_figures(
     dir: &std::path::Path,
     model: &Model,
     record: &SpikeRecord,
     view: &figures::View,
+    learned: &Learned,
 ) -> Result<Vec<String>> {
     let net = &model.net;
     let pops: Vec<figures::PopData> = net
@@ -586,7 +493,10 @@ pub fn draw_figures(
         .iter()
         .enumerate()
         .filter(|(_, p)| net.populations[p.pre].is_poisson() && p.conn.is_dense())
-        .map(|(j, _)| figures::ProjData::of(net, j, &model.weights[j].w))
+        .map(|(j, _)| {
+            let w = learned[j].as_ref().map_or(&model.weights[j].w, |l| &l.1);
+            figures::ProjData::of(net, j, w)
+        })
         .collect();
     let dopamine = net
         .dopamine

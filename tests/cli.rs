@@ -1045,6 +1045,18 @@ fn reward_experiment_writes_dopamine_weights_responses_and_figures() {
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["learning"][0]["population"], "d1");
+    // nacc render redraws the same figures from the files
+    ok(tmp.path(), &["render", "out", "--out", "again"]);
+    same_files(
+        &out,
+        &tmp.path().join("again"),
+        &[
+            "nacc.png",
+            "learning.png",
+            "weights_change_in_d1.png",
+            "dopamine.png",
+        ],
+    );
     // plasticity and --trials do not mix
     fails(
         tmp.path(),

@@ -352,7 +352,7 @@ fn experiment(text: &str, seed: u64) -> (bool, f64) {
         |_| {},
     )
     .unwrap();
-    let rows = responses(&model.net, &record);
+    let rows = responses(&model.net, &record.pops);
     assert_eq!(rows.len(), 100, "100 trials");
     let p = preferences(&model.net, &rows);
     assert_eq!(p.len(), 1, "one D1 population");

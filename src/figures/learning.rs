@@ -3,10 +3,15 @@
 //! presentation) and the weight change of a plastic projection as a
 //! heatmap with a diverging colour bar.
 
+use super::DEFAULT_WIDTH;
 use super::canvas::{Align, BLACK, BLUE, Canvas, Color, GREY, nice_ticks, tick_label};
 use super::raster::bin_range;
+use crate::config::Network;
+use crate::error::Result;
+use crate::reward::Presentation;
 use image::Rgb;
 use std::ops::Range;
+use std::path::Path;
 
 pub const TITLE_H: i64 = 26;
 pub const AXIS_H: i64 = 46;
@@ -246,6 +251,115 @@ pub fn draw_weight_change(
             (Align::Start, Align::Center),
         );
     }
+}
+
+/// `weights_change_<proj>.png` of plastic projection `j`: `after - before`
+/// (both in the `nn.Linear` layout) over a run of `steps` steps.
+pub fn write_weight_change(
+    dir: &Path,
+    net: &Network,
+    j: usize,
+    before: &[f32],
+    after: &[f32],
+    steps: usize,
+) -> Result<()> {
+    let proj = &net.projections[j];
+    let (pre, post) = (&net.populations[proj.pre], &net.populations[proj.post]);
+    let dw: Vec<f32> = after.iter().zip(before).map(|(a, b)| a - b).collect();
+    let h = (post.size as i64 * 8).clamp(120, 320);
+    let mut c = Canvas::new(DEFAULT_WIDTH, (panel_height(h) + 16) as u32);
+    draw_weight_change(
+        &mut c,
+        &format!(
+            "weight change of {} ({} \u{2192} {}) over {steps} steps: learned \u{2212} initial",
+            proj.name, pre.name, post.name
+        ),
+        &pre.name,
+        &post.name,
+        &dw,
+        pre.size,
+        post.size,
+        (84, 8, DEFAULT_WIDTH as i64 - 104, h),
+    );
+    super::png(&dir.join(format!("weights_change_{}.png", proj.name)), &c)
+}
+
+/// `learning.png`: each pattern's response per presentation, one panel per
+/// dopamine-modulated population (every LIF population when none is).
+pub fn write_learning_curve(dir: &Path, net: &Network, rows: &[Presentation]) -> Result<()> {
+    let Some(st) = &net.stimulus else {
+        return Ok(());
+    };
+    let mut shown: Vec<usize> = (0..net.populations.len())
+        .filter(|&p| net.populations[p].dopamine.is_some())
+        .collect();
+    if shown.is_empty() {
+        shown = (0..net.populations.len())
+            .filter(|&p| !net.populations[p].is_poisson())
+            .collect();
+    }
+    let h = 160;
+    let panel = panel_height(h);
+    let mut c = Canvas::new(DEFAULT_WIDTH, (panel * shown.len() as i64 + 16) as u32);
+    let per_pattern = rows.len().div_ceil(st.sequence.len()).max(1);
+    // a running mean over `win` presentations of the same pattern
+    let win = (per_pattern / 20).max(1);
+    for (k, &p) in shown.iter().enumerate() {
+        let mut curves = Vec::new();
+        for (pi, pat) in st.patterns.iter().enumerate() {
+            let r: Vec<f64> = rows
+                .iter()
+                .filter(|r| r.pattern == pi)
+                .map(|r| r.rate_hz[p])
+                .collect();
+            let pts: Vec<(f64, f64)> = (0..r.len())
+                .map(|i| {
+                    let from = (i + 1).saturating_sub(win);
+                    (
+                        i as f64,
+                        r[from..=i].iter().sum::<f64>() / (i + 1 - from) as f64,
+                    )
+                })
+                .collect();
+            let rewarded = rows.iter().any(|r| r.pattern == pi && r.rewarded);
+            let label = format!("{}{}", pat.name, if rewarded { " (rewarded)" } else { "" });
+            curves.push((label, pts));
+        }
+        let ymax = curves
+            .iter()
+            .flat_map(|c| c.1.iter().map(|p| p.1))
+            .fold(0.0, f64::max);
+        let series: Vec<Series> = curves
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.1.is_empty())
+            .map(|(i, c)| Series {
+                label: &c.0,
+                color: SERIES[i % SERIES.len()],
+                points: &c.1,
+            })
+            .collect();
+        let title = format!(
+            "{} response to each pattern (mean rate while shown{})",
+            net.populations[p].name,
+            if win > 1 {
+                format!(", running mean of {win} presentations")
+            } else {
+                String::new()
+            }
+        );
+        draw_lines(
+            &mut c,
+            &title,
+            "presentation of the pattern",
+            "rate (Hz)",
+            &series,
+            0.0..(per_pattern.max(2) - 1) as f64,
+            0.0..super::canvas::nice_ceil(ymax.max(1.0)),
+            (84, 8 + k as i64 * panel, DEFAULT_WIDTH as i64 - 104, h),
+        );
+    }
+    super::png(&dir.join("learning.png"), &c)
 }
 
 #[cfg(test)]
