@@ -15,7 +15,9 @@ use crate::config::{LifParams, Network, Reset};
 use crate::error::Result;
 use crate::network::{Model, Quantized};
 use crate::record::ChunkSpikes;
-use crate::reward::{Clock, PlasticConsts, PlasticState, plasticity_step};
+use crate::reward::{
+    Clock, PLASTIC_PARALLEL_MIN_SYNAPSES, PlasticConsts, PlasticState, plasticity_step,
+};
 use std::sync::Arc;
 
 /// One projection in the form the kernels read.
@@ -310,7 +312,12 @@ impl Engine for CpuEngine {
                     &spikes.bits[pop][s * wps..(s + 1) * wps]
                 };
                 let wq = &mut Arc::make_mut(&mut proj.q).wq;
-                plasticity_step(st, wq, bits(proj.pre), bits(post), self.etas[j]);
+                let threads = if wq.len() >= PLASTIC_PARALLEL_MIN_SYNAPSES {
+                    self.threads
+                } else {
+                    1
+                };
+                plasticity_step(st, wq, bits(proj.pre), bits(post), self.etas[j], threads);
             }
         }
         self.steps_done += spikes.steps as u64;
