@@ -757,43 +757,81 @@ pub struct Presentation {
     pub rate_hz: Vec<f64>,
 }
 
+/// The spikes of every population during each presentation, counted as
+/// the steps go by (a streamed run, which keeps no record, has them too).
+#[derive(Debug, Clone, Default)]
+pub struct ResponseCounter {
+    /// Per presentation: the spikes of each population while it was shown.
+    spikes: Vec<Vec<u64>>,
+    /// Steps counted so far.
+    steps: u64,
+}
+
+impl ResponseCounter {
+    /// Counts the next `steps` steps: `rows[p]` holds population p's
+    /// spikes of those steps, bit-packed (`words_per_step` words a step).
+    pub fn add(&mut self, net: &Network, rows: &[&[u32]], steps: usize) {
+        let Some(st) = &net.stimulus else {
+            return;
+        };
+        for s in 0..steps {
+            let t = self.steps + s as u64;
+            if st.pattern_at(t).is_none() {
+                continue;
+            }
+            let k = (t / st.trial_steps) as usize;
+            if self.spikes.len() <= k {
+                self.spikes.resize(k + 1, vec![0; net.populations.len()]);
+            }
+            for (p, pop) in net.populations.iter().enumerate() {
+                let wps = pop.words_per_step();
+                let row = &rows[p][s * wps..(s + 1) * wps];
+                self.spikes[k][p] += row.iter().map(|w| w.count_ones() as u64).sum::<u64>();
+            }
+        }
+        self.steps += steps as u64;
+    }
+
+    /// Every presentation the counted steps hold whole.
+    pub fn presentations(&self, net: &Network) -> Vec<Presentation> {
+        let Some(st) = &net.stimulus else {
+            return Vec::new();
+        };
+        let rewarded: Vec<usize> = net
+            .dopamine
+            .iter()
+            .flat_map(|d| d.rules.iter().map(|r| r.pattern))
+            .collect();
+        let window_s = st.present_steps as f64 * net.dt_ms / 1000.0;
+        self.spikes
+            .iter()
+            .enumerate()
+            .map(|(k, spikes)| (k as u64, spikes))
+            .take_while(|&(k, _)| k * st.trial_steps + st.present_steps <= self.steps)
+            .map(|(k, spikes)| {
+                let pattern = st.pattern_of(k);
+                Presentation {
+                    index: k,
+                    pattern,
+                    onset: k * st.trial_steps,
+                    rewarded: rewarded.contains(&pattern),
+                    rate_hz: spikes
+                        .iter()
+                        .zip(&net.populations)
+                        .map(|(&n, pop)| n as f64 / (pop.size as f64 * window_s))
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+}
+
 /// Every presentation the spikes of `pops` (every population's) hold whole.
 pub fn responses(net: &Network, pops: &[PopRecord]) -> Vec<Presentation> {
-    let Some(st) = &net.stimulus else {
-        return Vec::new();
-    };
-    let steps = pops.first().map_or(0, |r| r.steps()) as u64;
-    let rewarded: Vec<usize> = net
-        .dopamine
-        .iter()
-        .flat_map(|d| d.rules.iter().map(|r| r.pattern))
-        .collect();
-    let window_s = st.present_steps as f64 * net.dt_ms / 1000.0;
-    (0..)
-        .map(|k| (k, k * st.trial_steps))
-        .take_while(|&(_, onset)| onset + st.present_steps <= steps)
-        .map(|(k, onset)| {
-            let pattern = st.pattern_of(k);
-            let rate_hz = pops
-                .iter()
-                .map(|rec| {
-                    let spikes: u64 = (onset..onset + st.present_steps)
-                        .map(|t| {
-                            (0..rec.size).filter(|&n| rec.spiked(t as usize, n)).count() as u64
-                        })
-                        .sum();
-                    spikes as f64 / (rec.size as f64 * window_s)
-                })
-                .collect();
-            Presentation {
-                index: k,
-                pattern,
-                onset,
-                rewarded: rewarded.contains(&pattern),
-                rate_hz,
-            }
-        })
-        .collect()
+    let mut c = ResponseCounter::default();
+    let rows: Vec<&[u32]> = pops.iter().map(|p| &p.bits[..]).collect();
+    c.add(net, &rows, pops.first().map_or(0, |r| r.steps()));
+    c.presentations(net)
 }
 
 /// `responses.csv`: one row per presentation.

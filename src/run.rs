@@ -283,6 +283,8 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     };
     let t0 = Instant::now();
     let mut learned = Vec::new();
+    // a streamed run keeps no record: it counts the responses as it goes
+    let mut streamed_responses = crate::reward::ResponseCounter::default();
     let (records, steps, why, engine, adapter) = if opts.trials > 1 {
         let r = crate::trials::run(
             opts.backend,
@@ -309,6 +311,8 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
                 opts.chunk,
                 &mut |c| {
                     counts.count(c);
+                    let rows: Vec<&[u32]> = c.bits.iter().map(|b| &b[..]).collect();
+                    streamed_responses.add(net, &rows, c.steps);
                     out.append(c)
                 },
                 |done| bar.update(done as u64),
@@ -369,7 +373,12 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         };
         draw_figures(dir, &model, &record, &view, &learned)?;
     }
-    let preferences = write_learning(dir, net, &learned, (!stream).then_some(&record), steps)?;
+    let presentations = if stream {
+        streamed_responses.presentations(net)
+    } else {
+        crate::reward::responses(net, &record.pops)
+    };
+    let preferences = write_learning(dir, net, &learned, &presentations, steps)?;
     let outcome = Outcome {
         preferences,
         adapter,
@@ -419,13 +428,13 @@ fn learned_weights(model: &Model, learned: &[Option<Vec<i32>>]) -> Result<Learne
 /// The outputs of reward learning: `dopamine.npy`; per plastic projection
 /// `weights_<proj>_initial.npy`, `weights_<proj>.npy` (the learned
 /// weights, replacing the initial ones written before) and
-/// `weights_change_<proj>.png`; with a stimulus (and the spikes in memory)
-/// `responses.csv` and `learning.png`. Returns the D1 preferences.
+/// `weights_change_<proj>.png`; with a stimulus `responses.csv` and
+/// `learning.png` from `rows`. Returns the D1 preferences.
 fn write_learning(
     dir: &std::path::Path,
     net: &Network,
     learned: &Learned,
-    record: Option<&SpikeRecord>,
+    rows: &[crate::reward::Presentation],
     steps: usize,
 ) -> Result<Vec<crate::reward::Preference>> {
     use crate::figures::learning;
@@ -449,17 +458,16 @@ fn write_learning(
         }
         learning::write_weight_change(dir, net, j, before, after, steps)?;
     }
-    let (Some(_), Some(record)) = (&net.stimulus, record) else {
+    if net.stimulus.is_none() {
         return Ok(Vec::new());
-    };
-    let rows = crate::reward::responses(net, &record.pops);
+    }
     export::write_atomic(&dir.join("responses.csv"), |f| {
-        std::io::Write::write_all(f, crate::reward::responses_csv(net, &rows).as_bytes())
+        std::io::Write::write_all(f, crate::reward::responses_csv(net, rows).as_bytes())
     })?;
     if !rows.is_empty() {
-        learning::write_learning_curve(dir, net, &rows)?;
+        learning::write_learning_curve(dir, net, rows)?;
     }
-    Ok(crate::reward::preferences(net, &rows))
+    Ok(crate::reward::preferences(net, rows))
 }
 
 /// Memory the system can still give (Linux: MemAvailable), if known.

@@ -1057,6 +1057,34 @@ fn reward_experiment_writes_dopamine_weights_responses_and_figures() {
             "dopamine.png",
         ],
     );
+    // a streamed run (no record kept) counts the same responses
+    ok(
+        tmp.path(),
+        &[
+            "run",
+            "--config",
+            config,
+            "--steps",
+            "10000",
+            "--backend",
+            "cpu",
+            "--stream",
+            "--chunk",
+            "777",
+            "--out",
+            "streamed",
+        ],
+    );
+    same_files(
+        &out,
+        &tmp.path().join("streamed"),
+        &[
+            "responses.csv",
+            "learning.png",
+            "dopamine.npy",
+            "weights_in_d1.npy",
+        ],
+    );
     // plasticity and --trials do not mix
     fails(
         tmp.path(),
