@@ -384,8 +384,9 @@ impl Quantized {
     /// A plastic projection: F is fixed by `[w_min, w_max]` instead of the
     /// weights, so that learning cannot make a sum overflow: the largest F
     /// in 0..=30 for which `n_pre` weights at the larger bound stay below
-    /// 2^31 and one bound at most 2^30 (a step's change is at most 2^30
-    /// too, so `wq + change` fits an i32 before it is clamped).
+    /// 2^31 and a bound is at most 2^29 (a step's change is at most 2^30,
+    /// so `wq + change` stays within 2^29 + 2^30, inside an i32, before it
+    /// is clamped).
     pub fn new_plastic(
         w: &[f32],
         n_post: usize,
@@ -405,7 +406,7 @@ impl Quantized {
         let fits = |f: u32| {
             let (lo, hi) = (quantize_one(w_min, f)?, quantize_one(w_max, f)?);
             let m = lo.unsigned_abs().max(hi.unsigned_abs()) as u64;
-            (m <= 1 << 30 && m * (n_pre as u64) < 1 << 31).then_some([lo, hi])
+            (m <= 1 << 29 && m * (n_pre as u64) < 1 << 31).then_some([lo, hi])
         };
         let f = (0..=30u32).rev().find(|&f| fits(f).is_some()).ok_or_else(|| {
             Error::Input(format!(

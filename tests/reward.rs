@@ -79,38 +79,38 @@ fn two_neurons() -> (Model, InputSource) {
 fn two_neuron_case_worked_by_hand() {
     let (model, input) = two_neurons();
     let q = model.quantize().unwrap();
-    // F from [w_min, w_max] = [0, 1] over one pre neuron: 2^30 (the
-    // largest a bound may be), so 0.25 is 2^28
-    assert_eq!(q[0].frac_bits, 30);
-    assert_eq!(q[0].bounds, Some([0, 1 << 30]));
-    assert_eq!(q[0].wq, vec![1 << 28]);
+    // F from [w_min, w_max] = [0, 1] over one pre neuron: 29 (a bound
+    // may be 2^29 at most), so 0.25 is 2^27
+    assert_eq!(q[0].frac_bits, 29);
+    assert_eq!(q[0].bounds, Some([0, 1 << 29]));
+    assert_eq!(q[0].wq, vec![1 << 27]);
     // d(t): 0, 0, 0, 1 (the reward), then halving
     let d = dopamine_trace(&model.net, 8);
     assert_eq!(d, vec![0.0, 0.0, 0.0, 1.0, 0.5, 0.25, 0.125, 0.0625]);
 
     // By hand, with x the pre trace and y the post trace as stored after
-    // the previous step, c the eligibility, eta(t) = (2^-10 d(t)) 2^30:
-    // t=0: nothing spikes.                                  w = 2^28
-    // t=1: pre spikes: c = 0 - 0.5 y = 0; then x = 1.        w = 2^28
-    // t=2: c = 0; x = 0.5.                                   w = 2^28
+    // the previous step, c the eligibility, eta(t) = (2^-10 d(t)) 2^29:
+    // t=0: nothing spikes.                                  w = 2^27
+    // t=1: pre spikes: c = 0 - 0.5 y = 0; then x = 1.        w = 2^27
+    // t=2: c = 0; x = 0.5.                                   w = 2^27
     // t=3: post spikes (driven): c = 0 + 1 x = 0.5; d = 1,
-    //      eta = 2^20, dw = 2^19; then x = 0.25, y = 1.      w = 2^28 + 2^19
+    //      eta = 2^19, dw = 2^18; then x = 0.25, y = 1.      w = 2^27 + 2^18
     // t=4: pre spikes: c = 0.5/2 - 0.5 y = -0.25; d = 1/2,
-    //      eta = 2^19, dw = -2^17; x = 1.125, y = 0.5.       w - 2^17
-    // t=5: c = -0.125, eta = 2^18, dw = -2^15.               w - 2^15
-    // t=6: c = -0.0625, eta = 2^17, dw = -2^13.              w - 2^13
-    // t=7: c = -0.03125, eta = 2^16, dw = -2^11.             w - 2^11
-    let base = 1i32 << 28;
-    let up = base + (1 << 19);
+    //      eta = 2^18, dw = -2^16; x = 1.125, y = 0.5.       w - 2^16
+    // t=5: c = -0.125, eta = 2^17, dw = -2^14.               w - 2^14
+    // t=6: c = -0.0625, eta = 2^16, dw = -2^12.              w - 2^12
+    // t=7: c = -0.03125, eta = 2^15, dw = -2^10.             w - 2^10
+    let base = 1i32 << 27;
+    let up = base + (1 << 18);
     let expected = [
         base,
         base,
         base,
         up,
-        up - (1 << 17),
-        up - (1 << 17) - (1 << 15),
-        up - (1 << 17) - (1 << 15) - (1 << 13),
-        up - (1 << 17) - (1 << 15) - (1 << 13) - (1 << 11),
+        up - (1 << 16),
+        up - (1 << 16) - (1 << 14),
+        up - (1 << 16) - (1 << 14) - (1 << 12),
+        up - (1 << 16) - (1 << 14) - (1 << 12) - (1 << 10),
     ];
     let mut e = CpuEngine::new(&model).unwrap();
     let mut buf = ChunkSpikes::new(&model.net, 1);
@@ -142,7 +142,7 @@ fn a_pre_spike_after_the_learned_change_sees_the_new_weight() {
     let mut buf = ChunkSpikes::new(&model.net, 5);
     input.fill(&model.net, 0, &mut buf);
     e.run_chunk(&mut buf).unwrap();
-    let w3 = ((1i64 << 28) + (1 << 19)) as f64 / (1u64 << 30) as f64;
+    let w3 = ((1i64 << 27) + (1 << 18)) as f64 / (1u64 << 29) as f64;
     assert_eq!(e.membranes().unwrap()[2], vec![w3 as f32]);
 }
 
@@ -404,4 +404,74 @@ fn without_reward_no_weight_changes() {
     let learned = e.plastic_weights().unwrap();
     // d(t) = 0 at every step: eta = 0, no weight moves
     assert_eq!(learned[3].as_ref().unwrap(), &q[3].wq);
+}
+
+/// The largest change a step allows (2^30 in fixed point) added to a
+/// weight at its upper bound must leave it there: no i32 overflow.
+#[test]
+fn a_weight_at_its_bound_stays_there_under_the_largest_change() {
+    for (weight, rate, want_max) in [("1.0", "1000.0", true), ("0.0", "-1000.0", false)] {
+        let text = r#"
+            [[population]]
+            name = "pre"
+            size = 1
+            kind = "poisson"
+            rate = [1.0, 1.0]
+            [[population]]
+            name = "post"
+            size = 1
+            kind = "lif"
+            beta = 0.0
+            threshold = 0.5
+            reset = "none"
+            [[projection]]
+            name = "w"
+            pre = "pre"
+            post = "post"
+            bias = false
+            init = "constant"
+            weight = WEIGHT
+            [projection.plasticity]
+            tau_pre_ms = 10.0
+            tau_post_ms = 10.0
+            tau_c_ms = 10.0
+            a_plus = 1.0
+            a_minus = 0.0
+            learning_rate = RATE
+            w_min = 0.0
+            w_max = 1.0
+            [[projection]]
+            name = "drive"
+            pre = "pre"
+            post = "post"
+            bias = false
+            init = "constant"
+            weight = 1.0
+            [dopamine]
+            tau_ms = 1000.0
+            rewards = [[0.0, 1000.0]]
+        "#
+        .replace("WEIGHT", weight)
+        .replace("RATE", rate);
+        let model = Model::build(Network::from_toml_str(&text, "bound").unwrap(), 0).unwrap();
+        let [lo, hi] = model.quantize().unwrap()[0].bounds.unwrap();
+        let mut e = CpuEngine::new(&model).unwrap();
+        // pre and post spike every step: the eligibility grows, dopamine is
+        // high, every step asks for the largest change
+        simulate(
+            &mut e,
+            &model.net,
+            &InputSource::generated(&model),
+            20,
+            20,
+            |_| {},
+        )
+        .unwrap();
+        let w = e.plastic_weights().unwrap()[0].clone().unwrap();
+        assert_eq!(
+            w,
+            vec![if want_max { hi } else { lo }],
+            "weight {weight}, rate {rate}"
+        );
+    }
 }
