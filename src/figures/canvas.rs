@@ -160,6 +160,18 @@ impl Canvas {
         }
     }
 
+    /// A panel's title, its top left at (x, y + 4).
+    pub fn title(&mut self, x: i64, y: i64, text: &str) {
+        self.text(
+            x as f64,
+            (y + 4) as f64,
+            15.0,
+            text,
+            BLACK,
+            (Align::Start, Align::Start),
+        );
+    }
+
     /// A tick on a y axis at (x, y) with its label to the left.
     pub fn y_tick(&mut self, x: i64, y: i64, label: &str) {
         self.fill_rect(x - 5, y, x - 1, y + 1, GREY);

@@ -66,59 +66,78 @@ pub fn panel_height(h: i64) -> i64 {
     TITLE_H + h + AXIS_H
 }
 
-/// Draws the heatmap (pre index on y, post index on x) and its colour bar.
-pub fn draw_panel(c: &mut Canvas, s: &HeatSpec, left: i64, top: i64, width: i64, h: i64) {
-    c.text(
-        left as f64,
-        (top + 4) as f64,
-        15.0,
-        &format!(
-            "{} \u{2192} {} activity ({}): |W| \u{d7} {} spikes / T, scaled to its maximum",
-            s.pre, s.post, s.projection, s.pre
-        ),
-        BLACK,
-        (Align::Start, Align::Start),
-    );
-    let (x, y, w) = (left, top + TITLE_H, width - BAR_W);
-    let cols = s.n_post.min(w as usize).max(1);
-    let rows = s.n_pre.min(h as usize).max(1);
+/// A matrix of `n_rows` x `n_cols` cells filling the plot `(x, y, w, h)`,
+/// row 0 at the bottom: each pixel is `colour` of the mean of the cells it
+/// covers (`value(row, col)`), framed, with the row indices on a y axis and
+/// the column indices on an x axis, labelled `(row_label, col_label)`.
+pub fn draw_cells(
+    c: &mut Canvas,
+    (x, y, w, h): (i64, i64, i64, i64),
+    (n_rows, n_cols): (usize, usize),
+    value: impl Fn(usize, usize) -> f32,
+    colour: impl Fn(f32) -> Rgb<u8>,
+    (row_label, col_label): (&str, &str),
+) {
+    let cols = n_cols.min(w as usize).max(1);
+    let rows = n_rows.min(h as usize).max(1);
     for r in 0..rows {
-        let pre = bin_range(r, rows, s.n_pre);
+        let rr = bin_range(r, rows, n_rows);
         let ys = bin_range(r, rows, h as usize);
         for col in 0..cols {
-            let post = bin_range(col, cols, s.n_post);
+            let cc = bin_range(col, cols, n_cols);
             // a pixel covering several cells shows their mean
             let mut sum = 0f64;
-            for i in pre.clone() {
-                for j in post.clone() {
-                    sum += s.a[i * s.n_post + j] as f64;
+            for i in rr.clone() {
+                for j in cc.clone() {
+                    sum += value(i, j) as f64;
                 }
             }
-            let v = (sum / (pre.len() * post.len()) as f64) as f32;
+            let v = (sum / (rr.len() * cc.len()) as f64) as f32;
             let xs = bin_range(col, cols, w as usize);
             c.fill_rect(
                 x + xs.start as i64,
                 y + h - ys.end as i64,
                 x + xs.end as i64,
                 y + h - ys.start as i64,
-                blues(v),
+                colour(v),
             );
         }
     }
     c.frame(x, y, x + w, y + h, GREY);
-    for v in nice_ticks(0.0, (s.n_pre - 1) as f64, (h / 40).clamp(2, 6) as usize) {
-        let yy = y + h - ((v + 0.5) / s.n_pre as f64 * h as f64).round() as i64;
+    for v in nice_ticks(0.0, (n_rows - 1) as f64, (h / 40).clamp(2, 6) as usize) {
+        let yy = y + h - ((v + 0.5) / n_rows as f64 * h as f64).round() as i64;
         c.y_tick(x, yy, &tick_label(v));
     }
-    c.y_label(x, y + h / 2, &format!("{} neuron", s.pre));
-    let ticks: Vec<_> = nice_ticks(0.0, (s.n_post - 1) as f64, (w / 90).clamp(2, 10) as usize)
+    c.y_label(x, y + h / 2, row_label);
+    let ticks: Vec<_> = nice_ticks(0.0, (n_cols - 1) as f64, (w / 90).clamp(2, 10) as usize)
         .into_iter()
         .map(|v| {
-            let xx = x + ((v + 0.5) / s.n_post as f64 * w as f64).round() as i64;
+            let xx = x + ((v + 0.5) / n_cols as f64 * w as f64).round() as i64;
             (xx, tick_label(v))
         })
         .collect();
-    c.x_axis(x, w, y + h, &ticks, &format!("{} neuron", s.post));
+    c.x_axis(x, w, y + h, &ticks, col_label);
+}
+
+/// Draws the heatmap (pre index on y, post index on x) and its colour bar.
+pub fn draw_panel(c: &mut Canvas, s: &HeatSpec, left: i64, top: i64, width: i64, h: i64) {
+    c.title(
+        left,
+        top,
+        &format!(
+            "{} \u{2192} {} activity ({}): |W| \u{d7} {} spikes / T, scaled to its maximum",
+            s.pre, s.post, s.projection, s.pre
+        ),
+    );
+    let (x, y, w) = (left, top + TITLE_H, width - BAR_W);
+    draw_cells(
+        c,
+        (x, y, w, h),
+        (s.n_pre, s.n_post),
+        |i, j| s.a[i * s.n_post + j],
+        blues,
+        (&format!("{} neuron", s.pre), &format!("{} neuron", s.post)),
+    );
 
     // colour bar
     let (bx, bw) = (x + w + 24, 16);

@@ -5,7 +5,7 @@
 
 use super::DEFAULT_WIDTH;
 use super::canvas::{Align, BLACK, BLUE, Canvas, Color, GREY, nice_ticks, tick_label};
-use super::raster::bin_range;
+use super::heatmap::draw_cells;
 use crate::config::Network;
 use crate::error::Result;
 use crate::reward::Presentation;
@@ -53,14 +53,7 @@ pub fn draw_lines(
     y: Range<f64>,
     (left, top, width, h): (i64, i64, i64, i64),
 ) {
-    c.text(
-        left as f64,
-        (top + 4) as f64,
-        15.0,
-        title,
-        BLACK,
-        (Align::Start, Align::Start),
-    );
+    c.title(left, top, title);
     let py = top + TITLE_H;
     let span = |r: &Range<f64>| (r.end - r.start).max(1e-12);
     let to_px = |(vx, vy): (f64, f64)| {
@@ -183,55 +176,18 @@ pub fn draw_weight_change(
     n_post: usize,
     (left, top, width, h): (i64, i64, i64, i64),
 ) {
-    c.text(
-        left as f64,
-        (top + 4) as f64,
-        15.0,
-        title,
-        BLACK,
-        (Align::Start, Align::Start),
-    );
+    c.title(left, top, title);
     let max = dw.iter().fold(0f32, |m, x| m.max(x.abs()));
     let scale = if max > 0.0 { 1.0 / max } else { 0.0 };
     let (x, y, w) = (left, top + TITLE_H, width - BAR_W);
-    let cols = n_pre.min(w as usize).max(1);
-    let rows = n_post.min(h as usize).max(1);
-    for r in 0..rows {
-        let posts = bin_range(r, rows, n_post);
-        let ys = bin_range(r, rows, h as usize);
-        for col in 0..cols {
-            let pres = bin_range(col, cols, n_pre);
-            let mut sum = 0f64;
-            for j in posts.clone() {
-                for i in pres.clone() {
-                    sum += dw[j * n_pre + i] as f64;
-                }
-            }
-            let v = (sum / (posts.len() * pres.len()) as f64) as f32 * scale;
-            let xs = bin_range(col, cols, w as usize);
-            c.fill_rect(
-                x + xs.start as i64,
-                y + h - ys.end as i64,
-                x + xs.end as i64,
-                y + h - ys.start as i64,
-                diverging(v),
-            );
-        }
-    }
-    c.frame(x, y, x + w, y + h, GREY);
-    for v in nice_ticks(0.0, (n_post - 1) as f64, (h / 40).clamp(2, 6) as usize) {
-        let yy = y + h - ((v + 0.5) / n_post as f64 * h as f64).round() as i64;
-        c.y_tick(x, yy, &tick_label(v));
-    }
-    c.y_label(x, y + h / 2, &format!("{post} neuron"));
-    let ticks: Vec<_> = nice_ticks(0.0, (n_pre - 1) as f64, (w / 90).clamp(2, 10) as usize)
-        .into_iter()
-        .map(|v| {
-            let xx = x + ((v + 0.5) / n_pre as f64 * w as f64).round() as i64;
-            (xx, tick_label(v))
-        })
-        .collect();
-    c.x_axis(x, w, y + h, &ticks, &format!("{pre} neuron"));
+    draw_cells(
+        c,
+        (x, y, w, h),
+        (n_post, n_pre),
+        |j, i| dw[j * n_pre + i],
+        |v| diverging(v * scale),
+        (&format!("{post} neuron"), &format!("{pre} neuron")),
+    );
     // colour bar, -max .. +max
     let (bx, bw) = (x + w + 24, 16);
     for py in 0..h {

@@ -180,14 +180,7 @@ pub fn draw_panel(
         title += &format!(", showing {}..{}", spec.neurons.start, spec.neurons.end);
     }
     title += &format!("), mean rate {:.1} Hz", spec.mean_rate_hz());
-    c.text(
-        left as f64,
-        (top + 4) as f64,
-        15.0,
-        &title,
-        BLACK,
-        (Align::Start, Align::Start),
-    );
+    c.title(left, top, &title);
     if shaded {
         let note = format!(
             "shaded: spike density of ~{} neuron{} x {} step{} per pixel",
