@@ -158,3 +158,69 @@ fn deeply_nested_toml_is_an_error() {
         assert!(e.to_string().contains("deep.toml") && e.to_string().len() < 4000);
     }
 }
+
+/// The reward experiment with its numbers mutated (digits replaced, signs
+/// and exponents inserted): every file is an error with a short message or
+/// a network that builds and runs a few hundred steps without a panic, on
+/// the CPU engine, with its weights inside their bounds.
+#[test]
+fn mutated_reward_networks_are_errors_or_run() {
+    const REWARD: &str = include_str!("../assets/reward_learning.toml");
+    let mut rng = StdRng::seed_from_u64(8);
+    let pieces = [
+        "-", "e9", "e-40", "e30", "0", "1", ".5", "nan", "inf", "000",
+    ];
+    let digits: Vec<usize> = REWARD
+        .char_indices()
+        .filter(|(_, c)| c.is_ascii_digit())
+        .map(|(i, _)| i)
+        .collect();
+    let (mut ran, mut errors) = (0, 0);
+    for case in 0..600 {
+        let mut t = REWARD.as_bytes().to_vec();
+        for _ in 0..rng.random_range(1..4) {
+            let at = digits[rng.random_range(0..digits.len())];
+            if rng.random_bool(0.5) {
+                t[at] = b'0' + rng.random_range(0..10u8);
+            } else {
+                let p = pieces[rng.random_range(0..pieces.len())].as_bytes();
+                t.splice(at..at, p.iter().copied());
+            }
+        }
+        let text = String::from_utf8(t).unwrap();
+        let what = format!("reward case {case}:\n{text}");
+        let net = match no_panic(&what, || Network::from_toml_str(&text, "fuzz.toml")) {
+            Ok(n) => n,
+            Err(e) => {
+                errors += 1;
+                assert_eq!(e.exit_code(), 2, "{what}");
+                assert!(e.to_string().len() < 4000);
+                continue;
+            }
+        };
+        if net.total_neurons() > 5_000 || net.total_synapses() > 2_000_000 {
+            continue;
+        }
+        no_panic(&what, || {
+            let Ok(model) = nacc::network::Model::build(net, case) else {
+                return;
+            };
+            let Ok(mut e) = nacc::engine::cpu::CpuEngine::new(&model) else {
+                return;
+            };
+            let input = nacc::engine::InputSource::generated(&model);
+            // a membrane may turn infinite under absurd numbers: an error, fine
+            let _ = nacc::engine::simulate(&mut e, &model.net, &input, 300, 100, |_| {});
+            use nacc::engine::Engine;
+            let q = model.quantize().unwrap();
+            for (j, w) in e.plastic_weights().unwrap().iter().enumerate() {
+                if let (Some(w), Some([lo, hi])) = (w, q[j].bounds) {
+                    assert!(w.iter().all(|x| (lo..=hi).contains(x)), "{what}");
+                }
+            }
+        });
+        ran += 1;
+    }
+    // both outcomes are common: the test reaches the engine, not only the parser
+    assert!(ran > 100 && errors > 100, "ran {ran}, errors {errors}");
+}
