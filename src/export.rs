@@ -71,6 +71,11 @@ pub fn write_spikes(path: &Path, recs: &[&PopRecord], trial_axis: bool) -> Resul
     })
 }
 
+/// A projection's initial and learned weights when it is plastic
+/// (`nn.Linear` layout, the exact values of the fixed-point weights the
+/// engine started and ended with), None for the others.
+pub type Learned = Option<(Vec<f32>, Vec<f32>)>;
+
 /// `weights_<proj>.npy` (N_post x N_pre) and, for projections with a bias,
 /// `bias_<proj>.npy` (N_post), float32, raw unquantised values. A sparse
 /// projection is written in COO form instead: `weights_<proj>_post.npy`,
@@ -78,15 +83,26 @@ pub fn write_spikes(path: &Path, recs: &[&PopRecord], trial_axis: bool) -> Resul
 /// (float32), one entry per synapse, sorted by post then pre, so that
 /// `scipy.sparse.coo_matrix((value, (post, pre)), shape=(N_post, N_pre))` is
 /// the `nn.Linear` weight with zeros where there is no synapse.
-pub fn write_weights(dir: &Path, model: &Model) -> Result<()> {
-    for (proj, w) in model.net.projections.iter().zip(&model.weights) {
+///
+/// A plastic projection with `learned[j] = Some((initial, learned))` writes
+/// those instead (both `nn.Linear` layout): `weights_<proj>_initial.npy`
+/// and, as `weights_<proj>.npy`, the learned weights.
+pub fn write_weights(dir: &Path, model: &Model, learned: &[Learned]) -> Result<()> {
+    for (j, (proj, w)) in model.net.projections.iter().zip(&model.weights).enumerate() {
         let n_pre = model.net.populations[proj.pre].size;
         let n_post = model.net.populations[proj.post].size;
-        match &w.sparse {
-            None => write_atomic(&dir.join(format!("weights_{}.npy", proj.name)), |f| {
-                npy::write_f32(f, &[n_post, n_pre], &w.w)
-            })?,
-            Some(rows) => {
+        let dense = |name: &str, w: &[f32]| {
+            write_atomic(&dir.join(format!("weights_{}{name}.npy", proj.name)), |f| {
+                npy::write_f32(f, &[n_post, n_pre], w)
+            })
+        };
+        match (&w.sparse, learned.get(j).and_then(Option::as_ref)) {
+            (None, Some((initial, after))) => {
+                dense("_initial", initial)?;
+                dense("", after)?;
+            }
+            (None, None) => dense("", &w.w)?,
+            (Some(rows), _) => {
                 let n = rows.pre.len();
                 let post: Vec<u32> = (0..n_post)
                     .flat_map(|j| std::iter::repeat_n(j as u32, rows.ptr[j + 1] - rows.ptr[j]))

@@ -522,6 +522,11 @@ impl Clock {
         (c.gain_of.iter().any(Option::is_some) || c.eta_of.iter().any(Option::is_some)).then_some(c)
     }
 
+    /// The plastic projections, in config order.
+    pub fn plastic(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.eta_of.len()).filter(|&j| self.eta_of[j].is_some())
+    }
+
     /// Advances one step: d(t), and each projection's gain and eta into
     /// `gains` and `etas` (one per projection).
     pub fn next(&mut self, gains: &mut [f32], etas: &mut [f32]) -> f32 {
@@ -600,6 +605,8 @@ pub struct PlasticState {
     pub elig: Vec<f32>,
     pub x_pre: Vec<f32>,
     pub y_post: Vec<f32>,
+    /// Scratch: whether each post neuron spiked this step.
+    post_spiked: Vec<bool>,
 }
 
 impl PlasticState {
@@ -609,6 +616,7 @@ impl PlasticState {
             elig: vec![0.0; n_pre * n_post],
             x_pre: vec![0.0; n_pre],
             y_post: vec![0.0; n_post],
+            post_spiked: vec![false; n_post],
         }
     }
 }
@@ -708,8 +716,10 @@ pub fn plasticity_step(
     if n_post == 0 {
         return;
     }
-    let post: Vec<bool> = (0..n_post).map(|j| bit(post_spikes, j)).collect();
-    let (k, x_pre, y_post, post) = (&st.k, &st.x_pre, &st.y_post, &post);
+    for (j, p) in st.post_spiked.iter_mut().enumerate() {
+        *p = bit(post_spikes, j);
+    }
+    let (k, x_pre, y_post, post) = (&st.k, &st.x_pre, &st.y_post, &st.post_spiked);
     let rows = |elig: &mut [f32], wq: &mut [i32], first: usize| {
         let pairs = elig
             .chunks_exact_mut(n_post)

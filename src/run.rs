@@ -359,9 +359,9 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
             )?;
         }
     }
-    export::write_weights(dir, &model)?;
-    export::write_config(dir, net, model.seed)?;
     let learned = learned_weights(&model, &learned)?;
+    export::write_weights(dir, &model, &learned)?;
+    export::write_config(dir, net, model.seed)?;
     let mut records = records.into_iter();
     let record = records.next().expect("at least one trial");
     if steps > 0 && !stream {
@@ -408,12 +408,9 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     Ok(outcome)
 }
 
-/// Per projection: the initial and the learned weights of a plastic one
-/// (`nn.Linear` layout, the exact values of the fixed-point weights), from
-/// what the engine holds at the end (`learned`).
-type Learned = Vec<Option<(Vec<f32>, Vec<f32>)>>;
-
-fn learned_weights(model: &Model, learned: &[Option<Vec<i32>>]) -> Result<Learned> {
+/// [`export::Learned`] from the fixed-point weights the engine holds at
+/// the end (`learned`).
+fn learned_weights(model: &Model, learned: &[Option<Vec<i32>>]) -> Result<Vec<export::Learned>> {
     if learned.iter().all(Option::is_none) {
         return Ok(vec![None; model.net.projections.len()]);
     }
@@ -425,15 +422,14 @@ fn learned_weights(model: &Model, learned: &[Option<Vec<i32>>]) -> Result<Learne
         .collect())
 }
 
-/// The outputs of reward learning: `dopamine.npy`; per plastic projection
-/// `weights_<proj>_initial.npy`, `weights_<proj>.npy` (the learned
-/// weights, replacing the initial ones written before) and
-/// `weights_change_<proj>.png`; with a stimulus `responses.csv` and
+/// The outputs of reward learning besides the weight files (which
+/// `export::write_weights` writes): `dopamine.npy`, `weights_change_<proj>.png`
+/// of every plastic projection, and with a stimulus `responses.csv` and
 /// `learning.png` from `rows`. Returns the D1 preferences.
 fn write_learning(
     dir: &std::path::Path,
     net: &Network,
-    learned: &Learned,
+    learned: &[export::Learned],
     rows: &[crate::reward::Presentation],
     steps: usize,
 ) -> Result<Vec<crate::reward::Preference>> {
@@ -445,18 +441,9 @@ fn write_learning(
         })?;
     }
     for (j, w) in learned.iter().enumerate() {
-        let Some((before, after)) = w else { continue };
-        let proj = &net.projections[j];
-        let shape = [
-            net.populations[proj.post].size,
-            net.populations[proj.pre].size,
-        ];
-        for (name, w) in [("_initial", before), ("", after)] {
-            export::write_atomic(&dir.join(format!("weights_{}{name}.npy", proj.name)), |f| {
-                crate::npy::write_f32(f, &shape, w)
-            })?;
+        if let Some((before, after)) = w {
+            learning::write_weight_change(dir, net, j, before, after, steps)?;
         }
-        learning::write_weight_change(dir, net, j, before, after, steps)?;
     }
     if net.stimulus.is_none() {
         return Ok(Vec::new());
@@ -487,7 +474,7 @@ fn draw_figures(
     model: &Model,
     record: &SpikeRecord,
     view: &figures::View,
-    learned: &Learned,
+    learned: &[export::Learned],
 ) -> Result<Vec<String>> {
     let net = &model.net;
     let pops: Vec<figures::PopData> = net

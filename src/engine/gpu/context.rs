@@ -135,13 +135,15 @@ impl GpuContext {
         }
     }
 
-    /// Copies `size` bytes of `buffer` (which must have MAP_READ) to the host
-    /// as 32-bit words: map, wait, copy out, drop the view, unmap.
-    pub fn read_mapped<T: bytemuck::Pod>(
+    /// Maps the first `size` bytes of `buffer` (which must have MAP_READ),
+    /// waits, hands them to `f` as words, drops the view and unmaps: the
+    /// caller copies what it needs straight out of the mapping.
+    pub fn with_mapped<T: bytemuck::Pod, R>(
         &self,
         buffer: &wgpu::Buffer,
         size: u64,
-    ) -> Result<Vec<T>> {
+        f: impl FnOnce(&[T]) -> R,
+    ) -> Result<R> {
         let (tx, rx) = std::sync::mpsc::channel();
         buffer.map_async(wgpu::MapMode::Read, ..size, move |r| {
             let _ = tx.send(r);
@@ -167,10 +169,23 @@ impl GpuContext {
             let view = buffer
                 .get_mapped_range(..size)
                 .map_err(|e| Error::Runtime(format!("GPU {}: {e}", self.info.name)))?;
-            bytemuck::pod_collect_to_vec(&view[..])
+            // mapped ranges are aligned for any Pod word; copy only if not
+            match bytemuck::try_cast_slice::<u8, T>(&view[..]) {
+                Ok(words) => f(words),
+                Err(_) => f(&bytemuck::pod_collect_to_vec(&view[..])),
+            }
         };
         buffer.unmap();
         self.take_error()?;
         Ok(out)
+    }
+
+    /// [`GpuContext::with_mapped`], copied out into a vector.
+    pub fn read_mapped<T: bytemuck::Pod>(
+        &self,
+        buffer: &wgpu::Buffer,
+        size: u64,
+    ) -> Result<Vec<T>> {
+        self.with_mapped(buffer, size, |words: &[T]| words.to_vec())
     }
 }

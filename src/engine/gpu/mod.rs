@@ -91,30 +91,96 @@ struct PlasticLaunch {
     stride: usize,
 }
 
+/// One `synapse_accumulate` per projection part and one `lif_update` per
+/// population, every step, then the plasticity kernels, all in one compute
+/// pass.
+struct Dispatch {
+    syn_pipeline: wgpu::ComputePipeline,
+    scatter_pipeline: wgpu::ComputePipeline,
+    lif_pipeline: wgpu::ComputePipeline,
+    /// Per projection: one launch per weights part.
+    syn_launches: Vec<Vec<Launch>>,
+    /// Per population: its lif_update launch (LIF only).
+    lif_launches: Vec<Option<Launch>>,
+    poisson_pipeline: wgpu::ComputePipeline,
+    /// Per population: its poisson_input launch and params buffer
+    /// (Poisson populations, when the GPU draws the input).
+    poisson_launches: Vec<Option<(Launch, wgpu::Buffer, PoissonParams)>>,
+    step_group: wgpu::BindGroup,
+    step_stride: u32,
+    /// Workgroups per grid dimension at most.
+    max_dim: u32,
+    plasticity_pipeline: wgpu::ComputePipeline,
+    traces_pipeline: wgpu::ComputePipeline,
+    plastic: Vec<PlasticLaunch>,
+}
+
+/// Sets `pipeline` and the launch's bind group, and dispatches its grid.
+fn dispatch(pass: &mut wgpu::ComputePass, pipeline: &wgpu::ComputePipeline, l: &Launch) {
+    pass.set_pipeline(pipeline);
+    pass.set_bind_group(0, &l.bind_group, &[]);
+    pass.dispatch_workgroups(l.grid.0, l.grid.1, 1);
+}
+
+impl Dispatch {
+    /// The Poisson kernels' parameters for the `n` steps from `first_step`.
+    fn write_params(&self, queue: &wgpu::Queue, first_step: u32, n: usize) {
+        for (_, buf, template) in self.poisson_launches.iter().flatten() {
+            let p = PoissonParams {
+                first_step,
+                n_steps: n as u32,
+                ..*template
+            };
+            queue.write_buffer(buf, 0, bytemuck::bytes_of(&p));
+        }
+    }
+
+    /// Every dispatch of `n` steps: the input of the whole chunk first (it
+    /// does not depend on the network), then per step each population in
+    /// dependency `order` (its incoming projections' sums, then its
+    /// membranes), then the plastic projections.
+    fn encode(&self, pass: &mut wgpu::ComputePass, n: usize, order: &[usize], lay: &Layout) {
+        let step = |pass: &mut wgpu::ComputePass, s: usize| {
+            pass.set_bind_group(1, &self.step_group, &[s as u32 * self.step_stride]);
+        };
+        for (l, _, _) in self.poisson_launches.iter().flatten() {
+            pass.set_pipeline(&self.poisson_pipeline);
+            pass.set_bind_group(0, &l.bind_group, &[]);
+            // z: the steps, at most max_dim a dispatch
+            for base in (0..n).step_by(self.max_dim as usize) {
+                step(pass, base);
+                let z = (n - base).min(self.max_dim as usize);
+                pass.dispatch_workgroups(l.grid.0, l.grid.1, z as u32);
+            }
+        }
+        for s in 0..n {
+            step(pass, s);
+            for &p in order {
+                let Some(lif) = &self.lif_launches[p] else {
+                    continue;
+                };
+                for l in lay.incoming[p].iter().flat_map(|&j| &self.syn_launches[j]) {
+                    let pipeline = if l.scatter {
+                        &self.scatter_pipeline
+                    } else {
+                        &self.syn_pipeline
+                    };
+                    dispatch(pass, pipeline, l);
+                }
+                dispatch(pass, &self.lif_pipeline, lif);
+            }
+            // plasticity, once every population has its spikes of the step
+            for pl in &self.plastic {
+                dispatch(pass, &self.plasticity_pipeline, &pl.synapses);
+                dispatch(pass, &self.traces_pipeline, &pl.traces);
+            }
+        }
+    }
+}
+
 /// How the steps of a chunk reach the GPU.
 enum Path {
-    /// One `synapse_accumulate` per projection part and one `lif_update`
-    /// per population, every step, all in one compute pass.
-    Dispatch {
-        syn_pipeline: wgpu::ComputePipeline,
-        scatter_pipeline: wgpu::ComputePipeline,
-        lif_pipeline: wgpu::ComputePipeline,
-        /// Per projection: one launch per weights part.
-        syn_launches: Vec<Vec<Launch>>,
-        /// Per population: its lif_update launch (LIF only).
-        lif_launches: Vec<Option<Launch>>,
-        poisson_pipeline: wgpu::ComputePipeline,
-        /// Per population: its poisson_input launch and params buffer
-        /// (Poisson populations, when the GPU draws the input).
-        poisson_launches: Vec<Option<(Launch, wgpu::Buffer, PoissonParams)>>,
-        step_group: wgpu::BindGroup,
-        step_stride: u32,
-        /// Workgroups per grid dimension at most.
-        max_dim: u32,
-        plasticity_pipeline: wgpu::ComputePipeline,
-        traces_pipeline: wgpu::ComputePipeline,
-        plastic: Vec<PlasticLaunch>,
-    },
+    Dispatch(Dispatch),
     /// The whole network, every step of the chunk, in one dispatch of one
     /// workgroup (`fused_steps`).
     Fused {
@@ -789,16 +855,14 @@ impl GpuEngine {
         if let Some(clock) = &mut self.clock {
             // this part's d(t) factors, a row per step
             let n_proj = self.net.projections.len();
-            let plastic: Vec<usize> = (0..n_proj)
-                .filter(|&j| self.net.projections[j].plasticity.is_some())
-                .collect();
             let (mut g, mut e) = (vec![0f32; n_proj], vec![0f32; n_proj]);
             let mut gains = Vec::with_capacity(n * n_proj);
-            let mut etas = Vec::with_capacity(n * plastic.len());
+            let mut etas = Vec::new();
             for _ in 0..n {
                 clock.next(&mut g, &mut e);
                 gains.extend_from_slice(&g);
-                etas.extend(plastic.iter().map(|&j| e[j]));
+                // only the plastic projections' columns, in config order
+                etas.extend(clock.plastic().map(|j| e[j]));
             }
             ctx.queue
                 .write_buffer(&self.gains, 0, bytemuck::cast_slice(&gains));
@@ -818,18 +882,7 @@ impl GpuEngine {
                 };
                 ctx.queue.write_buffer(params, 0, bytemuck::bytes_of(&p));
             }
-            Path::Dispatch {
-                poisson_launches, ..
-            } => {
-                for (_, buf, template) in poisson_launches.iter().flatten() {
-                    let p = PoissonParams {
-                        first_step,
-                        n_steps: n as u32,
-                        ..*template
-                    };
-                    ctx.queue.write_buffer(buf, 0, bytemuck::bytes_of(&p));
-                }
-            }
+            Path::Dispatch(d) => d.write_params(&ctx.queue, first_step, n),
         }
 
         let mut enc = ctx
@@ -864,67 +917,7 @@ impl GpuEngine {
                         pass.dispatch_workgroups(self.trials as u32, 1, 1);
                     }
                 }
-                Path::Dispatch {
-                    syn_pipeline,
-                    scatter_pipeline,
-                    lif_pipeline,
-                    poisson_pipeline,
-                    syn_launches,
-                    lif_launches,
-                    poisson_launches,
-                    step_group,
-                    step_stride,
-                    max_dim,
-                    plasticity_pipeline,
-                    traces_pipeline,
-                    plastic,
-                } => {
-                    // the input of the whole chunk first: it does not depend on the network
-                    for (l, _, _) in poisson_launches.iter().flatten() {
-                        pass.set_pipeline(poisson_pipeline);
-                        pass.set_bind_group(0, &l.bind_group, &[]);
-                        let mut base = 0;
-                        while base < n {
-                            let z = (n - base).min(*max_dim as usize);
-                            pass.set_bind_group(1, step_group, &[base as u32 * step_stride]);
-                            pass.dispatch_workgroups(l.grid.0, l.grid.1, z as u32);
-                            base += z;
-                        }
-                    }
-                    for s in 0..n {
-                        pass.set_bind_group(1, step_group, &[s as u32 * step_stride]);
-                        for &p in &self.net.order {
-                            let Some(lif) = &lif_launches[p] else {
-                                continue;
-                            };
-                            for &j in &self.lay.incoming[p] {
-                                for l in &syn_launches[j] {
-                                    pass.set_pipeline(if l.scatter {
-                                        scatter_pipeline
-                                    } else {
-                                        syn_pipeline
-                                    });
-                                    pass.set_bind_group(0, &l.bind_group, &[]);
-                                    pass.dispatch_workgroups(l.grid.0, l.grid.1, 1);
-                                }
-                            }
-                            pass.set_pipeline(lif_pipeline);
-                            pass.set_bind_group(0, &lif.bind_group, &[]);
-                            pass.dispatch_workgroups(lif.grid.0, lif.grid.1, 1);
-                        }
-                        // plasticity, once every population has its spikes of the step
-                        for pl in plastic {
-                            for (pipe, l) in [
-                                (plasticity_pipeline, &pl.synapses),
-                                (traces_pipeline, &pl.traces),
-                            ] {
-                                pass.set_pipeline(pipe);
-                                pass.set_bind_group(0, &l.bind_group, &[]);
-                                pass.dispatch_workgroups(l.grid.0, l.grid.1, 1);
-                            }
-                        }
-                    }
-                }
+                Path::Dispatch(d) => d.encode(&mut pass, n, &self.net.order, &self.lay),
             }
         }
         if !fused {
@@ -946,8 +939,33 @@ impl GpuEngine {
         enc.copy_buffer_to_buffer(&self.spikes, from, &self.staging, 0, bytes);
         enc.copy_buffer_to_buffer(&self.fault, 0, &self.staging, bytes, 16);
         ctx.queue.submit([enc.finish()]);
-        let rows: Vec<u32> = ctx.read_mapped(&self.staging, bytes + 16)?;
-        let fault = &rows[rows.len() - 4..];
+        // the spikes go from the mapping straight into the chunks (unless a
+        // membrane failed: then the chunk is not kept)
+        let (net, lay, gen_input, trials) = (&self.net, &self.lay, self.gen_input, self.trials);
+        let fault = ctx.with_mapped(&self.staging, bytes + 16, |rows: &[u32]| {
+            let fault: [u32; 4] = rows[rows.len() - 4..].try_into().expect("4 words");
+            if fault[0] != 0 {
+                return fault;
+            }
+            for (t, chunk) in chunks.iter_mut().enumerate() {
+                let base = if trials == 1 {
+                    0
+                } else {
+                    (t * trial_rows + 1) * rw
+                };
+                for (p, pop) in net.populations.iter().enumerate() {
+                    if pop.is_poisson() && !gen_input {
+                        continue;
+                    }
+                    let wps = pop.words_per_step();
+                    for s in 0..n {
+                        chunk.bits[p][(offset + s) * wps..][..wps]
+                            .copy_from_slice(&rows[base + s * rw + lay.word_offset[p]..][..wps]);
+                    }
+                }
+            }
+            fault
+        })?;
         if fault[0] != 0 {
             // the dispatch path reports the row (1 + step in the chunk), the
             // fused kernel step + 1: the same number
@@ -964,23 +982,6 @@ impl GpuEngine {
             } else {
                 e
             });
-        }
-        for (t, chunk) in chunks.iter_mut().enumerate() {
-            let base = if self.trials == 1 {
-                0
-            } else {
-                (t * trial_rows + 1) * rw
-            };
-            for (p, pop) in self.net.populations.iter().enumerate() {
-                if pop.is_poisson() && !self.gen_input {
-                    continue;
-                }
-                let wps = pop.words_per_step();
-                for s in 0..n {
-                    chunk.bits[p][(offset + s) * wps..][..wps]
-                        .copy_from_slice(&rows[base + s * rw + self.lay.word_offset[p]..][..wps]);
-                }
-            }
         }
         self.steps_done += n as u64;
         Ok(())
@@ -1028,9 +1029,8 @@ impl GpuEngine {
         b += self._keep.iter().map(|x| x.size()).sum::<u64>();
         b += match &self.path {
             Path::Fused { params, .. } => params.size(),
-            Path::Dispatch {
-                poisson_launches, ..
-            } => poisson_launches
+            Path::Dispatch(d) => d
+                .poisson_launches
                 .iter()
                 .flatten()
                 .map(|(_, p, _)| p.size())
@@ -1047,14 +1047,11 @@ impl GpuEngine {
     /// The grid of every launch (x, y), synapse launches first (empty when fused).
     pub fn grids(&self) -> Vec<(u32, u32)> {
         match &self.path {
-            Path::Dispatch {
-                syn_launches,
-                lif_launches,
-                ..
-            } => syn_launches
+            Path::Dispatch(d) => d
+                .syn_launches
                 .iter()
                 .flatten()
-                .chain(lif_launches.iter().flatten())
+                .chain(d.lif_launches.iter().flatten())
                 .map(|l| l.grid)
                 .collect(),
             Path::Fused { .. } => vec![(1, 1)],
@@ -1064,7 +1061,7 @@ impl GpuEngine {
     /// Per projection: how many weights bindings it was split into.
     pub fn weight_parts(&self) -> Vec<usize> {
         match &self.path {
-            Path::Dispatch { syn_launches, .. } => syn_launches.iter().map(|l| l.len()).collect(),
+            Path::Dispatch(d) => d.syn_launches.iter().map(|l| l.len()).collect(),
             Path::Fused { .. } => vec![1; self.net.projections.len()],
         }
     }
@@ -1638,7 +1635,7 @@ fn build_dispatch(
             params,
         )));
     }
-    Ok(Path::Dispatch {
+    Ok(Path::Dispatch(Dispatch {
         syn_pipeline,
         scatter_pipeline,
         lif_pipeline,
@@ -1652,7 +1649,7 @@ fn build_dispatch(
         plasticity_pipeline,
         traces_pipeline,
         plastic,
-    })
+    }))
 }
 
 /// A bind group that binds `buffers`, whole, at bindings 0, 1, 2... in order.
@@ -1719,10 +1716,10 @@ impl Engine for GpuEngine {
 
     fn plastic_weights(&mut self) -> Result<Vec<Option<Vec<i32>>>> {
         let mut out = vec![None; self.net.projections.len()];
-        let Path::Dispatch { plastic, .. } = &self.path else {
+        let Path::Dispatch(d) = &self.path else {
             return Ok(out);
         };
-        for pl in plastic {
+        for pl in &d.plastic {
             let bytes = pl.weights.size();
             let staging = buffer(
                 &self.ctx.device,
