@@ -5,6 +5,10 @@
 
 const WORKGROUP: u32 = 64u;
 
+// Steps a projection that sums in blocks (`synapse_block`) sums at once; its
+// sums of step s of a chunk are at slot (s % BLOCK_STEPS). engine::BLOCK_STEPS.
+const BLOCK_STEPS: u32 = 16u;
+
 // The row of the spike buffer a step writes: row 0 holds the last step of the
 // previous chunk, rows 1..=chunk the steps of this one. Bound with a dynamic
 // offset, one entry per step of a chunk.

@@ -2,7 +2,7 @@
 //
 // For each neuron of one LIF population: the current of SPEC §2.2 from its
 // incoming projections (I = sign_1 * cur_1 + sign_2 * cur_2 + ..., left to
-// right; each acc is read and zeroed for the next step), the membrane update
+// right; each acc is read and zeroed for the next use), the membrane update
 // of SPEC §2.3 (each f32 operation rounded where the CPU rounds it, see
 // `exact` in common.wgsl), the strict threshold,
 // and the spike bit. A workgroup covers 64 neurons = 2 whole spike words, so
@@ -38,8 +38,10 @@ struct ProjParams {
     gained: u32,
     scale_hi: f32,
     scale_lo: f32,
+    // the post count when the projection sums in blocks (synapse_block:
+    // step s's sums at slot s % BLOCK_STEPS), else 0
+    block_stride: u32,
     _pad1: u32,
-    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: PopParams;
@@ -76,8 +78,9 @@ fn lif_update(
         for (var k = 0u; k < params.n_in; k = k + 1u) {
             let j = incoming[params.first_in + k];
             let p = projections[j];
-            let a = acc[p.acc_offset + n];
-            acc[p.acc_offset + n] = 0i;
+            let slot = p.acc_offset + ((step.row - 1u) % BLOCK_STEPS) * p.block_stride + n;
+            let a = acc[slot];
+            acc[slot] = 0i;
             var gain = 1.0;
             if (p.gained != 0u) {
                 gain = gains[(step.row - 1u) * params.n_proj + j];

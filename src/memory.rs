@@ -164,7 +164,17 @@ pub fn estimate(
             weights,
         ));
         if !plan.fused {
-            g.push(("synaptic sums".into(), posts * 4));
+            // BLOCK_STEPS rows of sums for a projection that sums in blocks
+            let sums: u64 = net
+                .projections
+                .iter()
+                .zip(plan.blocked(net))
+                .map(|(p, b)| {
+                    let rows = if b { crate::engine::BLOCK_STEPS } else { 1 };
+                    (rows * net.populations[p.post].size) as u64
+                })
+                .sum();
+            g.push(("synaptic sums".into(), sums * 4));
         }
         g.push(("step uniforms".into(), cap * plan.step_stride as u64));
         if plastic(true) > 0 {
@@ -196,6 +206,18 @@ pub struct GpuPlan {
     pub gen_input: bool,
     /// Bytes between the per-step uniforms (the adapter's alignment).
     pub step_stride: u32,
+    /// Projections of at least this many synapses sum in blocks where
+    /// they can (`engine::sums_in_blocks`).
+    pub block_min_synapses: usize,
+}
+
+impl GpuPlan {
+    /// Per projection: whether it sums in blocks (never on the fused kernel).
+    pub fn blocked(&self, net: &Network) -> Vec<bool> {
+        (0..net.projections.len())
+            .map(|j| !self.fused && crate::engine::sums_in_blocks(net, j, self.block_min_synapses))
+            .collect()
+    }
 }
 
 /// Heap bytes of a built model (weights, biases, rates).

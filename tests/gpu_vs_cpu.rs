@@ -343,6 +343,7 @@ fn two_d_grids_and_split_weights(ctx: &Ctx) {
         max_binding_bytes: Some(256 * 1500 * 4),
         fused: Some(false),
         host_input: false,
+        block_min_synapses: None,
     };
     let engine = GpuEngine::new(
         ctx.clone(),
@@ -364,6 +365,102 @@ fn two_d_grids_and_split_weights(ctx: &Ctx) {
         opts,
         "2-D grids, split weights",
     );
+}
+
+/// Projections from Poisson populations summing 16 steps at once
+/// (`synapse_block`), forced on small networks, against the CPU engine
+/// summing step by step: chunks that end inside a block, 2-D grids and
+/// split weights, given input, random networks.
+fn blocked_sums_equal_step_by_step(ctx: &Ctx) {
+    let blocked = GpuOptions {
+        fused: Some(false),
+        block_min_synapses: Some(0),
+        ..Default::default()
+    };
+    let model = Model::build(Network::default_nacc(), 3).unwrap();
+    let input = InputSource::generated(&model);
+    let engine = GpuEngine::new(ctx.clone(), &model, &input, 37, blocked).unwrap();
+    // fc1 (input to inter) and fc3 (input to msn); not fc2 (inter to msn)
+    assert_eq!(engine.blocked_projections(), [0, 2]);
+    let plain = GpuEngine::new(ctx.clone(), &model, &input, 37, GpuOptions::default()).unwrap();
+    assert!(plain.blocked_projections().is_empty(), "below 1 M synapses");
+    // x20: fc1 has 2 M synapses and fc3 0.8 M, so by default fc1 sums in
+    // blocks; whole blocks of 16 steps, 63 spike words of input
+    let x20 = Model::build(Network::default_nacc().scaled(20).unwrap(), 3).unwrap();
+    let input = InputSource::generated(&x20);
+    let engine = GpuEngine::new(ctx.clone(), &x20, &input, 16, GpuOptions::default()).unwrap();
+    assert_eq!(engine.blocked_projections(), [0]);
+    for (opts, what) in [
+        (GpuOptions::default(), "x20, fc1 blocked"),
+        (blocked, "x20, fc1 and fc3 blocked"),
+    ] {
+        assert_engines_agree(ctx, &x20, &input, 48, 16, opts, what);
+    }
+    let input = InputSource::generated(&model);
+    for chunk in [37, 16, 5, 1] {
+        let steps = if chunk == 1 { 40 } else { 120 };
+        assert_engines_agree(
+            ctx,
+            &model,
+            &input,
+            steps,
+            chunk,
+            blocked,
+            &format!("blocked, chunk {chunk}"),
+        );
+    }
+
+    // 2-D grids and weights split into 1, 2 and 3 bindings (as in
+    // two_d_grids_and_split_weights)
+    let text = nacc::config::DEFAULT_TOML
+        .replace("size = 100", "size = 672")
+        .replace("size = 50", "size = 400")
+        .replace("size = 20", "size = 1500");
+    let big = Model::build(Network::from_toml_str(&text, "t").unwrap(), 8).unwrap();
+    let split = GpuOptions {
+        max_groups_per_dim: Some(5),
+        max_binding_bytes: Some(256 * 1500 * 4),
+        ..blocked
+    };
+    let input = InputSource::generated(&big);
+    let engine = GpuEngine::new(ctx.clone(), &big, &input, 25, split).unwrap();
+    assert_eq!(engine.blocked_projections(), [0, 2]);
+    assert_eq!(engine.weight_parts(), [1, 2, 3]);
+    let grids = engine.grids();
+    assert!(grids.iter().all(|g| g.0 > 1 && g.1 > 1), "{grids:?}");
+    assert_engines_agree(ctx, &big, &input, 40, 25, split, "blocked, split weights");
+
+    // given input, dense enough that most rows spike within a block
+    let mut rng = StdRng::seed_from_u64(31);
+    let x: Vec<Vec<Vec<u8>>> = model
+        .net
+        .populations
+        .iter()
+        .map(|p| {
+            (0..70)
+                .map(|_| (0..p.size).map(|_| rng.random_bool(0.3) as u8).collect())
+                .collect()
+        })
+        .collect();
+    let given = given_input(&model.net, &x);
+    assert_engines_agree(ctx, &model, &given, 70, 23, blocked, "blocked, given input");
+
+    for case in 0..4u64 {
+        let text = random_network(&mut rng, 300);
+        let mut model =
+            Model::build(Network::from_toml_str(&text, "random").unwrap(), case).unwrap();
+        randomise_weights(&mut rng, &mut model);
+        let chunk = [1, 7, 16, 50][case as usize];
+        assert_engines_agree(
+            ctx,
+            &model,
+            &InputSource::generated(&model),
+            60,
+            chunk,
+            blocked,
+            &format!("blocked, random case {case} (chunk {chunk})\n{text}"),
+        );
+    }
 }
 
 fn chunks_larger_than_the_engine_capacity_are_split(ctx: &Ctx) {
@@ -846,6 +943,10 @@ fn main() {
         (
             "two_d_grids_and_split_weights",
             two_d_grids_and_split_weights,
+        ),
+        (
+            "blocked_sums_equal_step_by_step",
+            blocked_sums_equal_step_by_step,
         ),
         (
             "chunks_larger_than_the_engine_capacity_are_split",

@@ -86,6 +86,37 @@ fn engine_compiles_the_files_in_shaders() {
     }
 }
 
+/// The value of the WGSL constant `name` (a u32) of module `m`.
+fn wgsl_const_u32(m: &naga::Module, name: &str) -> u32 {
+    let (_, c) = m
+        .constants
+        .iter()
+        .find(|(_, c)| c.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("WGSL constant {name} not found"));
+    match m.global_expressions[c.init] {
+        naga::Expression::Literal(naga::Literal::U32(v)) => v,
+        ref e => panic!("WGSL constant {name} is {e:?}, not a u32 literal"),
+    }
+}
+
+#[test]
+fn constants_shared_with_rust_match() {
+    let ks = kernels();
+    let (name, src) = ks
+        .iter()
+        .find(|k| k.0 == "synapse_accumulate.wgsl")
+        .unwrap();
+    let m = module(name, src);
+    assert_eq!(
+        wgsl_const_u32(&m, "BLOCK_STEPS") as usize,
+        nacc::engine::BLOCK_STEPS
+    );
+    assert_eq!(
+        wgsl_const_u32(&m, "MAX_CHUNK_WORDS") as u64,
+        nacc::engine::gpu::SYN_CHUNK_WORDS
+    );
+}
+
 /// (size, [(member name, offset)]) of a WGSL struct, from naga's layouter.
 fn wgsl_layout(m: &naga::Module, name: &str) -> (u32, Vec<(String, u32)>) {
     let mut layouter = naga::proc::Layouter::default();
@@ -148,7 +179,8 @@ fn repr_c_types_match_wgsl_structs() {
             row_words,
             acc_offset,
             n_post4,
-            chunk_words
+            chunk_words,
+            n_steps
         ]
     );
     check_layout!(
@@ -174,7 +206,15 @@ fn repr_c_types_match_wgsl_structs() {
         &lif,
         ProjParams,
         "ProjParams",
-        [acc_offset, bias_offset, sign, gained, scale_hi, scale_lo]
+        [
+            acc_offset,
+            bias_offset,
+            sign,
+            gained,
+            scale_hi,
+            scale_lo,
+            block_stride
+        ]
     );
     let plastic = m("plasticity.wgsl");
     check_layout!(

@@ -7,10 +7,10 @@
 //! projections are split across threads; integer sums make the result the
 //! same whatever the thread count. Large dense projections from Poisson
 //! populations sum [`BLOCK_STEPS`] steps at once
-//! ([`synapse_accumulate_steps`]), which has no GPU twin: same integers,
-//! fewer bytes read.
+//! ([`synapse_accumulate_steps`], twin of the kernel `synapse_block`): same
+//! integers, fewer bytes read.
 
-use super::Engine;
+use super::{BLOCK_MIN_SYNAPSES, BLOCK_STEPS, Engine, sums_in_blocks};
 use crate::config::{LifParams, Network, Reset};
 use crate::error::Result;
 use crate::network::{Model, Quantized};
@@ -67,15 +67,6 @@ pub struct CpuEngine {
 /// Projections of at least this many synapses split their sums across
 /// threads (below it, starting threads costs more than it saves).
 pub const PARALLEL_MIN_SYNAPSES: usize = 1 << 20;
-
-/// Steps whose sums a dense projection from a Poisson population computes
-/// together. The spikes of a Poisson population are known for the whole
-/// chunk before it runs, so its weight rows can be read once for all the
-/// steps of a block in which the pre neuron spikes, instead of once per
-/// spike: at 30 % of inputs spiking a step, 16 steps read each row once
-/// (1 - 0.7^16 = 99.7 %) instead of 4.8 times. Large dense sums are bound by
-/// memory bandwidth, so this is the speed-up of `large` on the CPU.
-pub const BLOCK_STEPS: usize = 16;
 
 /// Posts a tile of [`synapse_accumulate_steps`] holds: `BLOCK_STEPS` sums of
 /// 512 posts are 32 KiB, an L1 cache.
@@ -166,7 +157,7 @@ impl CpuEngine {
             spikes_last,
             threads: threads.max(1),
             steps_done: 0,
-            block_min_synapses: PARALLEL_MIN_SYNAPSES,
+            block_min_synapses: BLOCK_MIN_SYNAPSES,
             clock,
             gains: vec![1.0; n_proj],
             etas: vec![0.0; n_proj],
@@ -175,7 +166,7 @@ impl CpuEngine {
 
     /// Dense projections from Poisson populations with at least `n`
     /// synapses sum [`BLOCK_STEPS`] steps at once (default:
-    /// [`PARALLEL_MIN_SYNAPSES`]; `usize::MAX`: never). The result is the
+    /// [`BLOCK_MIN_SYNAPSES`]; `usize::MAX`: never). The result is the
     /// same whatever `n` is (tested); the tests use it to reach the blocked
     /// sums on small networks.
     pub fn set_block_min_synapses(&mut self, n: usize) {
@@ -205,12 +196,7 @@ impl Engine for CpuEngine {
                     let wps = self.net.populations[proj.pre].words_per_step();
                     let pre_spikes = &spikes.bits[proj.pre][s * wps..(s + 1) * wps];
                     let (wq, n_post) = (&proj.q.wq, proj.q.n_post);
-                    // (not when plastic: the weights change every step)
-                    let blocked = proj.q.sparse.is_none()
-                        && proj.plastic.is_none()
-                        && wq.len() >= self.block_min_synapses
-                        && self.net.populations[proj.pre].is_poisson();
-                    if blocked {
+                    if sums_in_blocks(&self.net, j, self.block_min_synapses) {
                         if s % BLOCK_STEPS == 0 {
                             let t_n = BLOCK_STEPS.min(spikes.steps - s);
                             let rows = &spikes.bits[proj.pre][s * wps..(s + t_n) * wps];

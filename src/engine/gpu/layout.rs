@@ -25,6 +25,9 @@ pub struct SynParams {
     pub acc_offset: u32,
     pub n_post4: u32,
     pub chunk_words: u32,
+    /// Steps in the chunk (`synapse_block` only; rewritten per chunk).
+    pub n_steps: u32,
+    pub _pad: [u32; 3],
 }
 
 /// WGSL `PopParams` (shaders/lif_update.wgsl).
@@ -60,7 +63,10 @@ pub struct ProjParams {
     pub gained: u32,
     pub scale_hi: f32,
     pub scale_lo: f32,
-    pub _pad1: [u32; 2],
+    /// i32s between the sums of consecutive steps of a block (the post
+    /// count) when the projection sums in blocks (`synapse_block`), else 0.
+    pub block_stride: u32,
+    pub _pad1: u32,
 }
 
 /// WGSL `FusedParams` (shaders/fused_steps.wgsl).

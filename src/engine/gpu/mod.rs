@@ -28,7 +28,7 @@ pub mod layout;
 
 pub use context::GpuContext;
 
-use super::{Engine, InputSource};
+use super::{BLOCK_MIN_SYNAPSES, BLOCK_STEPS, Engine, InputSource};
 use crate::config::{Network, Reset};
 use crate::error::{Error, Result};
 use crate::network::Model;
@@ -67,6 +67,11 @@ pub struct GpuOptions {
     /// Draw generated Poisson input on the host and upload it, instead of
     /// drawing it on the GPU (the default).
     pub host_input: bool,
+    /// Projections of at least this many synapses sum [`BLOCK_STEPS`]
+    /// steps at once where they can (`engine::sums_in_blocks`); default
+    /// [`BLOCK_MIN_SYNAPSES`]. Tests set 0 to reach `synapse_block` on
+    /// small networks.
+    pub block_min_synapses: Option<usize>,
 }
 
 /// A kernel launch prepared once: its bind group and grid.
@@ -91,6 +96,15 @@ struct PlasticLaunch {
     stride: usize,
 }
 
+/// A `synapse_block` launch with its params buffer and their template
+/// (the step count is written per chunk).
+struct BlockLaunch {
+    proj: usize,
+    launch: Launch,
+    params: wgpu::Buffer,
+    template: SynParams,
+}
+
 /// One `synapse_accumulate` per projection part and one `lif_update` per
 /// population, every step, then the plasticity kernels, all in one compute
 /// pass.
@@ -98,8 +112,13 @@ struct Dispatch {
     syn_pipeline: wgpu::ComputePipeline,
     scatter_pipeline: wgpu::ComputePipeline,
     lif_pipeline: wgpu::ComputePipeline,
-    /// Per projection: one launch per weights part.
+    /// Per projection: one launch per weights part, every step (none for
+    /// a projection that sums in blocks).
     syn_launches: Vec<Vec<Launch>>,
+    block_pipeline: wgpu::ComputePipeline,
+    /// One per weights part of each projection that sums in blocks, run at
+    /// the first step of each block.
+    block_launches: Vec<BlockLaunch>,
     /// Per population: its lif_update launch (LIF only).
     lif_launches: Vec<Option<Launch>>,
     poisson_pipeline: wgpu::ComputePipeline,
@@ -123,7 +142,8 @@ fn dispatch(pass: &mut wgpu::ComputePass, pipeline: &wgpu::ComputePipeline, l: &
 }
 
 impl Dispatch {
-    /// The Poisson kernels' parameters for the `n` steps from `first_step`.
+    /// The Poisson and block kernels' parameters for the `n` steps from
+    /// `first_step`.
     fn write_params(&self, queue: &wgpu::Queue, first_step: u32, n: usize) {
         for (_, buf, template) in self.poisson_launches.iter().flatten() {
             let p = PoissonParams {
@@ -132,6 +152,13 @@ impl Dispatch {
                 ..*template
             };
             queue.write_buffer(buf, 0, bytemuck::bytes_of(&p));
+        }
+        for b in &self.block_launches {
+            let p = SynParams {
+                n_steps: n as u32,
+                ..b.template
+            };
+            queue.write_buffer(&b.params, 0, bytemuck::bytes_of(&p));
         }
     }
 
@@ -155,6 +182,13 @@ impl Dispatch {
         }
         for s in 0..n {
             step(pass, s);
+            // the sums of the next BLOCK_STEPS steps of blocked projections
+            // (their input rows are all there)
+            if s % BLOCK_STEPS == 0 {
+                for b in &self.block_launches {
+                    dispatch(pass, &self.block_pipeline, &b.launch);
+                }
+            }
             for &p in order {
                 let Some(lif) = &self.lif_launches[p] else {
                     continue;
@@ -236,11 +270,38 @@ pub const SYN_CHUNK_WORDS: u64 = 8; // MAX_CHUNK_WORDS of synapse_accumulate.wgs
 /// Spike words a synapse invocation sums: [`SYN_CHUNK_WORDS`], or 1..=8 from
 /// `NACC_SYN_CHUNK_WORDS` (for kernel experiments, see benches/NOTES.md).
 fn syn_chunk_words() -> u64 {
-    std::env::var("NACC_SYN_CHUNK_WORDS")
+    env_chunk_words("NACC_SYN_CHUNK_WORDS", SYN_CHUNK_WORDS)
+}
+
+/// Spike words a `synapse_block` invocation sums. Fewer than
+/// synapse_accumulate's: every one of its rows is read (99.7 % of them
+/// spike in some step of a block), and a block's 16 sums take 64 registers,
+/// so more, shorter invocations keep more loads in flight.
+pub const BLOCK_CHUNK_WORDS: u64 = 4;
+
+/// [`BLOCK_CHUNK_WORDS`], or 1..=8 from `NACC_BLOCK_CHUNK_WORDS`.
+fn block_chunk_words() -> u64 {
+    env_chunk_words("NACC_BLOCK_CHUNK_WORDS", BLOCK_CHUNK_WORDS)
+}
+
+fn env_chunk_words(var: &str, default: u64) -> u64 {
+    std::env::var(var)
         .ok()
         .and_then(|v| v.parse().ok())
         .filter(|w| (1..=SYN_CHUNK_WORDS).contains(w))
-        .unwrap_or(SYN_CHUNK_WORDS)
+        .unwrap_or(default)
+}
+
+/// Projections of at least this many synapses sum in blocks on the GPU:
+/// `opts`, else `NACC_GPU_BLOCK_MIN_SYNAPSES` (for kernel experiments; a
+/// huge value turns blocks off), else [`BLOCK_MIN_SYNAPSES`].
+fn block_min_synapses(opts: &GpuOptions) -> usize {
+    opts.block_min_synapses.unwrap_or_else(|| {
+        std::env::var("NACC_GPU_BLOCK_MIN_SYNAPSES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(BLOCK_MIN_SYNAPSES)
+    })
 }
 
 /// Networks up to this many synapses may run fused (one workgroup does all
@@ -304,9 +365,12 @@ struct Layout {
     word_offset: Vec<usize>,
     v_offset: Vec<usize>,
     v_len: usize,
-    /// Per projection: offset of its post neurons in `acc` and `bias`.
+    /// Per projection: offset of its sums in `acc` (a row of posts, or
+    /// [`BLOCK_STEPS`] rows when it sums in blocks) and of its post neurons
+    /// in `bias`.
     acc_offset: Vec<usize>,
     acc_len: usize,
+    bias_offset: Vec<usize>,
     /// Per population: incoming projections, config order.
     incoming: Vec<Vec<usize>>,
     /// Per population: where its list starts in the flattened `incoming`.
@@ -314,10 +378,12 @@ struct Layout {
 }
 
 impl Layout {
-    fn new(net: &Network) -> Layout {
+    /// `blocked[j]`: projection j sums in blocks.
+    fn new(net: &Network, blocked: &[bool]) -> Layout {
         let (mut word_offset, mut v_offset, mut acc_offset, mut first_in) =
             (vec![], vec![], vec![], vec![]);
         let (mut row_words, mut v_len, mut acc_len, mut n_in) = (0, 0, 0, 0);
+        let mut bias_offset = vec![];
         let incoming: Vec<Vec<usize>> = (0..net.populations.len())
             .map(|p| net.incoming(p).map(|(j, _)| j).collect())
             .collect();
@@ -331,9 +397,13 @@ impl Layout {
             first_in.push(n_in);
             n_in += incoming[p].len();
         }
-        for proj in &net.projections {
+        let mut posts = 0;
+        for (proj, &b) in net.projections.iter().zip(blocked) {
+            let n = net.populations[proj.post].size;
             acc_offset.push(acc_len);
-            acc_len += net.populations[proj.post].size;
+            acc_len += if b { BLOCK_STEPS * n } else { n };
+            bias_offset.push(posts);
+            posts += n;
         }
         Layout {
             row_words,
@@ -342,6 +412,7 @@ impl Layout {
             v_len,
             acc_offset,
             acc_len,
+            bias_offset,
             incoming,
             first_in,
         }
@@ -605,7 +676,8 @@ impl GpuEngine {
             chunk,
             opts,
         );
-        let lay = Layout::new(&net);
+        let blocked = plan.blocked(&net);
+        let lay = Layout::new(&net, &blocked);
         let row_bytes = lay.row_words as u64 * 4;
         let capacity = plan.capacity;
         let trial_bytes = (capacity as u64 + 1) * row_bytes;
@@ -774,6 +846,7 @@ impl GpuEngine {
                 &quantized,
                 &lay,
                 &shared,
+                &blocked,
                 capacity,
                 max_binding,
                 max_dim,
@@ -1009,6 +1082,7 @@ impl GpuEngine {
             // patterns change rates while shown: the host draws that input
             gen_input: generated_input && !opts.host_input && net.stimulus.is_none(),
             step_stride: step_stride(&ctx.limits),
+            block_min_synapses: block_min_synapses(&opts),
         }
     }
 
@@ -1029,12 +1103,13 @@ impl GpuEngine {
         b += self._keep.iter().map(|x| x.size()).sum::<u64>();
         b += match &self.path {
             Path::Fused { params, .. } => params.size(),
-            Path::Dispatch(d) => d
-                .poisson_launches
-                .iter()
-                .flatten()
-                .map(|(_, p, _)| p.size())
-                .sum(),
+            Path::Dispatch(d) => {
+                let poisson = d.poisson_launches.iter().flatten().map(|(_, p, _)| p);
+                poisson
+                    .chain(d.block_launches.iter().map(|b| &b.params))
+                    .map(|p| p.size())
+                    .sum()
+            }
         };
         b
     }
@@ -1044,7 +1119,8 @@ impl GpuEngine {
         matches!(self.path, Path::Fused { .. })
     }
 
-    /// The grid of every launch (x, y), synapse launches first (empty when fused).
+    /// The grid of every launch (x, y): synapse launches, then
+    /// `lif_update`, then `synapse_block` (one (1, 1) when fused).
     pub fn grids(&self) -> Vec<(u32, u32)> {
         match &self.path {
             Path::Dispatch(d) => d
@@ -1052,16 +1128,35 @@ impl GpuEngine {
                 .iter()
                 .flatten()
                 .chain(d.lif_launches.iter().flatten())
+                .chain(d.block_launches.iter().map(|b| &b.launch))
                 .map(|l| l.grid)
                 .collect(),
             Path::Fused { .. } => vec![(1, 1)],
         }
     }
 
+    /// The projections that sum [`BLOCK_STEPS`] steps at once
+    /// (`synapse_block`), in config order.
+    pub fn blocked_projections(&self) -> Vec<usize> {
+        match &self.path {
+            Path::Dispatch(d) => {
+                let mut v: Vec<usize> = d.block_launches.iter().map(|b| b.proj).collect();
+                v.dedup();
+                v
+            }
+            Path::Fused { .. } => vec![],
+        }
+    }
+
     /// Per projection: how many weights bindings it was split into.
     pub fn weight_parts(&self) -> Vec<usize> {
         match &self.path {
-            Path::Dispatch(d) => d.syn_launches.iter().map(|l| l.len()).collect(),
+            Path::Dispatch(d) => (0..d.syn_launches.len())
+                .map(|j| {
+                    let blocks = d.block_launches.iter().filter(|b| b.proj == j).count();
+                    d.syn_launches[j].len() + blocks
+                })
+                .collect(),
             Path::Fused { .. } => vec![1; self.net.projections.len()],
         }
     }
@@ -1218,6 +1313,7 @@ fn build_dispatch(
     quantized: &[crate::network::Quantized],
     lay: &Layout,
     sh: &Shared,
+    blocked: &[bool],
     capacity: usize,
     max_binding: u64,
     max_dim: u32,
@@ -1237,12 +1333,13 @@ fn build_dispatch(
         .enumerate()
         .map(|(j, (p, q))| ProjParams {
             acc_offset: lay.acc_offset[j] as u32,
-            bias_offset: lay.acc_offset[j] as u32,
+            bias_offset: lay.bias_offset[j] as u32,
             sign: p.sign,
             gained: (p.sign > 0 && net.populations[p.post].dopamine.is_some()) as u32,
             scale_hi: q.scale_hi,
             scale_lo: q.scale_lo,
-            _pad1: [0; 2],
+            block_stride: if blocked[j] { q.n_post as u32 } else { 0 },
+            _pad1: 0,
         })
         .collect();
     let projections = init_buffer(
@@ -1263,6 +1360,13 @@ fn build_dispatch(
     let (syn_layout, syn_pipeline) = kernel(
         device,
         "synapse_accumulate",
+        SYNAPSE_WGSL,
+        &[true, true, false],
+        step_layout,
+    );
+    let (_, block_pipeline) = kernel(
+        device,
+        "synapse_block",
         SYNAPSE_WGSL,
         &[true, true, false],
         step_layout,
@@ -1302,9 +1406,11 @@ fn build_dispatch(
     );
     let mut plastic = Vec::new();
 
-    // synapse_accumulate launches: one per weights part. Rows are padded to
-    // whole vec4 blocks; a part holds whole words of 32 pre rows.
+    // synapse_accumulate launches (synapse_block when the projection sums
+    // in blocks): one per weights part. Rows are padded to whole vec4
+    // blocks; a part holds whole words of 32 pre rows.
     let mut syn_launches = Vec::new();
+    let mut block_launches = Vec::new();
     for (j, (proj, q)) in net.projections.iter().zip(quantized).enumerate() {
         if let Some(pm) = &q.sparse {
             let bytes = q.wq.len() as u64 * 4;
@@ -1346,6 +1452,7 @@ fn build_dispatch(
                 chunk_words: syn_chunk_words() as u32,
                 _pad: [0; 3],
             };
+            debug_assert!(!blocked[j], "sparse projections sum step by step");
             let pbuf = init_buffer(
                 device,
                 "scatter params",
@@ -1393,7 +1500,12 @@ fn build_dispatch(
         while first < q.n_pre as u64 {
             let rows = rows_per_part.min(q.n_pre as u64 - first);
             let n_words = rows.div_ceil(32);
-            let chunk_words = syn_chunk_words().min(n_words);
+            let chunk_words = if blocked[j] {
+                block_chunk_words()
+            } else {
+                syn_chunk_words()
+            }
+            .min(n_words);
             let groups = post_blocks * n_words.div_ceil(chunk_words);
             let grid = grid(groups, max_dim, &format!("projection `{}`", proj.name))?;
             let mut padded = vec![0i32; (rows * n_post4 * 4) as usize];
@@ -1424,12 +1536,15 @@ fn build_dispatch(
                 acc_offset: lay.acc_offset[j] as u32,
                 n_post4: n_post4 as u32,
                 chunk_words: chunk_words as u32,
+                n_steps: 0,
+                _pad: [0; 3],
             };
             let pbuf = init_buffer(
                 device,
                 "syn params",
                 bytemuck::bytes_of(&params),
-                wgpu::BufferUsages::UNIFORM,
+                // synapse_block's get the chunk's step count
+                wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             );
             let bind_group = bind_group(
                 device,
@@ -1437,12 +1552,23 @@ fn build_dispatch(
                 &syn_layout,
                 &[&pbuf, &wbuf, sh.spikes, &acc],
             );
-            launches.push(Launch {
+            let launch = Launch {
                 bind_group,
                 grid,
                 scatter: false,
-            });
-            keep.extend([wbuf, pbuf]);
+            };
+            if blocked[j] {
+                block_launches.push(BlockLaunch {
+                    proj: j,
+                    launch,
+                    params: pbuf,
+                    template: params,
+                });
+            } else {
+                launches.push(launch);
+                keep.push(pbuf);
+            }
+            keep.push(wbuf);
             first += rows;
         }
         syn_launches.push(launches);
@@ -1637,6 +1763,8 @@ fn build_dispatch(
     }
     Ok(Path::Dispatch(Dispatch {
         syn_pipeline,
+        block_pipeline,
+        block_launches,
         scatter_pipeline,
         lif_pipeline,
         poisson_pipeline,
