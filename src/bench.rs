@@ -8,7 +8,7 @@
 
 use crate::config::Network;
 use crate::engine::gpu::GpuContext;
-use crate::engine::{Engine, InputSource, run_chunk_from};
+use crate::engine::{BLOCK_STEPS, Engine, InputSource, run_chunk_from};
 use crate::error::Result;
 use crate::network::Model;
 use crate::record::{ChunkSpikes, SpikeRecord};
@@ -137,14 +137,16 @@ pub fn measure(
 ) -> Result<Measure> {
     let net = &model.net;
     let input = InputSource::generated(model);
-    // one step, then (when that was quick) 20 more for a steadier estimate
+    // one step (first-use costs), then (when that was not slow) two blocks
+    // of BLOCK_STEPS for the estimate: one step alone pays for a whole
+    // block's sums where projections sum in blocks
     let mut buf = ChunkSpikes::new(net, 1);
     let t = Instant::now();
     run_chunk_from(engine, net, &input, 0, &mut buf)?;
     let mut warm = 1;
     let mut per_step = t.elapsed().as_secs_f64();
-    if per_step < 0.05 && max_steps > 1 {
-        let more = max_steps.min(20);
+    if per_step < budget.as_secs_f64() / 4.0 && max_steps > 1 {
+        let more = max_steps.min(2 * BLOCK_STEPS);
         buf.resize(net, more);
         let t = Instant::now();
         run_chunk_from(engine, net, &input, 1, &mut buf)?;
@@ -199,20 +201,36 @@ fn events(model: &Model, counts: &SpikeRecord) -> u64 {
         .sum()
 }
 
-/// Runs the suite, reporting one JSON object per network (also for skipped
-/// ones, with `skipped` and the reason); stops early when `report` returns
-/// false.
+/// An error naming the first of `names` that is not a network of the suite.
+pub fn check_names(names: &[String]) -> Result<()> {
+    let known: Vec<&str> = suite().iter().map(|c| c.name).collect();
+    match names.iter().find(|n| !known.contains(&n.as_str())) {
+        Some(n) => Err(crate::error::bad_value(
+            "--network",
+            n,
+            &format!("must be one of {}", known.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Runs the suite (only the networks `only` names, when it names any),
+/// reporting one JSON object per network (also for skipped ones, with
+/// `skipped` and the reason); stops early when `report` returns false.
 pub fn run(
     backend: Backend,
     budget: Duration,
+    only: &[String],
     mut report: impl FnMut(&serde_json::Value) -> bool,
 ) -> Result<()> {
+    check_names(only)?;
     // one device for the whole suite
     let gpu = crate::run::choose_gpu(backend)?.map(Arc::new);
     let hardware_gpu = gpu
         .as_ref()
         .is_some_and(|c| c.info.device_type != wgpu::DeviceType::Cpu);
-    for case in suite() {
+    let chosen = |c: &Case| only.is_empty() || only.iter().any(|n| n == c.name);
+    for case in suite().into_iter().filter(chosen) {
         let net = match case.network {
             Ok(_) if case.gpu_only && !hardware_gpu => Err(
                 "520 M synapses: minutes to build and seconds a step without a hardware GPU; run `nacc bench` on one",
@@ -401,7 +419,12 @@ pub fn table_line(v: &serde_json::Value) -> String {
 pub const TABLE_HEADER: &str = "network      neurons    synapses   steps      steps/s   events/s     GB/s   CPU steps/s   speed-up";
 
 /// Steps a timed chunk holds: about a tenth of the budget at `per_step`
-/// seconds a step, at least 1 and at most 1000 or `max_steps`.
+/// seconds a step, in whole blocks, from 16 to 992 steps, at most `max_steps`.
 fn timed_chunk(budget: Duration, per_step: f64, max_steps: usize) -> usize {
-    ((budget.as_secs_f64() / 10.0 / per_step.max(1e-9)) as usize).clamp(1, 1000.min(max_steps))
+    let n = (budget.as_secs_f64() / 10.0 / per_step.max(1e-9)) as usize;
+    // whole blocks of BLOCK_STEPS (a chunk that ends inside a block pays for
+    // the whole block's sums), at most 992 = 62 blocks
+    n.next_multiple_of(BLOCK_STEPS)
+        .clamp(BLOCK_STEPS, 992)
+        .min(max_steps)
 }

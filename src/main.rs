@@ -80,12 +80,14 @@ fn bench(args: &nacc::cli::BenchArgs) -> nacc::Result<ExitCode> {
             "must be a number of seconds in (0, 3600]",
         ));
     }
+    nacc::bench::check_names(&args.networks)?;
     if !args.json {
         say(&format!("{}\n", nacc::bench::TABLE_HEADER));
     }
     nacc::bench::run(
         args.backend.backend(),
         std::time::Duration::from_secs_f64(args.budget),
+        &args.networks,
         |v| {
             let line = if args.json {
                 v.to_string()

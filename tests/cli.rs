@@ -522,6 +522,34 @@ fn bench_json_lines_have_the_documented_keys() {
     assert_eq!(lines[0]["neurons"], 170);
     assert_eq!(lines[0]["synapses"], 8000);
     fails(tmp.path(), &["bench", "--budget", "0"], &["--budget", "0"]);
+
+    // --network picks networks of the suite, in suite order
+    let o = nacc(
+        tmp.path(),
+        &[
+            "bench",
+            "--backend",
+            "cpu",
+            "--json",
+            "--budget",
+            "0.05",
+            "--network",
+            "trials",
+            "--network",
+            "seed",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let names: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["network"].to_string())
+        .collect();
+    assert_eq!(names, ["\"seed\"", "\"trials\""]);
+    fails(
+        tmp.path(),
+        &["bench", "--network", "huge"],
+        &["--network = huge", "seed, large, sparse-1m, trials"],
+    );
 }
 
 #[test]

@@ -20,8 +20,11 @@
 //! `poisson_input` for the whole chunk, then per step and population in
 //! dependency order `synapse_accumulate` (dense) or `synapse_scatter`
 //! (sparse) for each incoming projection, then `lif_update` (which also
-//! zeroes the sums for the next step). The step's row reaches the kernels as
-//! a dynamic offset into a uniform buffer written once.
+//! zeroes the sums for the next step). Large dense projections from Poisson
+//! populations instead run `synapse_block` at the first step of every block
+//! of [`BLOCK_STEPS`] steps, which sums all the block's steps at once
+//! (`engine::sums_in_blocks`). The step's row reaches the kernels as a
+//! dynamic offset into a uniform buffer written once.
 
 pub mod context;
 pub mod layout;
