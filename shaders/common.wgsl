@@ -19,6 +19,27 @@ struct Step {
     _pad2: u32,
 }
 
+// The chunk being run (group 1, binding 1, beside the step; written per
+// chunk): the kernels that run a block of steps stop at its end.
+struct Chunk {
+    n_steps: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+// Steps of the block starting at row `first_row` that lie in the chunk.
+fn block_steps(first_row: u32, n_steps: u32) -> u32 {
+    return min(BLOCK_STEPS, n_steps + 1u - first_row);
+}
+
+// Where a projection's sums of row `row` start, past `acc_offset`: slot
+// (row - 1) % BLOCK_STEPS of `stride` sums when it sums in blocks (stride =
+// its post count), else 0 (stride 0).
+fn slot_offset(row: u32, stride: u32) -> u32 {
+    return ((row - 1u) % BLOCK_STEPS) * stride;
+}
+
 // Linear workgroup index on a 2-D grid (at most 65 535 groups a dimension).
 fn linear_group(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wid.x + wid.y * nwg.x;

@@ -51,14 +51,36 @@ struct ProjParams {
 @group(0) @binding(4) var<storage, read_write> acc: array<i32>;
 @group(0) @binding(5) var<storage, read_write> v: array<f32>;
 @group(0) @binding(6) var<storage, read_write> spikes: array<u32>;
-// (row, population, neuron, 0) of the first membrane that stopped being
-// finite in the chunk; row 0 = none
-@group(0) @binding(7) var<storage, read_write> fault: array<atomic<u32>, 4>;
+// lif_update: (row, population, neuron, 0) of the first membrane that
+// stopped being finite in the chunk; row 0 = none. lif_block: per
+// population p, words 4 + 2p and 5 + 2p (see report_block_fault).
+@group(0) @binding(7) var<storage, read_write> fault: array<atomic<u32>>;
 // per step of the chunk and projection: dopamine's gain (src/reward.rs)
 @group(0) @binding(8) var<storage, read> gains: array<f32>;
 @group(1) @binding(0) var<uniform> step: Step;
+@group(1) @binding(1) var<uniform> chunk: Chunk;
 
 var<workgroup> packed: array<atomic<u32>, 2>;
+
+// Neuron n's current at row `row` (SPEC §2.2): its incoming projections'
+// terms, left to right, each sum read and zeroed for its next use.
+fn current_at(n: u32, row: u32) -> f32 {
+    let z = params.zero;
+    var current = 0.0;
+    for (var k = 0u; k < params.n_in; k = k + 1u) {
+        let j = incoming[params.first_in + k];
+        let p = projections[j];
+        let slot = p.acc_offset + slot_offset(row, p.block_stride) + n;
+        let a = acc[slot];
+        acc[slot] = 0i;
+        var gain = 1.0;
+        if (p.gained != 0u) {
+            gain = gains[(row - 1u) * params.n_proj + j];
+        }
+        current = add_current(current, k, a, p.scale_hi, p.scale_lo, bias[p.bias_offset + n], p.sign, p.gained != 0u, gain, z);
+    }
+    return current;
+}
 
 @compute @workgroup_size(64)
 fn lif_update(
@@ -74,19 +96,7 @@ fn lif_update(
     workgroupBarrier();
     if (n < params.n) {
         let z = params.zero;
-        var current = 0.0;
-        for (var k = 0u; k < params.n_in; k = k + 1u) {
-            let j = incoming[params.first_in + k];
-            let p = projections[j];
-            let slot = p.acc_offset + ((step.row - 1u) % BLOCK_STEPS) * p.block_stride + n;
-            let a = acc[slot];
-            acc[slot] = 0i;
-            var gain = 1.0;
-            if (p.gained != 0u) {
-                gain = gains[(step.row - 1u) * params.n_proj + j];
-            }
-            current = add_current(current, k, a, p.scale_hi, p.scale_lo, bias[p.bias_offset + n], p.sign, p.gained != 0u, gain, z);
-        }
+        let current = current_at(n, step.row);
         let prev_word = spikes[(step.row - 1u) * params.row_words + params.word_offset + n / 32u];
         let r = f32((prev_word >> (n % 32u)) & 1u);
         let x = membrane_step(v[params.v_offset + n], current, r, params.beta, params.threshold, params.reset, z);
@@ -111,5 +121,81 @@ fn lif_update(
     workgroupBarrier();
     if ((lid == 0u || lid == 32u) && n < params.n) {
         spikes[step.row * params.row_words + params.word_offset + n / 32u] = atomicLoad(&packed[lid / 32u]);
+    }
+}
+
+// lif_block's report of neuron n's first non-finite membrane, at `row` of
+// the block starting at step.row. Word 4 + 2p keeps the first row of the
+// first block of population p with one (every invocation of a dispatch
+// offers the same row; a later block finds it taken); word 5 + 2p keeps
+// !((row - that row) << 27 | n) at its largest, i.e. the earliest step of
+// that block and, at that step, the lowest neuron (n < 2^27, checked on the
+// host). The host takes the earliest (row, population in update order).
+fn report_block_fault(row: u32, n: u32) {
+    let a = 4u + 2u * params.pop;
+    loop {
+        let r = atomicCompareExchangeWeak(&fault[a], 0u, step.row);
+        if (r.exchanged || r.old_value != 0u) {
+            break;
+        }
+    }
+    if (atomicLoad(&fault[a]) == step.row) {
+        atomicMax(&fault[a + 1u], ~(((row - step.row) << 27u) | n));
+    }
+}
+
+// Kernel lif_block (CPU twin: engine::cpu::lif_update, step after step).
+//
+// lif_update for every step of a block of BLOCK_STEPS (fewer at the end of
+// the chunk) in one dispatch: the engine runs a network without plasticity
+// a block at a time, population after population in dependency order, once
+// every incoming projection has its sums of the whole block in per-step
+// slots (synapse_block, synapse_scatter into slots). Each invocation keeps
+// its neuron's membrane and last spike in registers across the steps; the
+// workgroup stores each step's two spike words as lif_update does.
+@compute @workgroup_size(64)
+fn lif_block(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let n = linear_group(wid, nwg) * WORKGROUP + lid;
+    let live = n < params.n;
+    let z = params.zero;
+    let t_n = block_steps(step.row, chunk.n_steps);
+    var x = 0.0;
+    var fired = false;
+    var failed = false;
+    if (live) {
+        x = v[params.v_offset + n];
+        let prev_word = spikes[(step.row - 1u) * params.row_words + params.word_offset + n / 32u];
+        fired = ((prev_word >> (n % 32u)) & 1u) != 0u;
+    }
+    for (var t = 0u; t < t_n; t = t + 1u) {
+        let row = step.row + t;
+        // the previous step's words are stored before they are cleared
+        workgroupBarrier();
+        if (lid < 2u) {
+            atomicStore(&packed[lid], 0u);
+        }
+        workgroupBarrier();
+        if (live) {
+            x = membrane_step(x, current_at(n, row), select(0.0, 1.0, fired), params.beta, params.threshold, params.reset, z);
+            if (!failed && not_finite(x)) {
+                failed = true;
+                report_block_fault(row, n);
+            }
+            fired = fires(x, params.threshold, z);
+            if (fired) {
+                atomicOr(&packed[lid / 32u], 1u << (n % 32u));
+            }
+        }
+        workgroupBarrier();
+        if ((lid == 0u || lid == 32u) && live) {
+            spikes[row * params.row_words + params.word_offset + n / 32u] = atomicLoad(&packed[lid / 32u]);
+        }
+    }
+    if (live) {
+        v[params.v_offset + n] = x;
     }
 }

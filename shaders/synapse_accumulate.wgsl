@@ -31,11 +31,6 @@ struct SynParams {
     n_post4: u32,
     // spike words per invocation
     chunk_words: u32,
-    // steps in the chunk (synapse_block only)
-    n_steps: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: SynParams;
@@ -43,6 +38,7 @@ struct SynParams {
 @group(0) @binding(2) var<storage, read> spikes: array<u32>;
 @group(0) @binding(3) var<storage, read_write> acc: array<atomic<i32>>;
 @group(1) @binding(0) var<uniform> step: Step;
+@group(1) @binding(1) var<uniform> chunk: Chunk;
 
 var<workgroup> spiking: array<u32, 256>; // MAX_CHUNK_WORDS * 32
 var<workgroup> n_spiking: atomic<u32>;
@@ -99,8 +95,10 @@ fn synapse_accumulate(
 // Kernel synapse_block (CPU twin: engine::cpu::synapse_accumulate_steps).
 //
 // The sums of BLOCK_STEPS consecutive steps at once, for a dense projection
-// from a Poisson population (engine::sums_in_blocks): its input is drawn
-// for the whole chunk before the steps run, so each weight row can be read
+// whose pre spikes of the whole block are known: from a Poisson population
+// (its input is drawn for the whole chunk first; engine::sums_in_blocks),
+// or any pre population when the engine runs a block at a time (`lif_block`
+// has run the pre population's block). Each weight row can then be read
 // once for every step of the block in which its pre neuron spikes instead
 // of once per spike. At 30 % of inputs spiking a step that reads each row
 // once per 16 steps instead of 4.8 times: ~5x fewer bytes, the same adds
@@ -138,7 +136,7 @@ fn synapse_block(
     let first_word = (group / params.post_blocks) * params.chunk_words;
     let block = (group % params.post_blocks) * WORKGROUP + lid;
     // step.row is the block's first row; the chunk may end inside the block
-    let t_n = min(BLOCK_STEPS, params.n_steps + 1u - step.row);
+    let t_n = block_steps(step.row, chunk.n_steps);
     let words = min(params.chunk_words, params.n_words - first_word);
     if (lid == 0u) {
         atomicStore(&n_spiking, 0u);

@@ -20,9 +20,11 @@ struct ScatterParams {
     acc_offset: u32,
     // spike words per workgroup
     chunk_words: u32,
+    // the post count when the sums go to per-step slots (a block at a
+    // time), else 0
+    block_stride: u32,
     _pad0: u32,
     _pad1: u32,
-    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: ScatterParams;
@@ -62,11 +64,12 @@ fn synapse_scatter(
     }
     workgroupBarrier();
     let count = atomicLoad(&n_spiking);
+    let base = params.acc_offset + slot_offset(step.row, params.block_stride);
     for (var k = 0u; k < count; k = k + 1u) {
         let pre = spiking[k];
         let end = pre_ptr[pre + 1u];
         for (var s = pre_ptr[pre] + lid; s < end; s = s + WORKGROUP) {
-            atomicAdd(&acc[params.acc_offset + post[s]], weights[s]);
+            atomicAdd(&acc[base + post[s]], weights[s]);
         }
     }
 }

@@ -208,7 +208,7 @@ pub fn check_names(names: &[String]) -> Result<()> {
         Some(n) => Err(crate::error::bad_value(
             "--network",
             n,
-            &format!("must be one of {}", known.join(", ")),
+            format!("must be one of {}", known.join(", ")),
         )),
         None => Ok(()),
     }

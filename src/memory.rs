@@ -3,6 +3,7 @@
 //! estimate to the truth.
 
 use crate::config::{Connectivity, Network};
+use crate::engine::gpu::Schedule;
 use crate::network::{Model, Quantized};
 use crate::record::SpikeRecord;
 
@@ -207,15 +208,22 @@ pub struct GpuPlan {
     /// Bytes between the per-step uniforms (the adapter's alignment).
     pub step_stride: u32,
     /// Projections of at least this many synapses sum in blocks where
-    /// they can (`engine::sums_in_blocks`).
+    /// they can (`engine::sums_in_blocks`), on the step schedule.
     pub block_min_synapses: usize,
+    /// The order of the dispatches when not fused.
+    pub schedule: Schedule,
 }
 
 impl GpuPlan {
-    /// Per projection: whether it sums in blocks (never on the fused kernel).
+    /// Per projection: whether its sums go to per-step slots (never on the
+    /// fused kernel; every projection on the block schedule).
     pub fn blocked(&self, net: &Network) -> Vec<bool> {
         (0..net.projections.len())
-            .map(|j| !self.fused && crate::engine::sums_in_blocks(net, j, self.block_min_synapses))
+            .map(|j| {
+                !self.fused
+                    && (self.schedule == Schedule::Block
+                        || crate::engine::sums_in_blocks(net, j, self.block_min_synapses))
+            })
             .collect()
     }
 }

@@ -10,7 +10,7 @@ mod common;
 
 use common::{given_input, random_network, randomise_weights};
 use nacc::config::Network;
-use nacc::engine::gpu::{GpuContext, GpuEngine, GpuOptions};
+use nacc::engine::gpu::{GpuContext, GpuEngine, GpuOptions, Schedule};
 use nacc::engine::{Engine, InputSource, cpu::CpuEngine};
 use nacc::network::Model;
 use nacc::record::ChunkSpikes;
@@ -22,11 +22,13 @@ use std::sync::Arc;
 type Ctx = Arc<GpuContext>;
 type GpuTest = (&'static str, fn(&Ctx));
 
-/// Runs the CPU engine against every GPU path `opts` leaves open: one
-/// dispatch per kernel and step, and the fused one-dispatch kernel where the
-/// network is small enough (unless `opts.fused` picks one); the input drawn
-/// on the GPU for generated input (and also uploaded from the host, for the
-/// small ones), uploaded for given input.
+/// Runs the CPU engine against every GPU path `opts` leaves open: the
+/// per-kernel path on both schedules (a block at a time, and step after
+/// step; the step one only for plastic networks or `opts.step_schedule`),
+/// and the fused one-dispatch kernel where the network is small enough
+/// (unless `opts.fused` picks one); the input drawn on the GPU for generated
+/// input (and also uploaded from the host, for the small ones), uploaded for
+/// given input.
 fn assert_engines_agree(
     ctx: &Ctx,
     model: &Model,
@@ -52,22 +54,31 @@ fn assert_engines_agree(
     } else {
         vec![opts.host_input]
     };
+    let schedules: &[bool] = if opts.step_schedule {
+        &[true]
+    } else {
+        &[false, true]
+    };
     for &f in &fused {
         for &h in &host_input {
-            let o = GpuOptions {
-                fused: Some(f),
-                host_input: h,
-                ..opts
-            };
-            assert_path_agrees(
-                ctx,
-                model,
-                input,
-                steps,
-                chunk,
-                o,
-                &format!("{what} [fused {f}, host input {h}]"),
-            );
+            let fused_schedule = [opts.step_schedule];
+            for &st in if f { &fused_schedule[..] } else { schedules } {
+                let o = GpuOptions {
+                    fused: Some(f),
+                    host_input: h,
+                    step_schedule: st,
+                    ..opts
+                };
+                assert_path_agrees(
+                    ctx,
+                    model,
+                    input,
+                    steps,
+                    chunk,
+                    o,
+                    &format!("{what} [fused {f}, host input {h}, step schedule {st}]"),
+                );
+            }
         }
     }
 }
@@ -87,6 +98,17 @@ fn assert_path_agrees(
     let mut cpu = CpuEngine::new(model).unwrap();
     let mut gpu = GpuEngine::new(ctx.clone(), model, input, chunk, opts).unwrap();
     assert_eq!(gpu.is_fused(), opts.fused == Some(true), "{what}");
+    let plastic = model.net.projections.iter().any(|p| p.plasticity.is_some());
+    let schedule = if opts.step_schedule || plastic {
+        Schedule::Step
+    } else {
+        Schedule::Block
+    };
+    assert_eq!(
+        gpu.schedule(),
+        (!gpu.is_fused()).then_some(schedule),
+        "{what}"
+    );
     let generated = matches!(input, InputSource::Generated { .. });
     // patterns (a stimulus) are drawn on the host
     assert_eq!(
@@ -344,6 +366,7 @@ fn two_d_grids_and_split_weights(ctx: &Ctx) {
         fused: Some(false),
         host_input: false,
         block_min_synapses: None,
+        step_schedule: false,
     };
     let engine = GpuEngine::new(
         ctx.clone(),
@@ -368,13 +391,14 @@ fn two_d_grids_and_split_weights(ctx: &Ctx) {
 }
 
 /// Projections from Poisson populations summing 16 steps at once
-/// (`synapse_block`), forced on small networks, against the CPU engine
+/// (`synapse_block`) on the step schedule, forced on small networks, against the CPU engine
 /// summing step by step: chunks that end inside a block, 2-D grids and
 /// split weights, given input, random networks.
 fn blocked_sums_equal_step_by_step(ctx: &Ctx) {
     let blocked = GpuOptions {
         fused: Some(false),
         block_min_synapses: Some(0),
+        step_schedule: true,
         ..Default::default()
     };
     let model = Model::build(Network::default_nacc(), 3).unwrap();
@@ -382,16 +406,20 @@ fn blocked_sums_equal_step_by_step(ctx: &Ctx) {
     let engine = GpuEngine::new(ctx.clone(), &model, &input, 37, blocked).unwrap();
     // fc1 (input to inter) and fc3 (input to msn); not fc2 (inter to msn)
     assert_eq!(engine.blocked_projections(), [0, 2]);
-    let plain = GpuEngine::new(ctx.clone(), &model, &input, 37, GpuOptions::default()).unwrap();
+    let step = GpuOptions {
+        step_schedule: true,
+        ..Default::default()
+    };
+    let plain = GpuEngine::new(ctx.clone(), &model, &input, 37, step).unwrap();
     assert!(plain.blocked_projections().is_empty(), "below 1 M synapses");
     // x20: fc1 has 2 M synapses and fc3 0.8 M, so by default fc1 sums in
     // blocks; whole blocks of 16 steps, 63 spike words of input
     let x20 = Model::build(Network::default_nacc().scaled(20).unwrap(), 3).unwrap();
     let input = InputSource::generated(&x20);
-    let engine = GpuEngine::new(ctx.clone(), &x20, &input, 16, GpuOptions::default()).unwrap();
+    let engine = GpuEngine::new(ctx.clone(), &x20, &input, 16, step).unwrap();
     assert_eq!(engine.blocked_projections(), [0]);
     for (opts, what) in [
-        (GpuOptions::default(), "x20, fc1 blocked"),
+        (step, "x20, fc1 blocked"),
         (blocked, "x20, fc1 and fc3 blocked"),
     ] {
         assert_engines_agree(ctx, &x20, &input, 48, 16, opts, what);
@@ -734,9 +762,10 @@ fn a_non_finite_membrane_is_reported_with_its_step(ctx: &Ctx) {
     let (text, step) = common::overflowing_network();
     let model = Model::build(Network::from_toml_str(&text, "grow").unwrap(), 0).unwrap();
     let input = InputSource::generated(&model);
-    for fused in [false, true] {
+    for (fused, step_schedule) in [(false, false), (false, true), (true, false)] {
         let opts = GpuOptions {
             fused: Some(fused),
+            step_schedule,
             ..Default::default()
         };
         let mut gpu = GpuEngine::new(ctx.clone(), &model, &input, 100, opts).unwrap();
@@ -755,6 +784,77 @@ fn a_non_finite_membrane_is_reported_with_its_step(ctx: &Ctx) {
             rec.steps() as u64,
             step / 100 * 100,
             "fused {fused}: completed chunks kept"
+        );
+    }
+}
+
+/// Two populations whose membranes overflow in the same chunk, the later one
+/// in update order at the earlier step: every GPU path reports what the CPU
+/// engine reports (the earliest step, then update order). On the block
+/// schedule the two reports come from different blocks and dispatches.
+fn the_earliest_non_finite_membrane_is_reported(ctx: &Ctx) {
+    // the step at which a membrane growing by `bias` a step overflows (f32)
+    let overflow = |bias: f32| {
+        let (mut v, mut t) = (0f32, 0u64);
+        while v.is_finite() {
+            v += bias;
+            t += 1;
+        }
+        t - 1
+    };
+    let (slow, fast) = (1e36f32, 1.09e36f32);
+    let (t_slow, t_fast) = (overflow(slow), overflow(fast));
+    // same chunk of 100, different blocks of 16, fast first
+    assert!(t_fast < t_slow && t_fast / 100 == t_slow / 100 && t_fast / 16 < t_slow / 16);
+    let pop = |name: &str| {
+        format!(
+            "[[population]]\nname = \"{name}\"\nsize = 40\nkind = \"lif\"\nbeta = 1.0\nthreshold = 1.0\nreset = \"none\"\n"
+        )
+    };
+    let proj = |post: &str, bias: f32| {
+        format!(
+            "[[projection]]\nname = \"to_{post}\"\npre = \"in\"\npost = \"{post}\"\ninit = \"constant\"\nweight = 0.0\nbias_value = {bias:e}\n"
+        )
+    };
+    let text = format!(
+        "[[population]]\nname = \"in\"\nsize = 4\nkind = \"poisson\"\nrate = [0.0, 0.0]\n{}{}{}{}",
+        pop("slow"),
+        pop("fast"),
+        proj("slow", slow),
+        proj("fast", fast)
+    );
+    let model = Model::build(Network::from_toml_str(&text, "two").unwrap(), 0).unwrap();
+    let input = InputSource::generated(&model);
+    let failure = |engine: &mut dyn Engine| {
+        let (_, stop) =
+            nacc::engine::simulate_until(engine, &model.net, &input, 1000, 100, |_| {}, &|| None)
+                .unwrap();
+        let Some(nacc::engine::Stop::Failed(e)) = stop else {
+            panic!("no failure reported")
+        };
+        e.to_string()
+    };
+    let cpu = failure(&mut CpuEngine::new(&model).unwrap());
+    let (at_step, neuron_0) = (format!("at step {t_fast}"), "population `fast` neuron 0 ");
+    assert!(cpu.contains(neuron_0) && cpu.contains(&at_step), "{cpu}");
+    for (fused, step_schedule) in [(false, false), (false, true), (true, false)] {
+        let opts = GpuOptions {
+            fused: Some(fused),
+            step_schedule,
+            ..Default::default()
+        };
+        let mut gpu = GpuEngine::new(ctx.clone(), &model, &input, 100, opts).unwrap();
+        let msg = failure(&mut gpu);
+        // every neuron of `fast` overflows at that step: the block schedule
+        // names the lowest, as the CPU does; the others any of them
+        let named = if fused || step_schedule {
+            "population `fast` neuron "
+        } else {
+            neuron_0
+        };
+        assert!(
+            msg.contains(named) && msg.contains(&at_step),
+            "fused {fused}, step schedule {step_schedule}: {msg}"
         );
     }
 }
@@ -979,6 +1079,10 @@ fn main() {
         (
             "a_non_finite_membrane_is_reported_with_its_step",
             a_non_finite_membrane_is_reported_with_its_step,
+        ),
+        (
+            "the_earliest_non_finite_membrane_is_reported",
+            the_earliest_non_finite_membrane_is_reported,
         ),
         (
             "long_chunks_on_the_fused_kernel",

@@ -2,7 +2,7 @@
 //! every `#[repr(C)]` mirror matches its WGSL struct's layout.
 
 use nacc::engine::gpu::layout::{
-    FusedParams, PlasticParams, PoissonParams, PopParams, ProjParams, ScatterParams, Step,
+    Chunk, FusedParams, PlasticParams, PoissonParams, PopParams, ProjParams, ScatterParams, Step,
     SynParams,
 };
 use std::mem::{offset_of, size_of};
@@ -164,9 +164,17 @@ fn repr_c_types_match_wgsl_structs() {
         &scatter,
         ScatterParams,
         "ScatterParams",
-        [n_words, pre_word_offset, row_words, acc_offset, chunk_words]
+        [
+            n_words,
+            pre_word_offset,
+            row_words,
+            acc_offset,
+            chunk_words,
+            block_stride
+        ]
     );
     check_layout!(&syn, Step, "Step", [row]);
+    check_layout!(&syn, Chunk, "Chunk", [n_steps]);
     check_layout!(
         &syn,
         SynParams,
@@ -179,8 +187,7 @@ fn repr_c_types_match_wgsl_structs() {
             row_words,
             acc_offset,
             n_post4,
-            chunk_words,
-            n_steps
+            chunk_words
         ]
     );
     check_layout!(

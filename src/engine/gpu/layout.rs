@@ -13,6 +13,14 @@ pub struct Step {
     pub _pad: [u32; 3],
 }
 
+/// WGSL `Chunk` (shaders/common.wgsl), written once per chunk.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
+pub struct Chunk {
+    pub n_steps: u32,
+    pub _pad: [u32; 3],
+}
+
 /// WGSL `SynParams` (shaders/synapse_accumulate.wgsl).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
@@ -25,9 +33,6 @@ pub struct SynParams {
     pub acc_offset: u32,
     pub n_post4: u32,
     pub chunk_words: u32,
-    /// Steps in the chunk (`synapse_block` only; rewritten per chunk).
-    pub n_steps: u32,
-    pub _pad: [u32; 3],
 }
 
 /// WGSL `PopParams` (shaders/lif_update.wgsl).
@@ -123,7 +128,9 @@ pub struct ScatterParams {
     pub row_words: u32,
     pub acc_offset: u32,
     pub chunk_words: u32,
-    pub _pad: [u32; 3],
+    /// The post count when the sums go to per-step slots, else 0.
+    pub block_stride: u32,
+    pub _pad: [u32; 2],
 }
 
 /// WGSL `PlasticParams` (shaders/plasticity.wgsl).
