@@ -151,9 +151,17 @@ fn resolve(opts: &RunOptions) -> Result<(Network, Option<InputSource>, usize)> {
 pub fn dry_run(opts: &RunOptions) -> Result<String> {
     let (net, given, steps) = resolve(opts)?;
     let gpu = choose_gpu(opts.backend)?;
-    let plan = gpu
-        .as_ref()
-        .map(|c| GpuEngine::plan(c, &net, given.is_none(), opts.chunk, GpuOptions::default()));
+    let plan = gpu.as_ref().map(|c| {
+        let trials = opts.trials.max(1);
+        GpuEngine::plan(
+            c,
+            &net,
+            given.is_none(),
+            opts.chunk,
+            trials,
+            GpuOptions::default(),
+        )
+    });
     let e = crate::memory::estimate(&net, steps, opts.chunk, plan, opts.trials.max(1));
     let mut s = format!(
         "{} neurons, {} synapses, {steps} steps, on {}\n",

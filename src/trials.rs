@@ -72,7 +72,7 @@ pub fn run(
     let opts = GpuOptions::default();
     // every trial in one dispatch needs the fused kernel and the input drawn
     // on the GPU (generated, and no stimulus patterns)
-    let plan = GpuEngine::plan(&ctx, &model.net, true, chunk, opts);
+    let plan = GpuEngine::plan(&ctx, &model.net, true, chunk, trials, opts);
     if plan.fused && plan.gen_input {
         let mut gpu = GpuEngine::new_trials(ctx, model, &inputs, chunk, opts)?;
         let (records, stopped) =

@@ -43,7 +43,7 @@ fn assert_engines_agree(
         fused: None,
         ..opts
     };
-    let fusable = GpuEngine::plan(ctx, &model.net, generated, chunk, free).fused;
+    let fusable = GpuEngine::fusable(ctx, &model.net, &free);
     let fused = match opts.fused {
         Some(f) => vec![f],
         None if fusable => vec![false, true],
@@ -563,31 +563,26 @@ fn too_small_limit_fails_before_any_work_naming_bytes(ctx: &Ctx) {
     );
 }
 
-fn fused_kernel_is_chosen_for_small_networks_only(ctx: &Ctx) {
+/// The fused kernel runs several trials of a small network (one engine, a
+/// workgroup a trial); a single trial runs on the block schedule.
+fn fused_kernel_is_chosen_for_trials_of_small_networks_only(ctx: &Ctx) {
     let small = Model::build(Network::default_nacc(), 0).unwrap();
-    assert!(
-        GpuEngine::new(
-            ctx.clone(),
-            &small,
-            &InputSource::generated(&small),
-            100,
-            GpuOptions::default()
-        )
-        .unwrap()
-        .is_fused()
+    let input = InputSource::generated(&small);
+    let single = GpuEngine::new(ctx.clone(), &small, &input, 100, GpuOptions::default()).unwrap();
+    assert_eq!(
+        (single.is_fused(), single.schedule()),
+        (false, Some(Schedule::Block))
     );
+    let two = [input.clone(), InputSource::generated(&small)];
+    let batched =
+        GpuEngine::new_trials(ctx.clone(), &small, &two, 100, GpuOptions::default()).unwrap();
+    assert!(batched.is_fused());
     let big = Model::build(Network::default_nacc().scaled(40).unwrap(), 0).unwrap(); // 3.2 M synapses
-    assert!(
-        !GpuEngine::new(
-            ctx.clone(),
-            &big,
-            &InputSource::generated(&big),
-            100,
-            GpuOptions::default()
-        )
-        .unwrap()
-        .is_fused()
-    );
+    let two = [InputSource::generated(&big), InputSource::generated(&big)];
+    let e = GpuEngine::new_trials(ctx.clone(), &big, &two, 100, GpuOptions::default())
+        .err()
+        .expect("too big to batch");
+    assert!(e.to_string().contains("--trials 2"), "{e}");
     let e = GpuEngine::new(
         ctx.clone(),
         &big,
@@ -650,20 +645,19 @@ fn sparse_networks_scatter_on_the_gpu(ctx: &Ctx) {
 }
 
 fn gpu_memory_estimate_is_within_10_percent(ctx: &Ctx) {
+    let dense = |k| Network::default_nacc().scaled(k).unwrap();
     let nets = [
-        (
-            "dense x20 (dispatch)",
-            Network::default_nacc().scaled(20).unwrap(),
-        ),
-        (
-            "dense x3 (fused)",
-            Network::default_nacc().scaled(3).unwrap(),
-        ),
+        ("dense x20 (block schedule)", dense(20), 1, false),
+        ("dense x20 (step schedule)", dense(20), 1, true),
+        ("dense x3 (block schedule)", dense(3), 1, false),
+        ("dense x3 x 4 trials (fused)", dense(3), 4, false),
         (
             "sparse x20",
             common::sparse_net("fixed_fan_in = 40", "fixed_probability = 0.3")
                 .scaled(20)
                 .unwrap(),
+            1,
+            false,
         ),
         (
             "reward learning x10 (gains, plasticity)",
@@ -671,21 +665,24 @@ fn gpu_memory_estimate_is_within_10_percent(ctx: &Ctx) {
                 .unwrap()
                 .scaled(10)
                 .unwrap(),
+            1,
+            false,
         ),
     ];
-    for (what, net) in nets {
-        let plan = GpuEngine::plan(ctx, &net, true, 100, GpuOptions::default());
-        let e = nacc::memory::estimate(&net, 100, 100, Some(plan), 1);
+    for (what, net, trials, step_schedule) in nets {
+        let opts = GpuOptions {
+            step_schedule,
+            ..Default::default()
+        };
+        let plan = GpuEngine::plan(ctx, &net, true, 100, trials, opts);
+        let e = nacc::memory::estimate(&net, 100, 100, Some(plan), trials);
         let model = Model::build(net, 0).unwrap();
-        let engine = GpuEngine::new(
-            ctx.clone(),
-            &model,
-            &InputSource::generated(&model),
-            100,
-            GpuOptions::default(),
-        )
-        .unwrap();
+        let inputs: Vec<_> = (0..trials)
+            .map(|t| InputSource::generated_trial(&model, t))
+            .collect();
+        let engine = GpuEngine::new_trials(ctx.clone(), &model, &inputs, 100, opts).unwrap();
         assert_eq!(engine.is_fused(), plan.fused, "{what}");
+        assert_eq!(engine.is_fused(), what.contains("fused"), "{what}");
         let ratio = e.gpu_bytes() as f64 / engine.gpu_bytes() as f64;
         assert!(
             (0.9..=1.1).contains(&ratio),
@@ -1061,8 +1058,8 @@ fn main() {
             too_small_limit_fails_before_any_work_naming_bytes,
         ),
         (
-            "fused_kernel_is_chosen_for_small_networks_only",
-            fused_kernel_is_chosen_for_small_networks_only,
+            "fused_kernel_is_chosen_for_trials_of_small_networks_only",
+            fused_kernel_is_chosen_for_trials_of_small_networks_only,
         ),
         (
             "sparse_networks_scatter_on_the_gpu",

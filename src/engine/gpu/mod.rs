@@ -762,6 +762,7 @@ impl GpuEngine {
             &net,
             matches!(input, InputSource::Generated { .. }),
             chunk,
+            trials,
             opts,
         );
         let blocked = plan.blocked(&net);
@@ -1169,20 +1170,39 @@ impl GpuEngine {
         self.capacity
     }
 
-    /// How an engine for `net` would run, without building it (for
-    /// `--dry-run`): chunk capacity, fused or not, input drawn on the GPU.
+    /// Whether the fused one-dispatch kernel can run `net` on this device.
+    pub fn fusable(ctx: &GpuContext, net: &Network, opts: &GpuOptions) -> bool {
+        fusable(net, max_binding(&ctx.limits, opts))
+    }
+
+    /// How an engine for `net` running `trials` trials would run, without
+    /// building it (for `--dry-run`): chunk capacity, fused or not, input
+    /// drawn on the GPU, schedule.
+    ///
+    /// The fused kernel runs several trials of a small network at once (a
+    /// workgroup each). A single trial runs on the block schedule instead:
+    /// ~5 dispatches per 16 steps measured 2.4x the fused kernel's one
+    /// workgroup on lavapipe (benches/NOTES.md, v8). `NACC_GPU_FUSED=1`
+    /// (fused whenever it can) or `0` (never) override that, for kernel
+    /// experiments; `opts.fused` overrides everything.
     pub fn plan(
         ctx: &GpuContext,
         net: &Network,
         generated_input: bool,
         chunk: usize,
+        trials: usize,
         opts: GpuOptions,
     ) -> crate::memory::GpuPlan {
+        let wanted = match std::env::var("NACC_GPU_FUSED").as_deref() {
+            Ok("1") => true,
+            Ok("0") => false,
+            _ => trials > 1,
+        };
         crate::memory::GpuPlan {
             capacity: capacity_for(net.row_words(), chunk),
             fused: opts
                 .fused
-                .unwrap_or_else(|| fusable(net, max_binding(&ctx.limits, &opts))),
+                .unwrap_or_else(|| wanted && GpuEngine::fusable(ctx, net, &opts)),
             // patterns change rates while shown: the host draws that input
             gen_input: generated_input && !opts.host_input && net.stimulus.is_none(),
             step_stride: step_stride(&ctx.limits),
