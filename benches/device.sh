@@ -2,22 +2,28 @@
 # Everything a session with the lent GPU machine should measure, in one
 # device call (benches/NOTES.md says why). Here, from the project root:
 #   ../shared/device/prepare.sh gpu_vs_cpu
-# then the device tool with carry [".device"] and the command
+# then the device tool with carry [".device"], timeout_s 600 and
 #   bash benches/device.sh
-# (about 6-8 minutes; every step has its own timeout, so one that hangs
-# does not eat the rest).
+# Each step has its own timeout, and steps are skipped (with a line saying
+# so) once 500 s have gone, so the call ends inside the tool's 600 s.
 set -u
-run() { timeout "$1" bash .device/run.sh "${@:2}"; echo "[exit $?]"; }
+run() {
+  if [ "$SECONDS" -gt 500 ]; then echo "[skipped: ${SECONDS}s gone] ${*:2}"; return; fi
+  echo "-- ${*:2}"
+  timeout "$1" bash .device/run.sh "${@:2}"
+  echo "[exit $? at ${SECONDS}s]"
+}
+bench() { run "$1" nacc bench --backend gpu --budget 3 "${@:2}"; }
 echo "== GPU == CPU tests"
-run 240 test-gpu_vs_cpu
-echo "== large: step-by-step sums (v6) vs blocked (v7), alternated"
+run 180 test-gpu_vs_cpu
+echo "== v6 (step schedule, step-by-step sums), v7 (step schedule, blocked input sums), v8 (block schedule, the default), fused seed"
 for i in 1 2; do
-  NACC_GPU_BLOCK_MIN_SYNAPSES=1000000000000 run 60 nacc bench --backend gpu --network large --budget 3
-  run 60 nacc bench --backend gpu --network large --budget 3
+  NACC_GPU_SCHEDULE=step NACC_GPU_BLOCK_MIN_SYNAPSES=1000000000000 bench 45 --network large
+  NACC_GPU_SCHEDULE=step bench 45 --network large
+  bench 60 --network seed --network large
+  NACC_GPU_FUSED=1 bench 30 --network seed
 done
-echo "== large: spike words per synapse_block invocation (default 4)"
-for w in 2 8; do
-  NACC_BLOCK_CHUNK_WORDS=$w run 60 nacc bench --backend gpu --network large --budget 3
-done
-echo "== the whole suite (seed and trials re-measured after the bounded fused dispatches)"
-run 240 nacc bench --backend gpu --budget 3 --json
+echo "== v8 large: spike words per synapse_block invocation (default 4)"
+for w in 2 8; do NACC_BLOCK_CHUNK_WORDS=$w bench 45 --network large; done
+echo "== sparse-1m and trials (trials: the fused kernel after the bounded-dispatch fix)"
+bench 150 --network sparse-1m --network trials --json
