@@ -216,6 +216,24 @@ fn reward_learning_gpu_equals_cpu(ctx: &Ctx) {
             &format!("reward learning (chunk {chunk})"),
         );
     }
+    // without plasticity: D1/D2 gains and host-drawn patterns on the block
+    // schedule (assert_engines_agree checks which schedule ran)
+    let text = include_str!("../assets/reward_learning.toml");
+    let (head, rest) = text.split_once("[projection.plasticity]").unwrap();
+    let fixed = format!("{head}{}", &rest[rest.find("\n[").unwrap()..]);
+    let net = Network::from_toml_str(&fixed, "no plasticity").unwrap();
+    assert!(net.projections.iter().all(|p| p.plasticity.is_none()));
+    assert!(net.populations.iter().any(|p| p.dopamine.is_some()) && net.stimulus.is_some());
+    let still = Model::build(net, 4).unwrap();
+    assert_engines_agree(
+        ctx,
+        &still,
+        &InputSource::generated(&still),
+        600,
+        37,
+        GpuOptions::default(),
+        "reward network without plasticity",
+    );
     // and the weights did learn (else equality says little)
     let mut gpu = GpuEngine::new(ctx.clone(), &model, &input, 600, GpuOptions::default()).unwrap();
     nacc::engine::simulate(&mut gpu, &model.net, &input, 1200, 600, |_| {}).unwrap();
