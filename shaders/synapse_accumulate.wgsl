@@ -47,15 +47,24 @@ var<workgroup> n_spiking: atomic<u32>;
 var<workgroup> block_words: array<u32, 128>; // BLOCK_STEPS * MAX_CHUNK_WORDS
 var<workgroup> step_bits: array<u32, 256>;
 
+// A workgroup's chunk of spike words: its first word.
+fn first_word_of(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return (linear_group(wid, nwg) / params.post_blocks) * params.chunk_words;
+}
+
+// An invocation's block of 4 posts.
+fn post_block_of(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+    return (linear_group(wid, nwg) % params.post_blocks) * WORKGROUP + lid;
+}
+
 @compute @workgroup_size(64)
 fn synapse_accumulate(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let group = linear_group(wid, nwg);
-    let first_word = (group / params.post_blocks) * params.chunk_words;
-    let block = (group % params.post_blocks) * WORKGROUP + lid;
+    let first_word = first_word_of(wid, nwg);
+    let block = post_block_of(wid, nwg, lid);
     let row = step.row * params.row_words + params.pre_word_offset;
     if (lid == 0u) {
         atomicStore(&n_spiking, 0u);
@@ -132,9 +141,8 @@ fn synapse_block(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let group = linear_group(wid, nwg);
-    let first_word = (group / params.post_blocks) * params.chunk_words;
-    let block = (group % params.post_blocks) * WORKGROUP + lid;
+    let first_word = first_word_of(wid, nwg);
+    let block = post_block_of(wid, nwg, lid);
     // step.row is the block's first row; the chunk may end inside the block
     let t_n = block_steps(step.row, chunk.n_steps);
     let words = min(params.chunk_words, params.n_words - first_word);

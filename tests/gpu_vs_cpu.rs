@@ -368,11 +368,12 @@ fn every_step_membranes_on_random_input(ctx: &Ctx) {
     }
 }
 
-fn two_d_grids_and_split_weights(ctx: &Ctx) {
-    // At most 5 workgroups per dimension makes every grid 2-D: msn has 24
-    // workgroups of 64, fc3 6 blocks of 256 posts per chunk of 256 pre.
-    // Weights bindings of 256 rows of 1500 posts split fc2 (400 = 256 + 144
-    // rows) and fc3 (672 = 256 + 256 + 160 rows).
+/// The default network at 672/400/1500, and limits under which every grid
+/// is 2-D and weights are split: at most 5 workgroups per dimension (msn
+/// has 24 workgroups of 64, fc3 6 blocks of 256 posts per chunk of 256
+/// pre), weights bindings of 256 rows of 1500 posts (fc2: 400 = 256 + 144
+/// rows, fc3: 672 = 256 + 256 + 160 rows).
+fn split_network() -> (Model, GpuOptions) {
     let text = nacc::config::DEFAULT_TOML
         .replace("size = 100", "size = 672")
         .replace("size = 50", "size = 400")
@@ -382,10 +383,13 @@ fn two_d_grids_and_split_weights(ctx: &Ctx) {
         max_groups_per_dim: Some(5),
         max_binding_bytes: Some(256 * 1500 * 4),
         fused: Some(false),
-        host_input: false,
-        block_min_synapses: None,
-        step_schedule: false,
+        ..Default::default()
     };
+    (model, opts)
+}
+
+fn two_d_grids_and_split_weights(ctx: &Ctx) {
+    let (model, opts) = split_network();
     let engine = GpuEngine::new(
         ctx.clone(),
         &model,
@@ -456,16 +460,11 @@ fn blocked_sums_equal_step_by_step(ctx: &Ctx) {
         );
     }
 
-    // 2-D grids and weights split into 1, 2 and 3 bindings (as in
-    // two_d_grids_and_split_weights)
-    let text = nacc::config::DEFAULT_TOML
-        .replace("size = 100", "size = 672")
-        .replace("size = 50", "size = 400")
-        .replace("size = 20", "size = 1500");
-    let big = Model::build(Network::from_toml_str(&text, "t").unwrap(), 8).unwrap();
+    // 2-D grids and weights split into 1, 2 and 3 bindings
+    let (big, limits) = split_network();
     let split = GpuOptions {
-        max_groups_per_dim: Some(5),
-        max_binding_bytes: Some(256 * 1500 * 4),
+        max_groups_per_dim: limits.max_groups_per_dim,
+        max_binding_bytes: limits.max_binding_bytes,
         ..blocked
     };
     let input = InputSource::generated(&big);
@@ -773,33 +772,44 @@ fn batched_trials_equal_cpu_trials(ctx: &Ctx) {
     );
 }
 
+/// The three ways the GPU runs a network without plasticity.
+fn gpu_paths() -> [(&'static str, GpuOptions); 3] {
+    let path = |fused, step_schedule| GpuOptions {
+        fused: Some(fused),
+        step_schedule,
+        ..Default::default()
+    };
+    [
+        ("block schedule", path(false, false)),
+        ("step schedule", path(false, true)),
+        ("fused", path(true, false)),
+    ]
+}
+
+/// Runs `engine` 1000 steps in chunks of 100 and returns what it kept and
+/// the failure it reported.
+fn failure(engine: &mut dyn Engine, model: &Model, input: &InputSource) -> (u64, String) {
+    let (rec, stop) =
+        nacc::engine::simulate_until(engine, &model.net, input, 1000, 100, |_| {}, &|| None)
+            .unwrap();
+    let Some(nacc::engine::Stop::Failed(e)) = stop else {
+        panic!("no failure reported")
+    };
+    (rec.steps() as u64, e.to_string())
+}
+
 fn a_non_finite_membrane_is_reported_with_its_step(ctx: &Ctx) {
     let (text, step) = common::overflowing_network();
     let model = Model::build(Network::from_toml_str(&text, "grow").unwrap(), 0).unwrap();
     let input = InputSource::generated(&model);
-    for (fused, step_schedule) in [(false, false), (false, true), (true, false)] {
-        let opts = GpuOptions {
-            fused: Some(fused),
-            step_schedule,
-            ..Default::default()
-        };
+    for (what, opts) in gpu_paths() {
         let mut gpu = GpuEngine::new(ctx.clone(), &model, &input, 100, opts).unwrap();
-        let (rec, stop) =
-            nacc::engine::simulate_until(&mut gpu, &model.net, &input, 1000, 100, |_| {}, &|| None)
-                .unwrap();
-        let Some(nacc::engine::Stop::Failed(e)) = stop else {
-            panic!("fused {fused}: no failure reported")
-        };
-        let msg = e.to_string();
+        let (kept, msg) = failure(&mut gpu, &model, &input);
         assert!(
             msg.contains("population `grow`") && msg.contains(&format!("at step {step}")),
-            "fused {fused}: {msg}"
+            "{what}: {msg}"
         );
-        assert_eq!(
-            rec.steps() as u64,
-            step / 100 * 100,
-            "fused {fused}: completed chunks kept"
-        );
+        assert_eq!(kept, step / 100 * 100, "{what}: completed chunks kept");
     }
 }
 
@@ -840,36 +850,22 @@ fn the_earliest_non_finite_membrane_is_reported(ctx: &Ctx) {
     );
     let model = Model::build(Network::from_toml_str(&text, "two").unwrap(), 0).unwrap();
     let input = InputSource::generated(&model);
-    let failure = |engine: &mut dyn Engine| {
-        let (_, stop) =
-            nacc::engine::simulate_until(engine, &model.net, &input, 1000, 100, |_| {}, &|| None)
-                .unwrap();
-        let Some(nacc::engine::Stop::Failed(e)) = stop else {
-            panic!("no failure reported")
-        };
-        e.to_string()
-    };
-    let cpu = failure(&mut CpuEngine::new(&model).unwrap());
+    let (_, cpu) = failure(&mut CpuEngine::new(&model).unwrap(), &model, &input);
     let (at_step, neuron_0) = (format!("at step {t_fast}"), "population `fast` neuron 0 ");
     assert!(cpu.contains(neuron_0) && cpu.contains(&at_step), "{cpu}");
-    for (fused, step_schedule) in [(false, false), (false, true), (true, false)] {
-        let opts = GpuOptions {
-            fused: Some(fused),
-            step_schedule,
-            ..Default::default()
-        };
+    for (what, opts) in gpu_paths() {
         let mut gpu = GpuEngine::new(ctx.clone(), &model, &input, 100, opts).unwrap();
-        let msg = failure(&mut gpu);
+        let (_, msg) = failure(&mut gpu, &model, &input);
         // every neuron of `fast` overflows at that step: the block schedule
         // names the lowest, as the CPU does; the others any of them
-        let named = if fused || step_schedule {
-            "population `fast` neuron "
-        } else {
+        let named = if what == "block schedule" {
             neuron_0
+        } else {
+            "population `fast` neuron "
         };
         assert!(
             msg.contains(named) && msg.contains(&at_step),
-            "fused {fused}, step schedule {step_schedule}: {msg}"
+            "{what}: {msg}"
         );
     }
 }
