@@ -117,8 +117,8 @@ fn synapse_accumulate(
 // neuron at a time), so they do not diverge. (Adding w * bit to all 16 sums
 // instead measured ~10 % slower on lavapipe.)
 // Dispatched at the first step of each block; step s's sums go to slot
-// s % BLOCK_STEPS of the projection's sums (`lif_update` reads that slot
-// and zeroes it). Same workgroup shape as synapse_accumulate: a chunk of
+// s % BLOCK_STEPS of the projection's sums (`lif_update` or `lif_block`
+// reads that slot and zeroes it). Same workgroup shape as synapse_accumulate: a chunk of
 // spike words by 64 blocks of 4 posts, one atomicAdd per post and step.
 // The sums are the same integers as step by step (exact, any order).
 

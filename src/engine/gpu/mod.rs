@@ -15,16 +15,25 @@
 //!   rows padded to vec4, split by pre rows when a projection exceeds the
 //!   storage-binding limit; sparse ones as a pre-major CSR.
 //!
-//! Two paths (`Path`): a network small enough runs every step of a chunk
-//! in one dispatch of `fused_steps`; any other runs, per chunk,
-//! `poisson_input` for the whole chunk, then per step and population in
-//! dependency order `synapse_accumulate` (dense) or `synapse_scatter`
-//! (sparse) for each incoming projection, then `lif_update` (which also
-//! zeroes the sums for the next step). Large dense projections from Poisson
-//! populations instead run `synapse_block` at the first step of every block
-//! of [`BLOCK_STEPS`] steps, which sums all the block's steps at once
-//! (`engine::sums_in_blocks`). The step's row reaches the kernels as a
-//! dynamic offset into a uniform buffer written once.
+//! Two paths (`Path`). Batched `--trials` of a small network run every step
+//! of a chunk in one dispatch of `fused_steps` (a workgroup a trial). Any
+//! other run takes the per-kernel path: per chunk, `poisson_input` for the
+//! whole chunk, then the steps in one of two orders (`Schedule`):
+//!
+//! - Block (no plasticity): a block of [`BLOCK_STEPS`] steps at a time,
+//!   population after population in dependency order; each incoming
+//!   projection's sums of the whole block into per-step slots
+//!   (`synapse_block` for dense ones, `synapse_scatter` step by step for
+//!   sparse ones), then `lif_block` for the block's steps.
+//! - Step: per step and population in dependency order, `synapse_accumulate`
+//!   (dense) or `synapse_scatter` (sparse) for each incoming projection, then
+//!   `lif_update`, then the plasticity kernels. Large dense projections from
+//!   Poisson populations run `synapse_block` at the first step of each block
+//!   instead (`engine::sums_in_blocks`).
+//!
+//! The membrane kernels read and zero the sums for their next use. The
+//! step's row reaches the kernels as a dynamic offset into a uniform buffer
+//! written once, beside a `Chunk` uniform with the chunk's step count.
 
 pub mod context;
 pub mod layout;
