@@ -1981,8 +1981,15 @@ fn init_buffer(
 }
 
 impl Engine for GpuEngine {
+    /// The adapter and how the steps run on it: "..., block schedule",
+    /// "..., step schedule" or "..., fused kernel".
     fn describe(&self) -> String {
-        self.ctx.describe()
+        let how = match self.schedule() {
+            Some(Schedule::Block) => "block schedule",
+            Some(Schedule::Step) => "step schedule",
+            None => "fused kernel",
+        };
+        format!("{}, {how}", self.ctx.describe())
     }
 
     fn run_chunk(&mut self, spikes: &mut ChunkSpikes) -> Result<()> {
