@@ -13,8 +13,6 @@
 // case of SPEC §2.2 (< 2^31), so neither the list order nor the order of
 // the atomic adds matters.
 
-const MAX_CHUNK_WORDS: u32 = 8u;
-
 struct SynParams {
     n_post: u32,
     // ceil(n_post4 / WORKGROUP): the workgroups covering the posts of one chunk
@@ -42,10 +40,6 @@ struct SynParams {
 
 var<workgroup> spiking: array<u32, 256>; // MAX_CHUNK_WORDS * 32
 var<workgroup> n_spiking: atomic<u32>;
-// synapse_block: the chunk's spike words of the block's steps, step-major,
-// and per listed pre neuron the steps in which it spikes, as bits
-var<workgroup> block_words: array<u32, 128>; // BLOCK_STEPS * MAX_CHUNK_WORDS
-var<workgroup> step_bits: array<u32, 256>;
 
 // A workgroup's chunk of spike words: its first word.
 fn first_word_of(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
@@ -146,36 +140,7 @@ fn synapse_block(
     // step.row is the block's first row; the chunk may end inside the block
     let t_n = block_steps(step.row, chunk.n_steps);
     let words = min(params.chunk_words, params.n_words - first_word);
-    if (lid == 0u) {
-        atomicStore(&n_spiking, 0u);
-    }
-    for (var i = lid; i < BLOCK_STEPS * MAX_CHUNK_WORDS; i = i + WORKGROUP) {
-        let t = i / MAX_CHUNK_WORDS;
-        let w = i % MAX_CHUNK_WORDS;
-        var bits = 0u;
-        if (t < t_n && w < words) {
-            bits = spikes[(step.row + t) * params.row_words + params.pre_word_offset + first_word + w];
-        }
-        block_words[i] = bits;
-    }
-    workgroupBarrier();
-    // list the chunk's pre neurons that spike in any step of the block,
-    // each with its steps as bits
-    for (var k = lid; k < words * 32u; k = k + WORKGROUP) {
-        let w = k / 32u;
-        let b = k % 32u;
-        var m = 0u;
-        for (var t = 0u; t < BLOCK_STEPS; t = t + 1u) {
-            m = m | (((block_words[t * MAX_CHUNK_WORDS + w] >> b) & 1u) << t);
-        }
-        if (m != 0u) {
-            let slot = atomicAdd(&n_spiking, 1u);
-            spiking[slot] = (first_word + w) * 32u + b;
-            step_bits[slot] = m;
-        }
-    }
-    workgroupBarrier();
-    let count = atomicLoad(&n_spiking);
+    let count = list_block(lid, step.row, t_n, params.row_words, params.pre_word_offset + first_word, words, first_word * 32u);
     if (count == 0u || block >= params.n_post4) {
         return;
     }
@@ -198,8 +163,8 @@ fn synapse_block(
     var s14 = vec4<i32>(0i);
     var s15 = vec4<i32>(0i);
     for (var k = 0u; k < count; k = k + 1u) {
-        let w = weights[spiking[k] * params.n_post4 + block];
-        let m = step_bits[k];
+        let w = weights[block_pre[k] * params.n_post4 + block];
+        let m = block_bits[k];
         if ((m & 0x1u) != 0u) {
             s0 = s0 + w;
         }

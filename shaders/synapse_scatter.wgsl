@@ -34,8 +34,9 @@ struct ScatterParams {
 @group(0) @binding(4) var<storage, read> spikes: array<u32>;
 @group(0) @binding(5) var<storage, read_write> acc: array<atomic<i32>>;
 @group(1) @binding(0) var<uniform> step: Step;
+@group(1) @binding(1) var<uniform> chunk: Chunk;
 
-var<workgroup> spiking: array<u32, 256>; // chunk_words <= 8
+var<workgroup> spiking: array<u32, 256>; // chunk_words <= MAX_CHUNK_WORDS
 var<workgroup> n_spiking: atomic<u32>;
 
 @compute @workgroup_size(64)
@@ -70,6 +71,45 @@ fn synapse_scatter(
         let end = pre_ptr[pre + 1u];
         for (var s = pre_ptr[pre] + lid; s < end; s = s + WORKGROUP) {
             atomicAdd(&acc[base + post[s]], weights[s]);
+        }
+    }
+}
+
+// Kernel synapse_scatter_block (CPU twin: engine::cpu::synapse_scatter,
+// step after step): synapse_scatter for every step of a block at once, on
+// the block schedule. A workgroup lists the pre neurons of its chunk of
+// words that spike in any step of the block, each with its steps as bits
+// (as synapse_block does), then walks each one's synapses once and adds
+// the weight to the post's sum of every step in which the neuron spikes:
+// the same atomicAdds as step by step, each synapse read once per block
+// instead of once per spike, one dispatch per block instead of 16. The
+// steps of a neuron are the same for the whole workgroup, so the loop over
+// them does not diverge.
+@compute @workgroup_size(64)
+fn synapse_scatter_block(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let first_word = linear_group(wid, nwg) * params.chunk_words;
+    // step.row is the block's first row; the chunk may end inside the block
+    let t_n = block_steps(step.row, chunk.n_steps);
+    let words = min(params.chunk_words, params.n_words - first_word);
+    let count = list_block(lid, step.row, t_n, params.row_words, params.pre_word_offset + first_word, words, first_word * 32u);
+    for (var k = 0u; k < count; k = k + 1u) {
+        let pre = block_pre[k];
+        let end = pre_ptr[pre + 1u];
+        for (var s = pre_ptr[pre] + lid; s < end; s = s + WORKGROUP) {
+            let first_slot = params.acc_offset + post[s];
+            let w = weights[s];
+            var m = block_bits[k];
+            loop {
+                if (m == 0u) {
+                    break;
+                }
+                atomicAdd(&acc[first_slot + countTrailingZeros(m) * params.block_stride], w);
+                m = m & (m - 1u);
+            }
         }
     }
 }

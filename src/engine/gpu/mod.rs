@@ -23,8 +23,8 @@
 //! - Block (no plasticity): a block of [`BLOCK_STEPS`] steps at a time,
 //!   population after population in dependency order; each incoming
 //!   projection's sums of the whole block into per-step slots
-//!   (`synapse_block` for dense ones, `synapse_scatter` step by step for
-//!   sparse ones), then `lif_block` for the block's steps.
+//!   (`synapse_block` for dense ones, `synapse_scatter_block` for sparse
+//!   ones), then `lif_block` for the block's steps.
 //! - Step: per step and population in dependency order, `synapse_accumulate`
 //!   (dense) or `synapse_scatter` (sparse) for each incoming projection, then
 //!   `lif_update`, then the plasticity kernels. Large dense projections from
@@ -141,8 +141,8 @@ pub enum Schedule {
     Step,
     /// Block after block of [`BLOCK_STEPS`] steps: per block, each
     /// population in dependency order, its incoming projections' sums of
-    /// the whole block (`synapse_block`, or `synapse_scatter` once per step
-    /// into per-step slots), then `lif_block` for all the block's steps.
+    /// the whole block (`synapse_block`, `synapse_scatter_block`) into
+    /// per-step slots, then `lif_block` for all the block's steps.
     /// Possible because a network is acyclic (the config refuses cycles) and,
     /// without plasticity, the weights do not change within a block: a
     /// population's steps need only its pre populations' spikes of the same
@@ -158,6 +158,7 @@ struct Dispatch {
     schedule: Schedule,
     syn_pipeline: wgpu::ComputePipeline,
     scatter_pipeline: wgpu::ComputePipeline,
+    scatter_block_pipeline: wgpu::ComputePipeline,
     lif_pipeline: wgpu::ComputePipeline,
     lif_block_pipeline: wgpu::ComputePipeline,
     /// Per projection: one launch per weights part, every step (none for
@@ -243,13 +244,9 @@ impl Dispatch {
                         for l in &self.block_launches[j] {
                             dispatch(pass, &self.block_pipeline, l);
                         }
-                        // a sparse projection, step by step into the slots
-                        if !self.syn_launches[j].is_empty() {
-                            for s in b..(b + BLOCK_STEPS).min(n) {
-                                step(pass, s);
-                                self.sums(pass, j);
-                            }
-                            step(pass, b);
+                        // a sparse projection
+                        for l in &self.syn_launches[j] {
+                            dispatch(pass, &self.scatter_block_pipeline, l);
                         }
                     }
                     dispatch(pass, &self.lif_block_pipeline, lif);
@@ -1520,11 +1517,19 @@ fn build_dispatch(
     let (_, lif_block_pipeline) = kernel(device, "lif_block", LIF_WGSL, &lif_flags, step_layout);
 
     // synapse_scatter launches: one per sparse projection.
+    let scatter_flags = [true, true, true, true, false];
     let (scatter_layout, scatter_pipeline) = kernel(
         device,
         "synapse_scatter",
         SCATTER_WGSL,
-        &[true, true, true, true, false],
+        &scatter_flags,
+        step_layout,
+    );
+    let (_, scatter_block_pipeline) = kernel(
+        device,
+        "synapse_scatter_block",
+        SCATTER_WGSL,
+        &scatter_flags,
         step_layout,
     );
 
@@ -1898,6 +1903,7 @@ fn build_dispatch(
     Ok(Path::Dispatch(Dispatch {
         schedule,
         lif_block_pipeline,
+        scatter_block_pipeline,
         syn_pipeline,
         block_pipeline,
         block_launches,
