@@ -20,7 +20,7 @@ echo "== v6 (step schedule, step-by-step sums), v7 (step schedule, blocked input
 for i in 1 2; do
   NACC_GPU_SCHEDULE=step NACC_GPU_BLOCK_MIN_SYNAPSES=1000000000000 bench 45 --network large
   NACC_GPU_SCHEDULE=step bench 45 --network large
-  bench 60 --network seed --network large
+  bench 60 --network seed --network large --profile
   NACC_GPU_FUSED=1 bench 30 --network seed
 done
 echo "== v8 large: spike words per synapse_block invocation (default 4)"

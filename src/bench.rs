@@ -116,6 +116,8 @@ pub struct Measure {
     pub wall: Duration,
     /// Synaptic events: pre spikes x post neurons, summed over projections.
     pub events: u64,
+    /// Steps the engine ran, the warm-up included.
+    pub ran: usize,
 }
 
 impl Measure {
@@ -153,12 +155,56 @@ pub fn measure(
         per_step = t.elapsed().as_secs_f64() / more as f64;
         warm += more;
     }
-    timed(model, budget, per_step, max_steps, |counts, done, n| {
+    let m = timed(model, budget, per_step, max_steps, |counts, done, n| {
         buf.resize(net, n);
         run_chunk_from(engine, net, &input, (warm + done) as u64, &mut buf)?;
         counts.count(&buf);
         Ok(())
+    })?;
+    Ok(Measure {
+        ran: warm + m.steps,
+        ..m
     })
+}
+
+/// Steps `nacc bench --profile` times kernel by kernel: 4 blocks.
+pub const PROFILE_STEPS: usize = 4 * BLOCK_STEPS;
+
+/// Runs [`PROFILE_STEPS`] more steps of `engine` (which has run `ran`) with
+/// a timestamp around every dispatch: per kernel, microseconds and
+/// dispatches per step, the kernels' total and the span from the first
+/// dispatch to the last (the difference is the gaps between dispatches).
+/// A string saying why not where the engine cannot.
+pub fn profile(engine: &mut dyn Engine, model: &Model, ran: usize) -> Result<serde_json::Value> {
+    if !engine.start_profile() {
+        return Ok(json!(
+            "not available: the engine cannot time its dispatches (a GPU with timestamps inside compute passes can; `nacc devices` says)"
+        ));
+    }
+    let net = &model.net;
+    let mut buf = ChunkSpikes::new(net, PROFILE_STEPS);
+    let input = InputSource::generated(model);
+    run_chunk_from(engine, net, &input, ran as u64, &mut buf)?;
+    let p = engine.take_profile().unwrap_or_default();
+    let per_step = |ns: f64| ns / 1e3 / p.steps.max(1) as f64;
+    let kernels: Vec<serde_json::Value> = p
+        .kernels
+        .iter()
+        .map(|(name, ns, n)| {
+            json!({
+                "kernel": name,
+                "us_per_step": per_step(*ns),
+                "dispatches_per_step": *n as f64 / p.steps.max(1) as f64,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "steps": p.steps,
+        "kernels": kernels,
+        "busy_us_per_step": per_step(p.kernels.iter().map(|k| k.1).sum()),
+        "span_us_per_step": per_step(p.span_ns),
+        "untimed_dispatches": p.untimed,
+    }))
 }
 
 /// The timed loop of a benchmark: `run(counts, done, n)` runs the `n` steps
@@ -184,6 +230,7 @@ fn timed(
         steps,
         wall: t.elapsed(),
         events: events(model, &counts),
+        ran: steps,
     })
 }
 
@@ -217,10 +264,12 @@ pub fn check_names(names: &[String]) -> Result<()> {
 /// Runs the suite (only the networks `only` names, when it names any),
 /// reporting one JSON object per network (also for skipped ones, with
 /// `skipped` and the reason); stops early when `report` returns false.
+/// `with_profile`: on a GPU, also time each kernel ([`profile`]).
 pub fn run(
     backend: Backend,
     budget: Duration,
     only: &[String],
+    with_profile: bool,
     mut report: impl FnMut(&serde_json::Value) -> bool,
 ) -> Result<()> {
     check_names(only)?;
@@ -273,6 +322,11 @@ pub fn run(
         let (mut engine, adapter) =
             engine_on(gpu.as_ref(), &model, &InputSource::generated(&model), 1000)?;
         let m = measure(engine.as_mut(), &model, case.steps, budget)?;
+        let profiled = if with_profile && adapter.is_some() {
+            Some(profile(engine.as_mut(), &model, m.ran)?)
+        } else {
+            None
+        };
         // the CPU engine in the same run, for the speed-up
         let cpu = if adapter.is_some() {
             let mut e = crate::engine::cpu::CpuEngine::new(&model)?;
@@ -296,6 +350,7 @@ pub fn run(
             "gb_per_s": bytes_per_step * m.steps_per_s() / 1e9,
             "cpu_steps_per_s": cpu.as_ref().map(|c| c.steps_per_s()),
             "speedup_vs_cpu": cpu.as_ref().map(|c| m.steps_per_s() / c.steps_per_s()),
+            "profile": profiled,
         }));
         if !more {
             return Ok(());
@@ -333,6 +388,7 @@ fn measure_trials(
             steps,
             wall,
             events: recs.iter().map(|r| events(model, r)).sum(),
+            ran: steps,
         })
     };
     let Some(ctx) = gpu else {
@@ -412,6 +468,32 @@ pub fn table_line(v: &serde_json::Value) -> String {
             "   ({t} trials: {:.2e} neuron-steps/s)",
             f("neuron_steps_per_s")
         );
+    }
+    match &v["profile"] {
+        serde_json::Value::String(why) => line += &format!("\n           profile {why}"),
+        serde_json::Value::Object(p) => {
+            let g = |k: &str| p.get(k).and_then(|x| x.as_f64()).unwrap_or(f64::NAN);
+            line += &format!(
+                "\n           profile over {} steps, us a step: kernels {:.2}, first start to last end {:.2}",
+                p.get("steps").and_then(|x| x.as_u64()).unwrap_or(0),
+                g("busy_us_per_step"),
+                g("span_us_per_step")
+            );
+            for k in p
+                .get("kernels")
+                .and_then(|k| k.as_array())
+                .into_iter()
+                .flatten()
+            {
+                line += &format!(
+                    "\n             {:<22} {:>9.2} us/step {:>7.3} dispatches/step",
+                    k["kernel"].as_str().unwrap_or(""),
+                    k["us_per_step"].as_f64().unwrap_or(f64::NAN),
+                    k["dispatches_per_step"].as_f64().unwrap_or(f64::NAN)
+                );
+            }
+        }
+        _ => {}
     }
     line
 }

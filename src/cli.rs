@@ -48,6 +48,10 @@ pub struct BenchArgs {
     /// repeat for several. Default: all.
     #[arg(long = "network", value_name = "NAME")]
     pub networks: Vec<String>,
+    /// Also time every kernel on the GPU (timestamps around each dispatch,
+    /// 64 more steps): microseconds per step per kernel.
+    #[arg(long)]
+    pub profile: bool,
 }
 
 #[derive(Debug, Args)]

@@ -88,6 +88,7 @@ fn bench(args: &nacc::cli::BenchArgs) -> nacc::Result<ExitCode> {
         args.backend.backend(),
         std::time::Duration::from_secs_f64(args.budget),
         &args.networks,
+        args.profile,
         |v| {
             let line = if args.json {
                 v.to_string()

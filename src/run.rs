@@ -697,8 +697,16 @@ pub fn devices() -> String {
             _ if !a.primary => "  (not used: nacc computes on Vulkan, Metal or DX12)",
             _ => "",
         };
+        let timestamps = if a
+            .features
+            .contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES)
+        {
+            "yes (nacc bench --profile)"
+        } else {
+            "no"
+        };
         s += &format!(
-            "{} ({:?}, {:?}){mark}\n    driver: {} {}\n    max storage binding: {} bytes, max buffer: {} bytes, workgroups per dimension: {}, storage buffers per stage: {}\n",
+            "{} ({:?}, {:?}){mark}\n    driver: {} {}\n    max storage binding: {} bytes, max buffer: {} bytes, workgroups per dimension: {}, storage buffers per stage: {}\n    timestamps inside compute passes: {timestamps}\n",
             i.name,
             i.backend,
             i.device_type,

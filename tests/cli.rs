@@ -523,28 +523,21 @@ fn bench_json_lines_have_the_documented_keys() {
     assert_eq!(lines[0]["synapses"], 8000);
     fails(tmp.path(), &["bench", "--budget", "0"], &["--budget", "0"]);
 
-    // --network picks networks of the suite, in suite order
-    let o = nacc(
-        tmp.path(),
-        &[
-            "bench",
-            "--backend",
-            "cpu",
-            "--json",
-            "--budget",
-            "0.05",
-            "--network",
-            "trials",
-            "--network",
-            "seed",
-        ],
-    );
+    // --network picks networks of the suite, in suite order; --profile
+    // times GPU kernels only (tests/gpu_vs_cpu.rs), so nothing here
+    let args = "bench --backend cpu --json --budget 0.05 --network trials --network seed --profile";
+    let o = nacc(tmp.path(), &args.split(' ').collect::<Vec<_>>());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let names: Vec<String> = String::from_utf8_lossy(&o.stdout)
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["network"].to_string())
+        .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(names, ["\"seed\"", "\"trials\""]);
+    let names: Vec<&str> = lines
+        .iter()
+        .map(|v| v["network"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["seed", "trials"]);
+    assert!(lines.iter().all(|v| v["profile"].is_null()), "{lines:?}");
     fails(
         tmp.path(),
         &["bench", "--network", "huge"],

@@ -870,6 +870,61 @@ fn the_earliest_non_finite_membrane_is_reported(ctx: &Ctx) {
     }
 }
 
+/// `nacc bench --profile`: with timestamps around every dispatch, the
+/// engine counts each kernel's dispatches of a chunk (the default network:
+/// 3 projections into 2 LIF populations) and times them, and the spikes do
+/// not change.
+fn profile_times_every_kernel(ctx: &Ctx) {
+    let model = Model::build(Network::default_nacc(), 2).unwrap();
+    let input = InputSource::generated(&model);
+    let net = &model.net;
+    let (steps, blocks) = (64, 64 / nacc::engine::BLOCK_STEPS);
+    for (what, opts) in gpu_paths() {
+        let expected: Option<Vec<(&str, usize)>> = match what {
+            "block schedule" => Some(vec![
+                ("poisson_input", 1),
+                ("synapse_block", 3 * blocks),
+                ("lif_block", 2 * blocks),
+            ]),
+            "step schedule" => Some(vec![
+                ("poisson_input", 1),
+                ("synapse_accumulate", 3 * steps),
+                ("lif_update", 2 * steps),
+            ]),
+            // the chunk in slices, as many as the network's size asks
+            _ => None,
+        };
+        let mut plain = GpuEngine::new(ctx.clone(), &model, &input, steps, opts).unwrap();
+        let mut timed = GpuEngine::new(ctx.clone(), &model, &input, steps, opts).unwrap();
+        if !timed.start_profile() {
+            panic!(
+                "{what}: {} offers no timestamps inside passes",
+                ctx.info.name
+            );
+        }
+        let (mut a, mut b) = (ChunkSpikes::new(net, steps), ChunkSpikes::new(net, steps));
+        plain.run_chunk(&mut a).unwrap();
+        timed.run_chunk(&mut b).unwrap();
+        assert!(a.bits == b.bits, "{what}: profiling changed the spikes");
+        let p = timed.take_profile().unwrap();
+        let counts: Vec<(&str, usize)> = p.kernels.iter().map(|k| (k.0.as_str(), k.2)).collect();
+        match expected {
+            Some(e) => assert_eq!(counts, e, "{what}"),
+            None => assert!(
+                counts.len() == 1 && counts[0].0 == "fused_steps",
+                "{counts:?}"
+            ),
+        }
+        let busy: f64 = p.kernels.iter().map(|k| k.1).sum();
+        assert!(p.kernels.iter().all(|k| k.1 > 0.0), "{what}: {p:?}");
+        assert!(
+            p.span_ns >= busy && p.steps == steps && p.untimed == 0,
+            "{what}: {p:?}"
+        );
+        assert!(timed.take_profile().is_none(), "{what}: still profiling");
+    }
+}
+
 /// Regression: on lavapipe a fused dispatch silently stopped working after a
 /// few hundred steps (508 for the default network, 54 at --scale 10); the
 /// tests used short chunks and did not see it. Chunks of 1000 now.
@@ -1029,6 +1084,29 @@ fn cli_run_gpu_and_compare(ctx: &Ctx) {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).contains(&ctx.info.name));
+    // nacc bench --profile: the kernels of the seed network, per step
+    let o = std::process::Command::new(nacc_bin())
+        .args(["bench", "--backend", "gpu", "--network", "seed"])
+        .args(["--budget", "0.2", "--profile", "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let kernels: Vec<&str> = v["profile"]["kernels"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no profile in {v}"))
+        .iter()
+        .map(|k| k["kernel"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kernels,
+        ["poisson_input", "synapse_block", "lif_block"],
+        "{v}"
+    );
+    assert!(
+        v["profile"]["busy_us_per_step"].as_f64().unwrap() > 0.0,
+        "{v}"
+    );
 }
 
 fn main() {
@@ -1095,6 +1173,7 @@ fn main() {
             "the_earliest_non_finite_membrane_is_reported",
             the_earliest_non_finite_membrane_is_reported,
         ),
+        ("profile_times_every_kernel", profile_times_every_kernel),
         (
             "long_chunks_on_the_fused_kernel",
             long_chunks_on_the_fused_kernel,

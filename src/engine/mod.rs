@@ -42,6 +42,34 @@ pub trait Engine {
     /// Per projection: the fixed-point weights of a plastic one as they
     /// are now (pre-major, like `Quantized::wq`), None for the others.
     fn plastic_weights(&mut self) -> Result<Vec<Option<Vec<i32>>>>;
+
+    /// Starts timing every kernel dispatch of the following chunks, where
+    /// the engine can (a GPU with timestamps inside compute passes);
+    /// returns whether it does.
+    fn start_profile(&mut self) -> bool {
+        false
+    }
+
+    /// What the chunks since [`Engine::start_profile`] spent per kernel,
+    /// and stops timing.
+    fn take_profile(&mut self) -> Option<Profile> {
+        None
+    }
+}
+
+/// GPU time per kernel over some chunks (`nacc bench --profile`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Profile {
+    pub steps: usize,
+    /// (kernel, nanoseconds inside its dispatches, dispatches), in the
+    /// order kernels first ran.
+    pub kernels: Vec<(String, f64, usize)>,
+    /// Nanoseconds from the first dispatch's start to the last one's end,
+    /// summed over the chunks: the kernels' time plus the gaps between
+    /// dispatches.
+    pub span_ns: f64,
+    /// Dispatches that ran but were not timed (beyond the query set).
+    pub untimed: usize,
 }
 
 /// Steps whose sums a blocked projection computes together (see

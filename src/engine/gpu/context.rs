@@ -22,6 +22,7 @@ pub struct GpuContext {
 pub struct AdapterSummary {
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
     /// Vulkan, Metal or DX12: the backends nacc computes on.
     pub primary: bool,
 }
@@ -42,6 +43,7 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
             AdapterSummary {
                 primary: wgpu::Backends::PRIMARY.contains(info.backend.into()),
                 limits: a.limits(),
+                features: a.features(),
                 info,
             }
         })
@@ -92,9 +94,13 @@ impl GpuContext {
         // Ask for everything the adapter offers: nacc's buffers are as large
         // as the network needs.
         let limits = adapter.limits();
+        // timestamps around dispatches, for `nacc bench --profile`, where offered
+        let timestamps =
+            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("nacc"),
             required_limits: limits.clone(),
+            required_features: adapter.features() & timestamps,
             ..Default::default()
         }))
         .map_err(|e| Error::Runtime(format!("GPU {}: cannot open the device: {e}", info.name)))?;

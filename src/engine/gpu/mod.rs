@@ -40,7 +40,7 @@ pub mod layout;
 
 pub use context::GpuContext;
 
-use super::{BLOCK_MIN_SYNAPSES, BLOCK_STEPS, Engine, InputSource};
+use super::{BLOCK_MIN_SYNAPSES, BLOCK_STEPS, Engine, InputSource, Profile};
 use crate::config::{Network, Reset};
 use crate::error::{Error, Result};
 use crate::network::Model;
@@ -183,11 +183,105 @@ struct Dispatch {
     plastic: Vec<PlasticLaunch>,
 }
 
-/// Sets `pipeline` and the launch's bind group, and dispatches its grid.
-fn dispatch(pass: &mut wgpu::ComputePass, pipeline: &wgpu::ComputePipeline, l: &Launch) {
+/// Query slots a profiled chunk may use: two per dispatch.
+const PROBE_QUERIES: u32 = 4096;
+
+/// Timestamps around every dispatch of the chunks being profiled.
+struct Probe {
+    set: wgpu::QuerySet,
+    resolve: wgpu::Buffer,
+    read: wgpu::Buffer,
+    /// Per timed dispatch of the current chunk: its kernel.
+    names: Vec<&'static str>,
+    profile: Profile,
+}
+
+impl Probe {
+    fn new(device: &wgpu::Device) -> Probe {
+        let bytes = PROBE_QUERIES as u64 * 8;
+        Probe {
+            set: device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("profile"),
+                ty: wgpu::QueryType::Timestamp,
+                count: PROBE_QUERIES,
+            }),
+            resolve: buffer(
+                device,
+                "profile resolve",
+                bytes,
+                wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            ),
+            read: buffer(
+                device,
+                "profile read",
+                bytes,
+                wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            ),
+            names: Vec::new(),
+            profile: Profile::default(),
+        }
+    }
+
+    /// Adds the chunk's timestamps (`ticks`, two per timed dispatch, `period`
+    /// ns a tick) to the profile.
+    fn add(&mut self, ticks: &[u64], period: f64, steps: usize) {
+        let p = &mut self.profile;
+        p.steps += steps;
+        for (name, t) in self.names.iter().zip(ticks.chunks_exact(2)) {
+            let ns = t[1].saturating_sub(t[0]) as f64 * period;
+            match p.kernels.iter_mut().find(|k| k.0 == *name) {
+                Some(k) => {
+                    k.1 += ns;
+                    k.2 += 1;
+                }
+                None => p.kernels.push((name.to_string(), ns, 1)),
+            }
+        }
+        if let (Some(first), Some(last)) = (ticks.first(), ticks.last()) {
+            p.span_ns += last.saturating_sub(*first) as f64 * period;
+        }
+        self.names.clear();
+    }
+}
+
+/// Runs `f` (which dispatches kernel `name`) between two timestamps when
+/// profiling and the query set has room.
+fn timed(
+    pass: &mut wgpu::ComputePass,
+    probe: &mut Option<Probe>,
+    name: &'static str,
+    f: impl FnOnce(&mut wgpu::ComputePass),
+) {
+    match probe {
+        Some(p) if (p.names.len() as u32 + 1) * 2 <= PROBE_QUERIES => {
+            let i = p.names.len() as u32 * 2;
+            pass.write_timestamp(&p.set, i);
+            f(pass);
+            pass.write_timestamp(&p.set, i + 1);
+            p.names.push(name);
+        }
+        Some(p) => {
+            p.profile.untimed += 1;
+            f(pass);
+        }
+        None => f(pass),
+    }
+}
+
+/// Sets `pipeline` and the launch's bind group, and dispatches its grid
+/// (kernel `name`, timed when profiling).
+fn dispatch(
+    pass: &mut wgpu::ComputePass,
+    probe: &mut Option<Probe>,
+    pipeline: &wgpu::ComputePipeline,
+    l: &Launch,
+    name: &'static str,
+) {
     pass.set_pipeline(pipeline);
     pass.set_bind_group(0, &l.bind_group, &[]);
-    pass.dispatch_workgroups(l.grid.0, l.grid.1, 1);
+    timed(pass, probe, name, |pass| {
+        pass.dispatch_workgroups(l.grid.0, l.grid.1, 1)
+    });
 }
 
 impl Dispatch {
@@ -205,21 +299,27 @@ impl Dispatch {
 
     /// A projection's sums of one step (`synapse_accumulate` per weights
     /// part, or `synapse_scatter`).
-    fn sums(&self, pass: &mut wgpu::ComputePass, j: usize) {
+    fn sums(&self, pass: &mut wgpu::ComputePass, probe: &mut Option<Probe>, j: usize) {
         for l in &self.syn_launches[j] {
-            let pipeline = if l.scatter {
-                &self.scatter_pipeline
+            if l.scatter {
+                dispatch(pass, probe, &self.scatter_pipeline, l, "synapse_scatter");
             } else {
-                &self.syn_pipeline
-            };
-            dispatch(pass, pipeline, l);
+                dispatch(pass, probe, &self.syn_pipeline, l, "synapse_accumulate");
+            }
         }
     }
 
     /// Every dispatch of `n` steps: the input of the whole chunk first (it
     /// does not depend on the network), then the steps in the order of the
     /// schedule.
-    fn encode(&self, pass: &mut wgpu::ComputePass, n: usize, order: &[usize], lay: &Layout) {
+    fn encode(
+        &self,
+        pass: &mut wgpu::ComputePass,
+        probe: &mut Option<Probe>,
+        n: usize,
+        order: &[usize],
+        lay: &Layout,
+    ) {
         let step = |pass: &mut wgpu::ComputePass, s: usize| {
             pass.set_bind_group(1, &self.step_group, &[s as u32 * self.step_stride]);
         };
@@ -230,7 +330,9 @@ impl Dispatch {
             for base in (0..n).step_by(self.max_dim as usize) {
                 step(pass, base);
                 let z = (n - base).min(self.max_dim as usize);
-                pass.dispatch_workgroups(l.grid.0, l.grid.1, z as u32);
+                timed(pass, probe, "poisson_input", |pass| {
+                    pass.dispatch_workgroups(l.grid.0, l.grid.1, z as u32)
+                });
             }
         }
         if self.schedule == Schedule::Block {
@@ -242,14 +344,15 @@ impl Dispatch {
                     step(pass, b);
                     for &j in &lay.incoming[p] {
                         for l in &self.block_launches[j] {
-                            dispatch(pass, &self.block_pipeline, l);
+                            dispatch(pass, probe, &self.block_pipeline, l, "synapse_block");
                         }
                         // a sparse projection
                         for l in &self.syn_launches[j] {
-                            dispatch(pass, &self.scatter_block_pipeline, l);
+                            let pipeline = &self.scatter_block_pipeline;
+                            dispatch(pass, probe, pipeline, l, "synapse_scatter_block");
                         }
                     }
-                    dispatch(pass, &self.lif_block_pipeline, lif);
+                    dispatch(pass, probe, &self.lif_block_pipeline, lif, "lif_block");
                 }
             }
             return;
@@ -260,7 +363,7 @@ impl Dispatch {
             // (their input rows are all there)
             if s % BLOCK_STEPS == 0 {
                 for l in self.block_launches.iter().flatten() {
-                    dispatch(pass, &self.block_pipeline, l);
+                    dispatch(pass, probe, &self.block_pipeline, l, "synapse_block");
                 }
             }
             for &p in order {
@@ -268,14 +371,15 @@ impl Dispatch {
                     continue;
                 };
                 for &j in &lay.incoming[p] {
-                    self.sums(pass, j);
+                    self.sums(pass, probe, j);
                 }
-                dispatch(pass, &self.lif_pipeline, lif);
+                dispatch(pass, probe, &self.lif_pipeline, lif, "lif_update");
             }
             // plasticity, once every population has its spikes of the step
             for pl in &self.plastic {
-                dispatch(pass, &self.plasticity_pipeline, &pl.synapses);
-                dispatch(pass, &self.traces_pipeline, &pl.traces);
+                let (synapses, traces) = (&self.plasticity_pipeline, &self.traces_pipeline);
+                dispatch(pass, probe, synapses, &pl.synapses, "plasticity");
+                dispatch(pass, probe, traces, &pl.traces, "plasticity_traces");
             }
         }
     }
@@ -317,6 +421,8 @@ pub struct GpuEngine {
     fault: wgpu::Buffer,
     /// `Chunk`: the step count of the chunk being run.
     chunk_uniform: wgpu::Buffer,
+    /// Timestamps around the dispatches, while profiling.
+    probe: Option<Probe>,
     carry: wgpu::Buffer,
     staging: wgpu::Buffer,
     v: wgpu::Buffer,
@@ -981,6 +1087,7 @@ impl GpuEngine {
             spikes,
             fault,
             chunk_uniform,
+            probe: None,
             carry,
             staging,
             v,
@@ -1096,10 +1203,14 @@ impl GpuEngine {
                     // the chunk in slices; each dispatch sees the previous one's rows
                     for first in (0..n).step_by(template.slice_steps as usize) {
                         pass.set_bind_group(1, step_group, &[first as u32 * step_stride]);
-                        pass.dispatch_workgroups(self.trials as u32, 1, 1);
+                        timed(&mut pass, &mut self.probe, "fused_steps", |pass| {
+                            pass.dispatch_workgroups(self.trials as u32, 1, 1)
+                        });
                     }
                 }
-                Path::Dispatch(d) => d.encode(&mut pass, n, &self.net.order, &self.lay),
+                Path::Dispatch(d) => {
+                    d.encode(&mut pass, &mut self.probe, n, &self.net.order, &self.lay)
+                }
             }
         }
         if !fused {
@@ -1121,6 +1232,13 @@ impl GpuEngine {
         enc.copy_buffer_to_buffer(&self.spikes, from, &self.staging, 0, bytes);
         let fault_bytes = self.fault.size();
         enc.copy_buffer_to_buffer(&self.fault, 0, &self.staging, bytes, fault_bytes);
+        let queries = self.probe.as_ref().map_or(0, |p| p.names.len() as u32 * 2);
+        if let Some(p) = &self.probe
+            && queries > 0
+        {
+            enc.resolve_query_set(&p.set, 0..queries, &p.resolve, 0);
+            enc.copy_buffer_to_buffer(&p.resolve, 0, &p.read, 0, queries as u64 * 8);
+        }
         ctx.queue.submit([enc.finish()]);
         // the spikes go from the mapping straight into the chunks (unless a
         // membrane failed: then the chunk is not kept)
@@ -1150,6 +1268,13 @@ impl GpuEngine {
             }
             fault
         })?;
+        if let Some(p) = &mut self.probe
+            && queries > 0
+        {
+            let period = ctx.queue.get_timestamp_period() as f64;
+            let ticks = ctx.with_mapped(&p.read, queries as u64 * 8, |t: &[u64]| t.to_vec())?;
+            p.add(&ticks, period, n);
+        }
         if fault[0] != 0 {
             // the dispatch path reports the row (1 + step in the chunk), the
             // fused kernel step + 1: the same number
@@ -2000,6 +2125,20 @@ impl Engine for GpuEngine {
 
     fn run_chunk(&mut self, spikes: &mut ChunkSpikes) -> Result<()> {
         self.run_chunk_trials(std::slice::from_mut(spikes))
+    }
+
+    fn start_profile(&mut self) -> bool {
+        let wanted =
+            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
+        if !self.ctx.device.features().contains(wanted) {
+            return false;
+        }
+        self.probe = Some(Probe::new(&self.ctx.device));
+        true
+    }
+
+    fn take_profile(&mut self) -> Option<Profile> {
+        self.probe.take().map(|p| p.profile)
     }
 
     fn generates_input(&self) -> bool {
