@@ -412,6 +412,41 @@ fn two_d_grids_and_split_weights(ctx: &Ctx) {
     );
 }
 
+/// Where the sums of 16 steps do not fit one storage binding, the engine
+/// runs step by step (and equals the CPU).
+fn sums_too_large_for_blocks_run_step_by_step(ctx: &Ctx) {
+    let (model, split) = split_network();
+    // 32 rows of 1 500 posts (192 000 bytes) fit, the sums of 16 steps of
+    // 400 + 1 500 + 1 500 posts (217 600 bytes) do not, one step's do
+    let opts = GpuOptions {
+        max_binding_bytes: Some(200_000),
+        ..split
+    };
+    let input = InputSource::generated(&model);
+    let engine = GpuEngine::new(ctx.clone(), &model, &input, 25, opts).unwrap();
+    assert_eq!(engine.schedule(), Some(Schedule::Step));
+    assert!(engine.blocked_projections().is_empty());
+    assert_engines_agree(
+        ctx,
+        &model,
+        &input,
+        40,
+        25,
+        // the path the engine chose, asked for explicitly
+        GpuOptions {
+            step_schedule: true,
+            ..opts
+        },
+        "sums too large for blocks",
+    );
+    let roomy = GpuOptions {
+        max_binding_bytes: Some(400_000),
+        ..split
+    };
+    let engine = GpuEngine::new(ctx.clone(), &model, &input, 25, roomy).unwrap();
+    assert_eq!(engine.schedule(), Some(Schedule::Block));
+}
+
 /// Projections from Poisson populations summing 16 steps at once
 /// (`synapse_block`) on the step schedule, forced on small networks, against the CPU engine
 /// summing step by step: chunks that end inside a block, 2-D grids and
@@ -1132,6 +1167,10 @@ fn main() {
         (
             "two_d_grids_and_split_weights",
             two_d_grids_and_split_weights,
+        ),
+        (
+            "sums_too_large_for_blocks_run_step_by_step",
+            sums_too_large_for_blocks_run_step_by_step,
         ),
         (
             "blocked_sums_equal_step_by_step",

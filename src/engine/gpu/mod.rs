@@ -1329,7 +1329,7 @@ impl GpuEngine {
             Ok("0") => false,
             _ => trials > 1,
         };
-        crate::memory::GpuPlan {
+        let mut plan = crate::memory::GpuPlan {
             capacity: capacity_for(net.row_words(), chunk),
             fused: opts
                 .fused
@@ -1339,7 +1339,20 @@ impl GpuEngine {
             step_stride: step_stride(&ctx.limits),
             block_min_synapses: block_min_synapses(&opts),
             schedule: schedule(net, &opts),
+        };
+        // the sums of BLOCK_STEPS steps must fit one binding: else step by
+        // step, and else without blocked input sums
+        let max = max_binding(&ctx.limits, &opts);
+        let fits = |p: &crate::memory::GpuPlan| {
+            Layout::new(net, &p.blocked(net)).acc_len * 4 <= max as usize
+        };
+        if !fits(&plan) {
+            plan.schedule = Schedule::Step;
         }
+        if !fits(&plan) {
+            plan.block_min_synapses = usize::MAX;
+        }
+        plan
     }
 
     /// Bytes of every buffer the engine holds on the GPU.
