@@ -157,6 +157,20 @@ pub fn estimate(
             weights += match (p.conn, plan.fused) {
                 (Connectivity::Dense, true) => n_pre * n_post * 4,
                 (Connectivity::Dense, false) => n_pre * n_post.div_ceil(4) * 16,
+                // by post in slices of 64, each as wide as its largest
+                // fan-in (about mean + 2.4 sd: the largest of 64 draws)
+                (conn, _) if plan.gather => {
+                    let slices = n_post.div_ceil(64);
+                    let width = match conn {
+                        Connectivity::FixedFanIn(k) => k as f64,
+                        Connectivity::FixedProbability(q) => {
+                            let n = n_pre as f64;
+                            n * q + 2.4 * (n * q * (1.0 - q)).sqrt()
+                        }
+                        Connectivity::Dense => unreachable!("dense is matched above"),
+                    };
+                    (slices as f64 * 64.0 * width.ceil()) as u64 * 8 + (slices + 1) * 4
+                }
                 _ => net.synapses(j) * 8 + (n_pre + 1) * 4,
             };
         }
@@ -164,6 +178,12 @@ pub fn estimate(
             "weights (fixed point, as the kernels read them)".into(),
             weights,
         ));
+        if plan.gather && net.projections.iter().any(|p| !p.conn.is_dense()) {
+            g.push((
+                "spike masks of a block (sparse projections)".into(),
+                neurons * 4,
+            ));
+        }
         if !plan.fused {
             // BLOCK_STEPS rows of sums for a projection that sums in blocks
             let sums: u64 = net
@@ -212,6 +232,8 @@ pub struct GpuPlan {
     pub block_min_synapses: usize,
     /// The order of the dispatches when not fused.
     pub schedule: Schedule,
+    /// Sparse projections are gathered by post (`synapse_gather`).
+    pub gather: bool,
 }
 
 impl GpuPlan {

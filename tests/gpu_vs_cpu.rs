@@ -650,7 +650,7 @@ fn fused_kernel_is_chosen_for_trials_of_small_networks_only(ctx: &Ctx) {
     assert!(e.to_string().contains("fused"), "{e}");
 }
 
-fn sparse_networks_scatter_on_the_gpu(ctx: &Ctx) {
+fn sparse_networks_on_the_gpu(ctx: &Ctx) {
     // fixed fan-in into inter, fixed probability into msn, at two sizes
     for (scale, seed) in [(1, 3u64), (12, 4)] {
         let net = common::sparse_net("fixed_fan_in = 37", "fixed_probability = 0.2")
@@ -672,27 +672,38 @@ fn sparse_networks_scatter_on_the_gpu(ctx: &Ctx) {
             )
             .is_err()
         );
-        assert_engines_agree(
-            ctx,
-            &model,
-            &input,
-            120,
-            50,
-            GpuOptions::default(),
-            &format!("sparse x{scale}"),
-        );
-        assert_engines_agree(
-            ctx,
-            &model,
-            &input,
-            40,
-            40,
-            GpuOptions {
-                host_input: true,
+        // on the block schedule gathered by post (the default) or
+        // scattered; step by step scattered
+        for (sparse_scatter, kernel) in [(false, "synapse_gather"), (true, "synapse_scatter_block")]
+        {
+            let opts = GpuOptions {
+                sparse_scatter,
                 ..Default::default()
-            },
-            &format!("sparse x{scale}, host input"),
-        );
+            };
+            let what = format!("sparse x{scale}, {kernel}");
+            assert_engines_agree(ctx, &model, &input, 120, 50, opts, &what);
+            let host = GpuOptions {
+                host_input: true,
+                ..opts
+            };
+            assert_engines_agree(
+                ctx,
+                &model,
+                &input,
+                40,
+                40,
+                host,
+                &format!("{what}, host input"),
+            );
+            // the kernel that ran
+            let mut gpu = GpuEngine::new(ctx.clone(), &model, &input, 32, opts).unwrap();
+            assert!(gpu.start_profile());
+            gpu.run_chunk(&mut ChunkSpikes::new(&model.net, 32))
+                .unwrap();
+            let p = gpu.take_profile().unwrap();
+            assert!(p.kernels.iter().any(|k| k.0 == kernel), "{what}: {p:?}");
+            assert_eq!(gpu.blocked_projections(), [0, 1, 2], "{what}");
+        }
     }
 }
 
@@ -1192,10 +1203,7 @@ fn main() {
             "fused_kernel_is_chosen_for_trials_of_small_networks_only",
             fused_kernel_is_chosen_for_trials_of_small_networks_only,
         ),
-        (
-            "sparse_networks_scatter_on_the_gpu",
-            sparse_networks_scatter_on_the_gpu,
-        ),
+        ("sparse_networks_on_the_gpu", sparse_networks_on_the_gpu),
         (
             "gpu_memory_estimate_is_within_10_percent",
             gpu_memory_estimate_is_within_10_percent,

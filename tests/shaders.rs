@@ -2,8 +2,8 @@
 //! every `#[repr(C)]` mirror matches its WGSL struct's layout.
 
 use nacc::engine::gpu::layout::{
-    Chunk, FusedParams, PlasticParams, PoissonParams, PopParams, ProjParams, ScatterParams, Step,
-    SynParams,
+    Chunk, FusedParams, GatherParams, MaskParams, PlasticParams, PoissonParams, PopParams,
+    ProjParams, ScatterParams, Step, SynParams,
 };
 use std::mem::{offset_of, size_of};
 use std::path::Path;
@@ -65,15 +65,17 @@ fn engine_compiles_the_files_in_shaders() {
     // The engine embeds the shaders with include_str!: they are these files,
     // and every file is one the engine uses.
     use nacc::engine::gpu::{
-        COMMON_WGSL, FUSED_WGSL, LIF_WGSL, PLASTICITY_WGSL, POISSON_WGSL, SCATTER_WGSL,
-        SYNAPSE_WGSL,
+        COMMON_WGSL, FUSED_WGSL, GATHER_WGSL, LIF_WGSL, MASKS_WGSL, PLASTICITY_WGSL, POISSON_WGSL,
+        SCATTER_WGSL, SYNAPSE_WGSL,
     };
     let embedded = [
+        ("block_masks.wgsl", MASKS_WGSL),
         ("fused_steps.wgsl", FUSED_WGSL),
         ("lif_update.wgsl", LIF_WGSL),
         ("plasticity.wgsl", PLASTICITY_WGSL),
         ("poisson_input.wgsl", POISSON_WGSL),
         ("synapse_accumulate.wgsl", SYNAPSE_WGSL),
+        ("synapse_gather.wgsl", GATHER_WGSL),
         ("synapse_scatter.wgsl", SCATTER_WGSL),
     ];
     let ks = kernels();
@@ -174,6 +176,20 @@ fn repr_c_types_match_wgsl_structs() {
         ]
     );
     check_layout!(&syn, Step, "Step", [row]);
+    let masks = m("block_masks.wgsl");
+    check_layout!(
+        &masks,
+        MaskParams,
+        "MaskParams",
+        [n, word_offset, row_words, mask_offset]
+    );
+    let gather = m("synapse_gather.wgsl");
+    check_layout!(
+        &gather,
+        GatherParams,
+        "GatherParams",
+        [n_post, acc_offset, mask_offset]
+    );
     check_layout!(&syn, Chunk, "Chunk", [n_steps]);
     check_layout!(
         &syn,

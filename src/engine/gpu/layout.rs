@@ -159,3 +159,23 @@ pub struct PlasticParams {
     pub a_minus: f32,
     pub _pad1: [u32; 3],
 }
+
+/// WGSL `MaskParams` (shaders/block_masks.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
+pub struct MaskParams {
+    pub n: u32,
+    pub word_offset: u32,
+    pub row_words: u32,
+    pub mask_offset: u32,
+}
+
+/// WGSL `GatherParams` (shaders/synapse_gather.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
+pub struct GatherParams {
+    pub n_post: u32,
+    pub acc_offset: u32,
+    pub mask_offset: u32,
+    pub _pad0: u32,
+}

@@ -47,8 +47,8 @@ use crate::network::Model;
 use crate::record::ChunkSpikes;
 use crate::reward::{Clock, PlasticConsts};
 use layout::{
-    Chunk, FusedParams, PlasticParams, PoissonParams, PopParams, ProjParams, ScatterParams, Step,
-    SynParams,
+    Chunk, FusedParams, GatherParams, MaskParams, PlasticParams, PoissonParams, PopParams,
+    ProjParams, ScatterParams, Step, SynParams,
 };
 use std::sync::Arc;
 use wgpu::util::DeviceExt;
@@ -60,6 +60,8 @@ pub const FUSED_WGSL: &str = include_str!("../../../shaders/fused_steps.wgsl");
 pub const POISSON_WGSL: &str = include_str!("../../../shaders/poisson_input.wgsl");
 pub const SCATTER_WGSL: &str = include_str!("../../../shaders/synapse_scatter.wgsl");
 pub const PLASTICITY_WGSL: &str = include_str!("../../../shaders/plasticity.wgsl");
+pub const MASKS_WGSL: &str = include_str!("../../../shaders/block_masks.wgsl");
+pub const GATHER_WGSL: &str = include_str!("../../../shaders/synapse_gather.wgsl");
 
 const WORKGROUP: u64 = 64;
 /// Spike-buffer rows kept on the GPU at most, in bytes (bounds the chunk).
@@ -87,6 +89,10 @@ pub struct GpuOptions {
     /// Run step after step ([`Schedule::Step`]) even where a block at a
     /// time ([`Schedule::Block`], the default without plasticity) could run.
     pub step_schedule: bool,
+    /// On the block schedule, scatter sparse projections
+    /// (`synapse_scatter_block`) instead of gathering them by post
+    /// (`synapse_gather`, the default).
+    pub sparse_scatter: bool,
 }
 
 /// Populations of the block schedule have fewer neurons than this (a fault
@@ -168,6 +174,12 @@ struct Dispatch {
     /// Per projection: one `synapse_block` launch per weights part when it
     /// sums in blocks, run once per block.
     block_launches: Vec<Vec<Launch>>,
+    masks_pipeline: wgpu::ComputePipeline,
+    gather_pipeline: wgpu::ComputePipeline,
+    /// Per sparse projection on the block schedule (unless
+    /// `NACC_GPU_SPARSE=scatter`): its pre population's `block_masks` and
+    /// its `synapse_gather`, once per block.
+    gather_launches: Vec<Option<(Launch, Launch)>>,
     /// Per population: its lif_update launch (LIF only).
     lif_launches: Vec<Option<Launch>>,
     poisson_pipeline: wgpu::ComputePipeline,
@@ -346,7 +358,11 @@ impl Dispatch {
                         for l in &self.block_launches[j] {
                             dispatch(pass, probe, &self.block_pipeline, l, "synapse_block");
                         }
-                        // a sparse projection
+                        // a sparse projection: gathered, or scattered
+                        if let Some((masks, gather)) = &self.gather_launches[j] {
+                            dispatch(pass, probe, &self.masks_pipeline, masks, "block_masks");
+                            dispatch(pass, probe, &self.gather_pipeline, gather, "synapse_gather");
+                        }
                         for l in &self.syn_launches[j] {
                             let pipeline = &self.scatter_block_pipeline;
                             dispatch(pass, probe, pipeline, l, "synapse_scatter_block");
@@ -1053,7 +1069,7 @@ impl GpuEngine {
                 &lay,
                 &shared,
                 &steps,
-                plan.schedule,
+                &plan,
                 &blocked,
                 max_binding,
                 max_dim,
@@ -1339,6 +1355,7 @@ impl GpuEngine {
             step_stride: step_stride(&ctx.limits),
             block_min_synapses: block_min_synapses(&opts),
             schedule: schedule(net, &opts),
+            gather: false,
         };
         // the sums of BLOCK_STEPS steps must fit one binding: else step by
         // step, and else without blocked input sums
@@ -1352,6 +1369,12 @@ impl GpuEngine {
         if !fits(&plan) {
             plan.block_min_synapses = usize::MAX;
         }
+        // sparse projections on the block schedule are gathered by post
+        // unless asked (or `NACC_GPU_SPARSE=scatter`, for kernel
+        // experiments) to scatter
+        let scatter =
+            opts.sparse_scatter || std::env::var("NACC_GPU_SPARSE").is_ok_and(|v| v == "scatter");
+        plan.gather = !plan.fused && plan.schedule == Schedule::Block && !scatter;
         plan
     }
 
@@ -1421,6 +1444,7 @@ impl GpuEngine {
                 (0..d.syn_launches.len())
                     .filter(|&j| {
                         !d.block_launches[j].is_empty()
+                            || d.gather_launches[j].is_some()
                             || (sparse_in_slots && d.syn_launches[j].iter().any(|l| l.scatter))
                     })
                     .collect()
@@ -1433,7 +1457,10 @@ impl GpuEngine {
     pub fn weight_parts(&self) -> Vec<usize> {
         match &self.path {
             Path::Dispatch(d) => (0..d.syn_launches.len())
-                .map(|j| d.syn_launches[j].len() + d.block_launches[j].len())
+                .map(|j| {
+                    let gathered = d.gather_launches[j].is_some() as usize;
+                    d.syn_launches[j].len() + d.block_launches[j].len() + gathered
+                })
                 .collect(),
             Path::Fused { .. } => vec![1; self.net.projections.len()],
         }
@@ -1592,13 +1619,15 @@ fn build_dispatch(
     lay: &Layout,
     sh: &Shared,
     steps: &StepUniforms,
-    schedule: Schedule,
+    plan: &crate::memory::GpuPlan,
     blocked: &[bool],
     max_binding: u64,
     max_dim: u32,
     keep: &mut Vec<wgpu::Buffer>,
 ) -> Result<Path> {
     let device = &ctx.device;
+    // sparse projections on the block schedule: gathered by post
+    let (schedule, gather) = (plan.schedule, plan.gather);
     let acc = buffer(
         device,
         "acc",
@@ -1694,7 +1723,94 @@ fn build_dispatch(
     // blocks; a part holds whole words of 32 pre rows.
     let mut syn_launches = Vec::new();
     let mut block_launches = Vec::new();
+    let (masks_layout, masks_pipeline) = kernel(
+        device,
+        "block_masks",
+        MASKS_WGSL,
+        &[true, false],
+        step_layout,
+    );
+    let (gather_layout, gather_pipeline) = kernel(
+        device,
+        "synapse_gather",
+        GATHER_WGSL,
+        &[true, true, true, true, false],
+        step_layout,
+    );
+    let mut mask_offset = Vec::new();
+    let mut n_masks = 0;
+    for pop in &net.populations {
+        mask_offset.push(n_masks);
+        n_masks += pop.size;
+    }
+    let masks = buffer(
+        device,
+        "masks",
+        if gather { n_masks as u64 * 4 } else { 4 },
+        wgpu::BufferUsages::STORAGE,
+    );
+    let mut gather_launches = Vec::new();
     for (j, (proj, q)) in net.projections.iter().zip(quantized).enumerate() {
+        gather_launches.push(None);
+        if q.sparse.is_some() && gather {
+            let what = format!("sparse projection `{}`", proj.name);
+            let (slice_ptr, pre, w) = by_post_slices(q)
+                .ok_or_else(|| too_big(&what, q.wq.len() as u64 * 4, u32::MAX as u64, ctx))?;
+            let bytes = pre.len() as u64 * 4;
+            if bytes > max_binding {
+                return Err(too_big(&what, bytes, max_binding, ctx));
+            }
+            let n_pre = net.populations[proj.pre].size;
+            let storage = wgpu::BufferUsages::STORAGE;
+            let ptr_buf = init_buffer(
+                device,
+                "slice_ptr",
+                bytemuck::cast_slice(&slice_ptr),
+                storage,
+            );
+            let pre_buf = init_buffer(device, "syn_pre", bytemuck::cast_slice(&pre), storage);
+            let w_buf = init_buffer(device, "syn_w", bytemuck::cast_slice(&w), storage);
+            let mp = MaskParams {
+                n: n_pre as u32,
+                word_offset: lay.word_offset[proj.pre] as u32,
+                row_words: lay.row_words as u32,
+                mask_offset: mask_offset[proj.pre] as u32,
+            };
+            let gp = GatherParams {
+                n_post: q.n_post as u32,
+                acc_offset: lay.acc_offset[j] as u32,
+                mask_offset: mask_offset[proj.pre] as u32,
+                _pad0: 0,
+            };
+            let uniform = wgpu::BufferUsages::UNIFORM;
+            let mp_buf = init_buffer(device, "mask params", bytemuck::bytes_of(&mp), uniform);
+            let gp_buf = init_buffer(device, "gather params", bytemuck::bytes_of(&gp), uniform);
+            let masks_launch = Launch {
+                bind_group: bind_group(
+                    device,
+                    "block_masks",
+                    &masks_layout,
+                    &[&mp_buf, sh.spikes, &masks],
+                ),
+                grid: grid((n_pre as u64).div_ceil(WORKGROUP), max_dim, &what)?,
+                scatter: false,
+            };
+            let gather_launch = Launch {
+                bind_group: bind_group(
+                    device,
+                    "synapse_gather",
+                    &gather_layout,
+                    &[&gp_buf, &ptr_buf, &pre_buf, &w_buf, &masks, &acc],
+                ),
+                grid: grid(slice_ptr.len() as u64 - 1, max_dim, &what)?,
+                scatter: false,
+            };
+            gather_launches[j] = Some((masks_launch, gather_launch));
+            syn_launches.push(vec![]);
+            block_launches.push(vec![]);
+            keep.extend([ptr_buf, pre_buf, w_buf, mp_buf, gp_buf]);
+            continue;
+        }
         if let Some(pm) = &q.sparse {
             let bytes = q.wq.len() as u64 * 4;
             if bytes > max_binding {
@@ -1983,7 +2099,7 @@ fn build_dispatch(
         }));
         keep.push(pbuf);
     }
-    keep.extend([acc, projections, incoming_buf]);
+    keep.extend([acc, projections, incoming_buf, masks]);
     // poisson_input launches: one per Poisson population the GPU draws.
     let (poisson_layout, poisson_pipeline) = kernel(
         device,
@@ -2042,6 +2158,9 @@ fn build_dispatch(
         schedule,
         lif_block_pipeline,
         scatter_block_pipeline,
+        masks_pipeline,
+        gather_pipeline,
+        gather_launches,
         syn_pipeline,
         block_pipeline,
         block_launches,
@@ -2078,6 +2197,42 @@ fn first_fault(words: &[u32], order: &[usize]) -> [u32; 4] {
         }
     }
     first
+}
+
+/// A sparse projection's synapses by post for `synapse_gather`, in slices of
+/// [`WORKGROUP`] posts: synapse k of post 64 s + i at `slice_ptr[s] + 64 k +
+/// i`; a slice as wide as its largest fan-in, shorter posts padded with
+/// (pre 0, weight 0). Returns (slice_ptr, pre, weight), or None when the
+/// slots do not fit u32 indices.
+fn by_post_slices(q: &crate::network::Quantized) -> Option<(Vec<u32>, Vec<u32>, Vec<i32>)> {
+    let pm = q.sparse.as_ref()?;
+    let w = WORKGROUP as usize;
+    let mut fan = vec![0u32; q.n_post];
+    for &j in &pm.post {
+        fan[j as usize] += 1;
+    }
+    let mut slice_ptr = vec![0u64];
+    for slice in fan.chunks(w) {
+        let width = slice.iter().copied().max().unwrap_or(0) as u64;
+        slice_ptr.push(slice_ptr.last()? + width * w as u64);
+    }
+    let total = *slice_ptr.last()?;
+    if total > u32::MAX as u64 {
+        return None;
+    }
+    let slice_ptr: Vec<u32> = slice_ptr.iter().map(|&x| x as u32).collect();
+    let (mut pre, mut wq) = (vec![0u32; total as usize], vec![0i32; total as usize]);
+    let mut next = vec![0u32; q.n_post];
+    for i in 0..q.n_pre {
+        for s in pm.pre_ptr[i]..pm.pre_ptr[i + 1] {
+            let j = pm.post[s] as usize;
+            let e = slice_ptr[j / w] as usize + next[j] as usize * w + j % w;
+            pre[e] = i as u32;
+            wq[e] = q.wq[s];
+            next[j] += 1;
+        }
+    }
+    Some((slice_ptr, pre, wq))
 }
 
 /// A bind group that binds `buffers`, whole, at bindings 0, 1, 2... in order.
