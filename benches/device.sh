@@ -25,5 +25,6 @@ for i in 1 2; do
 done
 echo "== v8 large: spike words per synapse_block invocation (default 4)"
 for w in 2 8; do NACC_BLOCK_CHUNK_WORDS=$w bench 45 --network large; done
-echo "== sparse-1m and trials (trials: the fused kernel after the bounded-dispatch fix)"
-bench 150 --network sparse-1m --network trials --json
+echo "== sparse-1m: gathered by post (v10) vs scattered (v9); trials (the fused kernel after the bounded-dispatch fix)"
+bench 150 --network sparse-1m --network trials --profile --json
+NACC_GPU_SPARSE=scatter bench 120 --network sparse-1m --json
