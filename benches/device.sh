@@ -1,6 +1,7 @@
 #!/bin/bash
 # Everything a session with the lent GPU machine should measure, in one
-# device call (benches/NOTES.md says why). Here, from the project root:
+# device call (benches/NOTES.md says why), most important first. Here,
+# from the project root:
 #   ../shared/device/prepare.sh gpu_vs_cpu
 # then the device tool with carry [".device"], timeout_s 600 and
 #   bash benches/device.sh
@@ -16,15 +17,17 @@ run() {
 bench() { run "$1" nacc bench --backend gpu --budget 3 "${@:2}"; }
 echo "== GPU == CPU tests"
 run 180 test-gpu_vs_cpu
-echo "== v6 (step schedule, step-by-step sums), v7 (step schedule, blocked input sums), v8 (block schedule, the default), fused seed"
+echo "== this version (v10): seed, large, sparse-1m, trials, with kernel profiles"
+bench 60 --network seed --network large --profile
+bench 150 --network sparse-1m --network trials --profile --json
+echo "== A/B, alternated: v6 (step schedule, step-by-step sums), v7 (step schedule, blocked input sums), v8+ (block schedule), fused seed"
 for i in 1 2; do
   NACC_GPU_SCHEDULE=step NACC_GPU_BLOCK_MIN_SYNAPSES=1000000000000 bench 45 --network large
   NACC_GPU_SCHEDULE=step bench 45 --network large
-  bench 60 --network seed --network large --profile
+  bench 45 --network seed --network large
   NACC_GPU_FUSED=1 bench 30 --network seed
 done
-echo "== v8 large: spike words per synapse_block invocation (default 4)"
-for w in 2 8; do NACC_BLOCK_CHUNK_WORDS=$w bench 45 --network large; done
-echo "== sparse-1m: gathered by post (v10) vs scattered (v9); trials (the fused kernel after the bounded-dispatch fix)"
-bench 150 --network sparse-1m --network trials --profile --json
+echo "== sparse-1m scattered (v9)"
 NACC_GPU_SPARSE=scatter bench 120 --network sparse-1m --json
+echo "== large: spike words per synapse_block invocation (default 4)"
+for w in 2 8; do NACC_BLOCK_CHUNK_WORDS=$w bench 45 --network large; done
