@@ -150,9 +150,10 @@ fn report_block_fault(row: u32, n: u32) {
 // the chunk) in one dispatch: the engine runs a network without plasticity
 // a block at a time, population after population in dependency order, once
 // every incoming projection has its sums of the whole block in per-step
-// slots (synapse_block, synapse_scatter into slots). Each invocation keeps
-// its neuron's membrane and last spike in registers across the steps; the
-// workgroup stores each step's two spike words as lif_update does.
+// slots (synapse_block, synapse_gather or synapse_scatter_block). Each
+// invocation keeps its neuron's membrane and last spike in registers across
+// the steps; the workgroup stores each step's two spike words as
+// lif_update does.
 @compute @workgroup_size(64)
 fn lif_block(
     @builtin(workgroup_id) wid: vec3<u32>,
