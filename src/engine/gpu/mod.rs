@@ -1419,7 +1419,8 @@ impl GpuEngine {
     }
 
     /// The grid of every launch (x, y): synapse launches, then
-    /// `lif_update`, then `synapse_block` (one (1, 1) when fused).
+    /// `lif_update`, then `synapse_block`, then `block_masks` and
+    /// `synapse_gather` (one (1, 1) when fused).
     pub fn grids(&self) -> Vec<(u32, u32)> {
         match &self.path {
             Path::Dispatch(d) => d
@@ -1428,6 +1429,7 @@ impl GpuEngine {
                 .flatten()
                 .chain(d.lif_launches.iter().flatten())
                 .chain(d.block_launches.iter().flatten())
+                .chain(d.gather_launches.iter().flatten().flat_map(|(m, g)| [m, g]))
                 .map(|l| l.grid)
                 .collect(),
             Path::Fused { .. } => vec![(1, 1)],
