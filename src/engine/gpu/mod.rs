@@ -1374,7 +1374,9 @@ impl GpuEngine {
         // experiments) to scatter
         let scatter =
             opts.sparse_scatter || std::env::var("NACC_GPU_SPARSE").is_ok_and(|v| v == "scatter");
-        plan.gather = !plan.fused && plan.schedule == Schedule::Block && !scatter;
+        // (and the block's spike masks of every neuron fit one binding)
+        let masks_fit = net.total_neurons() * 4 <= max;
+        plan.gather = !plan.fused && plan.schedule == Schedule::Block && !scatter && masks_fit;
         plan
     }
 
@@ -1745,12 +1747,16 @@ fn build_dispatch(
         mask_offset.push(n_masks);
         n_masks += pop.size;
     }
-    let masks = buffer(
-        device,
-        "masks",
-        if gather { n_masks as u64 * 4 } else { 4 },
-        wgpu::BufferUsages::STORAGE,
-    );
+    let mask_bytes = if gather { n_masks as u64 * 4 } else { 4 };
+    if mask_bytes > max_binding {
+        return Err(too_big(
+            "the spike masks of a block",
+            mask_bytes,
+            max_binding,
+            ctx,
+        ));
+    }
+    let masks = buffer(device, "masks", mask_bytes, wgpu::BufferUsages::STORAGE);
     let mut gather_launches = Vec::new();
     for (j, (proj, q)) in net.projections.iter().zip(quantized).enumerate() {
         gather_launches.push(None);
