@@ -148,7 +148,7 @@ pub fn estimate(
                 .sum();
             g.push(("Poisson thresholds".into(), poisson * 4));
         }
-        let mut weights = 0u64;
+        let (mut weights, mut by_post) = (0u64, 0u64);
         for (j, p) in net.projections.iter().enumerate() {
             let (n_pre, n_post) = (
                 net.populations[p.pre].size as u64,
@@ -169,7 +169,9 @@ pub fn estimate(
                         }
                         Connectivity::Dense => unreachable!("dense is matched above"),
                     };
-                    (slices as f64 * 64.0 * width.ceil()) as u64 * 8 + (slices + 1) * 4
+                    let slots = (slices as f64 * 64.0 * width.ceil()) as u64 * 8;
+                    by_post += slots;
+                    slots + (slices + 1) * 4
                 }
                 _ => net.synapses(j) * 8 + (n_pre + 1) * 4,
             };
@@ -178,11 +180,14 @@ pub fn estimate(
             "weights (fixed point, as the kernels read them)".into(),
             weights,
         ));
-        if plan.gather && net.projections.iter().any(|p| !p.conn.is_dense()) {
+        if by_post > 0 {
             g.push((
                 "spike masks of a block (sparse projections)".into(),
                 neurons * 4,
             ));
+            // built on the host from the pre-major synapses, then uploaded
+            e.host
+                .push(("sparse synapses by post (while building)".into(), by_post));
         }
         if !plan.fused {
             // BLOCK_STEPS rows of sums for a projection that sums in blocks
