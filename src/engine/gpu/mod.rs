@@ -37,6 +37,8 @@
 
 pub mod context;
 pub mod layout;
+mod probe;
+mod sparse;
 
 pub use context::GpuContext;
 
@@ -50,6 +52,8 @@ use layout::{
     Chunk, FusedParams, GatherParams, MaskParams, PlasticParams, PoissonParams, PopParams,
     ProjParams, ScatterParams, Step, SynParams,
 };
+use probe::{Probe, timed};
+use sparse::by_post_slices;
 use std::sync::Arc;
 use wgpu::util::DeviceExt;
 
@@ -193,91 +197,6 @@ struct Dispatch {
     plasticity_pipeline: wgpu::ComputePipeline,
     traces_pipeline: wgpu::ComputePipeline,
     plastic: Vec<PlasticLaunch>,
-}
-
-/// Query slots a profiled chunk may use: two per dispatch.
-const PROBE_QUERIES: u32 = 4096;
-
-/// Timestamps around every dispatch of the chunks being profiled.
-struct Probe {
-    set: wgpu::QuerySet,
-    resolve: wgpu::Buffer,
-    read: wgpu::Buffer,
-    /// Per timed dispatch of the current chunk: its kernel.
-    names: Vec<&'static str>,
-    profile: Profile,
-}
-
-impl Probe {
-    fn new(device: &wgpu::Device) -> Probe {
-        let bytes = PROBE_QUERIES as u64 * 8;
-        Probe {
-            set: device.create_query_set(&wgpu::QuerySetDescriptor {
-                label: Some("profile"),
-                ty: wgpu::QueryType::Timestamp,
-                count: PROBE_QUERIES,
-            }),
-            resolve: buffer(
-                device,
-                "profile resolve",
-                bytes,
-                wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-            ),
-            read: buffer(
-                device,
-                "profile read",
-                bytes,
-                wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            ),
-            names: Vec::new(),
-            profile: Profile::default(),
-        }
-    }
-
-    /// Adds the chunk's timestamps (`ticks`, two per timed dispatch, `period`
-    /// ns a tick) to the profile.
-    fn add(&mut self, ticks: &[u64], period: f64, steps: usize) {
-        let p = &mut self.profile;
-        p.steps += steps;
-        for (name, t) in self.names.iter().zip(ticks.chunks_exact(2)) {
-            let ns = t[1].saturating_sub(t[0]) as f64 * period;
-            match p.kernels.iter_mut().find(|k| k.0 == *name) {
-                Some(k) => {
-                    k.1 += ns;
-                    k.2 += 1;
-                }
-                None => p.kernels.push((name.to_string(), ns, 1)),
-            }
-        }
-        if let (Some(first), Some(last)) = (ticks.first(), ticks.last()) {
-            p.span_ns += last.saturating_sub(*first) as f64 * period;
-        }
-        self.names.clear();
-    }
-}
-
-/// Runs `f` (which dispatches kernel `name`) between two timestamps when
-/// profiling and the query set has room.
-fn timed(
-    pass: &mut wgpu::ComputePass,
-    probe: &mut Option<Probe>,
-    name: &'static str,
-    f: impl FnOnce(&mut wgpu::ComputePass),
-) {
-    match probe {
-        Some(p) if (p.names.len() as u32 + 1) * 2 <= PROBE_QUERIES => {
-            let i = p.names.len() as u32 * 2;
-            pass.write_timestamp(&p.set, i);
-            f(pass);
-            pass.write_timestamp(&p.set, i + 1);
-            p.names.push(name);
-        }
-        Some(p) => {
-            p.profile.untimed += 1;
-            f(pass);
-        }
-        None => f(pass),
-    }
 }
 
 /// Sets `pipeline` and the launch's bind group, and dispatches its grid
@@ -2205,42 +2124,6 @@ fn first_fault(words: &[u32], order: &[usize]) -> [u32; 4] {
         }
     }
     first
-}
-
-/// A sparse projection's synapses by post for `synapse_gather`, in slices of
-/// [`WORKGROUP`] posts: synapse k of post 64 s + i at `slice_ptr[s] + 64 k +
-/// i`; a slice as wide as its largest fan-in, shorter posts padded with
-/// (pre 0, weight 0). Returns (slice_ptr, pre, weight), or None when the
-/// slots do not fit u32 indices.
-fn by_post_slices(q: &crate::network::Quantized) -> Option<(Vec<u32>, Vec<u32>, Vec<i32>)> {
-    let pm = q.sparse.as_ref()?;
-    let w = WORKGROUP as usize;
-    let mut fan = vec![0u32; q.n_post];
-    for &j in &pm.post {
-        fan[j as usize] += 1;
-    }
-    let mut slice_ptr = vec![0u64];
-    for slice in fan.chunks(w) {
-        let width = slice.iter().copied().max().unwrap_or(0) as u64;
-        slice_ptr.push(slice_ptr.last()? + width * w as u64);
-    }
-    let total = *slice_ptr.last()?;
-    if total > u32::MAX as u64 {
-        return None;
-    }
-    let slice_ptr: Vec<u32> = slice_ptr.iter().map(|&x| x as u32).collect();
-    let (mut pre, mut wq) = (vec![0u32; total as usize], vec![0i32; total as usize]);
-    let mut next = vec![0u32; q.n_post];
-    for i in 0..q.n_pre {
-        for s in pm.pre_ptr[i]..pm.pre_ptr[i + 1] {
-            let j = pm.post[s] as usize;
-            let e = slice_ptr[j / w] as usize + next[j] as usize * w + j % w;
-            pre[e] = i as u32;
-            wq[e] = q.wq[s];
-            next[j] += 1;
-        }
-    }
-    Some((slice_ptr, pre, wq))
 }
 
 /// A bind group that binds `buffers`, whole, at bindings 0, 1, 2... in order.
