@@ -51,7 +51,11 @@ mod tests {
         let text = crate::config::DEFAULT_TOML
             .replace("size = 100", "size = 150")
             .replace("size = 20", "size = 130")
-            .replacen("init = \"linear\"", "init = \"linear\"\nfixed_probability = 0.3", 1);
+            .replacen(
+                "init = \"linear\"",
+                "init = \"linear\"\nfixed_probability = 0.3",
+                1,
+            );
         let model = Model::build(Network::from_toml_str(&text, "t").unwrap(), 5).unwrap();
         let q = &model.quantize().unwrap()[0];
         let pm = q.sparse.as_ref().expect("fc1 is sparse");
