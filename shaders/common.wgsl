@@ -36,7 +36,8 @@ fn block_steps(first_row: u32, n_steps: u32) -> u32 {
 // Spike words (of 32 pre neurons) one synapse workgroup takes at most.
 const MAX_CHUNK_WORDS: u32 = 8u;
 
-// The pre neurons of a block (synapse_block, synapse_scatter_block): a
+// The pre neurons of a block (synapse_block, synapse_scatter_block; with a
+// block of one step, synapse_accumulate and synapse_scatter): a
 // chunk of spike words of the pre population for each step of the block
 // (step-major, MAX_CHUNK_WORDS a step), then the list list_block makes.
 // Only the kernels that use them get them.
@@ -68,7 +69,7 @@ fn list_block(lid: u32, first_row: u32, t_n: u32, row_words: u32, word0: u32, n_
     workgroupBarrier();
     for (var k = lid; k < n_words * 32u; k = k + WORKGROUP) {
         var m = 0u;
-        for (var t = 0u; t < BLOCK_STEPS; t = t + 1u) {
+        for (var t = 0u; t < t_n; t = t + 1u) {
             m = m | (((block_words[t * MAX_CHUNK_WORDS + k / 32u] >> (k % 32u)) & 1u) << t);
         }
         if (m != 0u) {

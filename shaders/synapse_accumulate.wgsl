@@ -5,8 +5,8 @@
 // read as vec4<i32>: a spiking pre neuron's row is contiguous, and
 // consecutive invocations (consecutive blocks of 4 posts) read consecutive
 // 16-byte words. A workgroup handles `chunk_words` words of 32 pre neurons
-// and 64 blocks of 4 posts: a few invocations first list the chunk's spiking
-// pre neurons in workgroup memory, then every invocation sums their rows for
+// and 64 blocks of 4 posts: it first lists the chunk's spiking pre neurons
+// in workgroup memory (list_block), then every invocation sums their rows for
 // its 4 posts (independent loads) and makes one atomicAdd per post. The
 // cost of a step grows with the spikes, not with the pre population.
 // Integer addition is exact and every partial sum is bounded by the worst
@@ -38,9 +38,6 @@ struct SynParams {
 @group(1) @binding(0) var<uniform> step: Step;
 @group(1) @binding(1) var<uniform> chunk: Chunk;
 
-var<workgroup> spiking: array<u32, 256>; // MAX_CHUNK_WORDS * 32
-var<workgroup> n_spiking: atomic<u32>;
-
 // A workgroup's chunk of spike words: its first word.
 fn first_word_of(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return (linear_group(wid, nwg) / params.post_blocks) * params.chunk_words;
@@ -59,33 +56,15 @@ fn synapse_accumulate(
 ) {
     let first_word = first_word_of(wid, nwg);
     let block = post_block_of(wid, nwg, lid);
-    let row = step.row * params.row_words + params.pre_word_offset;
-    if (lid == 0u) {
-        atomicStore(&n_spiking, 0u);
-    }
-    workgroupBarrier();
-    // list the spiking pre neurons of the chunk, one word per invocation
-    if (lid < params.chunk_words && first_word + lid < params.n_words) {
-        let word = first_word + lid;
-        var bits = spikes[row + word];
-        var slot = atomicAdd(&n_spiking, countOneBits(bits));
-        loop {
-            if (bits == 0u) {
-                break;
-            }
-            spiking[slot] = word * 32u + countTrailingZeros(bits);
-            slot = slot + 1u;
-            bits = bits & (bits - 1u);
-        }
-    }
-    workgroupBarrier();
-    let count = atomicLoad(&n_spiking);
+    // the chunk's pre neurons spiking this step (a block of one step)
+    let words = min(params.chunk_words, params.n_words - first_word);
+    let count = list_block(lid, step.row, 1u, params.row_words, params.pre_word_offset + first_word, words, first_word * 32u);
     if (count == 0u || block >= params.n_post4) {
         return;
     }
     var sum = vec4<i32>(0i);
     for (var k = 0u; k < count; k = k + 1u) {
-        sum = sum + weights[spiking[k] * params.n_post4 + block];
+        sum = sum + weights[block_pre[k] * params.n_post4 + block];
     }
     let post = block * 4u;
     for (var c = 0u; c < 4u; c = c + 1u) {

@@ -20,8 +20,8 @@ struct ScatterParams {
     acc_offset: u32,
     // spike words per workgroup
     chunk_words: u32,
-    // the post count when the sums go to per-step slots (a block at a
-    // time), else 0
+    // the post count: synapse_scatter_block's step slots (synapse_scatter
+    // runs on the step schedule, where a sparse projection has one)
     block_stride: u32,
     _pad0: u32,
     _pad1: u32,
@@ -36,9 +36,6 @@ struct ScatterParams {
 @group(1) @binding(0) var<uniform> step: Step;
 @group(1) @binding(1) var<uniform> chunk: Chunk;
 
-var<workgroup> spiking: array<u32, 256>; // chunk_words <= MAX_CHUNK_WORDS
-var<workgroup> n_spiking: atomic<u32>;
-
 @compute @workgroup_size(64)
 fn synapse_scatter(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -46,31 +43,14 @@ fn synapse_scatter(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let first_word = linear_group(wid, nwg) * params.chunk_words;
-    if (lid == 0u) {
-        atomicStore(&n_spiking, 0u);
-    }
-    workgroupBarrier();
-    if (lid < params.chunk_words && first_word + lid < params.n_words) {
-        let word = first_word + lid;
-        var bits = spikes[step.row * params.row_words + params.pre_word_offset + word];
-        var slot = atomicAdd(&n_spiking, countOneBits(bits));
-        loop {
-            if (bits == 0u) {
-                break;
-            }
-            spiking[slot] = word * 32u + countTrailingZeros(bits);
-            slot = slot + 1u;
-            bits = bits & (bits - 1u);
-        }
-    }
-    workgroupBarrier();
-    let count = atomicLoad(&n_spiking);
-    let base = params.acc_offset + slot_offset(step.row, params.block_stride);
+    // the chunk's pre neurons spiking this step (a block of one step)
+    let words = min(params.chunk_words, params.n_words - first_word);
+    let count = list_block(lid, step.row, 1u, params.row_words, params.pre_word_offset + first_word, words, first_word * 32u);
     for (var k = 0u; k < count; k = k + 1u) {
-        let pre = spiking[k];
+        let pre = block_pre[k];
         let end = pre_ptr[pre + 1u];
         for (var s = pre_ptr[pre] + lid; s < end; s = s + WORKGROUP) {
-            atomicAdd(&acc[base + post[s]], weights[s]);
+            atomicAdd(&acc[params.acc_offset + post[s]], weights[s]);
         }
     }
 }

@@ -864,36 +864,10 @@ fn a_non_finite_membrane_is_reported_with_its_step(ctx: &Ctx) {
 /// engine reports (the earliest step, then update order). On the block
 /// schedule the two reports come from different blocks and dispatches.
 fn the_earliest_non_finite_membrane_is_reported(ctx: &Ctx) {
-    // the step at which a membrane growing by `bias` a step overflows (f32)
-    let overflow = |bias: f32| {
-        let (mut v, mut t) = (0f32, 0u64);
-        while v.is_finite() {
-            v += bias;
-            t += 1;
-        }
-        t - 1
-    };
-    let (slow, fast) = (1e36f32, 1.09e36f32);
-    let (t_slow, t_fast) = (overflow(slow), overflow(fast));
+    let (text, steps) = common::overflowing_populations(40, &[("slow", 1e36), ("fast", 1.09e36)]);
+    let (t_slow, t_fast) = (steps[0], steps[1]);
     // same chunk of 100, different blocks of 16, fast first
     assert!(t_fast < t_slow && t_fast / 100 == t_slow / 100 && t_fast / 16 < t_slow / 16);
-    let pop = |name: &str| {
-        format!(
-            "[[population]]\nname = \"{name}\"\nsize = 40\nkind = \"lif\"\nbeta = 1.0\nthreshold = 1.0\nreset = \"none\"\n"
-        )
-    };
-    let proj = |post: &str, bias: f32| {
-        format!(
-            "[[projection]]\nname = \"to_{post}\"\npre = \"in\"\npost = \"{post}\"\ninit = \"constant\"\nweight = 0.0\nbias_value = {bias:e}\n"
-        )
-    };
-    let text = format!(
-        "[[population]]\nname = \"in\"\nsize = 4\nkind = \"poisson\"\nrate = [0.0, 0.0]\n{}{}{}{}",
-        pop("slow"),
-        pop("fast"),
-        proj("slow", slow),
-        proj("fast", fast)
-    );
     let model = Model::build(Network::from_toml_str(&text, "two").unwrap(), 0).unwrap();
     let input = InputSource::generated(&model);
     let (_, cpu) = failure(&mut CpuEngine::new(&model).unwrap(), &model, &input);

@@ -148,40 +148,43 @@ pub fn randomise_weights(rng: &mut StdRng, model: &mut Model) {
     }
 }
 
-/// A network whose `grow` membranes (beta 1, no reset, bias 1e36 and no
-/// input) climb until they overflow, and the step at which they first do,
-/// found by repeating the f32 operations of SPEC §2.3.
-pub fn overflowing_network() -> (String, u64) {
-    let text = r#"
-        [[population]]
-        name = "in"
-        size = 4
-        kind = "poisson"
-        rate = [0.0, 0.0]
-        [[population]]
-        name = "grow"
-        size = 3
-        kind = "lif"
-        beta = 1.0
-        threshold = 1.0
-        reset = "none"
-        [[projection]]
-        name = "w"
-        pre = "in"
-        post = "grow"
-        init = "constant"
-        weight = 0.0
-        bias_value = 1e36
-    "#;
-    let (mut v, i) = (0f32, 1e36f32);
-    let mut t = 0u64;
-    loop {
-        v = 1.0 * v + i;
-        if !v.is_finite() {
-            return (text.to_string(), t);
-        }
-        t += 1;
+/// A network of LIF populations `(name, bias)` of `size` neurons each (beta
+/// 1, no reset, threshold 1) fed only their bias (the input is silent), in
+/// that order, so that their membranes climb by the bias each step until
+/// they overflow; and per population the step at which they first do, found
+/// by repeating the f32 operations of SPEC §2.3.
+pub fn overflowing_populations(size: usize, biases: &[(&str, f32)]) -> (String, Vec<u64>) {
+    let mut text = String::from(
+        "[[population]]\nname = \"in\"\nsize = 4\nkind = \"poisson\"\nrate = [0.0, 0.0]\n",
+    );
+    for (name, _) in biases {
+        text += &format!(
+            "[[population]]\nname = \"{name}\"\nsize = {size}\nkind = \"lif\"\nbeta = 1.0\nthreshold = 1.0\nreset = \"none\"\n"
+        );
     }
+    let mut steps = Vec::new();
+    for (name, bias) in biases {
+        text += &format!(
+            "[[projection]]\nname = \"to_{name}\"\npre = \"in\"\npost = \"{name}\"\ninit = \"constant\"\nweight = 0.0\nbias_value = {bias:e}\n"
+        );
+        let (mut v, mut t) = (0f32, 0u64);
+        loop {
+            v = 1.0 * v + bias;
+            if !v.is_finite() {
+                break;
+            }
+            t += 1;
+        }
+        steps.push(t);
+    }
+    (text, steps)
+}
+
+/// The `grow` population of [`overflowing_populations`] (3 neurons, bias
+/// 1e36) and the step at which its membranes overflow.
+pub fn overflowing_network() -> (String, u64) {
+    let (text, steps) = overflowing_populations(3, &[("grow", 1e36)]);
+    (text, steps[0])
 }
 
 /// A random network with reward: a stimulus on `input`, dopamine from

@@ -873,12 +873,7 @@ impl GpuEngine {
             .iter()
             .flat_map(|w| w.b.iter().copied())
             .collect();
-        let bias = init_buffer(
-            device,
-            "bias",
-            bytemuck::cast_slice(&bias_data),
-            wgpu::BufferUsages::STORAGE,
-        );
+        let bias = storage_buffer(device, "bias", &bias_data);
         // Generated input is drawn on the GPU: thresholds and stream keys.
         let mut thr_data: Vec<u32> = Vec::new();
         let mut poisson = vec![None; net.populations.len()];
@@ -898,12 +893,7 @@ impl GpuEngine {
             }
             _ => false,
         };
-        let thresholds = init_buffer(
-            device,
-            "thresholds",
-            bytemuck::cast_slice(&thr_data),
-            wgpu::BufferUsages::STORAGE,
-        );
+        let thresholds = storage_buffer(device, "thresholds", &thr_data);
         // every trial's keys (k0, k1) per Poisson population
         let mut trial_keys = Vec::new();
         for inp in inputs {
@@ -1051,8 +1041,6 @@ impl GpuEngine {
         let ctx = &self.ctx;
         let row_bytes = rw as u64 * 4;
         let first_step = self.steps_done as u32;
-        ctx.queue
-            .write_buffer(&self.fault, 0, &vec![0u8; self.fault.size() as usize]);
         let c = Chunk {
             n_steps: n as u32,
             _pad: [0; 3],
@@ -1114,6 +1102,7 @@ impl GpuEngine {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("chunk"),
             });
+        enc.clear_buffer(&self.fault, 0, None);
         let fused = matches!(self.path, Path::Fused { .. });
         if !fused {
             // the fused kernel keeps row 0 itself
@@ -1487,18 +1476,8 @@ fn build_fused(
         bytemuck::bytes_of(&template),
         wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
     );
-    let tables = init_buffer(
-        device,
-        "fused tables",
-        bytemuck::cast_slice(&tables),
-        wgpu::BufferUsages::STORAGE,
-    );
-    let wbuf = init_buffer(
-        device,
-        "fused weights",
-        bytemuck::cast_slice(&weights),
-        wgpu::BufferUsages::STORAGE,
-    );
+    let tables = storage_buffer(device, "fused tables", &tables);
+    let wbuf = storage_buffer(device, "fused weights", &weights);
     let (bgl, pipeline) = kernel(
         device,
         "fused_steps",
@@ -1573,18 +1552,8 @@ fn build_dispatch(
             _pad1: 0,
         })
         .collect();
-    let projections = init_buffer(
-        device,
-        "projections",
-        bytemuck::cast_slice(&proj_params),
-        wgpu::BufferUsages::STORAGE,
-    );
-    let incoming_buf = init_buffer(
-        device,
-        "incoming",
-        bytemuck::cast_slice(&lay.incoming_flat()),
-        wgpu::BufferUsages::STORAGE,
-    );
+    let projections = storage_buffer(device, "projections", &proj_params);
+    let incoming_buf = storage_buffer(device, "incoming", &lay.incoming_flat());
 
     let (step_layout, step_group, step_stride) = (&steps.layout, steps.group.clone(), steps.stride);
     let (syn_layout, syn_pipeline) = kernel(
@@ -1688,15 +1657,9 @@ fn build_dispatch(
                 return Err(too_big(&what, bytes, max_binding, ctx));
             }
             let n_pre = net.populations[proj.pre].size;
-            let storage = wgpu::BufferUsages::STORAGE;
-            let ptr_buf = init_buffer(
-                device,
-                "slice_ptr",
-                bytemuck::cast_slice(&slice_ptr),
-                storage,
-            );
-            let pre_buf = init_buffer(device, "syn_pre", bytemuck::cast_slice(&pre), storage);
-            let w_buf = init_buffer(device, "syn_w", bytemuck::cast_slice(&w), storage);
+            let ptr_buf = storage_buffer(device, "slice_ptr", &slice_ptr);
+            let pre_buf = storage_buffer(device, "syn_pre", &pre);
+            let w_buf = storage_buffer(device, "syn_w", &w);
             let mp = MaskParams {
                 n: n_pre as u32,
                 word_offset: lay.word_offset[proj.pre] as u32,
@@ -1709,29 +1672,22 @@ fn build_dispatch(
                 mask_offset: mask_offset[proj.pre] as u32,
                 _pad0: 0,
             };
-            let uniform = wgpu::BufferUsages::UNIFORM;
-            let mp_buf = init_buffer(device, "mask params", bytemuck::bytes_of(&mp), uniform);
-            let gp_buf = init_buffer(device, "gather params", bytemuck::bytes_of(&gp), uniform);
-            let masks_launch = Launch {
-                bind_group: bind_group(
-                    device,
-                    "block_masks",
-                    &masks_layout,
-                    &[&mp_buf, sh.spikes, &masks],
-                ),
-                grid: grid((n_pre as u64).div_ceil(WORKGROUP), max_dim, &what)?,
-                scatter: false,
-            };
-            let gather_launch = Launch {
-                bind_group: bind_group(
-                    device,
-                    "synapse_gather",
-                    &gather_layout,
-                    &[&gp_buf, &ptr_buf, &pre_buf, &w_buf, &masks, &acc],
-                ),
-                grid: grid(slice_ptr.len() as u64 - 1, max_dim, &what)?,
-                scatter: false,
-            };
+            let (masks_launch, mp_buf) = uniform_launch(
+                device,
+                "block_masks",
+                &masks_layout,
+                &mp,
+                &[sh.spikes, &masks],
+                grid((n_pre as u64).div_ceil(WORKGROUP), max_dim, &what)?,
+            );
+            let (gather_launch, gp_buf) = uniform_launch(
+                device,
+                "synapse_gather",
+                &gather_layout,
+                &gp,
+                &[&ptr_buf, &pre_buf, &w_buf, &masks, &acc],
+                grid(slice_ptr.len() as u64 - 1, max_dim, &what)?,
+            );
             gather_launches[j] = Some((masks_launch, gather_launch));
             syn_launches.push(vec![]);
             block_launches.push(vec![]);
@@ -1752,50 +1708,30 @@ fn build_dispatch(
             let chunks = n_words.div_ceil(syn_chunk_words());
             let grid = grid(chunks, max_dim, &format!("projection `{}`", proj.name))?;
             let ptr: Vec<u32> = pm.pre_ptr.iter().map(|&x| x as u32).collect();
-            let ptr_buf = init_buffer(
-                device,
-                "pre_ptr",
-                bytemuck::cast_slice(&ptr),
-                wgpu::BufferUsages::STORAGE,
-            );
-            let post_buf = init_buffer(
-                device,
-                "post",
-                bytemuck::cast_slice(&pm.post),
-                wgpu::BufferUsages::STORAGE,
-            );
-            let wbuf = init_buffer(
-                device,
-                &format!("weights {}", proj.name),
-                bytemuck::cast_slice(&q.wq),
-                wgpu::BufferUsages::STORAGE,
-            );
+            let ptr_buf = storage_buffer(device, "pre_ptr", &ptr);
+            let post_buf = storage_buffer(device, "post", &pm.post);
+            let wbuf = storage_buffer(device, &format!("weights {}", proj.name), &q.wq);
             let params = ScatterParams {
                 n_words: n_words as u32,
                 pre_word_offset: lay.word_offset[proj.pre] as u32,
                 row_words: lay.row_words as u32,
                 acc_offset: lay.acc_offset[j] as u32,
                 chunk_words: syn_chunk_words() as u32,
-                // per-step slots when the engine runs a block at a time
-                block_stride: if blocked[j] { q.n_post as u32 } else { 0 },
+                // synapse_scatter_block's step slots
+                block_stride: q.n_post as u32,
                 _pad: [0; 2],
             };
-            let pbuf = init_buffer(
-                device,
-                "scatter params",
-                bytemuck::bytes_of(&params),
-                wgpu::BufferUsages::UNIFORM,
-            );
-            let bind_group = bind_group(
+            let (launch, pbuf) = uniform_launch(
                 device,
                 "synapse_scatter",
                 &scatter_layout,
-                &[&pbuf, &ptr_buf, &post_buf, &wbuf, sh.spikes, &acc],
+                &params,
+                &[&ptr_buf, &post_buf, &wbuf, sh.spikes, &acc],
+                grid,
             );
             syn_launches.push(vec![Launch {
-                bind_group,
-                grid,
                 scatter: true,
+                ..launch
             }]);
             block_launches.push(vec![]);
             keep.extend([ptr_buf, post_buf, wbuf, pbuf]);
@@ -1865,23 +1801,14 @@ fn build_dispatch(
                 n_post4: n_post4 as u32,
                 chunk_words: chunk_words as u32,
             };
-            let pbuf = init_buffer(
-                device,
-                "syn params",
-                bytemuck::bytes_of(&params),
-                wgpu::BufferUsages::UNIFORM,
-            );
-            let bind_group = bind_group(
+            let (launch, pbuf) = uniform_launch(
                 device,
                 "synapse_accumulate",
                 &syn_layout,
-                &[&pbuf, &wbuf, sh.spikes, &acc],
-            );
-            let launch = Launch {
-                bind_group,
+                &params,
+                &[&wbuf, sh.spikes, &acc],
                 grid,
-                scatter: false,
-            };
+            );
             if blocked[j] {
                 blocks.push(launch);
             } else {
@@ -1997,18 +1924,12 @@ fn build_dispatch(
             max_dim,
             &format!("population `{}`", pop.name),
         )?;
-        let pbuf = init_buffer(
-            device,
-            "pop params",
-            bytemuck::bytes_of(&params),
-            wgpu::BufferUsages::UNIFORM,
-        );
-        let bind_group = bind_group(
+        let (launch, pbuf) = uniform_launch(
             device,
             "lif_update",
             &lif_layout,
+            &params,
             &[
-                &pbuf,
                 &projections,
                 &incoming_buf,
                 sh.bias,
@@ -2018,12 +1939,9 @@ fn build_dispatch(
                 sh.fault,
                 sh.gains,
             ],
-        );
-        lif_launches.push(Some(Launch {
-            bind_group,
             grid,
-            scatter: false,
-        }));
+        );
+        lif_launches.push(Some(launch));
         keep.push(pbuf);
     }
     keep.extend([acc, projections, incoming_buf, masks]);
@@ -2059,27 +1977,15 @@ fn build_dispatch(
             max_dim,
             &format!("population `{}` input", pop.name),
         )?;
-        let pbuf = init_buffer(
-            device,
-            "poisson params",
-            bytemuck::bytes_of(&params),
-            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-        );
-        let bind_group = bind_group(
+        let (launch, pbuf) = uniform_launch(
             device,
             "poisson_input",
             &poisson_layout,
-            &[&pbuf, sh.thresholds, sh.spikes],
+            &params,
+            &[sh.thresholds, sh.spikes],
+            grid,
         );
-        poisson_launches.push(Some((
-            Launch {
-                bind_group,
-                grid,
-                scatter: false,
-            },
-            pbuf,
-            params,
-        )));
+        poisson_launches.push(Some((launch, pbuf, params)));
     }
     Ok(Path::Dispatch(Dispatch {
         schedule,
@@ -2124,6 +2030,44 @@ fn first_fault(words: &[u32], order: &[usize]) -> [u32; 4] {
         }
     }
     first
+}
+
+/// A launch of `grid` whose bind group (over `layout`) binds a new uniform
+/// holding `params`, then `buffers`, the way `kernel` lays them out. Returns
+/// the uniform too: the caller keeps it alive (and may rewrite it).
+fn uniform_launch<P: bytemuck::Pod>(
+    device: &wgpu::Device,
+    label: &str,
+    layout: &wgpu::BindGroupLayout,
+    params: &P,
+    buffers: &[&wgpu::Buffer],
+    grid: (u32, u32),
+) -> (Launch, wgpu::Buffer) {
+    let usage = wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST;
+    let uniform = init_buffer(device, label, bytemuck::bytes_of(params), usage);
+    let all: Vec<&wgpu::Buffer> = std::iter::once(&uniform)
+        .chain(buffers.iter().copied())
+        .collect();
+    let launch = Launch {
+        bind_group: bind_group(device, label, layout, &all),
+        grid,
+        scatter: false,
+    };
+    (launch, uniform)
+}
+
+/// A read-only storage buffer holding `data`.
+fn storage_buffer<T: bytemuck::Pod>(
+    device: &wgpu::Device,
+    label: &str,
+    data: &[T],
+) -> wgpu::Buffer {
+    init_buffer(
+        device,
+        label,
+        bytemuck::cast_slice(data),
+        wgpu::BufferUsages::STORAGE,
+    )
 }
 
 /// A bind group that binds `buffers`, whole, at bindings 0, 1, 2... in order.
