@@ -75,7 +75,7 @@ pub fn suite() -> Vec<Case> {
             name: "seed",
             about: "100/50/20 dense",
             network: Ok(Network::default_nacc()),
-            steps: 100_000,
+            steps: 1_000_000,
             gpu_only: false,
             trials: 1,
         },
@@ -341,7 +341,7 @@ pub fn run(
             "backend": if adapter.is_some() { "gpu" } else { "cpu" },
             "engine": engine.describe(),
             "neurons": model.net.total_neurons(),
-                        "synapses": model.weights.iter().map(|w| w.w.len() as u64).sum::<u64>(),
+            "synapses": model.weights.iter().map(|w| w.w.len() as u64).sum::<u64>(),
             "steps": m.steps,
             "wall_s": m.wall.as_secs_f64(),
             "steps_per_s": m.steps_per_s(),
@@ -396,8 +396,9 @@ fn measure_trials(
         return Ok((
             m,
             format!(
-                "cpu reference, trials over {} threads",
-                crate::engine::cpu::default_threads()
+                "cpu reference, trials over {} threads, {}",
+                crate::engine::cpu::default_threads(),
+                crate::simd::describe()
             ),
             None,
             None,
@@ -468,6 +469,9 @@ pub fn table_line(v: &serde_json::Value) -> String {
             "   ({t} trials: {:.2e} neuron-steps/s)",
             f("neuron_steps_per_s")
         );
+    }
+    if let Some(engine) = v["engine"].as_str() {
+        line += &format!("\n           on {engine}");
     }
     match &v["profile"] {
         serde_json::Value::String(why) => line += &format!("\n           profile {why}"),

@@ -10,6 +10,8 @@
 //! `t` when the top 24 bits of its draw are below `round(r * 2^24)`: an exact
 //! integer comparison, so `r = 0` never spikes and `r = 1` always does.
 
+use crate::simd::avx2_twin;
+
 /// One round of Chris Wellons' `lowbias32` mixer (a bijection on `u32`).
 #[inline(always)]
 pub fn mix32(mut x: u32) -> u32 {
@@ -79,12 +81,24 @@ pub fn draw_rates(seed: u64, pop_name: &str, size: usize, lo: f32, hi: f32) -> V
         .collect()
 }
 
-/// Generates the spikes of one Poisson population for steps
-/// `first_step .. first_step + steps`, bit-packed: `words_per_step` words a
-/// step, bit `n % 32` of word `n / 32` for neuron `n`. `out` is overwritten.
-/// Indexed by neuron like the kernel's invocation index.
-#[allow(clippy::needless_range_loop)]
-pub fn poisson_chunk(
+avx2_twin! {
+    /// Generates the spikes of one Poisson population for steps
+    /// `first_step .. first_step + steps`, bit-packed: `words_per_step` words a
+    /// step, bit `n % 32` of word `n / 32` for neuron `n`. `out` is overwritten.
+    /// The draws of a word's 32 neurons are independent, so the compiler can
+    /// compute them in vector lanes.
+    pub fn poisson_chunk(
+        seed: u64,
+        stream: u32,
+        thresholds: &[u32],
+        first_step: u64,
+        steps: usize,
+        out: &mut [u32],
+    ) = poisson_chunk_body;
+}
+
+#[inline(always)]
+fn poisson_chunk_body(
     seed: u64,
     stream: u32,
     thresholds: &[u32],
@@ -96,13 +110,11 @@ pub fn poisson_chunk(
     debug_assert_eq!(out.len(), wps * steps);
     for (s, row) in out.chunks_exact_mut(wps.max(1)).take(steps).enumerate() {
         let step = (first_step + s as u64) as u32;
-        for (w, word) in row.iter_mut().enumerate() {
+        for (w, (word, thr)) in row.iter_mut().zip(thresholds.chunks(32)).enumerate() {
             let mut bits = 0u32;
-            let base = w * 32;
-            let end = (base + 32).min(thresholds.len());
-            for n in base..end {
-                let spike = (hash4(seed, stream, n as u32, step) >> 8) < thresholds[n];
-                bits |= (spike as u32) << (n - base);
+            for (i, &t) in thr.iter().enumerate() {
+                let n = (w * 32 + i) as u32;
+                bits |= (((hash4(seed, stream, n, step) >> 8) < t) as u32) << i;
             }
             *word = bits;
         }

@@ -46,6 +46,7 @@ pub mod record;
 pub mod render;
 pub mod reward;
 pub mod run;
+pub mod simd;
 pub mod trials;
 
 pub use error::{Error, Result};

@@ -62,7 +62,10 @@ pub fn run(
         let threads = default_threads().min(trials);
         return Ok(TrialRun {
             records,
-            engine: format!("cpu reference, {trials} trials over {threads} threads"),
+            engine: format!(
+                "cpu reference, {trials} trials over {threads} threads, {}",
+                crate::simd::describe()
+            ),
             adapter: None,
             stopped,
         });

@@ -18,6 +18,7 @@ use crate::record::ChunkSpikes;
 use crate::reward::{
     Clock, PLASTIC_PARALLEL_MIN_SYNAPSES, PlasticConsts, PlasticState, plasticity_step,
 };
+use crate::simd::avx2_twin;
 use std::sync::Arc;
 
 /// One projection in the form the kernels read.
@@ -48,6 +49,8 @@ pub struct CpuEngine {
     incoming: Vec<Vec<usize>>,
     /// Per population: membrane potentials (empty for Poisson).
     v: Vec<Vec<f32>>,
+    /// Per population: the input current of the step being computed.
+    current: Vec<Vec<f32>>,
     /// Per population: the spikes of the last completed step, bit-packed.
     spikes_last: Vec<Vec<u32>>,
     /// Threads for the synaptic sums of large projections.
@@ -133,7 +136,7 @@ impl CpuEngine {
         let incoming = (0..net.populations.len())
             .map(|p| net.incoming(p).map(|(j, _)| j).collect())
             .collect();
-        let v = net
+        let v: Vec<Vec<f32>> = net
             .populations
             .iter()
             .map(|p| {
@@ -153,6 +156,7 @@ impl CpuEngine {
             net,
             projections,
             incoming,
+            current: v.clone(),
             v,
             spikes_last,
             threads: threads.max(1),
@@ -176,9 +180,10 @@ impl CpuEngine {
 
 impl Engine for CpuEngine {
     fn describe(&self) -> String {
+        let simd = crate::simd::describe();
         match self.threads {
-            1 => "cpu reference (1 thread)".into(),
-            t => format!("cpu reference ({t} threads)"),
+            1 => format!("cpu reference (1 thread, {simd})"),
+            t => format!("cpu reference ({t} threads, {simd})"),
         }
     }
 
@@ -274,6 +279,7 @@ impl Engine for CpuEngine {
                     self.clock.is_some().then_some(&self.gains[..]),
                     &self.incoming[p],
                     &mut self.v[p],
+                    &mut self.current[p],
                     spikes_prev,
                     &mut from_s[..wps],
                 );
@@ -329,12 +335,23 @@ impl Engine for CpuEngine {
     }
 }
 
-/// Kernel `synapse_accumulate`: `acc[post] = sum of weights[pre][post] over
-/// the pre neurons whose bit is set in `pre_spikes`` (SPEC §2.2), for the
-/// posts `first_post .. first_post + acc.len()` of `n_post`. Integer
-/// addition is exact and the weights were quantised so that no sum reaches
-/// 2^31, so the order of the terms does not matter.
-pub fn synapse_accumulate(
+avx2_twin! {
+    /// Kernel `synapse_accumulate`: `acc[post] = sum of weights[pre][post] over
+    /// the pre neurons whose bit is set in `pre_spikes`` (SPEC §2.2), for the
+    /// posts `first_post .. first_post + acc.len()` of `n_post`. Integer
+    /// addition is exact and the weights were quantised so that no sum reaches
+    /// 2^31, so the order of the terms does not matter.
+    pub fn synapse_accumulate(
+        weights: &[i32],
+        n_post: usize,
+        first_post: usize,
+        pre_spikes: &[u32],
+        acc: &mut [i32],
+    ) = synapse_accumulate_body;
+}
+
+#[inline(always)]
+fn synapse_accumulate_body(
     weights: &[i32],
     n_post: usize,
     first_post: usize,
@@ -393,13 +410,25 @@ fn sum_block(proj: &mut Projection, rows: &[u32], wps: usize, t_n: usize, thread
     }
 }
 
-/// [`synapse_accumulate`] for `t_n` consecutive steps at once:
-/// `out[t * len + i]` (`len = out.len() / BLOCK_STEPS`) is the sum of step
-/// `t` for post `first_post + i`, over the `(pre, steps)` pairs of `list`,
-/// where bit `t` of `steps` says pre spikes at step `t`. Each weight row is
-/// read once for the block, a tile of posts at a time; the sums are the same
-/// integers as step by step.
-pub fn synapse_accumulate_steps(
+avx2_twin! {
+    /// [`synapse_accumulate`] for `t_n` consecutive steps at once:
+    /// `out[t * len + i]` (`len = out.len() / BLOCK_STEPS`) is the sum of step
+    /// `t` for post `first_post + i`, over the `(pre, steps)` pairs of `list`,
+    /// where bit `t` of `steps` says pre spikes at step `t`. Each weight row is
+    /// read once for the block, a tile of posts at a time; the sums are the same
+    /// integers as step by step.
+    pub fn synapse_accumulate_steps(
+        weights: &[i32],
+        n_post: usize,
+        first_post: usize,
+        list: &[(usize, u32)],
+        t_n: usize,
+        out: &mut [i32],
+    ) = synapse_accumulate_steps_body;
+}
+
+#[inline(always)]
+fn synapse_accumulate_steps_body(
     weights: &[i32],
     n_post: usize,
     first_post: usize,
@@ -441,12 +470,24 @@ pub fn not_finite(
     ))
 }
 
-/// Kernel `synapse_scatter`, the sparse twin of [`synapse_accumulate`]:
-/// `acc[post] = sum of wq over the synapses of the pre neurons whose bit is
-/// set in `pre_spikes`` (word 0 of `pre_spikes` is word `first_word` of the
-/// population). Pre neuron `i` projects to `post[pre_ptr[i]..pre_ptr[i + 1]]`.
-/// The cost grows with spikes x fan-out.
-pub fn synapse_scatter(
+avx2_twin! {
+    /// Kernel `synapse_scatter`, the sparse twin of [`synapse_accumulate`]:
+    /// `acc[post] = sum of wq over the synapses of the pre neurons whose bit is
+    /// set in `pre_spikes`` (word 0 of `pre_spikes` is word `first_word` of the
+    /// population). Pre neuron `i` projects to `post[pre_ptr[i]..pre_ptr[i + 1]]`.
+    /// The cost grows with spikes x fan-out.
+    pub fn synapse_scatter(
+        pre_ptr: &[usize],
+        post: &[u32],
+        wq: &[i32],
+        pre_spikes: &[u32],
+        first_word: usize,
+        acc: &mut [i32],
+    ) = synapse_scatter_body;
+}
+
+#[inline(always)]
+fn synapse_scatter_body(
     pre_ptr: &[usize],
     post: &[u32],
     wq: &[i32],
@@ -498,50 +539,70 @@ pub fn flush_subnormal(v: f32) -> f32 {
     if v.abs() < f32::MIN_POSITIVE { 0.0 } else { v }
 }
 
-/// Kernel `lif_update`: forms each neuron's current from the incoming
-/// projections (`I = sign_1 * cur_1 + sign_2 * cur_2 + ...`, left to right,
-/// each `cur` times its gain when `gains` holds this step's, see
-/// [`crate::reward`]),
-/// updates its membrane `v`, and writes its spike bit into `spikes`.
-/// Returns the first neuron whose membrane is no longer finite.
-/// Indexed by neuron like the kernel's invocation index.
-#[allow(clippy::needless_range_loop)]
-pub fn lif_update(
+avx2_twin! {
+    /// Kernel `lif_update`: forms each neuron's current from the incoming
+    /// projections (`I = sign_1 * cur_1 + sign_2 * cur_2 + ...`, left to right,
+    /// each `cur` times its gain when `gains` holds this step's, see
+    /// [`crate::reward`]) into `current`,
+    /// updates its membrane `v`, and writes its spike bit into `spikes`.
+    /// Returns the first neuron whose membrane is no longer finite.
+    /// Each neuron's arithmetic is the kernel's; the loops run over neurons
+    /// (projection by projection, then a word of 32 neurons at a time) so that
+    /// the compiler can use vector instructions.
+    pub fn lif_update(
+        lif: &LifParams,
+        projections: &[Projection],
+        gains: Option<&[f32]>,
+        incoming: &[usize],
+        v: &mut [f32],
+        current: &mut [f32],
+        spikes_prev: &[u32],
+        spikes: &mut [u32],
+    ) -> Option<usize> = lif_update_body;
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn lif_update_body(
     lif: &LifParams,
     projections: &[Projection],
     gains: Option<&[f32]>,
     incoming: &[usize],
     v: &mut [f32],
+    current: &mut [f32],
     spikes_prev: &[u32],
     spikes: &mut [u32],
 ) -> Option<usize> {
-    let mut not_finite = None;
-    for (w, word) in spikes.iter_mut().enumerate() {
+    if incoming.is_empty() {
+        current.fill(0.0);
+    }
+    for (k, &j) in incoming.iter().enumerate() {
+        let c = &projections[j];
+        let (hi, lo) = (c.q.scale_hi, c.q.scale_lo);
+        // dopamine's gain (exactly 1 where unmodulated)
+        let gain = gains.map(|g| g[j]);
+        let terms = current.iter_mut().zip(&c.acc).zip(&c.bias);
+        for ((i, &acc), &b) in terms {
+            let mut cur = fixed_to_f32(acc, hi, lo) + b;
+            if let Some(g) = gain {
+                cur *= g;
+            }
+            let term = if c.sign < 0 { -cur } else { cur };
+            *i = if k == 0 { term } else { *i + term };
+        }
+    }
+    let words = spikes.iter_mut().zip(spikes_prev);
+    let neurons = v.chunks_mut(32).zip(current.chunks(32));
+    for ((word, &prev), (v, current)) in words.zip(neurons) {
         let mut bits = 0u32;
-        let end = ((w + 1) * 32).min(v.len());
-        for n in w * 32..end {
-            let mut current = 0.0f32;
-            for (k, &j) in incoming.iter().enumerate() {
-                let c = &projections[j];
-                let mut cur = fixed_to_f32(c.acc[n], c.q.scale_hi, c.q.scale_lo) + c.bias[n];
-                if let Some(g) = gains {
-                    // dopamine's gain (exactly 1 where unmodulated)
-                    cur *= g[j];
-                }
-                let term = if c.sign < 0 { -cur } else { cur };
-                current = if k == 0 { term } else { current + term };
-            }
-            let reset = spikes_prev[w] >> (n % 32) & 1 == 1;
-            v[n] = membrane_step(lif, v[n], current, reset);
-            if !v[n].is_finite() && not_finite.is_none() {
-                not_finite = Some(n);
-            }
-            let spike = v[n] - lif.threshold > 0.0;
-            bits |= (spike as u32) << (n % 32);
+        for (n, (v, &i)) in v.iter_mut().zip(current).enumerate() {
+            *v = membrane_step(lif, *v, i, prev >> n & 1 == 1);
+            bits |= ((*v - lif.threshold > 0.0) as u32) << n;
         }
         *word = bits;
     }
-    not_finite
+    // membranes were finite before this step (else the run stopped)
+    v.iter().position(|v| !v.is_finite())
 }
 
 #[cfg(test)]

@@ -1,0 +1,131 @@
+//! The CPU engine's hot loops run an AVX2 build where the CPU has one and a
+//! baseline build elsewhere (src/simd.rs). Both must give the same spikes
+//! and membranes, `==`, on whole runs: cpu_reference.rs checks the build
+//! this machine picks against a plain implementation, this file checks the
+//! other build against it.
+//!
+//! One test in this binary: `nacc::simd::set_portable` switches the build
+//! for the whole process.
+
+mod common;
+
+use common::{Trace, random_network, random_reward_network, randomise_weights, run_stepwise};
+use nacc::config::Network;
+use nacc::engine::{Engine, InputSource, cpu::CpuEngine, simulate};
+use nacc::network::Model;
+use rand::{SeedableRng, rngs::StdRng};
+
+/// Where two traces differ first: step, population, neuron and both values.
+fn first_difference(model: &Model, a: &Trace, b: &Trace) -> Option<String> {
+    for t in 0..a.0.len().max(b.0.len()) {
+        for (p, pop) in model.net.populations.iter().enumerate() {
+            for n in 0..pop.size {
+                let (sa, sb) = (a.0[t][p][n], b.0[t][p][n]);
+                if sa != sb {
+                    return Some(format!(
+                        "spikes differ first at step {t}, population `{}`, neuron {n}: AVX2 {sa} vs baseline {sb}",
+                        pop.name
+                    ));
+                }
+                if pop.is_poisson() {
+                    continue;
+                }
+                let (va, vb) = (a.1[t][p][n], b.1[t][p][n]);
+                if va.to_bits() != vb.to_bits() && va != vb {
+                    return Some(format!(
+                        "membranes differ first at step {t}, population `{}`, neuron {n}: AVX2 {va:e} vs baseline {vb:e}",
+                        pop.name
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// `run` once with the AVX2 loops and once with the baseline ones.
+fn both<T>(mut run: impl FnMut() -> T) -> (T, T) {
+    nacc::simd::set_portable(false);
+    assert!(
+        nacc::simd::avx2(),
+        "the AVX2 build must run when not portable"
+    );
+    let avx2 = run();
+    nacc::simd::set_portable(true);
+    assert!(!nacc::simd::avx2());
+    let baseline = run();
+    nacc::simd::set_portable(false);
+    (avx2, baseline)
+}
+
+#[test]
+fn avx2_and_baseline_loops_agree() {
+    if !nacc::simd::cpu_has_avx2() {
+        let why = "this CPU has no AVX2: there is one build of the loops only";
+        assert!(std::env::var("CI").is_err(), "{why}");
+        eprintln!("skipped: {why}");
+        return;
+    }
+
+    // random networks (every reset mode, dense and sparse, sizes that end
+    // inside a word) and random weights, on generated input, step by step
+    let mut rng = StdRng::seed_from_u64(77);
+    for case in 0..20 {
+        let text = random_network(&mut rng, 80);
+        let mut model =
+            Model::build(Network::from_toml_str(&text, "random").unwrap(), case).unwrap();
+        randomise_weights(&mut rng, &mut model);
+        let input = InputSource::generated(&model);
+        let (a, b) = both(|| {
+            let mut e = CpuEngine::with_threads(&model, 1).unwrap();
+            run_stepwise(&mut e, &model, &input, 40)
+        });
+        if let Some(d) = first_difference(&model, &a, &b) {
+            panic!("random network {case}: {d}\n{text}");
+        }
+    }
+
+    // dopamine gains and plasticity
+    for case in 0..4 {
+        let text = random_reward_network(&mut rng);
+        let model = Model::build(Network::from_toml_str(&text, "reward").unwrap(), case).unwrap();
+        let input = InputSource::generated(&model);
+        let (a, b) = both(|| {
+            let mut e = CpuEngine::with_threads(&model, 1).unwrap();
+            run_stepwise(&mut e, &model, &input, 60)
+        });
+        if let Some(d) = first_difference(&model, &a, &b) {
+            panic!("reward network {case}: {d}\n{text}");
+        }
+    }
+
+    // the blocked input sums, on two threads, in chunks that end inside
+    // blocks; compared by the records and the final membranes
+    let model = Model::build(Network::default_nacc().scaled(3).unwrap(), 5).unwrap();
+    let input = InputSource::generated(&model);
+    let (a, b) = both(|| {
+        let mut e = CpuEngine::with_threads(&model, 2).unwrap();
+        e.set_block_min_synapses(0);
+        let rec = simulate(&mut e, &model.net, &input, 90, 37, |_| {}).unwrap();
+        (rec, e.membranes().unwrap())
+    });
+    assert!(a.0.pops[2].total() > 0, "the MSNs fire");
+    for (p, pop) in model.net.populations.iter().enumerate() {
+        let (ra, rb) = (&a.0.pops[p], &b.0.pops[p]);
+        if let Some((t, n)) = (0..ra.steps())
+            .flat_map(|t| (0..pop.size).map(move |n| (t, n)))
+            .find(|&(t, n)| ra.spiked(t, n) != rb.spiked(t, n))
+        {
+            panic!(
+                "blocked sums: spikes differ first at step {t}, population `{}`, neuron {n}",
+                pop.name
+            );
+        }
+        if let Some(n) = (0..a.1[p].len()).find(|&n| a.1[p][n].to_bits() != b.1[p][n].to_bits()) {
+            panic!(
+                "blocked sums: final membranes differ first at population `{}`, neuron {n}: AVX2 {:e} vs baseline {:e}",
+                pop.name, a.1[p][n], b.1[p][n]
+            );
+        }
+    }
+}
