@@ -5,6 +5,7 @@
 use crate::config::{Connectivity, Init, Network, PopKind, Projection};
 use crate::error::{Error, Result, try_with_capacity, try_zeroed};
 use crate::input::{draw_rates, hash4, mix32, purpose, stream_id, unit_f32};
+use crate::simd::avx2_twin;
 
 /// Which pre neurons each post neuron of a sparse projection receives from:
 /// post `j` from `pre[ptr[j]..ptr[j + 1]]`, ascending.
@@ -59,9 +60,7 @@ fn choose_pres(
         Connectivity::FixedProbability(p) => {
             // each pair independently: its draw below p * 2^32
             let thr = (p * 4294967296.0).min(4294967295.0) as u64;
-            out.extend(
-                (0..n_pre as u32).filter(|&i| (hash4(seed, stream, j, i) as u64) < thr || p >= 1.0),
-            );
+            pairs_below(seed, stream, j, n_pre as u32, thr, p >= 1.0, out);
         }
         Connectivity::FixedFanIn(k) => {
             // Floyd's algorithm: k distinct of n_pre with k draws
@@ -79,6 +78,46 @@ fn choose_pres(
                 out.push(pick);
             }
             out.sort_unstable();
+        }
+    }
+}
+
+avx2_twin! {
+    /// Appends to `out` the pre neurons `i < n_pre` whose draw
+    /// `hash4(seed, stream, j, i)` is below `thr` (all of them when `all`),
+    /// ascending. The draws of 32 neurons at a time are independent of each
+    /// other, so they run in vector lanes; this is most of the time it takes
+    /// to build a `fixed_probability` projection (every pair is drawn).
+    fn pairs_below(
+        seed: u64,
+        stream: u32,
+        j: u32,
+        n_pre: u32,
+        thr: u64,
+        all: bool,
+        out: &mut Vec<u32>,
+    ) = pairs_below_body;
+}
+
+#[inline(always)]
+fn pairs_below_body(
+    seed: u64,
+    stream: u32,
+    j: u32,
+    n_pre: u32,
+    thr: u64,
+    all: bool,
+    out: &mut Vec<u32>,
+) {
+    for base in (0..n_pre).step_by(32) {
+        let mut bits = 0u32;
+        for k in 0..32.min(n_pre - base) {
+            let below = (hash4(seed, stream, j, base + k) as u64) < thr || all;
+            bits |= (below as u32) << k;
+        }
+        while bits != 0 {
+            out.push(base + bits.trailing_zeros());
+            bits &= bits - 1;
         }
     }
 }
@@ -498,6 +537,25 @@ impl Quantized {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pairs_below_draws_every_pair_as_defined() {
+        // the definition: pre i is connected iff its draw is below thr
+        for n_pre in [0u32, 1, 31, 32, 33, 100, 1000] {
+            for (thr, all) in [(0u64, false), (1 << 30, false), (3 << 31, false), (0, true)] {
+                let want: Vec<u32> = (0..n_pre)
+                    .filter(|&i| (hash4(9, 17, 4, i) as u64) < thr || all)
+                    .collect();
+                // the dispatched build (AVX2 where the CPU has it) and the
+                // baseline one
+                let (mut got, mut base) = (Vec::new(), Vec::new());
+                pairs_below(9, 17, 4, n_pre, thr, all, &mut got);
+                pairs_below_body(9, 17, 4, n_pre, thr, all, &mut base);
+                assert_eq!(got, want, "n_pre {n_pre} thr {thr} all {all}");
+                assert_eq!(base, want, "n_pre {n_pre} thr {thr} all {all} (baseline)");
+            }
+        }
+    }
 
     #[test]
     fn pow2_is_exact() {
