@@ -4,8 +4,10 @@
 //! fused kernel runs every trial in one dispatch (one workgroup a trial);
 //! larger ones run one trial after another. The CPU engine advances all
 //! trials chunk by chunk, trials spread over threads, the fixed-point
-//! weights shared. Every trial ends at the same step, so a signal between
-//! chunks leaves equally long records.
+//! weights shared. When a signal or a failure stops the run, every record
+//! kept ends at the same step: trials run together stop together; of trials
+//! run one after another, those that completed are kept (or the first,
+//! stopped one when none had).
 
 use crate::engine::cpu::{CpuEngine, default_threads};
 use crate::engine::gpu::{GpuEngine, GpuOptions};
@@ -39,7 +41,8 @@ pub struct TrialRun {
     pub records: Vec<SpikeRecord>,
     pub engine: String,
     pub adapter: Option<String>,
-    /// Why the run ended early, if it did (all records end at the same step).
+    /// Why the run ended early, if it did (all records end at the same
+    /// step; fewer records than trials when they ran one after another).
     pub stopped: Option<Stop>,
 }
 
@@ -100,18 +103,11 @@ pub fn run(
             break;
         }
     }
-    // a stop leaves the later trials unrun: keep what every trial has
-    let shortest = if records.len() < trials {
-        0
-    } else {
-        records.iter().map(|r| r.steps()).min().unwrap_or(0)
-    };
-    for r in &mut records {
-        r.truncate(shortest);
-    }
-    records.resize_with(trials, || {
-        SpikeRecord::with_capacity(&model.net, 0).expect("an empty record")
-    });
+    // a stop leaves the trial it interrupted short and the later ones unrun:
+    // keep the trials that completed (the first ones: the outputs' trial
+    // axis is as long as they are), or the interrupted first one when none
+    // did
+    keep_completed(&mut records, steps);
     Ok(TrialRun {
         records,
         engine: format!("{name}, {trials} trials one after another"),
@@ -150,6 +146,14 @@ pub fn run_batched(
         Ok(Ok(()))
     })?;
     Ok((records, why))
+}
+
+/// Of records of consecutive trials run one after another, the first of
+/// which may have been stopped: keeps those that hold all `steps` steps, or
+/// the first one alone (however long) when none does.
+fn keep_completed(records: &mut Vec<SpikeRecord>, steps: usize) {
+    let complete = records.iter().take_while(|r| r.steps() == steps).count();
+    records.truncate(complete.max(1));
 }
 
 /// Every trial on the CPU engine, all advancing chunk by chunk, trials

@@ -816,6 +816,25 @@ fn batched_trials_equal_cpu_trials(ctx: &Ctx) {
         r.records == cpu,
         "sequential GPU trials differ from the CPU"
     );
+    // a stop keeps the trials that completed, else the stopped first one
+    // (asked between the chunks of a trial: once a trial here)
+    for (stop_after, kept_steps) in [(2, 12), (1, 10)] {
+        let asked = std::sync::atomic::AtomicUsize::new(0);
+        let stop = || {
+            let n = asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            (n >= stop_after).then(|| "test".to_string())
+        };
+        let r = nacc::trials::run(nacc::run::Backend::Gpu, &big, 2, 12, 10, |_| {}, &stop).unwrap();
+        assert!(r.stopped.is_some(), "stop after {stop_after} chunks");
+        assert_eq!(r.records.len(), 1, "stop after {stop_after} chunks");
+        let mut want = cpu[0].clone();
+        want.truncate(kept_steps);
+        assert!(
+            r.records[0] == want,
+            "stop after {stop_after} chunks: trial 0 ({} steps) is not the CPU's first {kept_steps}",
+            r.records[0].steps()
+        );
+    }
 }
 
 /// The three ways the GPU runs a network without plasticity.
