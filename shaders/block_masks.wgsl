@@ -38,10 +38,11 @@ fn block_masks(
         return;
     }
     let t_n = block_steps(step.row, chunk.n_steps);
-    let word = mask_params.word_offset + n / 32u;
+    let trial = wid.z;
+    let word = trial * chunk.spike_stride + mask_params.word_offset + n / 32u;
     var m = 0u;
     for (var t = 0u; t < t_n; t = t + 1u) {
         m = m | (((spikes[(step.row + t) * mask_params.row_words + word] >> (n % 32u)) & 1u) << t);
     }
-    masks[mask_params.mask_offset + n] = m;
+    masks[trial * chunk.mask_stride + mask_params.mask_offset + n] = m;
 }

@@ -20,12 +20,19 @@ struct Step {
 }
 
 // The chunk being run (group 1, binding 1, beside the step; written per
-// chunk): the kernels that run a block of steps stop at its end.
+// chunk): the kernels that run a block of steps stop at its end. Trials run
+// side by side on the block schedule, trial t in the grid's z = t (the
+// input's in a loop): its spike rows, sums, membranes and block masks start
+// at t times the strides below (one trial: z = 0).
 struct Chunk {
     n_steps: u32,
+    n_trials: u32,
+    spike_stride: u32,
+    acc_stride: u32,
+    v_stride: u32,
+    mask_stride: u32,
     _pad0: u32,
     _pad1: u32,
-    _pad2: u32,
 }
 
 // Steps of the block starting at row `first_row` that lie in the chunk.
@@ -47,13 +54,14 @@ var<workgroup> block_bits: array<u32, 256>;
 var<workgroup> block_count: atomic<u32>;
 
 // Lists the pre neurons of a chunk of `n_words` spike words (starting at
-// word `word0` of a row of `row_words`; the neurons numbered from
-// `first_pre`) that spike in any of the `t_n` rows from `first_row`: the
+// word `word0` of a row of `row_words`, rows from word `base` of `spikes`;
+// the neurons numbered from `first_pre`) that spike in any of the `t_n`
+// rows from `first_row`: the
 // neurons into `block_pre`, each with its steps as bits into `block_bits`.
 // Returns how many. The order of the list does not matter: the sums are
 // integers. Reads `spikes`, which every kernel declares (the spike rows);
 // called by the whole workgroup (it has barriers).
-fn list_block(lid: u32, first_row: u32, t_n: u32, row_words: u32, word0: u32, n_words: u32, first_pre: u32) -> u32 {
+fn list_block(lid: u32, base: u32, first_row: u32, t_n: u32, row_words: u32, word0: u32, n_words: u32, first_pre: u32) -> u32 {
     if (lid == 0u) {
         atomicStore(&block_count, 0u);
     }
@@ -62,7 +70,7 @@ fn list_block(lid: u32, first_row: u32, t_n: u32, row_words: u32, word0: u32, n_
         let w = i % MAX_CHUNK_WORDS;
         var bits = 0u;
         if (t < t_n && w < n_words) {
-            bits = spikes[(first_row + t) * row_words + word0 + w];
+            bits = spikes[base + (first_row + t) * row_words + word0 + w];
         }
         block_words[i] = bits;
     }

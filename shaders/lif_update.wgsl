@@ -53,7 +53,8 @@ struct ProjParams {
 @group(0) @binding(6) var<storage, read_write> spikes: array<u32>;
 // lif_update: (row, population, neuron, 0) of the first membrane that
 // stopped being finite in the chunk; row 0 = none. lif_block: per
-// population p, words 4 + 2p and 5 + 2p (see report_block_fault).
+// population p and trial t, words 4 + 2 (p T + t) and the next (T trials;
+// see report_block_fault).
 @group(0) @binding(7) var<storage, read_write> fault: array<atomic<u32>>;
 // per step of the chunk and projection: dopamine's gain (src/reward.rs)
 @group(0) @binding(8) var<storage, read> gains: array<f32>;
@@ -63,14 +64,15 @@ struct ProjParams {
 var<workgroup> packed: array<atomic<u32>, 2>;
 
 // Neuron n's current at row `row` (SPEC §2.2): its incoming projections'
-// terms, left to right, each sum read and zeroed for its next use.
-fn current_at(n: u32, row: u32) -> f32 {
+// terms, left to right, each sum read and zeroed for its next use; the
+// trial's sums start at acc[base].
+fn current_at(n: u32, row: u32, base: u32) -> f32 {
     let z = params.zero;
     var current = 0.0;
     for (var k = 0u; k < params.n_in; k = k + 1u) {
         let j = incoming[params.first_in + k];
         let p = projections[j];
-        let slot = p.acc_offset + slot_offset(row, p.block_stride) + n;
+        let slot = base + p.acc_offset + slot_offset(row, p.block_stride) + n;
         let a = acc[slot];
         acc[slot] = 0i;
         var gain = 1.0;
@@ -96,7 +98,7 @@ fn lif_update(
     workgroupBarrier();
     if (n < params.n) {
         let z = params.zero;
-        let current = current_at(n, step.row);
+        let current = current_at(n, step.row, 0u);
         let prev_word = spikes[(step.row - 1u) * params.row_words + params.word_offset + n / 32u];
         let r = f32((prev_word >> (n % 32u)) & 1u);
         let x = membrane_step(v[params.v_offset + n], current, r, params.beta, params.threshold, params.reset, z);
@@ -125,14 +127,16 @@ fn lif_update(
 }
 
 // lif_block's report of neuron n's first non-finite membrane, at `row` of
-// the block starting at step.row. Word 4 + 2p keeps the first row of the
-// first block of population p with one (every invocation of a dispatch
-// offers the same row; a later block finds it taken); word 5 + 2p keeps
+// the block starting at step.row, in `trial`. Word a = 4 + 2 (p T + trial)
+// (population p, T trials) keeps the first row of the first block of the
+// population and trial with one (every invocation of a dispatch offers the
+// same row; a later block finds it taken); word a + 1 keeps
 // !((row - that row) << 27 | n) at its largest, i.e. the earliest step of
 // that block and, at that step, the lowest neuron (n < 2^27, checked on the
-// host). The host takes the earliest (row, population in update order).
-fn report_block_fault(row: u32, n: u32) {
-    let a = 4u + 2u * params.pop;
+// host). The host takes the earliest (row, population in update order,
+// trial).
+fn report_block_fault(row: u32, n: u32, trial: u32) {
+    let a = 4u + 2u * (params.pop * chunk.n_trials + trial);
     loop {
         let r = atomicCompareExchangeWeak(&fault[a], 0u, step.row);
         if (r.exchanged || r.old_value != 0u) {
@@ -164,12 +168,17 @@ fn lif_block(
     let live = n < params.n;
     let z = params.zero;
     let t_n = block_steps(step.row, chunk.n_steps);
+    // the trial's spike rows, sums and membranes
+    let trial = wid.z;
+    let words = trial * chunk.spike_stride + params.word_offset + n / 32u;
+    let acc_base = trial * chunk.acc_stride;
+    let v_at = trial * chunk.v_stride + params.v_offset + n;
     var x = 0.0;
     var fired = false;
     var failed = false;
     if (live) {
-        x = v[params.v_offset + n];
-        let prev_word = spikes[(step.row - 1u) * params.row_words + params.word_offset + n / 32u];
+        x = v[v_at];
+        let prev_word = spikes[(step.row - 1u) * params.row_words + words];
         fired = ((prev_word >> (n % 32u)) & 1u) != 0u;
     }
     for (var t = 0u; t < t_n; t = t + 1u) {
@@ -181,10 +190,10 @@ fn lif_block(
         }
         workgroupBarrier();
         if (live) {
-            x = membrane_step(x, current_at(n, row), select(0.0, 1.0, fired), params.beta, params.threshold, params.reset, z);
+            x = membrane_step(x, current_at(n, row, acc_base), select(0.0, 1.0, fired), params.beta, params.threshold, params.reset, z);
             if (!failed && not_finite(x)) {
                 failed = true;
-                report_block_fault(row, n);
+                report_block_fault(row, n, trial);
             }
             fired = fires(x, params.threshold, z);
             if (fired) {
@@ -193,10 +202,10 @@ fn lif_block(
         }
         workgroupBarrier();
         if ((lid == 0u || lid == 32u) && live) {
-            spikes[row * params.row_words + params.word_offset + n / 32u] = atomicLoad(&packed[lid / 32u]);
+            spikes[row * params.row_words + words] = atomicLoad(&packed[lid / 32u]);
         }
     }
     if (live) {
-        v[params.v_offset + n] = x;
+        v[v_at] = x;
     }
 }

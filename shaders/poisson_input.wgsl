@@ -5,7 +5,8 @@
 // drawn for the whole chunk before the steps run: the grid's z is the step
 // (from the Step entry bound, so that chunks longer than the z limit take
 // several dispatches), x and y the neurons. A workgroup covers 64 neurons =
-// 2 whole spike words of one step and stores whole words.
+// 2 whole spike words of one step and stores whole words, for every trial
+// in turn (each draws with its own keys, from `trial_keys`).
 
 struct PoissonParams {
     n: u32,
@@ -13,8 +14,11 @@ struct PoissonParams {
     row_words: u32,
     // offset of this population's thresholds in `thresholds`
     thr_offset: u32,
-    k0: u32,
-    k1: u32,
+    // this population's keys (k0, k1) of trial t are trial_keys[2 i],
+    // trial_keys[2 i + 1] for i = t * n_keyed + key_index (n_keyed: the
+    // Poisson populations the GPU draws)
+    key_index: u32,
+    n_keyed: u32,
     // the absolute step of row 1 of this chunk
     first_step: u32,
     // ceil(n / WORKGROUP): the workgroups of one step
@@ -29,7 +33,9 @@ struct PoissonParams {
 @group(0) @binding(0) var<uniform> params: PoissonParams;
 @group(0) @binding(1) var<storage, read> thresholds: array<u32>;
 @group(0) @binding(2) var<storage, read_write> spikes: array<u32>;
+@group(0) @binding(3) var<storage, read> trial_keys: array<u32>;
 @group(1) @binding(0) var<uniform> step: Step;
+@group(1) @binding(1) var<uniform> chunk: Chunk;
 
 var<workgroup> packed: array<atomic<u32>, 2>;
 
@@ -44,15 +50,24 @@ fn poisson_input(
     if (s >= params.n_steps) {
         return; // uniform per workgroup
     }
-    if (lid < 2u) {
-        atomicStore(&packed[lid], 0u);
+    var threshold = 0u;
+    if (n < params.n) {
+        threshold = thresholds[params.thr_offset + n];
     }
-    workgroupBarrier();
-    if (n < params.n && poisson_spike(params.k0, params.k1, n, params.first_step + s, thresholds[params.thr_offset + n])) {
-        atomicOr(&packed[lid / 32u], 1u << (n % 32u));
-    }
-    workgroupBarrier();
-    if ((lid == 0u || lid == 32u) && n < params.n) {
-        spikes[(s + 1u) * params.row_words + params.word_offset + n / 32u] = atomicLoad(&packed[lid / 32u]);
+    for (var trial = 0u; trial < chunk.n_trials; trial = trial + 1u) {
+        // the previous trial's words are stored before they are cleared
+        workgroupBarrier();
+        if (lid < 2u) {
+            atomicStore(&packed[lid], 0u);
+        }
+        workgroupBarrier();
+        let k = 2u * (trial * params.n_keyed + params.key_index);
+        if (n < params.n && poisson_spike(trial_keys[k], trial_keys[k + 1u], n, params.first_step + s, threshold)) {
+            atomicOr(&packed[lid / 32u], 1u << (n % 32u));
+        }
+        workgroupBarrier();
+        if ((lid == 0u || lid == 32u) && n < params.n) {
+            spikes[trial * chunk.spike_stride + (s + 1u) * params.row_words + params.word_offset + n / 32u] = atomicLoad(&packed[lid / 32u]);
+        }
     }
 }

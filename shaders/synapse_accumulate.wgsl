@@ -58,7 +58,7 @@ fn synapse_accumulate(
     let block = post_block_of(wid, nwg, lid);
     // the chunk's pre neurons spiking this step (a block of one step)
     let words = min(params.chunk_words, params.n_words - first_word);
-    let count = list_block(lid, step.row, 1u, params.row_words, params.pre_word_offset + first_word, words, first_word * 32u);
+    let count = list_block(lid, 0u, step.row, 1u, params.row_words, params.pre_word_offset + first_word, words, first_word * 32u);
     if (count == 0u || block >= params.n_post4) {
         return;
     }
@@ -96,14 +96,14 @@ fn synapse_accumulate(
 // The sums are the same integers as step by step (exact, any order).
 
 // Adds a block's sums of step t for the 4 posts from `post` (when t is one
-// of the chunk's steps).
-fn add_step_sums(t: u32, t_n: u32, post: u32, s: vec4<i32>) {
+// of the chunk's steps) to the sums from `acc[base]` (the trial's).
+fn add_step_sums(t: u32, t_n: u32, base: u32, post: u32, s: vec4<i32>) {
     if (t >= t_n) {
         return;
     }
     for (var c = 0u; c < 4u; c = c + 1u) {
         if (s[c] != 0i && post + c < params.n_post) {
-            atomicAdd(&acc[params.acc_offset + t * params.n_post + post + c], s[c]);
+            atomicAdd(&acc[base + params.acc_offset + t * params.n_post + post + c], s[c]);
         }
     }
 }
@@ -119,7 +119,8 @@ fn synapse_block(
     // step.row is the block's first row; the chunk may end inside the block
     let t_n = block_steps(step.row, chunk.n_steps);
     let words = min(params.chunk_words, params.n_words - first_word);
-    let count = list_block(lid, step.row, t_n, params.row_words, params.pre_word_offset + first_word, words, first_word * 32u);
+    let trial = wid.z;
+    let count = list_block(lid, trial * chunk.spike_stride, step.row, t_n, params.row_words, params.pre_word_offset + first_word, words, first_word * 32u);
     if (count == 0u || block >= params.n_post4) {
         return;
     }
@@ -194,20 +195,21 @@ fn synapse_block(
         }
     }
     let post = block * 4u;
-    add_step_sums(0u, t_n, post, s0);
-    add_step_sums(1u, t_n, post, s1);
-    add_step_sums(2u, t_n, post, s2);
-    add_step_sums(3u, t_n, post, s3);
-    add_step_sums(4u, t_n, post, s4);
-    add_step_sums(5u, t_n, post, s5);
-    add_step_sums(6u, t_n, post, s6);
-    add_step_sums(7u, t_n, post, s7);
-    add_step_sums(8u, t_n, post, s8);
-    add_step_sums(9u, t_n, post, s9);
-    add_step_sums(10u, t_n, post, s10);
-    add_step_sums(11u, t_n, post, s11);
-    add_step_sums(12u, t_n, post, s12);
-    add_step_sums(13u, t_n, post, s13);
-    add_step_sums(14u, t_n, post, s14);
-    add_step_sums(15u, t_n, post, s15);
+    let base = trial * chunk.acc_stride;
+    add_step_sums(0u, t_n, base, post, s0);
+    add_step_sums(1u, t_n, base, post, s1);
+    add_step_sums(2u, t_n, base, post, s2);
+    add_step_sums(3u, t_n, base, post, s3);
+    add_step_sums(4u, t_n, base, post, s4);
+    add_step_sums(5u, t_n, base, post, s5);
+    add_step_sums(6u, t_n, base, post, s6);
+    add_step_sums(7u, t_n, base, post, s7);
+    add_step_sums(8u, t_n, base, post, s8);
+    add_step_sums(9u, t_n, base, post, s9);
+    add_step_sums(10u, t_n, base, post, s10);
+    add_step_sums(11u, t_n, base, post, s11);
+    add_step_sums(12u, t_n, base, post, s12);
+    add_step_sums(13u, t_n, base, post, s13);
+    add_step_sums(14u, t_n, base, post, s14);
+    add_step_sums(15u, t_n, base, post, s15);
 }

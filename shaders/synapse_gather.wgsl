@@ -49,6 +49,8 @@ fn synapse_gather(
 ) {
     let slice = linear_group(wid, nwg);
     let post = slice * WORKGROUP + lid;
+    let trial = wid.z;
+    let mask_base = trial * chunk.mask_stride + params.mask_offset;
     let start = slice_ptr[slice];
     let width = (slice_ptr[slice + 1u] - start) / WORKGROUP;
     // one sum per step, written out so that they stay in registers; each
@@ -73,7 +75,7 @@ fn synapse_gather(
     for (var k = 0u; k < width; k = k + 1u) {
         let e = start + k * WORKGROUP + lid;
         let w = syn_w[e];
-        let m = masks[params.mask_offset + syn_pre[e]];
+        let m = masks[mask_base + syn_pre[e]];
         s0 = s0 + w * i32(m & 1u);
         s1 = s1 + w * i32((m >> 1u) & 1u);
         s2 = s2 + w * i32((m >> 2u) & 1u);
@@ -96,7 +98,8 @@ fn synapse_gather(
     }
     let t_n = block_steps(step.row, chunk.n_steps);
     let sums = array<i32, 16>(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15);
+    let base = trial * chunk.acc_stride + params.acc_offset;
     for (var t = 0u; t < t_n; t = t + 1u) {
-        acc[params.acc_offset + t * params.n_post + post] = sums[t];
+        acc[base + t * params.n_post + post] = sums[t];
     }
 }

@@ -45,7 +45,7 @@ fn synapse_scatter(
     let first_word = linear_group(wid, nwg) * params.chunk_words;
     // the chunk's pre neurons spiking this step (a block of one step)
     let words = min(params.chunk_words, params.n_words - first_word);
-    let count = list_block(lid, step.row, 1u, params.row_words, params.pre_word_offset + first_word, words, first_word * 32u);
+    let count = list_block(lid, 0u, step.row, 1u, params.row_words, params.pre_word_offset + first_word, words, first_word * 32u);
     for (var k = 0u; k < count; k = k + 1u) {
         let pre = block_pre[k];
         let end = pre_ptr[pre + 1u];
@@ -75,12 +75,13 @@ fn synapse_scatter_block(
     // step.row is the block's first row; the chunk may end inside the block
     let t_n = block_steps(step.row, chunk.n_steps);
     let words = min(params.chunk_words, params.n_words - first_word);
-    let count = list_block(lid, step.row, t_n, params.row_words, params.pre_word_offset + first_word, words, first_word * 32u);
+    let trial = wid.z;
+    let count = list_block(lid, trial * chunk.spike_stride, step.row, t_n, params.row_words, params.pre_word_offset + first_word, words, first_word * 32u);
     for (var k = 0u; k < count; k = k + 1u) {
         let pre = block_pre[k];
         let end = pre_ptr[pre + 1u];
         for (var s = pre_ptr[pre] + lid; s < end; s = s + WORKGROUP) {
-            let first_slot = params.acc_offset + post[s];
+            let first_slot = trial * chunk.acc_stride + params.acc_offset + post[s];
             let w = weights[s];
             var m = block_bits[k];
             loop {

@@ -113,6 +113,8 @@ pub fn estimate(
         trials * (SpikeRecord::bytes_needed(net, steps) as u64 + neurons * 4),
     ));
     if let Some(plan) = gpu {
+        // the GPU holds the trials it runs side by side
+        let trials = plan.trials as u64;
         let row_words = net.row_words() as u64;
         let cap = plan.capacity.min(chunk).max(1) as u64;
         let v: u64 = net
@@ -130,7 +132,7 @@ pub fn estimate(
             (
                 "spike rows of a chunk, staging, carry".to_string(),
                 if trials > 1 {
-                    2 * trials * (cap + 1)
+                    trials * (2 * (cap + 1) + 1)
                 } else {
                     (cap + 1) + cap + 1
                 } * row_words
@@ -183,7 +185,7 @@ pub fn estimate(
         if by_post > 0 {
             g.push((
                 "spike masks of a block (sparse projections)".into(),
-                neurons * 4,
+                trials * neurons * 4,
             ));
             // built on the host from the pre-major synapses, then uploaded
             e.host
@@ -200,7 +202,7 @@ pub fn estimate(
                     (rows * net.populations[p.post].size) as u64
                 })
                 .sum();
-            g.push(("synaptic sums".into(), sums * 4));
+            g.push(("synaptic sums".into(), trials * sums * 4));
         }
         g.push(("step uniforms".into(), cap * plan.step_stride as u64));
         if plastic(true) > 0 {
@@ -239,9 +241,30 @@ pub struct GpuPlan {
     pub schedule: Schedule,
     /// Sparse projections are gathered by post (`synapse_gather`).
     pub gather: bool,
+    /// Trials one engine runs side by side: all of them on the fused
+    /// kernel, as many as its buffers fit on the block schedule (the run
+    /// takes them in batches), else 1 (one after another).
+    pub trials: usize,
 }
 
 impl GpuPlan {
+    /// How the engine runs, in words: "block schedule", "fused kernel"...,
+    /// and how `trials` trials go when there are several.
+    pub fn describe(&self, trials: usize) -> String {
+        let how = match (self.fused, self.schedule) {
+            (true, _) => "fused kernel",
+            (false, Schedule::Block) => "block schedule",
+            (false, Schedule::Step) => "step schedule",
+        };
+        match (trials, self.trials) {
+            (0 | 1, _) => how.to_string(),
+            (_, 1) => format!("{how}, {trials} trials one after another"),
+            (_, _) if self.fused => format!("{how}, {trials} trials in one dispatch"),
+            (_, b) if b >= trials => format!("{how}, {trials} trials side by side"),
+            (_, b) => format!("{how}, {trials} trials, {b} side by side"),
+        }
+    }
+
     /// Per projection: whether its sums go to per-step slots (never on the
     /// fused kernel; every projection on the block schedule).
     pub fn blocked(&self, net: &Network) -> Vec<bool> {

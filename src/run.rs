@@ -146,10 +146,31 @@ fn resolve(opts: &RunOptions) -> Result<(Network, Option<InputSource>, usize)> {
     Ok((net, given.map(|g| g.0), steps as usize))
 }
 
+/// `--trials N` (N > 1) needs a network without plasticity and input
+/// drawn from the seeds (not `given`).
+fn check_trials(net: &Network, trials: usize, given: bool) -> Result<()> {
+    if trials > 1 && net.projections.iter().any(|p| p.plasticity.is_some()) {
+        return Err(bad_value(
+            "--trials",
+            trials,
+            "cannot be combined with plasticity: every trial would learn its own weights; run one seed at a time (--seed)",
+        ));
+    }
+    if trials > 1 && given {
+        return Err(bad_value(
+            "--trials",
+            trials,
+            "needs generated input: trials differ by their input seeds, so --input-spikes cannot be combined with it",
+        ));
+    }
+    Ok(())
+}
+
 /// `--dry-run`: the memory the run would need, on the backend it would use,
 /// computed from the network alone.
 pub fn dry_run(opts: &RunOptions) -> Result<String> {
     let (net, given, steps) = resolve(opts)?;
+    check_trials(&net, opts.trials, given.is_some())?;
     let gpu = choose_gpu(opts.backend)?;
     let plan = gpu.as_ref().map(|c| {
         let trials = opts.trials.max(1);
@@ -170,6 +191,9 @@ pub fn dry_run(opts: &RunOptions) -> Result<String> {
         gpu.as_ref()
             .map_or("the CPU engine".to_string(), |c| c.describe())
     );
+    if let Some(p) = &plan {
+        s += &format!("GPU engine: {}\n", p.describe(opts.trials));
+    }
     s += &e.render();
     if let Some(c) = &gpu {
         let limit = c.limits.max_buffer_size;
@@ -257,20 +281,11 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     let prepared = prepare(opts)?;
     let model = prepared.model;
     let net = &model.net;
-    if opts.trials > 1 && net.projections.iter().any(|p| p.plasticity.is_some()) {
-        return Err(bad_value(
-            "--trials",
-            opts.trials,
-            "cannot be combined with plasticity: every trial would learn its own weights; run one seed at a time (--seed)",
-        ));
-    }
-    if opts.trials > 1 && !matches!(prepared.input, InputSource::Generated { .. }) {
-        return Err(bad_value(
-            "--trials",
-            opts.trials,
-            "needs generated input: trials differ by their input seeds, so --input-spikes cannot be combined with it",
-        ));
-    }
+    check_trials(
+        net,
+        opts.trials,
+        !matches!(prepared.input, InputSource::Generated { .. }),
+    )?;
     // stream the spikes to disk when asked, or when the record would not fit
     let record_bytes = SpikeRecord::bytes_needed(net, prepared.steps) as u64 * opts.trials as u64;
     let stream = opts.stream || available_memory().is_some_and(|m| record_bytes > m / 2);

@@ -2,12 +2,15 @@
 //! rates, input drawn with each trial's seed, see
 //! [`crate::engine::trial_seed`]). On a GPU a network small enough for the
 //! fused kernel runs every trial in one dispatch (one workgroup a trial);
-//! larger ones run one trial after another. The CPU engine advances all
+//! larger ones run side by side on the block schedule (the trial in the
+//! grid's z of every dispatch), in batches of as many as fit; the rest
+//! (stimulus patterns, whose input the host draws; sums too large for the
+//! block schedule) one trial after another. The CPU engine advances all
 //! trials chunk by chunk, trials spread over threads, the fixed-point
 //! weights shared. When a signal or a failure stops the run, every record
 //! kept ends at the same step: trials run together stop together; of trials
-//! run one after another, those that completed are kept (or the first,
-//! stopped one when none had).
+//! run in turn, those that completed are kept (or the first batch, stopped
+//! together, when none had).
 
 use crate::engine::cpu::{CpuEngine, default_threads};
 use crate::engine::gpu::{GpuEngine, GpuOptions};
@@ -73,19 +76,64 @@ pub fn run(
             stopped,
         });
     };
-    let ctx = Arc::new(ctx);
+    run_gpu(
+        Arc::new(ctx),
+        model,
+        &inputs,
+        steps,
+        chunk,
+        GpuOptions::default(),
+        &mut progress,
+        stop,
+    )
+}
+
+/// The trials of `inputs` on the GPU of `ctx`, built with `opts`.
+#[allow(clippy::too_many_arguments)]
+pub fn run_gpu(
+    ctx: Arc<crate::engine::gpu::GpuContext>,
+    model: &Model,
+    inputs: &[InputSource],
+    steps: usize,
+    chunk: usize,
+    opts: GpuOptions,
+    progress: &mut dyn FnMut(usize),
+    stop: StopCheck,
+) -> Result<TrialRun> {
+    let trials = inputs.len();
     let name = ctx.describe();
-    let opts = GpuOptions::default();
-    // every trial in one dispatch needs the fused kernel and the input drawn
-    // on the GPU (generated, and no stimulus patterns)
+    // trials side by side need the input drawn on the GPU (generated, and
+    // no stimulus patterns): all in one dispatch of the fused kernel, or
+    // batches of as many as fit on the block schedule
     let plan = GpuEngine::plan(&ctx, &model.net, true, chunk, trials, opts);
-    if plan.fused && plan.gen_input {
-        let mut gpu = GpuEngine::new_trials(ctx, model, &inputs, chunk, opts)?;
-        let (records, stopped) =
-            run_batched(&mut gpu, model, trials, steps, chunk, &mut progress, stop)?;
+    if plan.trials > 1 {
+        let batch = plan.trials;
+        let mut records = Vec::new();
+        let mut stopped = None;
+        for first in (0..trials).step_by(batch) {
+            let these = &inputs[first..(first + batch).min(trials)];
+            let mut gpu = GpuEngine::new_trials(ctx.clone(), model, these, chunk, opts)?;
+            let before = first * steps;
+            let mut part_progress = |done: usize| progress((before + done * these.len()) / trials);
+            let (recs, why) = run_batched(
+                &mut gpu,
+                model,
+                these.len(),
+                steps,
+                chunk,
+                &mut part_progress,
+                stop,
+            )?;
+            records.extend(recs);
+            if why.is_some() {
+                stopped = why;
+                break;
+            }
+        }
+        keep_completed(&mut records, steps);
         return Ok(TrialRun {
             records,
-            engine: format!("{name}, {trials} trials in one dispatch"),
+            engine: format!("{name}, {}", plan.describe(trials)),
             adapter: Some(name),
             stopped,
         });
@@ -110,7 +158,7 @@ pub fn run(
     keep_completed(&mut records, steps);
     Ok(TrialRun {
         records,
-        engine: format!("{name}, {trials} trials one after another"),
+        engine: format!("{name}, {}", plan.describe(trials)),
         adapter: Some(name),
         stopped,
     })
@@ -148,12 +196,15 @@ pub fn run_batched(
     Ok((records, why))
 }
 
-/// Of records of consecutive trials run one after another, the first of
-/// which may have been stopped: keeps those that hold all `steps` steps, or
-/// the first one alone (however long) when none does.
+/// Of the records of trials run in turn (alone or in batches side by side),
+/// the last batch of which may have been stopped: keeps those that hold all
+/// `steps` steps, or, when none does, the first batch's (stopped together,
+/// they are equally long).
 fn keep_completed(records: &mut Vec<SpikeRecord>, steps: usize) {
     let complete = records.iter().take_while(|r| r.steps() == steps).count();
-    records.truncate(complete.max(1));
+    if complete > 0 {
+        records.truncate(complete);
+    }
 }
 
 /// Every trial on the CPU engine, all advancing chunk by chunk, trials

@@ -1111,14 +1111,16 @@ fn reward_experiment_writes_dopamine_weights_responses_and_figures() {
             "weights_in_d1.npy",
         ],
     );
-    // plasticity and --trials do not mix
-    fails(
-        tmp.path(),
-        &[
+    // plasticity and --trials do not mix (and --dry-run says so too)
+    for dry in [false, true] {
+        let mut args = vec![
             "run", "--config", config, "--steps", "100", "--trials", "2", "--out", "t",
-        ],
-        &["--trials", "plasticity"],
-    );
+        ];
+        if dry {
+            args.push("--dry-run");
+        }
+        fails(tmp.path(), &args, &["--trials", "plasticity"]);
+    }
 }
 
 fn summary_prefers(out: &Path) -> bool {

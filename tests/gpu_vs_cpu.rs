@@ -616,7 +616,8 @@ fn too_small_limit_fails_before_any_work_naming_bytes(ctx: &Ctx) {
 }
 
 /// The fused kernel runs several trials of a small network (one engine, a
-/// workgroup a trial); a single trial runs on the block schedule.
+/// workgroup a trial); a single trial runs on the block schedule, and so do
+/// several trials of a larger network, side by side.
 fn fused_kernel_is_chosen_for_trials_of_small_networks_only(ctx: &Ctx) {
     let small = Model::build(Network::default_nacc(), 0).unwrap();
     let input = InputSource::generated(&small);
@@ -631,10 +632,11 @@ fn fused_kernel_is_chosen_for_trials_of_small_networks_only(ctx: &Ctx) {
     assert!(batched.is_fused());
     let big = Model::build(Network::default_nacc().scaled(40).unwrap(), 0).unwrap(); // 3.2 M synapses
     let two = [InputSource::generated(&big), InputSource::generated(&big)];
-    let e = GpuEngine::new_trials(ctx.clone(), &big, &two, 100, GpuOptions::default())
-        .err()
-        .expect("too big to batch");
-    assert!(e.to_string().contains("--trials 2"), "{e}");
+    let side = GpuEngine::new_trials(ctx.clone(), &big, &two, 100, GpuOptions::default()).unwrap();
+    assert_eq!(
+        (side.is_fused(), side.schedule(), side.trials()),
+        (false, Some(Schedule::Block), 2)
+    );
     let e = GpuEngine::new(
         ctx.clone(),
         &big,
@@ -714,6 +716,15 @@ fn gpu_memory_estimate_is_within_10_percent(ctx: &Ctx) {
         ("dense x20 (step schedule)", dense(20), 1, true),
         ("dense x3 (block schedule)", dense(3), 1, false),
         ("dense x3 x 4 trials (fused)", dense(3), 4, false),
+        ("dense x20 x 3 trials (block schedule)", dense(20), 3, false),
+        (
+            "sparse x20 x 3 trials (block schedule)",
+            common::sparse_net("fixed_fan_in = 40", "fixed_probability = 0.3")
+                .scaled(20)
+                .unwrap(),
+            3,
+            false,
+        ),
         (
             "sparse x20",
             common::sparse_net("fixed_fan_in = 40", "fixed_probability = 0.3")
@@ -754,6 +765,161 @@ fn gpu_memory_estimate_is_within_10_percent(ctx: &Ctx) {
             engine.gpu_bytes()
         );
     }
+}
+
+/// Where a trial's run differs from the CPU engine's first: step,
+/// population and neuron (spikes), or population and neuron (membranes at
+/// the end).
+fn first_trial_difference(
+    model: &Model,
+    got: &nacc::record::SpikeRecord,
+    want: &nacc::record::SpikeRecord,
+    v_got: &[Vec<f32>],
+    v_want: &[Vec<f32>],
+) -> Option<String> {
+    for (p, pop) in model.net.populations.iter().enumerate() {
+        let (g, w) = (&got.pops[p], &want.pops[p]);
+        if g.steps() != w.steps() {
+            return Some(format!(
+                "`{}`: {} steps vs {}",
+                pop.name,
+                g.steps(),
+                w.steps()
+            ));
+        }
+        for t in 0..g.steps() {
+            if let Some(n) = (0..pop.size).find(|&n| g.spiked(t, n) != w.spiked(t, n)) {
+                return Some(format!(
+                    "spikes differ first at step {t}, population `{}`, neuron {n}",
+                    pop.name
+                ));
+            }
+        }
+        if let Some(n) =
+            (0..v_want[p].len()).find(|&n| v_got[p][n].to_bits() != v_want[p][n].to_bits())
+        {
+            return Some(format!(
+                "final membranes differ first at population `{}`, neuron {n}: GPU {:e} vs CPU {:e}",
+                pop.name, v_got[p][n], v_want[p][n]
+            ));
+        }
+    }
+    None
+}
+
+/// Trials side by side on the block schedule (the trial in every grid's
+/// z): each trial equals the CPU engine's run of its input, for dense
+/// projections and for sparse ones gathered and scattered, in chunks that
+/// end inside blocks; in batches when the bindings hold fewer trials than
+/// asked; and a non-finite membrane is reported as the CPU reports it,
+/// with its trial.
+fn trials_side_by_side_on_the_block_schedule(ctx: &Ctx) {
+    let block = GpuOptions {
+        fused: Some(false),
+        ..Default::default()
+    };
+    let sparse = || {
+        common::sparse_net("fixed_fan_in = 37", "fixed_probability = 0.2")
+            .scaled(3)
+            .unwrap()
+    };
+    let cases = [
+        ("default, 5 trials", Network::default_nacc(), 5, block),
+        ("sparse x3, gathered, 3 trials", sparse(), 3, block),
+        (
+            "sparse x3, scattered, 3 trials",
+            sparse(),
+            3,
+            GpuOptions {
+                sparse_scatter: true,
+                ..block
+            },
+        ),
+    ];
+    let (steps, chunk) = (90, 37);
+    for (what, net, trials, opts) in cases {
+        let model = Model::build(net, 21).unwrap();
+        let inputs: Vec<InputSource> = (0..trials)
+            .map(|t| InputSource::generated_trial(&model, t))
+            .collect();
+        let mut gpu = GpuEngine::new_trials(ctx.clone(), &model, &inputs, chunk, opts).unwrap();
+        assert_eq!(
+            (gpu.is_fused(), gpu.schedule(), gpu.trials()),
+            (false, Some(Schedule::Block), trials),
+            "{what}"
+        );
+        let got = nacc::trials::run_batched_all(&mut gpu, &model, trials, steps, chunk).unwrap();
+        let v_got = gpu.membranes_trials().unwrap();
+        for (t, input) in inputs.iter().enumerate() {
+            let mut cpu = CpuEngine::new(&model).unwrap();
+            let want =
+                nacc::engine::simulate(&mut cpu, &model.net, input, steps, chunk, |_| {}).unwrap();
+            let v_want = cpu.membranes().unwrap();
+            if let Some(d) = first_trial_difference(&model, &got[t], &want, &v_got[t], &v_want) {
+                panic!("{what}: trial {t}: {d}");
+            }
+        }
+        assert!(
+            got[0].pops[2] != got[1].pops[2],
+            "{what}: trials 0 and 1 are the same run"
+        );
+    }
+
+    // 5 trials, bindings that hold 2 trials' sums (16 x 90 x 4 bytes each)
+    let model = Model::build(Network::default_nacc(), 4).unwrap();
+    let inputs: Vec<InputSource> = (0..5)
+        .map(|t| InputSource::generated_trial(&model, t))
+        .collect();
+    let narrow = GpuOptions {
+        max_binding_bytes: Some(12_000),
+        ..block
+    };
+    assert_eq!(
+        GpuEngine::plan(ctx, &model.net, true, chunk, 5, narrow).trials,
+        2
+    );
+    let r = nacc::trials::run_gpu(
+        ctx.clone(),
+        &model,
+        &inputs,
+        40,
+        chunk,
+        narrow,
+        &mut |_| {},
+        &|| None,
+    )
+    .unwrap();
+    assert!(
+        r.engine.contains("5 trials, 2 side by side"),
+        "{}",
+        r.engine
+    );
+    let cpu = nacc::trials::run_cpu_all(&model, &inputs, 40, chunk).unwrap();
+    if let Some(t) = (0..5).find(|&t| r.records[t] != cpu[t]) {
+        panic!("batches of 2: trial {t} differs from the CPU");
+    }
+
+    // every trial's membranes overflow at the same step (bias only): the
+    // step, population and lowest neuron the CPU names, in trial 0
+    let (text, step) = common::overflowing_network();
+    let model = Model::build(Network::from_toml_str(&text, "grow").unwrap(), 0).unwrap();
+    let inputs: Vec<InputSource> = (0..3)
+        .map(|t| InputSource::generated_trial(&model, t))
+        .collect();
+    let mut gpu = GpuEngine::new_trials(ctx.clone(), &model, &inputs, 100, block).unwrap();
+    let e = nacc::trials::run_batched_all(&mut gpu, &model, 3, 1000, 100)
+        .expect_err("the membranes overflow")
+        .to_string();
+    let (_, cpu) = failure(&mut CpuEngine::new(&model).unwrap(), &model, &inputs[0]);
+    let (named, at) = (
+        "population `grow` neuron 0 became",
+        format!("at step {step}"),
+    );
+    assert!(cpu.contains(named) && cpu.contains(&at), "{cpu}");
+    assert!(
+        e.contains(named) && e.contains(&at) && e.contains("trial 0"),
+        "{e}"
+    );
 }
 
 fn batched_trials_equal_cpu_trials(ctx: &Ctx) {
@@ -803,13 +969,36 @@ fn batched_trials_equal_cpu_trials(ctx: &Ctx) {
             "{what}: trials 0 and 1 drew the same input"
         );
     }
-    // a network too large to batch runs its trials one after another
+    // on the step schedule (plasticity, or sums of 16 steps too large for a
+    // binding) trials run one after another
     let big = Model::build(Network::default_nacc().scaled(40).unwrap(), 1).unwrap();
     let inputs: Vec<InputSource> = (0..2)
         .map(|t| InputSource::generated_trial(&big, t))
         .collect();
-    assert!(GpuEngine::new_trials(ctx.clone(), &big, &inputs, 10, GpuOptions::default()).is_err());
-    let r = nacc::trials::run(nacc::run::Backend::Gpu, &big, 2, 12, 10, |_| {}, &|| None).unwrap();
+    let narrow = GpuOptions {
+        step_schedule: true,
+        ..Default::default()
+    };
+    let plan = GpuEngine::plan(ctx, &big.net, true, 10, 2, narrow);
+    assert_eq!((plan.schedule, plan.trials), (Schedule::Step, 1));
+    let e = GpuEngine::new_trials(ctx.clone(), &big, &inputs, 10, narrow)
+        .err()
+        .expect("one at a time");
+    assert!(e.to_string().contains("one trial at a time"), "{e}");
+    let run = |stop: nacc::trials::StopCheck| {
+        nacc::trials::run_gpu(
+            ctx.clone(),
+            &big,
+            &inputs,
+            12,
+            10,
+            narrow,
+            &mut |_| {},
+            stop,
+        )
+        .unwrap()
+    };
+    let r = run(&|| None);
     assert!(r.engine.contains("one after another"), "{}", r.engine);
     let cpu = nacc::trials::run_cpu_all(&big, &inputs, 12, 10).unwrap();
     assert!(
@@ -824,7 +1013,7 @@ fn batched_trials_equal_cpu_trials(ctx: &Ctx) {
             let n = asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             (n >= stop_after).then(|| "test".to_string())
         };
-        let r = nacc::trials::run(nacc::run::Backend::Gpu, &big, 2, 12, 10, |_| {}, &stop).unwrap();
+        let r = run(&stop);
         assert!(r.stopped.is_some(), "stop after {stop_after} chunks");
         assert_eq!(r.records.len(), 1, "stop after {stop_after} chunks");
         let mut want = cpu[0].clone();
@@ -1204,6 +1393,10 @@ fn main() {
         (
             "batched_trials_equal_cpu_trials",
             batched_trials_equal_cpu_trials,
+        ),
+        (
+            "trials_side_by_side_on_the_block_schedule",
+            trials_side_by_side_on_the_block_schedule,
         ),
         (
             "a_non_finite_membrane_is_reported_with_its_step",

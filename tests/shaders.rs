@@ -190,7 +190,19 @@ fn repr_c_types_match_wgsl_structs() {
         "GatherParams",
         [n_post, acc_offset, mask_offset]
     );
-    check_layout!(&syn, Chunk, "Chunk", [n_steps]);
+    check_layout!(
+        &syn,
+        Chunk,
+        "Chunk",
+        [
+            n_steps,
+            n_trials,
+            spike_stride,
+            acc_stride,
+            v_stride,
+            mask_stride
+        ]
+    );
     check_layout!(
         &syn,
         SynParams,
@@ -294,8 +306,8 @@ fn repr_c_types_match_wgsl_structs() {
             word_offset,
             row_words,
             thr_offset,
-            k0,
-            k1,
+            key_index,
+            n_keyed,
             first_step,
             blocks,
             n_steps

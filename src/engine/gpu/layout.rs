@@ -18,7 +18,13 @@ pub struct Step {
 #[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
 pub struct Chunk {
     pub n_steps: u32,
-    pub _pad: [u32; 3],
+    pub n_trials: u32,
+    /// Per trial: words of spike rows, sums, membranes and block masks.
+    pub spike_stride: u32,
+    pub acc_stride: u32,
+    pub v_stride: u32,
+    pub mask_stride: u32,
+    pub _pad: [u32; 2],
 }
 
 /// WGSL `SynParams` (shaders/synapse_accumulate.wgsl).
@@ -111,8 +117,8 @@ pub struct PoissonParams {
     pub word_offset: u32,
     pub row_words: u32,
     pub thr_offset: u32,
-    pub k0: u32,
-    pub k1: u32,
+    pub key_index: u32,
+    pub n_keyed: u32,
     pub first_step: u32,
     pub blocks: u32,
     pub n_steps: u32,

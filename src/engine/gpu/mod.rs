@@ -23,8 +23,11 @@
 //! - Block (no plasticity): a block of [`BLOCK_STEPS`] steps at a time,
 //!   population after population in dependency order; each incoming
 //!   projection's sums of the whole block into per-step slots
-//!   (`synapse_block` for dense ones, `synapse_scatter_block` for sparse
-//!   ones), then `lif_block` for the block's steps.
+//!   (`synapse_block` for dense ones, `block_masks` and `synapse_gather`
+//!   or `synapse_scatter_block` for sparse ones), then `lif_block` for the
+//!   block's steps. Several trials run side by side: trial t is the z of
+//!   every grid, its spike rows, sums, membranes and masks at t times the
+//!   strides of the `Chunk` uniform (`poisson_input` loops over the trials).
 //! - Step: per step and population in dependency order, `synapse_accumulate`
 //!   (dense) or `synapse_scatter` (sparse) for each incoming projection, then
 //!   `lif_update`, then the plasticity kernels. Large dense projections from
@@ -33,7 +36,8 @@
 //!
 //! The membrane kernels read and zero the sums for their next use. The
 //! step's row reaches the kernels as a dynamic offset into a uniform buffer
-//! written once, beside a `Chunk` uniform with the chunk's step count.
+//! written once, beside a `Chunk` uniform with the chunk's step count and
+//! the trials' strides.
 
 pub mod context;
 pub mod layout;
@@ -194,28 +198,31 @@ struct Dispatch {
     step_stride: u32,
     /// Workgroups per grid dimension at most.
     max_dim: u32,
+    /// Trials side by side: the grid's z (1 on the step schedule).
+    trials: u32,
     plasticity_pipeline: wgpu::ComputePipeline,
     traces_pipeline: wgpu::ComputePipeline,
     plastic: Vec<PlasticLaunch>,
 }
 
-/// Sets `pipeline` and the launch's bind group, and dispatches its grid
-/// (kernel `name`, timed when profiling).
-fn dispatch(
-    pass: &mut wgpu::ComputePass,
-    probe: &mut Option<Probe>,
-    pipeline: &wgpu::ComputePipeline,
-    l: &Launch,
-    name: &'static str,
-) {
-    pass.set_pipeline(pipeline);
-    pass.set_bind_group(0, &l.bind_group, &[]);
-    timed(pass, probe, name, |pass| {
-        pass.dispatch_workgroups(l.grid.0, l.grid.1, 1)
-    });
-}
-
 impl Dispatch {
+    /// Sets `pipeline` and the launch's bind group, and dispatches its grid
+    /// for every trial (z; kernel `name`, timed when profiling).
+    fn dispatch(
+        &self,
+        pass: &mut wgpu::ComputePass,
+        probe: &mut Option<Probe>,
+        pipeline: &wgpu::ComputePipeline,
+        l: &Launch,
+        name: &'static str,
+    ) {
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &l.bind_group, &[]);
+        timed(pass, probe, name, |pass| {
+            pass.dispatch_workgroups(l.grid.0, l.grid.1, self.trials)
+        });
+    }
+
     /// The Poisson kernels' parameters for the `n` steps from `first_step`.
     fn write_params(&self, queue: &wgpu::Queue, first_step: u32, n: usize) {
         for (_, buf, template) in self.poisson_launches.iter().flatten() {
@@ -233,9 +240,9 @@ impl Dispatch {
     fn sums(&self, pass: &mut wgpu::ComputePass, probe: &mut Option<Probe>, j: usize) {
         for l in &self.syn_launches[j] {
             if l.scatter {
-                dispatch(pass, probe, &self.scatter_pipeline, l, "synapse_scatter");
+                self.dispatch(pass, probe, &self.scatter_pipeline, l, "synapse_scatter");
             } else {
-                dispatch(pass, probe, &self.syn_pipeline, l, "synapse_accumulate");
+                self.dispatch(pass, probe, &self.syn_pipeline, l, "synapse_accumulate");
             }
         }
     }
@@ -275,19 +282,25 @@ impl Dispatch {
                     step(pass, b);
                     for &j in &lay.incoming[p] {
                         for l in &self.block_launches[j] {
-                            dispatch(pass, probe, &self.block_pipeline, l, "synapse_block");
+                            self.dispatch(pass, probe, &self.block_pipeline, l, "synapse_block");
                         }
                         // a sparse projection: gathered, or scattered
                         if let Some((masks, gather)) = &self.gather_launches[j] {
-                            dispatch(pass, probe, &self.masks_pipeline, masks, "block_masks");
-                            dispatch(pass, probe, &self.gather_pipeline, gather, "synapse_gather");
+                            self.dispatch(pass, probe, &self.masks_pipeline, masks, "block_masks");
+                            self.dispatch(
+                                pass,
+                                probe,
+                                &self.gather_pipeline,
+                                gather,
+                                "synapse_gather",
+                            );
                         }
                         for l in &self.syn_launches[j] {
                             let pipeline = &self.scatter_block_pipeline;
-                            dispatch(pass, probe, pipeline, l, "synapse_scatter_block");
+                            self.dispatch(pass, probe, pipeline, l, "synapse_scatter_block");
                         }
                     }
-                    dispatch(pass, probe, &self.lif_block_pipeline, lif, "lif_block");
+                    self.dispatch(pass, probe, &self.lif_block_pipeline, lif, "lif_block");
                 }
             }
             return;
@@ -298,7 +311,7 @@ impl Dispatch {
             // (their input rows are all there)
             if s % BLOCK_STEPS == 0 {
                 for l in self.block_launches.iter().flatten() {
-                    dispatch(pass, probe, &self.block_pipeline, l, "synapse_block");
+                    self.dispatch(pass, probe, &self.block_pipeline, l, "synapse_block");
                 }
             }
             for &p in order {
@@ -308,13 +321,13 @@ impl Dispatch {
                 for &j in &lay.incoming[p] {
                     self.sums(pass, probe, j);
                 }
-                dispatch(pass, probe, &self.lif_pipeline, lif, "lif_update");
+                self.dispatch(pass, probe, &self.lif_pipeline, lif, "lif_update");
             }
             // plasticity, once every population has its spikes of the step
             for pl in &self.plastic {
                 let (synapses, traces) = (&self.plasticity_pipeline, &self.traces_pipeline);
-                dispatch(pass, probe, synapses, &pl.synapses, "plasticity");
-                dispatch(pass, probe, traces, &pl.traces, "plasticity_traces");
+                self.dispatch(pass, probe, synapses, &pl.synapses, "plasticity");
+                self.dispatch(pass, probe, traces, &pl.traces, "plasticity_traces");
             }
         }
     }
@@ -352,10 +365,12 @@ pub struct GpuEngine {
     steps_done: u64,
     spikes: wgpu::Buffer,
     /// (row or step + 1, population, neuron, trial) of a non-finite membrane,
-    /// then two words per population (`lif_block`'s report).
+    /// then two words per population and trial (`lif_block`'s report).
     fault: wgpu::Buffer,
     /// `Chunk`: the step count of the chunk being run.
     chunk_uniform: wgpu::Buffer,
+    /// The `Chunk` uniform but its `n_steps`.
+    chunk_template: Chunk,
     /// Timestamps around the dispatches, while profiling.
     probe: Option<Probe>,
     carry: wgpu::Buffer,
@@ -761,6 +776,8 @@ struct Shared<'a> {
     fault: &'a wgpu::Buffer,
     /// Words of one trial's spike rows.
     trial_words: u64,
+    /// Trials side by side.
+    trials: usize,
     /// Per step of a chunk: each projection's gain, each plastic
     /// projection's learning factor.
     gains: &'a wgpu::Buffer,
@@ -783,10 +800,11 @@ impl GpuEngine {
         GpuEngine::new_trials(ctx, model, std::slice::from_ref(input), chunk, opts)
     }
 
-    /// An engine running one independent trial per input, all in one
-    /// dispatch of the fused kernel (one workgroup a trial; weights shared).
-    /// Several trials need generated input and a network small enough for
-    /// the fused kernel.
+    /// An engine running one independent trial per input, side by side
+    /// (weights shared): on the fused kernel, one workgroup a trial; on the
+    /// block schedule, the trial in the grid's z of every dispatch. Several
+    /// trials need input the GPU draws, and at most `plan(..).trials` of
+    /// them.
     pub fn new_trials(
         ctx: Arc<GpuContext>,
         model: &Model,
@@ -818,10 +836,19 @@ impl GpuEngine {
         let capacity = plan.capacity;
         let trial_bytes = (capacity as u64 + 1) * row_bytes;
         let spikes_bytes = trials as u64 * trial_bytes;
+        if trials > plan.trials {
+            let most = match plan.trials {
+                1 => "one trial at a time".to_string(),
+                n => format!("at most {n} trials side by side"),
+            };
+            return Err(Error::Input(format!(
+                "this engine runs {most}, {trials} asked: trials side by side need the input drawn on the GPU, the fused kernel or the block schedule (no plasticity), and every trial's spike rows, sums and membranes in one binding of {max_binding} bytes"
+            )));
+        }
         for (what, bytes) in [
             ("the spike rows of one chunk", spikes_bytes),
-            ("the membranes", lay.v_len as u64 * 4),
-            ("the synaptic sums", lay.acc_len as u64 * 4),
+            ("the membranes", trials as u64 * lay.v_len as u64 * 4),
+            ("the synaptic sums", trials as u64 * lay.acc_len as u64 * 4),
         ] {
             if bytes > max_binding {
                 return Err(too_big(what, bytes, max_binding, &ctx));
@@ -842,14 +869,17 @@ impl GpuEngine {
             | wgpu::BufferUsages::COPY_DST
             | wgpu::BufferUsages::COPY_SRC;
         let spikes = buffer(device, "spikes", spikes_bytes, usage_rw);
+        // the last row of the previous chunk, per trial (the fused kernel
+        // keeps its own)
         let carry = buffer(
             device,
             "carry",
-            row_bytes,
+            trials as u64 * row_bytes,
             wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
         );
-        // 4 words (lif_update, fused_steps), then 2 per population (lif_block)
-        let fault_bytes = (4 + 2 * net.populations.len() as u64) * 4;
+        // 4 words (lif_update, fused_steps), then 2 per population and
+        // trial (lif_block)
+        let fault_bytes = (4 + 2 * net.populations.len() as u64 * trials as u64) * 4;
         let staging = buffer(
             device,
             "spikes staging",
@@ -911,11 +941,6 @@ impl GpuEngine {
                 }
             }
         }
-        if trials > 1 && (!fused || !gen_input) {
-            return Err(Error::Input(format!(
-                "--trials {trials} runs all trials in one dispatch of the fused kernel, which needs dense projections, at most {FUSED_MAX_ROW_WORDS} spike words a step and {FUSED_MAX_SYNAPSES} synapses, and input drawn on the GPU; run larger networks one trial at a time"
-            )));
-        }
         let fault = buffer(
             device,
             "fault",
@@ -960,10 +985,21 @@ impl GpuEngine {
             trial_keys,
             fault: &fault,
             trial_words: trial_bytes / 4,
+            trials,
         };
         let mut keep = Vec::new();
         let steps = step_uniforms(device, limits, capacity, &mut keep);
         let chunk_uniform = steps.chunk.clone();
+        // what every kernel needs of the chunk but its length
+        let chunk_template = Chunk {
+            n_steps: 0,
+            n_trials: trials as u32,
+            spike_stride: (trial_bytes / 4) as u32,
+            acc_stride: lay.acc_len as u32,
+            v_stride: lay.v_len as u32,
+            mask_stride: net.total_neurons() as u32,
+            _pad: [0; 2],
+        };
         let path = if fused {
             build_fused(&ctx, &net, &quantized, &lay, &shared, &steps, &mut keep)
         } else {
@@ -1012,6 +1048,7 @@ impl GpuEngine {
             spikes,
             fault,
             chunk_uniform,
+            chunk_template,
             probe: None,
             carry,
             staging,
@@ -1043,7 +1080,7 @@ impl GpuEngine {
         let first_step = self.steps_done as u32;
         let c = Chunk {
             n_steps: n as u32,
-            _pad: [0; 3],
+            ..self.chunk_template
         };
         ctx.queue
             .write_buffer(&self.chunk_uniform, 0, bytemuck::bytes_of(&c));
@@ -1104,9 +1141,14 @@ impl GpuEngine {
             });
         enc.clear_buffer(&self.fault, 0, None);
         let fused = matches!(self.path, Path::Fused { .. });
+        let trial_bytes = (self.capacity as u64 + 1) * row_bytes;
         if !fused {
-            // the fused kernel keeps row 0 itself
-            enc.copy_buffer_to_buffer(&self.carry, 0, &self.spikes, 0, row_bytes);
+            // row 0 of every trial: the last row of its previous chunk (the
+            // fused kernel keeps row 0 itself)
+            for t in 0..self.trials as u64 {
+                let (from, to) = (t * row_bytes, t * trial_bytes);
+                enc.copy_buffer_to_buffer(&self.carry, from, &self.spikes, to, row_bytes);
+            }
         }
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -1138,13 +1180,10 @@ impl GpuEngine {
             }
         }
         if !fused {
-            enc.copy_buffer_to_buffer(
-                &self.spikes,
-                n as u64 * row_bytes,
-                &self.carry,
-                0,
-                row_bytes,
-            );
+            for t in 0..self.trials as u64 {
+                let (from, to) = (t * trial_bytes + n as u64 * row_bytes, t * row_bytes);
+                enc.copy_buffer_to_buffer(&self.spikes, from, &self.carry, to, row_bytes);
+            }
         }
         // rows 1..=n of every trial (trial t's rows start at t * (capacity + 1))
         let trial_rows = self.capacity + 1;
@@ -1169,7 +1208,7 @@ impl GpuEngine {
         let (net, lay, gen_input, trials) = (&self.net, &self.lay, self.gen_input, self.trials);
         let fault = ctx.with_mapped(&self.staging, bytes + fault_bytes, |rows: &[u32]| {
             let words = &rows[bytes as usize / 4..];
-            let fault = first_fault(words, &net.order);
+            let fault = first_fault(words, &net.order, trials);
             if fault[0] != 0 {
                 return fault;
             }
@@ -1264,6 +1303,7 @@ impl GpuEngine {
             block_min_synapses: block_min_synapses(&opts),
             schedule: schedule(net, &opts),
             gather: false,
+            trials: 1,
         };
         // the sums of BLOCK_STEPS steps must fit one binding: else step by
         // step, and else without blocked input sums
@@ -1285,6 +1325,29 @@ impl GpuEngine {
         // (and the block's spike masks of every neuron fit one binding)
         let masks_fit = net.total_neurons() * 4 <= max;
         plan.gather = !plan.fused && plan.schedule == Schedule::Block && !scatter && masks_fit;
+        plan.trials = if !plan.gen_input {
+            1
+        } else if plan.fused {
+            trials.max(1)
+        } else if plan.schedule == Schedule::Block {
+            // side by side, as many as the buffers of one trial fit their
+            // bindings and the grid's z
+            let per_trial = [
+                (plan.capacity as u64 + 1) * net.row_words() as u64,
+                Layout::new(net, &plan.blocked(net)).acc_len as u64,
+                net.total_neurons(),
+            ]
+            .into_iter()
+            .max()
+            .unwrap_or(1)
+                * 4;
+            let z = ctx.limits.max_compute_workgroups_per_dimension as u64;
+            (max / per_trial.max(1))
+                .min(z)
+                .clamp(1, trials.max(1) as u64) as usize
+        } else {
+            1
+        };
         plan
     }
 
@@ -1530,10 +1593,11 @@ fn build_dispatch(
     let device = &ctx.device;
     // sparse projections on the block schedule: gathered by post
     let (schedule, gather) = (plan.schedule, plan.gather);
+    // every trial's sums (a trial's start at t * acc_len)
     let acc = buffer(
         device,
         "acc",
-        lay.acc_len as u64 * 4,
+        sh.trials as u64 * lay.acc_len as u64 * 4,
         wgpu::BufferUsages::STORAGE,
     );
     let proj_params: Vec<ProjParams> = net
@@ -1635,7 +1699,11 @@ fn build_dispatch(
         mask_offset.push(n_masks);
         n_masks += pop.size;
     }
-    let mask_bytes = if gather { n_masks as u64 * 4 } else { 4 };
+    let mask_bytes = if gather {
+        sh.trials as u64 * n_masks as u64 * 4
+    } else {
+        4
+    };
     if mask_bytes > max_binding {
         return Err(too_big(
             "the spike masks of a block",
@@ -1950,12 +2018,14 @@ fn build_dispatch(
         device,
         "poisson_input",
         POISSON_WGSL,
-        &[true, false],
+        &[true, false, true],
         step_layout,
     );
     let mut poisson_launches = Vec::new();
+    let n_keyed = sh.poisson.iter().flatten().count() as u32;
+    let keys = storage_buffer(device, "trial keys", &sh.trial_keys);
     for (p, pop) in net.populations.iter().enumerate() {
-        let Some((thr_offset, k0, k1)) = sh.poisson[p] else {
+        let Some((thr_offset, _, _)) = sh.poisson[p] else {
             poisson_launches.push(None);
             continue;
         };
@@ -1964,8 +2034,8 @@ fn build_dispatch(
             word_offset: lay.word_offset[p] as u32,
             row_words: lay.row_words as u32,
             thr_offset: thr_offset as u32,
-            k0,
-            k1,
+            key_index: sh.poisson[..p].iter().flatten().count() as u32,
+            n_keyed,
             first_step: 0,
             blocks: (pop.size as u64).div_ceil(WORKGROUP) as u32,
             n_steps: 0,
@@ -1982,11 +2052,12 @@ fn build_dispatch(
             "poisson_input",
             &poisson_layout,
             &params,
-            &[sh.thresholds, sh.spikes],
+            &[sh.thresholds, sh.spikes, &keys],
             grid,
         );
         poisson_launches.push(Some((launch, pbuf, params)));
     }
+    keep.push(keys);
     Ok(Path::Dispatch(Dispatch {
         schedule,
         lif_block_pipeline,
@@ -2006,6 +2077,7 @@ fn build_dispatch(
         step_group,
         step_stride,
         max_dim,
+        trials: sh.trials as u32,
         plasticity_pipeline,
         traces_pipeline,
         plastic,
@@ -2015,18 +2087,23 @@ fn build_dispatch(
 /// (row, population, neuron, trial) of the first non-finite membrane of a
 /// chunk from the fault buffer's `words` (row 0: none): the first 4 words
 /// when `lif_update` or `fused_steps` wrote them; else the earliest (row,
-/// population in update `order`) of `lif_block`'s per-population reports
-/// (see `report_block_fault` in lif_update.wgsl).
-fn first_fault(words: &[u32], order: &[usize]) -> [u32; 4] {
+/// population in update `order`, trial) of `lif_block`'s reports per
+/// population and trial, `trials` of them (see `report_block_fault` in
+/// lif_update.wgsl).
+fn first_fault(words: &[u32], order: &[usize], trials: usize) -> [u32; 4] {
     if words[0] != 0 {
         return words[..4].try_into().expect("4 words");
     }
     let mut first = [0; 4];
     for &p in order {
-        let (block_row, key) = (words[4 + 2 * p], !words[5 + 2 * p]);
-        let row = block_row + (key >> 27);
-        if block_row != 0 && (first[0] == 0 || row < first[0]) {
-            first = [row, p as u32, key & (BLOCK_MAX_NEURONS as u32 - 1), 0];
+        for t in 0..trials {
+            let a = 4 + 2 * (p * trials + t);
+            let (block_row, key) = (words[a], !words[a + 1]);
+            let row = block_row + (key >> 27);
+            if block_row != 0 && (first[0] == 0 || row < first[0]) {
+                let neuron = key & (BLOCK_MAX_NEURONS as u32 - 1);
+                first = [row, p as u32, neuron, t as u32];
+            }
         }
     }
     first
@@ -2220,5 +2297,43 @@ impl GpuEngine {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_fault;
+
+    /// `lif_block`'s words for (population, trial) reports of (row, neuron)
+    /// in blocks starting at `block_row`, as the kernel packs them.
+    fn words(pops: usize, trials: usize, reports: &[(usize, usize, u32, u32, u32)]) -> Vec<u32> {
+        let mut w = vec![0u32; 4 + 2 * pops * trials];
+        for &(p, t, block_row, row, n) in reports {
+            let a = 4 + 2 * (p * trials + t);
+            w[a] = block_row;
+            w[a + 1] = !(((row - block_row) << 27) | n);
+        }
+        w
+    }
+
+    #[test]
+    fn first_fault_takes_the_earliest_row_then_update_order_then_trial() {
+        let order = [0, 2, 1];
+        // none
+        assert_eq!(first_fault(&words(3, 2, &[]), &order, 2)[0], 0);
+        // the earliest row, whatever the trial
+        let w = words(
+            3,
+            4,
+            &[(1, 0, 17, 20, 5), (2, 3, 17, 18, 9), (1, 2, 1, 7, 3)],
+        );
+        assert_eq!(first_fault(&w, &order, 4), [7, 1, 3, 2]);
+        // the same row: population 2 updates before 1; then the lower trial
+        let w = words(3, 4, &[(1, 0, 1, 7, 5), (2, 3, 1, 7, 9), (2, 1, 1, 7, 4)]);
+        assert_eq!(first_fault(&w, &order, 4), [7, 2, 4, 1]);
+        // lif_update's and fused_steps' 4 words come first
+        let mut w = words(3, 1, &[(1, 0, 1, 2, 0)]);
+        w[..4].copy_from_slice(&[9, 1, 6, 0]);
+        assert_eq!(first_fault(&w, &order, 1), [9, 1, 6, 0]);
     }
 }
