@@ -21,7 +21,7 @@ struct PoissonParams {
     n_keyed: u32,
     // the absolute step of row 1 of this chunk
     first_step: u32,
-    // ceil(n / WORKGROUP): the workgroups of one step
+    // ceil(words / WORKGROUP): the workgroups of one step
     blocks: u32,
     // steps in this chunk
     n_steps: u32,
@@ -37,8 +37,6 @@ struct PoissonParams {
 @group(1) @binding(0) var<uniform> step: Step;
 @group(1) @binding(1) var<uniform> chunk: Chunk;
 
-var<workgroup> packed: array<atomic<u32>, 2>;
-
 @compute @workgroup_size(64)
 fn poisson_input(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -46,28 +44,22 @@ fn poisson_input(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let s = step.row - 1u + wid.z; // step within the chunk
-    let n = (wid.x + wid.y * nwg.x) * WORKGROUP + lid;
-    if (s >= params.n_steps) {
-        return; // uniform per workgroup
+    let w = (wid.x + wid.y * nwg.x) * WORKGROUP + lid; // word of the population
+    let first = w * 32u;
+    if (s >= params.n_steps || first >= params.n) {
+        return;
     }
-    var threshold = 0u;
-    if (n < params.n) {
-        threshold = thresholds[params.thr_offset + n];
-    }
+    let count = min(32u, params.n - first);
+    let row = (s + 1u) * params.row_words + params.word_offset + w;
     for (var trial = 0u; trial < chunk.n_trials; trial = trial + 1u) {
-        // the previous trial's words are stored before they are cleared
-        workgroupBarrier();
-        if (lid < 2u) {
-            atomicStore(&packed[lid], 0u);
-        }
-        workgroupBarrier();
         let k = 2u * (trial * params.n_keyed + params.key_index);
-        if (n < params.n && poisson_spike(trial_keys[k], trial_keys[k + 1u], n, params.first_step + s, threshold)) {
-            atomicOr(&packed[lid / 32u], 1u << (n % 32u));
+        var bits = 0u;
+        for (var i = 0u; i < count; i = i + 1u) {
+            let n = first + i;
+            if (poisson_spike(trial_keys[k], trial_keys[k + 1u], n, params.first_step + s, thresholds[params.thr_offset + n])) {
+                bits = bits | (1u << i);
+            }
         }
-        workgroupBarrier();
-        if ((lid == 0u || lid == 32u) && n < params.n) {
-            spikes[trial * chunk.spike_stride + (s + 1u) * params.row_words + params.word_offset + n / 32u] = atomicLoad(&packed[lid / 32u]);
-        }
+        spikes[trial * chunk.spike_stride + row] = bits;
     }
 }

@@ -2037,11 +2037,11 @@ fn build_dispatch(
             key_index: sh.poisson[..p].iter().flatten().count() as u32,
             n_keyed,
             first_step: 0,
-            blocks: (pop.size as u64).div_ceil(WORKGROUP) as u32,
+            blocks: (pop.size as u64).div_ceil(32).div_ceil(WORKGROUP) as u32,
             n_steps: 0,
             _pad: [0; 3],
         };
-        // x, y: the neurons of one step; z: the steps (at most max_dim a dispatch)
+        // x, y: the spike words of one step; z: the steps (at most max_dim a dispatch)
         let grid = grid(
             params.blocks as u64,
             max_dim,
