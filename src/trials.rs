@@ -45,7 +45,7 @@ pub struct TrialRun {
     pub engine: String,
     pub adapter: Option<String>,
     /// Why the run ended early, if it did (all records end at the same
-    /// step; fewer records than trials when they ran one after another).
+    /// step; fewer records than trials when they ran in turn).
     pub stopped: Option<Stop>,
 }
 

@@ -1330,19 +1330,22 @@ impl GpuEngine {
         } else if plan.fused {
             trials.max(1)
         } else if plan.schedule == Schedule::Block {
-            // side by side, as many as the buffers of one trial fit their
-            // bindings and the grid's z
-            let per_trial = [
-                (plan.capacity as u64 + 1) * net.row_words() as u64,
-                Layout::new(net, &plan.blocked(net)).acc_len as u64,
-                net.total_neurons(),
-            ]
-            .into_iter()
-            .max()
-            .unwrap_or(1)
-                * 4;
+            // side by side, as many as the grid's z, the bindings (each of
+            // a trial's spike rows, sums, membranes and masks) and, all of
+            // a trial's buffers together, the device's largest buffer hold
+            let lay = Layout::new(net, &plan.blocked(net));
+            let (rows, sums) = (
+                (plan.capacity as u64 + 1) * net.row_words() as u64 * 4,
+                lay.acc_len as u64 * 4,
+            );
+            let (v, masks) = (lay.v_len as u64 * 4, net.total_neurons() * 4);
+            let binding = rows.max(sums).max(v).max(masks).max(1);
+            // spike rows and their staging, sums, membranes and their
+            // staging, masks
+            let all = 2 * rows + sums + 2 * v + masks;
             let z = ctx.limits.max_compute_workgroups_per_dimension as u64;
-            (max / per_trial.max(1))
+            (max / binding)
+                .min(ctx.limits.max_buffer_size / all.max(1))
                 .min(z)
                 .clamp(1, trials.max(1) as u64) as usize
         } else {
