@@ -17,9 +17,14 @@ run() {
 bench() { run "$1" nacc bench --backend gpu --budget 3 "${@:2}"; }
 echo "== GPU == CPU tests"
 run 180 test-gpu_vs_cpu
-echo "== this version (v10): seed, large, sparse-1m, trials, with kernel profiles"
+echo "== this version (v11): seed, large, sparse-1m, trials, with kernel profiles"
 bench 60 --network seed --network large --profile
 bench 150 --network sparse-1m --network trials --profile --json
+echo "== trials side by side on the block schedule (v11): 2 000/1 000/400, 1 and 64 trials"
+for t in 1 64; do
+  run 60 nacc run --scale 20 --trials $t --steps 2000 --backend gpu --quiet --out /tmp/trials$t
+  grep -E '"(engine|simulation)"' /tmp/trials$t/summary.json
+done
 echo "== A/B, alternated: v6 (step schedule, step-by-step sums), v7 (step schedule, blocked input sums), v8+ (block schedule), fused seed"
 for i in 1 2; do
   NACC_GPU_SCHEDULE=step NACC_GPU_BLOCK_MIN_SYNAPSES=1000000000000 bench 45 --network large
