@@ -68,34 +68,30 @@ fn avx2_and_baseline_loops_agree() {
     }
 
     // random networks (every reset mode, dense and sparse, sizes that end
-    // inside a word) and random weights, on generated input, step by step
+    // inside a word) with random weights, and networks with dopamine gains
+    // and plasticity, on generated input, step by step
     let mut rng = StdRng::seed_from_u64(77);
+    let mut cases = Vec::new();
     for case in 0..20 {
         let text = random_network(&mut rng, 80);
         let mut model =
             Model::build(Network::from_toml_str(&text, "random").unwrap(), case).unwrap();
         randomise_weights(&mut rng, &mut model);
-        let input = InputSource::generated(&model);
-        let (a, b) = both(|| {
-            let mut e = CpuEngine::with_threads(&model, 1).unwrap();
-            run_stepwise(&mut e, &model, &input, 40)
-        });
-        if let Some(d) = first_difference(&model, &a, &b) {
-            panic!("random network {case}: {d}\n{text}");
-        }
+        cases.push((format!("random network {case}"), text, model, 40));
     }
-
-    // dopamine gains and plasticity
     for case in 0..4 {
         let text = random_reward_network(&mut rng);
         let model = Model::build(Network::from_toml_str(&text, "reward").unwrap(), case).unwrap();
+        cases.push((format!("reward network {case}"), text, model, 60));
+    }
+    for (what, text, model, steps) in cases {
         let input = InputSource::generated(&model);
         let (a, b) = both(|| {
             let mut e = CpuEngine::with_threads(&model, 1).unwrap();
-            run_stepwise(&mut e, &model, &input, 60)
+            run_stepwise(&mut e, &model, &input, steps)
         });
         if let Some(d) = first_difference(&model, &a, &b) {
-            panic!("reward network {case}: {d}\n{text}");
+            panic!("{what}: {d}\n{text}");
         }
     }
 
