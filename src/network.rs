@@ -44,7 +44,8 @@ fn build_threads() -> usize {
 }
 
 /// The pre neurons of post `j` of a sparse projection, ascending: a pure
-/// function of (seed, projection, j).
+/// function of (seed, projection, j). `seen` is a bit set of `n_pre` bits,
+/// empty on entry and on return.
 fn choose_pres(
     conn: Connectivity,
     seed: u64,
@@ -52,7 +53,7 @@ fn choose_pres(
     j: u32,
     n_pre: usize,
     out: &mut Vec<u32>,
-    seen: &mut std::collections::HashSet<u32>,
+    seen: &mut [u64],
 ) {
     out.clear();
     match conn {
@@ -64,18 +65,18 @@ fn choose_pres(
         }
         Connectivity::FixedFanIn(k) => {
             // Floyd's algorithm: k distinct of n_pre with k draws
-            seen.clear();
             let n = n_pre as u64;
             for i in (n - k as u64)..n {
                 let r = hash4(seed, stream, j, mix32(i as u32));
                 let t = ((r as u64 * (i + 1)) >> 32) as u32; // uniform in 0..=i
-                let pick = if seen.insert(t) {
-                    t
-                } else {
-                    seen.insert(i as u32);
-                    i as u32
-                };
+                let (word, bit) = (t as usize / 64, 1u64 << (t % 64));
+                // i itself was never picked: the picks so far are below it
+                let pick = if seen[word] & bit == 0 { t } else { i as u32 };
+                seen[pick as usize / 64] |= 1 << (pick % 64);
                 out.push(pick);
+            }
+            for &x in out.iter() {
+                seen[x as usize / 64] = 0;
             }
             out.sort_unstable();
         }
@@ -142,7 +143,7 @@ fn build_sparse(
             .map(|t| {
                 scope.spawn(move || {
                     let (mut counts, mut pres, mut ws) = (Vec::new(), Vec::new(), Vec::new());
-                    let (mut row, mut seen) = (Vec::new(), std::collections::HashSet::new());
+                    let (mut row, mut seen) = (Vec::new(), vec![0u64; n_pre.div_ceil(64)]);
                     for j in (t * per)..((t + 1) * per).min(n_post) {
                         choose_pres(proj.conn, seed, sc, j as u32, n_pre, &mut row, &mut seen);
                         counts.push(row.len());
