@@ -18,7 +18,9 @@ struct GatherParams {
     acc_offset: u32,
     // offset of the pre population's masks in `masks`
     mask_offset: u32,
-    _pad0: u32,
+    // the part's first slice (a projection too large for one binding is
+    // split into parts of whole slices, each with its own buffers)
+    first_slice: u32,
 }
 
 @group(0) @binding(0) var<uniform> mask_params: MaskParams;

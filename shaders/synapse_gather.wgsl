@@ -25,11 +25,14 @@ struct GatherParams {
     acc_offset: u32,
     // offset of the pre population's masks in `masks`
     mask_offset: u32,
-    _pad0: u32,
+    // the part's first slice (a projection too large for one binding is
+    // split into parts of whole slices, each with its own buffers)
+    first_slice: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: GatherParams;
-// per slice of 64 posts: where its synapses start (and the next slice's)
+// per slice of 64 posts of this part: where its synapses start in syn_pre
+// and syn_w (and the next slice's)
 @group(0) @binding(1) var<storage, read> slice_ptr: array<u32>;
 @group(0) @binding(2) var<storage, read> syn_pre: array<u32>;
 @group(0) @binding(3) var<storage, read> syn_w: array<i32>;
@@ -47,8 +50,8 @@ fn synapse_gather(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let slice = linear_group(wid, nwg);
-    let post = slice * WORKGROUP + lid;
+    let slice = linear_group(wid, nwg); // of this part
+    let post = (params.first_slice + slice) * WORKGROUP + lid;
     let trial = wid.z;
     let mask_base = trial * chunk.mask_stride + params.mask_offset;
     let start = slice_ptr[slice];

@@ -707,6 +707,23 @@ fn sparse_networks_on_the_gpu(ctx: &Ctx) {
             assert_eq!(gpu.blocked_projections(), [0, 1, 2], "{what}");
         }
     }
+    // gathered projections larger than a binding, in parts of whole slices
+    // of 64 posts: fc1 (600 posts x 37 synapses) and fc3 (240 posts x ~240)
+    // under an 80 000-byte limit (the block's sums, 69 120 bytes, still fit)
+    let net = common::sparse_net("fixed_fan_in = 37", "fixed_probability = 0.2")
+        .scaled(12)
+        .unwrap();
+    let model = Model::build(net, 8).unwrap();
+    let input = InputSource::generated(&model);
+    let narrow = GpuOptions {
+        max_binding_bytes: Some(80_000),
+        ..Default::default()
+    };
+    let gpu = GpuEngine::new(ctx.clone(), &model, &input, 50, narrow).unwrap();
+    assert_eq!(gpu.schedule(), Some(Schedule::Block));
+    let parts = gpu.weight_parts();
+    assert!(parts[0] >= 2 && parts[2] >= 3, "parts {parts:?}");
+    assert_path_agrees(ctx, &model, &input, 120, 50, narrow, "gathered in parts");
 }
 
 fn gpu_memory_estimate_is_within_10_percent(ctx: &Ctx) {

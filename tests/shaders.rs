@@ -188,7 +188,7 @@ fn repr_c_types_match_wgsl_structs() {
         &gather,
         GatherParams,
         "GatherParams",
-        [n_post, acc_offset, mask_offset]
+        [n_post, acc_offset, mask_offset, first_slice]
     );
     check_layout!(
         &syn,

@@ -183,5 +183,5 @@ pub struct GatherParams {
     pub n_post: u32,
     pub acc_offset: u32,
     pub mask_offset: u32,
-    pub _pad0: u32,
+    pub first_slice: u32,
 }

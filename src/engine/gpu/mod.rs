@@ -187,7 +187,10 @@ struct Dispatch {
     /// Per sparse projection on the block schedule (unless
     /// `NACC_GPU_SPARSE=scatter`): its pre population's `block_masks` and
     /// its `synapse_gather`, once per block.
-    gather_launches: Vec<Option<(Launch, Launch)>>,
+    /// (The masks are written once per block and pre population: by its
+    /// first gathered projection in update order.) A projection whose
+    /// synapses exceed a binding has one `synapse_gather` per part.
+    gather_launches: Vec<Option<(Option<Launch>, Vec<Launch>)>>,
     /// Per population: its lif_update launch (LIF only).
     lif_launches: Vec<Option<Launch>>,
     poisson_pipeline: wgpu::ComputePipeline,
@@ -285,15 +288,14 @@ impl Dispatch {
                             self.dispatch(pass, probe, &self.block_pipeline, l, "synapse_block");
                         }
                         // a sparse projection: gathered, or scattered
-                        if let Some((masks, gather)) = &self.gather_launches[j] {
-                            self.dispatch(pass, probe, &self.masks_pipeline, masks, "block_masks");
-                            self.dispatch(
-                                pass,
-                                probe,
-                                &self.gather_pipeline,
-                                gather,
-                                "synapse_gather",
-                            );
+                        if let Some((masks, parts)) = &self.gather_launches[j] {
+                            if let Some(m) = masks {
+                                self.dispatch(pass, probe, &self.masks_pipeline, m, "block_masks");
+                            }
+                            for g in parts {
+                                let pipeline = &self.gather_pipeline;
+                                self.dispatch(pass, probe, pipeline, g, "synapse_gather");
+                            }
                         }
                         for l in &self.syn_launches[j] {
                             let pipeline = &self.scatter_block_pipeline;
@@ -1405,7 +1407,12 @@ impl GpuEngine {
                 .flatten()
                 .chain(d.lif_launches.iter().flatten())
                 .chain(d.block_launches.iter().flatten())
-                .chain(d.gather_launches.iter().flatten().flat_map(|(m, g)| [m, g]))
+                .chain(
+                    d.gather_launches
+                        .iter()
+                        .flatten()
+                        .flat_map(|(m, g)| m.iter().chain(g)),
+                )
                 .map(|l| l.grid)
                 .collect(),
             Path::Fused { .. } => vec![(1, 1)],
@@ -1436,7 +1443,7 @@ impl GpuEngine {
         match &self.path {
             Path::Dispatch(d) => (0..d.syn_launches.len())
                 .map(|j| {
-                    let gathered = d.gather_launches[j].is_some() as usize;
+                    let gathered = d.gather_launches[j].as_ref().map_or(0, |g| g.1.len());
                     d.syn_launches[j].len() + d.block_launches[j].len() + gathered
                 })
                 .collect(),
@@ -1717,52 +1724,88 @@ fn build_dispatch(
     }
     let masks = buffer(device, "masks", mask_bytes, wgpu::BufferUsages::STORAGE);
     let mut gather_launches = Vec::new();
+    // the first gathered projection of each pre population in update order
+    // writes its masks for the block; the later ones read them
+    let mut masks_by: Vec<Option<usize>> = vec![None; net.populations.len()];
+    for &p in &net.order {
+        for &j in &lay.incoming[p] {
+            let pre = net.projections[j].pre;
+            if quantized[j].sparse.is_some() && masks_by[pre].is_none() {
+                masks_by[pre] = Some(j);
+            }
+        }
+    }
     for (j, (proj, q)) in net.projections.iter().zip(quantized).enumerate() {
         gather_launches.push(None);
-        if q.sparse.is_some() && gather {
+        if let Some((slice_ptr, pre, w)) = by_post_slices(q).filter(|_| gather) {
             let what = format!("sparse projection `{}`", proj.name);
-            let (slice_ptr, pre, w) = by_post_slices(q)
-                .ok_or_else(|| too_big(&what, q.wq.len() as u64 * 4, u32::MAX as u64, ctx))?;
-            let bytes = pre.len() as u64 * 4;
-            if bytes > max_binding {
-                return Err(too_big(&what, bytes, max_binding, ctx));
-            }
             let n_pre = net.populations[proj.pre].size;
-            let ptr_buf = storage_buffer(device, "slice_ptr", &slice_ptr);
-            let pre_buf = storage_buffer(device, "syn_pre", &pre);
-            let w_buf = storage_buffer(device, "syn_w", &w);
-            let mp = MaskParams {
-                n: n_pre as u32,
-                word_offset: lay.word_offset[proj.pre] as u32,
-                row_words: lay.row_words as u32,
-                mask_offset: mask_offset[proj.pre] as u32,
+            let masks_launch = if masks_by[proj.pre] == Some(j) {
+                let mp = MaskParams {
+                    n: n_pre as u32,
+                    word_offset: lay.word_offset[proj.pre] as u32,
+                    row_words: lay.row_words as u32,
+                    mask_offset: mask_offset[proj.pre] as u32,
+                };
+                let (launch, mp_buf) = uniform_launch(
+                    device,
+                    "block_masks",
+                    &masks_layout,
+                    &mp,
+                    &[sh.spikes, &masks],
+                    grid((n_pre as u64).div_ceil(WORKGROUP), max_dim, &what)?,
+                );
+                keep.push(mp_buf);
+                Some(launch)
+            } else {
+                None
             };
-            let gp = GatherParams {
-                n_post: q.n_post as u32,
-                acc_offset: lay.acc_offset[j] as u32,
-                mask_offset: mask_offset[proj.pre] as u32,
-                _pad0: 0,
-            };
-            let (masks_launch, mp_buf) = uniform_launch(
-                device,
-                "block_masks",
-                &masks_layout,
-                &mp,
-                &[sh.spikes, &masks],
-                grid((n_pre as u64).div_ceil(WORKGROUP), max_dim, &what)?,
-            );
-            let (gather_launch, gp_buf) = uniform_launch(
-                device,
-                "synapse_gather",
-                &gather_layout,
-                &gp,
-                &[&ptr_buf, &pre_buf, &w_buf, &masks, &acc],
-                grid(slice_ptr.len() as u64 - 1, max_dim, &what)?,
-            );
-            gather_launches[j] = Some((masks_launch, gather_launch));
+            // parts of whole slices whose synapses fit one binding each
+            let max_slots = max_binding / 4;
+            let mut parts = Vec::new();
+            let mut first = 0;
+            while first + 1 < slice_ptr.len() {
+                let mut end = first + 1;
+                while end + 1 < slice_ptr.len()
+                    && slice_ptr[end + 1] - slice_ptr[first] <= max_slots
+                {
+                    end += 1;
+                }
+                let slots = slice_ptr[end] - slice_ptr[first];
+                if slots > max_slots {
+                    let what = format!("{what}: the synapses of 64 posts");
+                    return Err(too_big(&what, slots * 4, max_binding, ctx));
+                }
+                let base = slice_ptr[first];
+                let ptr: Vec<u32> = slice_ptr[first..=end]
+                    .iter()
+                    .map(|&x| (x - base) as u32)
+                    .collect();
+                let range = base as usize..slice_ptr[end] as usize;
+                let ptr_buf = storage_buffer(device, "slice_ptr", &ptr);
+                let pre_buf = storage_buffer(device, "syn_pre", &pre[range.clone()]);
+                let w_buf = storage_buffer(device, "syn_w", &w[range]);
+                let gp = GatherParams {
+                    n_post: q.n_post as u32,
+                    acc_offset: lay.acc_offset[j] as u32,
+                    mask_offset: mask_offset[proj.pre] as u32,
+                    first_slice: first as u32,
+                };
+                let (launch, gp_buf) = uniform_launch(
+                    device,
+                    "synapse_gather",
+                    &gather_layout,
+                    &gp,
+                    &[&ptr_buf, &pre_buf, &w_buf, &masks, &acc],
+                    grid((end - first) as u64, max_dim, &what)?,
+                );
+                parts.push(launch);
+                keep.extend([ptr_buf, pre_buf, w_buf, gp_buf]);
+                first = end;
+            }
+            gather_launches[j] = Some((masks_launch, parts));
             syn_launches.push(vec![]);
             block_launches.push(vec![]);
-            keep.extend([ptr_buf, pre_buf, w_buf, mp_buf, gp_buf]);
             continue;
         }
         if let Some(pm) = &q.sparse {

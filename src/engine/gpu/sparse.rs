@@ -6,10 +6,10 @@ use super::WORKGROUP;
 /// [`WORKGROUP`] posts: synapse k of post 64 s + i at `slice_ptr[s] + 64 k +
 /// i`; a slice as wide as its largest fan-in, shorter posts padded with
 /// (pre 0, weight 0). Returns (slice_ptr, pre, weight), or None when the
-/// slots do not fit u32 indices.
+/// projection is not sparse.
 pub(super) fn by_post_slices(
     q: &crate::network::Quantized,
-) -> Option<(Vec<u32>, Vec<u32>, Vec<i32>)> {
+) -> Option<(Vec<u64>, Vec<u32>, Vec<i32>)> {
     let pm = q.sparse.as_ref()?;
     let w = WORKGROUP as usize;
     let mut fan = vec![0u32; q.n_post];
@@ -22,10 +22,6 @@ pub(super) fn by_post_slices(
         slice_ptr.push(slice_ptr.last()? + width * w as u64);
     }
     let total = *slice_ptr.last()?;
-    if total > u32::MAX as u64 {
-        return None;
-    }
-    let slice_ptr: Vec<u32> = slice_ptr.iter().map(|&x| x as u32).collect();
     let (mut pre, mut wq) = (vec![0u32; total as usize], vec![0i32; total as usize]);
     let mut next = vec![0u32; q.n_post];
     for i in 0..q.n_pre {
