@@ -32,7 +32,7 @@ for i in 1 2; do
   bench 45 --network seed --network large
   NACC_GPU_FUSED=1 bench 30 --network seed
 done
-echo "== sparse-1m scattered (v9)"
+echo "== sparse-1m scattered (v9): the price of an atomic against a gathered read (GATHER_MIN_ACTIVE)"
 NACC_GPU_SPARSE=scatter bench 120 --network sparse-1m --json
 echo "== large: spike words per synapse_block invocation (default 4)"
 for w in 2 8; do NACC_BLOCK_CHUNK_WORDS=$w bench 45 --network large; done

@@ -2,7 +2,7 @@
 //! measured on the objects a run builds, so that tests can hold the
 //! estimate to the truth.
 
-use crate::config::{Connectivity, Network};
+use crate::config::{Connectivity, Network, PopKind, Population};
 use crate::engine::gpu::Schedule;
 use crate::network::{Model, Quantized};
 use crate::record::SpikeRecord;
@@ -150,6 +150,7 @@ pub fn estimate(
                 .sum();
             g.push(("Poisson thresholds".into(), poisson * 4));
         }
+        let gathered = plan.gathered(net);
         let (mut weights, mut by_post) = (0u64, 0u64);
         for (j, p) in net.projections.iter().enumerate() {
             let (n_pre, n_post) = (
@@ -161,7 +162,7 @@ pub fn estimate(
                 (Connectivity::Dense, false) => n_pre * n_post.div_ceil(4) * 16,
                 // by post in slices of 64, each as wide as its largest
                 // fan-in (about mean + 2.4 sd: the largest of 64 draws)
-                (conn, _) if plan.gather => {
+                (conn, _) if gathered[j] => {
                     let slices = n_post.div_ceil(64);
                     let width = match conn {
                         Connectivity::FixedFanIn(k) => k as f64,
@@ -239,15 +240,75 @@ pub struct GpuPlan {
     pub block_min_synapses: usize,
     /// The order of the dispatches when not fused.
     pub schedule: Schedule,
-    /// Sparse projections are gathered by post (`synapse_gather`).
+    /// Sparse projections may be gathered by post (`synapse_gather`):
+    /// those that [`GpuPlan::gathered`] picks.
     pub gather: bool,
+    /// The fraction of its pre neurons spiking in a block from which a
+    /// sparse projection is gathered ([`GATHER_MIN_ACTIVE`]; 0: always).
+    pub gather_min_active: f64,
     /// Trials one engine runs side by side: all of them on the fused
     /// kernel, as many as its buffers fit on the block schedule (the run
     /// takes them in batches), else 1 (one after another).
     pub trials: usize,
 }
 
+/// A sparse projection on the block schedule is gathered by post when at
+/// least this fraction of its pre neurons is expected to spike in a block
+/// (see [`GpuPlan::gathered`]).
+pub const GATHER_MIN_ACTIVE: f64 = 0.2;
+
+/// The expected fraction of a population's neurons that spike at least once
+/// in a block of `BLOCK_STEPS` steps: for a Poisson population, the mean of
+/// 1 - (1 - r)^16 over its rates r (uniform in its range); for a LIF
+/// population, not known before the run: 1.
+pub fn active_in_block(pop: &Population) -> f64 {
+    let n = crate::engine::BLOCK_STEPS as f64;
+    match pop.kind {
+        PopKind::Poisson { rate_lo, rate_hi } => {
+            let (lo, hi) = (
+                (rate_lo as f64).clamp(0.0, 1.0),
+                (rate_hi as f64).clamp(0.0, 1.0),
+            );
+            if hi - lo < 1e-9 {
+                1.0 - (1.0 - lo).powf(n)
+            } else {
+                // the integral of (1 - r)^n over [lo, hi], over hi - lo
+                let silent =
+                    ((1.0 - lo).powf(n + 1.0) - (1.0 - hi).powf(n + 1.0)) / ((n + 1.0) * (hi - lo));
+                1.0 - silent
+            }
+        }
+        PopKind::Lif(_) => 1.0,
+    }
+}
+
 impl GpuPlan {
+    /// Per projection: whether its sums are gathered by post
+    /// (`synapse_gather`) rather than scattered from its spiking pre
+    /// neurons (`synapse_scatter_block`; dense projections: neither).
+    ///
+    /// The choice per sparse projection of S synapses, on a block of 16
+    /// steps: the gather reads every synapse once (8 bytes, coalesced, plus
+    /// a mask from cache) and stores its sums without atomics, whatever the
+    /// rate; the scatter reads the synapses of the pre neurons that spike
+    /// in the block (a fraction f of them) and makes one atomicAdd per
+    /// synaptic event (16 r S at rate r). With an atomic costing about 4
+    /// reads, the scatter is cheaper while f is below ~0.2 (rates below
+    /// ~1.3 % a step): [`GATHER_MIN_ACTIVE`], from the pre population's
+    /// rates ([`active_in_block`]; a LIF population is gathered). The
+    /// atomic's cost is a guess until both kernels are timed on the H100
+    /// (`benches/device.sh` times sparse-1m both ways).
+    pub fn gathered(&self, net: &Network) -> Vec<bool> {
+        net.projections
+            .iter()
+            .map(|p| {
+                self.gather
+                    && !matches!(p.conn, Connectivity::Dense)
+                    && active_in_block(&net.populations[p.pre]) >= self.gather_min_active
+            })
+            .collect()
+    }
+
     /// How the engine runs, in words: "block schedule", "fused kernel"...,
     /// and how `trials` trials go when there are several.
     pub fn describe(&self, trials: usize) -> String {
@@ -311,4 +372,44 @@ pub fn record_bytes(r: &SpikeRecord) -> u64 {
         .iter()
         .map(|p| (p.bits.capacity() + p.counts.capacity()) as u64 * 4)
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn active_in_block_is_the_mean_chance_of_a_spike_in_16_steps() {
+        let poisson = |lo: f32, hi: f32| Population {
+            name: "in".into(),
+            size: 1,
+            kind: PopKind::Poisson {
+                rate_lo: lo,
+                rate_hi: hi,
+            },
+            dopamine: None,
+        };
+        for (lo, hi) in [
+            (0.1, 0.5),
+            (0.002, 0.01),
+            (0.0, 0.0),
+            (0.3, 0.3),
+            (0.0, 1.0),
+        ] {
+            // the mean over a fine grid of rates, step by step
+            let n = 100_000;
+            let mean = (0..n)
+                .map(|k| {
+                    let r = lo as f64 + (hi - lo) as f64 * (k as f64 + 0.5) / n as f64;
+                    1.0 - (0..16).fold(1.0, |silent, _| silent * (1.0 - r))
+                })
+                .sum::<f64>()
+                / n as f64;
+            let got = active_in_block(&poisson(lo, hi));
+            assert!((got - mean).abs() < 1e-6, "[{lo}, {hi}]: {got} vs {mean}");
+        }
+        // the default input is gathered, a quiet one scattered
+        assert!(active_in_block(&poisson(0.1, 0.5)) > GATHER_MIN_ACTIVE);
+        assert!(active_in_block(&poisson(0.002, 0.01)) < GATHER_MIN_ACTIVE);
+    }
 }

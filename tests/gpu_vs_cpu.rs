@@ -707,6 +707,44 @@ fn sparse_networks_on_the_gpu(ctx: &Ctx) {
             assert_eq!(gpu.blocked_projections(), [0, 1, 2], "{what}");
         }
     }
+    // a quiet input (0.2-1 % a step: ~9 % of its neurons spike in a block
+    // of 16 steps) is scattered from its spiking neurons, not gathered
+    let quiet = common::sparse_net("fixed_fan_in = 37", "fixed_probability = 0.2")
+        .scaled(4)
+        .unwrap();
+    let mut quiet = quiet;
+    quiet.populations[0].kind = nacc::config::PopKind::Poisson {
+        rate_lo: 0.002,
+        rate_hi: 0.01,
+    };
+    let model = Model::build(quiet, 6).unwrap();
+    let input = InputSource::generated(&model);
+    let mut gpu = GpuEngine::new(ctx.clone(), &model, &input, 64, GpuOptions::default()).unwrap();
+    assert!(gpu.start_profile());
+    gpu.run_chunk(&mut ChunkSpikes::new(&model.net, 64))
+        .unwrap();
+    let kernels: Vec<String> = gpu
+        .take_profile()
+        .unwrap()
+        .kernels
+        .into_iter()
+        .map(|k| k.0)
+        .collect();
+    let ran = |name: &str| kernels.iter().any(|k| k == name);
+    assert!(
+        ran("synapse_scatter_block") && !ran("synapse_gather"),
+        "{kernels:?}"
+    );
+    assert_path_agrees(
+        ctx,
+        &model,
+        &input,
+        160,
+        64,
+        GpuOptions::default(),
+        "quiet input",
+    );
+
     // gathered projections larger than a binding, in parts of whole slices
     // of 64 posts: fc1 (600 posts x 37 synapses) and fc3 (240 posts x ~240)
     // under an 80 000-byte limit (the block's sums, 69 120 bytes, still fit)
@@ -747,6 +785,21 @@ fn gpu_memory_estimate_is_within_10_percent(ctx: &Ctx) {
             common::sparse_net("fixed_fan_in = 40", "fixed_probability = 0.3")
                 .scaled(20)
                 .unwrap(),
+            1,
+            false,
+        ),
+        (
+            "sparse x20, quiet input (scattered)",
+            {
+                let mut net = common::sparse_net("fixed_fan_in = 40", "fixed_probability = 0.3")
+                    .scaled(20)
+                    .unwrap();
+                net.populations[0].kind = nacc::config::PopKind::Poisson {
+                    rate_lo: 0.001,
+                    rate_hi: 0.002,
+                };
+                net
+            },
             1,
             false,
         ),

@@ -184,9 +184,9 @@ struct Dispatch {
     block_launches: Vec<Vec<Launch>>,
     masks_pipeline: wgpu::ComputePipeline,
     gather_pipeline: wgpu::ComputePipeline,
-    /// Per sparse projection on the block schedule (unless
-    /// `NACC_GPU_SPARSE=scatter`): its pre population's `block_masks` and
-    /// its `synapse_gather`, once per block.
+    /// Per sparse projection gathered on the block schedule
+    /// (`GpuPlan::gathered`): its pre population's `block_masks` and its
+    /// `synapse_gather`, once per block.
     /// (The masks are written once per block and pre population: by its
     /// first gathered projection in update order.) A projection whose
     /// synapses exceed a binding has one `synapse_gather` per part.
@@ -1305,6 +1305,7 @@ impl GpuEngine {
             block_min_synapses: block_min_synapses(&opts),
             schedule: schedule(net, &opts),
             gather: false,
+            gather_min_active: crate::memory::GATHER_MIN_ACTIVE,
             trials: 1,
         };
         // the sums of BLOCK_STEPS steps must fit one binding: else step by
@@ -1320,10 +1321,14 @@ impl GpuEngine {
             plan.block_min_synapses = usize::MAX;
         }
         // sparse projections on the block schedule are gathered by post
-        // unless asked (or `NACC_GPU_SPARSE=scatter`, for kernel
-        // experiments) to scatter
-        let scatter =
-            opts.sparse_scatter || std::env::var("NACC_GPU_SPARSE").is_ok_and(|v| v == "scatter");
+        // where their pre population is busy (GpuPlan::gathered), unless
+        // asked to scatter; `NACC_GPU_SPARSE=scatter` or `gather` (every
+        // one, whatever the rates) for kernel experiments
+        let forced = std::env::var("NACC_GPU_SPARSE");
+        let scatter = opts.sparse_scatter || forced.as_deref() == Ok("scatter");
+        if forced.as_deref() == Ok("gather") {
+            plan.gather_min_active = 0.0;
+        }
         // (and the block's spike masks of every neuron fit one binding)
         let masks_fit = net.total_neurons() * 4 <= max;
         plan.gather = !plan.fused && plan.schedule == Schedule::Block && !scatter && masks_fit;
@@ -1601,8 +1606,7 @@ fn build_dispatch(
     keep: &mut Vec<wgpu::Buffer>,
 ) -> Result<Path> {
     let device = &ctx.device;
-    // sparse projections on the block schedule: gathered by post
-    let (schedule, gather) = (plan.schedule, plan.gather);
+    let schedule = plan.schedule;
     // every trial's sums (a trial's start at t * acc_len)
     let acc = buffer(
         device,
@@ -1709,7 +1713,9 @@ fn build_dispatch(
         mask_offset.push(n_masks);
         n_masks += pop.size;
     }
-    let mask_bytes = if gather {
+    // sparse projections gathered by post (the others scatter)
+    let gathered = plan.gathered(net);
+    let mask_bytes = if gathered.contains(&true) {
         sh.trials as u64 * n_masks as u64 * 4
     } else {
         4
@@ -1730,14 +1736,14 @@ fn build_dispatch(
     for &p in &net.order {
         for &j in &lay.incoming[p] {
             let pre = net.projections[j].pre;
-            if quantized[j].sparse.is_some() && masks_by[pre].is_none() {
+            if gathered[j] && masks_by[pre].is_none() {
                 masks_by[pre] = Some(j);
             }
         }
     }
     for (j, (proj, q)) in net.projections.iter().zip(quantized).enumerate() {
         gather_launches.push(None);
-        if let Some((slice_ptr, pre, w)) = by_post_slices(q).filter(|_| gather) {
+        if let Some((slice_ptr, pre, w)) = by_post_slices(q).filter(|_| gathered[j]) {
             let what = format!("sparse projection `{}`", proj.name);
             let n_pre = net.populations[proj.pre].size;
             let masks_launch = if masks_by[proj.pre] == Some(j) {
