@@ -4,9 +4,11 @@
 // time and no upload. The input does not depend on the network, so it is
 // drawn for the whole chunk before the steps run: the grid's z is the step
 // (from the Step entry bound, so that chunks longer than the z limit take
-// several dispatches), x and y the neurons. A workgroup covers 64 neurons =
-// 2 whole spike words of one step and stores whole words, for every trial
-// in turn (each draws with its own keys, from `trial_keys`).
+// several dispatches), x and y the spike words. An invocation draws the 32
+// neurons of one word and stores the word, for every trial in turn (each
+// with its own keys, from `trial_keys`): no workgroup memory and no
+// barriers (a loop of barriers over the trials cost ~10 % of a small
+// network's step on lavapipe, benches/NOTES.md v11).
 
 struct PoissonParams {
     n: u32,
