@@ -514,17 +514,48 @@ impl Quantized {
         for i in 0..n_pre {
             pre_ptr[i + 1] += pre_ptr[i];
         }
-        let mut next = pre_ptr.clone();
         let mut post: Vec<u32> = try_zeroed(w.len(), "sparse synapses")?;
         let mut wq: Vec<i32> = try_zeroed(w.len(), "quantised weights")?;
-        for (j, r) in rows.ptr.windows(2).enumerate().take(n_post) {
-            for (&i, &x) in rows.pre[r[0]..r[1]].iter().zip(&w[r[0]..r[1]]) {
-                let slot = &mut next[i as usize];
-                post[*slot] = j as u32;
-                wq[*slot] = quantize_one(x, f).expect("checked by choose_frac_bits");
-                *slot += 1;
+        // threads own ranges of pre neurons with about equal synapse counts,
+        // so their parts of `post` and `wq` are disjoint; each walks every
+        // synapse in post order and places its own: the serial order
+        let threads = build_threads().clamp(1, n_pre.max(1));
+        let bounds: Vec<usize> = (0..threads)
+            .map(|t| {
+                pre_ptr
+                    .partition_point(|&p| p < t * w.len() / threads)
+                    .min(n_pre)
+            })
+            .chain([n_pre])
+            .collect();
+        std::thread::scope(|scope| {
+            let (mut post_rest, mut wq_rest) = (&mut post[..], &mut wq[..]);
+            for t in 0..threads {
+                let (lo, hi) = (bounds[t], bounds[t + 1]);
+                let len = pre_ptr[hi] - pre_ptr[lo];
+                let (post_part, p_rest) = std::mem::take(&mut post_rest).split_at_mut(len);
+                let (wq_part, w_rest) = std::mem::take(&mut wq_rest).split_at_mut(len);
+                (post_rest, wq_rest) = (p_rest, w_rest);
+                let pre_ptr = &pre_ptr;
+                scope.spawn(move || {
+                    let base = pre_ptr[lo];
+                    let mut next: Vec<usize> = pre_ptr[lo..hi].iter().map(|&p| p - base).collect();
+                    for (j, r) in rows.ptr.windows(2).enumerate().take(n_post) {
+                        for (&i, &x) in rows.pre[r[0]..r[1]].iter().zip(&w[r[0]..r[1]]) {
+                            let i = i as usize;
+                            if i < lo || i >= hi {
+                                continue;
+                            }
+                            let slot = &mut next[i - lo];
+                            post_part[*slot] = j as u32;
+                            wq_part[*slot] =
+                                quantize_one(x, f).expect("checked by choose_frac_bits");
+                            *slot += 1;
+                        }
+                    }
+                });
             }
-        }
+        });
         Ok(Quantized::with_bits(
             f,
             n_pre,

@@ -23,16 +23,46 @@ pub(super) fn by_post_slices(
     }
     let total = *slice_ptr.last()?;
     let (mut pre, mut wq) = (vec![0u32; total as usize], vec![0i32; total as usize]);
-    let mut next = vec![0u32; q.n_post];
-    for i in 0..q.n_pre {
-        for s in pm.pre_ptr[i]..pm.pre_ptr[i + 1] {
-            let j = pm.post[s] as usize;
-            let e = slice_ptr[j / w] as usize + next[j] as usize * w + j % w;
-            pre[e] = i as u32;
-            wq[e] = q.wq[s];
-            next[j] += 1;
+    // threads own ranges of slices with about equal slots, so their parts
+    // of `pre` and `wq` are disjoint; each walks every synapse in pre order
+    // and places its own posts' (a post's synapses by ascending pre, as one
+    // thread would)
+    let slices = slice_ptr.len() - 1;
+    let threads = crate::engine::cpu::default_threads().clamp(1, slices.max(1));
+    let bounds: Vec<usize> = (0..threads)
+        .map(|t| slice_ptr.partition_point(|&p| p < t as u64 * total / threads as u64))
+        .map(|s| s.min(slices))
+        .chain([slices])
+        .collect();
+    std::thread::scope(|scope| {
+        let (mut pre_rest, mut wq_rest) = (&mut pre[..], &mut wq[..]);
+        for t in 0..threads {
+            let (lo, hi) = (bounds[t], bounds[t + 1]);
+            let len = (slice_ptr[hi] - slice_ptr[lo]) as usize;
+            let (pre_part, p_rest) = std::mem::take(&mut pre_rest).split_at_mut(len);
+            let (wq_part, w_rest) = std::mem::take(&mut wq_rest).split_at_mut(len);
+            (pre_rest, wq_rest) = (p_rest, w_rest);
+            let slice_ptr = &slice_ptr;
+            scope.spawn(move || {
+                let base = slice_ptr[lo];
+                let posts = lo * w..(hi * w).min(q.n_post);
+                let mut next = vec![0u32; posts.len()];
+                for i in 0..q.n_pre {
+                    for s in pm.pre_ptr[i]..pm.pre_ptr[i + 1] {
+                        let j = pm.post[s] as usize;
+                        if !posts.contains(&j) {
+                            continue;
+                        }
+                        let k = &mut next[j - posts.start];
+                        let e = (slice_ptr[j / w] - base) as usize + *k as usize * w + j % w;
+                        pre_part[e] = i as u32;
+                        wq_part[e] = q.wq[s];
+                        *k += 1;
+                    }
+                }
+            });
         }
-    }
+    });
     Some((slice_ptr, pre, wq))
 }
 
