@@ -64,6 +64,8 @@ pub fn estimate(
     let mut e = Estimate::default();
     let mut raw = 0u64;
     let mut quant = 0u64;
+    // sparse projections the GPU gathers are quantised by post (no CSR)
+    let by_post = gpu.map(|plan| plan.gathered(net)).unwrap_or_default();
     for (j, p) in net.projections.iter().enumerate() {
         let (n_pre, n_post) = (
             net.populations[p.pre].size as u64,
@@ -78,7 +80,11 @@ pub fn estimate(
             }
             _ => {
                 raw += syn * 8 + (n_post + 1) * 8;
-                quant += syn * 8 + (n_pre + 1) * 8;
+                quant += if by_post.get(j) == Some(&true) {
+                    syn * 4
+                } else {
+                    syn * 8 + (n_pre + 1) * 8
+                };
             }
         }
     }

@@ -263,11 +263,20 @@ impl Model {
 
     /// The fixed-point form of every projection, in config order.
     pub fn quantize(&self) -> Result<Vec<Quantized>> {
+        self.quantize_for(&[])
+    }
+
+    /// [`Model::quantize`], except that each sparse projection `j` with
+    /// `by_post[j]` keeps its synapses by post, as they were built (see
+    /// [`Quantized::by_post`]): the GPU's gather reads them so, and the
+    /// regrouping by pre neuron is most of the setup of a large network.
+    pub fn quantize_for(&self, by_post: &[bool]) -> Result<Vec<Quantized>> {
         self.net
             .projections
             .iter()
             .zip(&self.weights)
-            .map(|(proj, w)| {
+            .enumerate()
+            .map(|(j, (proj, w))| {
                 let n_pre = self.net.populations[proj.pre].size;
                 let n_post = self.net.populations[proj.post].size;
                 let q = match (&w.sparse, &proj.plasticity) {
@@ -275,12 +284,27 @@ impl Model {
                         Quantized::new_plastic(&w.w, n_post, n_pre, pl.w_min, pl.w_max)
                     }
                     (None, None) => Quantized::new(&w.w, n_post, n_pre),
+                    (Some(rows), _) if by_post.get(j) == Some(&true) => {
+                        Quantized::new_sparse_by_post(&w.w, rows, n_post, n_pre)
+                    }
                     (Some(rows), _) => Quantized::new_sparse(&w.w, rows, n_post, n_pre),
                 };
                 q.map_err(|e| e.context(format!("projection `{}`", proj.name)))
             })
             .collect()
     }
+}
+
+/// F of a sparse projection's weights (one per synapse of `rows`), after
+/// checking that they are finite.
+fn sparse_frac_bits(w: &[f32], rows: &SparseRows) -> Result<u32> {
+    assert_eq!(w.len(), rows.pre.len());
+    check_finite(w, |k| {
+        let j = rows.ptr.partition_point(|&p| p <= k) - 1;
+        format!("[{j}, {}]", rows.pre[k])
+    })?;
+    choose_frac_bits_rows(|| rows.ptr.windows(2).map(|r| &w[r[0]..r[1]]))
+        .ok_or_else(|| Error::Input(TOO_LARGE.into()))
 }
 
 /// `2^k` as f32, exact for -126 <= k <= 127.
@@ -378,10 +402,16 @@ pub struct Quantized {
     pub n_post: usize,
     /// Dense: `wq[pre * n_post + post]`, pre-major, so that a spiking pre
     /// neuron's row is contiguous (event-driven accumulation reads only those
-    /// rows). Sparse: one per synapse, in the order of `sparse`.
+    /// rows). Sparse: one per synapse, in the order of `sparse`, or of the
+    /// projection's [`Weights::sparse`] rows when `by_post`.
     pub wq: Vec<i32>,
-    /// The synapses of a sparse projection by pre neuron; None when dense.
+    /// The synapses of a sparse projection by pre neuron; None when dense
+    /// or `by_post`.
     pub sparse: Option<PreMajor>,
+    /// A sparse projection whose synapses stay by post, in the order they
+    /// were built ([`Model::quantize_for`]; only the GPU's gather takes
+    /// these): `wq[k]` is the weight of synapse `k` of its rows.
+    pub by_post: bool,
     /// 2^(12-F) and 2^-F: the exact conversion of SPEC §2.2.
     pub scale_hi: f32,
     pub scale_lo: f32,
@@ -415,6 +445,7 @@ impl Quantized {
             n_post,
             wq,
             sparse,
+            by_post: false,
             scale_hi: pow2(12 - f as i32),
             scale_lo: pow2(-(f as i32)),
             bounds: None,
@@ -492,6 +523,32 @@ impl Quantized {
         w
     }
 
+    /// Sparse weights (one per synapse of `rows`), kept by post: the same
+    /// F and integers as [`Quantized::new_sparse`], in the order of `rows`.
+    pub fn new_sparse_by_post(
+        w: &[f32],
+        rows: &SparseRows,
+        n_post: usize,
+        n_pre: usize,
+    ) -> Result<Quantized> {
+        let f = sparse_frac_bits(w, rows)?;
+        let mut wq: Vec<i32> = try_zeroed(w.len(), "quantised weights")?;
+        let per = w.len().div_ceil(build_threads()).max(1);
+        std::thread::scope(|scope| {
+            for (out, w) in wq.chunks_mut(per).zip(w.chunks(per)) {
+                scope.spawn(move || {
+                    for (q, &x) in out.iter_mut().zip(w) {
+                        *q = quantize_one(x, f).expect("checked by choose_frac_bits");
+                    }
+                });
+            }
+        });
+        Ok(Quantized {
+            by_post: true,
+            ..Quantized::with_bits(f, n_pre, n_post, wq, None)
+        })
+    }
+
     /// Sparse weights (one per synapse of `rows`), regrouped by pre neuron.
     pub fn new_sparse(
         w: &[f32],
@@ -499,13 +556,7 @@ impl Quantized {
         n_post: usize,
         n_pre: usize,
     ) -> Result<Quantized> {
-        assert_eq!(w.len(), rows.pre.len());
-        check_finite(w, |k| {
-            let j = rows.ptr.partition_point(|&p| p <= k) - 1;
-            format!("[{j}, {}]", rows.pre[k])
-        })?;
-        let f = choose_frac_bits_rows(|| rows.ptr.windows(2).map(|r| &w[r[0]..r[1]]))
-            .ok_or_else(|| Error::Input(TOO_LARGE.into()))?;
+        let f = sparse_frac_bits(w, rows)?;
         // counting sort by pre
         let mut pre_ptr = vec![0usize; n_pre + 1];
         for &i in &rows.pre {

@@ -819,7 +819,6 @@ impl GpuEngine {
             .first()
             .ok_or_else(|| Error::Input("--trials must be >= 1".into()))?;
         let net = model.net.clone();
-        let quantized = model.quantize()?;
         let device = &ctx.device;
         let limits = &ctx.limits;
         let max_binding = max_binding(limits, &opts);
@@ -832,6 +831,8 @@ impl GpuEngine {
             trials,
             opts,
         );
+        // gathered sparse projections keep their synapses by post
+        let quantized = model.quantize_for(&plan.gathered(&net))?;
         let blocked = plan.blocked(&net);
         let lay = Layout::new(&net, &blocked);
         let row_bytes = lay.row_words as u64 * 4;
@@ -1013,6 +1014,7 @@ impl GpuEngine {
                 &ctx,
                 &net,
                 &quantized,
+                &model.weights,
                 &lay,
                 &shared,
                 &steps,
@@ -1596,6 +1598,7 @@ fn build_dispatch(
     ctx: &GpuContext,
     net: &Network,
     quantized: &[crate::network::Quantized],
+    weights: &[crate::network::Weights],
     lay: &Layout,
     sh: &Shared,
     steps: &StepUniforms,
@@ -1743,7 +1746,9 @@ fn build_dispatch(
     }
     for (j, (proj, q)) in net.projections.iter().zip(quantized).enumerate() {
         gather_launches.push(None);
-        if let Some((slice_ptr, pre, w)) = by_post_slices(q).filter(|_| gathered[j]) {
+        if gathered[j] {
+            let rows = weights[j].sparse.as_ref().expect("gathered: sparse");
+            let (slice_ptr, pre, w) = by_post_slices(q, rows);
             let what = format!("sparse projection `{}`", proj.name);
             let n_pre = net.populations[proj.pre].size;
             let masks_launch = if masks_by[proj.pre] == Some(j) {

@@ -5,39 +5,35 @@ use super::WORKGROUP;
 /// A sparse projection's synapses by post for `synapse_gather`, in slices of
 /// [`WORKGROUP`] posts: synapse k of post 64 s + i at `slice_ptr[s] + 64 k +
 /// i`; a slice as wide as its largest fan-in, shorter posts padded with
-/// (pre 0, weight 0). Returns (slice_ptr, pre, weight), or None when the
-/// projection is not sparse.
+/// (pre 0, weight 0). `q` holds the weights by post
+/// ([`crate::network::Quantized::by_post`]) in the order of `rows`.
+/// Returns (slice_ptr, pre, weight).
 pub(super) fn by_post_slices(
     q: &crate::network::Quantized,
-) -> Option<(Vec<u64>, Vec<u32>, Vec<i32>)> {
-    let pm = q.sparse.as_ref()?;
+    rows: &crate::network::SparseRows,
+) -> (Vec<u64>, Vec<u32>, Vec<i32>) {
+    assert!(q.by_post && q.wq.len() == rows.pre.len(), "weights by post");
     let w = WORKGROUP as usize;
-    let mut fan = vec![0u32; q.n_post];
-    for &j in &pm.post {
-        fan[j as usize] += 1;
-    }
+    let fan = |j: usize| rows.ptr[j + 1] - rows.ptr[j];
     let mut slice_ptr = vec![0u64];
-    for slice in fan.chunks(w) {
-        let width = slice.iter().copied().max().unwrap_or(0) as u64;
-        slice_ptr.push(slice_ptr.last()? + width * w as u64);
+    for first in (0..q.n_post).step_by(w) {
+        let width = (first..(first + w).min(q.n_post))
+            .map(fan)
+            .max()
+            .unwrap_or(0);
+        slice_ptr.push(slice_ptr[slice_ptr.len() - 1] + (width * w) as u64);
     }
-    let total = *slice_ptr.last()?;
-    let (mut pre, mut wq) = (vec![0u32; total as usize], vec![0i32; total as usize]);
-    // threads own ranges of slices with about equal slots, so their parts
-    // of `pre` and `wq` are disjoint; each walks every synapse in pre order
-    // and places its own posts' (a post's synapses by ascending pre, as one
-    // thread would)
+    let total = slice_ptr[slice_ptr.len() - 1] as usize;
+    let (mut pre, mut wq) = (vec![0u32; total], vec![0i32; total]);
+    // threads own ranges of whole slices (disjoint parts of `pre` and `wq`);
+    // a post's synapses are contiguous in `rows`
     let slices = slice_ptr.len() - 1;
     let threads = crate::engine::cpu::default_threads().clamp(1, slices.max(1));
-    let bounds: Vec<usize> = (0..threads)
-        .map(|t| slice_ptr.partition_point(|&p| p < t as u64 * total / threads as u64))
-        .map(|s| s.min(slices))
-        .chain([slices])
-        .collect();
+    let per = slices.div_ceil(threads).max(1);
     std::thread::scope(|scope| {
         let (mut pre_rest, mut wq_rest) = (&mut pre[..], &mut wq[..]);
-        for t in 0..threads {
-            let (lo, hi) = (bounds[t], bounds[t + 1]);
+        for lo in (0..slices).step_by(per) {
+            let hi = (lo + per).min(slices);
             let len = (slice_ptr[hi] - slice_ptr[lo]) as usize;
             let (pre_part, p_rest) = std::mem::take(&mut pre_rest).split_at_mut(len);
             let (wq_part, w_rest) = std::mem::take(&mut wq_rest).split_at_mut(len);
@@ -45,25 +41,17 @@ pub(super) fn by_post_slices(
             let slice_ptr = &slice_ptr;
             scope.spawn(move || {
                 let base = slice_ptr[lo];
-                let posts = lo * w..(hi * w).min(q.n_post);
-                let mut next = vec![0u32; posts.len()];
-                for i in 0..q.n_pre {
-                    for s in pm.pre_ptr[i]..pm.pre_ptr[i + 1] {
-                        let j = pm.post[s] as usize;
-                        if !posts.contains(&j) {
-                            continue;
-                        }
-                        let k = &mut next[j - posts.start];
-                        let e = (slice_ptr[j / w] - base) as usize + *k as usize * w + j % w;
-                        pre_part[e] = i as u32;
-                        wq_part[e] = q.wq[s];
-                        *k += 1;
+                for j in lo * w..(hi * w).min(q.n_post) {
+                    let at = (slice_ptr[j / w] - base) as usize + j % w;
+                    for (k, s) in (rows.ptr[j]..rows.ptr[j + 1]).enumerate() {
+                        pre_part[at + k * w] = rows.pre[s];
+                        wq_part[at + k * w] = q.wq[s];
                     }
                 }
             });
         }
     });
-    Some((slice_ptr, pre, wq))
+    (slice_ptr, pre, wq)
 }
 
 #[cfg(test)]
@@ -83,9 +71,13 @@ mod tests {
                 1,
             );
         let model = Model::build(Network::from_toml_str(&text, "t").unwrap(), 5).unwrap();
+        // the pre-major form (the CPU engine's) and the by-post one
         let q = &model.quantize().unwrap()[0];
+        let by_post = &model.quantize_for(&[true]).unwrap()[0];
+        assert_eq!((by_post.frac_bits, by_post.by_post), (q.frac_bits, true));
         let pm = q.sparse.as_ref().expect("fc1 is sparse");
-        let (ptr, pre, w) = by_post_slices(q).unwrap();
+        let rows = model.weights[0].sparse.as_ref().expect("fc1 is sparse");
+        let (ptr, pre, w) = by_post_slices(by_post, rows);
         let lanes = WORKGROUP as usize;
         assert_eq!(ptr.len(), q.n_post.div_ceil(lanes) + 1);
         // per post, (pre, weight) from the pre-major form and from the slices
