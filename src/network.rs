@@ -295,6 +295,27 @@ impl Model {
     }
 }
 
+/// Runs `f(k, a_k, b_k)` on a thread per part, where `a_k` and `b_k` are the
+/// `k`-th consecutive parts of `a` and `b`, `lens[k]` long each (disjoint
+/// outputs filled in parallel).
+pub(crate) fn in_parts<A: Send, B: Send>(
+    a: &mut [A],
+    b: &mut [B],
+    lens: &[usize],
+    f: impl Fn(usize, &mut [A], &mut [B]) + Sync,
+) {
+    std::thread::scope(|scope| {
+        let (mut a, mut b) = (a, b);
+        for (k, &len) in lens.iter().enumerate() {
+            let (a_k, a_rest) = std::mem::take(&mut a).split_at_mut(len);
+            let (b_k, b_rest) = std::mem::take(&mut b).split_at_mut(len);
+            (a, b) = (a_rest, b_rest);
+            let f = &f;
+            scope.spawn(move || f(k, a_k, b_k));
+        }
+    });
+}
+
 /// F of a sparse projection's weights (one per synapse of `rows`), after
 /// checking that they are finite.
 fn sparse_frac_bits(w: &[f32], rows: &SparseRows) -> Result<u32> {
@@ -579,32 +600,25 @@ impl Quantized {
             })
             .chain([n_pre])
             .collect();
-        std::thread::scope(|scope| {
-            let (mut post_rest, mut wq_rest) = (&mut post[..], &mut wq[..]);
-            for t in 0..threads {
-                let (lo, hi) = (bounds[t], bounds[t + 1]);
-                let len = pre_ptr[hi] - pre_ptr[lo];
-                let (post_part, p_rest) = std::mem::take(&mut post_rest).split_at_mut(len);
-                let (wq_part, w_rest) = std::mem::take(&mut wq_rest).split_at_mut(len);
-                (post_rest, wq_rest) = (p_rest, w_rest);
-                let pre_ptr = &pre_ptr;
-                scope.spawn(move || {
-                    let base = pre_ptr[lo];
-                    let mut next: Vec<usize> = pre_ptr[lo..hi].iter().map(|&p| p - base).collect();
-                    for (j, r) in rows.ptr.windows(2).enumerate().take(n_post) {
-                        for (&i, &x) in rows.pre[r[0]..r[1]].iter().zip(&w[r[0]..r[1]]) {
-                            let i = i as usize;
-                            if i < lo || i >= hi {
-                                continue;
-                            }
-                            let slot = &mut next[i - lo];
-                            post_part[*slot] = j as u32;
-                            wq_part[*slot] =
-                                quantize_one(x, f).expect("checked by choose_frac_bits");
-                            *slot += 1;
-                        }
+        let lens: Vec<usize> = bounds
+            .windows(2)
+            .map(|b| pre_ptr[b[1]] - pre_ptr[b[0]])
+            .collect();
+        in_parts(&mut post, &mut wq, &lens, |t, post_part, wq_part| {
+            let (lo, hi) = (bounds[t], bounds[t + 1]);
+            let base = pre_ptr[lo];
+            let mut next: Vec<usize> = pre_ptr[lo..hi].iter().map(|&p| p - base).collect();
+            for (j, r) in rows.ptr.windows(2).enumerate().take(n_post) {
+                for (&i, &x) in rows.pre[r[0]..r[1]].iter().zip(&w[r[0]..r[1]]) {
+                    let i = i as usize;
+                    if i < lo || i >= hi {
+                        continue;
                     }
-                });
+                    let slot = &mut next[i - lo];
+                    post_part[*slot] = j as u32;
+                    wq_part[*slot] = quantize_one(x, f).expect("checked by choose_frac_bits");
+                    *slot += 1;
+                }
             }
         });
         Ok(Quantized::with_bits(

@@ -30,25 +30,19 @@ pub(super) fn by_post_slices(
     let slices = slice_ptr.len() - 1;
     let threads = crate::engine::cpu::default_threads().clamp(1, slices.max(1));
     let per = slices.div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let (mut pre_rest, mut wq_rest) = (&mut pre[..], &mut wq[..]);
-        for lo in (0..slices).step_by(per) {
-            let hi = (lo + per).min(slices);
-            let len = (slice_ptr[hi] - slice_ptr[lo]) as usize;
-            let (pre_part, p_rest) = std::mem::take(&mut pre_rest).split_at_mut(len);
-            let (wq_part, w_rest) = std::mem::take(&mut wq_rest).split_at_mut(len);
-            (pre_rest, wq_rest) = (p_rest, w_rest);
-            let slice_ptr = &slice_ptr;
-            scope.spawn(move || {
-                let base = slice_ptr[lo];
-                for j in lo * w..(hi * w).min(q.n_post) {
-                    let at = (slice_ptr[j / w] - base) as usize + j % w;
-                    for (k, s) in (rows.ptr[j]..rows.ptr[j + 1]).enumerate() {
-                        pre_part[at + k * w] = rows.pre[s];
-                        wq_part[at + k * w] = q.wq[s];
-                    }
-                }
-            });
+    let range = |k: usize| (k * per).min(slices)..((k + 1) * per).min(slices);
+    let lens: Vec<usize> = (0..slices.div_ceil(per))
+        .map(|k| (slice_ptr[range(k).end] - slice_ptr[range(k).start]) as usize)
+        .collect();
+    crate::network::in_parts(&mut pre, &mut wq, &lens, |k, pre_part, wq_part| {
+        let (lo, hi) = (range(k).start, range(k).end);
+        let base = slice_ptr[lo];
+        for j in lo * w..(hi * w).min(q.n_post) {
+            let at = (slice_ptr[j / w] - base) as usize + j % w;
+            for (k, s) in (rows.ptr[j]..rows.ptr[j + 1]).enumerate() {
+                pre_part[at + k * w] = rows.pre[s];
+                wq_part[at + k * w] = q.wq[s];
+            }
         }
     });
     (slice_ptr, pre, wq)
