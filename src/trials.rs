@@ -112,7 +112,16 @@ pub fn run_gpu(
         let mut stopped = None;
         for first in (0..trials).step_by(batch) {
             let these = &inputs[first..(first + batch).min(trials)];
-            let mut gpu = GpuEngine::new_trials(ctx.clone(), model, these, chunk, opts)?;
+            let mut gpu = match GpuEngine::new_trials(ctx.clone(), model, these, chunk, opts) {
+                Ok(gpu) => gpu,
+                // a later batch that cannot be built (out of memory, a lost
+                // device) keeps the batches already run
+                Err(e) if !records.is_empty() => {
+                    stopped = Some(Stop::Failed(e));
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
             let before = first * steps;
             let mut part_progress = |done: usize| progress((before + done * these.len()) / trials);
             let (recs, why) = run_batched(
@@ -142,7 +151,14 @@ pub fn run_gpu(
     let mut records = Vec::new();
     let mut stopped = None;
     for (t, input) in inputs.iter().enumerate() {
-        let mut e = GpuEngine::new(ctx.clone(), model, input, chunk, opts)?;
+        let mut e = match GpuEngine::new(ctx.clone(), model, input, chunk, opts) {
+            Ok(e) => e,
+            Err(e) if !records.is_empty() => {
+                stopped = Some(Stop::Failed(e));
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         let (rec, why) = simulate_until(&mut e, &model.net, input, steps, chunk, |_| {}, stop)?;
         records.push(rec);
         progress((t + 1) * steps / trials);
