@@ -282,7 +282,7 @@ pub fn run(
     for case in suite().into_iter().filter(chosen) {
         let net = match case.network {
             Ok(_) if case.gpu_only && !hardware_gpu => Err(
-                "520 M synapses: most of a minute to build and a tenth of a second or more a step without a hardware GPU (the 2-core dev machine: 42 s, 0.16 s a step, 8 GB); run `nacc bench` on one",
+                "520 M synapses: tens of seconds to build and tens of milliseconds a step without a hardware GPU (the 2-core dev machine: ~20 s, 0.047 s a step, 6 GB); run `nacc bench` on one",
             ),
             other => other,
         };

@@ -25,7 +25,7 @@ pub fn load_weights(dir: &Path, model: &mut Model) -> Result<()> {
         let n_post = model.net.populations[proj.post].size;
         if !proj.conn.is_dense() {
             let (rows, w) = read_coo(dir, &proj.name, n_post, n_pre)?;
-            model.weights[j].sparse = Some(rows);
+            model.weights[j].sparse = Some(std::sync::Arc::new(rows));
             model.weights[j].w = w;
         } else {
             let wpath = dir.join(format!("weights_{}.npy", proj.name));

@@ -64,8 +64,13 @@ pub fn estimate(
     let mut e = Estimate::default();
     let mut raw = 0u64;
     let mut quant = 0u64;
-    // sparse projections the GPU gathers are quantised by post (no CSR)
-    let by_post = gpu.map(|plan| plan.gathered(net)).unwrap_or_default();
+    // sparse projections the engine gathers are quantised by post (no CSR)
+    let by_post: Vec<bool> = match gpu {
+        Some(plan) => plan.gathered(net),
+        None => (0..net.projections.len())
+            .map(|j| crate::engine::cpu::gathers(net, j))
+            .collect(),
+    };
     for (j, p) in net.projections.iter().enumerate() {
         let (n_pre, n_post) = (
             net.populations[p.pre].size as u64,

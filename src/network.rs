@@ -6,6 +6,7 @@ use crate::config::{Connectivity, Init, Network, PopKind, Projection};
 use crate::error::{Error, Result, try_with_capacity, try_zeroed};
 use crate::input::{draw_rates, hash4, mix32, purpose, stream_id, unit_f32};
 use crate::simd::avx2_twin;
+use std::sync::Arc;
 
 /// Which pre neurons each post neuron of a sparse projection receives from:
 /// post `j` from `pre[ptr[j]..ptr[j + 1]]`, ascending.
@@ -23,8 +24,9 @@ pub struct Weights {
     pub w: Vec<f32>,
     /// `b[post]`; all zero when the projection has no bias.
     pub b: Vec<f32>,
-    /// The synapses of a sparse projection; None when dense.
-    pub sparse: Option<SparseRows>,
+    /// The synapses of a sparse projection; None when dense. Shared with
+    /// the engines that read them by post ([`Quantized::rows`]).
+    pub sparse: Option<Arc<SparseRows>>,
 }
 
 /// A network with its parameters: what every engine runs.
@@ -220,7 +222,7 @@ impl Model {
                 weights.push(Weights {
                     w,
                     b,
-                    sparse: Some(rows),
+                    sparse: Some(Arc::new(rows)),
                 });
                 continue;
             }
@@ -430,9 +432,12 @@ pub struct Quantized {
     /// or `by_post`.
     pub sparse: Option<PreMajor>,
     /// A sparse projection whose synapses stay by post, in the order they
-    /// were built ([`Model::quantize_for`]; only the GPU's gather takes
-    /// these): `wq[k]` is the weight of synapse `k` of its rows.
+    /// were built ([`Model::quantize_for`]; the engines gather these):
+    /// `wq[k]` is the weight of synapse `k` of `rows`.
     pub by_post: bool,
+    /// The synapses by post when `by_post` (shared with the model's
+    /// [`Weights::sparse`]).
+    pub rows: Option<Arc<SparseRows>>,
     /// 2^(12-F) and 2^-F: the exact conversion of SPEC §2.2.
     pub scale_hi: f32,
     pub scale_lo: f32,
@@ -467,6 +472,7 @@ impl Quantized {
             wq,
             sparse,
             by_post: false,
+            rows: None,
             scale_hi: pow2(12 - f as i32),
             scale_lo: pow2(-(f as i32)),
             bounds: None,
@@ -548,7 +554,7 @@ impl Quantized {
     /// F and integers as [`Quantized::new_sparse`], in the order of `rows`.
     pub fn new_sparse_by_post(
         w: &[f32],
-        rows: &SparseRows,
+        rows: &Arc<SparseRows>,
         n_post: usize,
         n_pre: usize,
     ) -> Result<Quantized> {
@@ -566,6 +572,7 @@ impl Quantized {
         });
         Ok(Quantized {
             by_post: true,
+            rows: Some(rows.clone()),
             ..Quantized::with_bits(f, n_pre, n_post, wq, None)
         })
     }

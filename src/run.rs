@@ -526,7 +526,11 @@ fn draw_figures(
 pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_json::Value {
     let net = &o.model.net;
     let steps = o.steps;
-    let quant = o.model.quantize().ok();
+    // F only: sparse projections need not be regrouped by pre neuron
+    let quant = o
+        .model
+        .quantize_for(&vec![true; net.projections.len()])
+        .ok();
     let populations: Vec<_> = net
         .populations
         .iter()

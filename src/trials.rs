@@ -234,7 +234,10 @@ pub fn run_cpu(
     stop: StopCheck,
 ) -> Result<(Vec<SpikeRecord>, Option<Stop>)> {
     let net = &model.net;
-    let quantized: Vec<Arc<_>> = model.quantize()?.into_iter().map(Arc::new).collect();
+    let quantized: Vec<Arc<_>> = crate::engine::cpu::quantize(model)?
+        .into_iter()
+        .map(Arc::new)
+        .collect();
     // per trial: its engine, its chunk buffer and its record
     let mut trials: Vec<(CpuEngine, ChunkSpikes, SpikeRecord)> = inputs
         .iter()

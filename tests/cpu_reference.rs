@@ -362,6 +362,22 @@ fn engine_equals_plain_implementation_on_random_networks() {
         let got = run_stepwise(&mut e, &model, &input, steps);
         let want = plain_run(&model, &x, steps);
         assert_same(&model, &format!("case {case}\n{text}"), &got, &want);
+        // every sparse projection gathered by post (from a Poisson
+        // population a block at a time, else step by step)
+        let by_post: Vec<_> = model
+            .quantize_for(&vec![true; model.net.projections.len()])
+            .unwrap()
+            .into_iter()
+            .map(std::sync::Arc::new)
+            .collect();
+        let mut e = CpuEngine::with_quantized(&model, &by_post, 1);
+        let got = run_stepwise(&mut e, &model, &input, steps);
+        assert_same(
+            &model,
+            &format!("case {case}, by post\n{text}"),
+            &got,
+            &want,
+        );
     }
 }
 
@@ -412,20 +428,43 @@ fn thread_count_does_not_change_anything() {
 #[test]
 fn blocked_input_sums_equal_step_by_step_sums() {
     // Dense projections from Poisson populations may sum BLOCK_STEPS steps
-    // at once (by default only large ones). Forced on every such projection,
-    // with chunks that are and are not whole blocks and several thread
-    // counts, the run must equal the step-by-step path one step a chunk,
-    // which engine_equals_plain_implementation_* check against the plain
+    // at once (by default only large ones), and sparse ones may be gathered
+    // by post (a block at a time from a Poisson population, else step by
+    // step). Forced on every such projection, with chunks that are and are
+    // not whole blocks and several thread counts, the run must equal the
+    // step-by-step path one step a chunk, which
+    // engine_equals_plain_implementation_* check against the plain
     // implementation.
-    for (scale, seed) in [(1, 3), (1, 8), (15, 2)] {
-        let model = Model::build(Network::default_nacc().scaled(scale).unwrap(), seed).unwrap();
+    let sparse = |scale| {
+        common::sparse_net("fixed_fan_in = 37", "fixed_probability = 0.2")
+            .scaled(scale)
+            .unwrap()
+    };
+    let cases = [
+        (Network::default_nacc(), 3),
+        (Network::default_nacc(), 8),
+        (Network::default_nacc().scaled(15).unwrap(), 2),
+        (sparse(1), 4),
+        (sparse(12), 5),
+        // fc3 (6 000 -> 1 200, 1.4 M synapses) splits its posts across threads
+        (sparse(60), 6),
+    ];
+    for (net, seed) in cases {
+        let scale = net.populations[0].size / 100;
+        let model = Model::build(net, seed).unwrap();
         let input = InputSource::generated(&model);
         let steps = 70;
         let mut plain = CpuEngine::with_threads(&model, 1).unwrap();
         plain.set_block_min_synapses(usize::MAX);
         let want = run_stepwise(&mut plain, &model, &input, steps);
+        let by_post: Vec<_> = model
+            .quantize_for(&vec![true; model.net.projections.len()])
+            .unwrap()
+            .into_iter()
+            .map(std::sync::Arc::new)
+            .collect();
         for (threads, chunk) in [(1, 70), (2, 37), (3, 16), (2, 5)] {
-            let mut e = CpuEngine::with_threads(&model, threads).unwrap();
+            let mut e = CpuEngine::with_quantized(&model, &by_post, threads);
             e.set_block_min_synapses(0);
             let mut spikes = Vec::new();
             let mut membranes = Vec::new();
@@ -457,7 +496,14 @@ fn blocked_input_sums_equal_step_by_step_sums() {
                 membranes.push(e.membranes().unwrap());
                 done += n;
             }
-            let what = format!("scale {scale} seed {seed}, {threads} threads, chunks of {chunk}");
+            let what = format!(
+                "{} x{scale} seed {seed}, {threads} threads, chunks of {chunk}",
+                if model.weights[0].sparse.is_some() {
+                    "sparse"
+                } else {
+                    "dense"
+                }
+            );
             assert_same(&model, &what, &(spikes, membranes), &want);
         }
     }

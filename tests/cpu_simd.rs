@@ -95,33 +95,49 @@ fn avx2_and_baseline_loops_agree() {
         }
     }
 
-    // the blocked input sums, on two threads, in chunks that end inside
-    // blocks; compared by the records and the final membranes
-    let model = Model::build(Network::default_nacc().scaled(3).unwrap(), 5).unwrap();
-    let input = InputSource::generated(&model);
-    let (a, b) = both(|| {
-        let mut e = CpuEngine::with_threads(&model, 2).unwrap();
-        e.set_block_min_synapses(0);
-        let rec = simulate(&mut e, &model.net, &input, 90, 37, |_| {}).unwrap();
-        (rec, e.membranes().unwrap())
-    });
-    assert!(a.0.pops[2].total() > 0, "the MSNs fire");
-    for (p, pop) in model.net.populations.iter().enumerate() {
-        let (ra, rb) = (&a.0.pops[p], &b.0.pops[p]);
-        if let Some((t, n)) = (0..ra.steps())
-            .flat_map(|t| (0..pop.size).map(move |n| (t, n)))
-            .find(|&(t, n)| ra.spiked(t, n) != rb.spiked(t, n))
-        {
-            panic!(
-                "blocked sums: spikes differ first at step {t}, population `{}`, neuron {n}",
-                pop.name
-            );
-        }
-        if let Some(n) = (0..a.1[p].len()).find(|&n| a.1[p][n].to_bits() != b.1[p][n].to_bits()) {
-            panic!(
-                "blocked sums: final membranes differ first at population `{}`, neuron {n}: AVX2 {:e} vs baseline {:e}",
-                pop.name, a.1[p][n], b.1[p][n]
-            );
+    // the blocked input sums (dense) and the gather by post (sparse), on
+    // two threads, in chunks that end inside blocks; compared by the
+    // records and the final membranes
+    let sparse = common::sparse_net("fixed_fan_in = 37", "fixed_probability = 0.2")
+        .scaled(12)
+        .unwrap();
+    for (what, net) in [
+        ("blocked sums", Network::default_nacc().scaled(3).unwrap()),
+        ("gathered by post", sparse),
+    ] {
+        let model = Model::build(net, 5).unwrap();
+        let input = InputSource::generated(&model);
+        let quantized: Vec<_> = model
+            .quantize_for(&vec![true; model.net.projections.len()])
+            .unwrap()
+            .into_iter()
+            .map(std::sync::Arc::new)
+            .collect();
+        let (a, b) = both(|| {
+            let mut e = CpuEngine::with_quantized(&model, &quantized, 2);
+            e.set_block_min_synapses(0);
+            let rec = simulate(&mut e, &model.net, &input, 90, 37, |_| {}).unwrap();
+            (rec, e.membranes().unwrap())
+        });
+        assert!(a.0.pops[2].total() > 0, "{what}: the MSNs fire");
+        for (p, pop) in model.net.populations.iter().enumerate() {
+            let (ra, rb) = (&a.0.pops[p], &b.0.pops[p]);
+            if let Some((t, n)) = (0..ra.steps())
+                .flat_map(|t| (0..pop.size).map(move |n| (t, n)))
+                .find(|&(t, n)| ra.spiked(t, n) != rb.spiked(t, n))
+            {
+                panic!(
+                    "{what}: spikes differ first at step {t}, population `{}`, neuron {n}",
+                    pop.name
+                );
+            }
+            if let Some(n) = (0..a.1[p].len()).find(|&n| a.1[p][n].to_bits() != b.1[p][n].to_bits())
+            {
+                panic!(
+                    "{what}: final membranes differ first at population `{}`, neuron {n}: AVX2 {:e} vs baseline {:e}",
+                    pop.name, a.1[p][n], b.1[p][n]
+                );
+            }
         }
     }
 }

@@ -20,7 +20,8 @@ fn within_10_percent(what: &str, estimate: u64, actual: u64) {
 fn check(net: Network, steps: usize) {
     let e = estimate(&net, steps, 100, None, 1);
     let model = Model::build(net, 1).unwrap();
-    let q = model.quantize().unwrap();
+    // the form the CPU engine holds
+    let q = nacc::engine::cpu::quantize(&model).unwrap();
     let mut engine = CpuEngine::new(&model).unwrap();
     let rec = simulate(
         &mut engine,
@@ -48,6 +49,12 @@ fn host_estimate_of_a_sparse_network_is_within_10_percent() {
             .unwrap(),
         300,
     );
+    // fc3 (6 000 -> 1 200, 2.2 M synapses) is gathered by post on the CPU
+    let net = common::sparse_net("fixed_fan_in = 40", "fixed_probability = 0.3")
+        .scaled(60)
+        .unwrap();
+    assert!(nacc::engine::cpu::gathers(&net, 2) && !nacc::engine::cpu::gathers(&net, 0));
+    check(net, 50);
 }
 
 #[test]

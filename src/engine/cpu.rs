@@ -40,6 +40,9 @@ pub struct Projection {
     pub block_per: usize,
     /// Traces and eligibilities of a plastic projection.
     pub plastic: Option<PlasticState>,
+    /// A projection gathered by post: each pre neuron's steps of the block
+    /// (16 bits: the table of a 500 000-neuron population fits a 1 MB cache).
+    pub masks: Vec<u16>,
 }
 
 pub struct CpuEngine {
@@ -101,7 +104,7 @@ impl CpuEngine {
 
     /// Integer sums make the result the same whatever `threads` is.
     pub fn with_threads(model: &Model, threads: usize) -> Result<CpuEngine> {
-        let quantized: Vec<Arc<Quantized>> = model.quantize()?.into_iter().map(Arc::new).collect();
+        let quantized: Vec<Arc<Quantized>> = quantize(model)?.into_iter().map(Arc::new).collect();
         Ok(CpuEngine::with_quantized(model, &quantized, threads))
     }
 
@@ -124,6 +127,7 @@ impl CpuEngine {
                 scratch: Vec::new(),
                 block: Vec::new(),
                 block_per: 0,
+                masks: Vec::new(),
                 bias: w.b.clone(),
                 plastic: p.plasticity.as_ref().zip(q.bounds).map(|(pl, b)| {
                     PlasticState::new(PlasticConsts::new(pl, net.dt_ms, b), q.n_pre, q.n_post)
@@ -207,12 +211,21 @@ impl Engine for CpuEngine {
                             let rows = &spikes.bits[proj.pre][s * wps..(s + t_n) * wps];
                             sum_block(proj, rows, wps, t_n, self.threads);
                         }
-                        let t = s % BLOCK_STEPS;
-                        let per = proj.block_per;
-                        for (k, part) in proj.block.iter().enumerate() {
-                            let len = per.min(n_post - k * per);
-                            proj.acc[k * per..][..len].copy_from_slice(&part[t * len..][..len]);
+                        proj.take_slot(s % BLOCK_STEPS);
+                    } else if proj.q.by_post {
+                        // gathered by post: a block at a time from a Poisson
+                        // population (its input is known), else a step
+                        let blocked = self.net.populations[proj.pre].is_poisson();
+                        if !blocked || s % BLOCK_STEPS == 0 {
+                            let t_n = if blocked {
+                                BLOCK_STEPS.min(spikes.steps - s)
+                            } else {
+                                1
+                            };
+                            let rows = &spikes.bits[proj.pre][s * wps..(s + t_n) * wps];
+                            gather_block(proj, rows, wps, t_n, self.threads);
                         }
+                        proj.take_slot(if blocked { s % BLOCK_STEPS } else { 0 });
                     } else if let Some(pm) = &proj.q.sparse {
                         let threads = threads_for(self.threads, wq.len());
                         if threads == 1 {
@@ -372,6 +385,156 @@ fn synapse_accumulate_body(
     }
 }
 
+impl Projection {
+    /// Step `t` of the block's sums (`block`) into `acc`.
+    fn take_slot(&mut self, t: usize) {
+        let (per, n_post) = (self.block_per, self.q.n_post);
+        for (k, part) in self.block.iter().enumerate() {
+            let len = per.min(n_post - k * per);
+            self.acc[k * per..][..len].copy_from_slice(&part[t * len..][..len]);
+        }
+    }
+
+    /// `block` as `parts` parts of `per` posts (the last may hold fewer),
+    /// each `BLOCK_STEPS` rows of sums.
+    fn block_parts(&mut self, per: usize) {
+        let n_post = self.q.n_post;
+        let parts = n_post.div_ceil(per);
+        self.block_per = per;
+        self.block.resize_with(parts, Vec::new);
+        for (k, part) in self.block.iter_mut().enumerate() {
+            part.resize(BLOCK_STEPS * per.min(n_post - k * per), 0);
+        }
+    }
+}
+
+/// The projections of `model` in the form the CPU engine reads: by post
+/// where it [`gathers`], else pre-major.
+pub fn quantize(model: &Model) -> Result<Vec<Quantized>> {
+    let net = &model.net;
+    let by_post: Vec<bool> = (0..net.projections.len())
+        .map(|j| gathers(net, j))
+        .collect();
+    model.quantize_for(&by_post)
+}
+
+/// Whether the CPU engine gathers sparse projection `j` of `net` by post
+/// (`synapse_gather`, a block of steps at a time) rather than scattering
+/// its spiking pre neurons' synapses step by step: projections of at least
+/// [`BLOCK_MIN_SYNAPSES`] synapses from a Poisson population of which at
+/// least [`CPU_GATHER_MIN_ACTIVE`] is expected to spike in a block. The
+/// gather reads each synapse once per block and adds it to 16 sums in
+/// vector lanes; the scatter adds each synaptic event (16 r per synapse and
+/// block at rate r) at a random place. `NACC_CPU_SPARSE=gather` or
+/// `scatter` decides for every sparse projection from a Poisson population
+/// (kernel experiments).
+pub fn gathers(net: &Network, j: usize) -> bool {
+    let p = &net.projections[j];
+    let pre = &net.populations[p.pre];
+    let eligible = !p.conn.is_dense() && pre.is_poisson();
+    match std::env::var("NACC_CPU_SPARSE").as_deref() {
+        Ok("gather") => eligible,
+        Ok("scatter") => false,
+        _ => {
+            eligible
+                && net.synapses(j) as usize >= BLOCK_MIN_SYNAPSES
+                && crate::memory::active_in_block(pre) >= CPU_GATHER_MIN_ACTIVE
+        }
+    }
+}
+
+/// See [`gathers`]. Measured on the 2-core dev machine (benches/NOTES.md):
+/// sparse-1m's input at 3-7 % a step (~55 % of it spiking in a block) ran
+/// as fast gathered as scattered (1.34 vs 1.36 s for 32 steps), at its
+/// default 10-50 % (~93 %) 3.3x faster gathered; a 6.4 M-synapse network
+/// gathered faster at every rate tried (its masks stay in L1, and the
+/// scatter starts its threads every step).
+pub const CPU_GATHER_MIN_ACTIVE: f64 = 0.5;
+
+/// The sums of `t_n` consecutive steps of a sparse projection held by post
+/// (`proj.q.by_post`) into `proj.block`, the posts split across `threads`
+/// threads; `rows` holds the pre population's spikes of those steps, `wps`
+/// words a step.
+fn gather_block(proj: &mut Projection, rows: &[u32], wps: usize, t_n: usize, threads: usize) {
+    // each pre neuron's steps of the block, as bits
+    proj.masks.clear();
+    proj.masks.resize(proj.q.n_pre, 0);
+    for t in 0..t_n {
+        for (w, &word) in rows[t * wps..(t + 1) * wps].iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                proj.masks[w * 32 + bits.trailing_zeros() as usize] |= 1 << t;
+                bits &= bits - 1;
+            }
+        }
+    }
+    let n_post = proj.q.n_post;
+    let per = n_post
+        .div_ceil(threads_for(threads, proj.q.wq.len()))
+        .max(1);
+    proj.block_parts(per);
+    let q = &proj.q;
+    let rows = q.rows.as_deref().expect("synapses by post");
+    let masks = &proj.masks;
+    let gather = |k: usize, part: &mut Vec<i32>| {
+        synapse_gather(&rows.ptr, &rows.pre, &q.wq, masks, k * per, t_n, part)
+    };
+    if proj.block.len() == 1 {
+        gather(0, &mut proj.block[0]);
+    } else {
+        std::thread::scope(|sc| {
+            for (k, part) in proj.block.iter_mut().enumerate() {
+                sc.spawn(move || gather(k, part));
+            }
+        });
+    }
+}
+
+avx2_twin! {
+    /// Kernel `synapse_gather`: for the posts `first_post ..` (`len =
+    /// out.len() / BLOCK_STEPS` of them), `out[t * len + i]` is the sum of
+    /// step `t < t_n` over the synapses of post `first_post + i` (`pre` and
+    /// `wq` by post, from `ptr`) whose pre neuron has bit `t` set in
+    /// `masks`. Each synapse is read once for the block and added to every
+    /// step's sum times 0 or 1 (in vector lanes); the same integers as step
+    /// by step.
+    pub fn synapse_gather(
+        ptr: &[usize],
+        pre: &[u32],
+        wq: &[i32],
+        masks: &[u16],
+        first_post: usize,
+        t_n: usize,
+        out: &mut [i32],
+    ) = synapse_gather_body;
+}
+
+#[inline(always)]
+fn synapse_gather_body(
+    ptr: &[usize],
+    pre: &[u32],
+    wq: &[i32],
+    masks: &[u16],
+    first_post: usize,
+    t_n: usize,
+    out: &mut [i32],
+) {
+    let len = out.len() / BLOCK_STEPS;
+    for i in 0..len {
+        let j = first_post + i;
+        let mut sums = [0i32; BLOCK_STEPS];
+        for k in ptr[j]..ptr[j + 1] {
+            let (m, w) = (masks[pre[k] as usize], wq[k]);
+            for (t, s) in sums.iter_mut().enumerate() {
+                *s = s.wrapping_add(w.wrapping_mul((m >> t & 1) as i32));
+            }
+        }
+        for (t, &s) in sums.iter().enumerate().take(t_n) {
+            out[t * len + i] = s;
+        }
+    }
+}
+
 /// The sums of `t_n` consecutive steps of a dense projection from a Poisson
 /// population into `proj.block`, the posts split across `threads` threads;
 /// `rows` holds the pre population's spikes of those steps, `wps` words a
@@ -390,14 +553,12 @@ fn sum_block(proj: &mut Projection, rows: &[u32], wps: usize, t_n: usize, thread
             list.push((w * 32 + b as usize, mask));
         }
     }
-    let (wq, n_post) = (&proj.q.wq[..], proj.q.n_post);
-    let per = n_post.div_ceil(threads_for(threads, wq.len())).max(1);
-    let parts = n_post.div_ceil(per);
-    proj.block_per = per;
-    proj.block.resize_with(parts, Vec::new);
-    for (k, part) in proj.block.iter_mut().enumerate() {
-        part.resize(BLOCK_STEPS * per.min(n_post - k * per), 0);
-    }
+    let n_post = proj.q.n_post;
+    let per = n_post
+        .div_ceil(threads_for(threads, proj.q.wq.len()))
+        .max(1);
+    proj.block_parts(per);
+    let (wq, parts) = (&proj.q.wq[..], proj.block.len());
     let list = &list;
     if parts == 1 {
         synapse_accumulate_steps(wq, n_post, 0, list, t_n, &mut proj.block[0]);

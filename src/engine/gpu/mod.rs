@@ -1014,7 +1014,6 @@ impl GpuEngine {
                 &ctx,
                 &net,
                 &quantized,
-                &model.weights,
                 &lay,
                 &shared,
                 &steps,
@@ -1598,7 +1597,6 @@ fn build_dispatch(
     ctx: &GpuContext,
     net: &Network,
     quantized: &[crate::network::Quantized],
-    weights: &[crate::network::Weights],
     lay: &Layout,
     sh: &Shared,
     steps: &StepUniforms,
@@ -1747,8 +1745,7 @@ fn build_dispatch(
     for (j, (proj, q)) in net.projections.iter().zip(quantized).enumerate() {
         gather_launches.push(None);
         if gathered[j] {
-            let rows = weights[j].sparse.as_ref().expect("gathered: sparse");
-            let (slice_ptr, pre, w) = by_post_slices(q, rows);
+            let (slice_ptr, pre, w) = by_post_slices(q);
             let what = format!("sparse projection `{}`", proj.name);
             let n_pre = net.populations[proj.pre].size;
             let masks_launch = if masks_by[proj.pre] == Some(j) {

@@ -5,14 +5,11 @@ use super::WORKGROUP;
 /// A sparse projection's synapses by post for `synapse_gather`, in slices of
 /// [`WORKGROUP`] posts: synapse k of post 64 s + i at `slice_ptr[s] + 64 k +
 /// i`; a slice as wide as its largest fan-in, shorter posts padded with
-/// (pre 0, weight 0). `q` holds the weights by post
-/// ([`crate::network::Quantized::by_post`]) in the order of `rows`.
-/// Returns (slice_ptr, pre, weight).
-pub(super) fn by_post_slices(
-    q: &crate::network::Quantized,
-    rows: &crate::network::SparseRows,
-) -> (Vec<u64>, Vec<u32>, Vec<i32>) {
-    assert!(q.by_post && q.wq.len() == rows.pre.len(), "weights by post");
+/// (pre 0, weight 0). `q` holds its synapses by post
+/// ([`crate::network::Quantized::by_post`]). Returns (slice_ptr, pre,
+/// weight).
+pub(super) fn by_post_slices(q: &crate::network::Quantized) -> (Vec<u64>, Vec<u32>, Vec<i32>) {
+    let rows = q.rows.as_deref().expect("synapses by post");
     let w = WORKGROUP as usize;
     let fan = |j: usize| rows.ptr[j + 1] - rows.ptr[j];
     let mut slice_ptr = vec![0u64];
@@ -70,8 +67,7 @@ mod tests {
         let by_post = &model.quantize_for(&[true]).unwrap()[0];
         assert_eq!((by_post.frac_bits, by_post.by_post), (q.frac_bits, true));
         let pm = q.sparse.as_ref().expect("fc1 is sparse");
-        let rows = model.weights[0].sparse.as_ref().expect("fc1 is sparse");
-        let (ptr, pre, w) = by_post_slices(by_post, rows);
+        let (ptr, pre, w) = by_post_slices(by_post);
         let lanes = WORKGROUP as usize;
         assert_eq!(ptr.len(), q.n_post.div_ceil(lanes) + 1);
         // per post, (pre, weight) from the pre-major form and from the slices
