@@ -112,15 +112,9 @@ pub fn run_gpu(
         let mut stopped = None;
         for first in (0..trials).step_by(batch) {
             let these = &inputs[first..(first + batch).min(trials)];
-            let mut gpu = match GpuEngine::new_trials(ctx.clone(), model, these, chunk, opts) {
-                Ok(gpu) => gpu,
-                // a later batch that cannot be built (out of memory, a lost
-                // device) keeps the batches already run
-                Err(e) if !records.is_empty() => {
-                    stopped = Some(Stop::Failed(e));
-                    break;
-                }
-                Err(e) => return Err(e),
+            let built = GpuEngine::new_trials(ctx.clone(), model, these, chunk, opts);
+            let Some(mut gpu) = next_engine(built, !records.is_empty(), &mut stopped)? else {
+                break;
             };
             let before = first * steps;
             let mut part_progress = |done: usize| progress((before + done * these.len()) / trials);
@@ -151,13 +145,9 @@ pub fn run_gpu(
     let mut records = Vec::new();
     let mut stopped = None;
     for (t, input) in inputs.iter().enumerate() {
-        let mut e = match GpuEngine::new(ctx.clone(), model, input, chunk, opts) {
-            Ok(e) => e,
-            Err(e) if !records.is_empty() => {
-                stopped = Some(Stop::Failed(e));
-                break;
-            }
-            Err(e) => return Err(e),
+        let built = GpuEngine::new(ctx.clone(), model, input, chunk, opts);
+        let Some(mut e) = next_engine(built, !records.is_empty(), &mut stopped)? else {
+            break;
         };
         let (rec, why) = simulate_until(&mut e, &model.net, input, steps, chunk, |_| {}, stop)?;
         records.push(rec);
@@ -210,6 +200,24 @@ pub fn run_batched(
         Ok(Ok(()))
     })?;
     Ok((records, why))
+}
+
+/// The engine for the next trials; when it cannot be built (out of memory,
+/// a lost device) after some trials have run, None, with the failure in
+/// `stopped`: the run keeps the trials it has.
+fn next_engine<T>(
+    built: Result<T>,
+    ran_some: bool,
+    stopped: &mut Option<Stop>,
+) -> Result<Option<T>> {
+    match built {
+        Ok(engine) => Ok(Some(engine)),
+        Err(e) if ran_some => {
+            *stopped = Some(Stop::Failed(e));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Of the records of trials run in turn (alone or in batches side by side),

@@ -364,12 +364,7 @@ fn engine_equals_plain_implementation_on_random_networks() {
         assert_same(&model, &format!("case {case}\n{text}"), &got, &want);
         // every sparse projection gathered by post (from a Poisson
         // population a block at a time, else step by step)
-        let by_post: Vec<_> = model
-            .quantize_for(&vec![true; model.net.projections.len()])
-            .unwrap()
-            .into_iter()
-            .map(std::sync::Arc::new)
-            .collect();
+        let by_post = common::all_by_post(&model);
         let mut e = CpuEngine::with_quantized(&model, &by_post, 1);
         let got = run_stepwise(&mut e, &model, &input, steps);
         assert_same(
@@ -457,12 +452,7 @@ fn blocked_input_sums_equal_step_by_step_sums() {
         let mut plain = CpuEngine::with_threads(&model, 1).unwrap();
         plain.set_block_min_synapses(usize::MAX);
         let want = run_stepwise(&mut plain, &model, &input, steps);
-        let by_post: Vec<_> = model
-            .quantize_for(&vec![true; model.net.projections.len()])
-            .unwrap()
-            .into_iter()
-            .map(std::sync::Arc::new)
-            .collect();
+        let by_post = common::all_by_post(&model);
         for (threads, chunk) in [(1, 70), (2, 37), (3, 16), (2, 5)] {
             let mut e = CpuEngine::with_quantized(&model, &by_post, threads);
             e.set_block_min_synapses(0);

@@ -107,12 +107,7 @@ fn avx2_and_baseline_loops_agree() {
     ] {
         let model = Model::build(net, 5).unwrap();
         let input = InputSource::generated(&model);
-        let quantized: Vec<_> = model
-            .quantize_for(&vec![true; model.net.projections.len()])
-            .unwrap()
-            .into_iter()
-            .map(std::sync::Arc::new)
-            .collect();
+        let quantized = common::all_by_post(&model);
         let (a, b) = both(|| {
             let mut e = CpuEngine::with_quantized(&model, &quantized, 2);
             e.set_block_min_synapses(0);

@@ -328,3 +328,14 @@ amount = {amt2}
         amt2 = rng.random_range(0.1..3.0),
     )
 }
+
+/// The projections of `model` with every sparse one by post (the form the
+/// engines gather), shared as the engines take them.
+pub fn all_by_post(model: &Model) -> Vec<std::sync::Arc<nacc::network::Quantized>> {
+    model
+        .quantize_for(&vec![true; model.net.projections.len()])
+        .unwrap()
+        .into_iter()
+        .map(std::sync::Arc::new)
+        .collect()
+}
