@@ -1,6 +1,6 @@
-// Kernel block_masks (no CPU twin: the CPU engine reads spikes bit by bit):
-// for every neuron of a population, the steps of a block in which it
-// spikes, as bits (`masks`, one u32 a neuron), for synapse_gather.
+// Kernel block_masks (CPU twin: the masks of engine::cpu::gather_block): for
+// every neuron of a population, the steps of a block in which it spikes, as
+// bits (`masks`, one u32 a neuron), for synapse_gather.
 
 struct MaskParams {
     // neurons of the pre population
@@ -10,17 +10,6 @@ struct MaskParams {
     row_words: u32,
     // offset of the population's masks in `masks`
     mask_offset: u32,
-}
-
-struct GatherParams {
-    n_post: u32,
-    // offset of this projection's sums in acc (BLOCK_STEPS rows of n_post)
-    acc_offset: u32,
-    // offset of the pre population's masks in `masks`
-    mask_offset: u32,
-    // the part's first slice (a projection too large for one binding is
-    // split into parts of whole slices, each with its own buffers)
-    first_slice: u32,
 }
 
 @group(0) @binding(0) var<uniform> mask_params: MaskParams;

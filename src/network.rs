@@ -273,25 +273,41 @@ impl Model {
     /// [`Quantized::by_post`]): the GPU's gather reads them so, and the
     /// regrouping by pre neuron is most of the setup of a large network.
     pub fn quantize_for(&self, by_post: &[bool]) -> Result<Vec<Quantized>> {
-        self.net
-            .projections
+        (0..self.net.projections.len())
+            .map(|j| self.quantize_projection(j, by_post.get(j) == Some(&true)))
+            .collect()
+    }
+
+    /// The fixed-point form of projection `j` (a sparse one by post when
+    /// `by_post`).
+    pub fn quantize_projection(&self, j: usize, by_post: bool) -> Result<Quantized> {
+        let (proj, w) = (&self.net.projections[j], &self.weights[j]);
+        let n_pre = self.net.populations[proj.pre].size;
+        let n_post = self.net.populations[proj.post].size;
+        let q = match (&w.sparse, &proj.plasticity) {
+            (None, Some(pl)) => Quantized::new_plastic(&w.w, n_post, n_pre, pl.w_min, pl.w_max),
+            (None, None) => Quantized::new(&w.w, n_post, n_pre),
+            (Some(rows), _) if by_post => Quantized::new_sparse_by_post(&w.w, rows, n_post, n_pre),
+            (Some(rows), _) => Quantized::new_sparse(&w.w, rows, n_post, n_pre),
+        };
+        q.map_err(|e| e.context(format!("projection `{}`", proj.name)))
+    }
+
+    /// F of every projection, as [`Model::quantize`] would choose it,
+    /// without building the fixed-point weights.
+    pub fn frac_bits(&self) -> Result<Vec<u32>> {
+        let net = &self.net;
+        net.projections
             .iter()
             .zip(&self.weights)
-            .enumerate()
-            .map(|(j, (proj, w))| {
-                let n_pre = self.net.populations[proj.pre].size;
-                let n_post = self.net.populations[proj.post].size;
-                let q = match (&w.sparse, &proj.plasticity) {
-                    (None, Some(pl)) => {
-                        Quantized::new_plastic(&w.w, n_post, n_pre, pl.w_min, pl.w_max)
-                    }
-                    (None, None) => Quantized::new(&w.w, n_post, n_pre),
-                    (Some(rows), _) if by_post.get(j) == Some(&true) => {
-                        Quantized::new_sparse_by_post(&w.w, rows, n_post, n_pre)
-                    }
-                    (Some(rows), _) => Quantized::new_sparse(&w.w, rows, n_post, n_pre),
+            .map(|(proj, w)| {
+                let n_pre = net.populations[proj.pre].size;
+                let f = match (&w.sparse, &proj.plasticity) {
+                    (None, Some(pl)) => plastic_bits(n_pre, pl.w_min, pl.w_max).map(|b| b.0),
+                    (None, None) => choose_frac_bits(&w.w, n_pre).ok_or_else(too_large),
+                    (Some(rows), _) => sparse_frac_bits(&w.w, rows),
                 };
-                q.map_err(|e| e.context(format!("projection `{}`", proj.name)))
+                f.map_err(|e| e.context(format!("projection `{}`", proj.name)))
             })
             .collect()
     }
@@ -326,8 +342,7 @@ fn sparse_frac_bits(w: &[f32], rows: &SparseRows) -> Result<u32> {
         let j = rows.ptr.partition_point(|&p| p <= k) - 1;
         format!("[{j}, {}]", rows.pre[k])
     })?;
-    choose_frac_bits_rows(|| rows.ptr.windows(2).map(|r| &w[r[0]..r[1]]))
-        .ok_or_else(|| Error::Input(TOO_LARGE.into()))
+    choose_frac_bits_rows(|| rows.ptr.windows(2).map(|r| &w[r[0]..r[1]])).ok_or_else(too_large)
 }
 
 /// `2^k` as f32, exact for -126 <= k <= 127.
@@ -400,6 +415,28 @@ pub fn choose_frac_bits(w: &[f32], n_pre: usize) -> Option<u32> {
     choose_frac_bits_rows(|| w.chunks_exact(n_pre.max(1)))
 }
 
+/// F of a plastic projection and its bounds in fixed point (see
+/// [`Quantized::new_plastic`]).
+fn plastic_bits(n_pre: usize, w_min: f32, w_max: f32) -> Result<(u32, [i32; 2])> {
+    let fits = |f: u32| {
+        let (lo, hi) = (quantize_one(w_min, f)?, quantize_one(w_max, f)?);
+        let m = lo.unsigned_abs().max(hi.unsigned_abs()) as u64;
+        (m <= 1 << 29 && m * (n_pre as u64) < 1 << 31).then_some([lo, hi])
+    };
+    (0..=30u32)
+        .rev()
+        .find_map(|f| fits(f).map(|b| (f, b)))
+        .ok_or_else(|| {
+            Error::Input(format!(
+                "plastic range [{w_min}, {w_max}] too large for exact integer sums over {n_pre} pre neurons (SPEC §2.2)"
+            ))
+        })
+}
+
+fn too_large() -> Error {
+    Error::Input(TOO_LARGE.into())
+}
+
 const TOO_LARGE: &str = "weights too large for exact integer sums: even at 0 fractional bits a post neuron's sum of |round(w)| reaches 2^31 (SPEC §2.2)";
 
 /// A sparse projection's synapses by pre neuron: pre `i` projects to
@@ -425,18 +462,16 @@ pub struct Quantized {
     pub n_post: usize,
     /// Dense: `wq[pre * n_post + post]`, pre-major, so that a spiking pre
     /// neuron's row is contiguous (event-driven accumulation reads only those
-    /// rows). Sparse: one per synapse, in the order of `sparse`, or of the
-    /// projection's [`Weights::sparse`] rows when `by_post`.
+    /// rows). Sparse: one per synapse, in the order of `sparse`, or of
+    /// `rows` when [`Quantized::by_post`].
     pub wq: Vec<i32>,
     /// The synapses of a sparse projection by pre neuron; None when dense
-    /// or `by_post`.
+    /// or by post.
     pub sparse: Option<PreMajor>,
-    /// A sparse projection whose synapses stay by post, in the order they
-    /// were built ([`Model::quantize_for`]; the engines gather these):
-    /// `wq[k]` is the weight of synapse `k` of `rows`.
-    pub by_post: bool,
-    /// The synapses by post when `by_post` (shared with the model's
-    /// [`Weights::sparse`]).
+    /// A sparse projection whose synapses stay by post, as they were built
+    /// ([`Model::quantize_for`]; the engines gather these): its synapses,
+    /// shared with the model's [`Weights::sparse`]; `wq[k]` is the weight
+    /// of synapse `k`.
     pub rows: Option<Arc<SparseRows>>,
     /// 2^(12-F) and 2^-F: the exact conversion of SPEC §2.2.
     pub scale_hi: f32,
@@ -458,6 +493,11 @@ fn check_finite(w: &[f32], index: impl Fn(usize) -> String) -> Result<()> {
 }
 
 impl Quantized {
+    /// Whether the synapses are held by post (`rows`), not by pre neuron.
+    pub fn by_post(&self) -> bool {
+        self.rows.is_some()
+    }
+
     fn with_bits(
         f: u32,
         n_pre: usize,
@@ -471,7 +511,6 @@ impl Quantized {
             n_post,
             wq,
             sparse,
-            by_post: false,
             rows: None,
             scale_hi: pow2(12 - f as i32),
             scale_lo: pow2(-(f as i32)),
@@ -501,18 +540,9 @@ impl Quantized {
                 w[i]
             )));
         }
-        let fits = |f: u32| {
-            let (lo, hi) = (quantize_one(w_min, f)?, quantize_one(w_max, f)?);
-            let m = lo.unsigned_abs().max(hi.unsigned_abs()) as u64;
-            (m <= 1 << 29 && m * (n_pre as u64) < 1 << 31).then_some([lo, hi])
-        };
-        let f = (0..=30u32).rev().find(|&f| fits(f).is_some()).ok_or_else(|| {
-            Error::Input(format!(
-                "plastic range [{w_min}, {w_max}] too large for exact integer sums over {n_pre} pre neurons (SPEC §2.2)"
-            ))
-        })?;
+        let (f, bounds) = plastic_bits(n_pre, w_min, w_max)?;
         let mut q = Quantized::new_with_bits(w, n_post, n_pre, f)?;
-        q.bounds = fits(f);
+        q.bounds = Some(bounds);
         Ok(q)
     }
 
@@ -532,7 +562,7 @@ impl Quantized {
     pub fn new(w: &[f32], n_post: usize, n_pre: usize) -> Result<Quantized> {
         assert_eq!(w.len(), n_post * n_pre);
         check_finite(w, |i| format!("[{}, {}]", i / n_pre, i % n_pre))?;
-        let f = choose_frac_bits(w, n_pre).ok_or_else(|| Error::Input(TOO_LARGE.into()))?;
+        let f = choose_frac_bits(w, n_pre).ok_or_else(too_large)?;
         Quantized::new_with_bits(w, n_post, n_pre, f)
     }
 
@@ -571,7 +601,6 @@ impl Quantized {
             }
         });
         Ok(Quantized {
-            by_post: true,
             rows: Some(rows.clone()),
             ..Quantized::with_bits(f, n_pre, n_post, wq, None)
         })
@@ -641,6 +670,29 @@ impl Quantized {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frac_bits_are_those_of_the_fixed_point_weights() {
+        let sparse = crate::config::DEFAULT_TOML.replacen(
+            "init = \"linear\"",
+            "init = \"linear\"\nfixed_fan_in = 30",
+            1,
+        );
+        for text in [
+            crate::config::DEFAULT_TOML,
+            sparse.as_str(),
+            include_str!("../assets/reward_learning.toml"),
+        ] {
+            let model = Model::build(Network::from_toml_str(text, "t").unwrap(), 3).unwrap();
+            let want: Vec<u32> = model
+                .quantize()
+                .unwrap()
+                .iter()
+                .map(|q| q.frac_bits)
+                .collect();
+            assert_eq!(model.frac_bits().unwrap(), want);
+        }
+    }
 
     #[test]
     fn pairs_below_draws_every_pair_as_defined() {

@@ -437,12 +437,16 @@ fn learned_weights(model: &Model, learned: &[Option<Vec<i32>>]) -> Result<Vec<ex
     if learned.iter().all(Option::is_none) {
         return Ok(vec![None; model.net.projections.len()]);
     }
-    let quantized = model.quantize()?;
-    Ok(learned
+    // the initial weights of the learning projections only
+    learned
         .iter()
-        .zip(&quantized)
-        .map(|(wq, q)| wq.as_ref().map(|wq| (q.to_linear(&q.wq), q.to_linear(wq))))
-        .collect())
+        .enumerate()
+        .map(|(j, wq)| {
+            let Some(wq) = wq else { return Ok(None) };
+            let q = model.quantize_projection(j, false)?;
+            Ok(Some((q.to_linear(&q.wq), q.to_linear(wq))))
+        })
+        .collect()
 }
 
 /// The outputs of reward learning besides the weight files (which
@@ -526,11 +530,7 @@ fn draw_figures(
 pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_json::Value {
     let net = &o.model.net;
     let steps = o.steps;
-    // F only: sparse projections need not be regrouped by pre neuron
-    let quant = o
-        .model
-        .quantize_for(&vec![true; net.projections.len()])
-        .ok();
+    let frac_bits = o.model.frac_bits().ok();
     let populations: Vec<_> = net
         .populations
         .iter()
@@ -557,7 +557,7 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
                 "post": net.populations[p.post].name,
                 "synapses": o.model.weights[j].w.len(),
                 "connectivity": format!("{:?}", p.conn),
-                "frac_bits": quant.as_ref().map(|q| q[j].frac_bits),
+                "frac_bits": frac_bits.as_ref().map(|f| f[j]),
             })
         })
         .collect();

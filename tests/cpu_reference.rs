@@ -162,29 +162,9 @@ fn plain_run(model: &Model, input: &[Vec<Vec<u8>>], steps: usize) -> Trace {
 
 /// Asserts equality with `==`, naming the first differing step, population
 /// and neuron.
-fn assert_same(model: &Model, what: &str, (s1, v1): &Trace, (s2, v2): &Trace) {
-    for t in 0..s1.len() {
-        for (p, pop) in model.net.populations.iter().enumerate() {
-            for n in 0..pop.size {
-                assert!(
-                    s1[t][p][n] == s2[t][p][n],
-                    "{what}: spikes differ first at step {t}, population `{}`, neuron {n}: engine {} vs plain {}",
-                    pop.name,
-                    s1[t][p][n],
-                    s2[t][p][n]
-                );
-                if !pop.is_poisson() {
-                    assert!(
-                        v1[t][p][n].to_bits() == v2[t][p][n].to_bits()
-                            || v1[t][p][n] == v2[t][p][n],
-                        "{what}: membranes differ first at step {t}, population `{}`, neuron {n}: engine {:e} vs plain {:e}",
-                        pop.name,
-                        v1[t][p][n],
-                        v2[t][p][n]
-                    );
-                }
-            }
-        }
+fn assert_same(model: &Model, what: &str, got: &Trace, want: &Trace) {
+    if let Some(d) = common::first_trace_difference(model, got, want, ["engine", "plain"]) {
+        panic!("{what}: {d}");
     }
 }
 

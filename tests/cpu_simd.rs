@@ -9,39 +9,11 @@
 
 mod common;
 
-use common::{Trace, random_network, random_reward_network, randomise_weights, run_stepwise};
+use common::{random_network, random_reward_network, randomise_weights, run_stepwise};
 use nacc::config::Network;
 use nacc::engine::{Engine, InputSource, cpu::CpuEngine, simulate};
 use nacc::network::Model;
 use rand::{SeedableRng, rngs::StdRng};
-
-/// Where two traces differ first: step, population, neuron and both values.
-fn first_difference(model: &Model, a: &Trace, b: &Trace) -> Option<String> {
-    for t in 0..a.0.len().max(b.0.len()) {
-        for (p, pop) in model.net.populations.iter().enumerate() {
-            for n in 0..pop.size {
-                let (sa, sb) = (a.0[t][p][n], b.0[t][p][n]);
-                if sa != sb {
-                    return Some(format!(
-                        "spikes differ first at step {t}, population `{}`, neuron {n}: AVX2 {sa} vs baseline {sb}",
-                        pop.name
-                    ));
-                }
-                if pop.is_poisson() {
-                    continue;
-                }
-                let (va, vb) = (a.1[t][p][n], b.1[t][p][n]);
-                if va.to_bits() != vb.to_bits() && va != vb {
-                    return Some(format!(
-                        "membranes differ first at step {t}, population `{}`, neuron {n}: AVX2 {va:e} vs baseline {vb:e}",
-                        pop.name
-                    ));
-                }
-            }
-        }
-    }
-    None
-}
 
 /// `run` once with the AVX2 loops and once with the baseline ones.
 fn both<T>(mut run: impl FnMut() -> T) -> (T, T) {
@@ -61,9 +33,11 @@ fn both<T>(mut run: impl FnMut() -> T) -> (T, T) {
 #[test]
 fn avx2_and_baseline_loops_agree() {
     if !nacc::simd::cpu_has_avx2() {
-        // nothing to compare: the baseline build is the one that runs, and
-        // cpu_reference.rs checks it against the plain implementation
-        eprintln!("skipped: this CPU has no AVX2, so the loops have one build only");
+        // one build only, checked by cpu_reference.rs against the plain
+        // implementation; the dispatch must never pick AVX2 here
+        nacc::simd::set_portable(false);
+        assert!(!nacc::simd::avx2() && nacc::simd::describe() != "AVX2");
+        eprintln!("this CPU has no AVX2: no second build to compare");
         return;
     }
 
@@ -90,7 +64,7 @@ fn avx2_and_baseline_loops_agree() {
             let mut e = CpuEngine::with_threads(&model, 1).unwrap();
             run_stepwise(&mut e, &model, &input, steps)
         });
-        if let Some(d) = first_difference(&model, &a, &b) {
+        if let Some(d) = common::first_trace_difference(&model, &a, &b, ["AVX2", "baseline"]) {
             panic!("{what}: {d}\n{text}");
         }
     }
@@ -115,24 +89,9 @@ fn avx2_and_baseline_loops_agree() {
             (rec, e.membranes().unwrap())
         });
         assert!(a.0.pops[2].total() > 0, "{what}: the MSNs fire");
-        for (p, pop) in model.net.populations.iter().enumerate() {
-            let (ra, rb) = (&a.0.pops[p], &b.0.pops[p]);
-            if let Some((t, n)) = (0..ra.steps())
-                .flat_map(|t| (0..pop.size).map(move |n| (t, n)))
-                .find(|&(t, n)| ra.spiked(t, n) != rb.spiked(t, n))
-            {
-                panic!(
-                    "{what}: spikes differ first at step {t}, population `{}`, neuron {n}",
-                    pop.name
-                );
-            }
-            if let Some(n) = (0..a.1[p].len()).find(|&n| a.1[p][n].to_bits() != b.1[p][n].to_bits())
-            {
-                panic!(
-                    "{what}: final membranes differ first at population `{}`, neuron {n}: AVX2 {:e} vs baseline {:e}",
-                    pop.name, a.1[p][n], b.1[p][n]
-                );
-            }
+        let names = ["AVX2", "baseline"];
+        if let Some(d) = common::first_run_difference(&model, (&a.0, &a.1), (&b.0, &b.1), names) {
+            panic!("{what}: {d}");
         }
     }
 }

@@ -837,46 +837,6 @@ fn gpu_memory_estimate_is_within_10_percent(ctx: &Ctx) {
     }
 }
 
-/// Where a trial's run differs from the CPU engine's first: step,
-/// population and neuron (spikes), or population and neuron (membranes at
-/// the end).
-fn first_trial_difference(
-    model: &Model,
-    got: &nacc::record::SpikeRecord,
-    want: &nacc::record::SpikeRecord,
-    v_got: &[Vec<f32>],
-    v_want: &[Vec<f32>],
-) -> Option<String> {
-    for (p, pop) in model.net.populations.iter().enumerate() {
-        let (g, w) = (&got.pops[p], &want.pops[p]);
-        if g.steps() != w.steps() {
-            return Some(format!(
-                "`{}`: {} steps vs {}",
-                pop.name,
-                g.steps(),
-                w.steps()
-            ));
-        }
-        for t in 0..g.steps() {
-            if let Some(n) = (0..pop.size).find(|&n| g.spiked(t, n) != w.spiked(t, n)) {
-                return Some(format!(
-                    "spikes differ first at step {t}, population `{}`, neuron {n}",
-                    pop.name
-                ));
-            }
-        }
-        if let Some(n) =
-            (0..v_want[p].len()).find(|&n| v_got[p][n].to_bits() != v_want[p][n].to_bits())
-        {
-            return Some(format!(
-                "final membranes differ first at population `{}`, neuron {n}: GPU {:e} vs CPU {:e}",
-                pop.name, v_got[p][n], v_want[p][n]
-            ));
-        }
-    }
-    None
-}
-
 /// Trials side by side on the block schedule (the trial in every grid's
 /// z): each trial equals the CPU engine's run of its input, for dense
 /// projections and for sparse ones gathered and scattered, in chunks that
@@ -925,7 +885,8 @@ fn trials_side_by_side_on_the_block_schedule(ctx: &Ctx) {
             let want =
                 nacc::engine::simulate(&mut cpu, &model.net, input, steps, chunk, |_| {}).unwrap();
             let v_want = cpu.membranes().unwrap();
-            if let Some(d) = first_trial_difference(&model, &got[t], &want, &v_got[t], &v_want) {
+            let (g, w) = ((&got[t], &v_got[t][..]), (&want, &v_want[..]));
+            if let Some(d) = common::first_run_difference(&model, g, w, ["GPU", "CPU"]) {
                 panic!("{what}: trial {t}: {d}");
             }
         }

@@ -212,7 +212,7 @@ impl Engine for CpuEngine {
                             sum_block(proj, rows, wps, t_n, self.threads);
                         }
                         proj.take_slot(s % BLOCK_STEPS);
-                    } else if proj.q.by_post {
+                    } else if proj.q.by_post() {
                         // gathered by post: a block at a time from a Poisson
                         // population (its input is known), else a step
                         let blocked = self.net.populations[proj.pre].is_poisson();
@@ -452,7 +452,7 @@ pub fn gathers(net: &Network, j: usize) -> bool {
 pub const CPU_GATHER_MIN_ACTIVE: f64 = 0.5;
 
 /// The sums of `t_n` consecutive steps of a sparse projection held by post
-/// (`proj.q.by_post`) into `proj.block`, the posts split across `threads`
+/// (`proj.q.by_post()`) into `proj.block`, the posts split across `threads`
 /// threads; `rows` holds the pre population's spikes of those steps, `wps`
 /// words a step.
 fn gather_block(proj: &mut Projection, rows: &[u32], wps: usize, t_n: usize, threads: usize) {

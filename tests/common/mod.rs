@@ -4,7 +4,7 @@
 use nacc::config::Network;
 use nacc::engine::{Engine, InputSource};
 use nacc::network::Model;
-use nacc::record::ChunkSpikes;
+use nacc::record::{ChunkSpikes, SpikeRecord};
 use rand::{RngExt, rngs::StdRng};
 
 /// The default network with `fc1` (e.g. "fixed_fan_in = 7") and `fc3`
@@ -338,4 +338,80 @@ pub fn all_by_post(model: &Model) -> Vec<std::sync::Arc<nacc::network::Quantized
         .into_iter()
         .map(std::sync::Arc::new)
         .collect()
+}
+
+/// Where two traces differ first (`names`: what produced each): step,
+/// population, neuron and both values. Membranes are equal as bit patterns
+/// or as numbers (+0 and -0 alike).
+pub fn first_trace_difference(
+    model: &Model,
+    (s1, v1): &Trace,
+    (s2, v2): &Trace,
+    names: [&str; 2],
+) -> Option<String> {
+    let [a, b] = names;
+    if s1.len() != s2.len() {
+        return Some(format!("{a} has {} steps, {b} {}", s1.len(), s2.len()));
+    }
+    for t in 0..s1.len() {
+        for (p, pop) in model.net.populations.iter().enumerate() {
+            for n in 0..pop.size {
+                let (x, y) = (s1[t][p][n], s2[t][p][n]);
+                if x != y {
+                    return Some(format!(
+                        "spikes differ first at step {t}, population `{}`, neuron {n}: {a} {x} vs {b} {y}",
+                        pop.name
+                    ));
+                }
+                if pop.is_poisson() {
+                    continue;
+                }
+                let (x, y) = (v1[t][p][n], v2[t][p][n]);
+                if x.to_bits() != y.to_bits() && x != y {
+                    return Some(format!(
+                        "membranes differ first at step {t}, population `{}`, neuron {n}: {a} {x:e} vs {b} {y:e}",
+                        pop.name
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Where two runs, each a record and its final membranes, differ first
+/// (`names`: what produced each): the earliest step whose spikes differ
+/// (population, neuron), else the final membranes (bit patterns).
+pub fn first_run_difference(
+    model: &Model,
+    (r1, v1): (&SpikeRecord, &[Vec<f32>]),
+    (r2, v2): (&SpikeRecord, &[Vec<f32>]),
+    names: [&str; 2],
+) -> Option<String> {
+    let [a, b] = names;
+    let pops = &model.net.populations;
+    if let Some(p) = (0..pops.len()).find(|&p| r1.pops[p].steps() != r2.pops[p].steps()) {
+        let (x, y) = (r1.pops[p].steps(), r2.pops[p].steps());
+        return Some(format!("`{}`: {a} has {x} steps, {b} {y}", pops[p].name));
+    }
+    for t in 0..r1.pops.first().map_or(0, |r| r.steps()) {
+        for (p, pop) in pops.iter().enumerate() {
+            let (x, y) = (&r1.pops[p], &r2.pops[p]);
+            if let Some(n) = (0..pop.size).find(|&n| x.spiked(t, n) != y.spiked(t, n)) {
+                return Some(format!(
+                    "spikes differ first at step {t}, population `{}`, neuron {n}",
+                    pop.name
+                ));
+            }
+        }
+    }
+    for (p, pop) in pops.iter().enumerate() {
+        if let Some(n) = (0..v1[p].len()).find(|&n| v1[p][n].to_bits() != v2[p][n].to_bits()) {
+            return Some(format!(
+                "final membranes differ first at population `{}`, neuron {n}: {a} {:e} vs {b} {:e}",
+                pop.name, v1[p][n], v2[p][n]
+            ));
+        }
+    }
+    None
 }

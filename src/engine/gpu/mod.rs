@@ -769,10 +769,10 @@ struct Shared<'a> {
     bias: &'a wgpu::Buffer,
     /// Integer thresholds of every Poisson population, concatenated.
     thresholds: &'a wgpu::Buffer,
-    /// Per population: offset in `thresholds`, and (k0, k1) of its stream,
-    /// when the GPU draws its input.
-    poisson: Vec<Option<(usize, u32, u32)>>,
-    /// (k0, k1) per trial and Poisson population.
+    /// Per population: its offset in `thresholds`, when the GPU draws its
+    /// input.
+    poisson: Vec<Option<usize>>,
+    /// (k0, k1) of each Poisson population's stream, per trial.
     trial_keys: Vec<u32>,
     /// Where kernels report the first non-finite membrane of a chunk.
     fault: &'a wgpu::Buffer,
@@ -907,19 +907,16 @@ impl GpuEngine {
             .flat_map(|w| w.b.iter().copied())
             .collect();
         let bias = storage_buffer(device, "bias", &bias_data);
-        // Generated input is drawn on the GPU: thresholds and stream keys.
+        // Generated input is drawn on the GPU: thresholds (and the keys of
+        // every trial's streams, below).
         let mut thr_data: Vec<u32> = Vec::new();
         let mut poisson = vec![None; net.populations.len()];
         let gen_input = match input {
-            &InputSource::Generated {
-                seed, ref streams, ..
-            } if plan.gen_input => {
+            InputSource::Generated { streams, .. } if plan.gen_input => {
                 for (p, pop) in net.populations.iter().enumerate() {
                     if pop.is_poisson() {
-                        let (stream, thr) = &streams[p];
-                        let [k0, k1] = crate::input::keys(seed, *stream);
-                        poisson[p] = Some((thr_data.len(), k0, k1));
-                        thr_data.extend_from_slice(thr);
+                        poisson[p] = Some(thr_data.len());
+                        thr_data.extend_from_slice(&streams[p].1);
                     }
                 }
                 true
@@ -1519,7 +1516,7 @@ fn build_fused(
     let poisson_base = tables.len() as u32;
     let mut n_poisson = 0;
     for (p, pop) in net.populations.iter().enumerate() {
-        if let Some((thr_offset, _, _)) = sh.poisson[p] {
+        if let Some(thr_offset) = sh.poisson[p] {
             tables.extend_from_slice(&[
                 pop.size as u32,
                 lay.word_offset[p] as u32,
@@ -2079,7 +2076,7 @@ fn build_dispatch(
     let n_keyed = sh.poisson.iter().flatten().count() as u32;
     let keys = storage_buffer(device, "trial keys", &sh.trial_keys);
     for (p, pop) in net.populations.iter().enumerate() {
-        let Some((thr_offset, _, _)) = sh.poisson[p] else {
+        let Some(thr_offset) = sh.poisson[p] else {
             poisson_launches.push(None);
             continue;
         };

@@ -65,7 +65,7 @@ mod tests {
         // the pre-major form (the CPU engine's) and the by-post one
         let q = &model.quantize().unwrap()[0];
         let by_post = &model.quantize_for(&[true]).unwrap()[0];
-        assert_eq!((by_post.frac_bits, by_post.by_post), (q.frac_bits, true));
+        assert_eq!((by_post.frac_bits, by_post.by_post()), (q.frac_bits, true));
         let pm = q.sparse.as_ref().expect("fc1 is sparse");
         let (ptr, pre, w) = by_post_slices(by_post);
         let lanes = WORKGROUP as usize;
