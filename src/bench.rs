@@ -393,18 +393,11 @@ fn measure_trials(
     };
     let Some(ctx) = gpu else {
         let m = cpu(budget)?;
-        return Ok((
-            m,
-            format!(
-                "cpu reference, trials over {} threads, {}",
-                crate::engine::cpu::default_threads(),
-                crate::simd::describe()
-            ),
-            None,
-            None,
-        ));
+        return Ok((m, crate::trials::cpu_engine_name(trials), None, None));
     };
     let name = ctx.describe();
+    let plan =
+        crate::engine::gpu::GpuEngine::plan(ctx, net, true, 1000, trials, Default::default());
     let mut gpu = crate::engine::gpu::GpuEngine::new_trials(
         ctx.clone(),
         model,
@@ -428,7 +421,7 @@ fn measure_trials(
     })?;
     Ok((
         m,
-        format!("{name}, {trials} trials in one dispatch"),
+        format!("{name}, {}", plan.describe(trials)),
         Some(name),
         Some(cpu(budget / 2)?),
     ))

@@ -65,13 +65,9 @@ pub fn run(
         .collect();
     let Some(ctx) = choose_gpu(backend)? else {
         let (records, stopped) = run_cpu(model, &inputs, steps, chunk, &mut progress, stop)?;
-        let threads = default_threads().min(trials);
         return Ok(TrialRun {
             records,
-            engine: format!(
-                "cpu reference, {trials} trials over {threads} threads, {}",
-                crate::simd::describe()
-            ),
+            engine: cpu_engine_name(trials),
             adapter: None,
             stopped,
         });
@@ -86,6 +82,13 @@ pub fn run(
         &mut progress,
         stop,
     )
+}
+
+/// What runs `trials` trials on the CPU ([`run_cpu`]).
+pub fn cpu_engine_name(trials: usize) -> String {
+    let threads = default_threads().min(trials);
+    let simd = crate::simd::describe();
+    format!("cpu reference, {trials} trials over {threads} threads, {simd}")
 }
 
 /// The trials of `inputs` on the GPU of `ctx`, built with `opts`.
