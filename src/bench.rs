@@ -286,6 +286,13 @@ pub fn run(
             ),
             other => other,
         };
+        // a network this machine has not the memory for is skipped too
+        let net =
+            net.map_err(String::from)
+                .and_then(|n| match fits(&n, case.trials, gpu.as_deref()) {
+                    Some(why) => Err(why),
+                    None => Ok(n),
+                });
         let net = match net {
             Ok(n) => n,
             Err(why) => {
@@ -357,6 +364,28 @@ pub fn run(
         }
     }
     Ok(())
+}
+
+/// Why `net` (in `trials` trials) cannot run here, when this machine has
+/// not the host memory for it: on the GPU (when there is one) and the CPU
+/// engine at once, spike counts only. `NACC_MEMORY_CHECK=off` runs it
+/// anyway.
+fn fits(net: &Network, trials: usize, gpu: Option<&GpuContext>) -> Option<String> {
+    let available = crate::memory::host_available().filter(|_| crate::memory::check_enabled())?;
+    let (needed, software) = match gpu {
+        Some(c) => {
+            let plan =
+                crate::engine::gpu::GpuEngine::plan(c, net, true, 1000, trials, Default::default());
+            let e = if trials > 1 {
+                crate::memory::estimate(net, 0, 1000, Some(plan), trials)
+            } else {
+                crate::memory::estimate_both(net, 1000, plan)
+            };
+            (e, c.info.device_type == wgpu::DeviceType::Cpu)
+        }
+        None => (crate::memory::estimate(net, 0, 1000, None, trials), false),
+    };
+    crate::memory::shortfall(&needed, software, available)
 }
 
 /// Times `trials` trials of `model` run together: on the GPU in one

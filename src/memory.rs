@@ -4,6 +4,7 @@
 
 use crate::config::{Connectivity, Network, PopKind, Population};
 use crate::engine::gpu::Schedule;
+use crate::error::{Error, Result};
 use crate::network::{Model, Quantized};
 use crate::record::SpikeRecord;
 
@@ -20,6 +21,10 @@ impl Estimate {
     }
     pub fn gpu_bytes(&self) -> u64 {
         self.gpu.iter().map(|x| x.1).sum()
+    }
+    /// The bytes of the host part named `what` (0 when there is none).
+    pub fn part(&self, what: &str) -> u64 {
+        self.host.iter().filter(|p| p.0 == what).map(|p| p.1).sum()
     }
 
     pub fn render(&self) -> String {
@@ -38,6 +43,147 @@ impl Estimate {
         }
         s
     }
+}
+
+/// The name of the engine's fixed-point weights in an [`Estimate`].
+pub const FIXED_POINT: &str = "fixed-point weights (engine)";
+
+/// Host memory this process can still get, in bytes: Linux's MemAvailable
+/// plus free swap, lowered to what is left under the process's cgroup
+/// memory limit (v1 or v2; its page cache not counted as used) when it has
+/// one. None where the system does not say (not Linux).
+pub fn host_available() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib = |name: &str| -> Option<u64> {
+        let line = info.lines().find(|l| l.starts_with(name))?;
+        line.split_whitespace()
+            .nth(1)?
+            .parse::<u64>()
+            .ok()
+            .map(|k| k * 1024)
+    };
+    let system = kib("MemAvailable:")? + kib("SwapFree:").unwrap_or(0);
+    Some(cgroup_left().map_or(system, |left| left.min(system)))
+}
+
+/// What is left under the memory limit of the process's cgroups, when one
+/// has a limit: limit - (usage - inactive page cache), the smallest over
+/// the hierarchy's entries (`/proc/self/cgroup`).
+fn cgroup_left() -> Option<u64> {
+    let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let number =
+        |path: &str| -> Option<u64> { std::fs::read_to_string(path).ok()?.trim().parse().ok() };
+    let stat = |path: &str, key: &str| -> Option<u64> {
+        let s = std::fs::read_to_string(path).ok()?;
+        s.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
+    };
+    cgroups
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            // v2 (no controllers named) or v1's memory controller
+            let (dir, limit, usage, cache) = if controllers.is_empty() {
+                (
+                    format!("/sys/fs/cgroup{path}"),
+                    "memory.max",
+                    "memory.current",
+                    "inactive_file",
+                )
+            } else if controllers.split(',').any(|c| c == "memory") {
+                (
+                    format!("/sys/fs/cgroup/memory{path}"),
+                    "memory.limit_in_bytes",
+                    "memory.usage_in_bytes",
+                    "total_inactive_file",
+                )
+            } else {
+                return None;
+            };
+            // "max" (v2) does not parse: no limit
+            let limit = number(&format!("{dir}/{limit}"))?;
+            let used = number(&format!("{dir}/{usage}"))?;
+            let cache = stat(&format!("{dir}/memory.stat"), cache).unwrap_or(0);
+            Some(limit.saturating_sub(used.saturating_sub(cache)))
+        })
+        .min()
+}
+
+/// The parts of `e` that take host memory: the host's, and the GPU's too
+/// when the GPU is a software one (lavapipe, WARP: its buffers are host
+/// memory).
+fn host_parts(e: &Estimate, software_gpu: bool) -> Vec<&(String, u64)> {
+    let mut parts: Vec<&(String, u64)> = e.host.iter().collect();
+    if software_gpu {
+        parts.extend(e.gpu.iter());
+    }
+    parts
+}
+
+/// The host memory `e` needs (see [`host_parts`]).
+pub fn host_needed(e: &Estimate, software_gpu: bool) -> u64 {
+    host_parts(e, software_gpu).iter().map(|p| p.1).sum()
+}
+
+/// When `e` needs more host memory than `available`: what it needs (with
+/// its two largest parts) and what there is.
+pub fn shortfall(e: &Estimate, software_gpu: bool, available: u64) -> Option<String> {
+    let total = host_needed(e, software_gpu);
+    if total <= available {
+        return None;
+    }
+    let mut parts = host_parts(e, software_gpu);
+    parts.sort_by_key(|p| std::cmp::Reverse(p.1));
+    let largest: Vec<String> = parts
+        .iter()
+        .take(2)
+        .map(|(what, b)| format!("{what} {}", human(*b)))
+        .collect();
+    let gpu = if software_gpu {
+        ", the software GPU's buffers included"
+    } else {
+        ""
+    };
+    Some(format!(
+        "needs about {} of host memory{gpu} ({}) but this machine has {} available",
+        human(total),
+        largest.join(", "),
+        human(available),
+    ))
+}
+
+/// Whether the memory check is on (`NACC_MEMORY_CHECK=off` turns it off).
+pub fn check_enabled() -> bool {
+    std::env::var("NACC_MEMORY_CHECK").map_or(true, |v| v != "off")
+}
+
+/// The error for a run whose estimate `e` does not fit in the host memory
+/// still `available` (None, unknown: assumed to fit), before anything is
+/// built; `NACC_MEMORY_CHECK=off` lets it try anyway.
+pub fn check_fits(e: &Estimate, software_gpu: bool, available: Option<u64>) -> Result<()> {
+    match available.filter(|_| check_enabled()) {
+        Some(a) => match shortfall(e, software_gpu, a) {
+            Some(why) => Err(Error::Input(format!(
+                "the run {why} (--dry-run itemises it): run a smaller network (--scale, or sparse projections: fixed_fan_in, fixed_probability), fewer --trials or --steps, or set NACC_MEMORY_CHECK=off to try anyway"
+            ))),
+            None => Ok(()),
+        },
+        None => Ok(()),
+    }
+}
+
+/// What running `net` on the GPU (as `plan` says) and on the CPU engine at
+/// once needs, recording spike counts only (`nacc compare`, `nacc bench`):
+/// the GPU run's estimate plus the CPU engine's fixed-point weights.
+pub fn estimate_both(net: &Network, chunk: usize, plan: GpuPlan) -> Estimate {
+    let mut e = estimate(net, 0, chunk, Some(plan), 1);
+    let cpu = estimate(net, 0, chunk, None, 1);
+    e.host.push((
+        "fixed-point weights (CPU engine)".into(),
+        cpu.part(FIXED_POINT),
+    ));
+    e
 }
 
 pub fn human(b: u64) -> String {
@@ -94,7 +240,7 @@ pub fn estimate(
         }
     }
     e.host.push(("weights and biases (raw f32)".into(), raw));
-    e.host.push(("fixed-point weights (engine)".into(), quant));
+    e.host.push((FIXED_POINT.into(), quant));
     // eligibility per synapse and one trace per pre and post neuron
     let plastic = |padded: bool| -> u64 {
         net.projections

@@ -8,6 +8,7 @@ use crate::error::{Result, bad_value};
 use crate::export;
 use crate::figures::{self, View};
 use crate::import;
+use crate::memory::{Estimate, GpuPlan, host_available};
 use crate::network::Model;
 use crate::record::SpikeRecord;
 use serde_json::json;
@@ -90,6 +91,17 @@ pub struct Prepared {
 /// options and input files happens here.
 pub fn prepare(opts: &RunOptions) -> Result<Prepared> {
     let (net, given, steps) = resolve(opts)?;
+    build(opts, net, given, steps)
+}
+
+/// The model of a resolved network (its weights from the seed or
+/// `--weights`) and its input.
+fn build(
+    opts: &RunOptions,
+    net: Network,
+    given: Option<InputSource>,
+    steps: usize,
+) -> Result<Prepared> {
     let mut model = Model::build(net, opts.seed)?;
     if let Some(dir) = &opts.weights {
         import::load_weights(dir, &mut model)?;
@@ -166,14 +178,47 @@ fn check_trials(net: &Network, trials: usize, given: bool) -> Result<()> {
     Ok(())
 }
 
-/// `--dry-run`: the memory the run would need, on the backend it would use,
-/// computed from the network alone.
-pub fn dry_run(opts: &RunOptions) -> Result<String> {
+/// A run decided from its options before anything is built: the network,
+/// its given input and steps, the GPU that runs it (if one does) and how,
+/// whether its spikes are streamed, and the memory it needs.
+struct Planned {
+    net: Network,
+    given: Option<InputSource>,
+    steps: usize,
+    gpu: Option<GpuContext>,
+    plan: Option<GpuPlan>,
+    stream: bool,
+    estimate: Estimate,
+}
+
+impl Planned {
+    /// The GPU is a software one (lavapipe, WARP), whose buffers are host
+    /// memory.
+    fn software_gpu(&self) -> bool {
+        self.gpu
+            .as_ref()
+            .is_some_and(|c| c.info.device_type == wgpu::DeviceType::Cpu)
+    }
+}
+
+/// Every decision of a run that needs no building: what `run` and
+/// `--dry-run` share.
+fn plan(opts: &RunOptions) -> Result<Planned> {
     let (net, given, steps) = resolve(opts)?;
     check_trials(&net, opts.trials, given.is_some())?;
+    let trials = opts.trials.max(1);
+    // stream the spikes to disk when asked, or when the record would not fit
+    let record_bytes = SpikeRecord::bytes_needed(&net, steps) as u64 * trials as u64;
+    let stream = opts.stream || host_available().is_some_and(|m| record_bytes > m / 2);
+    if stream && trials > 1 {
+        return Err(bad_value(
+            "--trials",
+            opts.trials,
+            "cannot be streamed (--stream, or a record larger than half the memory): run fewer steps or trials",
+        ));
+    }
     let gpu = choose_gpu(opts.backend)?;
     let plan = gpu.as_ref().map(|c| {
-        let trials = opts.trials.max(1);
         GpuEngine::plan(
             c,
             &net,
@@ -183,7 +228,34 @@ pub fn dry_run(opts: &RunOptions) -> Result<String> {
             GpuOptions::default(),
         )
     });
-    let e = crate::memory::estimate(&net, steps, opts.chunk, plan, opts.trials.max(1));
+    // a streamed run keeps only the spike counts
+    let held = if stream { 0 } else { steps };
+    let estimate = crate::memory::estimate(&net, held, opts.chunk, plan, trials);
+    Ok(Planned {
+        net,
+        given,
+        steps,
+        gpu,
+        plan,
+        stream,
+        estimate,
+    })
+}
+
+/// `--dry-run`: the memory the run would need, on the backend it would use,
+/// computed from the network alone, and whether this machine has it.
+pub fn dry_run(opts: &RunOptions) -> Result<String> {
+    let planned = plan(opts)?;
+    let software_gpu = planned.software_gpu();
+    let Planned {
+        net,
+        steps,
+        gpu,
+        plan,
+        stream,
+        estimate: e,
+        ..
+    } = planned;
     let mut s = format!(
         "{} neurons, {} synapses, {steps} steps, on {}\n",
         net.total_neurons(),
@@ -202,23 +274,30 @@ pub fn dry_run(opts: &RunOptions) -> Result<String> {
             crate::memory::human(limit)
         );
     }
+    if stream {
+        s += "spikes streamed to disk chunk by chunk (--stream, or a record larger than half the available memory): only their counts are kept\n";
+    }
+    if let Some(available) = host_available() {
+        let needed = crate::memory::host_needed(&e, software_gpu);
+        let what = if software_gpu {
+            "host memory (the software GPU's buffers included)"
+        } else {
+            "host memory"
+        };
+        let verdict = if needed <= available {
+            "fits"
+        } else if crate::memory::check_enabled() {
+            "does not fit: nacc run would stop before building anything (NACC_MEMORY_CHECK=off tries anyway)"
+        } else {
+            "does not fit (NACC_MEMORY_CHECK=off: nacc run tries anyway)"
+        };
+        s += &format!(
+            "{what}: {} needed, {} available on this machine: {verdict}\n",
+            crate::memory::human(needed),
+            crate::memory::human(available),
+        );
+    }
     Ok(s)
-}
-
-/// The engine the options ask for, with the GPU adapter's name when one
-/// runs it. `auto` takes the GPU when wgpu finds an adapter, else the CPU.
-pub fn make_engine(
-    backend: Backend,
-    model: &Model,
-    input: &InputSource,
-    chunk: usize,
-) -> Result<(Box<dyn Engine>, Option<String>)> {
-    engine_on(
-        choose_gpu(backend)?.map(Arc::new).as_ref(),
-        model,
-        input,
-        chunk,
-    )
 }
 
 /// The GPU engine on `gpu`, or the CPU engine when there is none, with the
@@ -278,24 +357,21 @@ pub struct Outcome {
 
 pub fn run(opts: &RunOptions) -> Result<Outcome> {
     let started = Instant::now();
-    let prepared = prepare(opts)?;
+    let planned = plan(opts)?;
+    // a network that cannot fit stops here, not in the middle of building
+    crate::memory::check_fits(&planned.estimate, planned.software_gpu(), host_available())?;
+    let Planned {
+        net,
+        given,
+        steps,
+        gpu,
+        stream,
+        ..
+    } = planned;
+    let gpu = gpu.map(Arc::new);
+    let prepared = build(opts, net, given, steps)?;
     let model = prepared.model;
     let net = &model.net;
-    check_trials(
-        net,
-        opts.trials,
-        !matches!(prepared.input, InputSource::Generated { .. }),
-    )?;
-    // stream the spikes to disk when asked, or when the record would not fit
-    let record_bytes = SpikeRecord::bytes_needed(net, prepared.steps) as u64 * opts.trials as u64;
-    let stream = opts.stream || available_memory().is_some_and(|m| record_bytes > m / 2);
-    if stream && opts.trials > 1 {
-        return Err(bad_value(
-            "--trials",
-            opts.trials,
-            "cannot be streamed (--stream, or a record larger than half the memory): run fewer steps or trials",
-        ));
-    }
     export::prepare_out_dir(&opts.out)?;
     let dir = &opts.out;
 
@@ -310,7 +386,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     let mut streamed_responses = crate::reward::ResponseCounter::default();
     let (records, steps, why, engine, adapter) = if opts.trials > 1 {
         let r = crate::trials::run(
-            opts.backend,
+            gpu.as_ref(),
             &model,
             opts.trials,
             prepared.steps,
@@ -321,7 +397,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         let steps = r.records.first().map_or(0, |x| x.steps());
         (r.records, steps, r.stopped, r.engine, r.adapter)
     } else {
-        let (mut engine, adapter) = make_engine(opts.backend, &model, &prepared.input, opts.chunk)?;
+        let (mut engine, adapter) = engine_on(gpu.as_ref(), &model, &prepared.input, opts.chunk)?;
         let (record, steps, why) = if stream {
             // counts only in memory; the spikes go to disk chunk by chunk
             let mut counts = SpikeRecord::with_capacity(net, 0)?;
@@ -482,14 +558,6 @@ fn write_learning(
         learning::write_learning_curve(dir, net, rows)?;
     }
     Ok(crate::reward::preferences(net, rows))
-}
-
-/// Memory the system can still give (Linux: MemAvailable), if known.
-fn available_memory() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 /// The figures of a run (see [`figures`]): every population's raster and a
@@ -688,8 +756,22 @@ pub fn compare(opts: &RunOptions) -> Result<crate::compare::Report> {
             "nacc compare compares one trial; run it without --trials (the tests compare batched trials)",
         ));
     }
-    let prepared = prepare(opts)?;
+    let (net, given, steps) = resolve(opts)?;
     let ctx = GpuContext::new().map_err(|e| e.context("nacc compare needs a GPU"))?;
+    let plan = GpuEngine::plan(
+        &ctx,
+        &net,
+        given.is_none(),
+        opts.chunk,
+        1,
+        GpuOptions::default(),
+    );
+    crate::memory::check_fits(
+        &crate::memory::estimate_both(&net, opts.chunk, plan),
+        ctx.info.device_type == wgpu::DeviceType::Cpu,
+        host_available(),
+    )?;
+    let prepared = build(opts, net, given, steps)?;
     crate::compare::compare(
         Arc::new(ctx),
         &prepared.model,

@@ -13,12 +13,11 @@
 //! together, when none had).
 
 use crate::engine::cpu::{CpuEngine, default_threads};
-use crate::engine::gpu::{GpuEngine, GpuOptions};
+use crate::engine::gpu::{GpuContext, GpuEngine, GpuOptions};
 use crate::engine::{InputSource, Stop, run_chunk_from, run_chunks, simulate_until, to_the_end};
 use crate::error::{Error, Result};
 use crate::network::Model;
 use crate::record::{ChunkSpikes, SpikeRecord};
-use crate::run::{Backend, choose_gpu};
 use std::sync::Arc;
 
 pub const MAX_TRIALS: usize = 65_535;
@@ -49,9 +48,10 @@ pub struct TrialRun {
     pub stopped: Option<Stop>,
 }
 
-/// Runs `trials` trials of `steps` steps in chunks of `chunk`.
+/// Runs `trials` trials of `steps` steps in chunks of `chunk`, on the GPU
+/// of `gpu` or, without one, on the CPU engine.
 pub fn run(
-    backend: Backend,
+    gpu: Option<&Arc<GpuContext>>,
     model: &Model,
     trials: usize,
     steps: usize,
@@ -63,7 +63,7 @@ pub fn run(
     let inputs: Vec<InputSource> = (0..trials)
         .map(|t| InputSource::generated_trial(model, t))
         .collect();
-    let Some(ctx) = choose_gpu(backend)? else {
+    let Some(ctx) = gpu else {
         let (records, stopped) = run_cpu(model, &inputs, steps, chunk, &mut progress, stop)?;
         return Ok(TrialRun {
             records,
@@ -73,7 +73,7 @@ pub fn run(
         });
     };
     run_gpu(
-        Arc::new(ctx),
+        ctx.clone(),
         model,
         &inputs,
         steps,
@@ -94,7 +94,7 @@ pub fn cpu_engine_name(trials: usize) -> String {
 /// The trials of `inputs` on the GPU of `ctx`, built with `opts`.
 #[allow(clippy::too_many_arguments)]
 pub fn run_gpu(
-    ctx: Arc<crate::engine::gpu::GpuContext>,
+    ctx: Arc<GpuContext>,
     model: &Model,
     inputs: &[InputSource],
     steps: usize,

@@ -89,3 +89,151 @@ fn dry_run_prints_the_estimate_and_builds_nothing() {
     );
     assert!(!tmp.path().join("o").exists());
 }
+
+/// `nacc ARGS` in a fresh directory: its output, and whether it made `o`.
+fn nacc_in_tmp(args: &[&str], env: &[(&str, &str)]) -> (std::process::Output, bool) {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_nacc"))
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    (o, tmp.path().join("o").exists())
+}
+
+// Linux says how much memory is left (/proc/meminfo, cgroups); elsewhere the
+// check assumes a run fits.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_run_that_cannot_fit_stops_before_building_and_says_why() {
+    // 10 M inputs x 5 M inter dense: about 400 TB of weights
+    for extra in [&[][..], &["--trials", "3"][..]] {
+        let mut args = vec![
+            "run",
+            "--backend",
+            "cpu",
+            "--scale",
+            "100000",
+            "--steps",
+            "5",
+            "--out",
+            "o",
+        ];
+        args.extend_from_slice(extra);
+        let (o, made) = nacc_in_tmp(&args, &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        for part in [
+            "the run needs about",
+            "TiB of host memory",
+            "weights and biases (raw f32)",
+            "available",
+            "--scale",
+            "NACC_MEMORY_CHECK=off",
+        ] {
+            assert!(err.contains(part), "{args:?}: no {part:?} in {err}");
+        }
+        assert!(!made, "{args:?}: the output directory was created");
+    }
+    // --dry-run says so as well (and exits 0: it only estimates)
+    let (o, made) = nacc_in_tmp(
+        &[
+            "run",
+            "--dry-run",
+            "--backend",
+            "cpu",
+            "--scale",
+            "100000",
+            "--out",
+            "o",
+        ],
+        &[],
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && !made);
+    assert!(
+        text.contains("available on this machine: does not fit"),
+        "{text}"
+    );
+    // the default network fits
+    let (o, _) = nacc_in_tmp(&["run", "--dry-run", "--backend", "cpu"], &[]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("available on this machine: fits"), "{text}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn nacc_memory_check_off_goes_on_to_building() {
+    // without the check the same run gets as far as allocating the weights,
+    // which the allocator refuses (400 TB) with its own error
+    let (o, made) = nacc_in_tmp(
+        &[
+            "run",
+            "--backend",
+            "cpu",
+            "--scale",
+            "100000",
+            "--steps",
+            "5",
+            "--out",
+            "o",
+        ],
+        &[("NACC_MEMORY_CHECK", "off")],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot be allocated") && !err.contains("the run needs about"),
+        "{err}"
+    );
+    assert!(!made);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn host_available_is_at_most_the_machine_s_memory() {
+    let info = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let kib = |name: &str| -> u64 {
+        let line = info.lines().find(|l| l.starts_with(name)).unwrap();
+        line.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            * 1024
+    };
+    let a = nacc::memory::host_available().expect("Linux says");
+    assert!(a > 0 && a <= kib("MemTotal:") + kib("SwapTotal:"), "{a}");
+}
+
+#[test]
+fn a_shortfall_names_the_need_its_largest_parts_and_what_there_is() {
+    use nacc::memory::{Estimate, check_fits, host_needed, shortfall};
+    let gib = 1u64 << 30;
+    let e = Estimate {
+        host: vec![
+            ("weights".into(), 6 * gib),
+            ("record".into(), gib),
+            ("sums".into(), gib / 2),
+        ],
+        gpu: vec![("GPU weights".into(), 6 * gib)],
+    };
+    assert_eq!(host_needed(&e, false), 7 * gib + gib / 2);
+    // a software GPU's buffers count as host memory
+    assert_eq!(host_needed(&e, true), 13 * gib + gib / 2);
+    assert_eq!(shortfall(&e, false, 8 * gib), None);
+    assert_eq!(shortfall(&e, false, 7 * gib + gib / 2), None);
+    let why = shortfall(&e, false, 7 * gib).unwrap();
+    assert_eq!(
+        why,
+        "needs about 7.5 GiB of host memory (weights 6.0 GiB, record 1.0 GiB) but this machine has 7.0 GiB available"
+    );
+    let why = shortfall(&e, true, 8 * gib).unwrap();
+    assert!(why.starts_with("needs about 13.5 GiB of host memory, the software GPU's buffers included (weights 6.0 GiB, GPU weights 6.0 GiB)"), "{why}");
+    // unknown memory: assumed to fit
+    assert!(check_fits(&e, true, None).is_ok());
+    assert!(check_fits(&e, false, Some(8 * gib)).is_ok());
+    let err = check_fits(&e, false, Some(gib)).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+}
