@@ -52,10 +52,13 @@ fn run(args: &RunArgs) -> nacc::Result<ExitCode> {
     if !opts.quiet {
         say(&nacc::run::table(&outcome));
         say(&format!(
-            "{} steps on {} in {:.3} s; outputs in {}\n",
+            "{} steps on {} in {:.3} s (built in {:.3} s: network {:.3} s, engine {:.3} s); outputs in {}\n",
             outcome.steps,
             outcome.engine,
             outcome.sim_time.as_secs_f64(),
+            (outcome.build_time + outcome.setup_time).as_secs_f64(),
+            outcome.build_time.as_secs_f64(),
+            outcome.setup_time.as_secs_f64(),
             opts.out.display()
         ));
     }

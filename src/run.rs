@@ -349,6 +349,11 @@ pub struct Outcome {
     pub stopped: Option<(usize, String)>,
     pub steps_requested: usize,
     pub engine: String,
+    /// Building the network (weights from the seed or --weights).
+    pub build_time: Duration,
+    /// Building the engine (fixed-point weights, GPU buffers and uploads).
+    pub setup_time: Duration,
+    /// Running the steps (with the input and the spikes' readback).
     pub sim_time: Duration,
     /// Whether each D1 population came to prefer the rewarded patterns
     /// (networks with a reward rule).
@@ -369,7 +374,9 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         ..
     } = planned;
     let gpu = gpu.map(Arc::new);
+    let t_build = Instant::now();
     let prepared = build(opts, net, given, steps)?;
+    let build_time = t_build.elapsed();
     let model = prepared.model;
     let net = &model.net;
     export::prepare_out_dir(&opts.out)?;
@@ -381,6 +388,8 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         (sig != 0).then(|| signal_name(sig as i32))
     };
     let t0 = Instant::now();
+    // building the engine (fixed-point weights, uploads) is not simulating
+    let setup_time: Duration;
     let mut learned = Vec::new();
     // a streamed run keeps no record: it counts the responses as it goes
     let mut streamed_responses = crate::reward::ResponseCounter::default();
@@ -395,9 +404,11 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
             &check,
         )?;
         let steps = r.records.first().map_or(0, |x| x.steps());
+        setup_time = r.setup;
         (r.records, steps, r.stopped, r.engine, r.adapter)
     } else {
         let (mut engine, adapter) = engine_on(gpu.as_ref(), &model, &prepared.input, opts.chunk)?;
+        setup_time = t0.elapsed();
         let (record, steps, why) = if stream {
             // counts only in memory; the spikes go to disk chunk by chunk
             let mut counts = SpikeRecord::with_capacity(net, 0)?;
@@ -439,7 +450,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         }
         (vec![record], steps, why, engine.describe(), adapter)
     };
-    let sim_time = t0.elapsed();
+    let sim_time = t0.elapsed().saturating_sub(setup_time);
     bar.finish();
     let (stopped, failure) = match why {
         Some(Stop::Signal(reason)) => (Some((steps, reason)), None),
@@ -487,6 +498,8 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         other_trials: records.collect(),
         steps,
         streamed: stream,
+        build_time,
+        setup_time,
         sim_time,
         stopped,
         steps_requested: prepared.steps,
@@ -642,10 +655,15 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
         "weights_from": opts.weights.as_ref().map(|p| p.display().to_string()),
         "input_spikes_from": opts.input_spikes.as_ref().map(|p| p.display().to_string()),
         "scale": opts.scale,
-        "wall_time_s": { "simulation": o.sim_time.as_secs_f64(), "total": total.as_secs_f64() },
-                "steps_per_s": steps as f64 / o.sim_time.as_secs_f64().max(1e-12),
-                "trials": 1 + o.other_trials.len(),
-                "steps_requested": o.steps_requested,
+        "wall_time_s": {
+            "network": o.build_time.as_secs_f64(),
+            "engine_setup": o.setup_time.as_secs_f64(),
+            "simulation": o.sim_time.as_secs_f64(),
+            "total": total.as_secs_f64(),
+        },
+        "steps_per_s": steps as f64 / o.sim_time.as_secs_f64().max(1e-12),
+        "trials": 1 + o.other_trials.len(),
+        "steps_requested": o.steps_requested,
         "streamed": o.streamed,
         "stopped": o.stopped.as_ref().map(|(at, why)| json!({ "after_steps": at, "reason": why })),
         "neuron_steps_per_s": (net.total_neurons() as f64 * steps as f64 * (1 + o.other_trials.len()) as f64) / o.sim_time.as_secs_f64().max(1e-12),

@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::network::Model;
 use crate::record::{ChunkSpikes, SpikeRecord};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 pub const MAX_TRIALS: usize = 65_535;
 
@@ -46,6 +47,9 @@ pub struct TrialRun {
     /// Why the run ended early, if it did (all records end at the same
     /// step; fewer records than trials when they ran in turn).
     pub stopped: Option<Stop>,
+    /// Time spent building engines (fixed-point weights, uploads), not
+    /// running steps.
+    pub setup: Duration,
 }
 
 /// Runs `trials` trials of `steps` steps in chunks of `chunk`, on the GPU
@@ -64,12 +68,13 @@ pub fn run(
         .map(|t| InputSource::generated_trial(model, t))
         .collect();
     let Some(ctx) = gpu else {
-        let (records, stopped) = run_cpu(model, &inputs, steps, chunk, &mut progress, stop)?;
+        let (records, stopped, setup) = run_cpu(model, &inputs, steps, chunk, &mut progress, stop)?;
         return Ok(TrialRun {
             records,
             engine: cpu_engine_name(trials),
             adapter: None,
             stopped,
+            setup,
         });
     };
     run_gpu(
@@ -109,13 +114,16 @@ pub fn run_gpu(
     // no stimulus patterns): all in one dispatch of the fused kernel, or
     // batches of as many as fit on the block schedule
     let plan = GpuEngine::plan(&ctx, &model.net, true, chunk, trials, opts);
+    let mut setup = Duration::ZERO;
     if plan.trials > 1 {
         let batch = plan.trials;
         let mut records = Vec::new();
         let mut stopped = None;
         for first in (0..trials).step_by(batch) {
             let these = &inputs[first..(first + batch).min(trials)];
+            let t = Instant::now();
             let built = GpuEngine::new_trials(ctx.clone(), model, these, chunk, opts);
+            setup += t.elapsed();
             let Some(mut gpu) = next_engine(built, !records.is_empty(), &mut stopped)? else {
                 break;
             };
@@ -142,13 +150,16 @@ pub fn run_gpu(
             engine: format!("{name}, {}", plan.describe(trials)),
             adapter: Some(name),
             stopped,
+            setup,
         });
     }
     // too large to batch: one trial after another, on the same device
     let mut records = Vec::new();
     let mut stopped = None;
     for (t, input) in inputs.iter().enumerate() {
+        let started = Instant::now();
         let built = GpuEngine::new(ctx.clone(), model, input, chunk, opts);
+        setup += started.elapsed();
         let Some(mut e) = next_engine(built, !records.is_empty(), &mut stopped)? else {
             break;
         };
@@ -170,6 +181,7 @@ pub fn run_gpu(
         engine: format!("{name}, {}", plan.describe(trials)),
         adapter: Some(name),
         stopped,
+        setup,
     })
 }
 
@@ -235,7 +247,8 @@ fn keep_completed(records: &mut Vec<SpikeRecord>, steps: usize) {
 }
 
 /// Every trial on the CPU engine, all advancing chunk by chunk, trials
-/// spread over threads (each trial single-threaded, weights shared).
+/// spread over threads (each trial single-threaded, weights shared); with
+/// the time it took to build the engines.
 pub fn run_cpu(
     model: &Model,
     inputs: &[InputSource],
@@ -243,8 +256,9 @@ pub fn run_cpu(
     chunk: usize,
     progress: &mut dyn FnMut(usize),
     stop: StopCheck,
-) -> Result<(Vec<SpikeRecord>, Option<Stop>)> {
+) -> Result<(Vec<SpikeRecord>, Option<Stop>, Duration)> {
     let net = &model.net;
+    let started = Instant::now();
     let quantized: Vec<Arc<_>> = crate::engine::cpu::quantize(model)?
         .into_iter()
         .map(Arc::new)
@@ -260,6 +274,7 @@ pub fn run_cpu(
             ))
         })
         .collect::<Result<_>>()?;
+    let setup = started.elapsed();
     let threads = default_threads().clamp(1, inputs.len().max(1));
     let per = inputs.len().div_ceil(threads).max(1);
     let (done, why) = run_chunks(steps, chunk, progress, stop, |done, n| {
@@ -298,7 +313,7 @@ pub fn run_cpu(
             r
         })
         .collect();
-    Ok((records, why))
+    Ok((records, why, setup))
 }
 
 /// [`run_cpu`] to the end: a failure is an error.
@@ -308,7 +323,8 @@ pub fn run_cpu_all(
     steps: usize,
     chunk: usize,
 ) -> Result<Vec<SpikeRecord>> {
-    to_the_end(run_cpu(model, inputs, steps, chunk, &mut |_| {}, &|| None)?)
+    let (records, why, _) = run_cpu(model, inputs, steps, chunk, &mut |_| {}, &|| None)?;
+    to_the_end((records, why))
 }
 
 /// [`run_batched`] to the end: a failure is an error.

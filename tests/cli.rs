@@ -102,7 +102,20 @@ fn default_run_writes_every_file_with_the_documented_shapes() {
     assert_eq!(summary["steps"], 1000);
     assert_eq!(summary["backend"], "cpu");
     assert!(summary["config"]["population"].is_array());
-    assert!(summary["wall_time_s"]["simulation"].as_f64().unwrap() >= 0.0);
+    // the wall time in parts: building the network, the engine, the steps
+    let t = &summary["wall_time_s"];
+    let parts: Vec<f64> = ["network", "engine_setup", "simulation"]
+        .iter()
+        .map(|k| {
+            t[k].as_f64()
+                .unwrap_or_else(|| panic!("wall_time_s.{k}: {t}"))
+        })
+        .collect();
+    assert!(parts.iter().all(|&x| x >= 0.0), "{t}");
+    assert!(
+        parts.iter().sum::<f64>() <= t["total"].as_f64().unwrap(),
+        "{t}"
+    );
 
     for (i, (pop, n)) in [("input", 100), ("inter", 50), ("msn", 20)]
         .into_iter()
