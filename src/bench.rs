@@ -33,40 +33,10 @@ pub struct Case {
     pub trials: usize,
 }
 
-/// The sparse-1m network of issue 5: input 500 000, inter 300 000, msn
-/// 200 000; fixed fan-in 1 000 from the input into each population and 100
-/// from inter into msn (520 M synapses).
-pub const SPARSE_1M_TOML: &str = r#"
-[[population]]
-name = "input"
-size = 500000
-kind = "poisson"
-rate = [0.1, 0.5]
-[[population]]
-name = "inter"
-size = 300000
-kind = "lif"
-[[population]]
-name = "msn"
-size = 200000
-kind = "lif"
-[[projection]]
-name = "fc1"
-pre = "input"
-post = "inter"
-fixed_fan_in = 1000
-[[projection]]
-name = "fc2"
-pre = "inter"
-post = "msn"
-sign = -1
-fixed_fan_in = 100
-[[projection]]
-name = "fc3"
-pre = "input"
-post = "msn"
-fixed_fan_in = 1000
-"#;
+/// The sparse-1m network of issue 5 (`assets/sparse_1m.toml`): input
+/// 500 000, inter 300 000, msn 200 000; fixed fan-in 1 000 from the input
+/// into each population and 100 from inter into msn (520 M synapses).
+pub const SPARSE_1M_TOML: &str = include_str!("../assets/sparse_1m.toml");
 
 /// The suite of issue 5: seed, large, sparse-1m, trials.
 pub fn suite() -> Vec<Case> {

@@ -165,3 +165,45 @@ fn sparse_network_round_trips_through_config_toml() {
     let again = Network::from_toml_str(&net.to_toml(), "round trip").unwrap();
     assert_eq!(net, again);
 }
+
+#[test]
+fn the_sparse_1m_asset_is_the_network_of_the_benchmark() {
+    // the file users run and `nacc bench` reads: issue 5's sizes and fan-ins
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sparse_1m.toml");
+    let net = Network::from_file(&path).unwrap();
+    let sizes: Vec<(&str, usize)> = net
+        .populations
+        .iter()
+        .map(|p| (p.name.as_str(), p.size))
+        .collect();
+    assert_eq!(
+        sizes,
+        [("input", 500_000), ("inter", 300_000), ("msn", 200_000)]
+    );
+    let conns: Vec<(&str, &str, &str, nacc::config::Connectivity)> = net
+        .projections
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                net.populations[p.pre].name.as_str(),
+                net.populations[p.post].name.as_str(),
+                p.conn,
+            )
+        })
+        .collect();
+    use nacc::config::Connectivity::FixedFanIn;
+    assert_eq!(
+        conns,
+        [
+            ("fc1", "input", "inter", FixedFanIn(1000)),
+            ("fc2", "inter", "msn", FixedFanIn(100)),
+            ("fc3", "input", "msn", FixedFanIn(1000)),
+        ]
+    );
+    assert_eq!(net.total_synapses(), 300_000 * 1000 + 200_000 * 100 + 200_000 * 1000);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        nacc::bench::SPARSE_1M_TOML
+    );
+}
