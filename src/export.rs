@@ -104,11 +104,17 @@ pub fn write_weights(dir: &Path, model: &Model, learned: &[Learned]) -> Result<(
             (None, None) => dense("", &w.w)?,
             (Some(rows), _) => {
                 let n = rows.pre.len();
-                let post: Vec<u32> = (0..n_post)
-                    .flat_map(|j| std::iter::repeat_n(j as u32, rows.ptr[j + 1] - rows.ptr[j]))
-                    .collect();
+                // each synapse's post, written as it goes (not held: 4
+                // bytes a synapse)
                 write_atomic(&dir.join(format!("weights_{}_post.npy", proj.name)), |f| {
-                    npy::write_u32(f, &[n], &post)
+                    f.write_all(&npy::header(npy::DType::U32, &[n]))?;
+                    for j in 0..n_post {
+                        let bytes = (j as u32).to_le_bytes();
+                        for _ in rows.ptr[j]..rows.ptr[j + 1] {
+                            f.write_all(&bytes)?;
+                        }
+                    }
+                    Ok(())
                 })?;
                 write_atomic(&dir.join(format!("weights_{}_pre.npy", proj.name)), |f| {
                     npy::write_u32(f, &[n], &rows.pre)
