@@ -49,11 +49,29 @@ pub fn io_error(path: &Path, what: &str, e: std::io::Error) -> Error {
 }
 
 /// Allocates a zeroed vector, turning an impossible size into an error
-/// instead of an abort.
-pub fn try_zeroed<T: Clone + Default>(len: usize, what: &str) -> Result<Vec<T>> {
-    let mut v = try_with_capacity(len, what)?;
-    v.resize(len, T::default());
-    Ok(v)
+/// instead of an abort. Zeroed by the allocator (`calloc`: a large one gets
+/// fresh zero pages from the system, so nothing is written here and the
+/// pages are first touched by whoever fills them, on any thread).
+pub fn try_zeroed<T: bytemuck::Zeroable>(len: usize, what: &str) -> Result<Vec<T>> {
+    let failed = || {
+        Error::Input(format!(
+            "{what} needs {} bytes of memory, which cannot be allocated on this machine",
+            len as u128 * std::mem::size_of::<T>() as u128
+        ))
+    };
+    let layout = std::alloc::Layout::array::<T>(len).map_err(|_| failed())?;
+    if layout.size() == 0 {
+        return Ok(Vec::new());
+    }
+    // SAFETY: the layout has a non-zero size.
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<T>();
+    if ptr.is_null() {
+        return Err(failed());
+    }
+    // SAFETY: `ptr` comes from the global allocator with the layout of `len`
+    // values of T (as Vec allocates them), and all-zero bytes are a valid T
+    // (Zeroable).
+    Ok(unsafe { Vec::from_raw_parts(ptr, len, len) })
 }
 
 /// An empty vector with room for `len` elements, or an error naming `what`
@@ -67,4 +85,25 @@ pub fn try_with_capacity<T>(len: usize, what: &str) -> Result<Vec<T>> {
         ))
     })?;
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn try_zeroed_gives_zeros_or_an_error_naming_the_bytes() {
+        let v: Vec<u32> = try_zeroed(100_000, "x").unwrap();
+        assert_eq!((v.len(), v.capacity()), (100_000, 100_000));
+        assert!(v.iter().all(|&x| x == 0));
+        assert!(try_zeroed::<f32>(0, "x").unwrap().is_empty());
+        // a size the layout cannot hold, and one no machine has (2^62 bytes)
+        let e = try_zeroed::<u64>(usize::MAX, "huge").unwrap_err();
+        assert!(e.to_string().starts_with("huge needs "), "{e}");
+        let e = try_zeroed::<u8>(1 << 62, "big").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "big needs 4611686018427387904 bytes of memory, which cannot be allocated on this machine"
+        );
+    }
 }

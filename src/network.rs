@@ -342,7 +342,9 @@ fn sparse_frac_bits(w: &[f32], rows: &SparseRows) -> Result<u32> {
         let j = rows.ptr.partition_point(|&p| p <= k) - 1;
         format!("[{j}, {}]", rows.pre[k])
     })?;
-    choose_frac_bits_rows(|| rows.ptr.windows(2).map(|r| &w[r[0]..r[1]])).ok_or_else(too_large)
+    let n_post = rows.ptr.len() - 1;
+    let mean = w.len() / n_post.max(1);
+    choose_frac_bits_rows(n_post, mean, |j| &w[rows.ptr[j]..rows.ptr[j + 1]]).ok_or_else(too_large)
 }
 
 /// `2^k` as f32, exact for -126 <= k <= 127.
@@ -353,38 +355,94 @@ pub fn pow2(k: i32) -> f32 {
 /// `(w * 2^f).round()` as an integer (ties away from zero, SPEC §2.2), or
 /// `None` when it does not fit an `i32`.
 fn quantize_one(w: f32, f: u32) -> Option<i32> {
-    let x = (w as f64 * (1u64 << f) as f64).round(); // exact: a power-of-two scaling
-    (x.abs() < 2_147_483_648.0).then_some(x as i32)
+    let x = w as f64 * (1u64 << f) as f64; // exact: a power-of-two scaling
+    if x.is_nan() || x.abs() >= 2_147_483_648.0 {
+        return None;
+    }
+    // round half away from zero without f64::round, a libm call on
+    // baseline x86-64 (most of the setup of a large dense network): the
+    // conversion truncates, and the remainder x - t is exact (the bits of x
+    // below the units)
+    let t = x as i64;
+    let rest = x - t as f64;
+    let r = t + (rest >= 0.5) as i64 - (rest <= -0.5) as i64;
+    i32::try_from(r).ok()
+}
+
+/// `f(range)` for ranges of `0..n` split across the build threads, the
+/// results in order; `size` is the work of one item (as weights), so that
+/// small jobs run on this thread alone.
+fn in_ranges<T: Send>(
+    n: usize,
+    size: usize,
+    f: impl Fn(std::ops::Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    let threads = build_threads().min(n.saturating_mul(size) >> 16).max(1);
+    if threads == 1 {
+        return vec![f(0..n)];
+    }
+    let per = n.div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = (0..n)
+            .step_by(per)
+            .map(|a| scope.spawn(move || f(a..(a + per).min(n))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// The worst-case |sum| a post neuron can receive at `f` fractional bits
-/// (`rows`: the weights of each post neuron), or `None` when it reaches 2^31.
-fn worst_case_sum<'a>(rows: impl Iterator<Item = &'a [f32]>, f: u32) -> Option<u64> {
-    let mut worst = 0u64;
-    for row in rows {
-        let mut s = 0u64;
-        for &x in row {
-            s += quantize_one(x, f)?.unsigned_abs() as u64;
-            if s >= 1 << 31 {
-                return None;
+/// (`row(j)`: the weights of post neuron j of `n_rows`), or `None` when it
+/// reaches 2^31.
+fn worst_case_sum<'a>(
+    n_rows: usize,
+    row_len: usize,
+    row: &(impl Fn(usize) -> &'a [f32] + Sync),
+    f: u32,
+) -> Option<u64> {
+    let parts = in_ranges(n_rows, row_len, |js| {
+        let mut worst = 0u64;
+        for j in js {
+            let mut s = 0u64;
+            for &x in row(j) {
+                s += quantize_one(x, f)?.unsigned_abs() as u64;
+                if s >= 1 << 31 {
+                    return None;
+                }
             }
+            worst = worst.max(s);
         }
-        worst = worst.max(s);
-    }
-    Some(worst)
+        Some(worst)
+    });
+    parts.into_iter().try_fold(0, |a, b| Some(a.max(b?)))
 }
 
 /// The largest F in 0..=30 for which no post neuron's sum can reach 2^31
-/// (SPEC §2.2), or `None` when even F = 0 fails.
-fn choose_frac_bits_rows<'a, I: Iterator<Item = &'a [f32]>>(rows: impl Fn() -> I) -> Option<u32> {
+/// (SPEC §2.2), or `None` when even F = 0 fails; `row(j)` is the weights
+/// of post neuron j of `n_rows`.
+fn choose_frac_bits_rows<'a>(
+    n_rows: usize,
+    row_len: usize,
+    row: impl Fn(usize) -> &'a [f32] + Sync,
+) -> Option<u32> {
     // |round(x)| is within 1/2 of |x|, so with S the largest row sum of |w|
     // and L the longest row, 2^F S - L/2 <= worst(F) <= 2^F S + L/2: these
     // bounds settle every F but one or two, which exact passes decide.
-    let (mut s_max, mut l_max) = (0f64, 0f64);
-    for row in rows() {
-        s_max = s_max.max(row.iter().map(|&x| (x as f64).abs()).sum::<f64>());
-        l_max = l_max.max(row.len() as f64);
-    }
+    let (s_max, l_max) = in_ranges(n_rows, row_len, |js| {
+        let (mut s_max, mut l_max) = (0f64, 0f64);
+        for j in js {
+            let r = row(j);
+            s_max = s_max.max(r.iter().map(|&x| (x as f64).abs()).sum::<f64>());
+            l_max = l_max.max(r.len() as f64);
+        }
+        (s_max, l_max)
+    })
+    .into_iter()
+    .fold((0f64, 0f64), |a, b| (a.0.max(b.0), a.1.max(b.1)));
     let limit = 2147483648.0;
     let margin = 1.0 + 1e-9; // the f64 sums' own rounding
     let surely_ok = |f: u32| (2f64.powi(f as i32) * s_max * margin + l_max / 2.0) < limit;
@@ -394,14 +452,14 @@ fn choose_frac_bits_rows<'a, I: Iterator<Item = &'a [f32]>>(rows: impl Fn() -> I
     let mut ok = match (0..=30u32).rev().find(|&f| surely_ok(f)) {
         Some(f) => f,
         None => {
-            worst_case_sum(rows(), 0)?;
+            worst_case_sum(n_rows, row_len, &row, 0)?;
             0
         }
     };
     let mut bad = (ok + 1..=30).find(|&f| surely_bad(f)).unwrap_or(31);
     while bad - ok > 1 {
         let mid = (ok + bad) / 2;
-        if worst_case_sum(rows(), mid).is_some() {
+        if worst_case_sum(n_rows, row_len, &row, mid).is_some() {
             ok = mid;
         } else {
             bad = mid;
@@ -412,7 +470,8 @@ fn choose_frac_bits_rows<'a, I: Iterator<Item = &'a [f32]>>(rows: impl Fn() -> I
 
 /// `choose_frac_bits_rows` for dense weights in the `nn.Linear` layout.
 pub fn choose_frac_bits(w: &[f32], n_pre: usize) -> Option<u32> {
-    choose_frac_bits_rows(|| w.chunks_exact(n_pre.max(1)))
+    let n_pre = n_pre.max(1);
+    choose_frac_bits_rows(w.len() / n_pre, n_pre, |j| &w[j * n_pre..(j + 1) * n_pre])
 }
 
 /// F of a plastic projection and its bounds in fixed point (see
@@ -482,7 +541,11 @@ pub struct Quantized {
 }
 
 fn check_finite(w: &[f32], index: impl Fn(usize) -> String) -> Result<()> {
-    match w.iter().position(|x| !x.is_finite()) {
+    let first = in_ranges(w.len(), 1, |r| {
+        let start = r.start;
+        w[r].iter().position(|x| !x.is_finite()).map(|i| start + i)
+    });
+    match first.into_iter().flatten().next() {
         Some(i) => Err(Error::Input(format!(
             "weight {} = {} is not finite",
             index(i),
@@ -550,11 +613,30 @@ impl Quantized {
     /// the caller checked).
     fn new_with_bits(w: &[f32], n_post: usize, n_pre: usize, f: u32) -> Result<Quantized> {
         let mut wq: Vec<i32> = try_zeroed(w.len(), "quantised weights")?;
-        for (post, row) in w.chunks_exact(n_pre.max(1)).enumerate().take(n_post) {
-            for (pre, &x) in row.iter().enumerate() {
-                wq[pre * n_post + post] = quantize_one(x, f).expect("within the bounds");
+        // a transpose (post-major in, pre-major out) in tiles of TILE x TILE,
+        // whose rows stay in cache, threads owning ranges of pre rows
+        const TILE: usize = 64;
+        let rows_per = n_pre.div_ceil(build_threads()).max(1);
+        std::thread::scope(|scope| {
+            for (k, out) in wq.chunks_mut(rows_per * n_post.max(1)).enumerate() {
+                let first_pre = k * rows_per;
+                let rows = out.len() / n_post.max(1);
+                scope.spawn(move || {
+                    for i0 in (0..rows).step_by(TILE) {
+                        let i1 = (i0 + TILE).min(rows);
+                        for p0 in (0..n_post).step_by(TILE) {
+                            for post in p0..(p0 + TILE).min(n_post) {
+                                let row = &w[post * n_pre + first_pre..][..rows];
+                                for i in i0..i1 {
+                                    out[i * n_post + post] =
+                                        quantize_one(row[i], f).expect("within the bounds");
+                                }
+                            }
+                        }
+                    }
+                });
             }
-        }
+        });
         Ok(Quantized::with_bits(f, n_pre, n_post, wq, None))
     }
 
@@ -670,6 +752,71 @@ impl Quantized {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantize_one_rounds_half_away_from_zero_as_f64_round_does() {
+        // the definition (SPEC §2.2) with f64::round
+        let reference = |w: f32, f: u32| -> Option<i32> {
+            let x = (w as f64 * (1u64 << f) as f64).round();
+            (x.abs() < 2_147_483_648.0).then_some(x as i32)
+        };
+        let mut cases: Vec<f32> = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            -2.5,
+            0.49999997,
+            -0.49999997,
+            f32::MIN_POSITIVE,
+            -f32::MIN_POSITIVE,
+            1e-45,
+            -1e-45,
+            f32::MAX,
+            f32::MIN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            2147483520.0,
+            -2147483520.0,
+            2147483648.0,
+            -2147483648.0,
+            1073741824.0,
+            -1073741824.0,
+        ];
+        // halves near the limits at every F: 2^31 - 0.5 rounds out of range
+        for f in 0..=30u32 {
+            let s = (1u64 << f) as f32;
+            cases.extend([
+                (2147483647.5 / s as f64) as f32,
+                (-2147483647.5 / s as f64) as f32,
+                (2147483646.5 / s as f64) as f32,
+            ]);
+        }
+        let mut x = 0x2545F491u32;
+        for _ in 0..200_000 {
+            // xorshift: random bit patterns (any exponent, sign, NaN)
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            cases.push(f32::from_bits(x));
+            // and weights of ordinary size, halves included
+            cases.push((x as i32 as f32) / 2f32.powi((x % 40) as i32));
+        }
+        for &w in &cases {
+            for f in 0..=30u32 {
+                assert_eq!(
+                    quantize_one(w, f),
+                    reference(w, f),
+                    "w = {w:e} ({:#x}), F = {f}",
+                    w.to_bits()
+                );
+            }
+        }
+    }
 
     #[test]
     fn frac_bits_are_those_of_the_fixed_point_weights() {

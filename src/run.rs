@@ -824,8 +824,11 @@ pub fn devices() -> String {
         } else {
             "no"
         };
+        let memory = a.memory.map_or("not reported by the backend".into(), |m| {
+            format!("{} ({m} bytes)", crate::memory::human(m))
+        });
         s += &format!(
-            "{} ({:?}, {:?}){mark}\n    driver: {} {}\n    max storage binding: {} bytes, max buffer: {} bytes, workgroups per dimension: {}, storage buffers per stage: {}\n    timestamps inside compute passes: {timestamps}\n",
+            "{} ({:?}, {:?}){mark}\n    driver: {} {}\n    memory: {memory}\n    max storage binding: {} bytes, max buffer: {} bytes, workgroups per dimension: {}, storage buffers per stage: {}\n    timestamps inside compute passes: {timestamps}\n",
             i.name,
             i.backend,
             i.device_type,

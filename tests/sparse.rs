@@ -201,7 +201,10 @@ fn the_sparse_1m_asset_is_the_network_of_the_benchmark() {
             ("fc3", "input", "msn", FixedFanIn(1000)),
         ]
     );
-    assert_eq!(net.total_synapses(), 300_000 * 1000 + 200_000 * 100 + 200_000 * 1000);
+    assert_eq!(
+        net.total_synapses(),
+        300_000 * 1000 + 200_000 * 100 + 200_000 * 1000
+    );
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
         nacc::bench::SPARSE_1M_TOML

@@ -14,6 +14,8 @@ pub struct GpuContext {
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
+    /// The adapter's memory, where the backend says ([`device_memory`]).
+    pub memory: Option<u64>,
     /// The first error the device reported outside an error scope.
     errors: Arc<Mutex<Option<String>>>,
 }
@@ -23,6 +25,8 @@ pub struct AdapterSummary {
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
+    /// Its memory, where the backend says ([`device_memory`]).
+    pub memory: Option<u64>,
     /// Vulkan, Metal or DX12: the backends nacc computes on.
     pub primary: bool,
 }
@@ -44,10 +48,50 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
                 primary: wgpu::Backends::PRIMARY.contains(info.backend.into()),
                 limits: a.limits(),
                 features: a.features(),
+                memory: device_memory(&a),
                 info,
             }
         })
         .collect()
+}
+
+/// The adapter's memory in bytes, where its backend says: on Vulkan the
+/// largest device-local heap (a discrete GPU's own memory; an integrated or
+/// software one's share of the host's). None on other backends and systems.
+pub fn device_memory(adapter: &wgpu::Adapter) -> Option<u64> {
+    #[cfg(any(
+        windows,
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd"
+    ))]
+    {
+        // SAFETY: the Vulkan adapter and instance outlive the call; the
+        // query only reads the physical device's fixed properties.
+        let hal = unsafe { adapter.as_hal::<wgpu::hal::api::Vulkan>() }?;
+        let props = unsafe {
+            hal.shared_instance()
+                .raw_instance()
+                .get_physical_device_memory_properties(hal.raw_physical_device())
+        };
+        // VK_MEMORY_HEAP_DEVICE_LOCAL_BIT
+        const DEVICE_LOCAL: u32 = 0x1;
+        props.memory_heaps[..props.memory_heap_count as usize]
+            .iter()
+            .filter(|h| h.flags.as_raw() & DEVICE_LOCAL != 0)
+            .map(|h| h.size)
+            .max()
+    }
+    #[cfg(not(any(
+        windows,
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd"
+    )))]
+    {
+        let _ = adapter;
+        None
+    }
 }
 
 /// Lower is preferred.
@@ -91,6 +135,7 @@ impl GpuContext {
 
     pub fn from_adapter(adapter: wgpu::Adapter) -> Result<GpuContext> {
         let info = adapter.get_info();
+        let memory = device_memory(&adapter);
         // Ask for everything the adapter offers: nacc's buffers are as large
         // as the network needs.
         let limits = adapter.limits();
@@ -120,6 +165,7 @@ impl GpuContext {
             queue,
             info,
             limits,
+            memory,
             errors,
         })
     }

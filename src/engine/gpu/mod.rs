@@ -59,7 +59,6 @@ use layout::{
 use probe::{Probe, timed};
 use sparse::by_post_slices;
 use std::sync::Arc;
-use wgpu::util::DeviceExt;
 
 pub const COMMON_WGSL: &str = include_str!("../../../shaders/common.wgsl");
 pub const SYNAPSE_WGSL: &str = include_str!("../../../shaders/synapse_accumulate.wgsl");
@@ -1891,20 +1890,25 @@ fn build_dispatch(
             .min(n_words);
             let groups = post_blocks * n_words.div_ceil(chunk_words);
             let grid = grid(groups, max_dim, &format!("projection `{}`", proj.name))?;
-            let mut padded = vec![0i32; (rows * n_post4 * 4) as usize];
-            for r in 0..rows as usize {
-                let src = &q.wq[(first as usize + r) * n_post as usize..][..n_post as usize];
-                padded[r * (n_post4 * 4) as usize..][..n_post as usize].copy_from_slice(src);
-            }
-            let wbuf = init_buffer(
+            // the part's rows, each padded with zeros to whole vec4s,
+            // written straight into the buffer's mapping
+            let wbuf = init_buffer_with(
                 device,
                 &format!("weights {} part", proj.name),
-                bytemuck::cast_slice(&padded),
+                rows * row_bytes_w,
                 if proj.plasticity.is_some() {
                     // plastic weights are read back
                     wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC
                 } else {
                     wgpu::BufferUsages::STORAGE
+                },
+                |dst| {
+                    let (n, stride) = (n_post as usize, row_bytes_w as usize);
+                    let src = &q.wq[first as usize * n..][..rows as usize * n];
+                    for (r, row) in src.chunks_exact(n.max(1)).enumerate() {
+                        dst.slice(r * stride..r * stride + n * 4)
+                            .copy_from_slice(bytemuck::cast_slice(row));
+                    }
                 },
             );
             if proj.plasticity.is_some() {
@@ -2225,21 +2229,35 @@ fn init_buffer(
     contents: &[u8],
     usage: wgpu::BufferUsages,
 ) -> wgpu::Buffer {
-    if contents.len() < 16 {
-        // wgpu rejects empty bindings; pad tiny buffers.
-        let mut padded = contents.to_vec();
-        padded.resize(16, 0);
-        return device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: &padded,
-            usage,
-        });
-    }
-    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some(label),
-        contents,
-        usage,
+    init_buffer_with(device, label, contents.len() as u64, usage, |dst| {
+        dst.slice(..contents.len()).copy_from_slice(contents)
     })
+}
+
+/// A buffer of `bytes` bytes (at least 16: wgpu rejects empty bindings),
+/// zeroed, then written by `fill` through its mapping at creation (no copy
+/// of the contents on the host first). A buffer the device could not
+/// allocate cannot be mapped: it is left unwritten, and the error scope
+/// around the engine's buffers reports the failure (wgpu's
+/// `create_buffer_init` would panic there).
+fn init_buffer_with(
+    device: &wgpu::Device,
+    label: &str,
+    bytes: u64,
+    usage: wgpu::BufferUsages,
+    fill: impl FnOnce(&mut wgpu::BufferViewMut),
+) -> wgpu::Buffer {
+    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT).max(16),
+        usage,
+        mapped_at_creation: true,
+    });
+    if let Ok(mut view) = buffer.get_mapped_range_mut(..) {
+        fill(&mut view);
+    }
+    buffer.unmap();
+    buffer
 }
 
 impl Engine for GpuEngine {
