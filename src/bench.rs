@@ -245,9 +245,7 @@ pub fn run(
     check_names(only)?;
     // one device for the whole suite
     let gpu = crate::run::choose_gpu(backend)?.map(Arc::new);
-    let hardware_gpu = gpu
-        .as_ref()
-        .is_some_and(|c| c.info.device_type != wgpu::DeviceType::Cpu);
+    let hardware_gpu = gpu.as_ref().is_some_and(|c| !c.is_software());
     let chosen = |c: &Case| only.is_empty() || only.iter().any(|n| n == c.name);
     for case in suite().into_iter().filter(chosen) {
         let net = match case.network {
@@ -341,21 +339,28 @@ pub fn run(
 /// engine at once, spike counts only. `NACC_MEMORY_CHECK=off` runs it
 /// anyway.
 fn fits(net: &Network, trials: usize, gpu: Option<&GpuContext>) -> Option<String> {
-    let available = crate::memory::host_available().filter(|_| crate::memory::check_enabled())?;
-    let (needed, software) = match gpu {
+    if !crate::memory::check_enabled() {
+        return None;
+    }
+    let needed = match gpu {
         Some(c) => {
             let plan =
                 crate::engine::gpu::GpuEngine::plan(c, net, true, 1000, trials, Default::default());
-            let e = if trials > 1 {
+            if trials > 1 {
                 crate::memory::estimate(net, 0, 1000, Some(plan), trials)
             } else {
                 crate::memory::estimate_both(net, 1000, plan)
-            };
-            (e, c.info.device_type == wgpu::DeviceType::Cpu)
+            }
         }
-        None => (crate::memory::estimate(net, 0, 1000, None, trials), false),
+        None => crate::memory::estimate(net, 0, 1000, None, trials),
     };
-    crate::memory::shortfall(&needed, software, available)
+    let software = gpu.is_some_and(GpuContext::is_software);
+    gpu.and_then(GpuContext::hardware_memory)
+        .and_then(|m| crate::memory::gpu_shortfall(&needed, m))
+        .or_else(|| {
+            crate::memory::host_available()
+                .and_then(|a| crate::memory::shortfall(&needed, software, a))
+        })
 }
 
 /// Times `trials` trials of `model` run together: on the GPU in one

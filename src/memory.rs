@@ -158,18 +158,62 @@ pub fn check_enabled() -> bool {
     std::env::var("NACC_MEMORY_CHECK").map_or(true, |v| v != "off")
 }
 
+/// When the GPU part of `e` exceeds the `device` bytes of a hardware
+/// GPU's memory: what it needs (with its two largest parts) and what the
+/// device has.
+pub fn gpu_shortfall(e: &Estimate, device: u64) -> Option<String> {
+    let total = e.gpu_bytes();
+    if total <= device {
+        return None;
+    }
+    let mut parts: Vec<&(String, u64)> = e.gpu.iter().collect();
+    parts.sort_by_key(|p| std::cmp::Reverse(p.1));
+    let largest: Vec<String> = parts
+        .iter()
+        .take(2)
+        .map(|(what, b)| format!("{what} {}", human(*b)))
+        .collect();
+    Some(format!(
+        "needs about {} of GPU memory ({}) but the GPU has {}",
+        human(total),
+        largest.join(", "),
+        human(device),
+    ))
+}
+
 /// The error for a run whose estimate `e` does not fit in the host memory
-/// still `available` (None, unknown: assumed to fit), before anything is
-/// built; `NACC_MEMORY_CHECK=off` lets it try anyway.
-pub fn check_fits(e: &Estimate, software_gpu: bool, available: Option<u64>) -> Result<()> {
-    match available.filter(|_| check_enabled()) {
-        Some(a) => match shortfall(e, software_gpu, a) {
-            Some(why) => Err(Error::Input(format!(
-                "the run {why} (--dry-run itemises it): run a smaller network (--scale, or sparse projections: fixed_fan_in, fixed_probability), fewer --trials or --steps, or set NACC_MEMORY_CHECK=off to try anyway"
-            ))),
-            None => Ok(()),
-        },
-        None => Ok(()),
+/// still `available`, or in `gpu_memory`, a hardware GPU's memory (None,
+/// unknown: assumed to fit), before anything is built;
+/// `NACC_MEMORY_CHECK=off` lets it try anyway.
+pub fn check_fits(
+    e: &Estimate,
+    software_gpu: bool,
+    available: Option<u64>,
+    gpu_memory: Option<u64>,
+) -> Result<()> {
+    if !check_enabled() {
+        return Ok(());
+    }
+    let host = available.and_then(|a| shortfall(e, software_gpu, a));
+    let gpu = gpu_memory.and_then(|m| gpu_shortfall(e, m));
+    let (why, or) = match (host, gpu) {
+        (None, None) => return Ok(()),
+        (Some(why), _) => (why, "fewer --trials or --steps"),
+        (None, Some(why)) => (why, "fewer --trials, --backend cpu"),
+    };
+    Err(Error::Input(format!(
+        "the run {why} (--dry-run itemises it): run a smaller network (--scale, or sparse projections: fixed_fan_in, fixed_probability), {or}, or set NACC_MEMORY_CHECK=off to try anyway"
+    )))
+}
+
+/// `--dry-run`'s verdict on a run that needs more than there is or not.
+pub fn verdict(fits: bool) -> &'static str {
+    if fits {
+        "fits"
+    } else if check_enabled() {
+        "does not fit: nacc run would stop before building anything (NACC_MEMORY_CHECK=off tries anyway)"
+    } else {
+        "does not fit (NACC_MEMORY_CHECK=off: nacc run tries anyway)"
     }
 }
 

@@ -195,9 +195,12 @@ impl Planned {
     /// The GPU is a software one (lavapipe, WARP), whose buffers are host
     /// memory.
     fn software_gpu(&self) -> bool {
-        self.gpu
-            .as_ref()
-            .is_some_and(|c| c.info.device_type == wgpu::DeviceType::Cpu)
+        self.gpu.as_ref().is_some_and(GpuContext::is_software)
+    }
+
+    /// A hardware GPU's memory, where its backend says.
+    fn gpu_memory(&self) -> Option<u64> {
+        self.gpu.as_ref().and_then(GpuContext::hardware_memory)
     }
 }
 
@@ -247,6 +250,7 @@ fn plan(opts: &RunOptions) -> Result<Planned> {
 pub fn dry_run(opts: &RunOptions) -> Result<String> {
     let planned = plan(opts)?;
     let software_gpu = planned.software_gpu();
+    let gpu_memory = planned.gpu_memory();
     let Planned {
         net,
         steps,
@@ -284,17 +288,19 @@ pub fn dry_run(opts: &RunOptions) -> Result<String> {
         } else {
             "host memory"
         };
-        let verdict = if needed <= available {
-            "fits"
-        } else if crate::memory::check_enabled() {
-            "does not fit: nacc run would stop before building anything (NACC_MEMORY_CHECK=off tries anyway)"
-        } else {
-            "does not fit (NACC_MEMORY_CHECK=off: nacc run tries anyway)"
-        };
         s += &format!(
-            "{what}: {} needed, {} available on this machine: {verdict}\n",
+            "{what}: {} needed, {} available on this machine: {}\n",
             crate::memory::human(needed),
             crate::memory::human(available),
+            crate::memory::verdict(needed <= available),
+        );
+    }
+    if let Some(device) = gpu_memory {
+        s += &format!(
+            "GPU memory: {} needed, the GPU has {}: {}\n",
+            crate::memory::human(e.gpu_bytes()),
+            crate::memory::human(device),
+            crate::memory::verdict(e.gpu_bytes() <= device),
         );
     }
     Ok(s)
@@ -326,9 +332,7 @@ pub fn choose_gpu(backend: Backend) -> Result<Option<GpuContext>> {
         Backend::Gpu => Ok(Some(
             GpuContext::new().map_err(|e| e.context("--backend gpu"))?,
         )),
-        Backend::Auto => Ok(GpuContext::new()
-            .ok()
-            .filter(|c| c.info.device_type != wgpu::DeviceType::Cpu)),
+        Backend::Auto => Ok(GpuContext::new().ok().filter(|c| !c.is_software())),
     }
 }
 
@@ -364,7 +368,12 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     let started = Instant::now();
     let planned = plan(opts)?;
     // a network that cannot fit stops here, not in the middle of building
-    crate::memory::check_fits(&planned.estimate, planned.software_gpu(), host_available())?;
+    crate::memory::check_fits(
+        &planned.estimate,
+        planned.software_gpu(),
+        host_available(),
+        planned.gpu_memory(),
+    )?;
     let Planned {
         net,
         given,
@@ -786,8 +795,9 @@ pub fn compare(opts: &RunOptions) -> Result<crate::compare::Report> {
     );
     crate::memory::check_fits(
         &crate::memory::estimate_both(&net, opts.chunk, plan),
-        ctx.info.device_type == wgpu::DeviceType::Cpu,
+        ctx.is_software(),
         host_available(),
+        ctx.hardware_memory(),
     )?;
     let prepared = build(opts, net, given, steps)?;
     crate::compare::compare(

@@ -1342,7 +1342,17 @@ fn cli_run_gpu_and_compare(ctx: &Ctx) {
         .arg("devices")
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&o.stdout).contains(&ctx.info.name));
+    let devices = String::from_utf8_lossy(&o.stdout);
+    assert!(devices.contains(&ctx.info.name), "{devices}");
+    // Vulkan says how much memory the device has (its device-local heap)
+    if ctx.info.backend == wgpu::Backend::Vulkan {
+        let m = ctx.memory.expect("a Vulkan adapter reports its memory");
+        assert!(m > 0, "{m}");
+        assert!(
+            devices.contains(&format!("memory: {} ({m} bytes)", nacc::memory::human(m))),
+            "{devices}"
+        );
+    }
     // nacc bench --profile: the kernels of the seed network, per step
     let o = std::process::Command::new(nacc_bin())
         .args(["bench", "--backend", "gpu", "--network", "seed"])

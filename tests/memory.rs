@@ -232,8 +232,40 @@ fn a_shortfall_names_the_need_its_largest_parts_and_what_there_is() {
     let why = shortfall(&e, true, 8 * gib).unwrap();
     assert!(why.starts_with("needs about 13.5 GiB of host memory, the software GPU's buffers included (weights 6.0 GiB, GPU weights 6.0 GiB)"), "{why}");
     // unknown memory: assumed to fit
-    assert!(check_fits(&e, true, None).is_ok());
-    assert!(check_fits(&e, false, Some(8 * gib)).is_ok());
-    let err = check_fits(&e, false, Some(gib)).unwrap_err();
+    assert!(check_fits(&e, true, None, None).is_ok());
+    assert!(check_fits(&e, false, Some(8 * gib), None).is_ok());
+    let err = check_fits(&e, false, Some(gib), None).unwrap_err();
     assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("host memory"), "{err}");
+}
+
+#[test]
+fn a_gpu_shortfall_names_the_need_and_the_device_s_memory() {
+    use nacc::memory::{Estimate, check_fits, gpu_shortfall};
+    let gib = 1u64 << 30;
+    let e = Estimate {
+        host: vec![("weights".into(), gib)],
+        gpu: vec![
+            ("spike rows".into(), gib / 4),
+            ("GPU weights".into(), 20 * gib),
+            ("sums".into(), gib / 2),
+        ],
+    };
+    assert_eq!(gpu_shortfall(&e, 21 * gib), None);
+    assert_eq!(
+        gpu_shortfall(&e, 16 * gib).unwrap(),
+        "needs about 20.8 GiB of GPU memory (GPU weights 20.0 GiB, sums 512.0 MiB) but the GPU has 16.0 GiB"
+    );
+    // the host fits, the GPU does not: the error names the GPU and offers the CPU
+    let err = check_fits(&e, false, Some(64 * gib), Some(16 * gib)).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    let text = err.to_string();
+    assert!(
+        text.contains("of GPU memory") && text.contains("--backend cpu"),
+        "{text}"
+    );
+    assert!(check_fits(&e, false, Some(64 * gib), Some(24 * gib)).is_ok());
+    // a software GPU reports no memory of its own (its buffers count as host memory)
+    assert!(check_fits(&e, true, Some(64 * gib), None).is_ok());
+    assert!(check_fits(&e, true, Some(20 * gib), None).is_err());
 }

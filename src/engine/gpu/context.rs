@@ -170,6 +170,19 @@ impl GpuContext {
         })
     }
 
+    /// Whether this is a software GPU (lavapipe, WARP): its buffers are
+    /// host memory, and the heap it reports is no limit (lavapipe reports
+    /// 2 GiB and holds more).
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// The memory of a hardware GPU whose backend says (None for a
+    /// software one).
+    pub fn hardware_memory(&self) -> Option<u64> {
+        self.memory.filter(|_| !self.is_software())
+    }
+
     /// "name (backend, type)".
     pub fn describe(&self) -> String {
         format!(
