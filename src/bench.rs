@@ -270,7 +270,9 @@ pub fn run(
                 continue;
             }
         };
+        let t = Instant::now();
         let model = Model::build(net, 0)?;
+        let build_s = t.elapsed().as_secs_f64();
         if case.trials > 1 {
             let v = measure_trials(gpu.as_ref(), &model, case.trials, case.steps, budget)?;
             let more = report(&json!({
@@ -278,6 +280,7 @@ pub fn run(
                 "about": case.about,
                 "backend": v.2.as_ref().map_or("cpu", |_| "gpu"),
                 "engine": v.1,
+                "build_s": build_s,
                 "neurons": model.net.total_neurons(),
                 "synapses": model.net.total_synapses(),
                 "trials": case.trials,
@@ -294,8 +297,10 @@ pub fn run(
             }
             continue;
         }
+        let t = Instant::now();
         let (mut engine, adapter) =
             engine_on(gpu.as_ref(), &model, &InputSource::generated(&model), 1000)?;
+        let setup_s = t.elapsed().as_secs_f64();
         let m = measure(engine.as_mut(), &model, case.steps, budget)?;
         let profiled = if with_profile && adapter.is_some() {
             Some(profile(engine.as_mut(), &model, m.ran)?)
@@ -315,6 +320,8 @@ pub fn run(
             "about": case.about,
             "backend": if adapter.is_some() { "gpu" } else { "cpu" },
             "engine": engine.describe(),
+            "build_s": build_s,
+            "setup_s": setup_s,
             "neurons": model.net.total_neurons(),
             "synapses": model.weights.iter().map(|w| w.w.len() as u64).sum::<u64>(),
             "steps": m.steps,
@@ -469,6 +476,9 @@ pub fn table_line(v: &serde_json::Value) -> String {
     }
     if let Some(engine) = v["engine"].as_str() {
         line += &format!("\n           on {engine}");
+        if let (Some(b), Some(s)) = (v["build_s"].as_f64(), v["setup_s"].as_f64()) {
+            line += &format!(" (untimed: network built in {b:.2} s, engine set up in {s:.2} s)");
+        }
     }
     match &v["profile"] {
         serde_json::Value::String(why) => line += &format!("\n           profile {why}"),

@@ -534,6 +534,14 @@ fn bench_json_lines_have_the_documented_keys() {
     }
     assert_eq!(lines[0]["neurons"], 170);
     assert_eq!(lines[0]["synapses"], 8000);
+    // the untimed setup is reported beside the timed loop
+    for k in ["build_s", "setup_s"] {
+        assert!(
+            lines[0][k].as_f64().is_some_and(|x| x >= 0.0),
+            "{k} in {}",
+            lines[0]
+        );
+    }
     fails(tmp.path(), &["bench", "--budget", "0"], &["--budget", "0"]);
 
     // --network picks networks of the suite, in suite order; --profile
