@@ -121,6 +121,17 @@ fn host_parts(e: &Estimate, software_gpu: bool) -> Vec<&(String, u64)> {
     parts
 }
 
+/// The two largest of `parts`, with their sizes.
+fn largest(mut parts: Vec<&(String, u64)>) -> String {
+    parts.sort_by_key(|p| std::cmp::Reverse(p.1));
+    let two: Vec<String> = parts
+        .iter()
+        .take(2)
+        .map(|(what, b)| format!("{what} {}", human(*b)))
+        .collect();
+    two.join(", ")
+}
+
 /// The host memory `e` needs (see [`host_parts`]).
 pub fn host_needed(e: &Estimate, software_gpu: bool) -> u64 {
     host_parts(e, software_gpu).iter().map(|p| p.1).sum()
@@ -133,13 +144,6 @@ pub fn shortfall(e: &Estimate, software_gpu: bool, available: u64) -> Option<Str
     if total <= available {
         return None;
     }
-    let mut parts = host_parts(e, software_gpu);
-    parts.sort_by_key(|p| std::cmp::Reverse(p.1));
-    let largest: Vec<String> = parts
-        .iter()
-        .take(2)
-        .map(|(what, b)| format!("{what} {}", human(*b)))
-        .collect();
     let gpu = if software_gpu {
         ", the software GPU's buffers included"
     } else {
@@ -148,7 +152,7 @@ pub fn shortfall(e: &Estimate, software_gpu: bool, available: u64) -> Option<Str
     Some(format!(
         "needs about {} of host memory{gpu} ({}) but this machine has {} available",
         human(total),
-        largest.join(", "),
+        largest(host_parts(e, software_gpu)),
         human(available),
     ))
 }
@@ -166,17 +170,10 @@ pub fn gpu_shortfall(e: &Estimate, device: u64) -> Option<String> {
     if total <= device {
         return None;
     }
-    let mut parts: Vec<&(String, u64)> = e.gpu.iter().collect();
-    parts.sort_by_key(|p| std::cmp::Reverse(p.1));
-    let largest: Vec<String> = parts
-        .iter()
-        .take(2)
-        .map(|(what, b)| format!("{what} {}", human(*b)))
-        .collect();
     Some(format!(
         "needs about {} of GPU memory ({}) but the GPU has {}",
         human(total),
-        largest.join(", "),
+        largest(e.gpu.iter().collect()),
         human(device),
     ))
 }
