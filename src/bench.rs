@@ -255,12 +255,12 @@ pub fn run(
             other => other,
         };
         // a network this machine has not the memory for is skipped too
-        let net =
-            net.map_err(String::from)
-                .and_then(|n| match fits(&n, case.trials, gpu.as_deref()) {
-                    Some(why) => Err(why),
-                    None => Ok(n),
-                });
+        let net = net.map_err(String::from).and_then(|n| {
+            match memory_shortfall(&n, case.trials, gpu.as_deref()) {
+                Some(why) => Err(why),
+                None => Ok(n),
+            }
+        });
         let net = match net {
             Ok(n) => n,
             Err(why) => {
@@ -342,10 +342,10 @@ pub fn run(
 }
 
 /// Why `net` (in `trials` trials) cannot run here, when this machine has
-/// not the host memory for it: on the GPU (when there is one) and the CPU
-/// engine at once, spike counts only. `NACC_MEMORY_CHECK=off` runs it
-/// anyway.
-fn fits(net: &Network, trials: usize, gpu: Option<&GpuContext>) -> Option<String> {
+/// not the host memory for it, or its hardware GPU not the GPU memory: on
+/// the GPU (when there is one) and the CPU engine at once, spike counts
+/// only. `NACC_MEMORY_CHECK=off` runs it anyway.
+fn memory_shortfall(net: &Network, trials: usize, gpu: Option<&GpuContext>) -> Option<String> {
     if !crate::memory::check_enabled() {
         return None;
     }
