@@ -250,7 +250,7 @@ pub fn run(
     for case in suite().into_iter().filter(chosen) {
         let net = match case.network {
             Ok(_) if case.gpu_only && !hardware_gpu => Err(
-                "520 M synapses: tens of seconds to build and tens of milliseconds a step without a hardware GPU (the 2-core dev machine: ~20 s, 0.047 s a step, 6 GB); run `nacc bench` on one",
+                "520 M synapses: tens of seconds to build and tens of milliseconds a step without a hardware GPU (the 2-core dev machine: ~16 s to build and set up, 0.05 s a step, 6 GB; `nacc run --config assets/sparse_1m.toml` runs it); run `nacc bench` on one",
             ),
             other => other,
         };
