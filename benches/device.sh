@@ -15,6 +15,9 @@ run() {
   echo "[exit $? at ${SECONDS}s]"
 }
 bench() { run "$1" nacc bench --backend gpu --budget 3 "${@:2}"; }
+echo "== adapters (with the memory Vulkan reports) and the memory check"
+run 20 nacc devices
+run 30 nacc run --config assets/sparse_1m.toml --dry-run --backend gpu
 echo "== GPU == CPU tests"
 run 180 test-gpu_vs_cpu
 echo "== this version (v11): seed, large, sparse-1m, trials, with kernel profiles"
