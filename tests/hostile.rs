@@ -28,7 +28,7 @@ fn random_and_mutated_npy_files_are_errors_not_panics() {
         let bytes: Vec<u8> = match case % 4 {
             // random bytes, sometimes behind a valid magic string
             0 => (0..rng.random_range(0..200))
-                .map(|_| rng.random())
+                .map(|_| rng.random::<u8>())
                 .collect(),
             1 => {
                 let mut b = b"\x93NUMPY\x01\x00".to_vec();
