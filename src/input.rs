@@ -94,29 +94,19 @@ avx2_twin! {
         first_step: u64,
         steps: usize,
         out: &mut [u32],
-    ) = poisson_chunk_body;
-}
-
-#[inline(always)]
-fn poisson_chunk_body(
-    seed: u64,
-    stream: u32,
-    thresholds: &[u32],
-    first_step: u64,
-    steps: usize,
-    out: &mut [u32],
-) {
-    let wps = thresholds.len().div_ceil(32);
-    debug_assert_eq!(out.len(), wps * steps);
-    for (s, row) in out.chunks_exact_mut(wps.max(1)).take(steps).enumerate() {
-        let step = (first_step + s as u64) as u32;
-        for (w, (word, thr)) in row.iter_mut().zip(thresholds.chunks(32)).enumerate() {
-            let mut bits = 0u32;
-            for (i, &t) in thr.iter().enumerate() {
-                let n = (w * 32 + i) as u32;
-                bits |= (((hash4(seed, stream, n, step) >> 8) < t) as u32) << i;
+    ) {
+        let wps = thresholds.len().div_ceil(32);
+        debug_assert_eq!(out.len(), wps * steps);
+        for (s, row) in out.chunks_exact_mut(wps.max(1)).take(steps).enumerate() {
+            let step = (first_step + s as u64) as u32;
+            for (w, (word, thr)) in row.iter_mut().zip(thresholds.chunks(32)).enumerate() {
+                let mut bits = 0u32;
+                for (i, &t) in thr.iter().enumerate() {
+                    let n = (w * 32 + i) as u32;
+                    bits |= (((hash4(seed, stream, n, step) >> 8) < t) as u32) << i;
+                }
+                *word = bits;
             }
-            *word = bits;
         }
     }
 }

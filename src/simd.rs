@@ -57,30 +57,33 @@ pub fn describe() -> &'static str {
     }
 }
 
-/// `pub fn $name(args) -> ret` that calls `$body(args)` compiled with AVX2
-/// when [`avx2`] says so, else as compiled for the baseline. `$body` must be
-/// `#[inline(always)]`, so that it is compiled into each version.
+/// `pub fn $name(args) -> ret { body }`, its body compiled twice: with
+/// AVX2, run when [`avx2`] says so, and for the baseline.
 macro_rules! avx2_twin {
     (
         $(#[$attr:meta])*
-        $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $body:ident;
+        $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block
     ) => {
         $(#[$attr])*
         #[allow(clippy::too_many_arguments)]
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            // inlined into each version below
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn body($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2")]
                 #[allow(clippy::too_many_arguments)]
                 fn with_avx2($($arg: $ty),*) $(-> $ret)? {
-                    $body($($arg),*)
+                    body($($arg),*)
                 }
                 if $crate::simd::avx2() {
                     // SAFETY: the CPU has AVX2 (`avx2` checked it)
                     return unsafe { with_avx2($($arg),*) };
                 }
             }
-            $body($($arg),*)
+            body($($arg),*)
         }
     };
 }

@@ -360,26 +360,17 @@ avx2_twin! {
         first_post: usize,
         pre_spikes: &[u32],
         acc: &mut [i32],
-    ) = synapse_accumulate_body;
-}
-
-#[inline(always)]
-fn synapse_accumulate_body(
-    weights: &[i32],
-    n_post: usize,
-    first_post: usize,
-    pre_spikes: &[u32],
-    acc: &mut [i32],
-) {
-    acc.fill(0);
-    for (w, &word) in pre_spikes.iter().enumerate() {
-        let mut bits = word;
-        while bits != 0 {
-            let pre = w * 32 + bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            let row = &weights[pre * n_post + first_post..][..acc.len()];
-            for (a, &x) in acc.iter_mut().zip(row) {
-                *a = a.wrapping_add(x);
+    ) {
+        acc.fill(0);
+        for (w, &word) in pre_spikes.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let pre = w * 32 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let row = &weights[pre * n_post + first_post..][..acc.len()];
+                for (a, &x) in acc.iter_mut().zip(row) {
+                    *a = a.wrapping_add(x);
+                }
             }
         }
     }
@@ -506,31 +497,20 @@ avx2_twin! {
         first_post: usize,
         t_n: usize,
         out: &mut [i32],
-    ) = synapse_gather_body;
-}
-
-#[inline(always)]
-fn synapse_gather_body(
-    ptr: &[usize],
-    pre: &[u32],
-    wq: &[i32],
-    masks: &[u16],
-    first_post: usize,
-    t_n: usize,
-    out: &mut [i32],
-) {
-    let len = out.len() / BLOCK_STEPS;
-    for i in 0..len {
-        let j = first_post + i;
-        let mut sums = [0i32; BLOCK_STEPS];
-        for k in ptr[j]..ptr[j + 1] {
-            let (m, w) = (masks[pre[k] as usize], wq[k]);
-            for (t, s) in sums.iter_mut().enumerate() {
-                *s = s.wrapping_add(w.wrapping_mul((m >> t & 1) as i32));
+    ) {
+        let len = out.len() / BLOCK_STEPS;
+        for i in 0..len {
+            let j = first_post + i;
+            let mut sums = [0i32; BLOCK_STEPS];
+            for k in ptr[j]..ptr[j + 1] {
+                let (m, w) = (masks[pre[k] as usize], wq[k]);
+                for (t, s) in sums.iter_mut().enumerate() {
+                    *s = s.wrapping_add(w.wrapping_mul((m >> t & 1) as i32));
+                }
             }
-        }
-        for (t, &s) in sums.iter().enumerate().take(t_n) {
-            out[t * len + i] = s;
+            for (t, &s) in sums.iter().enumerate().take(t_n) {
+                out[t * len + i] = s;
+            }
         }
     }
 }
@@ -585,31 +565,21 @@ avx2_twin! {
         list: &[(usize, u32)],
         t_n: usize,
         out: &mut [i32],
-    ) = synapse_accumulate_steps_body;
-}
-
-#[inline(always)]
-fn synapse_accumulate_steps_body(
-    weights: &[i32],
-    n_post: usize,
-    first_post: usize,
-    list: &[(usize, u32)],
-    t_n: usize,
-    out: &mut [i32],
-) {
-    let len = out.len() / BLOCK_STEPS;
-    out[..t_n * len].fill(0);
-    for tile in (0..len).step_by(TILE_POSTS) {
-        let tl = TILE_POSTS.min(len - tile);
-        for &(pre, steps) in list {
-            let row = &weights[pre * n_post + first_post + tile..][..tl];
-            let mut m = steps;
-            while m != 0 {
-                let t = m.trailing_zeros() as usize;
-                m &= m - 1;
-                let acc = &mut out[t * len + tile..][..tl];
-                for (a, &x) in acc.iter_mut().zip(row) {
-                    *a = a.wrapping_add(x);
+    ) {
+        let len = out.len() / BLOCK_STEPS;
+        out[..t_n * len].fill(0);
+        for tile in (0..len).step_by(TILE_POSTS) {
+            let tl = TILE_POSTS.min(len - tile);
+            for &(pre, steps) in list {
+                let row = &weights[pre * n_post + first_post + tile..][..tl];
+                let mut m = steps;
+                while m != 0 {
+                    let t = m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    let acc = &mut out[t * len + tile..][..tl];
+                    for (a, &x) in acc.iter_mut().zip(row) {
+                        *a = a.wrapping_add(x);
+                    }
                 }
             }
         }
@@ -644,27 +614,17 @@ avx2_twin! {
         pre_spikes: &[u32],
         first_word: usize,
         acc: &mut [i32],
-    ) = synapse_scatter_body;
-}
-
-#[inline(always)]
-fn synapse_scatter_body(
-    pre_ptr: &[usize],
-    post: &[u32],
-    wq: &[i32],
-    pre_spikes: &[u32],
-    first_word: usize,
-    acc: &mut [i32],
-) {
-    acc.fill(0);
-    for (w, &word) in pre_spikes.iter().enumerate() {
-        let mut bits = word;
-        while bits != 0 {
-            let pre = (first_word + w) * 32 + bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            for k in pre_ptr[pre]..pre_ptr[pre + 1] {
-                let a = &mut acc[post[k] as usize];
-                *a = a.wrapping_add(wq[k]);
+    ) {
+        acc.fill(0);
+        for (w, &word) in pre_spikes.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let pre = (first_word + w) * 32 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                for k in pre_ptr[pre]..pre_ptr[pre + 1] {
+                    let a = &mut acc[post[k] as usize];
+                    *a = a.wrapping_add(wq[k]);
+                }
             }
         }
     }
@@ -719,51 +679,38 @@ avx2_twin! {
         current: &mut [f32],
         spikes_prev: &[u32],
         spikes: &mut [u32],
-    ) -> Option<usize> = lif_update_body;
-}
-
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn lif_update_body(
-    lif: &LifParams,
-    projections: &[Projection],
-    gains: Option<&[f32]>,
-    incoming: &[usize],
-    v: &mut [f32],
-    current: &mut [f32],
-    spikes_prev: &[u32],
-    spikes: &mut [u32],
-) -> Option<usize> {
-    if incoming.is_empty() {
-        current.fill(0.0);
-    }
-    for (k, &j) in incoming.iter().enumerate() {
-        let c = &projections[j];
-        let (hi, lo) = (c.q.scale_hi, c.q.scale_lo);
-        // dopamine's gain (exactly 1 where unmodulated)
-        let gain = gains.map(|g| g[j]);
-        let terms = current.iter_mut().zip(&c.acc).zip(&c.bias);
-        for ((i, &acc), &b) in terms {
-            let mut cur = fixed_to_f32(acc, hi, lo) + b;
-            if let Some(g) = gain {
-                cur *= g;
+    ) -> Option<usize> {
+        if incoming.is_empty() {
+            current.fill(0.0);
+        }
+        for (k, &j) in incoming.iter().enumerate() {
+            let c = &projections[j];
+            let (hi, lo) = (c.q.scale_hi, c.q.scale_lo);
+            // dopamine's gain (exactly 1 where unmodulated)
+            let gain = gains.map(|g| g[j]);
+            let terms = current.iter_mut().zip(&c.acc).zip(&c.bias);
+            for ((i, &acc), &b) in terms {
+                let mut cur = fixed_to_f32(acc, hi, lo) + b;
+                if let Some(g) = gain {
+                    cur *= g;
+                }
+                let term = if c.sign < 0 { -cur } else { cur };
+                *i = if k == 0 { term } else { *i + term };
             }
-            let term = if c.sign < 0 { -cur } else { cur };
-            *i = if k == 0 { term } else { *i + term };
         }
-    }
-    let words = spikes.iter_mut().zip(spikes_prev);
-    let neurons = v.chunks_mut(32).zip(current.chunks(32));
-    for ((word, &prev), (v, current)) in words.zip(neurons) {
-        let mut bits = 0u32;
-        for (n, (v, &i)) in v.iter_mut().zip(current).enumerate() {
-            *v = membrane_step(lif, *v, i, prev >> n & 1 == 1);
-            bits |= ((*v - lif.threshold > 0.0) as u32) << n;
+        let words = spikes.iter_mut().zip(spikes_prev);
+        let neurons = v.chunks_mut(32).zip(current.chunks(32));
+        for ((word, &prev), (v, current)) in words.zip(neurons) {
+            let mut bits = 0u32;
+            for (n, (v, &i)) in v.iter_mut().zip(current).enumerate() {
+                *v = membrane_step(lif, *v, i, prev >> n & 1 == 1);
+                bits |= ((*v - lif.threshold > 0.0) as u32) << n;
+            }
+            *word = bits;
         }
-        *word = bits;
+        // membranes were finite before this step (else the run stopped)
+        v.iter().position(|v| !v.is_finite())
     }
-    // membranes were finite before this step (else the run stopped)
-    v.iter().position(|v| !v.is_finite())
 }
 
 #[cfg(test)]
