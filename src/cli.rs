@@ -152,6 +152,11 @@ pub struct RunArgs {
     /// Figures are then left to `nacc render`.
     #[arg(long)]
     pub stream: bool,
+    /// Write spikes_<pop>_packed.npy, 8 neurons a byte (NumPy:
+    /// np.unpackbits(a, axis=-1, count=N, bitorder="little")), instead of
+    /// spikes_<pop>.npy, a byte a neuron: 8x smaller.
+    #[arg(long)]
+    pub packed_spikes: bool,
     /// Print the host and GPU memory the run would need, and exit.
     #[arg(long)]
     pub dry_run: bool,
@@ -196,6 +201,7 @@ impl RunArgs {
             trials: self.trials,
             stop: None,
             stream: self.stream,
+            packed_spikes: self.packed_spikes,
         }
     }
 }

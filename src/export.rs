@@ -49,21 +49,55 @@ pub fn write_atomic(
     })
 }
 
-/// `spikes_<pop>.npy`: T x N uint8 unpacked from the bit-packed record, or
-/// trials x T x N with `trial_axis` (one record per trial).
-pub fn write_spikes(path: &Path, recs: &[&PopRecord], trial_axis: bool) -> Result<()> {
-    let (steps, size) = (recs[0].steps(), recs[0].size);
-    let shape = if trial_axis {
-        vec![recs.len(), steps, size]
+/// The spikes file of population `pop`: `spikes_<pop>.npy`, one byte a
+/// neuron, or with `packed` `spikes_<pop>_packed.npy`, 8 neurons a byte.
+pub fn spikes_file(pop: &str, packed: bool) -> String {
+    if packed {
+        format!("spikes_{pop}_packed.npy")
     } else {
-        vec![steps, size]
+        format!("spikes_{pop}.npy")
+    }
+}
+
+/// Bytes of a step of `size` neurons in a spikes file.
+pub fn spikes_row_len(size: usize, packed: bool) -> usize {
+    if packed { size.div_ceil(8) } else { size }
+}
+
+/// Writes step `t` of `rec` as a spikes file's row (see [`spikes_file`]).
+fn spikes_row(rec: &PopRecord, t: usize, packed: bool, row: &mut [u8]) {
+    if packed {
+        rec.row_packed(t, row)
+    } else {
+        rec.row_u8(t, row)
+    }
+}
+
+/// `spikes_<pop>.npy`: T x N uint8 unpacked from the bit-packed record, or
+/// trials x T x N with `trial_axis` (one record per trial). With `packed`,
+/// `spikes_<pop>_packed.npy`: T x ceil(N / 8) uint8, bit `n % 8` of byte
+/// `n / 8` for neuron `n` (`np.unpackbits(a, axis=-1, count=N,
+/// bitorder="little")` gives the T x N array).
+pub fn write_spikes(
+    dir: &Path,
+    name: &str,
+    recs: &[&PopRecord],
+    trial_axis: bool,
+    packed: bool,
+) -> Result<()> {
+    let (steps, size) = (recs[0].steps(), recs[0].size);
+    let len = spikes_row_len(size, packed);
+    let shape = if trial_axis {
+        vec![recs.len(), steps, len]
+    } else {
+        vec![steps, len]
     };
-    write_atomic(path, |w| {
+    write_atomic(&dir.join(spikes_file(name, packed)), |w| {
         w.write_all(&npy::header(npy::DType::U8, &shape))?;
-        let mut row = vec![0u8; size];
+        let mut row = vec![0u8; len];
         for rec in recs {
             for t in 0..steps {
-                rec.row_u8(t, &mut row);
+                spikes_row(rec, t, packed, &mut row);
                 w.write_all(&row)?;
             }
         }
@@ -162,15 +196,19 @@ pub struct SpikeStream {
     files: Vec<(std::path::PathBuf, File, usize)>,
     steps: usize,
     row: Vec<u8>,
+    packed: bool,
 }
 
 impl SpikeStream {
-    pub fn create(dir: &Path, net: &Network) -> Result<SpikeStream> {
+    /// The spikes files of every population of `net` (packed with
+    /// `packed`, see [`write_spikes`]), holding no step yet.
+    pub fn create(dir: &Path, net: &Network, packed: bool) -> Result<SpikeStream> {
         let mut files = Vec::new();
         for pop in &net.populations {
-            let path = dir.join(format!("spikes_{}.npy", pop.name));
+            let path = dir.join(spikes_file(&pop.name, packed));
             let mut f = File::create(&path).map_err(|e| io_error(&path, "cannot create", e))?;
-            f.write_all(&npy::header(npy::DType::U8, &[0, pop.size]))
+            let len = spikes_row_len(pop.size, packed);
+            f.write_all(&npy::header(npy::DType::U8, &[0, len]))
                 .map_err(|e| io_error(&path, "cannot write", e))?;
             files.push((path, f, pop.size));
         }
@@ -178,20 +216,27 @@ impl SpikeStream {
             files,
             steps: 0,
             row: Vec::new(),
+            packed,
         })
     }
 
     /// Appends a chunk's rows to every file, then counts them in the headers.
     pub fn append(&mut self, chunk: &crate::record::ChunkSpikes) -> Result<()> {
-        use crate::record::unpack_row;
+        use crate::record::{packed_row, unpack_row};
         use std::io::{Seek, SeekFrom};
         for ((path, f, size), bits) in self.files.iter_mut().zip(&chunk.bits) {
             let wps = size.div_ceil(32);
-            self.row.resize(*size * chunk.steps, 0);
+            let len = spikes_row_len(*size, self.packed);
+            self.row.resize(len * chunk.steps, 0);
             for s in 0..chunk.steps {
-                unpack_row(&bits[s * wps..][..wps], &mut self.row[s * *size..][..*size]);
+                let (words, row) = (&bits[s * wps..][..wps], &mut self.row[s * len..][..len]);
+                if self.packed {
+                    packed_row(words, *size, row);
+                } else {
+                    unpack_row(words, row);
+                }
             }
-            let header = npy::header(npy::DType::U8, &[self.steps + chunk.steps, *size]);
+            let header = npy::header(npy::DType::U8, &[self.steps + chunk.steps, len]);
             let r = (|| {
                 f.seek(SeekFrom::End(0))?;
                 f.write_all(&self.row)?;

@@ -49,6 +49,38 @@ pub fn unpack_row(words: &[u32], out: &mut [u8]) {
     }
 }
 
+/// One step's packed spikes (`words`, `size` neurons) as bytes of 8
+/// neurons: bit `n % 8` of byte `n / 8` for neuron `n`, NumPy's
+/// `packbits(..., bitorder="little")`. These are the words' little-endian
+/// bytes, cut to `ceil(size / 8)` (bits past the last neuron are 0).
+pub fn packed_row(words: &[u32], size: usize, out: &mut [u8]) {
+    let n_bytes = size.div_ceil(8);
+    for (k, o) in out[..n_bytes].iter_mut().enumerate() {
+        *o = (words[k / 4] >> (8 * (k % 4))) as u8;
+    }
+    if !size.is_multiple_of(8) {
+        out[n_bytes - 1] &= (1u8 << (size % 8)) - 1;
+    }
+}
+
+/// The words of rows of packed bytes (`ceil(size / 8)` a row, as
+/// [`packed_row`] writes them), 32 neurons a word; bits past the last
+/// neuron are dropped.
+pub fn words_from_packed(data: &[u8], size: usize) -> Vec<u32> {
+    let (n_bytes, wps) = (size.div_ceil(8), size.div_ceil(32));
+    let steps = data.len().checked_div(n_bytes).unwrap_or(0);
+    let mut bits = vec![0u32; steps * wps];
+    for (t, row) in data.chunks_exact(n_bytes.max(1)).enumerate() {
+        for (k, &b) in row.iter().enumerate() {
+            bits[t * wps + k / 4] |= (b as u32) << (8 * (k % 4));
+        }
+        if !size.is_multiple_of(32) {
+            bits[t * wps + wps - 1] &= (1u32 << (size % 32)) - 1;
+        }
+    }
+    bits
+}
+
 impl PopRecord {
     /// A record from packed bits, counting every neuron's spikes.
     pub fn from_bits(size: usize, bits: Vec<u32>) -> PopRecord {
@@ -82,6 +114,12 @@ impl PopRecord {
     pub fn row_u8(&self, t: usize, out: &mut [u8]) {
         let words = &self.bits[t * self.words_per_step..][..self.words_per_step];
         unpack_row(words, &mut out[..self.size]);
+    }
+
+    /// Step `t` as packed bytes ([`packed_row`]).
+    pub fn row_packed(&self, t: usize, out: &mut [u8]) {
+        let words = &self.bits[t * self.words_per_step..][..self.words_per_step];
+        packed_row(words, self.size, out);
     }
 
     /// Fraction of neurons that spiked at least once.
@@ -204,6 +242,38 @@ impl SpikeRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_rows_hold_neuron_n_at_bit_n_mod_8_of_byte_n_div_8() {
+        for size in [1usize, 7, 8, 9, 31, 32, 33, 100] {
+            let wps = size.div_ceil(32);
+            // every neuron spiking at step 0, the odd ones at step 1, and
+            // bits past the last neuron set (which neither form keeps)
+            let mut words = vec![u32::MAX; wps];
+            words.extend(vec![0xAAAA_AAAAu32; wps]);
+            let nb = size.div_ceil(8);
+            let mut bytes = vec![0u8; 2 * nb];
+            for t in 0..2 {
+                packed_row(&words[t * wps..][..wps], size, &mut bytes[t * nb..][..nb]);
+            }
+            for t in 0..2 {
+                for k in 0..nb * 8 {
+                    let bit = bytes[t * nb + k / 8] >> (k % 8) & 1 == 1;
+                    let want = k < size && (t == 0 || k % 2 == 1);
+                    assert_eq!(bit, want, "size {size} step {t} neuron {k}");
+                }
+            }
+            // back to words: the neurons' bits, nothing past the last
+            let back = words_from_packed(&bytes, size);
+            let rec = PopRecord::from_bits(size, back);
+            for t in 0..2 {
+                for n in 0..size {
+                    assert_eq!(rec.spiked(t, n), t == 0 || n % 2 == 1, "size {size}");
+                }
+            }
+            assert_eq!(rec.total() as usize, size + size / 2);
+        }
+    }
 
     #[test]
     fn a_million_neurons_for_ten_thousand_steps_take_1_25_gb() {

@@ -109,21 +109,36 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
     let mut records = Vec::new();
     let mut steps: Option<(usize, PathBuf)> = None;
     for pop in &net.populations {
-        let path = dir.join(format!("spikes_{}.npy", pop.name));
+        // a byte a neuron, or (--packed-spikes) 8 neurons a byte
+        let packed_path = dir.join(crate::export::spikes_file(&pop.name, true));
+        let packed = !dir
+            .join(crate::export::spikes_file(&pop.name, false))
+            .exists()
+            && packed_path.exists();
+        let path = dir.join(crate::export::spikes_file(&pop.name, packed));
         let a = npy::read(&path)?;
+        let len = crate::export::spikes_row_len(pop.size, packed);
         let t = match a.shape[..] {
-            [t, n] if n == pop.size => t,
+            [t, n] if n == len => t,
             _ => {
                 return Err(bad_file(
                     &path,
                     format!(
-                        "shape {:?} found, expected (T, {}) for population `{}` of config.toml",
-                        a.shape, pop.size, pop.name
+                        "shape {:?} found, expected (T, {len}) for population `{}` of config.toml ({} neurons{})",
+                        a.shape,
+                        pop.name,
+                        pop.size,
+                        if packed { ", 8 a byte" } else { "" }
                     ),
                 ));
             }
         };
-        npy::expect(&path, &a, &[DType::U8, DType::Bool], &[t, pop.size])?;
+        let dtypes: &[DType] = if packed {
+            &[DType::U8]
+        } else {
+            &[DType::U8, DType::Bool]
+        };
+        npy::expect(&path, &a, dtypes, &[t, len])?;
         if let Some((t0, first)) = &steps
             && *t0 != t
         {
@@ -132,19 +147,24 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
                 format!("{t} steps, but {} has {t0}", first.display()),
             ));
         }
-        if let Some(i) = a.data.iter().position(|&x| x > 1) {
-            return Err(bad_file(
-                &path,
-                format!(
-                    "value at [{}, {}] is {}; spikes must be 0 or 1",
-                    i / pop.size,
-                    i % pop.size,
-                    a.data[i]
-                ),
-            ));
-        }
+        let bits = if packed {
+            crate::record::words_from_packed(&a.data, pop.size)
+        } else {
+            if let Some(i) = a.data.iter().position(|&x| x > 1) {
+                return Err(bad_file(
+                    &path,
+                    format!(
+                        "value at [{}, {}] is {}; spikes must be 0 or 1",
+                        i / pop.size,
+                        i % pop.size,
+                        a.data[i]
+                    ),
+                ));
+            }
+            pack_rows(&a.data, pop.size)
+        };
         steps.get_or_insert((t, path));
-        records.push(PopRecord::from_bits(pop.size, pack_rows(&a.data, pop.size)));
+        records.push(PopRecord::from_bits(pop.size, bits));
     }
     let total = steps.map_or(0, |s| s.0);
     if total == 0 {

@@ -58,6 +58,8 @@ pub struct RunOptions {
     pub stop: Option<Arc<AtomicUsize>>,
     /// Write the spikes to disk chunk by chunk instead of keeping them.
     pub stream: bool,
+    /// Write the spikes 8 neurons a byte (`spikes_<pop>_packed.npy`).
+    pub packed_spikes: bool,
 }
 
 impl Default for RunOptions {
@@ -76,6 +78,7 @@ impl Default for RunOptions {
             trials: 1,
             stop: None,
             stream: false,
+            packed_spikes: false,
         }
     }
 }
@@ -421,7 +424,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         let (record, steps, why) = if stream {
             // counts only in memory; the spikes go to disk chunk by chunk
             let mut counts = SpikeRecord::with_capacity(net, 0)?;
-            let mut out = export::SpikeStream::create(dir, net)?;
+            let mut out = export::SpikeStream::create(dir, net, opts.packed_spikes)?;
             let (done, why) = simulate_chunks(
                 engine.as_mut(),
                 net,
@@ -471,11 +474,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     if !stream {
         for (p, pop) in net.populations.iter().enumerate() {
             let recs: Vec<_> = records.iter().map(|r| &r.pops[p]).collect();
-            export::write_spikes(
-                &dir.join(format!("spikes_{}.npy", pop.name)),
-                &recs,
-                opts.trials > 1,
-            )?;
+            export::write_spikes(dir, &pop.name, &recs, opts.trials > 1, opts.packed_spikes)?;
         }
     }
     let learned = learned_weights(&model, &learned)?;
@@ -674,6 +673,7 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
         "trials": 1 + o.other_trials.len(),
         "steps_requested": o.steps_requested,
         "streamed": o.streamed,
+        "spikes_packed": opts.packed_spikes,
         "stopped": o.stopped.as_ref().map(|(at, why)| json!({ "after_steps": at, "reason": why })),
         "neuron_steps_per_s": (net.total_neurons() as f64 * steps as f64 * (1 + o.other_trials.len()) as f64) / o.sim_time.as_secs_f64().max(1e-12),
         // per trial, per population (populations above: trial 0)

@@ -1151,3 +1151,73 @@ fn summary_prefers(out: &Path) -> bool {
         .as_bool()
         .unwrap()
 }
+
+#[test]
+fn packed_spikes_are_the_spikes_eight_neurons_a_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // 100/50/20 neurons: none a multiple of 8, so every last byte is padded
+    let base = [
+        "run",
+        "--backend",
+        "cpu",
+        "--steps",
+        "300",
+        "--quiet",
+        "--seed",
+        "4",
+    ];
+    let run = |out: &str, extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(&["--out", out]);
+        args.extend_from_slice(extra);
+        ok(d, &args);
+    };
+    run("dense", &[]);
+    run("packed", &["--packed-spikes"]);
+    run(
+        "streamed",
+        &["--packed-spikes", "--stream", "--chunk", "70"],
+    );
+    run("trials", &["--packed-spikes", "--trials", "2"]);
+    for (pop, n) in [("input", 100usize), ("inter", 50), ("msn", 20)] {
+        let dense = npy::read(&d.join(format!("dense/spikes_{pop}.npy"))).unwrap();
+        let path = d.join(format!("packed/spikes_{pop}_packed.npy"));
+        let packed = npy::read(&path).unwrap();
+        let nb = n.div_ceil(8);
+        assert_eq!(
+            (packed.dtype, packed.shape.clone()),
+            (DType::U8, vec![300, nb])
+        );
+        assert!(!d.join(format!("packed/spikes_{pop}.npy")).exists());
+        // bit n % 8 of byte n / 8 is neuron n (NumPy's bitorder="little"),
+        // and the bits past the last neuron are 0
+        for t in 0..300 {
+            for k in 0..nb * 8 {
+                let bit = packed.data[t * nb + k / 8] >> (k % 8) & 1;
+                let want = if k < n { dense.data[t * n + k] } else { 0 };
+                assert_eq!(bit, want, "{pop}: step {t}, neuron {k}");
+            }
+        }
+        // streamed chunk by chunk: the same bytes; trials: a leading axis,
+        // trial 0 the plain run
+        let streamed = std::fs::read(d.join(format!("streamed/spikes_{pop}_packed.npy"))).unwrap();
+        assert_eq!(streamed, std::fs::read(&path).unwrap(), "{pop}");
+        let trials = npy::read(&d.join(format!("trials/spikes_{pop}_packed.npy"))).unwrap();
+        assert_eq!(trials.shape, vec![2, 300, nb]);
+        assert_eq!(&trials.data[..300 * nb], &packed.data[..], "{pop}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("packed/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["spikes_packed"], true);
+    // nacc render reads either form: the same figures
+    ok(d, &["render", "dense", "--out", "dense_fig"]);
+    ok(d, &["render", "packed", "--out", "packed_fig"]);
+    for f in ["nacc.png", "raster_msn.png"] {
+        assert!(
+            std::fs::read(d.join("dense_fig").join(f)).unwrap()
+                == std::fs::read(d.join("packed_fig").join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+}
