@@ -157,6 +157,11 @@ pub struct RunArgs {
     /// spikes_<pop>.npy, a byte a neuron: 8x smaller.
     #[arg(long)]
     pub packed_spikes: bool,
+    /// Write no weights_*.npy / bias_*.npy but a plastic projection's
+    /// learned ones: the others follow from config.toml and the seed
+    /// (sparse-1m's are 6 GB).
+    #[arg(long)]
+    pub no_weight_files: bool,
     /// Print the host and GPU memory the run would need, and exit.
     #[arg(long)]
     pub dry_run: bool,
@@ -202,6 +207,7 @@ impl RunArgs {
             stop: None,
             stream: self.stream,
             packed_spikes: self.packed_spikes,
+            no_weight_files: self.no_weight_files,
         }
     }
 }

@@ -121,8 +121,19 @@ pub type Learned = Option<(Vec<f32>, Vec<f32>)>;
 /// A plastic projection with `learned[j] = Some((initial, learned))` writes
 /// those instead (both `nn.Linear` layout): `weights_<proj>_initial.npy`
 /// and, as `weights_<proj>.npy`, the learned weights.
-pub fn write_weights(dir: &Path, model: &Model, learned: &[Learned]) -> Result<()> {
+///
+/// With `learned_only` (`--no-weight-files`) only those learned ones are
+/// written: the others follow from `config.toml` and the seed.
+pub fn write_weights(
+    dir: &Path,
+    model: &Model,
+    learned: &[Learned],
+    learned_only: bool,
+) -> Result<()> {
     for (j, (proj, w)) in model.net.projections.iter().zip(&model.weights).enumerate() {
+        if learned_only && learned.get(j).is_none_or(Option::is_none) {
+            continue;
+        }
         let n_pre = model.net.populations[proj.pre].size;
         let n_post = model.net.populations[proj.post].size;
         let dense = |name: &str, w: &[f32]| {

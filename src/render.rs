@@ -226,6 +226,14 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
             continue;
         }
         let path = dir.join(format!("weights_{}.npy", proj.name));
+        if !path.exists() {
+            eprintln!(
+                "nacc render: no heatmap for `{}`: {} was not written (nacc run --no-weight-files; `nacc run --config config.toml --seed S` writes it)",
+                proj.name,
+                path.display()
+            );
+            continue;
+        }
         let a = npy::read(&path)?;
         npy::expect(&path, &a, &[DType::F32], &[n_post, n_pre])?;
         weights.push((j, a.to_f32()));

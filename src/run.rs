@@ -60,6 +60,9 @@ pub struct RunOptions {
     pub stream: bool,
     /// Write the spikes 8 neurons a byte (`spikes_<pop>_packed.npy`).
     pub packed_spikes: bool,
+    /// Write no weight files but learned ones (the others follow from
+    /// config.toml and the seed).
+    pub no_weight_files: bool,
 }
 
 impl Default for RunOptions {
@@ -79,6 +82,7 @@ impl Default for RunOptions {
             stop: None,
             stream: false,
             packed_spikes: false,
+            no_weight_files: false,
         }
     }
 }
@@ -478,7 +482,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         }
     }
     let learned = learned_weights(&model, &learned)?;
-    export::write_weights(dir, &model, &learned)?;
+    export::write_weights(dir, &model, &learned, opts.no_weight_files)?;
     export::write_config(dir, net, model.seed)?;
     let mut records = records.into_iter();
     let record = records.next().expect("at least one trial");
@@ -674,6 +678,7 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
         "steps_requested": o.steps_requested,
         "streamed": o.streamed,
         "spikes_packed": opts.packed_spikes,
+        "weight_files": !opts.no_weight_files,
         "stopped": o.stopped.as_ref().map(|(at, why)| json!({ "after_steps": at, "reason": why })),
         "neuron_steps_per_s": (net.total_neurons() as f64 * steps as f64 * (1 + o.other_trials.len()) as f64) / o.sim_time.as_secs_f64().max(1e-12),
         // per trial, per population (populations above: trial 0)

@@ -1221,3 +1221,63 @@ fn packed_spikes_are_the_spikes_eight_neurons_a_byte() {
         );
     }
 }
+
+#[test]
+fn no_weight_files_writes_only_learned_weights_and_render_still_draws() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let files = |dir: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| {
+                (n.starts_with("weights_") || n.starts_with("bias_")) && n.ends_with(".npy")
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let args = ["run", "--backend", "cpu", "--steps", "200", "--quiet"];
+    ok(d, &[&args[..], &["--out", "with"]].concat());
+    ok(
+        d,
+        &[&args[..], &["--out", "without", "--no-weight-files"]].concat(),
+    );
+    assert!(!files("with").is_empty());
+    assert_eq!(files("without"), Vec::<String>::new());
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("without/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["weight_files"], false);
+    // the same spikes; render draws the rasters and says why no heatmap
+    assert_eq!(
+        std::fs::read(d.join("with/spikes_msn.npy")).unwrap(),
+        std::fs::read(d.join("without/spikes_msn.npy")).unwrap()
+    );
+    let o = ok(d, &["render", "without", "--out", "fig"]);
+    assert!(d.join("fig/raster_msn.png").is_file() && !d.join("fig/heatmap_fc1.png").exists());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no heatmap for `fc1`") && err.contains("--no-weight-files"),
+        "{err}"
+    );
+    // a plastic projection's learned weights are results: still written
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/reward_learning.toml");
+    ok(
+        d,
+        &[
+            &args[..],
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "--out",
+                "reward",
+                "--no-weight-files",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        files("reward"),
+        ["weights_in_d1.npy", "weights_in_d1_initial.npy"]
+    );
+}
