@@ -162,7 +162,8 @@ pub struct RunArgs {
     /// (sparse-1m's are 6 GB).
     #[arg(long)]
     pub no_weight_files: bool,
-    /// Print the host and GPU memory the run would need, and exit.
+    /// Print the host and GPU memory the run would need (and whether this
+    /// machine and its GPU have it), and exit.
     #[arg(long)]
     pub dry_run: bool,
     /// Steps per engine chunk (spikes are handed back once per chunk).
