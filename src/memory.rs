@@ -67,47 +67,84 @@ pub fn host_available() -> Option<u64> {
 }
 
 /// What is left under the memory limit of the process's cgroups, when one
-/// has a limit: limit - (usage - inactive page cache), the smallest over
-/// the hierarchy's entries (`/proc/self/cgroup`).
+/// has a limit (see [`cgroup_left_in`]).
 fn cgroup_left() -> Option<u64> {
     let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let number =
-        |path: &str| -> Option<u64> { std::fs::read_to_string(path).ok()?.trim().parse().ok() };
-    let stat = |path: &str, key: &str| -> Option<u64> {
-        let s = std::fs::read_to_string(path).ok()?;
-        s.lines()
+    cgroup_left_in(&cgroups, |path| std::fs::read_to_string(path).ok())
+}
+
+/// What is left under the memory limits that apply to the cgroups listed
+/// in `cgroups` (the text of `/proc/self/cgroup`), reading the cgroup files
+/// with `read`: the smallest limit - (usage - inactive page cache), or None
+/// when nothing is limited. v2 (`0::/path`): this cgroup and each one
+/// above it; v1 (the `memory` controller): its hierarchical limit. Inside
+/// a container the listed path may not exist under the mount: then the
+/// mount's root is read.
+fn cgroup_left_in(cgroups: &str, read: impl Fn(&str) -> Option<String>) -> Option<u64> {
+    let number = |path: String| -> Option<u64> { read(&path)?.trim().parse().ok() };
+    let stat = |dir: &str, key: &str| -> Option<u64> {
+        read(&format!("{dir}/memory.stat"))?
+            .lines()
             .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
     };
-    cgroups
-        .lines()
-        .filter_map(|line| {
-            let mut parts = line.splitn(3, ':');
-            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-            // v2 (no controllers named) or v1's memory controller
-            let (dir, limit, usage, cache) = if controllers.is_empty() {
-                (
-                    format!("/sys/fs/cgroup{path}"),
-                    "memory.max",
-                    "memory.current",
-                    "inactive_file",
-                )
-            } else if controllers.split(',').any(|c| c == "memory") {
-                (
-                    format!("/sys/fs/cgroup/memory{path}"),
-                    "memory.limit_in_bytes",
-                    "memory.usage_in_bytes",
-                    "total_inactive_file",
-                )
+    // limit - (usage - cache) of one cgroup directory, when it has a limit
+    // ("max", v2's "no limit", does not parse)
+    let left = |dir: &str, v2: bool| -> Option<u64> {
+        let (limit, used, cache) = if v2 {
+            (
+                number(format!("{dir}/memory.max"))?,
+                number(format!("{dir}/memory.current"))?,
+                stat(dir, "inactive_file"),
+            )
+        } else {
+            (
+                stat(dir, "hierarchical_memory_limit")
+                    .or_else(|| number(format!("{dir}/memory.limit_in_bytes")))?,
+                number(format!("{dir}/memory.usage_in_bytes"))?,
+                stat(dir, "total_inactive_file"),
+            )
+        };
+        Some(limit.saturating_sub(used.saturating_sub(cache.unwrap_or(0))))
+    };
+    let mut smallest: Option<u64> = None;
+    let mut take = |x: Option<u64>| {
+        if let Some(x) = x {
+            smallest = Some(smallest.map_or(x, |s| s.min(x)));
+        }
+    };
+    for line in cgroups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let path = path.trim_end_matches('/');
+        if controllers.is_empty() {
+            let root = "/sys/fs/cgroup";
+            if read(&format!("{root}{path}/memory.current")).is_none() {
+                take(left(root, true));
+                continue;
+            }
+            // this cgroup, then each parent up to the root
+            let mut p = path;
+            loop {
+                take(left(&format!("{root}{p}"), true));
+                match p.rfind('/') {
+                    Some(i) => p = &p[..i],
+                    None => break,
+                }
+            }
+        } else if controllers.split(',').any(|c| c == "memory") {
+            let root = "/sys/fs/cgroup/memory";
+            let dir = format!("{root}{path}");
+            if read(&format!("{dir}/memory.usage_in_bytes")).is_some() {
+                take(left(&dir, false));
             } else {
-                return None;
-            };
-            // "max" (v2) does not parse: no limit
-            let limit = number(&format!("{dir}/{limit}"))?;
-            let used = number(&format!("{dir}/{usage}"))?;
-            let cache = stat(&format!("{dir}/memory.stat"), cache).unwrap_or(0);
-            Some(limit.saturating_sub(used.saturating_sub(cache)))
-        })
-        .min()
+                take(left(root, false));
+            }
+        }
+    }
+    smallest
 }
 
 /// The parts of `e` that take host memory: the host's, and the GPU's too
@@ -575,6 +612,71 @@ pub fn record_bytes(r: &SpikeRecord) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `cgroup_left_in` over a fake file system of (path, contents).
+    fn left(cgroups: &str, files: &[(&str, &str)]) -> Option<u64> {
+        let files: std::collections::HashMap<String, String> = files
+            .iter()
+            .map(|(p, c)| (p.to_string(), c.to_string()))
+            .collect();
+        cgroup_left_in(cgroups, |p| files.get(p).cloned())
+    }
+
+    #[test]
+    fn cgroup_limits_are_read_for_v1_and_v2_up_the_hierarchy() {
+        const G: u64 = 1 << 30;
+        let s = |x: u64| x.to_string();
+        // v1: limit 2 GiB, 1 GiB used of which 0.5 GiB inactive page cache
+        let v1 = "4:memory:/job/1\n3:cpu:/\n";
+        let d1 = "/sys/fs/cgroup/memory/job/1";
+        let stat = format!("cache 5\ntotal_inactive_file {}\n", G / 2);
+        let files = [
+            (format!("{d1}/memory.limit_in_bytes"), s(2 * G)),
+            (format!("{d1}/memory.usage_in_bytes"), s(G)),
+            (format!("{d1}/memory.stat"), stat.clone()),
+        ];
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        assert_eq!(left(v1, &refs), Some(G + G / 2));
+        // a parent's lower limit, as v1 reports it (hierarchical)
+        let stat_h = format!("{stat}hierarchical_memory_limit {}\n", G + G / 4);
+        let mut h = refs.clone();
+        h[2].1 = &stat_h;
+        assert_eq!(left(v1, &h), Some(G / 4 + G / 2));
+        // unlimited (v1's huge value) leaves everything
+        let mut u = refs.clone();
+        u[0].1 = "9223372036854771712";
+        assert_eq!(left(v1, &u), Some(9223372036854771712 - G / 2));
+        // inside a container: the listed path is not under the mount
+        let root: Vec<(String, &str)> = refs
+            .iter()
+            .map(|(p, c)| (p.replace("/job/1", ""), *c))
+            .collect();
+        let root: Vec<(&str, &str)> = root.iter().map(|(a, b)| (a.as_str(), *b)).collect();
+        assert_eq!(left(v1, &root), Some(G + G / 2));
+
+        // v2: no limit here ("max"), 4 GiB on the parent with 3 GiB used,
+        // 1 GiB of it inactive page cache; the root has no files
+        let v2 = "0::/user/job\n";
+        let files = [
+            ("/sys/fs/cgroup/user/job/memory.max", "max".to_string()),
+            ("/sys/fs/cgroup/user/job/memory.current", s(G)),
+            ("/sys/fs/cgroup/user/memory.max", s(4 * G)),
+            ("/sys/fs/cgroup/user/memory.current", s(3 * G)),
+            (
+                "/sys/fs/cgroup/user/memory.stat",
+                format!("anon 1\ninactive_file {G}\n"),
+            ),
+        ];
+        let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (*a, b.as_str())).collect();
+        assert_eq!(left(v2, &refs), Some(2 * G));
+        // nothing limited anywhere: None (MemAvailable alone decides)
+        assert_eq!(left(v2, &refs[..2]), None);
+        assert_eq!(left("0::/\n", &[]), None);
+        assert_eq!(left("garbage", &refs), None);
+    }
 
     #[test]
     fn active_in_block_is_the_mean_chance_of_a_spike_in_16_steps() {
