@@ -522,6 +522,12 @@ impl Clock {
         (c.gain_of.iter().any(Option::is_some) || c.eta_of.iter().any(Option::is_some)).then_some(c)
     }
 
+    /// Back to step 0, d = 0.
+    pub fn restart(&mut self) {
+        self.d = 0.0;
+        self.step = 0;
+    }
+
     /// The plastic projections, in config order.
     pub fn plastic(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.eta_of.len()).filter(|&j| self.eta_of[j].is_some())

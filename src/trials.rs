@@ -50,6 +50,9 @@ pub struct TrialRun {
     /// Time spent building engines (fixed-point weights, uploads), not
     /// running steps.
     pub setup: Duration,
+    /// GPU engines built: trials run in turn (in batches, or one at a
+    /// time) restart one engine where they can.
+    pub engines_built: usize,
 }
 
 /// Runs `trials` trials of `steps` steps in chunks of `chunk`, on the GPU
@@ -75,6 +78,7 @@ pub fn run(
             adapter: None,
             stopped,
             setup,
+            engines_built: 0,
         });
     };
     run_gpu(
@@ -115,6 +119,8 @@ pub fn run_gpu(
     // batches of as many as fit on the block schedule
     let plan = GpuEngine::plan(&ctx, &model.net, true, chunk, trials, opts);
     let mut setup = Duration::ZERO;
+    // one engine for every batch (or trial) where it can restart
+    let (mut engine, mut built) = (None, 0);
     if plan.trials > 1 {
         let batch = plan.trials;
         let mut records = Vec::new();
@@ -122,15 +128,17 @@ pub fn run_gpu(
         for first in (0..trials).step_by(batch) {
             let these = &inputs[first..(first + batch).min(trials)];
             let t = Instant::now();
-            let built = GpuEngine::new_trials(ctx.clone(), model, these, chunk, opts);
+            let next = engine_for(&mut engine, these, &mut built, || {
+                GpuEngine::new_trials(ctx.clone(), model, these, chunk, opts)
+            });
             setup += t.elapsed();
-            let Some(mut gpu) = next_engine(built, !records.is_empty(), &mut stopped)? else {
+            let Some(gpu) = next_engine(next, !records.is_empty(), &mut stopped)? else {
                 break;
             };
             let before = first * steps;
             let mut part_progress = |done: usize| progress((before + done * these.len()) / trials);
             let (recs, why) = run_batched(
-                &mut gpu,
+                gpu,
                 model,
                 these.len(),
                 steps,
@@ -151,6 +159,7 @@ pub fn run_gpu(
             adapter: Some(name),
             stopped,
             setup,
+            engines_built: built,
         });
     }
     // too large to batch: one trial after another, on the same device
@@ -158,12 +167,15 @@ pub fn run_gpu(
     let mut stopped = None;
     for (t, input) in inputs.iter().enumerate() {
         let started = Instant::now();
-        let built = GpuEngine::new(ctx.clone(), model, input, chunk, opts);
+        let these = std::slice::from_ref(input);
+        let next = engine_for(&mut engine, these, &mut built, || {
+            GpuEngine::new(ctx.clone(), model, input, chunk, opts)
+        });
         setup += started.elapsed();
-        let Some(mut e) = next_engine(built, !records.is_empty(), &mut stopped)? else {
+        let Some(e) = next_engine(next, !records.is_empty(), &mut stopped)? else {
             break;
         };
-        let (rec, why) = simulate_until(&mut e, &model.net, input, steps, chunk, |_| {}, stop)?;
+        let (rec, why) = simulate_until(e, &model.net, input, steps, chunk, |_| {}, stop)?;
         records.push(rec);
         progress((t + 1) * steps / trials);
         if why.is_some() {
@@ -182,7 +194,30 @@ pub fn run_gpu(
         adapter: Some(name),
         stopped,
         setup,
+        engines_built: built,
     })
+}
+
+/// The engine for the trials of `these` in `slot`: the one there,
+/// restarted, where it can be (see [`GpuEngine::restart`]); else a new one
+/// from `build` (the old one dropped first, its GPU memory with it),
+/// counted in `built`.
+fn engine_for<'a>(
+    slot: &'a mut Option<GpuEngine>,
+    these: &[InputSource],
+    built: &mut usize,
+    build: impl FnOnce() -> Result<GpuEngine>,
+) -> Result<&'a mut GpuEngine> {
+    let restarted = match slot.as_mut() {
+        Some(e) => e.restart(these)?,
+        None => false,
+    };
+    if !restarted {
+        *slot = None;
+        *built += 1;
+        *slot = Some(build()?);
+    }
+    Ok(slot.as_mut().expect("an engine was just put there"))
 }
 
 /// Every trial on the batched GPU engine, chunk by chunk.

@@ -234,6 +234,28 @@ fn reward_learning_gpu_equals_cpu(ctx: &Ctx) {
         GpuOptions::default(),
         "reward network without plasticity",
     );
+    // its trials run one after another (the host draws the patterns) on one
+    // engine, restarted: d(t) and the gains start over with each trial
+    let inputs: Vec<InputSource> = (0..3)
+        .map(|t| InputSource::generated_trial(&still, t))
+        .collect();
+    let r = nacc::trials::run_gpu(
+        ctx.clone(),
+        &still,
+        &inputs,
+        600,
+        37,
+        GpuOptions::default(),
+        &mut |_| {},
+        &|| None,
+    )
+    .unwrap();
+    assert!(r.engine.contains("one after another"), "{}", r.engine);
+    assert_eq!(r.engines_built, 1, "trials in turn restart one engine");
+    let cpu = nacc::trials::run_cpu_all(&still, &inputs, 600, 37).unwrap();
+    if let Some(t) = (0..3).find(|&t| r.records[t] != cpu[t]) {
+        panic!("reward network without plasticity: trial {t} differs from the CPU");
+    }
     // and the weights did learn (else equality says little)
     let mut gpu = GpuEngine::new(ctx.clone(), &model, &input, 600, GpuOptions::default()).unwrap();
     nacc::engine::simulate(&mut gpu, &model.net, &input, 1200, 600, |_| {}).unwrap();
@@ -929,6 +951,29 @@ fn trials_side_by_side_on_the_block_schedule(ctx: &Ctx) {
     if let Some(t) = (0..5).find(|&t| r.records[t] != cpu[t]) {
         panic!("batches of 2: trial {t} differs from the CPU");
     }
+    // the second batch restarts the first's engine; the last (one trial)
+    // needs its own
+    assert_eq!(r.engines_built, 2);
+    // 6 trials: three batches on one engine
+    let inputs: Vec<InputSource> = (0..6)
+        .map(|t| InputSource::generated_trial(&model, t))
+        .collect();
+    let r = nacc::trials::run_gpu(
+        ctx.clone(),
+        &model,
+        &inputs,
+        40,
+        chunk,
+        narrow,
+        &mut |_| {},
+        &|| None,
+    )
+    .unwrap();
+    assert_eq!(r.engines_built, 1);
+    let cpu = nacc::trials::run_cpu_all(&model, &inputs, 40, chunk).unwrap();
+    if let Some(t) = (0..6).find(|&t| r.records[t] != cpu[t]) {
+        panic!("batches of 2 on one engine: trial {t} differs from the CPU");
+    }
 
     // every trial's membranes overflow at the same step (bias only): the
     // step, population and lowest neuron the CPU names, in trial 0
@@ -1031,6 +1076,10 @@ fn batched_trials_equal_cpu_trials(ctx: &Ctx) {
     };
     let r = run(&|| None);
     assert!(r.engine.contains("one after another"), "{}", r.engine);
+    assert_eq!(
+        r.engines_built, 1,
+        "the second trial restarts the first's engine"
+    );
     let cpu = nacc::trials::run_cpu_all(&big, &inputs, 12, 10).unwrap();
     assert!(
         r.records == cpu,

@@ -168,6 +168,10 @@ pub enum Schedule {
 /// population, every step, then the plasticity kernels, all in one compute
 /// pass; or the same a block at a time (`Schedule`).
 struct Dispatch {
+    /// Every trial's input keys (k0, k1) per Poisson population the GPU
+    /// draws, and the synaptic sums: what a restart rewrites and clears.
+    keys: wgpu::Buffer,
+    acc: wgpu::Buffer,
     schedule: Schedule,
     syn_pipeline: wgpu::ComputePipeline,
     scatter_pipeline: wgpu::ComputePipeline,
@@ -923,23 +927,7 @@ impl GpuEngine {
             _ => false,
         };
         let thresholds = storage_buffer(device, "thresholds", &thr_data);
-        // every trial's keys (k0, k1) per Poisson population
-        let mut trial_keys = Vec::new();
-        for inp in inputs {
-            let InputSource::Generated { seed, streams, .. } = inp else {
-                if trials > 1 {
-                    return Err(Error::Input(
-                        "--trials needs generated input (not --input-spikes)".into(),
-                    ));
-                }
-                continue;
-            };
-            for (p, pop) in net.populations.iter().enumerate() {
-                if pop.is_poisson() {
-                    trial_keys.extend_from_slice(&crate::input::keys(*seed, streams[p].0));
-                }
-            }
-        }
+        let trial_keys = trial_keys(&net, inputs)?;
         let fault = buffer(
             device,
             "fault",
@@ -1058,6 +1046,41 @@ impl GpuEngine {
             gains,
             etas,
         })
+    }
+
+    /// Starts over at step 0 for the trials of `inputs`, as many as the
+    /// engine was built for: their input keys, and membranes, spike rows,
+    /// sums and fault reports cleared, keeping the weights and everything
+    /// built from them (trials run in turn reuse one engine instead of
+    /// quantising and uploading the network again). Ok(false), nothing
+    /// done, where it cannot: another trial count, the fused kernel (its
+    /// keys live in its tables), plasticity (its learned weights).
+    pub fn restart(&mut self, inputs: &[InputSource]) -> Result<bool> {
+        let Path::Dispatch(d) = &self.path else {
+            return Ok(false);
+        };
+        if inputs.len() != self.trials
+            || self.net.projections.iter().any(|p| p.plasticity.is_some())
+        {
+            return Ok(false);
+        }
+        let keys = trial_keys(&self.net, inputs)?;
+        let ctx = &self.ctx;
+        if self.gen_input && !keys.is_empty() {
+            ctx.queue
+                .write_buffer(&d.keys, 0, bytemuck::cast_slice(&keys));
+        }
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        for b in [&self.spikes, &self.carry, &self.v, &self.fault, &d.acc] {
+            enc.clear_buffer(b, 0, None);
+        }
+        ctx.queue.submit([enc.finish()]);
+        ctx.take_error()?;
+        self.steps_done = 0;
+        if let Some(c) = &mut self.clock {
+            c.restart();
+        }
+        Ok(true)
     }
 
     /// Runs `n <= capacity` steps whose input starts at step `offset` of
@@ -1609,7 +1632,8 @@ fn build_dispatch(
         device,
         "acc",
         sh.trials as u64 * lay.acc_len as u64 * 4,
-        wgpu::BufferUsages::STORAGE,
+        // cleared by GpuEngine::restart
+        wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
     );
     let proj_params: Vec<ProjParams> = net
         .projections
@@ -2067,6 +2091,7 @@ fn build_dispatch(
         lif_launches.push(Some(launch));
         keep.push(pbuf);
     }
+    let acc_buf = acc.clone();
     keep.extend([acc, projections, incoming_buf, masks]);
     // poisson_input launches: one per Poisson population the GPU draws.
     let (poisson_layout, poisson_pipeline) = kernel(
@@ -2078,7 +2103,13 @@ fn build_dispatch(
     );
     let mut poisson_launches = Vec::new();
     let n_keyed = sh.poisson.iter().flatten().count() as u32;
-    let keys = storage_buffer(device, "trial keys", &sh.trial_keys);
+    // rewritten by GpuEngine::restart
+    let keys = init_buffer(
+        device,
+        "trial keys",
+        bytemuck::cast_slice(&sh.trial_keys),
+        wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+    );
     for (p, pop) in net.populations.iter().enumerate() {
         let Some(thr_offset) = sh.poisson[p] else {
             poisson_launches.push(None);
@@ -2112,8 +2143,9 @@ fn build_dispatch(
         );
         poisson_launches.push(Some((launch, pbuf, params)));
     }
-    keep.push(keys);
     Ok(Path::Dispatch(Dispatch {
+        keys,
+        acc: acc_buf,
         schedule,
         lif_block_pipeline,
         scatter_block_pipeline,
@@ -2137,6 +2169,29 @@ fn build_dispatch(
         traces_pipeline,
         plastic,
     }))
+}
+
+/// Every trial's keys (k0, k1) per Poisson population, for the GPU's
+/// draws; none for a given (not generated) input, which only a single
+/// trial may have.
+fn trial_keys(net: &Network, inputs: &[InputSource]) -> Result<Vec<u32>> {
+    let mut keys = Vec::new();
+    for inp in inputs {
+        let InputSource::Generated { seed, streams, .. } = inp else {
+            if inputs.len() > 1 {
+                return Err(Error::Input(
+                    "--trials needs generated input (not --input-spikes)".into(),
+                ));
+            }
+            continue;
+        };
+        for (p, pop) in net.populations.iter().enumerate() {
+            if pop.is_poisson() {
+                keys.extend_from_slice(&crate::input::keys(*seed, streams[p].0));
+            }
+        }
+    }
+    Ok(keys)
 }
 
 /// (row, population, neuron, trial) of the first non-finite membrane of a
