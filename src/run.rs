@@ -343,6 +343,10 @@ pub fn choose_gpu(backend: Backend) -> Result<Option<GpuContext>> {
     }
 }
 
+/// Networks of at least this many synapses say what they are doing while
+/// they are built, set up and written (on a terminal, without --quiet).
+const LARGE_SYNAPSES: u64 = 10_000_000;
+
 /// The result of a run, for printing.
 pub struct Outcome {
     pub model: Model,
@@ -390,6 +394,18 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         ..
     } = planned;
     let gpu = gpu.map(Arc::new);
+    // a large network takes seconds to build and set up: say what is going on
+    let net_is_large = net.total_synapses() >= LARGE_SYNAPSES;
+    let say = |what: &str| {
+        if !opts.quiet && net_is_large && std::io::stderr().is_terminal() {
+            eprintln!("nacc: {what}");
+        }
+    };
+    say(&format!(
+        "building the network: {} neurons, {} synapses",
+        net.total_neurons(),
+        net.total_synapses()
+    ));
     let t_build = Instant::now();
     let prepared = build(opts, net, given, steps)?;
     let build_time = t_build.elapsed();
@@ -403,6 +419,10 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         let sig = opts.stop.as_ref()?.load(Ordering::SeqCst);
         (sig != 0).then(|| signal_name(sig as i32))
     };
+    say(&match &gpu {
+        Some(c) => format!("setting up the engine on {}", c.describe()),
+        None => "setting up the CPU engine".into(),
+    });
     let t0 = Instant::now();
     // building the engine (fixed-point weights, uploads) is not simulating
     let setup_time: Duration;
@@ -474,6 +494,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         None => (None, None),
     };
 
+    say(&format!("writing the outputs to {}", dir.display()));
     // Outputs: data first, summary.json last.
     if !stream {
         for (p, pop) in net.populations.iter().enumerate() {
