@@ -954,6 +954,13 @@ fn trials_side_by_side_on_the_block_schedule(ctx: &Ctx) {
     // the second batch restarts the first's engine; the last (one trial)
     // needs its own
     assert_eq!(r.engines_built, 2);
+    // bindings for 3: 4 trials go as two batches of 2 (one engine), not 3 + 1
+    let wider = GpuOptions {
+        max_binding_bytes: Some(18_000),
+        ..block
+    };
+    let side = |n| GpuEngine::plan(ctx, &model.net, true, chunk, n, wider).trials;
+    assert_eq!((side(3), side(4), side(6), side(7)), (3, 2, 3, 3));
     // 6 trials: three batches on one engine
     let inputs: Vec<InputSource> = (0..6)
         .map(|t| InputSource::generated_trial(&model, t))

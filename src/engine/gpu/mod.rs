@@ -1371,10 +1371,15 @@ impl GpuEngine {
             // staging, masks
             let all = 2 * rows + sums + 2 * v + masks;
             let z = ctx.limits.max_compute_workgroups_per_dimension as u64;
-            (max / binding)
+            let most = (max / binding)
                 .min(ctx.limits.max_buffer_size / all.max(1))
                 .min(z)
-                .clamp(1, trials.max(1) as u64) as usize
+                .clamp(1, trials.max(1) as u64) as usize;
+            // batches as even as can be (200 trials, at most 62: 4 of 50),
+            // so that one engine, restarted, runs them all (a smaller last
+            // batch needs its own)
+            let trials = trials.max(1);
+            trials.div_ceil(trials.div_ceil(most))
         } else {
             1
         };
