@@ -27,6 +27,88 @@ pub fn prepare_out_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Bytes a run's outputs take on disk, about: the spike files (`trials` x
+/// `steps` rows, a byte a neuron, or 8 neurons a byte when `packed`), the
+/// weight files (only the learned ones without `weight_files`), and 8 MB
+/// for the figures, `summary.json` and `config.toml`.
+pub fn output_bytes(
+    net: &Network,
+    steps: usize,
+    trials: usize,
+    packed: bool,
+    weight_files: bool,
+) -> u64 {
+    let spikes: u64 = net
+        .populations
+        .iter()
+        .map(|p| (trials * steps * spikes_row_len(p.size, packed)) as u64 + 128)
+        .sum();
+    let weights: u64 = net
+        .projections
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| weight_files || p.plasticity.is_some())
+        .map(|(j, p)| {
+            let syn = net.synapses(j);
+            let n_post = net.populations[p.post].size as u64;
+            let w = if p.conn.is_dense() { syn * 4 } else { syn * 12 };
+            // a plastic projection writes its initial weights too
+            let copies = if p.plasticity.is_some() { 2 } else { 1 };
+            copies * w + if p.bias { n_post * 4 } else { 0 }
+        })
+        .sum();
+    spikes + weights + (8 << 20)
+}
+
+/// Free bytes on the disk that holds `dir` (or, before it exists, its
+/// nearest existing parent), plus the spike and weight files already in
+/// `dir`, which a run replaces; None where the system does not say.
+pub fn disk_available(dir: &Path) -> Option<u64> {
+    let replaced: u64 = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            (n.starts_with("spikes_") || n.starts_with("weights_") || n.starts_with("bias_"))
+                && n.ends_with(".npy")
+        })
+        .filter_map(|e| e.metadata().ok().map(|m| m.len()))
+        .sum();
+    let existing = dir
+        .ancestors()
+        .find(|a| a.exists())
+        .unwrap_or(Path::new("."));
+    let existing = if existing.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        existing
+    };
+    free_space(existing).map(|f| f + replaced)
+}
+
+/// Free bytes (for an unprivileged user) on the file system of `path`.
+#[cfg(unix)]
+fn free_space(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut s = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a NUL-terminated path and `s` has room for the result,
+    // which is read only when the call succeeded.
+    let s = unsafe {
+        if libc::statvfs(c.as_ptr(), s.as_mut_ptr()) != 0 {
+            return None;
+        }
+        s.assume_init()
+    };
+    Some(s.f_bavail as u64 * s.f_frsize as u64)
+}
+
+#[cfg(not(unix))]
+fn free_space(_: &Path) -> Option<u64> {
+    None
+}
+
 /// Writes `path` through `body`, under a temporary name renamed at the end.
 pub fn write_atomic(
     path: &Path,

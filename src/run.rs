@@ -196,6 +196,8 @@ struct Planned {
     plan: Option<GpuPlan>,
     stream: bool,
     estimate: Estimate,
+    /// Bytes the outputs will take on disk, about.
+    outputs: u64,
 }
 
 impl Planned {
@@ -241,7 +243,15 @@ fn plan(opts: &RunOptions) -> Result<Planned> {
     // a streamed run keeps only the spike counts
     let held = if stream { 0 } else { steps };
     let estimate = crate::memory::estimate(&net, held, opts.chunk, plan, trials);
+    let outputs = export::output_bytes(
+        &net,
+        steps,
+        trials,
+        opts.packed_spikes,
+        !opts.no_weight_files,
+    );
     Ok(Planned {
+        outputs,
         net,
         given,
         steps,
@@ -265,6 +275,7 @@ pub fn dry_run(opts: &RunOptions) -> Result<String> {
         plan,
         stream,
         estimate: e,
+        outputs,
         ..
     } = planned;
     let mut s = format!(
@@ -300,6 +311,15 @@ pub fn dry_run(opts: &RunOptions) -> Result<String> {
             crate::memory::human(needed),
             crate::memory::human(available),
             crate::memory::verdict(needed <= available),
+        );
+    }
+    if let Some(free) = export::disk_available(&opts.out) {
+        s += &format!(
+            "outputs: about {} on disk, {} free for {}: {}\n",
+            crate::memory::human(outputs),
+            crate::memory::human(free),
+            opts.out.display(),
+            crate::memory::verdict(outputs <= free),
         );
     }
     if let Some(device) = gpu_memory {
@@ -385,6 +405,21 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         host_available(),
         planned.gpu_memory(),
     )?;
+    // and outputs the disk cannot hold stop here, not after the steps
+    if let Some(free) = export::disk_available(&opts.out)
+        && planned.outputs > free
+        && crate::memory::check_enabled()
+    {
+        return Err(bad_value(
+            "--out",
+            opts.out.display(),
+            format!(
+                "the outputs need about {} but its disk has {} free: --packed-spikes (spikes 8x smaller), --no-weight-files, fewer --steps or --trials, another --out, or NACC_MEMORY_CHECK=off to try anyway",
+                crate::memory::human(planned.outputs),
+                crate::memory::human(free),
+            ),
+        ));
+    }
     let Planned {
         net,
         given,

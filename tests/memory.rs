@@ -234,3 +234,81 @@ fn a_gpu_shortfall_names_the_need_and_the_device_s_memory() {
     assert!(check_fits(&e, true, Some(64 * gib), None).is_ok());
     assert!(check_fits(&e, true, Some(20 * gib), None).is_err());
 }
+
+#[cfg(unix)]
+#[test]
+fn outputs_the_disk_cannot_hold_stop_the_run_before_it_starts() {
+    // 4 000 000 000 steps of 170 neurons: 680 GB of spikes
+    let args = [
+        "run",
+        "--backend",
+        "cpu",
+        "--steps",
+        "4000000000",
+        "--out",
+        "o",
+    ];
+    let (o, made) = nacc_in_tmp(&args, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    for part in [
+        "--out = o",
+        "the outputs need about",
+        "free",
+        "--packed-spikes",
+    ] {
+        assert!(err.contains(part), "no {part:?} in {err}");
+    }
+    assert!(!made);
+    let (o, _) = nacc_in_tmp(&[&args[..], &["--dry-run"]].concat(), &[]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("on disk") && text.contains("does not fit"),
+        "{text}"
+    );
+}
+
+#[test]
+fn output_estimate_is_close_to_what_a_run_writes() {
+    // spikes and weights dominate: 3 400 neurons x 20 000 steps
+    let tmp = tempfile::tempdir().unwrap();
+    let net = Network::default_nacc().scaled(20).unwrap();
+    for (packed, weights) in [(false, true), (true, false)] {
+        let mut args = vec![
+            "run",
+            "--backend",
+            "cpu",
+            "--scale",
+            "20",
+            "--steps",
+            "20000",
+            "--quiet",
+            "--out",
+            "o",
+        ];
+        if packed {
+            args.push("--packed-spikes");
+        }
+        if !weights {
+            args.push("--no-weight-files");
+        }
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_nacc"))
+            .args(&args)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let written: u64 = std::fs::read_dir(tmp.path().join("o"))
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum();
+        let estimate = nacc::export::output_bytes(&net, 20_000, 1, packed, weights);
+        // never much below what is written, and not far above
+        let ratio = estimate as f64 / written as f64;
+        assert!(
+            (0.9..=1.6).contains(&ratio),
+            "packed {packed}: estimate {estimate}, written {written}"
+        );
+        std::fs::remove_dir_all(tmp.path().join("o")).unwrap();
+    }
+}
