@@ -918,11 +918,8 @@ fn trials_side_by_side_on_the_block_schedule(ctx: &Ctx) {
         );
     }
 
-    // 5 trials, bindings that hold 2 trials' sums (16 x 90 x 4 bytes each)
+    // bindings that hold 2 trials' sums (16 x 90 x 4 bytes each)
     let model = Model::build(Network::default_nacc(), 4).unwrap();
-    let inputs: Vec<InputSource> = (0..5)
-        .map(|t| InputSource::generated_trial(&model, t))
-        .collect();
     let narrow = GpuOptions {
         max_binding_bytes: Some(12_000),
         ..block
@@ -931,29 +928,31 @@ fn trials_side_by_side_on_the_block_schedule(ctx: &Ctx) {
         GpuEngine::plan(ctx, &model.net, true, chunk, 5, narrow).trials,
         2
     );
-    let r = nacc::trials::run_gpu(
-        ctx.clone(),
-        &model,
-        &inputs,
-        40,
-        chunk,
-        narrow,
-        &mut |_| {},
-        &|| None,
-    )
-    .unwrap();
-    assert!(
-        r.engine.contains("5 trials, 2 side by side"),
-        "{}",
-        r.engine
-    );
-    let cpu = nacc::trials::run_cpu_all(&model, &inputs, 40, chunk).unwrap();
-    if let Some(t) = (0..5).find(|&t| r.records[t] != cpu[t]) {
-        panic!("batches of 2: trial {t} differs from the CPU");
+    // 5 trials: the second batch restarts the first's engine, the last (one
+    // trial) needs its own; 6 trials: three batches on one engine
+    for (n, engines) in [(5, 2), (6, 1)] {
+        let inputs: Vec<InputSource> = (0..n)
+            .map(|t| InputSource::generated_trial(&model, t))
+            .collect();
+        let r = nacc::trials::run_gpu(
+            ctx.clone(),
+            &model,
+            &inputs,
+            40,
+            chunk,
+            narrow,
+            &mut |_| {},
+            &|| None,
+        )
+        .unwrap();
+        let named = format!("{n} trials, 2 side by side");
+        assert!(r.engine.contains(&named), "{}", r.engine);
+        assert_eq!(r.engines_built, engines, "{n} trials");
+        let cpu = nacc::trials::run_cpu_all(&model, &inputs, 40, chunk).unwrap();
+        if let Some(t) = (0..n).find(|&t| r.records[t] != cpu[t]) {
+            panic!("{n} trials in batches of 2: trial {t} differs from the CPU");
+        }
     }
-    // the second batch restarts the first's engine; the last (one trial)
-    // needs its own
-    assert_eq!(r.engines_built, 2);
     // bindings for 3: 4 trials go as two batches of 2 (one engine), not 3 + 1
     let wider = GpuOptions {
         max_binding_bytes: Some(18_000),
@@ -961,26 +960,6 @@ fn trials_side_by_side_on_the_block_schedule(ctx: &Ctx) {
     };
     let side = |n| GpuEngine::plan(ctx, &model.net, true, chunk, n, wider).trials;
     assert_eq!((side(3), side(4), side(6), side(7)), (3, 2, 3, 3));
-    // 6 trials: three batches on one engine
-    let inputs: Vec<InputSource> = (0..6)
-        .map(|t| InputSource::generated_trial(&model, t))
-        .collect();
-    let r = nacc::trials::run_gpu(
-        ctx.clone(),
-        &model,
-        &inputs,
-        40,
-        chunk,
-        narrow,
-        &mut |_| {},
-        &|| None,
-    )
-    .unwrap();
-    assert_eq!(r.engines_built, 1);
-    let cpu = nacc::trials::run_cpu_all(&model, &inputs, 40, chunk).unwrap();
-    if let Some(t) = (0..6).find(|&t| r.records[t] != cpu[t]) {
-        panic!("batches of 2 on one engine: trial {t} differs from the CPU");
-    }
 
     // every trial's membranes overflow at the same step (bias only): the
     // step, population and lowest neuron the CPU names, in trial 0
