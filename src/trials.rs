@@ -119,25 +119,25 @@ pub fn run_gpu(
     // batches of as many as fit on the block schedule
     let plan = GpuEngine::plan(&ctx, &model.net, true, chunk, trials, opts);
     let mut setup = Duration::ZERO;
-    // one engine for every batch (or trial) where it can restart
+    // batches side by side, else one trial after another (its input may be
+    // drawn on the host), on one engine restarted where it can be
+    let batch = plan.trials.max(1);
     let (mut engine, mut built) = (None, 0);
-    if plan.trials > 1 {
-        let batch = plan.trials;
-        let mut records = Vec::new();
-        let mut stopped = None;
-        for first in (0..trials).step_by(batch) {
-            let these = &inputs[first..(first + batch).min(trials)];
-            let t = Instant::now();
-            let next = engine_for(&mut engine, these, &mut built, || {
-                GpuEngine::new_trials(ctx.clone(), model, these, chunk, opts)
-            });
-            setup += t.elapsed();
-            let Some(gpu) = next_engine(next, !records.is_empty(), &mut stopped)? else {
-                break;
-            };
-            let before = first * steps;
-            let mut part_progress = |done: usize| progress((before + done * these.len()) / trials);
-            let (recs, why) = run_batched(
+    let mut records = Vec::new();
+    let mut stopped = None;
+    for (b, these) in inputs.chunks(batch).enumerate() {
+        let t = Instant::now();
+        let next = engine_for(&mut engine, these, &mut built, || {
+            GpuEngine::new_trials(ctx.clone(), model, these, chunk, opts)
+        });
+        setup += t.elapsed();
+        let Some(gpu) = next_engine(next, !records.is_empty(), &mut stopped)? else {
+            break;
+        };
+        let before = b * batch * steps;
+        let mut part_progress = |done: usize| progress((before + done * these.len()) / trials);
+        let (recs, why) = if batch > 1 {
+            run_batched(
                 gpu,
                 model,
                 these.len(),
@@ -145,48 +145,29 @@ pub fn run_gpu(
                 chunk,
                 &mut part_progress,
                 stop,
+            )?
+        } else {
+            let (rec, why) = simulate_until(
+                gpu,
+                &model.net,
+                &these[0],
+                steps,
+                chunk,
+                part_progress,
+                stop,
             )?;
-            records.extend(recs);
-            if why.is_some() {
-                stopped = why;
-                break;
-            }
-        }
-        keep_completed(&mut records, steps);
-        return Ok(TrialRun {
-            records,
-            engine: format!("{name}, {}", plan.describe(trials)),
-            adapter: Some(name),
-            stopped,
-            setup,
-            engines_built: built,
-        });
-    }
-    // too large to batch: one trial after another, on the same device
-    let mut records = Vec::new();
-    let mut stopped = None;
-    for (t, input) in inputs.iter().enumerate() {
-        let started = Instant::now();
-        let these = std::slice::from_ref(input);
-        let next = engine_for(&mut engine, these, &mut built, || {
-            GpuEngine::new(ctx.clone(), model, input, chunk, opts)
-        });
-        setup += started.elapsed();
-        let Some(e) = next_engine(next, !records.is_empty(), &mut stopped)? else {
-            break;
+            (vec![rec], why)
         };
-        let (rec, why) = simulate_until(e, &model.net, input, steps, chunk, |_| {}, stop)?;
-        records.push(rec);
-        progress((t + 1) * steps / trials);
+        records.extend(recs);
         if why.is_some() {
             stopped = why;
             break;
         }
     }
-    // a stop leaves the trial it interrupted short and the later ones unrun:
-    // keep the trials that completed (the first ones: the outputs' trial
-    // axis is as long as they are), or the interrupted first one when none
-    // did
+    // a stop leaves the batch (or trial) it interrupted short and the later
+    // ones unrun: keep the trials that completed (the first ones: the
+    // outputs' trial axis is as long as they are), or the interrupted first
+    // batch when none did
     keep_completed(&mut records, steps);
     Ok(TrialRun {
         records,
