@@ -386,15 +386,34 @@ impl Projection {
         }
     }
 
-    /// `block` as `parts` parts of `per` posts (the last may hold fewer),
-    /// each `BLOCK_STEPS` rows of sums.
-    fn block_parts(&mut self, per: usize) {
+    /// Fills `block` with a block's sums: its posts in parts of
+    /// `block_per`, one part per thread (of `threads`, for a projection
+    /// large enough), each `BLOCK_STEPS` rows of sums that `sums(first post,
+    /// part)` writes.
+    fn sum_in_parts(
+        &mut self,
+        threads: usize,
+        sums: impl Fn(&Quantized, usize, &mut Vec<i32>) + Sync,
+    ) {
         let n_post = self.q.n_post;
-        let parts = n_post.div_ceil(per);
+        let per = n_post
+            .div_ceil(threads_for(threads, self.q.wq.len()))
+            .max(1);
         self.block_per = per;
-        self.block.resize_with(parts, Vec::new);
+        self.block.resize_with(n_post.div_ceil(per), Vec::new);
         for (k, part) in self.block.iter_mut().enumerate() {
             part.resize(BLOCK_STEPS * per.min(n_post - k * per), 0);
+        }
+        let q = &*self.q;
+        if let [part] = &mut self.block[..] {
+            sums(q, 0, part);
+        } else {
+            let sums = &sums;
+            std::thread::scope(|sc| {
+                for (k, part) in self.block.iter_mut().enumerate() {
+                    sc.spawn(move || sums(q, k * per, part));
+                }
+            });
         }
     }
 }
@@ -459,26 +478,12 @@ fn gather_block(proj: &mut Projection, rows: &[u32], wps: usize, t_n: usize, thr
             }
         }
     }
-    let n_post = proj.q.n_post;
-    let per = n_post
-        .div_ceil(threads_for(threads, proj.q.wq.len()))
-        .max(1);
-    proj.block_parts(per);
-    let q = &proj.q;
-    let rows = q.rows.as_deref().expect("synapses by post");
-    let masks = &proj.masks;
-    let gather = |k: usize, part: &mut Vec<i32>| {
-        synapse_gather(&rows.ptr, &rows.pre, &q.wq, masks, k * per, t_n, part)
-    };
-    if proj.block.len() == 1 {
-        gather(0, &mut proj.block[0]);
-    } else {
-        std::thread::scope(|sc| {
-            for (k, part) in proj.block.iter_mut().enumerate() {
-                sc.spawn(move || gather(k, part));
-            }
-        });
-    }
+    let masks = std::mem::take(&mut proj.masks);
+    proj.sum_in_parts(threads, |q, first, part| {
+        let rows = q.rows.as_deref().expect("synapses by post");
+        synapse_gather(&rows.ptr, &rows.pre, &q.wq, &masks, first, t_n, part)
+    });
+    proj.masks = masks;
 }
 
 avx2_twin! {
@@ -533,22 +538,9 @@ fn sum_block(proj: &mut Projection, rows: &[u32], wps: usize, t_n: usize, thread
             list.push((w * 32 + b as usize, mask));
         }
     }
-    let n_post = proj.q.n_post;
-    let per = n_post
-        .div_ceil(threads_for(threads, proj.q.wq.len()))
-        .max(1);
-    proj.block_parts(per);
-    let (wq, parts) = (&proj.q.wq[..], proj.block.len());
-    let list = &list;
-    if parts == 1 {
-        synapse_accumulate_steps(wq, n_post, 0, list, t_n, &mut proj.block[0]);
-    } else {
-        std::thread::scope(|sc| {
-            for (k, part) in proj.block.iter_mut().enumerate() {
-                sc.spawn(move || synapse_accumulate_steps(wq, n_post, k * per, list, t_n, part));
-            }
-        });
-    }
+    proj.sum_in_parts(threads, |q, first, part| {
+        synapse_accumulate_steps(&q.wq, q.n_post, first, &list, t_n, part)
+    });
 }
 
 avx2_twin! {
