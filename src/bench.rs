@@ -363,13 +363,13 @@ fn memory_shortfall(net: &Network, trials: usize, gpu: Option<&GpuContext>) -> O
         }
         None => crate::memory::estimate(net, 0, 1000, None, trials),
     };
-    let software = gpu.is_some_and(GpuContext::is_software);
-    gpu.and_then(GpuContext::hardware_memory)
-        .and_then(|m| crate::memory::gpu_shortfall(&needed, m))
-        .or_else(|| {
-            crate::memory::host_available()
-                .and_then(|a| crate::memory::shortfall(&needed, software, a))
-        })
+    crate::memory::shortfall_of(
+        &needed,
+        gpu.is_some_and(GpuContext::is_software),
+        crate::memory::host_available(),
+        gpu.and_then(GpuContext::hardware_memory),
+    )
+    .map(|(why, _)| why)
 }
 
 /// Times `trials` trials of `model` run together: on the GPU in one

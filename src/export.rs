@@ -75,15 +75,11 @@ pub fn disk_available(dir: &Path) -> Option<u64> {
         })
         .filter_map(|e| e.metadata().ok().map(|m| m.len()))
         .sum();
+    // a relative --out's last ancestor, "", does not exist: then "."
     let existing = dir
         .ancestors()
         .find(|a| a.exists())
         .unwrap_or(Path::new("."));
-    let existing = if existing.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        existing
-    };
     free_space(existing).map(|f| f + replaced)
 }
 

@@ -215,6 +215,23 @@ pub fn gpu_shortfall(e: &Estimate, device: u64) -> Option<String> {
     ))
 }
 
+/// What `e` needs beyond the host memory still `available` ([`shortfall`]),
+/// else beyond `gpu_memory`, a hardware GPU's memory ([`gpu_shortfall`],
+/// then `true`); None when it fits or nothing is known.
+pub fn shortfall_of(
+    e: &Estimate,
+    software_gpu: bool,
+    available: Option<u64>,
+    gpu_memory: Option<u64>,
+) -> Option<(String, bool)> {
+    let host = available.and_then(|a| shortfall(e, software_gpu, a));
+    host.map(|why| (why, false)).or_else(|| {
+        gpu_memory
+            .and_then(|m| gpu_shortfall(e, m))
+            .map(|why| (why, true))
+    })
+}
+
 /// The error for a run whose estimate `e` does not fit in the host memory
 /// still `available`, or in `gpu_memory`, a hardware GPU's memory (None,
 /// unknown: assumed to fit), before anything is built;
@@ -228,12 +245,10 @@ pub fn check_fits(
     if !check_enabled() {
         return Ok(());
     }
-    let host = available.and_then(|a| shortfall(e, software_gpu, a));
-    let gpu = gpu_memory.and_then(|m| gpu_shortfall(e, m));
-    let (why, or) = match (host, gpu) {
-        (None, None) => return Ok(()),
-        (Some(why), _) => (why, "fewer --trials or --steps"),
-        (None, Some(why)) => (why, "fewer --trials, --backend cpu"),
+    let (why, or) = match shortfall_of(e, software_gpu, available, gpu_memory) {
+        None => return Ok(()),
+        Some((why, false)) => (why, "fewer --trials or --steps"),
+        Some((why, true)) => (why, "fewer --trials, --backend cpu"),
     };
     Err(Error::Input(format!(
         "the run {why} (--dry-run itemises it): run a smaller network (--scale, or sparse projections: fixed_fan_in, fixed_probability), {or}, or set NACC_MEMORY_CHECK=off to try anyway"
