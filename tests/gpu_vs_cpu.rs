@@ -86,6 +86,39 @@ fn assert_engines_agree(
 /// Runs both engines chunk by chunk on the same input; asserts equal spikes
 /// (input included) at every step and equal membranes at the end of every
 /// chunk (bit patterns), naming the first difference.
+/// `trials` trials of `model` (trial t's input from seed + t) on the GPU
+/// through `trials::run_gpu`, each equal to the CPU engine's (`==`; else
+/// a panic naming `what` and the first trial that differs).
+fn gpu_trials_equal_cpu(
+    ctx: &Ctx,
+    model: &Model,
+    trials: usize,
+    steps: usize,
+    chunk: usize,
+    opts: GpuOptions,
+    what: &str,
+) -> nacc::trials::TrialRun {
+    let inputs: Vec<InputSource> = (0..trials)
+        .map(|t| InputSource::generated_trial(model, t))
+        .collect();
+    let r = nacc::trials::run_gpu(
+        ctx.clone(),
+        model,
+        &inputs,
+        steps,
+        chunk,
+        opts,
+        &mut |_| {},
+        &|| None,
+    )
+    .unwrap();
+    let cpu = nacc::trials::run_cpu_all(model, &inputs, steps, chunk).unwrap();
+    if let Some(t) = (0..trials).find(|&t| r.records[t] != cpu[t]) {
+        panic!("{what}: trial {t} differs from the CPU");
+    }
+    r
+}
+
 fn assert_path_agrees(
     ctx: &Ctx,
     model: &Model,
@@ -236,26 +269,10 @@ fn reward_learning_gpu_equals_cpu(ctx: &Ctx) {
     );
     // its trials run one after another (the host draws the patterns) on one
     // engine, restarted: d(t) and the gains start over with each trial
-    let inputs: Vec<InputSource> = (0..3)
-        .map(|t| InputSource::generated_trial(&still, t))
-        .collect();
-    let r = nacc::trials::run_gpu(
-        ctx.clone(),
-        &still,
-        &inputs,
-        600,
-        37,
-        GpuOptions::default(),
-        &mut |_| {},
-        &|| None,
-    )
-    .unwrap();
+    let what = "reward network without plasticity";
+    let r = gpu_trials_equal_cpu(ctx, &still, 3, 600, 37, GpuOptions::default(), what);
     assert!(r.engine.contains("one after another"), "{}", r.engine);
     assert_eq!(r.engines_built, 1, "trials in turn restart one engine");
-    let cpu = nacc::trials::run_cpu_all(&still, &inputs, 600, 37).unwrap();
-    if let Some(t) = (0..3).find(|&t| r.records[t] != cpu[t]) {
-        panic!("reward network without plasticity: trial {t} differs from the CPU");
-    }
     // and the weights did learn (else equality says little)
     let mut gpu = GpuEngine::new(ctx.clone(), &model, &input, 600, GpuOptions::default()).unwrap();
     nacc::engine::simulate(&mut gpu, &model.net, &input, 1200, 600, |_| {}).unwrap();
@@ -931,27 +948,11 @@ fn trials_side_by_side_on_the_block_schedule(ctx: &Ctx) {
     // 5 trials: the second batch restarts the first's engine, the last (one
     // trial) needs its own; 6 trials: three batches on one engine
     for (n, engines) in [(5, 2), (6, 1)] {
-        let inputs: Vec<InputSource> = (0..n)
-            .map(|t| InputSource::generated_trial(&model, t))
-            .collect();
-        let r = nacc::trials::run_gpu(
-            ctx.clone(),
-            &model,
-            &inputs,
-            40,
-            chunk,
-            narrow,
-            &mut |_| {},
-            &|| None,
-        )
-        .unwrap();
+        let what = format!("{n} trials in batches of 2");
+        let r = gpu_trials_equal_cpu(ctx, &model, n, 40, chunk, narrow, &what);
         let named = format!("{n} trials, 2 side by side");
         assert!(r.engine.contains(&named), "{}", r.engine);
         assert_eq!(r.engines_built, engines, "{n} trials");
-        let cpu = nacc::trials::run_cpu_all(&model, &inputs, 40, chunk).unwrap();
-        if let Some(t) = (0..n).find(|&t| r.records[t] != cpu[t]) {
-            panic!("{n} trials in batches of 2: trial {t} differs from the CPU");
-        }
     }
     // bindings for 3: 4 trials go as two batches of 2 (one engine), not 3 + 1
     let wider = GpuOptions {
