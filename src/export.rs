@@ -142,12 +142,13 @@ pub fn spikes_row_len(size: usize, packed: bool) -> usize {
     if packed { size.div_ceil(8) } else { size }
 }
 
-/// Writes step `t` of `rec` as a spikes file's row (see [`spikes_file`]).
-fn spikes_row(rec: &PopRecord, t: usize, packed: bool, row: &mut [u8]) {
+/// A step's packed spikes (`words`, `size` neurons) as a spikes file's row
+/// (see [`spikes_file`]).
+fn spikes_row(words: &[u32], size: usize, packed: bool, row: &mut [u8]) {
     if packed {
-        rec.row_packed(t, row)
+        crate::record::packed_row(words, size, row)
     } else {
-        rec.row_u8(t, row)
+        crate::record::unpack_row(words, row)
     }
 }
 
@@ -175,7 +176,8 @@ pub fn write_spikes(
         let mut row = vec![0u8; len];
         for rec in recs {
             for t in 0..steps {
-                spikes_row(rec, t, packed, &mut row);
+                let words = &rec.bits[t * rec.words_per_step..][..rec.words_per_step];
+                spikes_row(words, size, packed, &mut row);
                 w.write_all(&row)?;
             }
         }
@@ -311,7 +313,6 @@ impl SpikeStream {
 
     /// Appends a chunk's rows to every file, then counts them in the headers.
     pub fn append(&mut self, chunk: &crate::record::ChunkSpikes) -> Result<()> {
-        use crate::record::{packed_row, unpack_row};
         use std::io::{Seek, SeekFrom};
         for ((path, f, size), bits) in self.files.iter_mut().zip(&chunk.bits) {
             let wps = size.div_ceil(32);
@@ -319,11 +320,7 @@ impl SpikeStream {
             self.row.resize(len * chunk.steps, 0);
             for s in 0..chunk.steps {
                 let (words, row) = (&bits[s * wps..][..wps], &mut self.row[s * len..][..len]);
-                if self.packed {
-                    packed_row(words, *size, row);
-                } else {
-                    unpack_row(words, row);
-                }
+                spikes_row(words, *size, self.packed, row);
             }
             let header = npy::header(npy::DType::U8, &[self.steps + chunk.steps, len]);
             let r = (|| {

@@ -116,12 +116,6 @@ impl PopRecord {
         unpack_row(words, &mut out[..self.size]);
     }
 
-    /// Step `t` as packed bytes ([`packed_row`]).
-    pub fn row_packed(&self, t: usize, out: &mut [u8]) {
-        let words = &self.bits[t * self.words_per_step..][..self.words_per_step];
-        packed_row(words, self.size, out);
-    }
-
     /// Fraction of neurons that spiked at least once.
     pub fn active_fraction(&self) -> f64 {
         self.counts.iter().filter(|&&c| c > 0).count() as f64 / self.size as f64
