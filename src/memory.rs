@@ -208,7 +208,7 @@ pub fn gpu_shortfall(e: &Estimate, device: u64) -> Option<String> {
         return None;
     }
     Some(format!(
-        "needs about {} of GPU memory ({}) but the GPU has {}",
+        "needs about {} of GPU memory ({}) but the GPU has {} available",
         human(total),
         largest(e.gpu.iter().collect()),
         human(device),

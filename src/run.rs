@@ -267,7 +267,11 @@ fn plan(opts: &RunOptions) -> Result<Planned> {
 pub fn dry_run(opts: &RunOptions) -> Result<String> {
     let planned = plan(opts)?;
     let software_gpu = planned.software_gpu();
-    let gpu_memory = planned.gpu_memory();
+    let gpu_memory = planned
+        .gpu
+        .as_ref()
+        .filter(|c| !c.is_software())
+        .and_then(|c| c.memory);
     let Planned {
         net,
         steps,
@@ -322,11 +326,12 @@ pub fn dry_run(opts: &RunOptions) -> Result<String> {
             crate::memory::verdict(outputs <= free),
         );
     }
-    if let Some(device) = gpu_memory {
+    if let Some(m) = gpu_memory {
+        let device = m.usable();
         s += &format!(
-            "GPU memory: {} needed, the GPU has {}: {}\n",
+            "GPU memory: {} needed, {}: {}\n",
             crate::memory::human(e.gpu_bytes()),
-            crate::memory::human(device),
+            describe_device_memory(m),
             crate::memory::verdict(e.gpu_bytes() <= device),
         );
     }
@@ -872,6 +877,21 @@ pub fn compare(opts: &RunOptions) -> Result<crate::compare::Report> {
 }
 
 /// `nacc devices`: every adapter wgpu sees, and the one nacc would use.
+/// "the GPU has X available ..." for a GPU's memory: its budget now where
+/// the driver says, else its heap, and which.
+fn describe_device_memory(m: crate::engine::gpu::context::DeviceMemory) -> String {
+    let usable = crate::memory::human(m.usable());
+    match m.budget {
+        Some(_) => format!(
+            "the GPU has {usable} available now (its driver's budget: the {} heap less what other programs hold)",
+            crate::memory::human(m.heap)
+        ),
+        None => format!(
+            "the GPU has {usable} available (its heap: the driver reports no budget, so other programs' use is not counted)"
+        ),
+    }
+}
+
 pub fn devices() -> String {
     let adapters = crate::engine::gpu::context::list_adapters();
     if adapters.is_empty() {
@@ -896,7 +916,12 @@ pub fn devices() -> String {
             "no"
         };
         let memory = a.memory.map_or("not reported by the backend".into(), |m| {
-            format!("{} ({m} bytes)", crate::memory::human(m))
+            format!(
+                "{} ({} bytes); {}",
+                crate::memory::human(m.heap),
+                m.heap,
+                describe_device_memory(m)
+            )
         });
         s += &format!(
             "{} ({:?}, {:?}){mark}\n    driver: {} {}\n    memory: {memory}\n    max storage binding: {} bytes, max buffer: {} bytes, workgroups per dimension: {}, storage buffers per stage: {}\n    timestamps inside compute passes: {timestamps}\n",

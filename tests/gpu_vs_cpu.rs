@@ -1380,14 +1380,29 @@ fn cli_run_gpu_and_compare(ctx: &Ctx) {
         .unwrap();
     let devices = String::from_utf8_lossy(&o.stdout);
     assert!(devices.contains(&ctx.info.name), "{devices}");
-    // Vulkan says how much memory the device has (its device-local heap)
+    // Vulkan says how much memory the device has (its device-local heap),
+    // and with VK_EXT_memory_budget (Mesa 23 and later, NVIDIA) what of it
+    // this process may take now
     if ctx.info.backend == wgpu::Backend::Vulkan {
         let m = ctx.memory.expect("a Vulkan adapter reports its memory");
-        assert!(m > 0, "{m}");
-        assert!(
-            devices.contains(&format!("memory: {} ({m} bytes)", nacc::memory::human(m))),
-            "{devices}"
+        assert!(m.heap > 0, "{m:?}");
+        let heap = format!(
+            "memory: {} ({} bytes); ",
+            nacc::memory::human(m.heap),
+            m.heap
         );
+        assert!(devices.contains(&heap), "{devices}");
+        match m.budget {
+            Some(b) => {
+                assert!(b > 0 && m.usable() == b.min(m.heap), "{m:?}");
+                let now = format!("has {} available now", nacc::memory::human(m.usable()));
+                assert!(devices.contains(&now), "{devices}");
+            }
+            None => {
+                assert_eq!(m.usable(), m.heap);
+                assert!(devices.contains("reports no budget"), "{devices}");
+            }
+        }
     }
     // nacc bench --profile: the kernels of the seed network, per step
     let o = std::process::Command::new(nacc_bin())

@@ -219,7 +219,7 @@ fn a_gpu_shortfall_names_the_need_and_the_device_s_memory() {
     assert_eq!(gpu_shortfall(&e, 21 * gib), None);
     assert_eq!(
         gpu_shortfall(&e, 16 * gib).unwrap(),
-        "needs about 20.8 GiB of GPU memory (GPU weights 20.0 GiB, sums 512.0 MiB) but the GPU has 16.0 GiB"
+        "needs about 20.8 GiB of GPU memory (GPU weights 20.0 GiB, sums 512.0 MiB) but the GPU has 16.0 GiB available"
     );
     // the host fits, the GPU does not: the error names the GPU and offers the CPU
     let err = check_fits(&e, false, Some(64 * gib), Some(16 * gib)).unwrap_err();

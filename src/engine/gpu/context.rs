@@ -15,7 +15,7 @@ pub struct GpuContext {
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
     /// The adapter's memory, where the backend says ([`device_memory`]).
-    pub memory: Option<u64>,
+    pub memory: Option<DeviceMemory>,
     /// The first error the device reported outside an error scope.
     errors: Arc<Mutex<Option<String>>>,
 }
@@ -26,7 +26,7 @@ pub struct AdapterSummary {
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
     /// Its memory, where the backend says ([`device_memory`]).
-    pub memory: Option<u64>,
+    pub memory: Option<DeviceMemory>,
     /// Vulkan, Metal or DX12: the backends nacc computes on.
     pub primary: bool,
 }
@@ -55,10 +55,29 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
         .collect()
 }
 
-/// The adapter's memory in bytes, where its backend says: on Vulkan the
-/// largest device-local heap (a discrete GPU's own memory; an integrated or
-/// software one's share of the host's). None on other backends and systems.
-pub fn device_memory(adapter: &wgpu::Adapter) -> Option<u64> {
+/// A GPU's memory as its Vulkan driver reports it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DeviceMemory {
+    /// Bytes of the largest device-local heap: a discrete GPU's own memory,
+    /// an integrated or software one's share of the host's.
+    pub heap: u64,
+    /// What this process may allocate from that heap now, by
+    /// VK_EXT_memory_budget: the heap less what other programs (a desktop,
+    /// another simulation) hold. None where the driver does not offer it.
+    pub budget: Option<u64>,
+}
+
+impl DeviceMemory {
+    /// What a run may allocate: the budget where known, else the heap.
+    pub fn usable(&self) -> u64 {
+        self.budget.map_or(self.heap, |b| b.min(self.heap))
+    }
+}
+
+/// The adapter's memory, where its backend says: on Vulkan the largest
+/// device-local heap, and its budget where the driver has
+/// VK_EXT_memory_budget. None on other backends and systems.
+pub fn device_memory(adapter: &wgpu::Adapter) -> Option<DeviceMemory> {
     #[cfg(any(
         windows,
         target_os = "linux",
@@ -66,21 +85,44 @@ pub fn device_memory(adapter: &wgpu::Adapter) -> Option<u64> {
         target_os = "freebsd"
     ))]
     {
-        // SAFETY: the Vulkan adapter and instance outlive the call; the
-        // query only reads the physical device's fixed properties.
+        // SAFETY: the Vulkan adapter and instance outlive the calls, which
+        // only read the physical device's properties; the budget's struct is
+        // chained only where the instance, the device and the extension
+        // allow it.
+        use ash::vk;
         let hal = unsafe { adapter.as_hal::<wgpu::hal::api::Vulkan>() }?;
-        let props = unsafe {
-            hal.shared_instance()
-                .raw_instance()
-                .get_physical_device_memory_properties(hal.raw_physical_device())
-        };
-        // VK_MEMORY_HEAP_DEVICE_LOCAL_BIT
-        const DEVICE_LOCAL: u32 = 0x1;
-        props.memory_heaps[..props.memory_heap_count as usize]
+        let instance = hal.shared_instance().raw_instance();
+        let device = hal.raw_physical_device();
+        let props = unsafe { instance.get_physical_device_memory_properties(device) };
+        let heaps = &props.memory_heaps[..props.memory_heap_count as usize];
+        let (index, heap) = heaps
             .iter()
-            .filter(|h| h.flags.as_raw() & DEVICE_LOCAL != 0)
-            .map(|h| h.size)
-            .max()
+            .enumerate()
+            .filter(|(_, h)| h.flags.contains(vk::MemoryHeapFlags::DEVICE_LOCAL))
+            .max_by_key(|(_, h)| h.size)?;
+        // The budget comes with the memory properties of Vulkan 1.1 (the
+        // instance's and the device's) when the device has the extension.
+        let v11 = hal.shared_instance().instance_api_version() >= vk::API_VERSION_1_1
+            && unsafe { instance.get_physical_device_properties(device) }.api_version
+                >= vk::API_VERSION_1_1;
+        let has_budget = v11
+            && unsafe { instance.enumerate_device_extension_properties(device) }.is_ok_and(
+                |exts| {
+                    exts.iter()
+                        .any(|e| e.extension_name_as_c_str() == Ok(ash::ext::memory_budget::NAME))
+                },
+            );
+        let budget = has_budget.then(|| {
+            let mut budget = vk::PhysicalDeviceMemoryBudgetPropertiesEXT::default();
+            let mut props2 = vk::PhysicalDeviceMemoryProperties2::default().push_next(&mut budget);
+            unsafe { instance.get_physical_device_memory_properties2(device, &mut props2) };
+            budget.heap_budget[index]
+        });
+        Some(DeviceMemory {
+            heap: heap.size,
+            // a driver that fills nothing in leaves 0: no budget known
+            budget: budget.filter(|&b| b > 0),
+        })
     }
     #[cfg(not(any(
         windows,
@@ -177,10 +219,12 @@ impl GpuContext {
         self.info.device_type == wgpu::DeviceType::Cpu
     }
 
-    /// The memory of a hardware GPU whose backend says (None for a
-    /// software one).
+    /// What a run may allocate on a hardware GPU whose backend says (its
+    /// budget, else its heap; None for a software one).
     pub fn hardware_memory(&self) -> Option<u64> {
-        self.memory.filter(|_| !self.is_software())
+        self.memory
+            .filter(|_| !self.is_software())
+            .map(|m| m.usable())
     }
 
     /// "name (backend, type)".
@@ -252,5 +296,18 @@ impl GpuContext {
         size: u64,
     ) -> Result<Vec<T>> {
         self.with_mapped(buffer, size, |words: &[T]| words.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DeviceMemory;
+
+    #[test]
+    fn a_run_may_take_the_budget_never_more_than_the_heap() {
+        let m = |heap, budget| DeviceMemory { heap, budget }.usable();
+        assert_eq!(m(80, None), 80);
+        assert_eq!(m(80, Some(60)), 60);
+        assert_eq!(m(80, Some(100)), 80);
     }
 }
