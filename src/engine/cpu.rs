@@ -76,7 +76,12 @@ pub const PARALLEL_MIN_SYNAPSES: usize = 1 << 20;
 
 /// Posts a tile of [`synapse_accumulate_steps`] holds: `BLOCK_STEPS` sums of
 /// 512 posts are 32 KiB, an L1 cache.
-const TILE_POSTS: usize = 512;
+const TILE_POSTS: usize = 256;
+
+/// How many rows ahead [`synapse_accumulate_steps`] prefetches: a row's
+/// tile is a short run of a long stride, which the hardware prefetcher
+/// does not anticipate.
+const PREFETCH_AHEAD: usize = 2;
 
 /// Threads the sums of a projection of `synapses` synapses are split across.
 fn threads_for(threads: usize, synapses: usize) -> usize {
@@ -562,7 +567,10 @@ avx2_twin! {
         out[..t_n * len].fill(0);
         for tile in (0..len).step_by(TILE_POSTS) {
             let tl = TILE_POSTS.min(len - tile);
-            for &(pre, steps) in list {
+            for (i, &(pre, steps)) in list.iter().enumerate() {
+                if let Some(&(ahead, _)) = list.get(i + PREFETCH_AHEAD) {
+                    crate::simd::prefetch(&weights[ahead * n_post + first_post + tile..][..tl]);
+                }
                 let row = &weights[pre * n_post + first_post + tile..][..tl];
                 let mut m = steps;
                 while m != 0 {
