@@ -6,7 +6,7 @@
 //! committing).
 
 use nacc::figures::canvas::Canvas;
-use nacc::figures::heatmap::activity_matrix;
+use nacc::figures::heatmap::activity_bins;
 use nacc::figures::raster::{RasterSpec, density_grid, draw_panel, rate_curve, shade};
 use nacc::figures::{PopData, View, write_all};
 use nacc::record::PopRecord;
@@ -279,7 +279,7 @@ fn heatmap_matches_spec_section_3() {
         .map(|k| ((k * 37 % 11) as f32 - 5.0) / 7.0)
         .collect();
     let counts: Vec<u64> = (0..n_pre as u64).map(|i| (i * 13) % 17).collect();
-    let a = activity_matrix(&w, n_pre, n_post, &counts, steps);
+    let a = activity_bins(&w, (n_pre, n_post), &counts, steps, (n_pre, n_post));
     // A[i][j] = |W_fc1[j][i]| * spikes_i / T, scaled by its maximum
     let mut want = vec![vec![0f64; n_post]; n_pre];
     let mut max = 0f64;
@@ -298,6 +298,24 @@ fn heatmap_matches_spec_section_3() {
         }
     }
     assert!(a.contains(&1.0));
+    // binned as a plot of fewer pixels shows it: each pixel the mean of the
+    // cells it covers (rows 0..2, 2..4, 4..7 of pre; columns 0..2, 2..5 of post)
+    let bins = activity_bins(&w, (n_pre, n_post), &counts, steps, (3, 2));
+    let edges = |k: usize, n: usize, len: usize| (k * len / n)..((k + 1) * len / n);
+    for r in 0..3 {
+        for c in 0..2 {
+            let (rr, cc) = (edges(r, 3, n_pre), edges(c, 2, n_post));
+            let cells: Vec<f64> = rr
+                .flat_map(|i| cc.clone().map(move |j| (i, j)))
+                .map(|(i, j)| want[i][j] / max)
+                .collect();
+            let mean = cells.iter().sum::<f64>() / cells.len() as f64;
+            assert!(
+                (bins[r * 2 + c] as f64 - mean).abs() < 1e-6,
+                "pixel ({r}, {c})"
+            );
+        }
+    }
 }
 
 fn nacc(args: &[&str], dir: &Path) -> std::process::Output {

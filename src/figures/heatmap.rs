@@ -7,26 +7,92 @@ use super::canvas::{Align, BLACK, Canvas, GREY, nice_ticks, tick_label};
 use super::raster::bin_range;
 use image::Rgb;
 
-/// `A[i * n_post + j]` from weights in the `nn.Linear` layout
-/// (`w[j * n_pre + i]`) and the pre neurons' spike counts over `steps`.
-pub fn activity_matrix(
+/// The matrix `A` of SPEC §3, scaled by its largest cell, as a heatmap of
+/// `rows` x `cols` pixels shows it (`rows <= n_pre`, `cols <= n_post`;
+/// pixel `(r, c)` covers the cells `bin_range(r, rows, n_pre)` x
+/// `bin_range(c, cols, n_post)`): `bins[r * cols + c]` is the mean of its
+/// cells. From weights in the `nn.Linear` layout (`w[j * n_pre + i]`) and
+/// the pre neurons' spike counts over `steps`. With `(n_pre, n_post)` it
+/// is `A` itself. Two passes over `w` (the largest cell, then the bins),
+/// nothing as large as `w` allocated: `A` at `--scale 300` would be 450 M
+/// cells. Threads take whole columns of pixels, each summed in the same
+/// order, so the result does not depend on the thread count.
+pub fn activity_bins(
     w: &[f32],
-    n_pre: usize,
-    n_post: usize,
+    (n_pre, n_post): (usize, usize),
     counts: &[u64],
     steps: usize,
+    (rows, cols): (usize, usize),
 ) -> Vec<f32> {
-    let mut a = vec![0f64; n_pre * n_post];
-    for j in 0..n_post {
-        for i in 0..n_pre {
-            a[i * n_post + j] =
-                (w[j * n_pre + i] as f64).abs() * counts[i] as f64 / steps.max(1) as f64;
+    assert!(rows <= n_pre && cols <= n_post && w.len() == n_pre * n_post);
+    let cell = |i: usize, j: usize| {
+        (w[j * n_pre + i] as f64).abs() * counts[i] as f64 / steps.max(1) as f64
+    };
+    // the pixel row of each pre neuron
+    let mut row_of = vec![0usize; n_pre];
+    for r in 0..rows {
+        row_of[bin_range(r, rows, n_pre)].fill(r);
+    }
+    let threads = crate::engine::cpu::default_threads().clamp(1, cols.max(1));
+    let per = cols.div_ceil(threads).max(1);
+    let parts = |f: &(dyn Fn(std::ops::Range<usize>) -> Vec<f64> + Sync)| -> Vec<Vec<f64>> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..cols)
+                .step_by(per)
+                .map(|c0| s.spawn(move || f(c0..(c0 + per).min(cols))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a heatmap thread panicked"))
+                .collect()
+        })
+    };
+    let max = parts(&|cs| {
+        let posts =
+            bin_range(cs.start, cols, n_post).start..bin_range(cs.end - 1, cols, n_post).end;
+        vec![posts.fold(0f64, |m, j| (0..n_pre).fold(m, |m, i| m.max(cell(i, j))))]
+    })
+    .into_iter()
+    .flatten()
+    .fold(0f64, f64::max);
+    // per pixel column, column-major sums of its pixels
+    let sums = parts(&|cs| {
+        let mut s = vec![0f64; cs.len() * rows];
+        for (k, c) in cs.enumerate() {
+            let col = &mut s[k * rows..][..rows];
+            for j in bin_range(c, cols, n_post) {
+                for i in 0..n_pre {
+                    let x = if max > 0.0 {
+                        (cell(i, j) / max) as f32
+                    } else {
+                        0.0
+                    };
+                    col[row_of[i]] += x as f64;
+                }
+            }
+        }
+        s
+    })
+    .concat();
+    let mut bins = vec![0f32; rows * cols];
+    for r in 0..rows {
+        let n_r = bin_range(r, rows, n_pre).len();
+        for c in 0..cols {
+            let n = (n_r * bin_range(c, cols, n_post).len()) as f64;
+            bins[r * cols + c] = (sums[c * rows + r] / n) as f32;
         }
     }
-    let max = a.iter().cloned().fold(0.0, f64::max);
-    a.iter()
-        .map(|&x| if max > 0.0 { (x / max) as f32 } else { 0.0 })
-        .collect()
+    bins
+}
+
+/// The pixels (rows, columns) a `w` x `h` plot of `n_rows` x `n_cols`
+/// cells shows them in: one per cell, or fewer, each the mean of the cells
+/// it covers.
+pub fn grid_dims((n_rows, n_cols): (usize, usize), w: i64, h: i64) -> (usize, usize) {
+    (
+        n_rows.min(h.max(1) as usize).max(1),
+        n_cols.min(w.max(1) as usize).max(1),
+    )
 }
 
 /// White below 0.1, then from a pale to a deep blue.
@@ -54,8 +120,10 @@ pub struct HeatSpec<'a> {
     pub post: &'a str,
     pub n_pre: usize,
     pub n_post: usize,
-    /// `activity_matrix`, n_pre x n_post
+    /// [`activity_bins`] of `grid` pixels: [`grid_dims`] of the plot the
+    /// panel draws
     pub a: &'a [f32],
+    pub grid: (usize, usize),
 }
 
 pub const TITLE_H: i64 = 26;
@@ -64,6 +132,11 @@ pub const BAR_W: i64 = 90;
 
 pub fn panel_height(h: i64) -> i64 {
     TITLE_H + h + AXIS_H
+}
+
+/// The width of the matrix in a panel `width` wide (the colour bar beside).
+pub fn plot_width(width: i64) -> i64 {
+    width - BAR_W
 }
 
 /// A matrix of `n_rows` x `n_cols` cells filling the plot `(x, y, w, h)`,
@@ -76,13 +149,12 @@ pub fn draw_cells(
     (n_rows, n_cols): (usize, usize),
     value: impl Fn(usize, usize) -> f32,
     colour: impl Fn(f32) -> Rgb<u8>,
-    (row_label, col_label): (&str, &str),
+    labels: (&str, &str),
 ) {
-    let cols = n_cols.min(w as usize).max(1);
-    let rows = n_rows.min(h as usize).max(1);
+    let (rows, cols) = grid_dims((n_rows, n_cols), w, h);
+    let mut bins = vec![0f32; rows * cols];
     for r in 0..rows {
         let rr = bin_range(r, rows, n_rows);
-        let ys = bin_range(r, rows, h as usize);
         for col in 0..cols {
             let cc = bin_range(col, cols, n_cols);
             // a pixel covering several cells shows their mean
@@ -92,7 +164,35 @@ pub fn draw_cells(
                     sum += value(i, j) as f64;
                 }
             }
-            let v = (sum / (rr.len() * cc.len()) as f64) as f32;
+            bins[r * cols + col] = (sum / (rr.len() * cc.len()) as f64) as f32;
+        }
+    }
+    draw_bins(
+        c,
+        (x, y, w, h),
+        (n_rows, n_cols),
+        (rows, cols),
+        &bins,
+        colour,
+        labels,
+    );
+}
+
+/// [`draw_cells`] from the pixels' values already binned (`bins[r * cols +
+/// col]`, `(rows, cols)` from [`grid_dims`]).
+pub fn draw_bins(
+    c: &mut Canvas,
+    (x, y, w, h): (i64, i64, i64, i64),
+    (n_rows, n_cols): (usize, usize),
+    (rows, cols): (usize, usize),
+    bins: &[f32],
+    colour: impl Fn(f32) -> Rgb<u8>,
+    (row_label, col_label): (&str, &str),
+) {
+    for r in 0..rows {
+        let ys = bin_range(r, rows, h as usize);
+        for col in 0..cols {
+            let v = bins[r * cols + col];
             let xs = bin_range(col, cols, w as usize);
             c.fill_rect(
                 x + xs.start as i64,
@@ -129,12 +229,13 @@ pub fn draw_panel(c: &mut Canvas, s: &HeatSpec, left: i64, top: i64, width: i64,
             s.pre, s.post, s.projection, s.pre
         ),
     );
-    let (x, y, w) = (left, top + TITLE_H, width - BAR_W);
-    draw_cells(
+    let (x, y, w) = (left, top + TITLE_H, plot_width(width));
+    draw_bins(
         c,
         (x, y, w, h),
         (s.n_pre, s.n_post),
-        |i, j| s.a[i * s.n_post + j],
+        s.grid,
+        s.a,
         blues,
         (&format!("{} neuron", s.pre), &format!("{} neuron", s.post)),
     );

@@ -117,35 +117,13 @@ pub fn write_all(
         })
         .collect();
     let steps = view.steps.len();
-    let matrices: Vec<Vec<f32>> = projs
-        .iter()
-        .map(|pr| {
-            let rec = pops[pr.pre_index].rec;
-            let counts: Vec<u64> = (0..pr.n_pre)
-                .map(|i| view.steps.clone().filter(|&t| rec.spiked(t, i)).count() as u64)
-                .collect();
-            heatmap::activity_matrix(pr.w, pr.n_pre, pr.n_post, &counts, steps)
-        })
-        .collect();
-    let heat: Vec<heatmap::HeatSpec> = projs
-        .iter()
-        .zip(&matrices)
-        .map(|(p, a)| heatmap::HeatSpec {
-            projection: p.name,
-            pre: p.pre,
-            post: p.post,
-            n_pre: p.n_pre,
-            n_post: p.n_post,
-            a,
-        })
-        .collect();
 
     // Plot heights, scaled to --height if given.
     let mut raster_h: Vec<i64> = specs
         .iter()
         .map(|s| plot_height(s.neurons.len(), 150, 240))
         .collect();
-    let mut heat_h = heat.first().map(|h| plot_height(h.n_pre, 150, 300));
+    let mut heat_h = projs.first().map(|p| plot_height(p.n_pre, 150, 300));
     let fixed = TOP * 2
         + HEADER_H
         + specs
@@ -170,6 +148,34 @@ pub fn write_all(
         }
     }
     let total = fixed + raster_h.iter().sum::<i64>() + heat_h.unwrap_or(0);
+
+    // the heatmaps, binned to the pixels they are drawn in
+    let heat_plot = (heatmap::plot_width(plot_w), heat_h.unwrap_or(300));
+    let binned: Vec<((usize, usize), Vec<f32>)> = projs
+        .iter()
+        .map(|pr| {
+            let rec = pops[pr.pre_index].rec;
+            let counts: Vec<u64> = (0..pr.n_pre)
+                .map(|i| view.steps.clone().filter(|&t| rec.spiked(t, i)).count() as u64)
+                .collect();
+            let grid = heatmap::grid_dims((pr.n_pre, pr.n_post), heat_plot.0, heat_plot.1);
+            let n = (pr.n_pre, pr.n_post);
+            (grid, heatmap::activity_bins(pr.w, n, &counts, steps, grid))
+        })
+        .collect();
+    let heat: Vec<heatmap::HeatSpec> = projs
+        .iter()
+        .zip(&binned)
+        .map(|(p, (grid, a))| heatmap::HeatSpec {
+            projection: p.name,
+            pre: p.pre,
+            post: p.post,
+            n_pre: p.n_pre,
+            n_post: p.n_post,
+            a,
+            grid: *grid,
+        })
+        .collect();
 
     let mut written = Vec::new();
     let mut fig = Canvas::new(width as u32, total as u32);
@@ -222,7 +228,7 @@ pub fn write_all(
         heatmap::draw_panel(&mut fig, hs, LEFT, y, plot_w, h);
     }
     for hs in &heat {
-        let h = heat_h.unwrap_or(300);
+        let h = heat_plot.1;
         let mut one = Canvas::new(width as u32, (heatmap::panel_height(h) + 2 * TOP) as u32);
         heatmap::draw_panel(&mut one, hs, LEFT, TOP, plot_w, h);
         let name = format!("heatmap_{}.png", hs.projection);
