@@ -75,12 +75,14 @@ pub struct CpuEngine {
 pub const PARALLEL_MIN_SYNAPSES: usize = 1 << 20;
 
 /// Posts a tile of [`synapse_accumulate_steps`] holds: `BLOCK_STEPS` sums of
-/// 512 posts are 32 KiB, an L1 cache.
+/// 256 posts are 16 KiB, half an L1 cache, the rest for the weights. On the
+/// dev machine 256 and 512 ran alike (~600 steps/s on `large`), 128 and
+/// 1 024 ran 25 % slower (benches/NOTES.md).
 const TILE_POSTS: usize = 256;
 
 /// How many rows ahead [`synapse_accumulate_steps`] prefetches: a row's
 /// tile is a short run of a long stride, which the hardware prefetcher
-/// does not anticipate.
+/// does not anticipate. 1 to 4 ran alike, 8 and 16 slower.
 const PREFETCH_AHEAD: usize = 2;
 
 /// Threads the sums of a projection of `synapses` synapses are split across.
