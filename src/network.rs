@@ -361,7 +361,7 @@ fn quantize_one(w: f32, f: u32) -> Option<i32> {
 /// `f(range)` for ranges of `0..n` split across the build threads, the
 /// results in order; `size` is the work of one item (as weights), so that
 /// small jobs run on this thread alone.
-fn in_ranges<T: Send>(
+pub(crate) fn in_ranges<T: Send>(
     n: usize,
     size: usize,
     f: impl Fn(std::ops::Range<usize>) -> T + Sync,

@@ -33,19 +33,9 @@ pub fn activity_bins(
     for r in 0..rows {
         row_of[bin_range(r, rows, n_pre)].fill(r);
     }
-    let threads = crate::engine::cpu::default_threads().clamp(1, cols.max(1));
-    let per = cols.div_ceil(threads).max(1);
-    let parts = |f: &(dyn Fn(std::ops::Range<usize>) -> Vec<f64> + Sync)| -> Vec<Vec<f64>> {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..cols)
-                .step_by(per)
-                .map(|c0| s.spawn(move || f(c0..(c0 + per).min(cols))))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a heatmap thread panicked"))
-                .collect()
-        })
+    // ranges of pixel columns across threads (in order)
+    let parts = |f: &(dyn Fn(std::ops::Range<usize>) -> Vec<f64> + Sync)| {
+        crate::network::in_ranges(cols, n_pre * (n_post / cols).max(1), f)
     };
     let max = parts(&|cs| {
         let posts =
