@@ -270,8 +270,7 @@ pub fn dry_run(opts: &RunOptions) -> Result<String> {
     let gpu_memory = planned
         .gpu
         .as_ref()
-        .filter(|c| !c.is_software())
-        .and_then(|c| c.memory);
+        .and_then(GpuContext::hardware_memory_info);
     let Planned {
         net,
         steps,
@@ -876,7 +875,6 @@ pub fn compare(opts: &RunOptions) -> Result<crate::compare::Report> {
     )
 }
 
-/// `nacc devices`: every adapter wgpu sees, and the one nacc would use.
 /// "the GPU has X available ..." for a GPU's memory: its budget now where
 /// the driver says, else its heap, and which.
 fn describe_device_memory(m: crate::engine::gpu::context::DeviceMemory) -> String {
@@ -892,6 +890,7 @@ fn describe_device_memory(m: crate::engine::gpu::context::DeviceMemory) -> Strin
     }
 }
 
+/// `nacc devices`: every adapter wgpu sees, and the one nacc would use.
 pub fn devices() -> String {
     let adapters = crate::engine::gpu::context::list_adapters();
     if adapters.is_empty() {

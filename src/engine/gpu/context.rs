@@ -219,12 +219,16 @@ impl GpuContext {
         self.info.device_type == wgpu::DeviceType::Cpu
     }
 
-    /// What a run may allocate on a hardware GPU whose backend says (its
-    /// budget, else its heap; None for a software one).
+    /// The memory of a hardware GPU whose backend says (None for a
+    /// software one).
+    pub fn hardware_memory_info(&self) -> Option<DeviceMemory> {
+        self.memory.filter(|_| !self.is_software())
+    }
+
+    /// What a run may allocate on a hardware GPU whose backend says: its
+    /// budget, else its heap ([`DeviceMemory::usable`]).
     pub fn hardware_memory(&self) -> Option<u64> {
-        self.memory
-            .filter(|_| !self.is_software())
-            .map(|m| m.usable())
+        self.hardware_memory_info().map(|m| m.usable())
     }
 
     /// "name (backend, type)".
