@@ -1381,7 +1381,7 @@ fn cli_run_gpu_and_compare(ctx: &Ctx) {
     let devices = String::from_utf8_lossy(&o.stdout);
     assert!(devices.contains(&ctx.info.name), "{devices}");
     // Vulkan says how much memory the device has (its device-local heap),
-    // and with VK_EXT_memory_budget (Mesa 23 and later, NVIDIA) what of it
+    // and with VK_EXT_memory_budget (NVIDIA, Mesa 25's lavapipe; not Mesa 22's) what of it
     // this process may take now
     if ctx.info.backend == wgpu::Backend::Vulkan {
         let m = ctx.memory.expect("a Vulkan adapter reports its memory");
