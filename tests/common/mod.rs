@@ -415,3 +415,21 @@ pub fn first_run_difference(
     }
     None
 }
+
+/// Asserts that the process behind `o` exited with `code` and that its
+/// stderr names every one of `parts` (`what` says which run, in the
+/// message); returns the stderr.
+pub fn assert_exit_naming<S: AsRef<str>>(
+    o: &std::process::Output,
+    code: i32,
+    parts: &[S],
+    what: &str,
+) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(code), "{what}: {err}");
+    for part in parts {
+        let part = part.as_ref();
+        assert!(err.contains(part), "{what}: {err:?} lacks {part:?}");
+    }
+    err
+}
