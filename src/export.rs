@@ -3,7 +3,7 @@
 //! when it is not.
 
 use crate::config::Network;
-use crate::error::{Error, Result, io_error};
+use crate::error::{Error, Result, bad_value, io_error};
 use crate::network::Model;
 use crate::npy;
 use crate::record::PopRecord;
@@ -81,6 +81,24 @@ pub fn disk_available(dir: &Path) -> Option<u64> {
         .find(|a| a.exists())
         .unwrap_or(Path::new("."));
     free_space(existing).map(|f| f + replaced)
+}
+
+/// The error for outputs of `bytes` that the disk of `out` cannot hold
+/// ([`disk_available`]), before the run's first step;
+/// `NACC_MEMORY_CHECK=off` lets it try anyway.
+pub fn check_disk(out: &Path, bytes: u64) -> Result<()> {
+    match disk_available(out) {
+        Some(free) if bytes > free && crate::memory::check_enabled() => Err(bad_value(
+            "--out",
+            out.display(),
+            format!(
+                "the outputs need about {} but its disk has {} free: --packed-spikes (spikes 8x smaller), --no-weight-files, fewer --steps or --trials, another --out, or NACC_MEMORY_CHECK=off to try anyway",
+                crate::memory::human(bytes),
+                crate::memory::human(free),
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Free bytes (for an unprivileged user) on the file system of `path`.

@@ -410,20 +410,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         planned.gpu_memory(),
     )?;
     // and outputs the disk cannot hold stop here, not after the steps
-    if let Some(free) = export::disk_available(&opts.out)
-        && planned.outputs > free
-        && crate::memory::check_enabled()
-    {
-        return Err(bad_value(
-            "--out",
-            opts.out.display(),
-            format!(
-                "the outputs need about {} but its disk has {} free: --packed-spikes (spikes 8x smaller), --no-weight-files, fewer --steps or --trials, another --out, or NACC_MEMORY_CHECK=off to try anyway",
-                crate::memory::human(planned.outputs),
-                crate::memory::human(free),
-            ),
-        ));
-    }
+    export::check_disk(&opts.out, planned.outputs)?;
     let Planned {
         net,
         given,
