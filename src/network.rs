@@ -40,9 +40,14 @@ pub struct Model {
     pub rates: Vec<Vec<f32>>,
 }
 
-/// Threads for building large sparse projections.
-fn build_threads() -> usize {
+/// Threads for a build job of `work` items (weights, synapses, draws):
+/// the CPU engine's threads, but one per 64 Ki items at most, so that a
+/// small projection is built on this thread (starting threads would cost
+/// more than they save).
+fn build_threads(work: usize) -> usize {
     crate::engine::cpu::default_threads()
+        .min(work >> 16)
+        .max(1)
 }
 
 /// The pre neurons of post `j` of a sparse projection, ascending: a pure
@@ -127,7 +132,11 @@ fn build_sparse(
 ) -> Result<(SparseRows, Vec<f32>)> {
     let sc = stream_id(&proj.name, purpose::CONNECT);
     let sw = stream_id(&proj.name, purpose::WEIGHT);
-    let threads = build_threads().clamp(1, n_post.max(1));
+    let per_post = match proj.conn {
+        Connectivity::FixedFanIn(k) => k as usize,
+        _ => n_pre,
+    };
+    let threads = build_threads(per_post.saturating_mul(n_post)).min(n_post.max(1));
     let per = n_post.div_ceil(threads);
     let parts: Vec<(Vec<usize>, Vec<u32>, Vec<f32>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
@@ -366,7 +375,7 @@ pub(crate) fn in_ranges<T: Send>(
     size: usize,
     f: impl Fn(std::ops::Range<usize>) -> T + Sync,
 ) -> Vec<T> {
-    let threads = build_threads().min(n.saturating_mul(size) >> 16).max(1);
+    let threads = build_threads(n.saturating_mul(size));
     if threads == 1 {
         return vec![f(0..n)];
     }
@@ -605,7 +614,7 @@ impl Quantized {
         // a transpose (post-major in, pre-major out) in tiles of TILE x TILE,
         // whose rows stay in cache, threads owning ranges of pre rows
         const TILE: usize = 64;
-        let rows_per = n_pre.div_ceil(build_threads()).max(1);
+        let rows_per = n_pre.div_ceil(build_threads(w.len())).max(1);
         std::thread::scope(|scope| {
             for (k, out) in wq.chunks_mut(rows_per * n_post.max(1)).enumerate() {
                 let first_pre = k * rows_per;
@@ -661,7 +670,7 @@ impl Quantized {
     ) -> Result<Quantized> {
         let f = sparse_frac_bits(w, rows)?;
         let mut wq: Vec<i32> = try_zeroed(w.len(), "quantised weights")?;
-        let per = w.len().div_ceil(build_threads()).max(1);
+        let per = w.len().div_ceil(build_threads(w.len())).max(1);
         std::thread::scope(|scope| {
             for (out, w) in wq.chunks_mut(per).zip(w.chunks(per)) {
                 scope.spawn(move || {
@@ -698,7 +707,7 @@ impl Quantized {
         // threads own ranges of pre neurons with about equal synapse counts,
         // so their parts of `post` and `wq` are disjoint; each walks every
         // synapse in post order and places its own: the serial order
-        let threads = build_threads().clamp(1, n_pre.max(1));
+        let threads = build_threads(w.len()).min(n_pre.max(1));
         let bounds: Vec<usize> = (0..threads)
             .map(|t| {
                 pre_ptr
