@@ -206,6 +206,7 @@ impl RunArgs {
             chunk: self.chunk,
             trials: self.trials,
             stop: None,
+            exit_at_once: None,
             stream: self.stream,
             packed_spikes: self.packed_spikes,
             no_weight_files: self.no_weight_files,

@@ -12,6 +12,10 @@ pub enum Error {
     /// Something failed while working on valid input (disk full, device). Exit 1.
     #[error("{0}")]
     Runtime(String),
+    /// A signal (its number) stopped the work before it had anything to
+    /// keep. Exit 128 + the signal's number (130 SIGINT, 143 SIGTERM).
+    #[error("{0}")]
+    Signal(String, i32),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -21,6 +25,7 @@ impl Error {
         match self {
             Error::Input(_) => 2,
             Error::Runtime(_) => 1,
+            Error::Signal(_, sig) => 128 + sig,
         }
     }
 
@@ -29,6 +34,7 @@ impl Error {
         match self {
             Error::Input(m) => Error::Input(format!("{ctx}: {m}")),
             Error::Runtime(m) => Error::Runtime(format!("{ctx}: {m}")),
+            Error::Signal(m, sig) => Error::Signal(format!("{ctx}: {m}"), sig),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Everything a run writes into its out dir. Every file is written under a
 //! temporary name and renamed when complete, so no file ever looks complete
-//! when it is not.
+//! when it is not; the directory as a whole is replaced by [`crate::outdir`].
 
 use crate::config::Network;
 use crate::error::{Error, Result, bad_value, io_error};
@@ -9,10 +9,11 @@ use crate::npy;
 use crate::record::PopRecord;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Creates `dir` if needed and checks that files can be written there, before
-/// any work is done.
+/// any work is done (`nacc render`'s out dir; a run's is an
+/// [`crate::outdir::OutDir`]).
 pub fn prepare_out_dir(dir: &Path) -> Result<()> {
     let fail = |what: &str, e: std::io::Error| {
         Error::Input(format!(
@@ -21,9 +22,10 @@ pub fn prepare_out_dir(dir: &Path) -> Result<()> {
         ))
     };
     std::fs::create_dir_all(dir).map_err(|e| fail("cannot create it", e))?;
-    let probe = dir.join(format!(".nacc-write-test-{}", std::process::id()));
-    File::create(&probe).map_err(|e| fail("cannot write into it", e))?;
-    let _ = std::fs::remove_file(&probe);
+    tempfile::Builder::new()
+        .prefix(crate::outdir::TEMP_PREFIX)
+        .tempfile_in(dir)
+        .map_err(|e| fail("cannot write into it", e))?;
     Ok(())
 }
 
@@ -61,26 +63,16 @@ pub fn output_bytes(
 }
 
 /// Free bytes on the disk that holds `dir` (or, before it exists, its
-/// nearest existing parent), plus the spike and weight files already in
-/// `dir`, which a run replaces; None where the system does not say.
+/// nearest existing parent); None where the system does not say. Files of a
+/// previous run in `dir` do not count as free: the new run is written beside
+/// them and replaces them only when complete.
 pub fn disk_available(dir: &Path) -> Option<u64> {
-    let replaced: u64 = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            (n.starts_with("spikes_") || n.starts_with("weights_") || n.starts_with("bias_"))
-                && n.ends_with(".npy")
-        })
-        .filter_map(|e| e.metadata().ok().map(|m| m.len()))
-        .sum();
     // a relative --out's last ancestor, "", does not exist: then "."
     let existing = dir
         .ancestors()
         .find(|a| a.exists())
         .unwrap_or(Path::new("."));
-    free_space(existing).map(|f| f + replaced)
+    free_space(existing)
 }
 
 /// The error for outputs of `bytes` that the disk of `out` cannot hold
@@ -123,26 +115,41 @@ fn free_space(_: &Path) -> Option<u64> {
     None
 }
 
-/// Writes `path` through `body`, under a temporary name renamed at the end.
+/// Writes `path` through `body`, into a temporary file made exclusively
+/// under a random name beside it (`.nacc-tmp-*`), synced and renamed over
+/// `path` when complete: a symlink at `path` is replaced, never followed.
 pub fn write_atomic(
     path: &Path,
     body: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp: PathBuf = path.with_file_name(format!(".{name}.partial"));
+    write_atomic_as(path, true, body)
+}
+
+/// [`write_atomic`], synced to the disk only with `sync` (a progress file
+/// rewritten every chunk need not wait for the disk).
+pub fn write_atomic_as(
+    path: &Path,
+    sync: bool,
+    body: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     let result = (|| {
-        let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        let tmp = tempfile::Builder::new()
+            .prefix(crate::outdir::TEMP_PREFIX)
+            .tempfile_in(dir)?;
+        let (file, tmp_path) = tmp.into_parts();
+        let mut w = BufWriter::with_capacity(1 << 20, file);
         body(&mut w)?;
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(&tmp, path)
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        if sync {
+            file.sync_all()?;
+        }
+        tmp_path.persist(path).map_err(|e| e.error)
     })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io_error(path, "cannot write", e)
-    })
+    result.map_err(|e| io_error(path, "cannot write", e))
 }
 
 /// The spikes file of population `pop`: `spikes_<pop>.npy`, one byte a
@@ -288,7 +295,12 @@ pub fn write_config(dir: &Path, net: &Network, seed: u64) -> Result<()> {
 }
 
 pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
-    write_atomic(path, |f| {
+    write_json_as(path, true, value)
+}
+
+/// [`write_json`], synced to the disk only with `sync`.
+pub fn write_json_as(path: &Path, sync: bool, value: &serde_json::Value) -> Result<()> {
+    write_atomic_as(path, sync, |f| {
         serde_json::to_writer_pretty(&mut *f, value)?;
         f.write_all(b"\n")
     })
@@ -315,7 +327,8 @@ impl SpikeStream {
         let mut files = Vec::new();
         for pop in &net.populations {
             let path = dir.join(spikes_file(&pop.name, packed));
-            let mut f = File::create(&path).map_err(|e| io_error(&path, "cannot create", e))?;
+            // a new file in the fresh staging directory: never one planted there
+            let mut f = File::create_new(&path).map_err(|e| io_error(&path, "cannot create", e))?;
             let len = spikes_row_len(pop.size, packed);
             f.write_all(&npy::header(npy::DType::U8, &[0, len]))
                 .map_err(|e| io_error(&path, "cannot write", e))?;

@@ -9,6 +9,7 @@
 //! - [`engine`]: the [`engine::Engine`] trait, the chunked run loop, the CPU reference
 //! - [`record`]: bit-packed spikes, counts, rates
 //! - [`import`], [`npy`], [`export`], [`figures`]: files in and out
+//! - [`outdir`]: the out dir as one transaction (lock, staging, swap)
 //! - [`reward`]: stimulus patterns, dopamine, D1/D2 gain, three-factor plasticity
 //! - [`run`]: `nacc run` end to end
 //!
@@ -42,6 +43,7 @@ pub mod input;
 pub mod memory;
 pub mod network;
 pub mod npy;
+pub mod outdir;
 pub mod record;
 pub mod render;
 pub mod reward;

@@ -25,6 +25,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e @ nacc::Error::Signal(..)) => {
+            eprintln!("nacc: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
         Err(e) => {
             eprintln!("nacc: error: {e}");
             ExitCode::from(e.exit_code() as u8)
@@ -38,7 +42,7 @@ fn run(args: &RunArgs) -> nacc::Result<ExitCode> {
         say(&nacc::run::dry_run(&opts)?);
         return Ok(ExitCode::SUCCESS);
     }
-    opts.stop = stop_on_signals();
+    (opts.stop, opts.exit_at_once) = stop_on_signals();
     let outcome = nacc::run::run(&opts)?;
     if let Some((steps, why)) = &outcome.stopped {
         eprintln!(
@@ -46,8 +50,15 @@ fn run(args: &RunArgs) -> nacc::Result<ExitCode> {
             outcome.steps_requested,
             opts.out.display()
         );
-        let code = if why == "SIGTERM" { 143 } else { 130 };
-        return Ok(ExitCode::from(code));
+        return Ok(ExitCode::from(nacc::run::signal_exit_code(why)));
+    }
+    if let Some(why) = &outcome.late_signal {
+        eprintln!(
+            "nacc: {why} came while the outputs were written; they were completed and {} holds all {} steps",
+            opts.out.display(),
+            outcome.steps
+        );
+        return Ok(ExitCode::from(nacc::run::signal_exit_code(why)));
     }
     if !opts.quiet {
         say(&nacc::run::table(&outcome));
@@ -131,19 +142,29 @@ fn say(text: &str) -> bool {
         .is_ok()
 }
 
-/// SIGINT and SIGTERM ask the run to stop at the end of the current chunk
-/// and write what it has (exit 130 or 143); a second one ends nacc at once.
-fn stop_on_signals() -> Option<std::sync::Arc<std::sync::atomic::AtomicUsize>> {
+/// Until the run has its out dir and starts stepping, SIGINT and SIGTERM
+/// end nacc at once (130, 143). From then on a first one asks the run to
+/// stop at the end of the current chunk and write what it has (or, after
+/// the last step, to finish writing), and a second one ends nacc at once.
+#[allow(clippy::type_complexity)]
+fn stop_on_signals() -> (
+    Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
+    Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+) {
     use signal_hook::consts::{SIGINT, SIGTERM};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicUsize};
     let stop = Arc::new(AtomicUsize::new(0));
-    let armed = Arc::new(AtomicBool::new(false));
+    let armed = Arc::new(AtomicBool::new(true));
     for sig in [SIGINT, SIGTERM] {
         // the order matters: the shutdown checks `armed` before this signal sets it
-        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, armed.clone()).ok()?;
-        signal_hook::flag::register(sig, armed.clone()).ok()?;
-        signal_hook::flag::register_usize(sig, stop.clone(), sig as usize).ok()?;
+        let registered =
+            signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, armed.clone())
+                .and_then(|_| signal_hook::flag::register(sig, armed.clone()))
+                .and_then(|_| signal_hook::flag::register_usize(sig, stop.clone(), sig as usize));
+        if registered.is_err() {
+            return (None, None);
+        }
     }
-    Some(stop)
+    (Some(stop), Some(armed))
 }

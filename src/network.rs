@@ -45,9 +45,7 @@ pub struct Model {
 /// small projection is built on this thread (starting threads would cost
 /// more than they save).
 fn build_threads(work: usize) -> usize {
-    crate::engine::cpu::default_threads()
-        .min(work >> 16)
-        .max(1)
+    crate::engine::cpu::default_threads().min(work >> 16).max(1)
 }
 
 /// The pre neurons of post `j` of a sparse projection, ascending: a pure

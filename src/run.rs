@@ -10,12 +10,13 @@ use crate::figures::{self, View};
 use crate::import;
 use crate::memory::{Estimate, GpuPlan, host_available};
 use crate::network::Model;
+use crate::outdir::OutDir;
 use crate::record::SpikeRecord;
 use serde_json::json;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +57,10 @@ pub struct RunOptions {
     /// Set to a signal's number (SIGINT, SIGTERM) to stop at the end of the
     /// current chunk; the outputs then hold the completed steps.
     pub stop: Option<Arc<AtomicUsize>>,
+    /// While true a signal ends nacc at once (set by the signal handlers of
+    /// the binary); the run clears it when it has its out dir and starts
+    /// stepping, from when a first signal sets `stop` instead.
+    pub exit_at_once: Option<Arc<AtomicBool>>,
     /// Write the spikes to disk chunk by chunk instead of keeping them.
     pub stream: bool,
     /// Write the spikes 8 neurons a byte (`spikes_<pop>_packed.npy`).
@@ -80,6 +85,7 @@ impl Default for RunOptions {
             chunk: DEFAULT_CHUNK,
             trials: 1,
             stop: None,
+            exit_at_once: None,
             stream: false,
             packed_spikes: false,
             no_weight_files: false,
@@ -386,6 +392,9 @@ pub struct Outcome {
     pub streamed: bool,
     /// When a signal or a failure stopped the run: the steps completed and why.
     pub stopped: Option<(usize, String)>,
+    /// A signal that came after the last step, while the outputs were
+    /// written (they were completed all the same).
+    pub late_signal: Option<String>,
     pub steps_requested: usize,
     pub engine: String,
     /// Building the network (weights from the seed or --weights).
@@ -411,6 +420,8 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     )?;
     // and outputs the disk cannot hold stop here, not after the steps
     export::check_disk(&opts.out, planned.outputs)?;
+    // so does an out dir that is busy or holds files nacc did not write
+    OutDir::precheck(&opts.out)?;
     let Planned {
         net,
         given,
@@ -437,8 +448,13 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     let build_time = t_build.elapsed();
     let model = prepared.model;
     let net = &model.net;
-    export::prepare_out_dir(&opts.out)?;
-    let dir = &opts.out;
+    // the lock of --out and a fresh staging directory beside it, which
+    // replaces --out whole when the outputs are complete
+    let mut out = OutDir::open(&opts.out)?;
+    // from now on a signal stops the run at the end of a chunk
+    if let Some(now) = &opts.exit_at_once {
+        now.store(false, Ordering::SeqCst);
+    }
 
     let bar = Progress::new(prepared.steps as u64, opts.quiet);
     let check = || {
@@ -474,7 +490,8 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         let (record, steps, why) = if stream {
             // counts only in memory; the spikes go to disk chunk by chunk
             let mut counts = SpikeRecord::with_capacity(net, 0)?;
-            let mut out = export::SpikeStream::create(dir, net, opts.packed_spikes)?;
+            export::write_config(out.dir(), net, model.seed)?;
+            let mut files = export::SpikeStream::create(out.dir(), net, opts.packed_spikes)?;
             let (done, why) = simulate_chunks(
                 engine.as_mut(),
                 net,
@@ -485,7 +502,13 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
                     counts.count(c);
                     let rows: Vec<&[u32]> = c.bits.iter().map(|b| &b[..]).collect();
                     streamed_responses.add(net, &rows, c.steps);
-                    out.append(c)
+                    files.append(c)?;
+                    // summary.json says how many steps the files hold, and
+                    // the first chunk replaces --out (so that a killed run
+                    // leaves its completed chunks there)
+                    let progress = progress_json(opts, &model, files.steps(), prepared.steps);
+                    export::write_json_as(&out.dir().join("summary.json"), false, &progress)?;
+                    out.publish()
                 },
                 |done| bar.update(done as u64),
                 &check,
@@ -519,6 +542,28 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         Some(Stop::Failed(e)) => (Some((steps, e.to_string())), Some(e)),
         None => (None, None),
     };
+    // nothing computed: --out keeps what it had
+    let failure = match (failure, &stopped) {
+        (failure, _) if steps > 0 => failure,
+        (Some(e), _) => {
+            return Err(e.context(format!(
+                "stopped before the first step was complete; {} is unchanged",
+                out.target().display()
+            )));
+        }
+        (None, Some((_, why))) => {
+            return Err(crate::error::Error::Signal(
+                format!(
+                    "stopped by {why} before the first step was complete; {} is unchanged",
+                    out.target().display()
+                ),
+                signal_number(why),
+            ));
+        }
+        (None, None) => None,
+    };
+    let dir = out.dir().to_path_buf();
+    let dir = &dir;
 
     say(&format!("writing the outputs to {}", dir.display()));
     // Outputs: data first, summary.json last.
@@ -561,10 +606,20 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         setup_time,
         sim_time,
         stopped,
+        late_signal: None,
         steps_requested: prepared.steps,
     };
     let summary = summary_json(opts, &outcome, started.elapsed());
     export::write_json(&dir.join("summary.json"), &summary)?;
+    // the whole run replaces --out in one step
+    out.publish()?;
+    let dir = out.target();
+    let mut outcome = outcome;
+    if outcome.stopped.is_none() {
+        // a signal that came while the outputs were written: they were
+        // completed all the same
+        outcome.late_signal = check();
+    }
     if let Some(e) = failure {
         let hint = if outcome.adapter.is_some() {
             "; `--backend cpu` runs without the GPU"
@@ -932,4 +987,44 @@ pub fn signal_name(sig: i32) -> String {
         15 => "SIGTERM".into(),
         n => format!("signal {n}"),
     }
+}
+
+/// The number of a signal named by [`signal_name`].
+pub fn signal_number(name: &str) -> i32 {
+    match name {
+        "SIGINT" => 2,
+        "SIGTERM" => 15,
+        n => n
+            .strip_prefix("signal ")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(2),
+    }
+}
+
+/// The exit code of a run stopped by the signal `why` names: 128 + its
+/// number (130 for SIGINT, 143 for SIGTERM).
+pub fn signal_exit_code(why: &str) -> u8 {
+    (128 + signal_number(why)) as u8
+}
+
+/// `summary.json` of a streamed run while it goes: the steps its spike
+/// files hold so far, marked as not finished (what a killed run leaves).
+fn progress_json(
+    opts: &RunOptions,
+    model: &Model,
+    done: usize,
+    requested: usize,
+) -> serde_json::Value {
+    json!({
+        "nacc_version": env!("CARGO_PKG_VERSION"),
+        "seed": model.seed,
+        "steps": done,
+        "steps_requested": requested,
+        "streamed": true,
+        "spikes_packed": opts.packed_spikes,
+        "stopped": {
+            "after_steps": done,
+            "reason": "not finished: the run was still going, or was killed",
+        },
+    })
 }
