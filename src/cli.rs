@@ -76,6 +76,9 @@ pub struct RenderArgs {
     /// Where to write the figures (default: DIR).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// The trial to draw of a `nacc run --trials N` run (0..N; default 0).
+    #[arg(long, value_name = "K")]
+    pub trial: Option<usize>,
 }
 
 impl RenderArgs {
@@ -88,6 +91,7 @@ impl RenderArgs {
             width: self.width,
             height: self.height,
             out: self.out.clone(),
+            trial: self.trial,
         }
     }
 }

@@ -22,9 +22,7 @@ pub fn prepare_out_dir(dir: &Path) -> Result<()> {
         ))
     };
     std::fs::create_dir_all(dir).map_err(|e| fail("cannot create it", e))?;
-    tempfile::Builder::new()
-        .prefix(crate::outdir::TEMP_PREFIX)
-        .tempfile_in(dir)
+    crate::outdir::temp_file_for(&dir.join("probe"))
         .map_err(|e| fail("cannot write into it", e))?;
     Ok(())
 }
@@ -132,14 +130,8 @@ pub fn write_atomic_as(
     sync: bool,
     body: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
     let result = (|| {
-        let tmp = tempfile::Builder::new()
-            .prefix(crate::outdir::TEMP_PREFIX)
-            .tempfile_in(dir)?;
+        let tmp = crate::outdir::temp_file_for(path)?;
         let (file, tmp_path) = tmp.into_parts();
         let mut w = BufWriter::with_capacity(1 << 20, file);
         body(&mut w)?;

@@ -31,6 +31,20 @@ pub const LOCK_NAME: &str = ".nacc.lock";
 /// Files being written are named `.nacc-tmp-<random>` until complete.
 pub const TEMP_PREFIX: &str = ".nacc-tmp-";
 
+/// A new file beside `path`, made exclusively under a random name
+/// (`.nacc-tmp-*`), with the mode `File::create` would give `path`.
+pub fn temp_file_for(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(TEMP_PREFIX);
+    #[cfg(unix)]
+    builder.permissions(file_permissions());
+    builder.tempfile_in(dir)
+}
+
 /// Staging directories are named `.nacc-staging-<out name>-<random>`.
 const STAGING_PREFIX: &str = ".nacc-staging-";
 
@@ -78,9 +92,12 @@ impl OutDir {
         };
         check_only_nacc_files(out, &open.target)?;
         remove_abandoned(parent, &staging_prefix(&open.target));
-        let staging = tempfile::Builder::new()
-            .prefix(&staging_prefix(&open.target))
-            .permissions(dir_permissions())
+        let prefix = staging_prefix(&open.target);
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix);
+        #[cfg(unix)]
+        builder.permissions(dir_permissions());
+        let staging = builder
             .tempdir_in(parent)
             .map_err(|e| {
                 out_error(
@@ -154,11 +171,11 @@ impl OutDir {
 
 impl Drop for OutDir {
     fn drop(&mut self) {
+        // --out is left without the lock file (still held here; a run that
+        // opened it meanwhile finds it gone from the path and takes a new
+        // one): after a publish that is the staging dir's, else --out's own
+        let _ = std::fs::remove_file(self.target.join(LOCK_NAME));
         if self.published {
-            // --out is left as clean as the run wrote it (the lock is still
-            // held here; a run that opened the file meanwhile finds it gone
-            // from the path and takes a new one)
-            let _ = std::fs::remove_file(self.target.join(LOCK_NAME));
             return;
         }
         // nothing was published: --out is as it was
@@ -166,7 +183,6 @@ impl Drop for OutDir {
             let _ = std::fs::remove_dir_all(&self.staging);
         }
         if self.created_target {
-            let _ = std::fs::remove_file(self.target.join(LOCK_NAME));
             let _ = std::fs::remove_dir(&self.target);
         }
     }
@@ -290,16 +306,20 @@ fn same_file(_: &File, path: &Path) -> bool {
     path.is_file()
 }
 
+/// The mode of the staging directory: as `mkdir` makes one (the umask
+/// applies).
 #[cfg(unix)]
 fn dir_permissions() -> std::fs::Permissions {
     use std::os::unix::fs::PermissionsExt;
-    // as mkdir makes a directory (the umask still applies)
     std::fs::Permissions::from_mode(0o777)
 }
 
-#[cfg(not(unix))]
-fn dir_permissions() -> std::fs::Permissions {
-    std::fs::metadata(".").map(|m| m.permissions()).unwrap()
+/// The mode of an output file: as `File::create` makes one (the umask
+/// applies), not the owner-only mode of a temporary file.
+#[cfg(unix)]
+pub fn file_permissions() -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::Permissions::from_mode(0o666)
 }
 
 /// Whether `name` is a file nacc writes into an out dir (or a leftover of an
@@ -319,6 +339,7 @@ pub fn is_nacc_file(name: &str) -> bool {
             | "responses.csv"
             | "nacc.png"
             | "learning.png"
+            | "dopamine.png"
     ) || has("spikes_", ".npy")
         || has("weights_", ".npy")
         || has("bias_", ".npy")

@@ -26,6 +26,15 @@ pub struct RenderOptions {
     pub height: Option<u32>,
     /// Where to write; default DIR.
     pub out: Option<PathBuf>,
+    /// The trial to draw of a `--trials` run (default 0).
+    pub trial: Option<usize>,
+}
+
+/// The steps a run's `summary.json` says are complete, where it says.
+fn complete_steps(dir: &std::path::Path) -> Option<usize> {
+    let text = std::fs::read(dir.join("summary.json")).ok()?;
+    let s: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    s["steps"].as_u64().map(|t| t as usize)
 }
 
 /// A time bound in steps: "N" steps or "Nms" milliseconds.
@@ -105,7 +114,11 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
         ));
     }
 
-    // Spikes of every population, all with the same number of steps.
+    // The steps the run completed, as its summary.json says: a streamed run
+    // that was killed may hold a chunk more in some files than in others.
+    let complete = complete_steps(dir);
+    // Spikes of every population (of trial --trial when the run has
+    // several), all with the same number of steps.
     let mut records = Vec::new();
     let mut steps: Option<(usize, PathBuf)> = None;
     for pop in &net.populations {
@@ -116,15 +129,41 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
             .exists()
             && packed_path.exists();
         let path = dir.join(crate::export::spikes_file(&pop.name, packed));
-        let a = npy::read(&path)?;
+        let mut a = npy::read(&path)?;
         let len = crate::export::spikes_row_len(pop.size, packed);
+        // a --trials run: trials x T x row
+        if let [trials, t, n] = a.shape[..]
+            && n == len
+        {
+            let k = opts.trial.unwrap_or(0);
+            if k >= trials {
+                return Err(bad_value(
+                    "--trial",
+                    k,
+                    format!(
+                        "the run in {} has {trials} trials (0..{trials})",
+                        dir.display()
+                    ),
+                ));
+            }
+            a.data = a.data[k * t * len..][..t * len].to_vec();
+            a.shape = vec![t, n];
+        } else if let Some(k) = opts.trial
+            && k > 0
+        {
+            return Err(bad_value(
+                "--trial",
+                k,
+                format!("{} holds one trial (0)", path.display()),
+            ));
+        }
         let t = match a.shape[..] {
             [t, n] if n == len => t,
             _ => {
                 return Err(bad_file(
                     &path,
                     format!(
-                        "shape {:?} found, expected (T, {len}) for population `{}` of config.toml ({} neurons{})",
+                        "shape {:?} found, expected (T, {len}) or (trials, T, {len}) for population `{}` of config.toml ({} neurons{})",
                         a.shape,
                         pop.name,
                         pop.size,
@@ -139,6 +178,14 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
             &[DType::U8, DType::Bool]
         };
         npy::expect(&path, &a, dtypes, &[t, len])?;
+        // rows past the complete steps are a killed run's unfinished chunk
+        let t = match complete {
+            Some(c) if c < t => {
+                a.data.truncate(c * len);
+                c
+            }
+            _ => t,
+        };
         if let Some((t0, first)) = &steps
             && *t0 != t
         {

@@ -732,6 +732,28 @@ fn trials_add_a_leading_axis_and_trial_0_is_the_plain_run() {
     assert_eq!(s["spikes_per_trial"].as_array().unwrap().len(), 4);
     let msn0: u64 = one.data.iter().map(|&x| x as u64).sum();
     assert_eq!(s["spikes_per_trial"][0][2], msn0);
+    // issue 15: nacc render draws trial 0 of a --trials run, or the one named
+    ok(d, &["render", "t", "--out", "t0"]);
+    ok(d, &["render", "one", "--out", "one0"]);
+    same_files(
+        &d.join("t0"),
+        &d.join("one0"),
+        &["raster_msn.png", "nacc.png"],
+    );
+    ok(d, &["render", "t", "--trial", "3", "--out", "t3"]);
+    let differ = std::fs::read(d.join("t3/raster_msn.png")).unwrap()
+        != std::fs::read(d.join("t0/raster_msn.png")).unwrap();
+    assert!(differ, "trial 3 drawn as trial 0");
+    fails(
+        d,
+        &["render", "t", "--trial", "4"],
+        &["--trial = 4", "4 trials"],
+    );
+    fails(
+        d,
+        &["render", "one", "--trial", "1"],
+        &["--trial = 1", "one trial"],
+    );
     fails(
         d,
         &["run", "--trials", "0", "--out", "x"],
@@ -998,6 +1020,34 @@ fn a_killed_streamed_run_leaves_valid_files_of_the_completed_chunks() {
         a.shape
     );
     assert_eq!(a.shape[1], 20);
+    // issue 15: summary.json says the steps every file holds
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("s/summary.json")).unwrap()).unwrap();
+    let complete = s["steps"].as_u64().unwrap() as usize;
+    assert!(
+        s["stopped"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not finished"),
+        "{s}"
+    );
+    for pop in ["input", "inter", "msn"] {
+        let t = npy::read(&d.join(format!("s/spikes_{pop}.npy")))
+            .unwrap()
+            .shape[0];
+        assert!(
+            t == complete || t == complete + 1000,
+            "{pop}: {t} rows, {complete} complete"
+        );
+    }
+    let k = complete;
+    let a = npy::read(&d.join("s/spikes_msn.npy")).unwrap();
+    let a = nacc::npy::Array {
+        data: a.data[..k * 20].to_vec(),
+        shape: vec![k, 20],
+        dtype: a.dtype,
+    };
+    ok(d, &["render", "s"]);
     ok(
         d,
         &[
