@@ -255,8 +255,7 @@ impl Network {
     }
 
     pub fn from_file(path: &Path) -> Result<Network> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Input(format!("--config {}: cannot read: {e}", path.display())))?;
+        let text = crate::files::read_text(path, "--config", crate::files::MAX_CONFIG_BYTES)?;
         Network::from_toml_str(&text, &path.display().to_string())
     }
 
@@ -543,6 +542,11 @@ impl RawConfig {
                 ));
             }
             projections.push(proj);
+        }
+        let pop_names: Vec<&str> = populations.iter().map(|p| p.name.as_str()).collect();
+        let proj_names: Vec<&str> = projections.iter().map(|p| p.name.as_str()).collect();
+        if let Some(clash) = crate::outdir::output_name_collision(&pop_names, &proj_names) {
+            return Err(Error::Input(format!("output file names: {clash}")));
         }
         let order = dependency_order(&populations, &projections)?;
         let stimulus = match &self.stimulus {

@@ -143,7 +143,7 @@ pub fn load_input_spikes(path: &Path, net: &Network) -> Result<(InputSource, usi
         )));
     };
     let n = net.populations[pop].size;
-    let a = npy::read(path)?;
+    let a = npy::read(path).map_err(|e| e.context("--input-spikes"))?;
     let steps = match a.shape[..] {
         [t, m] if m == n && t > 0 => t,
         _ => {

@@ -38,6 +38,7 @@ pub mod engine;
 pub mod error;
 pub mod export;
 pub mod figures;
+pub mod files;
 pub mod import;
 pub mod input;
 pub mod memory;

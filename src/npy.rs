@@ -135,11 +135,7 @@ const MAX_HEADER: usize = 1 << 16;
 
 /// Reads a `.npy` file, with errors naming the file and what was wrong.
 pub fn read(path: &Path) -> Result<Array> {
-    let f = std::fs::File::open(path).map_err(|e| bad_file(path, format!("cannot open: {e}")))?;
-    let file_len = f
-        .metadata()
-        .map_err(|e| bad_file(path, format!("cannot read: {e}")))?
-        .len();
+    let (f, file_len) = crate::files::open_regular(path)?;
     read_from(f, file_len, path)
 }
 

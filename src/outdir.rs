@@ -322,34 +322,82 @@ pub fn file_permissions() -> std::fs::Permissions {
     std::fs::Permissions::from_mode(0o666)
 }
 
+/// The files a population may write, for its name (`{}`), in any mode.
+pub const POPULATION_FILES: [(&str, &str); 3] = [
+    ("spikes_{}.npy", "spikes"),
+    ("spikes_{}_packed.npy", "packed spikes"),
+    ("raster_{}.png", "raster"),
+];
+
+/// The files a projection may write, for its name, dense or sparse,
+/// plastic or not.
+pub const PROJECTION_FILES: [(&str, &str); 8] = [
+    ("weights_{}.npy", "weights"),
+    ("weights_{}_initial.npy", "initial weights"),
+    ("weights_{}_post.npy", "sparse post indices"),
+    ("weights_{}_pre.npy", "sparse pre indices"),
+    ("weights_{}_value.npy", "sparse weights"),
+    ("bias_{}.npy", "biases"),
+    ("heatmap_{}.png", "heatmap"),
+    ("weights_change_{}.png", "weight change figure"),
+];
+
+/// Two objects of a network whose output files would have the same name:
+/// "population `a` (its packed spikes) and population `a_packed` (its
+/// spikes) would both write spikes_a_packed.npy", or None. Every mode is
+/// counted (packed or not, dense or sparse, plastic or not), so that a
+/// network that is valid stays valid under every flag.
+pub fn output_name_collision(populations: &[&str], projections: &[&str]) -> Option<String> {
+    let mut seen: std::collections::HashMap<String, String> = Default::default();
+    let objects = populations
+        .iter()
+        .flat_map(|n| POPULATION_FILES.map(|f| ("population", *n, f)))
+        .chain(
+            projections
+                .iter()
+                .flat_map(|n| PROJECTION_FILES.map(|f| ("projection", *n, f))),
+        );
+    for (kind, name, (template, what)) in objects {
+        let file = template.replace("{}", name);
+        let who = format!("{kind} `{name}` (its {what})");
+        if let Some(first) = seen.get(&file) {
+            return Some(format!(
+                "{first} and {who} would both write {file}; rename one of them"
+            ));
+        }
+        seen.insert(file, who);
+    }
+    None
+}
+
+/// The files of a run that no population or projection names.
+pub const RUN_FILES: [&str; 7] = [
+    "summary.json",
+    "config.toml",
+    "nacc.png",
+    "dopamine.npy",
+    "dopamine.png",
+    "responses.csv",
+    "learning.png",
+];
+
 /// Whether `name` is a file nacc writes into an out dir (or a leftover of an
 /// earlier version's writing), which a run may replace.
 pub fn is_nacc_file(name: &str) -> bool {
-    let has = |prefix: &str, suffix: &str| {
+    let fits = |template: &str| {
+        let (prefix, suffix) = template.split_once("{}").unwrap_or((template, ""));
         name.len() > prefix.len() + suffix.len()
             && name.starts_with(prefix)
             && name.ends_with(suffix)
     };
-    matches!(
-        name,
-        LOCK_NAME
-            | "summary.json"
-            | "config.toml"
-            | "dopamine.npy"
-            | "responses.csv"
-            | "nacc.png"
-            | "learning.png"
-            | "dopamine.png"
-    ) || has("spikes_", ".npy")
-        || has("weights_", ".npy")
-        || has("bias_", ".npy")
-        || has("raster_", ".png")
-        || has("heatmap_", ".png")
-        || has("weights_change_", ".png")
-        // written by earlier versions
-        || has(".", ".partial")
-        || name.starts_with(".nacc-write-test-")
+    name == LOCK_NAME
+        || RUN_FILES.contains(&name)
+        || POPULATION_FILES.iter().any(|(t, _)| fits(t))
+        || PROJECTION_FILES.iter().any(|(t, _)| fits(t))
         || name.starts_with(TEMP_PREFIX)
+        // written by earlier versions
+        || fits(".{}.partial")
+        || name.starts_with(".nacc-write-test-")
 }
 
 /// Refuses an out dir that holds anything nacc did not write: a run
@@ -454,6 +502,26 @@ fn sync_dir(dir: Option<&Path>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colliding_output_names_are_found_and_named() {
+        assert_eq!(
+            output_name_collision(&["input", "msn"], &["fc1", "fc2"]),
+            None
+        );
+        let e = output_name_collision(&["a", "a_packed"], &[]).unwrap();
+        assert_eq!(
+            e,
+            "population `a` (its packed spikes) and population `a_packed` (its spikes) would both write spikes_a_packed.npy; rename one of them"
+        );
+        for suffix in ["_post", "_pre", "_value", "_initial"] {
+            let other = format!("p{suffix}");
+            let e = output_name_collision(&["x"], &["p", &other]).unwrap();
+            assert!(e.contains(&format!("weights_p{suffix}.npy")), "{e}");
+        }
+        // spikes of a population and weights of a projection of one name do not meet
+        assert_eq!(output_name_collision(&["x"], &["x"]), None);
+    }
 
     #[test]
     fn nacc_file_names_are_recognised_and_others_are_not() {

@@ -92,8 +92,7 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
         ));
     }
     let net = Network::from_toml_str(
-        &std::fs::read_to_string(&config)
-            .map_err(|e| bad_file(&config, format!("cannot read: {e}")))?,
+        &crate::files::read_text(&config, "render DIR", crate::files::MAX_CONFIG_BYTES)?,
         &config.display().to_string(),
     )?;
     let width = opts.width.unwrap_or(figures::DEFAULT_WIDTH);

@@ -545,3 +545,63 @@ fn an_out_dir_given_as_a_symlink_stays_one() {
     assert!(d.join("real/summary.json").is_file());
     assert_eq!(names(d), ["link", "real"]);
 }
+
+/// Item 3: every file a run writes is one that its network declares
+/// (`outdir::POPULATION_FILES`, `PROJECTION_FILES`, `RUN_FILES`), which is
+/// what the check for colliding names and the check of a re-run's out dir
+/// go by.
+#[test]
+fn every_file_a_run_writes_is_declared_by_its_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let sparse = nacc::config::DEFAULT_TOML.replacen(
+        "init = \"linear\"",
+        "init = \"linear\"\nfixed_fan_in = 10",
+        1,
+    );
+    std::fs::write(d.join("sparse.toml"), sparse).unwrap();
+    let reward = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/reward_learning.toml");
+    for (config, extra) in [
+        (None, None),
+        (Some("sparse.toml"), Some("--packed-spikes")),
+        (Some(reward), None),
+    ] {
+        let mut args = vec!["run", "--backend", "cpu", "--steps", "300", "--quiet"];
+        args.extend(config.map(|c| ["--config", c]).into_iter().flatten());
+        args.extend(extra);
+        let o = nacc(d, &args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let net = nacc::config::Network::from_file(&d.join("out/config.toml")).unwrap();
+        let mut declared: Vec<String> = nacc::outdir::RUN_FILES.map(String::from).to_vec();
+        for p in &net.populations {
+            declared.extend(nacc::outdir::POPULATION_FILES.map(|(t, _)| t.replace("{}", &p.name)));
+        }
+        for p in &net.projections {
+            declared.extend(nacc::outdir::PROJECTION_FILES.map(|(t, _)| t.replace("{}", &p.name)));
+        }
+        let written = names(&d.join("out"));
+        assert!(written.len() > 8, "{written:?}");
+        for f in &written {
+            assert!(
+                declared.contains(f),
+                "{f} is written but not declared ({config:?})"
+            );
+            assert!(nacc::outdir::is_nacc_file(f), "{f}");
+        }
+    }
+    // a network whose names would collide is a config error naming both
+    let clash = nacc::config::DEFAULT_TOML.replacen("name = \"fc3\"", "name = \"fc1_post\"", 1);
+    std::fs::write(d.join("clash.toml"), clash).unwrap();
+    let o = nacc(d, &["run", "--config", "clash.toml", "--out", "c"]);
+    common::assert_exit_naming(
+        &o,
+        2,
+        &[
+            "projection `fc1_post`",
+            "projection `fc1` (its sparse post indices)",
+            "weights_fc1_post.npy",
+        ],
+        "colliding output names",
+    );
+    assert!(!d.join("c").exists());
+}
