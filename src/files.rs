@@ -13,7 +13,7 @@ pub const MAX_CONFIG_BYTES: u64 = 64 << 20;
 /// Opens `path` for reading if it is a regular file (a symlink to one is
 /// fine), without blocking on a FIFO; returns it with its length.
 pub fn open_regular(path: &Path) -> Result<(File, u64)> {
-    let f = open_nonblocking(path).map_err(|e| bad_file(path, format!("cannot read: {e}")))?;
+    let f = open_nonblocking(path).map_err(|e| bad_file(path, format!("cannot open: {e}")))?;
     let m = f
         .metadata()
         .map_err(|e| bad_file(path, format!("cannot read: {e}")))?;

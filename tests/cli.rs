@@ -314,7 +314,7 @@ fn bad_cli_values_exit_2_naming_the_field() {
     fails(
         d,
         &["run", "--config", "nope.toml"],
-        &["--config", "nope.toml", "cannot read"],
+        &["--config", "nope.toml", "cannot open"],
     );
     no_outputs(&d.join("out"));
 }
