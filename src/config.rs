@@ -503,25 +503,20 @@ pub(crate) fn check_name(field: &str, name: &str) -> Result<()> {
 
 fn check_unit_interval(field: &str, v: f32) -> Result<()> {
     if (0.0..=1.0).contains(&v) {
-        Ok(())
+        crate::checks::check_normal(field, v)
     } else {
         Err(bad_value(field, v, "must be within [0, 1]"))
     }
 }
 
+/// A weight or bias of an init: finite, within +-MAX_PARAM, not subnormal.
 fn check_finite(field: &str, v: f32) -> Result<()> {
-    if v.is_finite() {
-        Ok(())
-    } else {
-        Err(bad_value(field, v, "must be a finite number"))
-    }
+    crate::checks::check_param(field, v, -crate::checks::MAX_PARAM)
 }
 
 impl RawConfig {
     pub fn validate(&self) -> Result<Network> {
-        if !(self.dt_ms.is_finite() && self.dt_ms > 0.0) {
-            return Err(bad_value("dt_ms", self.dt_ms, "must be finite and > 0"));
-        }
+        crate::checks::check_dt(self.dt_ms)?;
         if self.populations.is_empty() {
             return Err(Error::Input(
                 "no [[population]] given: a network needs at least one population".into(),
@@ -663,13 +658,14 @@ fn validate_population(i: usize, rp: &RawPopulation, earlier: &[Population]) -> 
             let beta = rp.beta.unwrap_or(0.9);
             check_unit_interval(&f("beta"), beta)?;
             let threshold = rp.threshold.unwrap_or(1.0);
-            if !(threshold.is_finite() && threshold > 0.0) {
+            if !(threshold > 0.0) {
                 return Err(bad_value(
                     f("threshold"),
                     threshold,
                     "must be finite and > 0",
                 ));
             }
+            crate::checks::check_param(&f("threshold"), threshold, 0.0)?;
             let reset = match rp.reset.as_deref().unwrap_or("subtract") {
                 "subtract" => Reset::Subtract,
                 "zero" => Reset::Zero,

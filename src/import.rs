@@ -29,14 +29,22 @@ pub fn load_weights(dir: &Path, model: &mut Model) -> Result<()> {
             model.weights[j].w = w;
         } else {
             let wpath = dir.join(format!("weights_{}.npy", proj.name));
-            model.weights[j].w = read_f32(&wpath, &[n_post, n_pre])?;
+            model.weights[j].w = read_f32(&wpath, &[n_post, n_pre], crate::checks::MAX_PARAM)?;
         }
         let b = if proj.bias {
-            read_f32(&dir.join(format!("bias_{}.npy", proj.name)), &[n_post])?
+            read_f32(
+                &dir.join(format!("bias_{}.npy", proj.name)),
+                &[n_post],
+                f32::MAX,
+            )?
         } else {
             vec![0.0; n_post]
         };
-        model.weights[j].b = b;
+        // a subnormal bias is read as 0 (docs/arithmetic.md)
+        model.weights[j].b = b
+            .into_iter()
+            .map(crate::engine::cpu::flush_subnormal)
+            .collect();
     }
     Ok(())
 }
@@ -76,7 +84,7 @@ fn read_coo(dir: &Path, name: &str, n_post: usize, n_pre: usize) -> Result<(Spar
             ),
         ));
     }
-    let w = read_f32(&path("value"), &[n])?;
+    let w = read_f32(&path("value"), &[n], crate::checks::MAX_PARAM)?;
     for k in 0..n {
         if post[k] as usize >= n_post || pre[k] as usize >= n_pre {
             return Err(bad_file(
@@ -104,11 +112,13 @@ fn read_coo(dir: &Path, name: &str, n_post: usize, n_pre: usize) -> Result<(Spar
     Ok((SparseRows { ptr, pre }, w))
 }
 
-fn read_f32(path: &Path, shape: &[usize]) -> Result<Vec<f32>> {
+/// An f32 array of `shape` whose values are finite and at most `max` in
+/// magnitude.
+fn read_f32(path: &Path, shape: &[usize], max: f32) -> Result<Vec<f32>> {
     let a = npy::read(path)?;
     npy::expect(path, &a, &[DType::F32], shape)?;
     let v = a.to_f32();
-    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+    if let Some(i) = v.iter().position(|x| !(x.abs() <= max)) {
         let index = if shape.len() == 2 {
             format!("[{}, {}]", i / shape[1], i % shape[1])
         } else {
@@ -117,8 +127,13 @@ fn read_f32(path: &Path, shape: &[usize]) -> Result<Vec<f32>> {
         return Err(bad_file(
             path,
             format!(
-                "value at {index} is {}; weights and biases must be finite",
-                v[i]
+                "value at {index} is {:?}; {}",
+                v[i],
+                if max == f32::MAX {
+                    "biases must be finite".to_string()
+                } else {
+                    format!("weights must be finite and within [-{max:?}, {max:?}]")
+                }
             ),
         ));
     }

@@ -31,6 +31,7 @@
 //! ```
 
 pub mod bench;
+pub mod checks;
 pub mod cli;
 pub mod compare;
 pub mod config;

@@ -208,7 +208,9 @@ impl Model {
                     _ => {
                         let sb = stream_id(&proj.name, purpose::BIAS);
                         for (post, x) in b.iter_mut().enumerate() {
-                            *x = lo + (hi - lo) * unit_f32(hash4(seed, sb, post as u32, 0));
+                            let drawn = lo + (hi - lo) * unit_f32(hash4(seed, sb, post as u32, 0));
+                            // a subnormal bias is 0 (docs/arithmetic.md)
+                            *x = crate::engine::cpu::flush_subnormal(drawn);
                         }
                     }
                 }
@@ -483,7 +485,7 @@ fn plastic_bits(n_pre: usize, w_min: f32, w_max: f32) -> Result<(u32, [i32; 2])>
         .find_map(|f| fits(f).map(|b| (f, b)))
         .ok_or_else(|| {
             Error::Input(format!(
-                "plastic range [{w_min}, {w_max}] too large for exact integer sums over {n_pre} pre neurons (SPEC §2.2)"
+                "plasticity.w_min, w_max = [{w_min}, {w_max}]: too large for exact integer sums over {n_pre} pre neurons (docs/arithmetic.md); narrow the range"
             ))
         })
 }
@@ -492,7 +494,7 @@ fn too_large() -> Error {
     Error::Input(TOO_LARGE.into())
 }
 
-const TOO_LARGE: &str = "weights too large for exact integer sums: even at 0 fractional bits a post neuron's sum of |round(w)| reaches 2^31 (SPEC §2.2)";
+const TOO_LARGE: &str = "weights too large for exact integer sums: even at 0 fractional bits a post neuron's sum of |round(w)| reaches 2^31 (docs/arithmetic.md); lower the projection's init values (low, high, weight) or the values of its weights file";
 
 /// A sparse projection's synapses by pre neuron: pre `i` projects to
 /// `post[pre_ptr[i]..pre_ptr[i + 1]]`.

@@ -41,7 +41,7 @@ pub const FACTOR_FLOOR: f32 = 9.094_947e-13; // 2^-40
 /// The most one step may change a fixed-point weight.
 pub const MAX_STEP_CHANGE: f32 = 1_073_741_824.0; // 2^30
 /// Largest |amplitude|, |learning rate|, |reward| and gain accepted.
-const MAX_PARAM: f32 = 1e6;
+use crate::checks::{MAX_PARAM, check_param};
 
 #[inline]
 pub fn flush_below(x: f32, floor: f32) -> f32 {
@@ -225,18 +225,6 @@ fn steps_of(field: &str, ms: f64, dt_ms: f64) -> Result<u64> {
         ));
     }
     Ok((ms / dt_ms).round() as u64)
-}
-
-fn check_param(field: &str, v: f32, min: f32) -> Result<()> {
-    if v.is_finite() && v >= min && v.abs() <= MAX_PARAM {
-        Ok(())
-    } else {
-        Err(bad_value(
-            field,
-            v,
-            format!("must be a finite number within [{min}, {MAX_PARAM}]"),
-        ))
-    }
 }
 
 fn check_tau(field: &str, tau: f64) -> Result<()> {
@@ -448,13 +436,7 @@ pub fn validate_plasticity(field: impl Fn(&str) -> String, p: &Plasticity) -> Re
         -MAX_PARAM,
     )?;
     for (name, v) in [("w_min", p.w_min), ("w_max", p.w_max)] {
-        if !v.is_finite() {
-            return Err(bad_value(
-                field(&format!("plasticity.{name}")),
-                v,
-                "must be a finite number",
-            ));
-        }
+        check_param(&field(&format!("plasticity.{name}")), v, -MAX_PARAM)?;
     }
     if p.w_min > p.w_max {
         return Err(bad_value(

@@ -862,12 +862,34 @@ fn a_non_finite_membrane_stops_the_run_keeping_earlier_chunks() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     std::fs::write(d.join("grow.toml"), text).unwrap();
+    // the network file allows biases up to 1e6; a bias file of 1e36 (any
+    // finite value) overflows the membranes
+    ok(
+        d,
+        &[
+            "run",
+            "--config",
+            "grow.toml",
+            "--steps",
+            "1",
+            "--quiet",
+            "--out",
+            "w",
+        ],
+    );
+    let mut bias = npy::header(DType::F32, &[3]);
+    for _ in 0..3 {
+        bias.extend(1e36f32.to_le_bytes());
+    }
+    std::fs::write(d.join("w/bias_to_grow.npy"), bias).unwrap();
     let o = nacc(
         d,
         &[
             "run",
             "--config",
             "grow.toml",
+            "--weights",
+            "w",
             "--steps",
             "1000",
             "--chunk",

@@ -197,9 +197,55 @@ fn init_parameters_checked() {
 }
 
 #[test]
-fn dt_must_be_positive() {
+fn dt_must_be_within_a_microsecond_and_a_second() {
     let m = error_with("dt_ms = 1.0", "dt_ms = 0.0");
-    assert_names(&m, &["dt_ms", "0", "> 0"]);
+    assert_names(&m, &["dt_ms", "0", "[0.001, 1000]"]);
+    // issue 15: 5e-324 passed "> 0" and panicked in the figures
+    let m = error_with("dt_ms = 1.0", "dt_ms = 5e-324");
+    assert_names(&m, &["dt_ms = 5e-324", "[0.001, 1000]"]);
+    let m = error_with("dt_ms = 1.0", "dt_ms = 1e4");
+    assert_names(&m, &["dt_ms = 10000.0", "[0.001, 1000]"]);
+}
+
+/// Issue 15: weights, biases and thresholds far outside any network's, or
+/// subnormal, are refused naming the field, not failed on later.
+#[test]
+fn huge_and_subnormal_parameters_name_their_field() {
+    let init = "init = \"linear\"       # nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))";
+    for (text, parts) in [
+        (
+            "init = \"uniform\"\nlow = -3e38\nhigh = 3e38",
+            &[
+                "projection `fc1` field `low`",
+                "-3e38",
+                "[-1000000, 1000000]",
+            ][..],
+        ),
+        (
+            "init = \"constant\"\nweight = 1e30",
+            &["field `weight`", "1e30"],
+        ),
+        (
+            "init = \"constant\"\nweight = 1e-40",
+            &["field `weight`", "1e-40", "subnormal"],
+        ),
+        (
+            "init = \"constant\"\nweight = 0.5\nbias_value = -2e7",
+            &["field `bias_value`", "-20000000.0"],
+        ),
+    ] {
+        let m = error_with(init, text);
+        assert_names(&m, parts);
+    }
+    let m = error_with("threshold = 1.0", "threshold = 1e-40");
+    assert_names(
+        &m,
+        &["population `inter` field `threshold`", "1e-40", "subnormal"],
+    );
+    let m = error_with("threshold = 1.0", "threshold = 3e38");
+    assert_names(&m, &["field `threshold`", "3e38"]);
+    let m = error_with("beta = 0.9", "beta = 1e-39");
+    assert_names(&m, &["field `beta`", "subnormal"]);
 }
 
 #[test]

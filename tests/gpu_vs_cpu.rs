@@ -964,8 +964,7 @@ fn trials_side_by_side_on_the_block_schedule(ctx: &Ctx) {
 
     // every trial's membranes overflow at the same step (bias only): the
     // step, population and lowest neuron the CPU names, in trial 0
-    let (text, step) = common::overflowing_network();
-    let model = Model::build(Network::from_toml_str(&text, "grow").unwrap(), 0).unwrap();
+    let (model, step) = common::overflowing_network_model();
     let inputs: Vec<InputSource> = (0..3)
         .map(|t| InputSource::generated_trial(&model, t))
         .collect();
@@ -1120,8 +1119,7 @@ fn failure(engine: &mut dyn Engine, model: &Model, input: &InputSource) -> (u64,
 }
 
 fn a_non_finite_membrane_is_reported_with_its_step(ctx: &Ctx) {
-    let (text, step) = common::overflowing_network();
-    let model = Model::build(Network::from_toml_str(&text, "grow").unwrap(), 0).unwrap();
+    let (model, step) = common::overflowing_network_model();
     let input = InputSource::generated(&model);
     for (what, opts) in gpu_paths() {
         let mut gpu = GpuEngine::new(ctx.clone(), &model, &input, 100, opts).unwrap();
@@ -1139,11 +1137,10 @@ fn a_non_finite_membrane_is_reported_with_its_step(ctx: &Ctx) {
 /// engine reports (the earliest step, then update order). On the block
 /// schedule the two reports come from different blocks and dispatches.
 fn the_earliest_non_finite_membrane_is_reported(ctx: &Ctx) {
-    let (text, steps) = common::overflowing_populations(40, &[("slow", 1e36), ("fast", 1.09e36)]);
+    let (model, steps) = common::overflowing_model(40, &[("slow", 1e36), ("fast", 1.09e36)]);
     let (t_slow, t_fast) = (steps[0], steps[1]);
     // same chunk of 100, different blocks of 16, fast first
     assert!(t_fast < t_slow && t_fast / 100 == t_slow / 100 && t_fast / 16 < t_slow / 16);
-    let model = Model::build(Network::from_toml_str(&text, "two").unwrap(), 0).unwrap();
     let input = InputSource::generated(&model);
     let (_, cpu) = failure(&mut CpuEngine::new(&model).unwrap(), &model, &input);
     let (at_step, neuron_0) = (format!("at step {t_fast}"), "population `fast` neuron 0 ");

@@ -152,7 +152,9 @@ pub fn randomise_weights(rng: &mut StdRng, model: &mut Model) {
 /// 1, no reset, threshold 1) fed only their bias (the input is silent), in
 /// that order, so that their membranes climb by the bias each step until
 /// they overflow; and per population the step at which they first do, found
-/// by repeating the f32 operations of SPEC §2.3.
+/// by repeating the f32 operations of the membrane update. The network file
+/// gives every bias as 1 (a network file allows at most 1e6); the biases
+/// that overflow go in through [`overflowing_model`] or a bias file.
 pub fn overflowing_populations(size: usize, biases: &[(&str, f32)]) -> (String, Vec<u64>) {
     let mut text = String::from(
         "[[population]]\nname = \"in\"\nsize = 4\nkind = \"poisson\"\nrate = [0.0, 0.0]\n",
@@ -165,7 +167,7 @@ pub fn overflowing_populations(size: usize, biases: &[(&str, f32)]) -> (String, 
     let mut steps = Vec::new();
     for (name, bias) in biases {
         text += &format!(
-            "[[projection]]\nname = \"to_{name}\"\npre = \"in\"\npost = \"{name}\"\ninit = \"constant\"\nweight = 0.0\nbias_value = {bias:e}\n"
+            "[[projection]]\nname = \"to_{name}\"\npre = \"in\"\npost = \"{name}\"\ninit = \"constant\"\nweight = 0.0\nbias_value = 1.0\n"
         );
         let (mut v, mut t) = (0f32, 0u64);
         loop {
@@ -180,11 +182,27 @@ pub fn overflowing_populations(size: usize, biases: &[(&str, f32)]) -> (String, 
     (text, steps)
 }
 
+/// The model of [`overflowing_populations`], with its biases set.
+pub fn overflowing_model(size: usize, biases: &[(&str, f32)]) -> (Model, Vec<u64>) {
+    let (text, steps) = overflowing_populations(size, biases);
+    let mut model = Model::build(Network::from_toml_str(&text, "overflowing").unwrap(), 0).unwrap();
+    for (w, (_, bias)) in model.weights.iter_mut().zip(biases) {
+        w.b.fill(*bias);
+    }
+    (model, steps)
+}
+
 /// The `grow` population of [`overflowing_populations`] (3 neurons, bias
 /// 1e36) and the step at which its membranes overflow.
 pub fn overflowing_network() -> (String, u64) {
     let (text, steps) = overflowing_populations(3, &[("grow", 1e36)]);
     (text, steps[0])
+}
+
+/// The model of [`overflowing_network`], with its bias set.
+pub fn overflowing_network_model() -> (Model, u64) {
+    let (model, steps) = overflowing_model(3, &[("grow", 1e36)]);
+    (model, steps[0])
 }
 
 /// A random network with reward: a stimulus on `input`, dopamine from
