@@ -487,6 +487,16 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     } else {
         let (mut engine, adapter) = engine_on(gpu.as_ref(), &model, &prepared.input, opts.chunk)?;
         setup_time = t0.elapsed();
+        // a signal while the engine was set up: no step is taken
+        if let Some(why) = check() {
+            return Err(crate::error::Error::Signal(
+                format!(
+                    "stopped by {why} before the first step; {} is unchanged",
+                    out.target().display()
+                ),
+                signal_number(&why),
+            ));
+        }
         let (record, steps, why) = if stream {
             // counts only in memory; the spikes go to disk chunk by chunk
             let mut counts = SpikeRecord::with_capacity(net, 0)?;

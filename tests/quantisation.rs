@@ -96,7 +96,7 @@ fn impossible_projection_is_rejected() {
     let text = r#"
         [[population]]
         name = "a"
-        size = 4
+        size = 3000
         kind = "poisson"
         [[population]]
         name = "b"
@@ -107,8 +107,10 @@ fn impossible_projection_is_rejected() {
         pre = "a"
         post = "b"
         init = "constant"
-        weight = 1e9
+        weight = 1e6
     "#;
+    // (1e6, the largest weight a network file allows, times 3 000 pre
+    // neurons reaches 2^31)
     let model = Model::build(Network::from_toml_str(text, "t").unwrap(), 0).unwrap();
     let e = CpuEngine::new(&model)
         .err()

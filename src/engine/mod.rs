@@ -346,7 +346,7 @@ pub fn simulate_chunks(
 /// the `done` completed ones. `Ok(Err(e))` from it is an engine failure,
 /// which ends the loop with the steps before it; `Err` is returned as it is.
 /// `progress` hears the steps done after every chunk and `stop` is asked
-/// whether to end there (and before the first chunk). Returns the steps done and why the loop ended early.
+/// whether to end there. Returns the steps done and why the loop ended early.
 pub fn run_chunks(
     steps: usize,
     chunk: usize,
@@ -358,10 +358,6 @@ pub fn run_chunks(
         return Err(Error::Input("chunk size must be >= 1".into()));
     }
     let mut done = 0usize;
-    // a signal while the engine was set up: no step is taken
-    if let Some(reason) = stop() {
-        return Ok((0, Some(Stop::Signal(reason))));
-    }
     while done < steps {
         let n = chunk.min(steps - done);
         if let Err(e) = next(done, n)? {
