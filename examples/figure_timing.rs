@@ -27,6 +27,7 @@ fn main() {
             neurons: None,
             width: 1200,
             height: None,
+            title: nacc::figures::DEFAULT_TITLE.into(),
         };
         let t0 = Instant::now();
         write_all(

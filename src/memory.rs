@@ -358,6 +358,12 @@ pub fn estimate(
             .push(("plasticity: eligibility and traces".into(), plastic(false)));
     }
     let neurons = net.total_neurons();
+    if gpu.is_none() {
+        e.host.push((
+            "CPU engine: membranes, currents, sums and biases".into(),
+            trials * cpu_engine_state(net),
+        ));
+    }
     e.host.push((
         "spike record (1 bit/neuron/step) and counts".into(),
         trials * (SpikeRecord::bytes_needed(net, steps) as u64 + neurons * 4),
@@ -475,6 +481,33 @@ pub fn estimate(
         e.gpu = g;
     }
     e
+}
+
+/// Bytes of the CPU engine's own state (besides its fixed-point weights):
+/// per LIF neuron its membrane and current; per projection its sums and
+/// biases, `BLOCK_STEPS` rows of sums when it sums in blocks (dense from a
+/// Poisson population, or gathered by post), and one row of sums per
+/// thread when a sparse projection is scattered by several threads; per
+/// Poisson neuron its rate and threshold.
+fn cpu_engine_state(net: &Network) -> u64 {
+    use crate::engine::{BLOCK_MIN_SYNAPSES, BLOCK_STEPS, cpu, sums_in_blocks};
+    let threads = cpu::default_threads() as u64;
+    let neurons: u64 = net.populations.iter().map(|p| p.size as u64 * 8).sum();
+    let projections: u64 = (0..net.projections.len())
+        .map(|j| {
+            let p = &net.projections[j];
+            let n_post = net.populations[p.post].size as u64;
+            let rows = if sums_in_blocks(net, j, BLOCK_MIN_SYNAPSES) || cpu::gathers(net, j) {
+                1 + BLOCK_STEPS as u64
+            } else if !p.conn.is_dense() && net.synapses(j) >= cpu::PARALLEL_MIN_SYNAPSES as u64 {
+                1 + threads
+            } else {
+                1
+            };
+            (rows + 1) * n_post * 4
+        })
+        .sum();
+    neurons + projections
 }
 
 /// How the GPU engine will run a network.

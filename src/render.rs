@@ -30,11 +30,19 @@ pub struct RenderOptions {
     pub trial: Option<usize>,
 }
 
+/// A field of a run's `summary.json`, where it has one.
+fn summary_field(dir: &std::path::Path, field: &str) -> Option<serde_json::Value> {
+    let (f, len) = crate::files::open_regular(&dir.join("summary.json")).ok()?;
+    if len > crate::files::MAX_CONFIG_BYTES {
+        return None;
+    }
+    let s: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(f)).ok()?;
+    s.get(field).cloned()
+}
+
 /// The steps a run's `summary.json` says are complete, where it says.
 fn complete_steps(dir: &std::path::Path) -> Option<usize> {
-    let text = std::fs::read(dir.join("summary.json")).ok()?;
-    let s: serde_json::Value = serde_json::from_slice(&text).ok()?;
-    s["steps"].as_u64().map(|t| t as usize)
+    summary_field(dir, "steps")?.as_u64().map(|t| t as usize)
 }
 
 /// A time bound in steps: "N" steps or "Nms" milliseconds.
@@ -302,6 +310,9 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
         neurons,
         width,
         height: opts.height,
+        title: summary_field(dir, "network")
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_else(|| figures::DEFAULT_TITLE.to_string()),
     };
     let dopamine = net
         .dopamine

@@ -248,7 +248,13 @@ fn plan(opts: &RunOptions) -> Result<Planned> {
     });
     // a streamed run keeps only the spike counts
     let held = if stream { 0 } else { steps };
-    let estimate = crate::memory::estimate(&net, held, opts.chunk, plan, trials);
+    let mut estimate = crate::memory::estimate(&net, held, opts.chunk, plan, trials);
+    if !stream {
+        estimate.host.push((
+            "figures (canvases)".into(),
+            figures::canvas_bytes(&net, figures::DEFAULT_WIDTH),
+        ));
+    }
     let outputs = export::output_bytes(
         &net,
         steps,
@@ -594,6 +600,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
             neurons: None,
             width: figures::DEFAULT_WIDTH,
             height: None,
+            title: network_title(opts),
         };
         draw_figures(dir, &model, &record, &view, &learned)?;
     }
@@ -768,6 +775,7 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
         .collect();
     json!({
         "nacc_version": env!("CARGO_PKG_VERSION"),
+        "network": network_title(opts),
         "seed": o.model.seed,
         "steps": steps,
         "dt_ms": net.dt_ms,
@@ -800,6 +808,18 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
         "learning": o.preferences,
         "config": serde_json::to_value(net.to_raw()).unwrap_or_default(),
     })
+}
+
+/// The network's name in figures and summary.json: its file's name without
+/// `.toml`, or the built-in network's title.
+pub fn network_title(opts: &RunOptions) -> String {
+    match &opts.config {
+        Some(path) => path.file_stem().map_or_else(
+            || path.display().to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        ),
+        None => figures::DEFAULT_TITLE.to_string(),
+    }
 }
 
 /// The table printed after a run.

@@ -135,6 +135,7 @@ fn golden_density_raster() {
         neurons: None,
         width: 900,
         height: None,
+        title: nacc::figures::DEFAULT_TITLE.into(),
     };
     write_all(
         tmp.path(),
@@ -263,13 +264,24 @@ fn a_single_spike_in_a_large_raster_is_not_dropped() {
 fn rate_curve_in_hz() {
     // 10 neurons, neuron i spikes at every step when i < 4: 40% at dt 0.5 ms = 800 Hz
     let rec = record(10, 100, |_, i| i < 4);
-    let r = rate_curve(&rec, 0..100, 0..10, 30, 0.5);
-    assert_eq!(r.len(), 4); // 30, 30, 30, 10 steps
+    let r = rate_curve(&rec, 0..100, 0..10, 4, 0.5);
+    assert_eq!(r.len(), 4); // 25 steps each
     for x in r {
         assert!((x - 800.0).abs() < 1e-9, "{x}");
     }
-    let r = rate_curve(&rec, 0..100, 2..6, 100, 1.0);
+    let r = rate_curve(&rec, 0..100, 2..6, 1, 1.0);
     assert!((r[0] - 500.0).abs() < 1e-9);
+    // issue 15: no short bin at the end. 100 steps in 9 bins of 11 or 12;
+    // neurons 0..4 spike in the last 20 steps only: the last two bins,
+    // both (nearly) full length, show (nearly) the same rate
+    let late = record(10, 100, |t, i| i < 4 && t >= 80);
+    let r = rate_curve(&late, 0..100, 0..10, 9, 1.0);
+    let lens: Vec<usize> = (0..9)
+        .map(|k| nacc::figures::raster::bin_range(k, 9, 100).len())
+        .collect();
+    assert!(lens.iter().all(|&l| l == 11 || l == 12), "{lens:?}");
+    let last = r[8];
+    assert!((last - 400.0).abs() < 1e-9, "{r:?}");
 }
 
 #[test]
@@ -497,4 +509,77 @@ fn reward_figures_are_the_experiment() {
     let short = run(&["--steps", "3000"]);
     assert!(short.path().join("dopamine.png").is_file());
     golden("reward_seed0_3000.png", &short.path().join("nacc.png"));
+}
+
+/// Issue 15: nacc.png does not grow with the number of populations (10 000
+/// one-neuron populations once asked for a 10 GB canvas): past
+/// `MAX_COMBINED_HEIGHT` it shows the first populations that fit and says
+/// so; every population still gets its raster file, and --dry-run counts
+/// the canvases.
+#[test]
+fn many_populations_keep_nacc_png_bounded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut text = String::from("[[population]]\nname = \"in\"\nsize = 3\nkind = \"poisson\"\n");
+    for k in 0..200 {
+        text += &format!("[[population]]\nname = \"p{k}\"\nsize = 1\nkind = \"lif\"\n");
+    }
+    std::fs::write(d.join("many.toml"), text).unwrap();
+    let args = [
+        "run",
+        "--config",
+        "many.toml",
+        "--steps",
+        "50",
+        "--backend",
+        "cpu",
+        "--quiet",
+    ];
+    let o = Command::new(env!("CARGO_BIN_EXE_nacc"))
+        .args(args)
+        .arg("--dry-run")
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let dry = String::from_utf8_lossy(&o.stdout);
+    assert!(dry.contains("figures (canvases)"), "{dry}");
+    let o = Command::new(env!("CARGO_BIN_EXE_nacc"))
+        .args(args)
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let img = image::open(d.join("out/nacc.png")).unwrap();
+    assert!(
+        img.height() as i64 <= nacc::figures::MAX_COMBINED_HEIGHT,
+        "{}",
+        img.height()
+    );
+    assert!(
+        img.height() > 10_000,
+        "it uses the room it has: {}",
+        img.height()
+    );
+    assert!(d.join("out/raster_p199.png").is_file());
+    // and the layout says how many it shows
+    let layout = nacc::figures::Layout::new(&vec![1; 201], None, false, None);
+    assert!(layout.shown > 40 && layout.shown < 201, "{}", layout.shown);
+    assert_eq!(layout.total, img.height() as i64);
+    // with --height, the panels of those that fit share it exactly
+    let least = nacc::figures::Layout::min_height(true, true);
+    assert!(least > 200, "{least}");
+    for h in [least as u32, 900, 5000] {
+        let l = nacc::figures::Layout::new(&vec![1; 201], Some(100), true, Some(h));
+        assert_eq!(l.total, h as i64, "--height {h}");
+        assert!(l.shown >= 1 && l.raster_h.iter().all(|&x| x >= 10));
+    }
+    // a --height below that is an error naming it, not a figure of another size
+    let o = Command::new(env!("CARGO_BIN_EXE_nacc"))
+        .args(["render", "out", "--height", "200", "--out", "small"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--height = 200") && err.contains("at least"), "{err}");
 }

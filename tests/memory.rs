@@ -306,3 +306,82 @@ fn output_estimate_is_close_to_what_a_run_writes() {
         std::fs::remove_dir_all(tmp.path().join("o")).unwrap();
     }
 }
+
+/// Issue 15, item 6: the host estimate of `--dry-run` against the peak
+/// resident memory of the run itself (wait4's rusage of that one child), on
+/// networks whose neuron state dominates: a large LIF population summing
+/// in blocks, and a sparse projection into one.
+#[cfg(target_os = "linux")]
+#[test]
+fn host_estimate_is_within_10_percent_of_the_measured_peak() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let nets = [
+        (
+            "dense",
+            "size = 1\nkind = \"poisson\"",
+            "size = 8000000",
+            "",
+        ),
+        (
+            "sparse",
+            "size = 4000\nkind = \"poisson\"",
+            "size = 3000000",
+            "fixed_fan_in = 4\n",
+        ),
+    ];
+    for (name, input, big, conn) in nets {
+        let text = format!(
+            "[[population]]\nname = \"in\"\n{input}\n[[population]]\nname = \"big\"\n{big}\nkind = \"lif\"\n\
+             [[projection]]\nname = \"p\"\npre = \"in\"\npost = \"big\"\n{conn}"
+        );
+        std::fs::write(d.join(format!("{name}.toml")), text).unwrap();
+        let config = format!("{name}.toml");
+        let args = [
+            "run",
+            "--config",
+            &config,
+            "--backend",
+            "cpu",
+            "--steps",
+            "20",
+            "--no-weight-files",
+            "--quiet",
+            "--out",
+            name,
+        ];
+        let dry = std::process::Command::new(env!("CARGO_BIN_EXE_nacc"))
+            .args(args)
+            .arg("--dry-run")
+            .current_dir(d)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&dry.stdout);
+        // "host memory: 4.5 GiB (4812500020 bytes)"
+        let estimate: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("host memory: "))
+            .and_then(|l| l.split('(').nth(1))
+            .and_then(|l| l.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no estimate in {text}"));
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_nacc"))
+            .args(args)
+            .current_dir(d)
+            .spawn()
+            .unwrap();
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is valid, and wait4 fills it for the
+        // child just spawned (reaped here, not by Child::wait).
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+        assert_eq!(pid, child.id() as i32);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "{name}: {status}"
+        );
+        let peak = usage.ru_maxrss as u64 * 1024;
+        // the peak also holds the program itself (about 20 MB)
+        within_10_percent(name, estimate + (20 << 20), peak);
+    }
+}

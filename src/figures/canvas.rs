@@ -244,38 +244,56 @@ impl Canvas {
 /// Round tick values covering `[lo, hi]`: steps of 1, 2 or 5 x 10^k, about
 /// `target` of them.
 pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
-    if hi.is_nan() || lo.is_nan() || hi <= lo {
-        return vec![lo];
+    if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
+        return vec![lo].into_iter().filter(|x| x.is_finite()).collect();
     }
     let raw = (hi - lo) / target.max(1) as f64;
     let mag = 10f64.powf(raw.log10().floor());
+    // an axis too short or too long for f64's steps: its ends only
+    if !(raw.is_normal() && mag.is_normal()) {
+        return vec![lo, hi];
+    }
     // the round step nearest to the raw one (in ratio)
     let step = [1.0, 2.0, 5.0, 10.0]
         .iter()
         .map(|m| m * mag)
         .min_by(|a, b| (a / raw).ln().abs().total_cmp(&(b / raw).ln().abs()))
         .unwrap_or(mag);
-    let first = (lo / step).ceil() as i64;
-    let last = (hi / step + 1e-9).floor() as i64;
-    (first..=last).map(|k| k as f64 * step).collect()
+    let (first, last) = ((lo / step).ceil(), (hi / step + 1e-9).floor());
+    // the steps of an axis far from 0 (lo / step beyond 2^53) are not whole
+    if !(first.abs() < 1e15 && last.abs() < 1e15) || last - first > 4.0 * target.max(1) as f64 {
+        return vec![lo, hi];
+    }
+    (first as i64..=last as i64)
+        .map(|k| k as f64 * step)
+        .collect()
 }
 
 /// The smallest 1, 2 or 5 x 10^k that is >= `x` (x > 0), for an axis top.
 pub fn nice_ceil(x: f64) -> f64 {
-    if x.is_nan() || x <= 0.0 {
+    if !(x > 0.0 && x.is_finite()) {
         return 1.0;
     }
     let mag = 10f64.powf(x.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
+    let top = [1.0, 2.0, 5.0, 10.0]
         .iter()
         .map(|m| m * mag)
         .find(|s| *s >= x * (1.0 - 1e-12))
-        .unwrap_or(10.0 * mag)
+        .unwrap_or(10.0 * mag);
+    // beyond f64's powers of ten: x itself
+    if top.is_normal() && top >= x * (1.0 - 1e-12) {
+        top
+    } else {
+        x
+    }
 }
 
 /// A tick label: integers without decimals, else as few decimals as needed.
 pub fn tick_label(v: f64) -> String {
-    if (v - v.round()).abs() < 1e-9 {
+    if !(v.abs() < 1e15) || (v != 0.0 && v.abs() < 1e-3) {
+        // beyond what decimals show well
+        format!("{v:.3e}")
+    } else if (v - v.round()).abs() < 1e-9 {
         format!("{}", v.round() as i64)
     } else {
         let s = format!("{v:.3}");
@@ -301,6 +319,53 @@ mod tests {
         assert_eq!(nice_ceil(100.0), 100.0);
         assert_eq!(tick_label(0.5), "0.5");
         assert_eq!(tick_label(200.0), "200");
+    }
+
+    /// Issue 15: no axis, however short, long or far from 0, panics or
+    /// gives more than a few ticks, and every tick lies within it.
+    #[test]
+    fn ticks_of_extreme_axes_are_few_and_inside() {
+        let ends = [
+            0.0,
+            5e-324,
+            1e-300,
+            1e-12,
+            1e-3,
+            0.5,
+            1.0,
+            1000.0,
+            4.3e12,
+            1e15,
+            1e300,
+            f64::MAX,
+        ];
+        for &a in &ends {
+            for &b in &ends {
+                for (lo, hi) in [(a, b), (-b, a), (a, a + b), (a - b, a)] {
+                    for target in [0, 1, 5, 40] {
+                        let t = nice_ticks(lo, hi, target);
+                        assert!(t.len() <= 4 * target.max(1) + 2, "{lo} {hi}: {}", t.len());
+                        if hi > lo {
+                            let slack = (hi - lo) * 1e-6;
+                            assert!(
+                                t.iter().all(|x| *x >= lo - slack && *x <= hi + slack),
+                                "{lo}..{hi}: {t:?}"
+                            );
+                        }
+                        for x in t {
+                            assert!(!tick_label(x).is_empty());
+                        }
+                    }
+                }
+            }
+            let top = nice_ceil(a);
+            assert!(
+                top.is_finite() && top > 0.0 && (a == 0.0 || top >= a * 0.999),
+                "{a}: {top}"
+            );
+        }
+        assert_eq!(tick_label(4.3e15), "4.300e15");
+        assert_eq!(nice_ticks(f64::NAN, 1.0, 5), Vec::<f64>::new());
     }
 
     #[test]

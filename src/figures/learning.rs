@@ -164,7 +164,8 @@ pub fn diverging(v: f32) -> Color {
 }
 
 /// The change of a plastic projection's weights: `dw[post * n_pre + pre]`,
-/// post neurons on y, pre neurons on x, symmetric colour scale.
+/// pre neurons on y and post neurons on x (as the activity heatmap draws a
+/// projection), symmetric colour scale.
 #[allow(clippy::too_many_arguments)]
 pub fn draw_weight_change(
     c: &mut Canvas,
@@ -183,10 +184,10 @@ pub fn draw_weight_change(
     draw_cells(
         c,
         (x, y, w, h),
-        (n_post, n_pre),
-        |j, i| dw[j * n_pre + i],
+        (n_pre, n_post),
+        |i, j| dw[j * n_pre + i],
         |v| diverging(v * scale),
-        (&format!("{post} neuron"), &format!("{pre} neuron")),
+        (&format!("{pre} neuron"), &format!("{post} neuron")),
     );
     // colour bar, -max .. +max
     let (bx, bw) = (x + w + 24, 16);
@@ -202,10 +203,30 @@ pub fn draw_weight_change(
             (bx + bw + 6) as f64,
             yy as f64,
             11.0,
-            &format!("{label:.2e}"),
+            &change_label(label),
             BLACK,
             (Align::Start, Align::Center),
         );
+    }
+    c.text_vertical(
+        (bx + bw + 66) as f64,
+        (y + h / 2) as f64,
+        12.0,
+        "\u{394}w",
+        BLACK,
+    );
+}
+
+/// A colour bar's value: "0", or three significant digits.
+pub fn change_label(v: f32) -> String {
+    let a = v.abs();
+    if v == 0.0 {
+        "0".into()
+    } else if (1e-3..1e4).contains(&a) {
+        let digits = (2 - a.log10().floor() as i32).max(0) as usize;
+        format!("{v:.digits$}")
+    } else {
+        format!("{v:.2e}")
     }
 }
 
@@ -222,7 +243,7 @@ pub fn write_weight_change(
     let proj = &net.projections[j];
     let (pre, post) = (&net.populations[proj.pre], &net.populations[proj.post]);
     let dw: Vec<f32> = after.iter().zip(before).map(|(a, b)| a - b).collect();
-    let h = (post.size as i64 * 8).clamp(120, 320);
+    let h = (pre.size as i64 * 8).clamp(120, 320);
     let mut c = Canvas::new(DEFAULT_WIDTH, (panel_height(h) + 16) as u32);
     draw_weight_change(
         &mut c,
@@ -260,7 +281,8 @@ pub fn write_learning_curve(dir: &Path, net: &Network, rows: &[Presentation]) ->
     let per_pattern = rows.len().div_ceil(st.sequence.len()).max(1);
     // a running mean over `win` presentations of the same pattern
     let win = (per_pattern / 20).max(1);
-    for (k, &p) in shown.iter().enumerate() {
+    let mut panels = Vec::new();
+    for &p in &shown {
         let mut curves = Vec::new();
         for (pi, pat) in st.patterns.iter().enumerate() {
             let r: Vec<f64> = rows
@@ -281,10 +303,15 @@ pub fn write_learning_curve(dir: &Path, net: &Network, rows: &[Presentation]) ->
             let label = format!("{}{}", pat.name, if rewarded { " (rewarded)" } else { "" });
             curves.push((label, pts));
         }
-        let ymax = curves
-            .iter()
-            .flat_map(|c| c.1.iter().map(|p| p.1))
-            .fold(0.0, f64::max);
+        panels.push((p, curves));
+    }
+    // one y range for every panel, so that they compare at a glance
+    let ymax = panels
+        .iter()
+        .flat_map(|(_, curves)| curves.iter().flat_map(|c| c.1.iter().map(|p| p.1)))
+        .fold(0.0, f64::max);
+    for (k, (p, curves)) in panels.iter().enumerate() {
+        let p = *p;
         let series: Vec<Series> = curves
             .iter()
             .enumerate()

@@ -59,7 +59,12 @@ pub struct View {
     pub width: u32,
     /// Height of `nacc.png`; panels scale to fit. None: from the sizes.
     pub height: Option<u32>,
+    /// What `nacc.png` is titled: the network's name.
+    pub title: String,
 }
+
+/// The title of the built-in network's figures.
+pub const DEFAULT_TITLE: &str = "NAcc spiking network";
 
 pub const DEFAULT_WIDTH: u32 = 1200;
 const LEFT: i64 = 84;
@@ -91,6 +96,112 @@ fn neurons_of(view: &View, size: usize) -> Range<usize> {
     }
 }
 
+/// The tallest `nacc.png` drawn without `--height`: past it, the first
+/// populations that fit are drawn there (every one still has its own
+/// raster file), so that no canvas grows with the number of populations.
+pub const MAX_COMBINED_HEIGHT: i64 = 16_384;
+
+/// The heights of the parts of `nacc.png`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// Populations drawn in nacc.png: the first `shown`.
+    pub shown: usize,
+    /// Their plot heights (at least 10 px each).
+    pub raster_h: Vec<i64>,
+    /// The heatmap's plot height, when there is one.
+    pub heat_h: Option<i64>,
+    /// The height of nacc.png.
+    pub total: i64,
+}
+
+impl Layout {
+    /// Rasters of `sizes` neurons, a heatmap of `heat_pre` rows, a
+    /// dopamine panel: each plot as tall as its rows need (within its
+    /// bounds), or all scaled to make nacc.png `height` tall.
+    pub fn new(
+        sizes: &[usize],
+        heat_pre: Option<usize>,
+        dopamine: bool,
+        height: Option<u32>,
+    ) -> Layout {
+        const MIN: i64 = 10;
+        let natural: Vec<i64> = sizes.iter().map(|&n| plot_height(n, 150, 240)).collect();
+        let heat = heat_pre.map(|n| plot_height(n, 150, 300));
+        let fixed = |k: usize| {
+            TOP * 2
+                + HEADER_H
+                + (0..k)
+                    .map(|i| raster::panel_height(0, i + 1 == k))
+                    .sum::<i64>()
+                + heat.map_or(0, |_| heatmap::panel_height(0))
+                + if dopamine {
+                    learning::panel_height(learning::DOPAMINE_H)
+                } else {
+                    0
+                }
+        };
+        // the most populations that fit: at their natural heights within
+        // MAX_COMBINED_HEIGHT, or at 10 px within --height
+        let fits = |k: usize| match height {
+            None => {
+                fixed(k) + natural[..k].iter().sum::<i64>() + heat.unwrap_or(0)
+                    <= MAX_COMBINED_HEIGHT
+            }
+            Some(h) => fixed(k) + MIN * (k as i64 + heat.is_some() as i64) <= h as i64,
+        };
+        let mut shown = sizes.len().min(1);
+        while shown < sizes.len() && fits(shown + 1) {
+            shown += 1;
+        }
+        let mut raster_h = natural[..shown].to_vec();
+        let mut heat_h = heat;
+        let fixed = fixed(shown);
+        if let Some(h) = height {
+            let variable: i64 = raster_h.iter().sum::<i64>() + heat_h.unwrap_or(0);
+            let f = ((h as i64 - fixed) as f64 / variable.max(1) as f64).max(0.0);
+            for r in &mut raster_h {
+                *r = ((*r as f64 * f).round() as i64).max(MIN);
+            }
+            heat_h = heat_h.map(|x| ((x as f64 * f).round() as i64).max(MIN));
+            // rounding: the last plot takes up the difference
+            let short = h as i64 - (fixed + raster_h.iter().sum::<i64>() + heat_h.unwrap_or(0));
+            match (&mut heat_h, raster_h.last_mut()) {
+                (Some(x), _) | (None, Some(x)) => *x = (*x + short).max(MIN),
+                (None, None) => {}
+            }
+        }
+        let total = fixed + raster_h.iter().sum::<i64>() + heat_h.unwrap_or(0);
+        Layout {
+            shown,
+            raster_h,
+            heat_h,
+            total,
+        }
+    }
+
+    /// The least `--height` that holds one population's panel (and the
+    /// heatmap and dopamine panels when there are).
+    pub fn min_height(heat: bool, dopamine: bool) -> i64 {
+        let one = Layout::new(&[1], heat.then_some(1), dopamine, Some(0));
+        one.total - one.raster_h.iter().sum::<i64>() - one.heat_h.unwrap_or(0)
+            + 10 * (1 + heat as i64)
+    }
+}
+
+/// Bytes of the canvases a run's figures hold at once (nacc.png and one
+/// panel of its own, 3 bytes a pixel), for the memory estimate.
+pub fn canvas_bytes(net: &crate::config::Network, width: u32) -> u64 {
+    let sizes: Vec<usize> = net.populations.iter().map(|p| p.size).collect();
+    let heat = net
+        .projections
+        .iter()
+        .find(|p| net.populations[p.pre].is_poisson() && p.conn.is_dense())
+        .map(|p| net.populations[p.pre].size);
+    let layout = Layout::new(&sizes, heat, net.dopamine.is_some(), None);
+    let panel = raster::panel_height(240, true).max(heatmap::panel_height(300)) + 2 * TOP;
+    (layout.total + panel) as u64 * width as u64 * 3
+}
+
 /// Draws and writes `nacc.png`, `raster_<pop>.png` for every population and
 /// `heatmap_<proj>.png` for every projection given, and with `dopamine`
 /// (d(t) of every step from 0) its panel under the rasters and
@@ -118,36 +229,28 @@ pub fn write_all(
         .collect();
     let steps = view.steps.len();
 
-    // Plot heights, scaled to --height if given.
-    let mut raster_h: Vec<i64> = specs
-        .iter()
-        .map(|s| plot_height(s.neurons.len(), 150, 240))
-        .collect();
-    let mut heat_h = projs.first().map(|p| plot_height(p.n_pre, 150, 300));
-    let fixed = TOP * 2
-        + HEADER_H
-        + specs
-            .iter()
-            .enumerate()
-            .map(|(i, _)| raster::panel_height(0, i + 1 == specs.len()))
-            .sum::<i64>()
-        + heat_h.map_or(0, |_| heatmap::panel_height(0))
-        + dopamine.map_or(0, |_| learning::panel_height(learning::DOPAMINE_H));
+    let sizes: Vec<usize> = specs.iter().map(|s| s.neurons.len()).collect();
     if let Some(h) = view.height {
-        let variable: i64 = raster_h.iter().sum::<i64>() + heat_h.unwrap_or(0);
-        let f = ((h as i64 - fixed) as f64 / variable.max(1) as f64).max(0.1);
-        for r in &mut raster_h {
-            *r = ((*r as f64 * f).round() as i64).max(10);
-        }
-        heat_h = heat_h.map(|x| ((x as f64 * f).round() as i64).max(10));
-        // rounding: the last plot takes up the difference
-        let short = h as i64 - (fixed + raster_h.iter().sum::<i64>() + heat_h.unwrap_or(0));
-        match (&mut heat_h, raster_h.last_mut()) {
-            (Some(x), _) | (None, Some(x)) => *x = (*x + short).max(10),
-            (None, None) => {}
+        let least = Layout::min_height(!projs.is_empty(), dopamine.is_some());
+        if (h as i64) < least {
+            return Err(crate::error::bad_value(
+                "--height",
+                h,
+                format!("too small: nacc.png's panels need at least {least} pixels"),
+            ));
         }
     }
-    let total = fixed + raster_h.iter().sum::<i64>() + heat_h.unwrap_or(0);
+    let Layout {
+        shown,
+        raster_h,
+        heat_h,
+        total,
+    } = Layout::new(
+        &sizes,
+        projs.first().map(|p| p.n_pre),
+        dopamine.is_some(),
+        view.height,
+    );
 
     // the heatmaps, binned to the pixels they are drawn in
     let heat_plot = (heatmap::plot_width(plot_w), heat_h.unwrap_or(300));
@@ -179,8 +282,13 @@ pub fn write_all(
 
     let mut written = Vec::new();
     let mut fig = Canvas::new(width as u32, total as u32);
+    let more = match specs.len() - shown {
+        0 => String::new(),
+        n => format!(" (the first {shown} populations; {n} more in their raster_<pop>.png)"),
+    };
     let header = format!(
-        "NAcc spiking network: steps {}..{} ({} ms at dt = {} ms)",
+        "{}: steps {}..{} ({} ms at dt = {} ms){more}",
+        view.title,
         view.steps.start,
         view.steps.end,
         canvas::tick_label(steps as f64 * dt_ms),
@@ -195,10 +303,17 @@ pub fn write_all(
         (Align::Start, Align::Start),
     );
     let mut y = TOP + HEADER_H;
-    for (i, (s, &h)) in specs.iter().zip(&raster_h).enumerate() {
-        let last = i + 1 == specs.len();
-        raster::draw_panel(&mut fig, s, LEFT, y, plot_w, h, last);
-        y += raster::panel_height(h, last);
+    for (i, s) in specs.iter().enumerate() {
+        // in nacc.png, the first `shown`; each on its own
+        let h = raster_h
+            .get(i)
+            .copied()
+            .unwrap_or_else(|| plot_height(s.neurons.len(), 150, 240));
+        if i < shown {
+            let last = i + 1 == shown;
+            raster::draw_panel(&mut fig, s, LEFT, y, plot_w, h, last);
+            y += raster::panel_height(h, last);
+        }
         // each raster also on its own, with its own time-axis label
         let mut one = Canvas::new(
             width as u32,

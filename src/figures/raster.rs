@@ -78,31 +78,34 @@ pub fn shade(fraction: f32) -> u8 {
     }
 }
 
-/// Population rate in Hz per bin of `bin` steps (the last bin may be shorter).
+/// Population rate in Hz in `bins` bins of the window's steps, as equal
+/// as can be (their lengths differ by at most one step, see [`bin_range`]):
+/// no short bin at the end.
 pub fn rate_curve(
     rec: &PopRecord,
     steps: Range<usize>,
     neurons: Range<usize>,
-    bin: usize,
+    bins: usize,
     dt_ms: f64,
 ) -> Vec<f64> {
-    let mut out = Vec::new();
-    let mut t = steps.start;
-    while t < steps.end {
-        let end = (t + bin).min(steps.end);
-        let spikes: u64 = (t..end)
-            .map(|s| {
-                count_range(
-                    &rec.bits[s * rec.words_per_step..][..rec.words_per_step],
-                    neurons.start,
-                    neurons.end,
-                ) as u64
-            })
-            .sum();
-        out.push(spikes as f64 / (neurons.len() as f64 * (end - t) as f64 * dt_ms * 1e-3));
-        t = end;
-    }
-    out
+    let bins = bins.clamp(1, steps.len().max(1));
+    (0..bins)
+        .map(|k| {
+            let r = bin_range(k, bins, steps.len());
+            let spikes: u64 = r
+                .clone()
+                .map(|t| {
+                    let s = steps.start + t;
+                    count_range(
+                        &rec.bits[s * rec.words_per_step..][..rec.words_per_step],
+                        neurons.start,
+                        neurons.end,
+                    ) as u64
+                })
+                .sum();
+            spikes as f64 / (neurons.len() as f64 * r.len() as f64 * dt_ms * 1e-3)
+        })
+        .collect()
 }
 
 /// Where a panel's plot area lies on the canvas.
@@ -250,12 +253,14 @@ pub fn draw_panel(
         w: width,
         h: RATE_H,
     };
+    // about one bin per 4 pixels, all of (nearly) one length
     let bin = nt.div_ceil((area.w as usize / 4).max(1)).max(1);
+    let bins = nt.div_ceil(bin);
     let rates = rate_curve(
         spec.rec,
         spec.steps.clone(),
         spec.neurons.clone(),
-        bin,
+        bins,
         spec.dt_ms,
     );
     let ymax = nice_ceil(rates.iter().cloned().fold(0.0, f64::max));
@@ -267,7 +272,8 @@ pub fn draw_panel(
         image::Rgb([248, 249, 252]),
     );
     let point = |k: usize, r: f64| {
-        let t_mid = (k * bin) as f64 + (bin.min(nt - k * bin)) as f64 / 2.0;
+        let b = bin_range(k, bins, nt);
+        let t_mid = (b.start + b.end) as f64 / 2.0;
         (
             ra.x as f64 + t_mid / nt as f64 * ra.w as f64,
             (ra.y + ra.h) as f64 - r / ymax * (ra.h - 2) as f64 - 1.0,
@@ -286,7 +292,16 @@ pub fn draw_panel(
         c.y_tick(ra.x, y, &tick_label(v));
     }
     c.y_label(ra.x, ra.y + ra.h / 2, "rate (Hz)");
-    let note = format!("bins of {} ms", tick_label(bin as f64 * spec.dt_ms));
+    let (short, long) = (nt / bins, nt.div_ceil(bins));
+    let note = if short == long {
+        format!("bins of {} ms", tick_label(long as f64 * spec.dt_ms))
+    } else {
+        format!(
+            "bins of {}-{} ms",
+            tick_label(short as f64 * spec.dt_ms),
+            tick_label(long as f64 * spec.dt_ms)
+        )
+    };
     let nw = Canvas::text_width(11.0, &note).ceil() as i64;
     c.fill_rect(
         ra.x + ra.w - nw - 6,
