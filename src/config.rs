@@ -188,7 +188,7 @@ pub struct RawPopulation {
     pub size: i64,
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate: Option<[f32; 2]>,
+    pub rate: Option<Vec<f32>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beta: Option<f32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -366,7 +366,7 @@ impl Network {
                 match p.kind {
                     PopKind::Poisson { rate_lo, rate_hi } => {
                         r.kind = "poisson".into();
-                        r.rate = Some([rate_lo, rate_hi]);
+                        r.rate = Some(vec![rate_lo, rate_hi]);
                     }
                     PopKind::Lif(l) => {
                         r.kind = "lif".into();
@@ -434,7 +434,7 @@ impl Network {
                 .map(|p| RawPattern {
                     name: p.name.clone(),
                     neurons: [p.neurons.start as i64, p.neurons.end as i64],
-                    rate: p.rate,
+                    rate: p.rate.clone(),
                 })
                 .collect(),
         });
@@ -633,7 +633,17 @@ fn validate_population(i: usize, rp: &RawPopulation, earlier: &[Population]) -> 
                     )));
                 }
             }
-            let [lo, hi] = rp.rate.unwrap_or([0.1, 0.5]);
+            let [lo, hi] = match rp.rate.as_deref() {
+                None => [0.1, 0.5],
+                Some(&[lo, hi]) => [lo, hi],
+                Some(other) => {
+                    return Err(bad_value(
+                        f("rate"),
+                        format!("{other:?}"),
+                        "must be two numbers [lo, hi]: each neuron's rate is drawn uniformly between them",
+                    ));
+                }
+            };
             check_unit_interval(&f("rate[0]"), lo)?;
             check_unit_interval(&f("rate[1]"), hi)?;
             if lo > hi {

@@ -185,12 +185,44 @@ pub struct RawStimulus {
     pub patterns: Vec<RawPattern>,
 }
 
+/// A pair `[a, b]`: a list of any other length is an error (a fixed-size
+/// array alone would drop a third value without a word).
+fn exactly_two<'de, D, T>(d: D) -> std::result::Result<[T; 2], D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let v: Vec<T> = Vec::deserialize(d)?;
+    let n = v.len();
+    <[T; 2]>::try_from(v)
+        .map_err(|_| serde::de::Error::custom(format!("expected a pair [a, b], found {n} values")))
+}
+
+/// A list of pairs, each as [`exactly_two`].
+fn pairs<'de, D>(d: D) -> std::result::Result<Vec<[f64; 2]>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let v: Vec<Vec<f64>> = Vec::deserialize(d)?;
+    v.into_iter()
+        .map(|p| {
+            let n = p.len();
+            <[f64; 2]>::try_from(p).map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "expected [time_ms, amount] pairs, found one of {n} values"
+                ))
+            })
+        })
+        .collect()
+}
+
 /// `[[stimulus.pattern]]`
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPattern {
     pub name: String,
     /// First and one-past-last neuron.
+    #[serde(deserialize_with = "exactly_two")]
     pub neurons: [i64; 2],
     pub rate: f32,
 }
@@ -201,7 +233,11 @@ pub struct RawPattern {
 pub struct RawDopamine {
     pub tau_ms: f64,
     /// `[time_ms, amount]` pairs.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "pairs"
+    )]
     pub rewards: Vec<[f64; 2]>,
     #[serde(default, rename = "rule", skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RawRewardRule>,

@@ -406,3 +406,30 @@ fn a_reward_rule_needs_a_stimulus() {
         &["dopamine.rule[0].pattern", "\"A\"", "[stimulus]"],
     );
 }
+
+/// Issue 15: a pair given three values (a rate range, a pattern's neurons,
+/// a reward) is an error, not silently cut to two.
+#[test]
+fn pairs_given_more_or_fewer_values_are_errors() {
+    let m = error_with("rate = [0.1, 0.5]", "rate = [0.1, 0.5, 0.7]");
+    assert_names(
+        &m,
+        &[
+            "population `input` field `rate`",
+            "[0.1, 0.5, 0.7]",
+            "two numbers",
+        ],
+    );
+    let m = error_with("rate = [0.1, 0.5]", "rate = [0.1]");
+    assert_names(&m, &["field `rate`", "two numbers"]);
+    let m = reward_error_with("neurons = [0, 25]", "neurons = [0, 25, 40]");
+    assert_names(
+        &m,
+        &["line", "neurons", "expected a pair [a, b], found 3 values"],
+    );
+    let m = reward_error_with(
+        "tau_ms = 100.0",
+        "tau_ms = 100.0\nrewards = [[100.0, 1.0, 3.0]]",
+    );
+    assert_names(&m, &["rewards", "found one of 3 values"]);
+}

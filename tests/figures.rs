@@ -581,5 +581,8 @@ fn many_populations_keep_nacc_png_bounded() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("--height = 200") && err.contains("at least"), "{err}");
+    assert!(
+        err.contains("--height = 200") && err.contains("at least"),
+        "{err}"
+    );
 }
