@@ -171,6 +171,11 @@ fn resolve(opts: &RunOptions) -> Result<(Network, Option<InputSource>, usize)> {
     Ok((net, given.map(|g| g.0), steps as usize))
 }
 
+/// The chunk a run of `steps` steps uses: --chunk, no longer than the run.
+fn chunk_of(opts: &RunOptions, steps: usize) -> usize {
+    opts.chunk.min(steps).max(1)
+}
+
 /// `--trials N` (N > 1) needs a network without plasticity and input
 /// drawn from the seeds (not `given`).
 fn check_trials(net: &Network, trials: usize, given: bool) -> Result<()> {
@@ -241,14 +246,14 @@ fn plan(opts: &RunOptions) -> Result<Planned> {
             c,
             &net,
             given.is_none(),
-            opts.chunk,
+            chunk_of(opts, steps),
             trials,
             GpuOptions::default(),
         )
     });
     // a streamed run keeps only the spike counts
     let held = if stream { 0 } else { steps };
-    let mut estimate = crate::memory::estimate(&net, held, opts.chunk, plan, trials);
+    let mut estimate = crate::memory::estimate(&net, held, chunk_of(opts, steps), plan, trials);
     if !stream {
         estimate.host.push((
             "figures (canvases)".into(),
@@ -483,7 +488,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
             &model,
             opts.trials,
             prepared.steps,
-            opts.chunk,
+            chunk_of(opts, prepared.steps),
             |done| bar.update(done as u64),
             &check,
         )?;
@@ -491,7 +496,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         setup_time = r.setup;
         (r.records, steps, r.stopped, r.engine, r.adapter)
     } else {
-        let (mut engine, adapter) = engine_on(gpu.as_ref(), &model, &prepared.input, opts.chunk)?;
+        let (mut engine, adapter) = engine_on(gpu.as_ref(), &model, &prepared.input, chunk_of(opts, prepared.steps))?;
         setup_time = t0.elapsed();
         // a signal while the engine was set up: no step is taken
         if let Some(why) = check() {
@@ -513,7 +518,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
                 net,
                 &prepared.input,
                 prepared.steps,
-                opts.chunk,
+                chunk_of(opts, prepared.steps),
                 &mut |c| {
                     counts.count(c);
                     let rows: Vec<&[u32]> = c.bits.iter().map(|b| &b[..]).collect();
@@ -536,7 +541,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
                 net,
                 &prepared.input,
                 prepared.steps,
-                opts.chunk,
+                chunk_of(opts, prepared.steps),
                 |done| bar.update(done as u64),
                 &check,
             )?;
@@ -783,7 +788,7 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
         "backend_requested": opts.backend.as_str(),
         "engine": o.engine,
         "adapter": o.adapter,
-        "chunk_steps": opts.chunk,
+        "chunk_steps": chunk_of(opts, o.steps_requested),
         "weights_from": opts.weights.as_ref().map(|p| p.display().to_string()),
         "input_spikes_from": opts.input_spikes.as_ref().map(|p| p.display().to_string()),
         "scale": opts.scale,
@@ -926,12 +931,12 @@ pub fn compare(opts: &RunOptions) -> Result<crate::compare::Report> {
         &ctx,
         &net,
         given.is_none(),
-        opts.chunk,
+        chunk_of(opts, steps),
         1,
         GpuOptions::default(),
     );
     crate::memory::check_fits(
-        &crate::memory::estimate_both(&net, opts.chunk, plan),
+        &crate::memory::estimate_both(&net, chunk_of(opts, steps), plan),
         ctx.is_software(),
         host_available(),
         ctx.hardware_memory(),
@@ -942,7 +947,7 @@ pub fn compare(opts: &RunOptions) -> Result<crate::compare::Report> {
         &prepared.model,
         &prepared.input,
         prepared.steps,
-        opts.chunk,
+        chunk_of(opts, steps),
         GpuOptions::default(),
     )
 }

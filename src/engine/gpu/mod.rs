@@ -633,12 +633,14 @@ fn kernel(
     (layout, pipeline)
 }
 
-/// Steps a chunk may hold on the GPU for rows of `row_words` words.
-fn capacity_for(row_words: usize, chunk: usize) -> usize {
-    chunk.clamp(
-        1,
-        (MAX_CHUNK_BYTES / (row_words as u64 * 4).max(1)).max(1) as usize,
-    )
+/// Steps a chunk may hold on the GPU for rows of `row_words` words, in one
+/// binding of at most `max_binding` bytes (with the carried row): a larger
+/// --chunk only means fewer readbacks, so it is taken down to that, which
+/// changes no value.
+fn capacity_for(row_words: usize, chunk: usize, max_binding: u64) -> usize {
+    let row = (row_words as u64 * 4).max(1);
+    let most = (MAX_CHUNK_BYTES.min(max_binding) / row).saturating_sub(1).max(1);
+    chunk.clamp(1, most as usize)
 }
 
 /// Bytes one storage binding may hold: the adapter's limit, or less when
@@ -851,8 +853,19 @@ impl GpuEngine {
                 "this engine runs {most}, {trials} asked: trials side by side need the input drawn on the GPU, the fused kernel or the block schedule (no plasticity), and every trial's spike rows, sums and membranes in one binding of {max_binding} bytes"
             )));
         }
+        if spikes_bytes > max_binding {
+            // the one buffer that grows with --chunk
+            let most = (max_binding / (trials as u64 * row_bytes)).saturating_sub(1).max(1);
+            return Err(crate::error::bad_value(
+                "--chunk",
+                capacity,
+                format!(
+                    "the spike rows of a chunk of {capacity} steps need {spikes_bytes} bytes in one GPU buffer, above the limit of {max_binding} bytes of {}; this network takes at most --chunk {most} on it",
+                    ctx.info.name
+                ),
+            ));
+        }
         for (what, bytes) in [
-            ("the spike rows of one chunk", spikes_bytes),
             ("the membranes", trials as u64 * lay.v_len as u64 * 4),
             ("the synaptic sums", trials as u64 * lay.acc_len as u64 * 4),
         ] {
@@ -1315,7 +1328,7 @@ impl GpuEngine {
             _ => trials > 1,
         };
         let mut plan = crate::memory::GpuPlan {
-            capacity: capacity_for(net.row_words(), chunk),
+            capacity: capacity_for(net.row_words(), chunk, max_binding(&ctx.limits, &opts)),
             fused: opts
                 .fused
                 .unwrap_or_else(|| wanted && GpuEngine::fusable(ctx, net, &opts)),
