@@ -29,8 +29,9 @@ pub fn prepare_out_dir(dir: &Path) -> Result<()> {
 
 /// Bytes a run's outputs take on disk, about: the spike files (`trials` x
 /// `steps` rows, a byte a neuron, or 8 neurons a byte when `packed`), the
-/// weight files (only the learned ones without `weight_files`), and 8 MB
-/// for the figures, `summary.json` and `config.toml`.
+/// weight files (only the learned ones without `weight_files`), the figures
+/// ([`crate::figures::png_bytes`]), and 16 KiB for `summary.json` and
+/// `config.toml`.
 pub fn output_bytes(
     net: &Network,
     steps: usize,
@@ -57,7 +58,7 @@ pub fn output_bytes(
             copies * w + if p.bias { n_post * 4 } else { 0 }
         })
         .sum();
-    spikes + weights + (8 << 20)
+    spikes + weights + crate::figures::png_bytes(net, crate::figures::DEFAULT_WIDTH) + (16 << 10)
 }
 
 /// Free bytes on the disk that holds `dir` (or, before it exists, its
@@ -105,6 +106,10 @@ fn free_space(path: &Path) -> Option<u64> {
         }
         s.assume_init()
     };
+    // a file system of no blocks (procfs, sysfs) says nothing of space
+    if s.f_blocks == 0 {
+        return None;
+    }
     Some(s.f_bavail as u64 * s.f_frsize as u64)
 }
 

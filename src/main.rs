@@ -39,8 +39,13 @@ fn main() -> ExitCode {
 fn run(args: &RunArgs) -> nacc::Result<ExitCode> {
     let mut opts = args.to_options();
     if args.dry_run {
-        say(&nacc::run::dry_run(&opts)?);
-        return Ok(ExitCode::SUCCESS);
+        let dry = nacc::run::dry_run(&opts)?;
+        say(&dry.text);
+        return Ok(if dry.fits {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(nacc::run::DOES_NOT_FIT)
+        });
     }
     (opts.stop, opts.exit_at_once) = stop_on_signals();
     let outcome = nacc::run::run(&opts)?;

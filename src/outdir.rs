@@ -114,12 +114,18 @@ impl OutDir {
         Ok(open)
     }
 
-    /// The checks of [`OutDir::open`] that change nothing: whether `out`
+    /// The checks of [`OutDir::open`], leaving nothing behind: whether `out`
     /// could be used and is free now (a run calls it before building its
     /// network, and opens the out dir only when it is built).
     pub fn precheck(out: &Path) -> Result<()> {
         let target = resolve(out)?;
         if !target.is_dir() {
+            // where its parent exists, it can be made (and is removed again)
+            if target.parent().is_some_and(Path::is_dir) {
+                std::fs::create_dir(&target)
+                    .map_err(|e| out_error(out, format!("cannot create it ({e})")))?;
+                let _ = std::fs::remove_dir(&target);
+            }
             return Ok(());
         }
         check_only_nacc_files(out, &target)?;

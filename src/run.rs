@@ -279,9 +279,20 @@ fn plan(opts: &RunOptions) -> Result<Planned> {
     })
 }
 
+/// What `--dry-run` found: its report, and whether the run fits this
+/// machine's memory, GPU and disk (`nacc run --dry-run` exits
+/// [`DOES_NOT_FIT`] when it does not).
+pub struct DryRun {
+    pub text: String,
+    pub fits: bool,
+}
+
+/// The exit code of `nacc run --dry-run` for a run that would not fit.
+pub const DOES_NOT_FIT: u8 = 3;
+
 /// `--dry-run`: the memory the run would need, on the backend it would use,
 /// computed from the network alone, and whether this machine has it.
-pub fn dry_run(opts: &RunOptions) -> Result<String> {
+pub fn dry_run(opts: &RunOptions) -> Result<DryRun> {
     let planned = plan(opts)?;
     let software_gpu = planned.software_gpu();
     let gpu_memory = planned
@@ -298,6 +309,7 @@ pub fn dry_run(opts: &RunOptions) -> Result<String> {
         outputs,
         ..
     } = planned;
+    let mut fits = true;
     let mut s = format!(
         "{} neurons, {} synapses, {steps} steps, on {}\n",
         net.total_neurons(),
@@ -321,6 +333,7 @@ pub fn dry_run(opts: &RunOptions) -> Result<String> {
     }
     if let Some(available) = host_available() {
         let needed = crate::memory::host_needed(&e, software_gpu);
+        fits &= needed <= available;
         let what = if software_gpu {
             "host memory (the software GPU's buffers included)"
         } else {
@@ -334,6 +347,7 @@ pub fn dry_run(opts: &RunOptions) -> Result<String> {
         );
     }
     if let Some(free) = export::disk_available(&opts.out) {
+        fits &= outputs <= free;
         s += &format!(
             "outputs: about {} on disk, {} free for {}: {}\n",
             crate::memory::human(outputs),
@@ -344,6 +358,7 @@ pub fn dry_run(opts: &RunOptions) -> Result<String> {
     }
     if let Some(m) = gpu_memory {
         let device = m.usable();
+        fits &= e.gpu_bytes() <= device;
         s += &format!(
             "GPU memory: {} needed, {}: {}\n",
             crate::memory::human(e.gpu_bytes()),
@@ -351,7 +366,7 @@ pub fn dry_run(opts: &RunOptions) -> Result<String> {
             crate::memory::verdict(e.gpu_bytes() <= device),
         );
     }
-    Ok(s)
+    Ok(DryRun { text: s, fits })
 }
 
 /// The GPU engine on `gpu`, or the CPU engine when there is none, with the
@@ -496,7 +511,12 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         setup_time = r.setup;
         (r.records, steps, r.stopped, r.engine, r.adapter)
     } else {
-        let (mut engine, adapter) = engine_on(gpu.as_ref(), &model, &prepared.input, chunk_of(opts, prepared.steps))?;
+        let (mut engine, adapter) = engine_on(
+            gpu.as_ref(),
+            &model,
+            &prepared.input,
+            chunk_of(opts, prepared.steps),
+        )?;
         setup_time = t0.elapsed();
         // a signal while the engine was set up: no step is taken
         if let Some(why) = check() {

@@ -202,6 +202,56 @@ pub fn canvas_bytes(net: &crate::config::Network, width: u32) -> u64 {
     (layout.total + panel) as u64 * width as u64 * 3
 }
 
+/// Bytes of the PNG files a run writes, about: every figure's pixels (3
+/// bytes each) over [`PNG_RATIO`], the compression measured on nacc's
+/// figures (mostly white, a few colours).
+pub fn png_bytes(net: &crate::config::Network, width: u32) -> u64 {
+    let sizes: Vec<usize> = net.populations.iter().map(|p| p.size).collect();
+    let poisson_dense: Vec<usize> = net
+        .projections
+        .iter()
+        .filter(|p| net.populations[p.pre].is_poisson() && p.conn.is_dense())
+        .map(|p| net.populations[p.pre].size)
+        .collect();
+    let combined = Layout::new(
+        &sizes,
+        poisson_dense.first().copied(),
+        net.dopamine.is_some(),
+        None,
+    )
+    .total;
+    let rasters: i64 = sizes
+        .iter()
+        .map(|&n| raster::panel_height(plot_height(n, 150, 240), true) + 2 * TOP)
+        .sum();
+    let heatmaps: i64 = poisson_dense
+        .iter()
+        .map(|&n| heatmap::panel_height(plot_height(n, 150, 300)) + 2 * TOP)
+        .sum();
+    let learning: i64 = net
+        .projections
+        .iter()
+        .filter(|p| p.plasticity.is_some())
+        .map(|p| {
+            learning::panel_height((net.populations[p.pre].size as i64 * 8).clamp(120, 320)) + 16
+        })
+        .sum::<i64>()
+        + net.dopamine.as_ref().map_or(0, |_| {
+            learning::panel_height(learning::DOPAMINE_H) + 2 * TOP
+        })
+        + net.stimulus.as_ref().map_or(0, |_| {
+            let shown = net.populations.iter().filter(|p| !p.is_poisson()).count() as i64;
+            learning::panel_height(160) * shown + 16
+        });
+    let rows = (combined + rasters + heatmaps + learning) as u64;
+    rows * width as u64 * 3 / PNG_RATIO
+}
+
+/// Raw pixel bytes over PNG bytes of nacc's figures, about (measured on the
+/// default, reward and --scale 20 runs: 2.7 to 12; noisy rasters compress
+/// least, and the disk check had better count high).
+pub const PNG_RATIO: u64 = 2;
+
 /// Draws and writes `nacc.png`, `raster_<pop>.png` for every population and
 /// `heatmap_<proj>.png` for every projection given, and with `dopamine`
 /// (d(t) of every step from 0) its panel under the rasters and

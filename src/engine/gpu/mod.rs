@@ -639,7 +639,9 @@ fn kernel(
 /// changes no value.
 fn capacity_for(row_words: usize, chunk: usize, max_binding: u64) -> usize {
     let row = (row_words as u64 * 4).max(1);
-    let most = (MAX_CHUNK_BYTES.min(max_binding) / row).saturating_sub(1).max(1);
+    let most = (MAX_CHUNK_BYTES.min(max_binding) / row)
+        .saturating_sub(1)
+        .max(1);
     chunk.clamp(1, most as usize)
 }
 
@@ -855,7 +857,9 @@ impl GpuEngine {
         }
         if spikes_bytes > max_binding {
             // the one buffer that grows with --chunk
-            let most = (max_binding / (trials as u64 * row_bytes)).saturating_sub(1).max(1);
+            let most = (max_binding / (trials as u64 * row_bytes))
+                .saturating_sub(1)
+                .max(1);
             return Err(crate::error::bad_value(
                 "--chunk",
                 capacity,
