@@ -96,6 +96,33 @@ impl RenderArgs {
     }
 }
 
+/// A whole number of at least `min`, with a message saying so (clap's own
+/// says "invalid digit found in string" for "-5").
+fn whole_at_least<T: std::str::FromStr + TryFrom<u64>>(text: &str, min: u64) -> Result<T, String> {
+    let rule = if min == 0 {
+        "must be a whole number >= 0".to_string()
+    } else {
+        format!("must be a whole number >= {min}")
+    };
+    let v: u64 = text.trim().parse().map_err(|_| rule.clone())?;
+    if v < min {
+        return Err(rule);
+    }
+    T::try_from(v).map_err(|_| format!("{rule}, at most {}", u64::MAX))
+}
+
+fn at_least_1_u64(text: &str) -> Result<u64, String> {
+    whole_at_least(text, 1)
+}
+
+fn at_least_1(text: &str) -> Result<usize, String> {
+    whole_at_least(text, 1)
+}
+
+fn any_u64(text: &str) -> Result<u64, String> {
+    whole_at_least(text, 0)
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum BackendArg {
     /// A hardware GPU when wgpu finds one, else the CPU engine.
@@ -110,14 +137,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Steps to simulate (1 step = dt_ms); default 1000, or T of --input-spikes.
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_1_u64)]
     pub steps: Option<u64>,
     /// Seed of weights, biases, input rates and input spikes.
     #[arg(
         long,
         value_name = "S",
         default_value_t = 0,
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = any_u64
     )]
     pub seed: u64,
     /// Multiply every population size by K.
@@ -125,7 +153,8 @@ pub struct RunArgs {
         long,
         value_name = "K",
         default_value_t = 1,
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = at_least_1_u64
     )]
     pub scale: u64,
     /// Directory for the outputs (created if needed).
@@ -148,7 +177,8 @@ pub struct RunArgs {
         long,
         value_name = "N",
         default_value_t = 1,
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = at_least_1
     )]
     pub trials: usize,
     /// Write spikes_*.npy chunk by chunk (valid after every chunk, memory
@@ -171,7 +201,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Steps per engine chunk (spikes are handed back once per chunk).
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_CHUNK, allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CHUNK, allow_negative_numbers = true, value_parser = at_least_1)]
     pub chunk: usize,
 }
 

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     quiet_wayland();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let result = match cli.command {
         Some(Command::Run(args)) => run(&args),
         None => run(&RunArgs::default()),
@@ -65,6 +68,12 @@ fn run(args: &RunArgs) -> nacc::Result<ExitCode> {
         );
         return Ok(ExitCode::from(nacc::run::signal_exit_code(why)));
     }
+    if outcome.streamed && !opts.quiet {
+        eprintln!(
+            "nacc: the spikes were streamed to disk, so no figures were drawn: nacc render {} draws them",
+            opts.out.display()
+        );
+    }
     if !opts.quiet {
         say(&nacc::run::table(&outcome));
         say(&format!(
@@ -82,7 +91,39 @@ fn run(args: &RunArgs) -> nacc::Result<ExitCode> {
 }
 
 fn compare(args: &RunArgs) -> nacc::Result<ExitCode> {
-    let report = nacc::run::compare(&args.to_options())?;
+    // a comparison writes nothing and runs both engines: the options that
+    // choose an engine or shape outputs have nothing to act on
+    let defaults = RunArgs::default();
+    for (flag, given) in [
+        ("--out", args.out != defaults.out),
+        ("--stream", args.stream),
+        ("--packed-spikes", args.packed_spikes),
+        ("--no-weight-files", args.no_weight_files),
+        (
+            "--backend",
+            !matches!(args.backend, nacc::cli::BackendArg::Auto),
+        ),
+    ] {
+        if given {
+            return Err(nacc::Error::Input(format!(
+                "{flag}: nacc compare runs both engines and writes no files, so it takes no {flag}; use it with nacc run"
+            )));
+        }
+    }
+    let opts = args.to_options();
+    if args.dry_run {
+        say(&nacc::run::compare_dry_run(&opts)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = nacc::run::compare(&opts)?;
+    if args.quiet {
+        // the exit code alone says it
+        return Ok(if report.identical() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
     say(&report.render());
     Ok(if report.identical() {
         ExitCode::SUCCESS
@@ -123,6 +164,24 @@ fn bench(args: &nacc::cli::BenchArgs) -> nacc::Result<ExitCode> {
 fn devices() -> nacc::Result<ExitCode> {
     say(&nacc::run::devices());
     Ok(ExitCode::SUCCESS)
+}
+
+/// A command line clap cannot parse: its message, with a hint when a run's
+/// options came without `run` (`nacc --config x.toml`), exit 2.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let code = e.exit_code();
+    let _ = e.print();
+    if e.kind() == ErrorKind::UnknownArgument {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        if args.first().is_some_and(|a| a.starts_with("--")) {
+            eprintln!(
+                "hint: the options of a run come after the command: nacc run {}",
+                args.join(" ")
+            );
+        }
+    }
+    ExitCode::from(code as u8)
 }
 
 /// On a headless Linux machine, Mesa's Vulkan drivers load libwayland, which

@@ -145,6 +145,15 @@ fn resolve(opts: &RunOptions) -> Result<(Network, Option<InputSource>, usize)> {
         return Err(bad_value("--steps", 0, "must be >= 1"));
     }
     crate::trials::check_count(opts.trials)?;
+    if let Some(path) = &opts.input_spikes
+        && net.stimulus.is_some()
+    {
+        return Err(bad_value(
+            "--input-spikes",
+            path.display(),
+            "cannot replace the input of a network with a [stimulus]: its patterns shape the input, and the reward rules and responses.csv follow them; remove the [stimulus] (and its reward rules) or run without --input-spikes",
+        ));
+    }
     let given = match &opts.input_spikes {
         Some(path) => Some(import::load_input_spikes(path, &net)?),
         None => None,
@@ -793,7 +802,7 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
                 "pre": net.populations[p.pre].name,
                 "post": net.populations[p.post].name,
                 "synapses": o.model.weights[j].w.len(),
-                "connectivity": format!("{:?}", p.conn),
+                "connectivity": connectivity_json(p.conn),
                 "frac_bits": frac_bits.as_ref().map(|f| f[j]),
             })
         })
@@ -831,7 +840,9 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
         "populations": populations,
         "projections": projections,
         "learning": o.preferences,
-        "config": serde_json::to_value(net.to_raw()).unwrap_or_default(),
+        // through TOML, so that every f32 is its shortest decimal (0.9, not
+        // 0.8999999761581421)
+        "config": toml::from_str::<serde_json::Value>(&net.to_toml()).unwrap_or_default(),
     })
 }
 
@@ -844,6 +855,20 @@ pub fn network_title(opts: &RunOptions) -> String {
             |s| s.to_string_lossy().into_owned(),
         ),
         None => figures::DEFAULT_TITLE.to_string(),
+    }
+}
+
+/// A projection's connectivity in summary.json, by the names of the
+/// network file: `{"kind": "dense"}`, `{"kind": "fixed_fan_in", "fixed_fan_in":
+/// k}`, `{"kind": "fixed_probability", "fixed_probability": p}`.
+fn connectivity_json(conn: crate::config::Connectivity) -> serde_json::Value {
+    use crate::config::Connectivity;
+    match conn {
+        Connectivity::Dense => json!({ "kind": "dense" }),
+        Connectivity::FixedFanIn(k) => json!({ "kind": "fixed_fan_in", "fixed_fan_in": k }),
+        Connectivity::FixedProbability(p) => {
+            json!({ "kind": "fixed_probability", "fixed_probability": p })
+        }
     }
 }
 
@@ -908,8 +933,15 @@ impl Progress {
                 indicatif::ProgressDrawTarget::hidden(),
             );
             if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} steps  {per_sec}  eta {eta}",
+                "{bar:40} {pos}/{len} steps  {rate}  eta {eta}",
             ) {
+                // steps a second as a whole number ("666284 steps/s")
+                let style = style.with_key(
+                    "rate",
+                    |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0} steps/s", s.per_sec());
+                    },
+                );
                 b.set_style(style);
             }
             b
@@ -934,6 +966,33 @@ impl Progress {
             b.finish_and_clear();
         }
     }
+}
+
+/// `nacc compare --dry-run`: the memory both engines would need, and
+/// whether this machine and its GPU have it.
+pub fn compare_dry_run(opts: &RunOptions) -> Result<String> {
+    let (net, given, steps) = resolve(opts)?;
+    let ctx = GpuContext::new().map_err(|e| e.context("nacc compare needs a GPU"))?;
+    let chunk = chunk_of(opts, steps);
+    let plan = GpuEngine::plan(&ctx, &net, given.is_none(), chunk, 1, GpuOptions::default());
+    let e = crate::memory::estimate_both(&net, chunk, plan);
+    let mut s = format!(
+        "{} neurons, {} synapses, {steps} steps, on the CPU engine and {}\n{}",
+        net.total_neurons(),
+        net.total_synapses(),
+        ctx.describe(),
+        e.render()
+    );
+    if let Some(available) = host_available() {
+        let needed = crate::memory::host_needed(&e, ctx.is_software());
+        s += &format!(
+            "host memory: {} needed, {} available on this machine: {}\n",
+            crate::memory::human(needed),
+            crate::memory::human(available),
+            crate::memory::verdict(needed <= available),
+        );
+    }
+    Ok(s)
 }
 
 /// `nacc compare`: both engines on the same model and input.

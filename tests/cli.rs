@@ -1353,3 +1353,117 @@ fn no_weight_files_writes_only_learned_weights_and_render_still_draws() {
         ["weights_in_d1.npy", "weights_in_d1_initial.npy"]
     );
 }
+
+/// Issue 15: what a newcomer typed gets an answer that helps: negative
+/// counts, run options without `run`, compare's options that have nothing
+/// to act on, input spikes for a network whose stimulus shapes its input,
+/// and a streamed run's missing figures.
+#[test]
+fn newcomer_mistakes_get_messages_that_help() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    fails(
+        d,
+        &["run", "--steps", "-5"],
+        &["--steps", "-5", "whole number >= 1"],
+    );
+    fails(
+        d,
+        &["run", "--seed", "-1"],
+        &["--seed", "whole number >= 0"],
+    );
+    fails(
+        d,
+        &["--config", "x.toml"],
+        &["hint", "nacc run --config x.toml"],
+    );
+    for flag in [
+        &["--out", "o"][..],
+        &["--stream"],
+        &["--packed-spikes"],
+        &["--no-weight-files"],
+        &["--backend", "cpu"],
+    ] {
+        let mut args = vec!["compare"];
+        args.extend_from_slice(flag);
+        fails(d, &args, &[flag[0], "nacc compare", "nacc run"]);
+    }
+    // compare --dry-run estimates, and runs nothing
+    let o = nacc(d, &["compare", "--dry-run", "--steps", "100000000"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    if o.status.success() {
+        assert!(
+            text.contains("needed") && text.contains("CPU engine"),
+            "{text}"
+        );
+    } else {
+        assert!(std::env::var_os("CI").is_none(), "CI has lavapipe");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("needs a GPU"));
+    }
+    ok(d, &["run", "--steps", "30", "--quiet", "--out", "in"]);
+    let reward = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/reward_learning.toml");
+    fails(
+        d,
+        &[
+            "run",
+            "--config",
+            reward,
+            "--input-spikes",
+            "in/spikes_input.npy",
+            "--out",
+            "x",
+        ],
+        &["--input-spikes", "[stimulus]"],
+    );
+    let o = ok(
+        d,
+        &[
+            "run",
+            "--steps",
+            "30",
+            "--stream",
+            "--backend",
+            "cpu",
+            "--out",
+            "s",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no figures were drawn") && err.contains("nacc render s"),
+        "{err}"
+    );
+}
+
+/// Issue 15: summary.json names connectivity as the network file does and
+/// writes every f32 of the config as its shortest decimal.
+#[test]
+fn summary_json_uses_stable_names_and_shortest_decimals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let net = nacc::config::DEFAULT_TOML.replacen(
+        "init = \"linear\"",
+        "init = \"linear\"\nfixed_fan_in = 50",
+        1,
+    );
+    std::fs::write(d.join("s.toml"), net).unwrap();
+    ok(
+        d,
+        &[
+            "run", "--config", "s.toml", "--steps", "20", "--quiet", "--out", "o",
+        ],
+    );
+    let text = std::fs::read_to_string(d.join("o/summary.json")).unwrap();
+    assert!(
+        !text.contains("FixedFanIn") && !text.contains("0.89999"),
+        "{text}"
+    );
+    let s: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        s["projections"][0]["connectivity"],
+        serde_json::json!({"kind": "fixed_fan_in", "fixed_fan_in": 50})
+    );
+    assert_eq!(s["projections"][1]["connectivity"]["kind"], "dense");
+    assert_eq!(s["config"]["population"][1]["beta"].to_string(), "0.9");
+    assert_eq!(s["network"], "s");
+}
