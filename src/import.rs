@@ -52,7 +52,12 @@ pub fn load_weights(dir: &Path, model: &mut Model) -> Result<()> {
 /// A sparse projection's synapses from `weights_<proj>_{post,pre,value}.npy`
 /// (the COO layout `nacc run` writes): entries sorted by post then pre,
 /// without repeats, within the populations' sizes.
-fn read_coo(dir: &Path, name: &str, n_post: usize, n_pre: usize) -> Result<(SparseRows, Vec<f32>)> {
+pub(crate) fn read_coo(
+    dir: &Path,
+    name: &str,
+    n_post: usize,
+    n_pre: usize,
+) -> Result<(SparseRows, Vec<f32>)> {
     let path = |part: &str| dir.join(format!("weights_{name}_{part}.npy"));
     let read_u32 = |p: std::path::PathBuf| -> Result<(Vec<u32>, std::path::PathBuf)> {
         let a = npy::read(&p)?;

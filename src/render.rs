@@ -104,11 +104,11 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
         &config.display().to_string(),
     )?;
     let width = opts.width.unwrap_or(figures::DEFAULT_WIDTH);
-    if !(300..=20000).contains(&width) {
+    if !(600..=20000).contains(&width) {
         return Err(bad_value(
             "--width",
             width,
-            "must be within 300..=20000 pixels",
+            "must be within 600..=20000 pixels (narrower, titles and notes would overlap)",
         ));
     }
     if let Some(h) = opts.height
@@ -269,17 +269,19 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
             net.populations[proj.pre].size,
             net.populations[proj.post].size,
         );
-        if !net.populations[proj.pre].is_poisson() || !proj.conn.is_dense() {
+        if !net.populations[proj.pre].is_poisson() {
             continue;
         }
-        if n_pre * n_post > MAX_HEATMAP_CELLS {
+        let dense = proj.conn.is_dense();
+        if dense && n_pre * n_post > MAX_HEATMAP_CELLS {
             eprintln!(
                 "nacc render: no heatmap for `{}`: {n_pre} x {n_post} cells is above {MAX_HEATMAP_CELLS}",
                 proj.name
             );
             continue;
         }
-        let path = dir.join(format!("weights_{}.npy", proj.name));
+        let file = if dense { "" } else { "_value" };
+        let path = dir.join(format!("weights_{}{file}.npy", proj.name));
         if !path.exists() {
             eprintln!(
                 "nacc render: no heatmap for `{}`: {} was not written (nacc run --no-weight-files; `nacc run --config config.toml --seed S` writes it)",
@@ -288,9 +290,14 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
             );
             continue;
         }
-        let a = npy::read(&path)?;
-        npy::expect(&path, &a, &[DType::F32], &[n_post, n_pre])?;
-        weights.push((j, a.to_f32()));
+        if dense {
+            let a = npy::read(&path)?;
+            npy::expect(&path, &a, &[DType::F32], &[n_post, n_pre])?;
+            weights.push((j, None, a.to_f32()));
+        } else {
+            let (rows, w) = crate::import::read_coo(dir, &proj.name, n_post, n_pre)?;
+            weights.push((j, Some(rows), w));
+        }
     }
 
     let out = opts.out.clone().unwrap_or_else(|| dir.clone());
@@ -303,7 +310,13 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
         .collect();
     let projs: Vec<ProjData> = weights
         .iter()
-        .map(|(j, w)| ProjData::of(&net, *j, w))
+        .map(|(j, rows, w)| {
+            let synapses = match rows {
+                Some(rows) => figures::heatmap::Synapses::Sparse(rows, w),
+                None => figures::heatmap::Synapses::Dense(w),
+            };
+            ProjData::of(&net, *j, synapses)
+        })
         .collect();
     let view = View {
         steps: from..to,

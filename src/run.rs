@@ -739,7 +739,8 @@ fn write_learning(
 }
 
 /// The figures of a run (see [`figures`]): every population's raster and a
-/// heatmap for every dense projection whose pre population is Poisson
+/// heatmap for every projection (dense or sparse) whose pre population is
+/// Poisson
 /// (with a plastic projection's learned weights, as `nacc render` draws it
 /// from `weights_<proj>.npy`).
 fn draw_figures(
@@ -760,10 +761,14 @@ fn draw_figures(
         .projections
         .iter()
         .enumerate()
-        .filter(|(_, p)| net.populations[p.pre].is_poisson() && p.conn.is_dense())
+        .filter(|(_, p)| net.populations[p.pre].is_poisson())
         .map(|(j, _)| {
             let w = learned[j].as_ref().map_or(&model.weights[j].w, |l| &l.1);
-            figures::ProjData::of(net, j, w)
+            let synapses = match &model.weights[j].sparse {
+                Some(rows) => figures::heatmap::Synapses::Sparse(rows, w),
+                None => figures::heatmap::Synapses::Dense(w),
+            };
+            figures::ProjData::of(net, j, synapses)
         })
         .collect();
     let dopamine = net

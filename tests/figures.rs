@@ -6,7 +6,7 @@
 //! committing).
 
 use nacc::figures::canvas::Canvas;
-use nacc::figures::heatmap::activity_bins;
+use nacc::figures::heatmap::{Synapses, Window, activity_bins};
 use nacc::figures::raster::{RasterSpec, density_grid, draw_panel, rate_curve, shade};
 use nacc::figures::{PopData, View, write_all};
 use nacc::record::PopRecord;
@@ -291,7 +291,19 @@ fn heatmap_matches_spec_section_3() {
         .map(|k| ((k * 37 % 11) as f32 - 5.0) / 7.0)
         .collect();
     let counts: Vec<u64> = (0..n_pre as u64).map(|i| (i * 13) % 17).collect();
-    let a = activity_bins(&w, (n_pre, n_post), &counts, steps, (n_pre, n_post));
+    let whole = |rows, cols| Window {
+        pre: 0..n_pre,
+        post: 0..n_post,
+        rows,
+        cols,
+    };
+    let a = activity_bins(
+        Synapses::Dense(&w),
+        n_pre,
+        &counts,
+        steps,
+        &whole(n_pre, n_post),
+    );
     // A[i][j] = |W_fc1[j][i]| * spikes_i / T, scaled by its maximum
     let mut want = vec![vec![0f64; n_post]; n_pre];
     let mut max = 0f64;
@@ -312,7 +324,7 @@ fn heatmap_matches_spec_section_3() {
     assert!(a.contains(&1.0));
     // binned as a plot of fewer pixels shows it: each pixel the mean of the
     // cells it covers (rows 0..2, 2..4, 4..7 of pre; columns 0..2, 2..5 of post)
-    let bins = activity_bins(&w, (n_pre, n_post), &counts, steps, (3, 2));
+    let bins = activity_bins(Synapses::Dense(&w), n_pre, &counts, steps, &whole(3, 2));
     let edges = |k: usize, n: usize, len: usize| (k * len / n)..((k + 1) * len / n);
     for r in 0..3 {
         for c in 0..2 {
@@ -327,6 +339,55 @@ fn heatmap_matches_spec_section_3() {
                 "pixel ({r}, {c})"
             );
         }
+    }
+
+    // issue 15: a window of neurons (pre 2..6 as rows, post 1..4 as
+    // columns) is that part of A, scaled by its own maximum
+    let win = Window {
+        pre: 2..6,
+        post: 1..4,
+        rows: 4,
+        cols: 3,
+    };
+    let part = activity_bins(Synapses::Dense(&w), n_pre, &counts, steps, &win);
+    let wmax = (2..6)
+        .flat_map(|i| (1..4).map(move |j| (i, j)))
+        .map(|(i, j)| want[i][j])
+        .fold(0f64, f64::max);
+    for (r, i) in (2..6).enumerate() {
+        for (c, j) in (1..4).enumerate() {
+            assert!(
+                (part[r * 3 + c] as f64 - want[i][j] / wmax).abs() < 1e-6,
+                "window ({i}, {j})"
+            );
+        }
+    }
+    // a sparse projection is the dense one with zeros where it has no
+    // synapse: every third pair left out
+    let keep = |i: usize, j: usize| (i + 2 * j) % 3 != 0;
+    let (mut ptr, mut pre, mut value) = (vec![0usize], Vec::new(), Vec::new());
+    let mut holed = vec![0f32; n_pre * n_post];
+    for j in 0..n_post {
+        for i in 0..n_pre {
+            if keep(i, j) {
+                pre.push(i as u32);
+                value.push(w[j * n_pre + i]);
+                holed[j * n_pre + i] = w[j * n_pre + i];
+            }
+        }
+        ptr.push(pre.len());
+    }
+    let rows = nacc::network::SparseRows { ptr, pre };
+    for (r, c) in [(n_pre, n_post), (3, 2)] {
+        let sparse = activity_bins(
+            Synapses::Sparse(&rows, &value),
+            n_pre,
+            &counts,
+            steps,
+            &whole(r, c),
+        );
+        let dense = activity_bins(Synapses::Dense(&holed), n_pre, &counts, steps, &whole(r, c));
+        assert_eq!(sparse, dense, "{r} x {c} pixels");
     }
 }
 
@@ -461,7 +522,7 @@ fn render_errors_exit_2_with_a_message() {
     );
     fails(
         &["render", "run", "--width", "10"],
-        &["--width", "10", "300"],
+        &["--width", "10", "600"],
     );
     // damaged files
     let spikes = d.join("run/spikes_msn.npy");

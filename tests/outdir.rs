@@ -581,6 +581,12 @@ fn every_file_a_run_writes_is_declared_by_its_network() {
         }
         let written = names(&d.join("out"));
         assert!(written.len() > 8, "{written:?}");
+        // every projection from a Poisson population has its heatmap, the
+        // sparse fc1 too
+        assert!(
+            written.contains(&"heatmap_fc1.png".to_string()) || config == Some(reward),
+            "{written:?}"
+        );
         for f in &written {
             assert!(
                 declared.contains(f),

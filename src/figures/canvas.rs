@@ -172,6 +172,19 @@ impl Canvas {
         );
     }
 
+    /// The first of `options` that fits in `max_w` pixels as a title (the
+    /// last when none does); returns its width.
+    pub fn title_fitting(&mut self, x: i64, y: i64, max_w: i64, options: &[String]) -> i64 {
+        let fits = |t: &String| Canvas::text_width(15.0, t).ceil() as i64 <= max_w;
+        let text = options
+            .iter()
+            .find(|t| fits(t))
+            .or(options.last())
+            .map_or("", |t| t.as_str());
+        self.title(x, y, text);
+        Canvas::text_width(15.0, text).ceil() as i64
+    }
+
     /// A tick on a y axis at (x, y) with its label to the left.
     pub fn y_tick(&mut self, x: i64, y: i64, label: &str) {
         self.fill_rect(x - 5, y, x - 1, y + 1, GREY);

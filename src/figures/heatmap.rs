@@ -1,4 +1,4 @@
-//! The input -> population activity heatmap of SPEC §3:
+//! The input -> population activity heatmap of docs/arithmetic.md §3:
 //! `A[i][j] = |W[j][i]| * (spikes of pre neuron i) / T`, the mean synaptic
 //! drive pre neuron i delivered to post neuron j per step, scaled to [0, 1]
 //! by its maximum; white below 0.1, deepening blue above.
@@ -7,40 +7,89 @@ use super::canvas::{Align, BLACK, Canvas, GREY, nice_ticks, tick_label};
 use super::raster::bin_range;
 use image::Rgb;
 
-/// The matrix `A` of SPEC §3, scaled by its largest cell, as a heatmap of
-/// `rows` x `cols` pixels shows it (`rows <= n_pre`, `cols <= n_post`;
-/// pixel `(r, c)` covers the cells `bin_range(r, rows, n_pre)` x
-/// `bin_range(c, cols, n_post)`): `bins[r * cols + c]` is the mean of its
-/// cells. From weights in the `nn.Linear` layout (`w[j * n_pre + i]`) and
-/// the pre neurons' spike counts over `steps`. With `(n_pre, n_post)` it
-/// is `A` itself. Two passes over `w` (the largest cell, then the bins),
-/// nothing as large as `w` allocated: `A` at `--scale 300` would be 450 M
-/// cells. Threads take whole columns of pixels, each summed in the same
-/// order, so the result does not depend on the thread count.
+/// A projection's weights as the heatmap reads them.
+#[derive(Clone, Copy)]
+pub enum Synapses<'a> {
+    /// The `nn.Linear` layout, `w[j * n_pre + i]`.
+    Dense(&'a [f32]),
+    /// By post neuron: post `j`'s synapses are `k` in
+    /// `rows.ptr[j]..rows.ptr[j + 1]`, from pre `rows.pre[k]`, of weight
+    /// `w[k]`; absent pairs are 0.
+    Sparse(&'a crate::network::SparseRows, &'a [f32]),
+}
+
+/// The cells of the heatmap a plot shows: the matrix `A` restricted to the
+/// pre neurons `pre` (rows) and post neurons `post` (columns), in `rows` x
+/// `cols` pixels (`rows <= pre.len()`, `cols <= post.len()`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Window {
+    pub pre: std::ops::Range<usize>,
+    pub post: std::ops::Range<usize>,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+/// The matrix `A` of docs/arithmetic.md §3, scaled by its largest cell
+/// within the window, as a heatmap of `win.rows` x `win.cols` pixels shows
+/// it (pixel `(r, c)` covers the cells `bin_range(r, rows, pre.len())` x
+/// `bin_range(c, cols, post.len())` of the window): `bins[r * cols + c]`
+/// is the mean of its cells. From the weights (`n_pre` pre neurons) and the
+/// pre neurons' spike counts over `steps`. With the whole matrix in one
+/// pixel per cell it is `A` itself. Two passes over the weights (the
+/// largest cell, then the bins), nothing as large as them allocated: `A`
+/// at `--scale 300` would be 450 M cells. Threads take whole columns of
+/// pixels, each summed in the same order, so the result does not depend on
+/// the thread count.
 pub fn activity_bins(
-    w: &[f32],
-    (n_pre, n_post): (usize, usize),
+    w: Synapses,
+    n_pre: usize,
     counts: &[u64],
     steps: usize,
-    (rows, cols): (usize, usize),
+    win: &Window,
 ) -> Vec<f32> {
-    assert!(rows <= n_pre && cols <= n_post && w.len() == n_pre * n_post);
-    let cell = |i: usize, j: usize| {
-        (w[j * n_pre + i] as f64).abs() * counts[i] as f64 / steps.max(1) as f64
-    };
-    // the pixel row of each pre neuron
-    let mut row_of = vec![0usize; n_pre];
+    let (rows, cols) = (win.rows, win.cols);
+    let (n_rows, n_cols) = (win.pre.len(), win.post.len());
+    assert!(rows >= 1 && cols >= 1 && rows <= n_rows && cols <= n_cols);
+    let scale = 1.0 / steps.max(1) as f64;
+    let cell = |i: usize, x: f32| (x as f64).abs() * counts[i] as f64 * scale;
+    // the pixel row of each pre neuron in the window (none outside)
+    let mut row_of = vec![usize::MAX; n_pre];
     for r in 0..rows {
-        row_of[bin_range(r, rows, n_pre)].fill(r);
+        let b = bin_range(r, rows, n_rows);
+        row_of[win.pre.start + b.start..win.pre.start + b.end].fill(r);
     }
+    // visits the cells (pixel row, value) of post neuron j, in one order
+    let visit = |j: usize, f: &mut dyn FnMut(usize, f64)| match w {
+        Synapses::Dense(w) => {
+            for i in win.pre.clone() {
+                f(row_of[i], cell(i, w[j * n_pre + i]));
+            }
+        }
+        Synapses::Sparse(sr, w) => {
+            for k in sr.ptr[j]..sr.ptr[j + 1] {
+                let i = sr.pre[k] as usize;
+                if row_of[i] != usize::MAX {
+                    f(row_of[i], cell(i, w[k]));
+                }
+            }
+        }
+    };
+    let posts_of = |c: usize| {
+        let b = bin_range(c, cols, n_cols);
+        win.post.start + b.start..win.post.start + b.end
+    };
     // ranges of pixel columns across threads (in order)
     let parts = |f: &(dyn Fn(std::ops::Range<usize>) -> Vec<f64> + Sync)| {
-        crate::network::in_ranges(cols, n_pre * (n_post / cols).max(1), f)
+        crate::network::in_ranges(cols, n_rows * (n_cols / cols).max(1), f)
     };
     let max = parts(&|cs| {
-        let posts =
-            bin_range(cs.start, cols, n_post).start..bin_range(cs.end - 1, cols, n_post).end;
-        vec![posts.fold(0f64, |m, j| (0..n_pre).fold(m, |m, i| m.max(cell(i, j))))]
+        let mut m = 0f64;
+        for c in cs {
+            for j in posts_of(c) {
+                visit(j, &mut |_, x| m = m.max(x));
+            }
+        }
+        vec![m]
     })
     .into_iter()
     .flatten()
@@ -50,15 +99,11 @@ pub fn activity_bins(
         let mut s = vec![0f64; cs.len() * rows];
         for (k, c) in cs.enumerate() {
             let col = &mut s[k * rows..][..rows];
-            for j in bin_range(c, cols, n_post) {
-                for i in 0..n_pre {
-                    let x = if max > 0.0 {
-                        (cell(i, j) / max) as f32
-                    } else {
-                        0.0
-                    };
-                    col[row_of[i]] += x as f64;
-                }
+            for j in posts_of(c) {
+                visit(j, &mut |r, x| {
+                    let v = if max > 0.0 { (x / max) as f32 } else { 0.0 };
+                    col[r] += v as f64;
+                });
             }
         }
         s
@@ -66,9 +111,9 @@ pub fn activity_bins(
     .concat();
     let mut bins = vec![0f32; rows * cols];
     for r in 0..rows {
-        let n_r = bin_range(r, rows, n_pre).len();
+        let n_r = bin_range(r, rows, n_rows).len();
         for c in 0..cols {
-            let n = (n_r * bin_range(c, cols, n_post).len()) as f64;
+            let n = (n_r * bin_range(c, cols, n_cols).len()) as f64;
             bins[r * cols + c] = (sums[c * rows + r] / n) as f32;
         }
     }
@@ -108,12 +153,15 @@ pub struct HeatSpec<'a> {
     pub projection: &'a str,
     pub pre: &'a str,
     pub post: &'a str,
-    pub n_pre: usize,
-    pub n_post: usize,
-    /// [`activity_bins`] of `grid` pixels: [`grid_dims`] of the plot the
-    /// panel draws
+    /// The neurons and pixels drawn ([`grid_dims`] of the plot)
+    pub win: &'a Window,
+    /// [`activity_bins`] of the window
     pub a: &'a [f32],
-    pub grid: (usize, usize),
+    /// The steps the spike counts cover, and dt, for the title.
+    pub steps: std::ops::Range<usize>,
+    pub dt_ms: f64,
+    /// Whether the steps and neurons are a part of the run's (then said).
+    pub part: bool,
 }
 
 pub const TITLE_H: i64 = 26;
@@ -160,7 +208,7 @@ pub fn draw_cells(
     draw_bins(
         c,
         (x, y, w, h),
-        (n_rows, n_cols),
+        (0..n_rows, 0..n_cols),
         (rows, cols),
         &bins,
         colour,
@@ -169,11 +217,12 @@ pub fn draw_cells(
 }
 
 /// [`draw_cells`] from the pixels' values already binned (`bins[r * cols +
-/// col]`, `(rows, cols)` from [`grid_dims`]).
+/// col]`, `(rows, cols)` from [`grid_dims`]) of the cells `row_range` x
+/// `col_range` (the axes are labelled with their indices).
 pub fn draw_bins(
     c: &mut Canvas,
     (x, y, w, h): (i64, i64, i64, i64),
-    (n_rows, n_cols): (usize, usize),
+    (row_range, col_range): (std::ops::Range<usize>, std::ops::Range<usize>),
     (rows, cols): (usize, usize),
     bins: &[f32],
     colour: impl Fn(f32) -> Rgb<u8>,
@@ -194,15 +243,17 @@ pub fn draw_bins(
         }
     }
     c.frame(x, y, x + w, y + h, GREY);
-    for v in nice_ticks(0.0, (n_rows - 1) as f64, (h / 40).clamp(2, 6) as usize) {
-        let yy = y + h - ((v + 0.5) / n_rows as f64 * h as f64).round() as i64;
+    let (n_rows, n_cols) = (row_range.len(), col_range.len());
+    let (r0, c0) = (row_range.start as f64, col_range.start as f64);
+    for v in nice_ticks(r0, r0 + (n_rows - 1) as f64, (h / 40).clamp(2, 6) as usize) {
+        let yy = y + h - ((v - r0 + 0.5) / n_rows as f64 * h as f64).round() as i64;
         c.y_tick(x, yy, &tick_label(v));
     }
     c.y_label(x, y + h / 2, row_label);
-    let ticks: Vec<_> = nice_ticks(0.0, (n_cols - 1) as f64, (w / 90).clamp(2, 10) as usize)
+    let ticks: Vec<_> = nice_ticks(c0, c0 + (n_cols - 1) as f64, (w / 90).clamp(2, 10) as usize)
         .into_iter()
         .map(|v| {
-            let xx = x + ((v + 0.5) / n_cols as f64 * w as f64).round() as i64;
+            let xx = x + ((v - c0 + 0.5) / n_cols as f64 * w as f64).round() as i64;
             (xx, tick_label(v))
         })
         .collect();
@@ -211,20 +262,38 @@ pub fn draw_bins(
 
 /// Draws the heatmap (pre index on y, post index on x) and its colour bar.
 pub fn draw_panel(c: &mut Canvas, s: &HeatSpec, left: i64, top: i64, width: i64, h: i64) {
-    c.title(
+    let window = if s.part {
+        format!(
+            ", steps {}..{} ({} ms)",
+            s.steps.start,
+            s.steps.end,
+            tick_label(s.steps.len() as f64 * s.dt_ms)
+        )
+    } else {
+        String::new()
+    };
+    c.title_fitting(
         left,
         top,
-        &format!(
-            "{} \u{2192} {} activity ({}): |W| \u{d7} {} spikes / T, scaled to its maximum",
-            s.pre, s.post, s.projection, s.pre
-        ),
+        width,
+        &[
+            format!(
+                "{} \u{2192} {} activity ({}{window}): |W| \u{d7} {} spikes / T, scaled to its maximum",
+                s.pre, s.post, s.projection, s.pre
+            ),
+            format!(
+                "{} \u{2192} {} activity ({}{window})",
+                s.pre, s.post, s.projection
+            ),
+            format!("{} \u{2192} {} ({})", s.pre, s.post, s.projection),
+        ],
     );
     let (x, y, w) = (left, top + TITLE_H, plot_width(width));
     draw_bins(
         c,
         (x, y, w, h),
-        (s.n_pre, s.n_post),
-        s.grid,
+        (s.win.pre.clone(), s.win.post.clone()),
+        (s.win.rows, s.win.cols),
         s.a,
         blues,
         (&format!("{} neuron", s.pre), &format!("{} neuron", s.post)),

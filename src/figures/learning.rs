@@ -53,7 +53,9 @@ pub fn draw_lines(
     y: Range<f64>,
     (left, top, width, h): (i64, i64, i64, i64),
 ) {
-    c.title(left, top, title);
+    // without its parenthesis when the whole does not fit
+    let short = title.split(" (").next().unwrap_or(title).to_string();
+    c.title_fitting(left, top, width, &[title.to_string(), short]);
     let py = top + TITLE_H;
     let span = |r: &Range<f64>| (r.end - r.start).max(1e-12);
     let to_px = |(vx, vy): (f64, f64)| {
@@ -177,7 +179,9 @@ pub fn draw_weight_change(
     n_post: usize,
     (left, top, width, h): (i64, i64, i64, i64),
 ) {
-    c.title(left, top, title);
+    // without its parenthesis when the whole does not fit
+    let short = title.split(" (").next().unwrap_or(title).to_string();
+    c.title_fitting(left, top, width, &[title.to_string(), short]);
     let max = dw.iter().fold(0f32, |m, x| m.max(x.abs()));
     let scale = if max > 0.0 { 1.0 / max } else { 0.0 };
     let (x, y, w) = (left, top + TITLE_H, width - BAR_W);

@@ -30,13 +30,12 @@ pub struct ProjData<'a> {
     pub pre_index: usize,
     pub n_pre: usize,
     pub n_post: usize,
-    /// `nn.Linear` layout, N_post x N_pre.
-    pub w: &'a [f32],
+    pub w: heatmap::Synapses<'a>,
 }
 
 impl<'a> ProjData<'a> {
-    /// Projection `j` of `net`, with weights `w` (N_post x N_pre).
-    pub fn of(net: &'a crate::config::Network, j: usize, w: &'a [f32]) -> ProjData<'a> {
+    /// Projection `j` of `net`, with weights `w`.
+    pub fn of(net: &'a crate::config::Network, j: usize, w: heatmap::Synapses<'a>) -> ProjData<'a> {
         let p = &net.projections[j];
         ProjData {
             name: &p.name,
@@ -195,7 +194,7 @@ pub fn canvas_bytes(net: &crate::config::Network, width: u32) -> u64 {
     let heat = net
         .projections
         .iter()
-        .find(|p| net.populations[p.pre].is_poisson() && p.conn.is_dense())
+        .find(|p| net.populations[p.pre].is_poisson())
         .map(|p| net.populations[p.pre].size);
     let layout = Layout::new(&sizes, heat, net.dopamine.is_some(), None);
     let panel = raster::panel_height(240, true).max(heatmap::panel_height(300)) + 2 * TOP;
@@ -207,15 +206,15 @@ pub fn canvas_bytes(net: &crate::config::Network, width: u32) -> u64 {
 /// figures (mostly white, a few colours).
 pub fn png_bytes(net: &crate::config::Network, width: u32) -> u64 {
     let sizes: Vec<usize> = net.populations.iter().map(|p| p.size).collect();
-    let poisson_dense: Vec<usize> = net
+    let from_poisson: Vec<usize> = net
         .projections
         .iter()
-        .filter(|p| net.populations[p.pre].is_poisson() && p.conn.is_dense())
+        .filter(|p| net.populations[p.pre].is_poisson())
         .map(|p| net.populations[p.pre].size)
         .collect();
     let combined = Layout::new(
         &sizes,
-        poisson_dense.first().copied(),
+        from_poisson.first().copied(),
         net.dopamine.is_some(),
         None,
     )
@@ -224,7 +223,7 @@ pub fn png_bytes(net: &crate::config::Network, width: u32) -> u64 {
         .iter()
         .map(|&n| raster::panel_height(plot_height(n, 150, 240), true) + 2 * TOP)
         .sum();
-    let heatmaps: i64 = poisson_dense
+    let heatmaps: i64 = from_poisson
         .iter()
         .map(|&n| heatmap::panel_height(plot_height(n, 150, 300)) + 2 * TOP)
         .sum();
@@ -302,31 +301,48 @@ pub fn write_all(
         view.height,
     );
 
-    // the heatmaps, binned to the pixels they are drawn in
+    // the heatmaps, binned to the pixels they are drawn in, over the
+    // window's steps and neurons
     let heat_plot = (heatmap::plot_width(plot_w), heat_h.unwrap_or(300));
-    let binned: Vec<((usize, usize), Vec<f32>)> = projs
+    let part = |n: usize| {
+        view.steps.start > 0
+            || view
+                .neurons
+                .as_ref()
+                .is_some_and(|r| r.start > 0 || r.end < n)
+    };
+    let binned: Vec<(heatmap::Window, Vec<f32>)> = projs
         .iter()
         .map(|pr| {
             let rec = pops[pr.pre_index].rec;
             let counts: Vec<u64> = (0..pr.n_pre)
                 .map(|i| view.steps.clone().filter(|&t| rec.spiked(t, i)).count() as u64)
                 .collect();
-            let grid = heatmap::grid_dims((pr.n_pre, pr.n_post), heat_plot.0, heat_plot.1);
-            let n = (pr.n_pre, pr.n_post);
-            (grid, heatmap::activity_bins(pr.w, n, &counts, steps, grid))
+            let (pre, post) = (neurons_of(view, pr.n_pre), neurons_of(view, pr.n_post));
+            let (rows, cols) =
+                heatmap::grid_dims((pre.len(), post.len()), heat_plot.0, heat_plot.1);
+            let win = heatmap::Window {
+                pre,
+                post,
+                rows,
+                cols,
+            };
+            let a = heatmap::activity_bins(pr.w, pr.n_pre, &counts, steps, &win);
+            (win, a)
         })
         .collect();
     let heat: Vec<heatmap::HeatSpec> = projs
         .iter()
         .zip(&binned)
-        .map(|(p, (grid, a))| heatmap::HeatSpec {
+        .map(|(p, (win, a))| heatmap::HeatSpec {
             projection: p.name,
             pre: p.pre,
             post: p.post,
-            n_pre: p.n_pre,
-            n_post: p.n_post,
+            win,
             a,
-            grid: *grid,
+            steps: view.steps.clone(),
+            dt_ms,
+            part: part(p.n_pre) || part(p.n_post),
         })
         .collect();
 

@@ -183,20 +183,28 @@ pub fn draw_panel(
         title += &format!(", showing {}..{}", spec.neurons.start, spec.neurons.end);
     }
     title += &format!("), mean rate {:.1} Hz", spec.mean_rate_hz());
-    c.title(left, top, &title);
-    if shaded {
-        let note = format!(
-            "shaded: spike density of ~{} neuron{} x {} step{} per pixel",
-            nn.div_ceil(rows),
-            if nn.div_ceil(rows) > 1 { "s" } else { "" },
-            nt.div_ceil(cols),
-            if nt.div_ceil(cols) > 1 { "s" } else { "" }
-        );
+    let short = format!("{}, {:.1} Hz", spec.name, spec.mean_rate_hz());
+    let title_w = c.title_fitting(left, top, width, &[title, short]);
+    // the note beside the title, in as many words as fit (or none)
+    let (per_n, per_t) = (nn.div_ceil(rows), nt.div_ceil(cols));
+    let notes = [
+        format!(
+            "shaded: spike density of ~{per_n} neuron{} x {per_t} step{} per pixel",
+            if per_n > 1 { "s" } else { "" },
+            if per_t > 1 { "s" } else { "" }
+        ),
+        format!("~{per_n} x {per_t} per pixel"),
+    ];
+    let room = width - title_w - 16;
+    let note = notes
+        .iter()
+        .find(|n| (Canvas::text_width(12.0, n).ceil() as i64) <= room);
+    if let (true, Some(note)) = (shaded, note) {
         c.text(
             (left + width) as f64,
             (top + 6) as f64,
             12.0,
-            &note,
+            note,
             GREY,
             (Align::End, Align::Start),
         );
