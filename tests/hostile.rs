@@ -224,3 +224,105 @@ fn mutated_reward_networks_are_errors_or_run() {
     // both outcomes are common: the test reaches the engine, not only the parser
     assert!(ran > 100 && errors > 100, "ran {ran}, errors {errors}");
 }
+
+/// Issue 15: any number of the default network replaced by an extreme value
+/// (subnormal, huge, the smallest double, non-finite) is an error naming
+/// its field, or a network that builds, runs on the CPU engine with finite
+/// membranes (every parameter is bounded), and draws its figures, without
+/// a panic.
+#[test]
+fn extreme_numbers_are_named_errors_or_run_and_draw() {
+    let extremes = [
+        "5e-324", "1e-40", "-1e-40", "3e38", "-3e38", "1e30", "1e7", "1e6", "-1e6", "0.001",
+        "1000", "nan", "inf", "0", "-0.0",
+    ];
+    // every number of the file (tokens after '=' or in a list)
+    let mut spans = Vec::new();
+    let bytes = DEFAULT_TOML.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let starts = bytes[i].is_ascii_digit()
+            && (i == 0
+                || !(bytes[i - 1].is_ascii_alphanumeric()
+                    || bytes[i - 1] == b'_'
+                    || bytes[i - 1] == b'.'));
+        if starts {
+            let j = (i..bytes.len())
+                .find(|&j| !(bytes[j].is_ascii_digit() || bytes[j] == b'.'))
+                .unwrap_or(bytes.len());
+            // skip numbers inside comments and names
+            let line_start = DEFAULT_TOML[..i].rfind('\n').map_or(0, |k| k + 1);
+            if !DEFAULT_TOML[line_start..i].contains('#')
+                && !DEFAULT_TOML[line_start..i].contains('"')
+            {
+                spans.push(i..j);
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    assert!(spans.len() >= 10, "{spans:?}");
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut ran, mut errors) = (0, 0);
+    for span in &spans {
+        for x in extremes {
+            let text = format!(
+                "{}{x}{}",
+                &DEFAULT_TOML[..span.start],
+                &DEFAULT_TOML[span.end..]
+            );
+            let what = format!("{:?} -> {x}", &DEFAULT_TOML[span.clone()]);
+            let net = match no_panic(&what, || Network::from_toml_str(&text, "x.toml")) {
+                Ok(n) => n,
+                Err(e) => {
+                    errors += 1;
+                    let m = e.to_string();
+                    assert_eq!(e.exit_code(), 2, "{what}: {m}");
+                    assert!(
+                        m.contains("field")
+                            || m.contains("dt_ms")
+                            || m.contains("line")
+                            || m.contains("steps"),
+                        "{what}: {m}"
+                    );
+                    continue;
+                }
+            };
+            if net.total_neurons() > 20_000 || net.total_synapses() > 5_000_000 {
+                continue;
+            }
+            no_panic(&what, || {
+                let model = match nacc::network::Model::build(net, 1) {
+                    Ok(m) => m,
+                    Err(e) => return assert_eq!(e.exit_code(), 2, "{what}: {e}"),
+                };
+                let mut engine = match nacc::engine::cpu::CpuEngine::new(&model) {
+                    Ok(e) => e,
+                    Err(e) => return assert_eq!(e.exit_code(), 2, "{what}: {e}"),
+                };
+                let input = nacc::engine::InputSource::generated(&model);
+                let rec = nacc::engine::simulate(&mut engine, &model.net, &input, 60, 30, |_| {})
+                    .unwrap_or_else(|e| panic!("{what}: bounded parameters, yet {e}"));
+                let pops: Vec<nacc::figures::PopData> = model
+                    .net
+                    .populations
+                    .iter()
+                    .zip(&rec.pops)
+                    .map(|(p, rec)| nacc::figures::PopData { name: &p.name, rec })
+                    .collect();
+                let view = nacc::figures::View {
+                    steps: 0..60,
+                    neurons: None,
+                    width: 600,
+                    height: None,
+                    title: what.clone(),
+                };
+                nacc::figures::write_all(tmp.path(), model.net.dt_ms, &pops, &[], None, &view)
+                    .unwrap_or_else(|e| panic!("{what}: figures: {e}"));
+            });
+            ran += 1;
+        }
+    }
+    assert!(ran > 20 && errors > 20, "ran {ran}, errors {errors}");
+}
