@@ -2,7 +2,8 @@
 # Everything a session with the lent GPU machine should measure, in one
 # device call (benches/NOTES.md says why), most important first. Here,
 # from the project root:
-#   ../shared/device/prepare.sh gpu_vs_cpu
+#   the developers' device preparation script (prepare.sh gpu_vs_cpu, kept
+#   with the device tool, outside this repository)
 # then the device tool with carry [".device"], timeout_s 600 and
 #   bash benches/device.sh
 # Each step has its own timeout, and steps are skipped (with a line saying

@@ -107,13 +107,13 @@ fn linear_group(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
 // must round x to f32 here and cannot fuse it into an fma or reassociate it
 // with the next addition. Mesa's shader compilers do both to plain
 // expressions (SPIR-V from WGSL carries no NoContraction), which changed
-// (a + b) + c by one ulp on lavapipe. Every f32 operation of SPEC §2 goes
+// (a + b) + c by one ulp on lavapipe. Every f32 operation of docs/arithmetic.md §2 goes
 // through one, so the GPU rounds exactly where the CPU does.
 fn exact(x: f32, zero: u32) -> f32 {
     return bitcast<f32>(bitcast<u32>(x) | zero);
 }
 
-// nearest_f32(acc * 2^-F) without f64 (SPEC §2.2): both halves are exact in
+// nearest_f32(acc * 2^-F) without f64 (docs/arithmetic.md §2.2): both halves are exact in
 // f32, both products are exact, the one addition rounds once.
 fn fixed_to_f32(acc: i32, scale_hi: f32, scale_lo: f32, zero: u32) -> f32 {
     let hi = f32(acc >> 12u);
@@ -123,7 +123,7 @@ fn fixed_to_f32(acc: i32, scale_hi: f32, scale_lo: f32, zero: u32) -> f32 {
 
 const MIN_NORMAL: f32 = 1.17549435e-38; // 2^-126
 
-// Adds one projection's term to a neuron's current (SPEC §2.2):
+// Adds one projection's term to a neuron's current (docs/arithmetic.md §2.2):
 // sign * (nearest_f32(acc * 2^-F) + bias), left to right; k = 0 is the first.
 // When `gained`, the projection's current is first multiplied by dopamine's
 // gain (src/reward.rs). CPU twin: the loop body of engine::cpu::lif_update.
@@ -142,7 +142,7 @@ fn add_current(current: f32, k: u32, acc: i32, scale_hi: f32, scale_lo: f32, bia
     return exact(current + term, z);
 }
 
-// snntorch Leaky (SPEC §2.3): the new membrane from the old one, the current
+// snntorch Leaky (docs/arithmetic.md §2.3): the new membrane from the old one, the current
 // and the neuron's own spike of the previous step (r = 0 or 1); reset 0
 // subtract, 1 zero, 2 none; subnormal results stored as +0.
 // CPU twin: engine::cpu::membrane_step.
@@ -191,7 +191,7 @@ fn hash4(k0: u32, k1: u32, a: u32, b: u32) -> u32 {
     return mix32(h ^ k0);
 }
 
-// Poisson input (SPEC §2.1): neuron n spikes at step t when the top 24 bits
+// Poisson input (docs/arithmetic.md §2.1): neuron n spikes at step t when the top 24 bits
 // of its draw are below its integer threshold round(rate * 2^24).
 fn poisson_spike(k0: u32, k1: u32, n: u32, t: u32, threshold: u32) -> bool {
     return (hash4(k0, k1, n, t) >> 8u) < threshold;

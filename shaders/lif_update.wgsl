@@ -1,9 +1,9 @@
 // Kernel lif_update (CPU twin: engine::cpu::lif_update).
 //
-// For each neuron of one LIF population: the current of SPEC §2.2 from its
+// For each neuron of one LIF population: the current of docs/arithmetic.md §2.2 from its
 // incoming projections (I = sign_1 * cur_1 + sign_2 * cur_2 + ..., left to
 // right; each acc is read and zeroed for the next use), the membrane update
-// of SPEC §2.3 (each f32 operation rounded where the CPU rounds it, see
+// of docs/arithmetic.md §2.3 (each f32 operation rounded where the CPU rounds it, see
 // `exact` in common.wgsl), the strict threshold,
 // and the spike bit. A workgroup covers 64 neurons = 2 whole spike words, so
 // it packs its bits in workgroup memory and stores whole words: no other
@@ -63,7 +63,7 @@ struct ProjParams {
 
 var<workgroup> packed: array<atomic<u32>, 2>;
 
-// Neuron n's current at row `row` (SPEC §2.2): its incoming projections'
+// Neuron n's current at row `row` (docs/arithmetic.md §2.2): its incoming projections'
 // terms, left to right, each sum read and zeroed for its next use; the
 // trial's sums start at acc[base].
 fn current_at(n: u32, row: u32, base: u32) -> f32 {

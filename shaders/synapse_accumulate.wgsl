@@ -10,7 +10,7 @@
 // its 4 posts (independent loads) and makes one atomicAdd per post. The
 // cost of a step grows with the spikes, not with the pre population.
 // Integer addition is exact and every partial sum is bounded by the worst
-// case of SPEC §2.2 (< 2^31), so neither the list order nor the order of
+// case of docs/arithmetic.md §2.2 (< 2^31), so neither the list order nor the order of
 // the atomic adds matters.
 
 struct SynParams {

@@ -6,7 +6,7 @@
 // (consecutive invocations, consecutive synapses) and add each weight to its
 // post neuron's sum with one atomicAdd: the cost of a step is spikes x
 // fan-out. Integer addition is exact and every partial sum is bounded by
-// the worst case of SPEC §2.2, so the order of the atomic adds does not
+// the worst case of docs/arithmetic.md §2.2, so the order of the atomic adds does not
 // matter.
 
 struct ScatterParams {

@@ -122,7 +122,7 @@ pub struct Projection {
 }
 
 /// Which pre neurons a post neuron receives synapses from. A missing synapse
-/// contributes nothing (SPEC §2 with w = 0), and never occupies memory.
+/// contributes nothing (docs/arithmetic.md §2 with w = 0), and never occupies memory.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Connectivity {
     /// Every pre neuron to every post neuron (an `nn.Linear`).
@@ -248,7 +248,7 @@ fn default_init() -> String {
 pub const DEFAULT_TOML: &str = include_str!("../assets/nacc.toml");
 
 impl Network {
-    /// The NAcc model of SPEC §1.
+    /// The NAcc model of docs/arithmetic.md §1.
     pub fn default_nacc() -> Network {
         Network::from_toml_str(DEFAULT_TOML, "built-in nacc.toml")
             .expect("the built-in network is valid (tested)")

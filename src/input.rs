@@ -1,4 +1,4 @@
-//! Counter-based Poisson input (SPEC §2.1).
+//! Counter-based Poisson input (docs/arithmetic.md §2.1).
 //!
 //! Every random number nacc draws is a pure function of `(seed, stream, a, b)`:
 //! a few rounds of a 32-bit integer mixer, so the draw for a given neuron and

@@ -1,6 +1,6 @@
 //! A [`Network`] made concrete: connectivity, weights, biases and input
-//! rates drawn from the seed (SPEC §1), and the fixed-point form of every
-//! projection (SPEC §2.2).
+//! rates drawn from the seed (docs/arithmetic.md §1), and the fixed-point form of every
+//! projection (docs/arithmetic.md §2.2).
 
 use crate::config::{Connectivity, Init, Network, PopKind, Projection};
 use crate::error::{Error, Result, try_with_capacity, try_zeroed};
@@ -350,7 +350,7 @@ pub fn pow2(k: i32) -> f32 {
     f32::from_bits(((k + 127) as u32) << 23)
 }
 
-/// `(w * 2^f).round()` as an integer (ties away from zero, SPEC §2.2), or
+/// `(w * 2^f).round()` as an integer (ties away from zero, docs/arithmetic.md §2.2), or
 /// `None` when it does not fit an `i32`.
 fn quantize_one(w: f32, f: u32) -> Option<i32> {
     let x = w as f64 * (1u64 << f) as f64; // exact: a power-of-two scaling
@@ -420,7 +420,7 @@ fn worst_case_sum<'a>(
 }
 
 /// The largest F in 0..=30 for which no post neuron's sum can reach 2^31
-/// (SPEC §2.2), or `None` when even F = 0 fails; `row(j)` is the weights
+/// (docs/arithmetic.md §2.2), or `None` when even F = 0 fails; `row(j)` is the weights
 /// of post neuron j of `n_rows`.
 fn choose_frac_bits_rows<'a>(
     n_rows: usize,
@@ -530,7 +530,7 @@ pub struct Quantized {
     /// shared with the model's [`Weights::sparse`]; `wq[k]` is the weight
     /// of synapse `k`.
     pub rows: Option<Arc<SparseRows>>,
-    /// 2^(12-F) and 2^-F: the exact conversion of SPEC §2.2.
+    /// 2^(12-F) and 2^-F: the exact conversion of docs/arithmetic.md §2.2.
     pub scale_hi: f32,
     pub scale_lo: f32,
     /// A plastic projection's [wq_min, wq_max]: F was chosen so that no sum
@@ -753,7 +753,7 @@ mod tests {
 
     #[test]
     fn quantize_one_rounds_half_away_from_zero_as_f64_round_does() {
-        // the definition (SPEC §2.2) with f64::round
+        // the definition (docs/arithmetic.md §2.2) with f64::round
         let reference = |w: f32, f: u32| -> Option<i32> {
             let x = (w as f64 * (1u64 << f) as f64).round();
             (x.abs() < 2_147_483_648.0).then_some(x as i32)

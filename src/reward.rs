@@ -6,7 +6,7 @@
 //! and the analysis of a run (responses per presentation, preference).
 //!
 //! Discrete time, step t = 0, 1, ...; every f32 operation rounds once, in
-//! the order written (no fused multiply-add, as in SPEC §2):
+//! the order written (no fused multiply-add, as in docs/arithmetic.md §2):
 //!
 //! - dopamine: `d(t) = d(t-1) * decay_d + R(t)`, `d(-1) = 0`,
 //!   `decay_d = f32(exp(-dt / tau_d))`, `R(t)` the rewards of step t summed

@@ -1,5 +1,5 @@
 //! The CPU engine against hand-worked cases and against a second,
-//! deliberately plain implementation of SPEC §2 written here (loops, f64 for
+//! deliberately plain implementation of docs/arithmetic.md §2 written here (loops, f64 for
 //! the fixed-point conversion, nothing shared with the engine).
 
 // The plain implementation is written as loops over indices on purpose.
@@ -53,7 +53,7 @@ fn dense_of(model: &Model, p: &nacc::config::Projection, w: &nacc::network::Weig
     }
 }
 
-/// SPEC §2, step by step. Returns spikes[t][pop][n] and membranes[t][pop][n].
+/// docs/arithmetic.md §2, step by step. Returns spikes[t][pop][n] and membranes[t][pop][n].
 fn plain_run(model: &Model, input: &[Vec<Vec<u8>>], steps: usize) -> Trace {
     let net = &model.net;
     let npop = net.populations.len();
@@ -266,7 +266,7 @@ fn hand_worked_no_reset() {
 #[test]
 fn threshold_is_strict() {
     // beta 1, w 0.5, no reset: v = 0.5, 1.0 (equal to the threshold: no
-    // spike, SPEC's strict `v - theta > 0`), 1.5 (spike).
+    // spike, the strict `v - theta > 0`), 1.5 (spike).
     let (s, v) = run_one_to_one_with("none", 1.0, 0.5, 3);
     assert_eq!(v, [0.5, 1.0, 1.5]);
     assert_eq!(s, [0, 0, 1]);

@@ -1,4 +1,4 @@
-//! Figures: golden images, exact rasters, density shading, the SPEC §3
+//! Figures: golden images, exact rasters, density shading, the docs/arithmetic.md §3
 //! heatmap, rate curves, and `nacc render`.
 //!
 //! Golden images are compared pixel by pixel; `NACC_UPDATE_GOLDEN=1 cargo

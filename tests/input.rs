@@ -1,4 +1,4 @@
-//! SPEC §2.1: Poisson input is a pure function of (seed, neuron, step): each
+//! docs/arithmetic.md §2.1: Poisson input is a pure function of (seed, neuron, step): each
 //! neuron's frequency matches its rate, and chunking changes nothing.
 
 mod common;

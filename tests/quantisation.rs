@@ -1,4 +1,4 @@
-//! SPEC §2.2: F is the largest integer in 0..=30 for which the worst-case
+//! docs/arithmetic.md §2.2: F is the largest integer in 0..=30 for which the worst-case
 //! post sum of |wq| stays below 2^31; projections that fail at F = 0 are
 //! rejected.
 

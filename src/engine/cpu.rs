@@ -1,4 +1,4 @@
-//! The CPU reference engine: SPEC §2 exactly.
+//! The CPU reference engine: docs/arithmetic.md §2 exactly.
 //!
 //! Written to be read beside the WGSL kernels: one function per kernel
 //! ([`synapse_accumulate`], [`synapse_scatter`], [`lif_update`]; the input
@@ -357,7 +357,7 @@ impl Engine for CpuEngine {
 
 avx2_twin! {
     /// Kernel `synapse_accumulate`: `acc[post] = sum of weights[pre][post] over
-    /// the pre neurons whose bit is set in `pre_spikes`` (SPEC §2.2), for the
+    /// the pre neurons whose bit is set in `pre_spikes`` (docs/arithmetic.md §2.2), for the
     /// posts `first_post .. first_post + acc.len()` of `n_post`. Integer
     /// addition is exact and the weights were quantised so that no sum reaches
     /// 2^31, so the order of the terms does not matter.
@@ -660,7 +660,7 @@ pub fn fixed_to_f32(acc: i32, scale_hi: f32, scale_lo: f32) -> f32 {
     hi * scale_hi + lo * scale_lo
 }
 
-/// snntorch `Leaky` (SPEC §2.3) for one neuron: the new membrane, with
+/// snntorch `Leaky` (docs/arithmetic.md §2.3) for one neuron: the new membrane, with
 /// subnormal results stored as +0.
 #[inline]
 pub fn membrane_step(lif: &LifParams, v: f32, input: f32, reset: bool) -> f32 {
