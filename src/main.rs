@@ -62,7 +62,7 @@ fn run(args: &RunArgs) -> nacc::Result<ExitCode> {
     }
     if let Some(why) = &outcome.late_signal {
         eprintln!(
-            "nacc: {why} came while the outputs were written; they were completed and {} holds all {} steps",
+            "nacc: {why} came too late to stop the run: it completed, and {} holds all {} steps",
             opts.out.display(),
             outcome.steps
         );

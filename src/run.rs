@@ -427,8 +427,8 @@ pub struct Outcome {
     pub streamed: bool,
     /// When a signal or a failure stopped the run: the steps completed and why.
     pub stopped: Option<(usize, String)>,
-    /// A signal that came after the last step, while the outputs were
-    /// written (they were completed all the same).
+    /// A signal that came too late to stop the run (in its last chunk, or
+    /// while the outputs were written): they were completed all the same.
     pub late_signal: Option<String>,
     pub steps_requested: usize,
     pub engine: String,
@@ -667,8 +667,8 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     let dir = out.target();
     let mut outcome = outcome;
     if outcome.stopped.is_none() {
-        // a signal that came while the outputs were written: they were
-        // completed all the same
+        // a signal that came too late to stop the run (in its last chunk,
+        // or while the outputs were written): they were completed all the same
         outcome.late_signal = check();
     }
     if let Some(e) = failure {

@@ -611,3 +611,62 @@ fn every_file_a_run_writes_is_declared_by_its_network() {
     );
     assert!(!d.join("c").exists());
 }
+
+/// Issue 15: a signal too late to stop the run (here in its one chunk, or
+/// while it writes) lets it complete, and nacc says so and exits 130,
+/// instead of exiting 0 as if nothing had come.
+#[cfg(unix)]
+#[test]
+fn a_signal_too_late_to_stop_the_run_is_said_and_exits_130() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let args = [
+        "run",
+        "--backend",
+        "cpu",
+        "--scale",
+        "40",
+        "--steps",
+        "2000",
+        "--chunk",
+        "2000",
+        "--quiet",
+        "--out",
+        "out",
+    ];
+    let mut late = 0;
+    for delay in [350, 600, 900] {
+        let child = spawn(d, &args);
+        ms(delay);
+        kill(&child, "-INT");
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(130), "after {delay} ms: {err}");
+        if err.contains("too late to stop the run") {
+            late += 1;
+            let s = summary(&d.join("out"));
+            assert_eq!(
+                (s["steps"].as_u64(), s["stopped"].is_null()),
+                (Some(2000), true),
+                "{s}"
+            );
+        } else {
+            // came before the engine was set up: nothing was replaced
+            assert!(
+                err.contains("before the first step") || err.is_empty(),
+                "{err}"
+            );
+        }
+        nothing_beside_out_if_any(d);
+    }
+    assert!(late > 0, "no signal landed after the engine was set up");
+}
+
+/// [`nothing_beside_out`] where `out` exists.
+fn nothing_beside_out_if_any(d: &Path) {
+    if d.join("out").exists() {
+        nothing_beside_out(d);
+    } else {
+        assert!(names(d).is_empty(), "{:?}", names(d));
+    }
+}
