@@ -434,7 +434,7 @@ impl Network {
                 .map(|p| RawPattern {
                     name: p.name.clone(),
                     neurons: [p.neurons.start as i64, p.neurons.end as i64],
-                    rate: p.rate.clone(),
+                    rate: p.rate,
                 })
                 .collect(),
         });
@@ -668,7 +668,7 @@ fn validate_population(i: usize, rp: &RawPopulation, earlier: &[Population]) -> 
             let beta = rp.beta.unwrap_or(0.9);
             check_unit_interval(&f("beta"), beta)?;
             let threshold = rp.threshold.unwrap_or(1.0);
-            if !(threshold > 0.0) {
+            if threshold.is_nan() || threshold <= 0.0 {
                 return Err(bad_value(
                     f("threshold"),
                     threshold,

@@ -123,7 +123,7 @@ fn read_f32(path: &Path, shape: &[usize], max: f32) -> Result<Vec<f32>> {
     let a = npy::read(path)?;
     npy::expect(path, &a, &[DType::F32], shape)?;
     let v = a.to_f32();
-    if let Some(i) = v.iter().position(|x| !(x.abs() <= max)) {
+    if let Some(i) = v.iter().position(|x| x.is_nan() || x.abs() > max) {
         let index = if shape.len() == 2 {
             format!("[{}, {}]", i / shape[1], i % shape[1])
         } else {

@@ -491,6 +491,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         now.store(false, Ordering::SeqCst);
     }
 
+    let chunk = chunk_of(opts, prepared.steps);
     let bar = Progress::new(prepared.steps as u64, opts.quiet);
     let check = || {
         let sig = opts.stop.as_ref()?.load(Ordering::SeqCst);
@@ -512,7 +513,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
             &model,
             opts.trials,
             prepared.steps,
-            chunk_of(opts, prepared.steps),
+            chunk,
             |done| bar.update(done as u64),
             &check,
         )?;
@@ -520,22 +521,11 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         setup_time = r.setup;
         (r.records, steps, r.stopped, r.engine, r.adapter)
     } else {
-        let (mut engine, adapter) = engine_on(
-            gpu.as_ref(),
-            &model,
-            &prepared.input,
-            chunk_of(opts, prepared.steps),
-        )?;
+        let (mut engine, adapter) = engine_on(gpu.as_ref(), &model, &prepared.input, chunk)?;
         setup_time = t0.elapsed();
         // a signal while the engine was set up: no step is taken
         if let Some(why) = check() {
-            return Err(crate::error::Error::Signal(
-                format!(
-                    "stopped by {why} before the first step; {} is unchanged",
-                    out.target().display()
-                ),
-                signal_number(&why),
-            ));
+            return Err(not_started(&why, &out));
         }
         let (record, steps, why) = if stream {
             // counts only in memory; the spikes go to disk chunk by chunk
@@ -547,7 +537,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
                 net,
                 &prepared.input,
                 prepared.steps,
-                chunk_of(opts, prepared.steps),
+                chunk,
                 &mut |c| {
                     counts.count(c);
                     let rows: Vec<&[u32]> = c.bits.iter().map(|b| &b[..]).collect();
@@ -570,7 +560,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
                 net,
                 &prepared.input,
                 prepared.steps,
-                chunk_of(opts, prepared.steps),
+                chunk,
                 |done| bar.update(done as u64),
                 &check,
             )?;
@@ -601,15 +591,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
                 out.target().display()
             )));
         }
-        (None, Some((_, why))) => {
-            return Err(crate::error::Error::Signal(
-                format!(
-                    "stopped by {why} before the first step was complete; {} is unchanged",
-                    out.target().display()
-                ),
-                signal_number(why),
-            ));
-        }
+        (None, Some((_, why))) => return Err(not_started(why, &out)),
         (None, None) => None,
     };
     let dir = out.dir().to_path_buf();
@@ -644,7 +626,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         crate::reward::responses(net, &record.pops)
     };
     let preferences = write_learning(dir, net, &learned, &presentations, steps)?;
-    let outcome = Outcome {
+    let mut outcome = Outcome {
         preferences,
         adapter,
         engine,
@@ -665,7 +647,6 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     // the whole run replaces --out in one step
     out.publish()?;
     let dir = out.target();
-    let mut outcome = outcome;
     if outcome.stopped.is_none() {
         // a signal that came too late to stop the run (in its last chunk,
         // or while the outputs were written): they were completed all the same
@@ -1106,6 +1087,18 @@ pub fn signal_name(sig: i32) -> String {
         15 => "SIGTERM".into(),
         n => format!("signal {n}"),
     }
+}
+
+/// The error of a run that a signal (`why`) stopped before it completed a
+/// step: `--out` was left as it was.
+fn not_started(why: &str, out: &OutDir) -> crate::error::Error {
+    crate::error::Error::Signal(
+        format!(
+            "stopped by {why} before the first step was complete; {} is unchanged",
+            out.target().display()
+        ),
+        signal_number(why),
+    )
 }
 
 /// The number of a signal named by [`signal_name`].

@@ -364,7 +364,7 @@ fn heatmap_matches_spec_section_3() {
     }
     // a sparse projection is the dense one with zeros where it has no
     // synapse: every third pair left out
-    let keep = |i: usize, j: usize| (i + 2 * j) % 3 != 0;
+    let keep = |i: usize, j: usize| !(i + 2 * j).is_multiple_of(3);
     let (mut ptr, mut pre, mut value) = (vec![0usize], Vec::new(), Vec::new());
     let mut holed = vec![0f32; n_pre * n_post];
     for j in 0..n_post {

@@ -391,6 +391,8 @@ fn host_estimate_is_within_10_percent_of_the_measured_peak() {
             .and_then(|l| l.split(' ').next())
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("no estimate in {text}"));
+        // reaped by wait4 below, which also gives its rusage
+        #[allow(clippy::zombie_processes)]
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_nacc"))
             .args(args)
             .current_dir(d)

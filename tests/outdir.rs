@@ -554,12 +554,8 @@ fn an_out_dir_given_as_a_symlink_stays_one() {
 fn every_file_a_run_writes_is_declared_by_its_network() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let sparse = nacc::config::DEFAULT_TOML.replacen(
-        "init = \"linear\"",
-        "init = \"linear\"\nfixed_fan_in = 10",
-        1,
-    );
-    std::fs::write(d.join("sparse.toml"), sparse).unwrap();
+    let sparse = common::sparse_net("fixed_fan_in = 10", "");
+    std::fs::write(d.join("sparse.toml"), sparse.to_toml()).unwrap();
     let reward = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/reward_learning.toml");
     for (config, extra) in [
         (None, None),

@@ -303,7 +303,7 @@ pub fn nice_ceil(x: f64) -> f64 {
 
 /// A tick label: integers without decimals, else as few decimals as needed.
 pub fn tick_label(v: f64) -> String {
-    if !(v.abs() < 1e15) || (v != 0.0 && v.abs() < 1e-3) {
+    if v.is_nan() || v.abs() >= 1e15 || (v != 0.0 && v.abs() < 1e-3) {
         // beyond what decimals show well
         format!("{v:.3e}")
     } else if (v - v.round()).abs() < 1e-9 {

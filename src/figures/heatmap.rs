@@ -66,10 +66,11 @@ pub fn activity_bins(
             }
         }
         Synapses::Sparse(sr, w) => {
-            for k in sr.ptr[j]..sr.ptr[j + 1] {
-                let i = sr.pre[k] as usize;
+            let k = sr.ptr[j]..sr.ptr[j + 1];
+            for (&i, &x) in sr.pre[k.clone()].iter().zip(&w[k]) {
+                let i = i as usize;
                 if row_of[i] != usize::MAX {
-                    f(row_of[i], cell(i, w[k]));
+                    f(row_of[i], cell(i, x));
                 }
             }
         }
