@@ -474,6 +474,21 @@ fn bad_weight_files_exit_2() {
         &["run", "--weights", "w", "--out", "o"],
         &["weights_fc2.npy", "[3, 7]", "NaN", "finite"],
     );
+    // issue 15: a weight of 3e38 is named with its file, not failed on later
+    w[3 * 50 + 7] = 3e38;
+    let mut f = std::fs::File::create(d.join("w/weights_fc2.npy")).unwrap();
+    npy::write_f32(&mut f, &[20, 50], &w).unwrap();
+    drop(f);
+    fails(
+        d,
+        &["run", "--weights", "w", "--out", "o"],
+        &[
+            "weights_fc2.npy",
+            "[3, 7]",
+            "3e38",
+            "within [-1000000.0, 1000000.0]",
+        ],
+    );
     // transposed weights
     let mut f = std::fs::File::create(d.join("w/weights_fc2.npy")).unwrap();
     npy::write_f32(&mut f, &[50, 20], &vec![0.0; 1000]).unwrap();

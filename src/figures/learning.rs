@@ -353,6 +353,18 @@ pub fn write_learning_curve(dir: &Path, net: &Network, rows: &[Presentation]) ->
 mod tests {
     use super::*;
 
+    /// Issue 15: the colour bar said "0.00e0"; plain numbers now.
+    #[test]
+    fn change_labels_are_plain_numbers() {
+        assert_eq!(change_label(0.0), "0");
+        assert_eq!(change_label(0.0223), "0.0223");
+        assert_eq!(change_label(-0.0223), "-0.0223");
+        assert_eq!(change_label(1.5), "1.50");
+        assert_eq!(change_label(250.0), "250");
+        assert_eq!(change_label(2e-5), "2.00e-5");
+        assert_eq!(change_label(3e5), "3.00e5");
+    }
+
     #[test]
     fn diverging_is_white_at_zero_and_saturates_at_the_ends() {
         assert_eq!(diverging(0.0), Rgb([255, 255, 255]));
