@@ -197,6 +197,39 @@ fn poisson_spike(k0: u32, k1: u32, n: u32, t: u32, threshold: u32) -> bool {
     return (hash4(k0, k1, n, t) >> 8u) < threshold;
 }
 
+// Philox4x32-10 (Salmon et al., SC 2011; CPU twin: philox::philox4x32_10):
+// four words from a 128-bit counter and a 64-bit key. WGSL has no 32 x 32
+// -> 64-bit multiply: the high word is built from 16-bit halves (CPU twin:
+// philox::mulhi_by_halves); u32 multiplication wraps, giving the low word.
+fn mulhi(a: u32, b: u32) -> u32 {
+    let ah = a >> 16u;
+    let al = a & 0xFFFFu;
+    let bh = b >> 16u;
+    let bl = b & 0xFFFFu;
+    let ll = al * bl;
+    let lh = al * bh;
+    let hl = ah * bl;
+    let hh = ah * bh;
+    let mid = (ll >> 16u) + (lh & 0xFFFFu) + (hl & 0xFFFFu);
+    return hh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
+}
+
+fn philox4x32_10(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
+    var c = counter;
+    var k = key;
+    for (var r = 0u; r < 10u; r = r + 1u) {
+        if (r > 0u) {
+            k = k + vec2<u32>(0x9E3779B9u, 0xBB67AE85u);
+        }
+        let hi0 = mulhi(0xD2511F53u, c.x);
+        let lo0 = 0xD2511F53u * c.x;
+        let hi1 = mulhi(0xCD9E8D57u, c.z);
+        let lo1 = 0xCD9E8D57u * c.z;
+        c = vec4<u32>(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+    }
+    return c;
+}
+
 // Infinity or NaN (all exponent bits set), tested on the bits so that no
 // compiler can fold it away.
 fn not_finite(x: f32) -> bool {

@@ -46,6 +46,7 @@ pub mod memory;
 pub mod network;
 pub mod npy;
 pub mod outdir;
+pub mod philox;
 pub mod record;
 pub mod render;
 pub mod reward;
