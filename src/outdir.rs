@@ -153,6 +153,21 @@ impl OutDir {
         &self.target
     }
 
+    /// `e`, a failure before the swap, told in terms of --out: the staging
+    /// directory's path is --out's, and --out is as it was.
+    pub fn explain(&self, e: Error) -> Error {
+        let (staging, target) = (
+            self.staging.display().to_string(),
+            self.target.display().to_string(),
+        );
+        let told = |m: String| format!("{}; {target} is as it was", m.replace(&staging, &target));
+        match e {
+            Error::Input(m) => Error::Input(told(m)),
+            Error::Runtime(m) => Error::Runtime(told(m)),
+            other => other,
+        }
+    }
+
     /// Swaps the staging directory in as --out, whole, and deletes the
     /// previous run; a second call does nothing.
     pub fn publish(&mut self) -> Result<()> {

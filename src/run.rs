@@ -597,53 +597,62 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     let dir = out.dir().to_path_buf();
     let dir = &dir;
 
-    say(&format!("writing the outputs to {}", dir.display()));
-    // Outputs: data first, summary.json last.
-    if !stream {
-        for (p, pop) in net.populations.iter().enumerate() {
-            let recs: Vec<_> = records.iter().map(|r| &r.pops[p]).collect();
-            export::write_spikes(dir, &pop.name, &recs, opts.trials > 1, opts.packed_spikes)?;
+    say(&format!(
+        "writing the outputs to {}",
+        out.target().display()
+    ));
+    let written = (move || -> Result<Outcome> {
+        let net = &model.net;
+        // Outputs: data first, summary.json last.
+        if !stream {
+            for (p, pop) in net.populations.iter().enumerate() {
+                let recs: Vec<_> = records.iter().map(|r| &r.pops[p]).collect();
+                export::write_spikes(dir, &pop.name, &recs, opts.trials > 1, opts.packed_spikes)?;
+            }
         }
-    }
-    let learned = learned_weights(&model, &learned)?;
-    export::write_weights(dir, &model, &learned, opts.no_weight_files)?;
-    export::write_config(dir, net, model.seed)?;
-    let mut records = records.into_iter();
-    let record = records.next().expect("at least one trial");
-    if steps > 0 && !stream {
-        let view = View {
-            steps: 0..steps,
-            neurons: None,
-            width: figures::DEFAULT_WIDTH,
-            height: None,
-            title: network_title(opts),
+        let learned = learned_weights(&model, &learned)?;
+        export::write_weights(dir, &model, &learned, opts.no_weight_files)?;
+        export::write_config(dir, net, model.seed)?;
+        let mut records = records.into_iter();
+        let record = records.next().expect("at least one trial");
+        if steps > 0 && !stream {
+            let view = View {
+                steps: 0..steps,
+                neurons: None,
+                width: figures::DEFAULT_WIDTH,
+                height: None,
+                title: network_title(opts),
+            };
+            draw_figures(dir, &model, &record, &view, &learned)?;
+        }
+        let presentations = if stream {
+            streamed_responses.presentations(net)
+        } else {
+            crate::reward::responses(net, &record.pops)
         };
-        draw_figures(dir, &model, &record, &view, &learned)?;
-    }
-    let presentations = if stream {
-        streamed_responses.presentations(net)
-    } else {
-        crate::reward::responses(net, &record.pops)
-    };
-    let preferences = write_learning(dir, net, &learned, &presentations, steps)?;
-    let mut outcome = Outcome {
-        preferences,
-        adapter,
-        engine,
-        model,
-        record,
-        other_trials: records.collect(),
-        steps,
-        streamed: stream,
-        build_time,
-        setup_time,
-        sim_time,
-        stopped,
-        late_signal: None,
-        steps_requested: prepared.steps,
-    };
-    let summary = summary_json(opts, &outcome, started.elapsed());
-    export::write_json(&dir.join("summary.json"), &summary)?;
+        let preferences = write_learning(dir, net, &learned, &presentations, steps)?;
+        let outcome = Outcome {
+            preferences,
+            adapter,
+            engine,
+            model,
+            record,
+            other_trials: records.collect(),
+            steps,
+            streamed: stream,
+            build_time,
+            setup_time,
+            sim_time,
+            stopped,
+            late_signal: None,
+            steps_requested: prepared.steps,
+        };
+        let summary = summary_json(opts, &outcome, started.elapsed());
+        export::write_json(&dir.join("summary.json"), &summary)?;
+        Ok(outcome)
+    })();
+    // a failure to write leaves --out as it was
+    let mut outcome = written.map_err(|e| out.explain(e))?;
     // the whole run replaces --out in one step
     out.publish()?;
     let dir = out.target();

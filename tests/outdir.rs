@@ -333,7 +333,17 @@ fn a_rerun_that_fills_the_disk_leaves_the_previous_run_whole() {
         .env("NACC_MEMORY_CHECK", "off")
         .output()
         .unwrap();
-    common::assert_exit_naming(&o, 1, &["No space left"], "a disk that fills");
+    common::assert_exit_naming(
+        &o,
+        1,
+        &["No space left", "out is as it was"],
+        "a disk that fills",
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !err.contains(".nacc-staging"),
+        "the message names --out, not the staging directory: {err}"
+    );
     assert_eq!(
         snapshot(&d.join("out")),
         old,
