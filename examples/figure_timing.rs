@@ -2,7 +2,7 @@
 //! `cargo run --release --example figure_timing` (prints seconds).
 
 use nacc::figures::{PopData, View, write_all};
-use nacc::input::{hash4, rate_threshold};
+use nacc::input::{draw_pair, rate_threshold};
 use nacc::record::PopRecord;
 use std::time::Instant;
 
@@ -16,7 +16,7 @@ fn main() {
         let mut bits = vec![0u32; steps * wps];
         for t in 0..steps {
             for i in 0..n {
-                if hash4(1, 7, i as u32, t as u32) >> 8 < thr {
+                if draw_pair(1, 7, t as u32, i as u32) >> 8 < thr {
                     bits[t * wps + i / 32] |= 1 << (i % 32);
                 }
             }

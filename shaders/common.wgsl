@@ -172,31 +172,6 @@ fn fires(v: f32, threshold: f32, z: u32) -> bool {
 }
 
 // The counter-based random function of src/input.rs, bit for bit:
-// lowbias32 rounds over (seed, stream, a, b). k0 = low 32 bits of the seed,
-// k1 = high 32 bits of the seed xor the stream id (both from the host).
-fn mix32(x: u32) -> u32 {
-    var h = x;
-    h = h ^ (h >> 16u);
-    h = h * 0x7feb352du;
-    h = h ^ (h >> 15u);
-    h = h * 0x846ca68bu;
-    h = h ^ (h >> 16u);
-    return h;
-}
-
-fn hash4(k0: u32, k1: u32, a: u32, b: u32) -> u32 {
-    var h = mix32(b + 0x9e3779b9u);
-    h = mix32(h ^ (a + 0x85ebca6bu));
-    h = mix32(h ^ k1);
-    return mix32(h ^ k0);
-}
-
-// Poisson input (docs/arithmetic.md §2.1): neuron n spikes at step t when the top 24 bits
-// of its draw are below its integer threshold round(rate * 2^24).
-fn poisson_spike(k0: u32, k1: u32, n: u32, t: u32, threshold: u32) -> bool {
-    return (hash4(k0, k1, n, t) >> 8u) < threshold;
-}
-
 // Philox4x32-10 (Salmon et al., SC 2011; CPU twin: philox::philox4x32_10):
 // four words from a 128-bit counter and a 64-bit key. WGSL has no 32 x 32
 // -> 64-bit multiply: the high word is built from 16-bit halves (CPU twin:
@@ -228,6 +203,16 @@ fn philox4x32_10(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
         c = vec4<u32>(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
     }
     return c;
+}
+
+// The Poisson draws of neurons 4g .. 4g + 3 at step t (docs/arithmetic.md
+// §2.1, §6; CPU twin: input::draw4): the Philox words of counter
+// (g, t, stream, 0) under the key (key0, key1) = the seed's low and high
+// words. `keys` is [key0, key1, stream, 0] (input::key_words). Neuron n
+// spikes when the top 24 bits of word n % 4 are below its integer
+// threshold round(rate * 2^24).
+fn poisson_draws(keys: vec4<u32>, g: u32, t: u32) -> vec4<u32> {
+    return philox4x32_10(vec4<u32>(g, t, keys.z, 0u), keys.xy);
 }
 
 // Infinity or NaN (all exponent bits set), tested on the bits so that no

@@ -99,19 +99,27 @@ fn fused_steps(
             atomicStore(&row[w], word);
         }
         workgroupBarrier();
-        // ... or the input drawn here, one neuron per invocation
+        // ... or the input drawn here, four neurons per invocation and draw
         let t = params.first_step + s;
         for (var q = 0u; q < params.n_poisson; q = q + 1u) {
             let b = params.poisson_base + q * 4u;
             let n_neurons = tables[b];
             let word_offset = tables[b + 1u];
                         let thr_offset = tables[b + 2u];
-            let kb = params.keys_base + (trial * params.n_poisson + q) * 2u;
-            let k0 = tables[kb];
-            let k1 = tables[kb + 1u];
-            for (var n = lid; n < n_neurons; n = n + FUSED_WORKGROUP) {
-                if (poisson_spike(k0, k1, n, t, thresholds[thr_offset + n])) {
-                    atomicOr(&row[word_offset + n / 32u], 1u << (n % 32u));
+            let kb = params.keys_base + (trial * params.n_poisson + q) * 4u;
+            let keys = vec4<u32>(tables[kb], tables[kb + 1u], tables[kb + 2u], tables[kb + 3u]);
+            // four neurons a draw (one word holds them all: 32 = 8 x 4)
+            for (var g = lid; g * 4u < n_neurons; g = g + FUSED_WORKGROUP) {
+                let d = poisson_draws(keys, g, t);
+                var bits = 0u;
+                for (var l = 0u; l < 4u && g * 4u + l < n_neurons; l = l + 1u) {
+                    let n = g * 4u + l;
+                    if ((d[l] >> 8u) < thresholds[thr_offset + n]) {
+                        bits = bits | (1u << (n % 32u));
+                    }
+                }
+                if (bits != 0u) {
+                    atomicOr(&row[word_offset + (g * 4u) / 32u], bits);
                 }
             }
         }

@@ -16,9 +16,9 @@ struct PoissonParams {
     row_words: u32,
     // offset of this population's thresholds in `thresholds`
     thr_offset: u32,
-    // this population's keys (k0, k1) of trial t are trial_keys[2 i],
-    // trial_keys[2 i + 1] for i = t * n_keyed + key_index (n_keyed: the
-    // Poisson populations the GPU draws)
+    // this population's key words (key0, key1, stream, 0) of trial t are
+    // trial_keys[4 i ..= 4 i + 3] for i = t * n_keyed + key_index (n_keyed:
+    // the Poisson populations the GPU draws)
     key_index: u32,
     n_keyed: u32,
     // the absolute step of row 1 of this chunk
@@ -53,13 +53,19 @@ fn poisson_input(
     }
     let count = min(32u, params.n - first);
     let row = (s + 1u) * params.row_words + params.word_offset + w;
+    let t = params.first_step + s;
     for (var trial = 0u; trial < chunk.n_trials; trial = trial + 1u) {
-        let k = 2u * (trial * params.n_keyed + params.key_index);
+        let k = 4u * (trial * params.n_keyed + params.key_index);
+        let keys = vec4<u32>(trial_keys[k], trial_keys[k + 1u], trial_keys[k + 2u], trial_keys[k + 3u]);
         var bits = 0u;
-        for (var i = 0u; i < count; i = i + 1u) {
-            let n = first + i;
-            if (poisson_spike(trial_keys[k], trial_keys[k + 1u], n, params.first_step + s, thresholds[params.thr_offset + n])) {
-                bits = bits | (1u << i);
+        // four neurons a draw: 8 draws for the word's 32
+        for (var g = 0u; g * 4u < count; g = g + 1u) {
+            let d = poisson_draws(keys, (first >> 2u) + g, t);
+            for (var l = 0u; l < 4u && g * 4u + l < count; l = l + 1u) {
+                let i = g * 4u + l;
+                if ((d[l] >> 8u) < thresholds[params.thr_offset + first + i]) {
+                    bits = bits | (1u << i);
+                }
             }
         }
         spikes[trial * chunk.spike_stride + row] = bits;

@@ -162,6 +162,10 @@ pub struct Network {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
+    /// The generator of every draw: "philox4x32-10" (the only one; files
+    /// without the field use it too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rng: Option<String>,
     #[serde(default = "default_dt")]
     pub dt_ms: f64,
     /// Steps a run takes unless `--steps` says otherwise.
@@ -458,6 +462,7 @@ impl Network {
                 .collect(),
         });
         RawConfig {
+            rng: Some(crate::input::GENERATOR.to_string()),
             dt_ms: self.dt_ms,
             steps: self.steps.map(|s| s as i64),
             populations,
@@ -517,6 +522,18 @@ fn check_finite(field: &str, v: f32) -> Result<()> {
 impl RawConfig {
     pub fn validate(&self) -> Result<Network> {
         crate::checks::check_dt(self.dt_ms)?;
+        if let Some(rng) = &self.rng
+            && rng != crate::input::GENERATOR
+        {
+            return Err(bad_value(
+                "rng",
+                format!("{rng:?}"),
+                format!(
+                    "must be \"{}\", the generator of every draw of this version (runs of versions before it drew from another and differ)",
+                    crate::input::GENERATOR
+                ),
+            ));
+        }
         if self.populations.is_empty() {
             return Err(Error::Input(
                 "no [[population]] given: a network needs at least one population".into(),

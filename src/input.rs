@@ -1,18 +1,28 @@
-//! Counter-based Poisson input (docs/arithmetic.md §2.1).
+//! Counter-based random draws and Poisson input (docs/arithmetic.md §2.1,
+//! §6).
 //!
-//! Every random number nacc draws is a pure function of `(seed, stream, a, b)`:
-//! a few rounds of a 32-bit integer mixer, so the draw for a given neuron and
-//! step never depends on chunk size, thread count or backend, and the same
-//! function can run in WGSL (`shaders/rng.wgsl` will mirror [`hash4`] with
-//! only `u32` multiplies, xors and shifts).
+//! Every random number nacc draws is a word of Philox4x32-10
+//! ([`crate::philox`]) of the counter `(a, b, stream, 0)` under the key
+//! `(low, high 32 bits of the seed)`: a pure function of the seed, the
+//! object drawn for (`stream`, from its name) and two indices, so the draw
+//! for a given neuron and step never depends on chunk size, thread count or
+//! backend, and the WGSL kernels compute the same words. A call gives four
+//! words: consecutive indices share a call (`a` or `b` is the index over
+//! 4, the word its remainder).
 //!
 //! A Poisson neuron with rate `r` (spikes per step, in `[0, 1]`) spikes at step
 //! `t` when the top 24 bits of its draw are below `round(r * 2^24)`: an exact
 //! integer comparison, so `r = 0` never spikes and `r = 1` always does.
 
+use crate::philox::philox4x32_10;
 use crate::simd::avx2_twin;
 
-/// One round of Chris Wellons' `lowbias32` mixer (a bijection on `u32`).
+/// The generator every draw comes from, as `config.toml` and
+/// `summary.json` name it.
+pub const GENERATOR: &str = "philox4x32-10";
+
+/// One round of Chris Wellons' `lowbias32` mixer (a bijection on `u32`),
+/// for the stream ids of names (not for draws).
 #[inline(always)]
 pub fn mix32(mut x: u32) -> u32 {
     x ^= x >> 16;
@@ -23,22 +33,31 @@ pub fn mix32(mut x: u32) -> u32 {
     x
 }
 
-/// The two 32-bit keys [`hash4`] mixes in for `seed` and `stream` (the GPU
-/// kernels receive these).
+/// The key (low and high words of the seed) and stream of the draws for
+/// `stream` under `seed`, as the GPU kernels receive them: `[key0, key1,
+/// stream, 0]`.
 #[inline(always)]
-pub fn keys(seed: u64, stream: u32) -> [u32; 2] {
-    [seed as u32, (seed >> 32) as u32 ^ stream]
+pub fn key_words(seed: u64, stream: u32) -> [u32; 4] {
+    [seed as u32, (seed >> 32) as u32, stream, 0]
 }
 
-/// The one random function of nacc: 32 well-mixed bits from a 64-bit seed,
-/// a 32-bit stream id and two 32-bit counters.
+/// The four words of the call `(a, b)` of `stream` under `seed`.
 #[inline(always)]
-pub fn hash4(seed: u64, stream: u32, a: u32, b: u32) -> u32 {
-    let [k0, k1] = keys(seed, stream);
-    let mut h = mix32(b.wrapping_add(0x9e37_79b9));
-    h = mix32(h ^ a.wrapping_add(0x85eb_ca6b));
-    h = mix32(h ^ k1);
-    mix32(h ^ k0)
+pub fn draw4(seed: u64, stream: u32, a: u32, b: u32) -> [u32; 4] {
+    philox4x32_10([a, b, stream, 0], [seed as u32, (seed >> 32) as u32])
+}
+
+/// The draw of index `i` in a run of indices that share calls four at a
+/// time: word `i % 4` of call `(i / 4, b)`.
+#[inline(always)]
+pub fn draw_at(seed: u64, stream: u32, i: u32, b: u32) -> u32 {
+    draw4(seed, stream, i >> 2, b)[(i & 3) as usize]
+}
+
+/// The draw of pair `(j, i)` (post, pre): word `i % 4` of call `(j, i / 4)`.
+#[inline(always)]
+pub fn draw_pair(seed: u64, stream: u32, j: u32, i: u32) -> u32 {
+    draw4(seed, stream, j, i >> 2)[(i & 3) as usize]
 }
 
 /// A uniform f32 in `[0, 1)` with 24 random bits (every value exact).
@@ -73,11 +92,11 @@ pub fn rate_threshold(rate: f32) -> u32 {
 }
 
 /// Per-neuron rates of a Poisson population, drawn once:
-/// `r_i = lo + (hi - lo) * u_i`.
+/// `r_i = lo + (hi - lo) * u_i`, `u_i` from [`draw_at`]`(i, 0)`.
 pub fn draw_rates(seed: u64, pop_name: &str, size: usize, lo: f32, hi: f32) -> Vec<f32> {
     let stream = stream_id(pop_name, purpose::RATE);
     (0..size)
-        .map(|i| lo + (hi - lo) * unit_f32(hash4(seed, stream, i as u32, 0)))
+        .map(|i| lo + (hi - lo) * unit_f32(draw_at(seed, stream, i as u32, 0)))
         .collect()
 }
 
@@ -85,8 +104,9 @@ avx2_twin! {
     /// Generates the spikes of one Poisson population for steps
     /// `first_step .. first_step + steps`, bit-packed: `words_per_step` words a
     /// step, bit `n % 32` of word `n / 32` for neuron `n`. `out` is overwritten.
-    /// The draws of a word's 32 neurons are independent, so the compiler can
-    /// compute them in vector lanes.
+    /// Neuron `n` at step `t` takes word `n % 4` of the call `(n / 4, t)`
+    /// ([`draw_at`]): a word of 32 neurons is 8 calls, independent of each
+    /// other, so the compiler can compute them in vector lanes.
     pub fn poisson_chunk(
         seed: u64,
         stream: u32,
@@ -101,9 +121,11 @@ avx2_twin! {
             let step = (first_step + s as u64) as u32;
             for (w, (word, thr)) in row.iter_mut().zip(thresholds.chunks(32)).enumerate() {
                 let mut bits = 0u32;
-                for (i, &t) in thr.iter().enumerate() {
-                    let n = (w * 32 + i) as u32;
-                    bits |= (((hash4(seed, stream, n, step) >> 8) < t) as u32) << i;
+                for (g, four) in thr.chunks(4).enumerate() {
+                    let d = draw4(seed, stream, (w * 8 + g) as u32, step);
+                    for (l, &t) in four.iter().enumerate() {
+                        bits |= (((d[l] >> 8) < t) as u32) << (g * 4 + l);
+                    }
                 }
                 *word = bits;
             }
@@ -114,6 +136,17 @@ avx2_twin! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The draws are Philox words: the counter and key as documented.
+    #[test]
+    fn draws_are_the_documented_philox_words() {
+        let seed = 0x0123_4567_89ab_cdef_u64;
+        let want = crate::philox::philox4x32_10([5, 9, 77, 0], [0x89ab_cdef, 0x0123_4567]);
+        assert_eq!(draw4(seed, 77, 5, 9), want);
+        assert_eq!(draw_at(seed, 77, 22, 9), want[2]);
+        assert_eq!(draw_pair(seed, 77, 5, 39), want[3]);
+        assert_eq!(key_words(seed, 77), [0x89ab_cdef, 0x0123_4567, 77, 0]);
+    }
 
     #[test]
     fn mix32_is_not_identity_and_spreads_bits() {

@@ -4,7 +4,7 @@
 
 use crate::config::{Connectivity, Init, Network, PopKind, Projection};
 use crate::error::{Error, Result, try_with_capacity, try_zeroed};
-use crate::input::{draw_rates, hash4, mix32, purpose, stream_id, unit_f32};
+use crate::input::{draw_at, draw_pair, draw_rates, draw4, purpose, stream_id, unit_f32};
 use crate::simd::avx2_twin;
 use std::sync::Arc;
 
@@ -69,10 +69,11 @@ fn choose_pres(
             pairs_below(seed, stream, j, n_pre as u32, thr, p >= 1.0, out);
         }
         Connectivity::FixedFanIn(k) => {
-            // Floyd's algorithm: k distinct of n_pre with k draws
+            // Floyd's algorithm: k distinct of n_pre with k draws, the draw
+            // of step i that of pair (j, i)
             let n = n_pre as u64;
             for i in (n - k as u64)..n {
-                let r = hash4(seed, stream, j, mix32(i as u32));
+                let r = draw_pair(seed, stream, j, i as u32);
                 let t = ((r as u64 * (i + 1)) >> 32) as u32; // uniform in 0..=i
                 let (word, bit) = (t as usize / 64, 1u64 << (t % 64));
                 // i itself was never picked: the picks so far are below it
@@ -90,10 +91,11 @@ fn choose_pres(
 
 avx2_twin! {
     /// Appends to `out` the pre neurons `i < n_pre` whose draw
-    /// `hash4(seed, stream, j, i)` is below `thr` (all of them when `all`),
-    /// ascending. The draws of 32 neurons at a time are independent of each
-    /// other, so they run in vector lanes; this is most of the time it takes
-    /// to build a `fixed_probability` projection (every pair is drawn).
+    /// [`draw_pair`]`(j, i)` is below `thr` (all of them when `all`),
+    /// ascending. The draws of 32 neurons at a time (8 calls) are
+    /// independent of each other, so they run in vector lanes; this is most
+    /// of the time it takes to build a `fixed_probability` projection (every
+    /// pair is drawn).
     fn pairs_below(
         seed: u64,
         stream: u32,
@@ -105,9 +107,13 @@ avx2_twin! {
     ) {
         for base in (0..n_pre).step_by(32) {
             let mut bits = 0u32;
-            for k in 0..32.min(n_pre - base) {
-                let below = (hash4(seed, stream, j, base + k) as u64) < thr || all;
-                bits |= (below as u32) << k;
+            let count = 32.min(n_pre - base);
+            for g in 0..count.div_ceil(4) {
+                let d = draw4(seed, stream, j, (base >> 2) + g);
+                for l in 0..4.min(count - 4 * g) {
+                    let below = (d[l as usize] as u64) < thr || all;
+                    bits |= (below as u32) << (4 * g + l);
+                }
             }
             while bits != 0 {
                 out.push(base + bits.trailing_zeros());
@@ -147,7 +153,7 @@ fn build_sparse(
                         counts.push(row.len());
                         for &i in &row {
                             ws.push(constant.unwrap_or_else(|| {
-                                lo + (hi - lo) * unit_f32(hash4(seed, sw, j as u32, i))
+                                lo + (hi - lo) * unit_f32(draw_pair(seed, sw, j as u32, i))
                             }));
                         }
                         pres.extend_from_slice(&row);
@@ -208,7 +214,8 @@ impl Model {
                     _ => {
                         let sb = stream_id(&proj.name, purpose::BIAS);
                         for (post, x) in b.iter_mut().enumerate() {
-                            let drawn = lo + (hi - lo) * unit_f32(hash4(seed, sb, post as u32, 0));
+                            let drawn =
+                                lo + (hi - lo) * unit_f32(draw_at(seed, sb, post as u32, 0));
                             // a subnormal bias is 0 (docs/arithmetic.md)
                             *x = crate::engine::cpu::flush_subnormal(drawn);
                         }
@@ -234,9 +241,12 @@ impl Model {
                 None => {
                     let sw = stream_id(&proj.name, purpose::WEIGHT);
                     for (post, row) in w.chunks_exact_mut(n_pre).enumerate() {
-                        for (pre, x) in row.iter_mut().enumerate() {
-                            *x =
-                                lo + (hi - lo) * unit_f32(hash4(seed, sw, post as u32, pre as u32));
+                        // four pre neurons a call (draw_pair)
+                        for (g, four) in row.chunks_mut(4).enumerate() {
+                            let d = draw4(seed, sw, post as u32, g as u32);
+                            for (x, &r) in four.iter_mut().zip(&d) {
+                                *x = lo + (hi - lo) * unit_f32(r);
+                            }
                         }
                     }
                 }
@@ -845,7 +855,7 @@ mod tests {
         for n_pre in [0u32, 1, 31, 32, 33, 100, 1000] {
             for (thr, all) in [(0u64, false), (1 << 30, false), (3 << 31, false), (0, true)] {
                 let want: Vec<u32> = (0..n_pre)
-                    .filter(|&i| (hash4(9, 17, 4, i) as u64) < thr || all)
+                    .filter(|&i| (draw_pair(9, 17, 4, i) as u64) < thr || all)
                     .collect();
                 // the dispatched build (AVX2 where the CPU has it) and the
                 // baseline one (other tests in this binary may run either

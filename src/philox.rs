@@ -7,11 +7,8 @@
 //! has no 32 x 32 -> 64-bit multiply, so the kernel builds the high word
 //! from 16-bit halves ([`mulhi_by_halves`], the same steps here); tests
 //! hold both to the published Random123 known answers and the halves to
-//! the 64-bit product.
-//!
-//! Issue 16 moves every draw of nacc onto this generator; until then the
-//! draws still come from [`crate::input::hash4`] and nothing here changes
-//! a run.
+//! the 64-bit product. Every draw of nacc is a word of it
+//! ([`crate::input::draw4`]).
 
 /// The round multipliers.
 const M0: u32 = 0xD251_1F53;

@@ -805,6 +805,7 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
     json!({
         "nacc_version": env!("CARGO_PKG_VERSION"),
         "network": network_title(opts),
+        "generator": crate::input::GENERATOR,
         "seed": o.model.seed,
         "steps": steps,
         "dt_ms": net.dt_ms,

@@ -433,3 +433,12 @@ fn pairs_given_more_or_fewer_values_are_errors() {
     );
     assert_names(&m, &["rewards", "found one of 3 values"]);
 }
+
+/// Issue 16: a network file may name its generator; only this version's.
+#[test]
+fn rng_names_the_only_generator() {
+    let m = error_with("dt_ms = 1.0", "rng = \"lowbias32\"\ndt_ms = 1.0");
+    assert_names(&m, &["rng", "lowbias32", "philox4x32-10"]);
+    let text = DEFAULT_TOML.replacen("dt_ms = 1.0", "rng = \"philox4x32-10\"\ndt_ms = 1.0", 1);
+    assert!(Network::from_toml_str(&text, "ok").is_ok());
+}

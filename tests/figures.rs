@@ -28,7 +28,7 @@ fn record(n: usize, steps: usize, spike: impl Fn(usize, usize) -> bool) -> PopRe
 
 /// A pseudo-random but fixed bit for (t, i) with probability ~p.
 fn coin(t: usize, i: usize, p: f64) -> bool {
-    (nacc::input::hash4(3, 9, i as u32, t as u32) as f64) < p * 4294967296.0
+    (nacc::input::draw_pair(3, 9, t as u32, i as u32) as f64) < p * 4294967296.0
 }
 
 fn golden(name: &str, actual: &Path) {

@@ -86,3 +86,20 @@ fn different_seeds_give_different_input() {
     InputSource::generated(&b).fill(&b.net, 0, &mut bb);
     assert_ne!(ba.bits[0], bb.bits[0]);
 }
+
+/// Issue 16: rate 0 never spikes and rate 1 always does, on a long run of
+/// many neurons (the comparison of the top 24 bits is exact).
+#[test]
+fn rate_zero_never_spikes_and_rate_one_always_does() {
+    for (rate, want) in [(0.0, 0u32), (1.0, u32::MAX)] {
+        let text = format!(
+            "[[population]]\nname = \"in\"\nsize = 96\nkind = \"poisson\"\nrate = [{rate}, {rate}]\n"
+        );
+        let model = Model::build(Network::from_toml_str(&text, "edge").unwrap(), 3).unwrap();
+        let input = InputSource::generated(&model);
+        let steps = 20_000;
+        let mut buf = ChunkSpikes::new(&model.net, steps);
+        input.fill(&model.net, 0, &mut buf);
+        assert!(buf.bits[0].iter().all(|&w| w == want), "rate {rate}");
+    }
+}

@@ -103,9 +103,9 @@ pub fn trial_seed(seed: u64, t: usize) -> u64 {
     if t == 0 {
         return seed;
     }
-    let lo = crate::input::hash4(seed, 0x7472_6961, t as u32, 0) as u64; // "tria"
-    let hi = crate::input::hash4(seed, 0x6c73_6565, t as u32, 1) as u64; // "lsee"
-    (hi << 32) | lo
+    // two words of the call (t, 0) of the stream "tria"
+    let d = crate::input::draw4(seed, 0x7472_6961, t as u32, 0);
+    ((d[1] as u64) << 32) | d[0] as u64
 }
 
 /// Runs the chunk of steps starting at `first_step`: the host fills the

@@ -2193,8 +2193,8 @@ fn build_dispatch(
     }))
 }
 
-/// Every trial's keys (k0, k1) per Poisson population, for the GPU's
-/// draws; none for a given (not generated) input, which only a single
+/// Every trial's key words (key0, key1, stream, 0: `input::key_words`)
+/// per Poisson population, for the GPU's draws; none for a given (not generated) input, which only a single
 /// trial may have.
 fn trial_keys(net: &Network, inputs: &[InputSource]) -> Result<Vec<u32>> {
     let mut keys = Vec::new();
@@ -2209,7 +2209,7 @@ fn trial_keys(net: &Network, inputs: &[InputSource]) -> Result<Vec<u32>> {
         };
         for (p, pop) in net.populations.iter().enumerate() {
             if pop.is_poisson() {
-                keys.extend_from_slice(&crate::input::keys(*seed, streams[p].0));
+                keys.extend_from_slice(&crate::input::key_words(*seed, streams[p].0));
             }
         }
     }
