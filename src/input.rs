@@ -14,7 +14,7 @@
 //! `t` when the top 24 bits of its draw are below `round(r * 2^24)`: an exact
 //! integer comparison, so `r = 0` never spikes and `r = 1` always does.
 
-use crate::philox::philox4x32_10;
+use crate::philox::{philox4x32_10, philox4x32_10_lanes};
 use crate::simd::avx2_twin;
 
 /// The generator every draw comes from, as `config.toml` and
@@ -119,13 +119,22 @@ avx2_twin! {
         debug_assert_eq!(out.len(), wps * steps);
         for (s, row) in out.chunks_exact_mut(wps.max(1)).take(steps).enumerate() {
             let step = (first_step + s as u64) as u32;
+            let key = [seed as u32, (seed >> 32) as u32];
             for (w, (word, thr)) in row.iter_mut().zip(thresholds.chunks(32)).enumerate() {
+                // the word's 8 calls in lanes (a short last word draws all 8)
+                let first = (w * 8) as u32;
+                let d = philox4x32_10_lanes::<8>(
+                    [
+                        std::array::from_fn(|g| first + g as u32),
+                        [step; 8],
+                        [stream; 8],
+                        [0; 8],
+                    ],
+                    key,
+                );
                 let mut bits = 0u32;
-                for (g, four) in thr.chunks(4).enumerate() {
-                    let d = draw4(seed, stream, (w * 8 + g) as u32, step);
-                    for (l, &t) in four.iter().enumerate() {
-                        bits |= (((d[l] >> 8) < t) as u32) << (g * 4 + l);
-                    }
+                for (i, &t) in thr.iter().enumerate() {
+                    bits |= (((d[i % 4][i / 4] >> 8) < t) as u32) << i;
                 }
                 *word = bits;
             }
