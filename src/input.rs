@@ -100,13 +100,38 @@ pub fn draw_rates(seed: u64, pop_name: &str, size: usize, lo: f32, hi: f32) -> V
         .collect()
 }
 
+/// The calls `(first + l, step)` of `stream` for lanes `l < L`.
+#[inline(always)]
+fn philox_calls<const L: usize>(
+    first: u32,
+    step: u32,
+    stream: u32,
+    key: [u32; 2],
+) -> [[u32; L]; 4] {
+    philox4x32_10_lanes::<L>(
+        [
+            std::array::from_fn(|g| first + g as u32),
+            [step; L],
+            [stream; L],
+            [0; L],
+        ],
+        key,
+    )
+}
+
+/// `L` lanes of words in the first lanes of 32.
+#[inline(always)]
+fn spread<const L: usize>(d: [[u32; L]; 4]) -> [[u32; 32]; 4] {
+    d.map(|w| std::array::from_fn(|l| if l < L { w[l] } else { 0 }))
+}
+
 avx2_twin! {
     /// Generates the spikes of one Poisson population for steps
     /// `first_step .. first_step + steps`, bit-packed: `words_per_step` words a
     /// step, bit `n % 32` of word `n / 32` for neuron `n`. `out` is overwritten.
     /// Neuron `n` at step `t` takes word `n % 4` of the call `(n / 4, t)`
-    /// ([`draw_at`]): a word of 32 neurons is 8 calls, independent of each
-    /// other, so the compiler can compute them in vector lanes.
+    /// ([`draw_at`]): four words of 32 neurons are 32 calls, independent of
+    /// each other, computed in vector lanes.
     pub fn poisson_chunk(
         seed: u64,
         stream: u32,
@@ -120,23 +145,33 @@ avx2_twin! {
         for (s, row) in out.chunks_exact_mut(wps.max(1)).take(steps).enumerate() {
             let step = (first_step + s as u64) as u32;
             let key = [seed as u32, (seed >> 32) as u32];
-            for (w, (word, thr)) in row.iter_mut().zip(thresholds.chunks(32)).enumerate() {
-                // the word's 8 calls in lanes (a short last word draws all 8)
-                let first = (w * 8) as u32;
-                let d = philox4x32_10_lanes::<8>(
-                    [
-                        std::array::from_fn(|g| first + g as u32),
-                        [step; 8],
-                        [stream; 8],
-                        [0; 8],
-                    ],
-                    key,
-                );
-                let mut bits = 0u32;
-                for (i, &t) in thr.iter().enumerate() {
-                    bits |= (((d[i % 4][i / 4] >> 8) < t) as u32) << i;
+            // four words (32 calls) at a time in lanes, so that the rounds of
+            // independent calls overlap; fewer lanes for a short last part
+            for (q, (words, thr)) in row.chunks_mut(4).zip(thresholds.chunks(128)).enumerate() {
+                let first = (q * 32) as u32;
+                let d = match thr.len().div_ceil(4) {
+                    1 => spread(philox_calls::<1>(first, step, stream, key)),
+                    2 => spread(philox_calls::<2>(first, step, stream, key)),
+                    3 | 4 => spread(philox_calls::<4>(first, step, stream, key)),
+                    5..=8 => spread(philox_calls::<8>(first, step, stream, key)),
+                    9..=16 => spread(philox_calls::<16>(first, step, stream, key)),
+                    _ => philox_calls::<32>(first, step, stream, key),
+                };
+                for (w, (word, thr)) in words.iter_mut().zip(thr.chunks(32)).enumerate() {
+                    let mut bits = 0u32;
+                    if let Ok(thr) = <&[u32; 32]>::try_from(thr) {
+                        // neuron order (a fixed shuffle), then 32 comparisons
+                        let flat: [u32; 32] = std::array::from_fn(|i| d[i % 4][w * 8 + i / 4]);
+                        for i in 0..32 {
+                            bits |= (((flat[i] >> 8) < thr[i]) as u32) << i;
+                        }
+                    } else {
+                        for (i, &t) in thr.iter().enumerate() {
+                            bits |= (((d[i % 4][w * 8 + i / 4] >> 8) < t) as u32) << i;
+                        }
+                    }
+                    *word = bits;
                 }
-                *word = bits;
             }
         }
     }

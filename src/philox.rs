@@ -120,12 +120,18 @@ mod tests {
 
     #[test]
     fn lanes_give_the_words_of_one_call_each() {
-        let c: [[u32; 8]; 4] = std::array::from_fn(|w| std::array::from_fn(|l| (l * 977 + w * 31) as u32 ^ 0xdead_beef));
+        let c: [[u32; 8]; 4] = std::array::from_fn(|w| {
+            std::array::from_fn(|l| (l * 977 + w * 31) as u32 ^ 0xdead_beef)
+        });
         let key = [0x1234_5678, 0x9abc_def0];
         let lanes = philox4x32_10_lanes(c, key);
         for l in 0..8 {
             let one = philox4x32_10([c[0][l], c[1][l], c[2][l], c[3][l]], key);
-            assert_eq!([lanes[0][l], lanes[1][l], lanes[2][l], lanes[3][l]], one, "lane {l}");
+            assert_eq!(
+                [lanes[0][l], lanes[1][l], lanes[2][l], lanes[3][l]],
+                one,
+                "lane {l}"
+            );
         }
     }
 
