@@ -18,7 +18,7 @@ max=${2:-4GB}
 bin=target/practrand
 if [ ! -x "$bin/RNG_test" ]; then
   mkdir -p "$bin/obj"
-  (cd "$bin/obj" && g++ -O3 -pthread -I"$src/include" -c \
+  (cd "$bin/obj" && g++ -O3 -w -pthread -I"$src/include" -c \
     "$src"/src/*.cpp "$src"/src/RNGs/*.cpp "$src"/src/RNGs/other/*.cpp)
   ar rcs "$bin/libPractRand.a" "$bin"/obj/*.o
   g++ -O3 -pthread -I"$src/include" -o "$bin/RNG_test" "$src/tools/RNG_test.cpp" "$bin/libPractRand.a"

@@ -4,7 +4,7 @@
 
 use crate::config::{Connectivity, Init, Network, PopKind, Projection};
 use crate::error::{Error, Result, try_with_capacity, try_zeroed};
-use crate::input::{draw_at, draw_pair, draw_rates, draw4, purpose, stream_id, unit_f32};
+use crate::input::{draw_at, draw_rates, draw4, purpose, stream_id, unit_f32};
 use crate::simd::avx2_twin;
 use std::sync::Arc;
 
@@ -72,8 +72,14 @@ fn choose_pres(
             // Floyd's algorithm: k distinct of n_pre with k draws, the draw
             // of step i that of pair (j, i)
             let n = n_pre as u64;
+            // consecutive steps share a call (four words)
+            let mut call = (u32::MAX, [0u32; 4]);
             for i in (n - k as u64)..n {
-                let r = draw_pair(seed, stream, j, i as u32);
+                let g = (i >> 2) as u32;
+                if call.0 != g {
+                    call = (g, draw4(seed, stream, j, g));
+                }
+                let r = call.1[(i & 3) as usize];
                 let t = ((r as u64 * (i + 1)) >> 32) as u32; // uniform in 0..=i
                 let (word, bit) = (t as usize / 64, 1u64 << (t % 64));
                 // i itself was never picked: the picks so far are below it
@@ -91,7 +97,7 @@ fn choose_pres(
 
 avx2_twin! {
     /// Appends to `out` the pre neurons `i < n_pre` whose draw
-    /// [`draw_pair`]`(j, i)` is below `thr` (all of them when `all`),
+    /// [`crate::input::draw_pair`]`(j, i)` is below `thr` (all of them when `all`),
     /// ascending. The draws of 32 neurons at a time (8 calls) are
     /// independent of each other, so they run in vector lanes; this is most
     /// of the time it takes to build a `fixed_probability` projection (every
@@ -105,15 +111,18 @@ avx2_twin! {
         all: bool,
         out: &mut Vec<u32>,
     ) {
+        let key = [seed as u32, (seed >> 32) as u32];
         for base in (0..n_pre).step_by(32) {
             let mut bits = 0u32;
             let count = 32.min(n_pre - base);
-            for g in 0..count.div_ceil(4) {
-                let d = draw4(seed, stream, j, (base >> 2) + g);
-                for l in 0..4.min(count - 4 * g) {
-                    let below = (d[l as usize] as u64) < thr || all;
-                    bits |= (below as u32) << (4 * g + l);
-                }
+            // the 8 calls of these 32 pairs in lanes
+            let d = crate::philox::philox4x32_10_lanes::<8>(
+                [[j; 8], std::array::from_fn(|g| (base >> 2) + g as u32), [stream; 8], [0; 8]],
+                key,
+            );
+            for k in 0..count {
+                let below = (d[(k % 4) as usize][(k / 4) as usize] as u64) < thr || all;
+                bits |= (below as u32) << k;
             }
             while bits != 0 {
                 out.push(base + bits.trailing_zeros());
@@ -121,6 +130,27 @@ avx2_twin! {
             }
         }
     }
+}
+
+/// The draws [`crate::input::draw_pair`]`(j, i)` of the pre neurons `pres` of post `j`,
+/// eight calls at a time in vector lanes.
+fn pair_draws(seed: u64, stream: u32, j: u32, pres: &[u32]) -> impl Iterator<Item = u32> + '_ {
+    let key = [seed as u32, (seed >> 32) as u32];
+    pres.chunks(8).flat_map(move |eight| {
+        let d = crate::philox::philox4x32_10_lanes::<8>(
+            [
+                [j; 8],
+                std::array::from_fn(|l| eight.get(l).map_or(0, |i| i >> 2)),
+                [stream; 8],
+                [0; 8],
+            ],
+            key,
+        );
+        eight
+            .iter()
+            .enumerate()
+            .map(move |(l, i)| d[(i & 3) as usize][l])
+    })
 }
 
 /// Connectivity and raw weights of a sparse projection, posts split across
@@ -151,10 +181,12 @@ fn build_sparse(
                     for j in (t * per)..((t + 1) * per).min(n_post) {
                         choose_pres(proj.conn, seed, sc, j as u32, n_pre, &mut row, &mut seen);
                         counts.push(row.len());
-                        for &i in &row {
-                            ws.push(constant.unwrap_or_else(|| {
-                                lo + (hi - lo) * unit_f32(draw_pair(seed, sw, j as u32, i))
-                            }));
+                        match constant {
+                            Some(c) => ws.extend(std::iter::repeat_n(c, row.len())),
+                            None => ws.extend(
+                                pair_draws(seed, sw, j as u32, &row)
+                                    .map(|r| lo + (hi - lo) * unit_f32(r)),
+                            ),
                         }
                         pres.extend_from_slice(&row);
                     }
@@ -760,6 +792,7 @@ impl Quantized {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::draw_pair;
 
     #[test]
     fn quantize_one_rounds_half_away_from_zero_as_f64_round_does() {
