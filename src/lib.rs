@@ -52,6 +52,7 @@ pub mod render;
 pub mod reward;
 pub mod run;
 pub mod simd;
+pub mod summary;
 pub mod trials;
 
 pub use error::{Error, Result};

@@ -12,7 +12,6 @@ use crate::memory::{Estimate, GpuPlan, host_available};
 use crate::network::Model;
 use crate::outdir::OutDir;
 use crate::record::SpikeRecord;
-use serde_json::json;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -181,7 +180,7 @@ fn resolve(opts: &RunOptions) -> Result<(Network, Option<InputSource>, usize)> {
 }
 
 /// The chunk a run of `steps` steps uses: --chunk, no longer than the run.
-fn chunk_of(opts: &RunOptions, steps: usize) -> usize {
+pub(crate) fn chunk_of(opts: &RunOptions, steps: usize) -> usize {
     opts.chunk.min(steps).max(1)
 }
 
@@ -546,7 +545,8 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
                     // summary.json says how many steps the files hold, and
                     // the first chunk replaces --out (so that a killed run
                     // leaves its completed chunks there)
-                    let progress = progress_json(opts, &model, files.steps(), prepared.steps);
+                    let progress =
+                        crate::summary::progress_json(opts, &model, files.steps(), prepared.steps);
                     export::write_json_as(&out.dir().join("summary.json"), false, &progress)?;
                     out.publish()
                 },
@@ -621,7 +621,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
                 neurons: None,
                 width: figures::DEFAULT_WIDTH,
                 height: None,
-                title: network_title(opts),
+                title: crate::summary::network_title(opts),
             };
             draw_figures(dir, &model, &record, &view, &learned)?;
         }
@@ -647,7 +647,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
             late_signal: None,
             steps_requested: prepared.steps,
         };
-        let summary = summary_json(opts, &outcome, started.elapsed());
+        let summary = crate::summary::summary_json(opts, &outcome, started.elapsed());
         export::write_json(&dir.join("summary.json"), &summary)?;
         Ok(outcome)
     })();
@@ -766,106 +766,6 @@ fn draw_figures(
         .as_ref()
         .map(|_| crate::reward::dopamine_trace(net, view.steps.end));
     figures::write_all(dir, net.dt_ms, &pops, &projs, dopamine.as_deref(), view)
-}
-
-pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_json::Value {
-    let net = &o.model.net;
-    let steps = o.steps;
-    let frac_bits = o.model.frac_bits().ok();
-    let populations: Vec<_> = net
-        .populations
-        .iter()
-        .zip(&o.record.pops)
-        .map(|(p, r)| {
-            json!({
-                "name": p.name,
-                "kind": if p.is_poisson() { "poisson" } else { "lif" },
-                "size": p.size,
-                "spikes": r.total(),
-                "mean_rate_hz": r.rate_over(o.steps, net.dt_ms),
-                "active_fraction": r.active_fraction(),
-            })
-        })
-        .collect();
-    let projections: Vec<_> = net
-        .projections
-        .iter()
-        .enumerate()
-        .map(|(j, p)| {
-            json!({
-                "name": p.name,
-                "pre": net.populations[p.pre].name,
-                "post": net.populations[p.post].name,
-                "synapses": o.model.weights[j].w.len(),
-                "connectivity": connectivity_json(p.conn),
-                "frac_bits": frac_bits.as_ref().map(|f| f[j]),
-            })
-        })
-        .collect();
-    json!({
-        "nacc_version": env!("CARGO_PKG_VERSION"),
-        "network": network_title(opts),
-        "generator": crate::input::GENERATOR,
-        "seed": o.model.seed,
-        "steps": steps,
-        "dt_ms": net.dt_ms,
-        "backend": if o.adapter.is_some() { "gpu" } else { "cpu" },
-        "backend_requested": opts.backend.as_str(),
-        "engine": o.engine,
-        "adapter": o.adapter,
-        "chunk_steps": chunk_of(opts, o.steps_requested),
-        "weights_from": opts.weights.as_ref().map(|p| p.display().to_string()),
-        "input_spikes_from": opts.input_spikes.as_ref().map(|p| p.display().to_string()),
-        "scale": opts.scale,
-        "wall_time_s": {
-            "network": o.build_time.as_secs_f64(),
-            "engine_setup": o.setup_time.as_secs_f64(),
-            "simulation": o.sim_time.as_secs_f64(),
-            "total": total.as_secs_f64(),
-        },
-        "steps_per_s": steps as f64 / o.sim_time.as_secs_f64().max(1e-12),
-        "trials": 1 + o.other_trials.len(),
-        "steps_requested": o.steps_requested,
-        "streamed": o.streamed,
-        "spikes_packed": opts.packed_spikes,
-        "weight_files": !opts.no_weight_files,
-        "stopped": o.stopped.as_ref().map(|(at, why)| json!({ "after_steps": at, "reason": why })),
-        "neuron_steps_per_s": (net.total_neurons() as f64 * steps as f64 * (1 + o.other_trials.len()) as f64) / o.sim_time.as_secs_f64().max(1e-12),
-        // per trial, per population (populations above: trial 0)
-        "spikes_per_trial": std::iter::once(&o.record).chain(&o.other_trials).map(|r| r.pops.iter().map(|p| p.total()).collect::<Vec<_>>()).collect::<Vec<_>>(),
-        "populations": populations,
-        "projections": projections,
-        "learning": o.preferences,
-        // through TOML, so that every f32 is its shortest decimal (0.9, not
-        // 0.8999999761581421)
-        "config": toml::from_str::<serde_json::Value>(&net.to_toml()).unwrap_or_default(),
-    })
-}
-
-/// The network's name in figures and summary.json: its file's name without
-/// `.toml`, or the built-in network's title.
-pub fn network_title(opts: &RunOptions) -> String {
-    match &opts.config {
-        Some(path) => path.file_stem().map_or_else(
-            || path.display().to_string(),
-            |s| s.to_string_lossy().into_owned(),
-        ),
-        None => figures::DEFAULT_TITLE.to_string(),
-    }
-}
-
-/// A projection's connectivity in summary.json, by the names of the
-/// network file: `{"kind": "dense"}`, `{"kind": "fixed_fan_in", "fixed_fan_in":
-/// k}`, `{"kind": "fixed_probability", "fixed_probability": p}`.
-fn connectivity_json(conn: crate::config::Connectivity) -> serde_json::Value {
-    use crate::config::Connectivity;
-    match conn {
-        Connectivity::Dense => json!({ "kind": "dense" }),
-        Connectivity::FixedFanIn(k) => json!({ "kind": "fixed_fan_in", "fixed_fan_in": k }),
-        Connectivity::FixedProbability(p) => {
-            json!({ "kind": "fixed_probability", "fixed_probability": p })
-        }
-    }
 }
 
 /// The table printed after a run.
@@ -1127,26 +1027,4 @@ pub fn signal_number(name: &str) -> i32 {
 /// number (130 for SIGINT, 143 for SIGTERM).
 pub fn signal_exit_code(why: &str) -> u8 {
     (128 + signal_number(why)) as u8
-}
-
-/// `summary.json` of a streamed run while it goes: the steps its spike
-/// files hold so far, marked as not finished (what a killed run leaves).
-fn progress_json(
-    opts: &RunOptions,
-    model: &Model,
-    done: usize,
-    requested: usize,
-) -> serde_json::Value {
-    json!({
-        "nacc_version": env!("CARGO_PKG_VERSION"),
-        "seed": model.seed,
-        "steps": done,
-        "steps_requested": requested,
-        "streamed": true,
-        "spikes_packed": opts.packed_spikes,
-        "stopped": {
-            "after_steps": done,
-            "reason": "not finished: the run was still going, or was killed",
-        },
-    })
 }
