@@ -1,6 +1,6 @@
 //! TOML network description -> validated [`Network`] (every check lives here).
 //!
-//! The file format (see `assets/nacc.toml` and the README):
+//! The file format (see `assets/nacc.toml` and docs/network-file.md):
 //!
 //! ```toml
 //! dt_ms = 1.0

@@ -1,5 +1,5 @@
 //! Reward: stimulus patterns, dopamine, D1/D2 gain and three-factor
-//! plasticity (issue 7). README section "Reward and learning" has the
+//! plasticity. docs/reward.md and docs/arithmetic.md §4 have the
 //! equations; this module holds their validated parameters, the host side
 //! of every step (the schedule, d(t), gains and learning factors, which are
 //! the same numbers for every engine), the CPU twin of `plasticity.wgsl`,
