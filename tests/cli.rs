@@ -3,34 +3,18 @@
 
 mod common;
 
+use common::nacc;
 use nacc::npy::{self, DType};
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn nacc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nacc"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("nacc runs")
-}
 
 /// Starts nacc in `dir`, sends it `sig` (e.g. "-INT") after `ms`
 /// milliseconds, and waits for it.
 #[cfg(unix)]
 fn signalled(dir: &Path, args: &[&str], ms: u64, sig: &str) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_nacc"))
-        .args(args)
-        .current_dir(dir)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = common::spawn(dir, args);
     std::thread::sleep(std::time::Duration::from_millis(ms));
-    let killed = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success(), "kill {sig}");
+    common::kill(&child, sig);
     child.wait_with_output().unwrap()
 }
 

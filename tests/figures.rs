@@ -5,6 +5,8 @@
 //! test --release --test figures` rewrites them (look at them before
 //! committing).
 
+mod common;
+
 use nacc::figures::canvas::Canvas;
 use nacc::figures::heatmap::{Synapses, Window, activity_bins};
 use nacc::figures::raster::{RasterSpec, density_grid, draw_panel, rate_curve, shade};
@@ -392,11 +394,7 @@ fn heatmap_matches_spec_section_3() {
 }
 
 fn nacc(args: &[&str], dir: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_nacc"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
+    common::nacc(dir, args)
 }
 
 #[test]

@@ -5,37 +5,13 @@
 
 mod common;
 
+#[cfg(unix)]
+use common::kill;
+use common::{nacc, spawn};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::Duration;
-
-fn nacc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nacc"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("nacc runs")
-}
-
-fn spawn(dir: &Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_nacc"))
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-#[cfg(unix)]
-fn kill(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success(), "kill {sig}");
-}
 
 fn ms(n: u64) {
     std::thread::sleep(Duration::from_millis(n));

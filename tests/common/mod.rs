@@ -6,6 +6,38 @@ use nacc::engine::{Engine, InputSource};
 use nacc::network::Model;
 use nacc::record::{ChunkSpikes, SpikeRecord};
 use rand::{RngExt, rngs::StdRng};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+/// Runs the nacc binary in `dir` and waits for it.
+pub fn nacc(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nacc"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("nacc runs")
+}
+
+/// Starts the nacc binary in `dir`, its stderr piped (stdout dropped).
+pub fn spawn(dir: &Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_nacc"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nacc starts")
+}
+
+/// Sends `sig` ("-INT", "-TERM", "-KILL") to a child.
+#[cfg(unix)]
+pub fn kill(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "kill {sig}");
+}
 
 /// The default network with `fc1` (e.g. "fixed_fan_in = 7") and `fc3`
 /// (e.g. "fixed_probability = 0.3") added to its two input projections.
