@@ -1,13 +1,14 @@
 // Shared definitions of the nacc kernels. Each kernel file is compiled as
-// common.wgsl followed by the kernel (src/engine/gpu/mod.rs), and its Rust
-// twin is in src/engine/cpu.rs. The structs are mirrored by #[repr(C)] types
-// in src/engine/gpu/layout.rs (checked by tests/shaders.rs).
+// the prelude of constants generated from Rust, this file, then the kernel
+// (src/engine/gpu/wgsl.rs). A kernel family's host code is
+// src/engine/gpu/kernels/<family>.rs, its CPU twin src/engine/cpu/<family>.rs.
+// The structs are mirrored by #[repr(C)] types beside their host code
+// (checked by tests/shaders.rs). WORKGROUP, BLOCK_STEPS, MAX_CHUNK_WORDS and
+// MIN_NORMAL come from the prelude.
 
-const WORKGROUP: u32 = 64u;
 
-// Steps a projection that sums in blocks (`synapse_block`) sums at once; its
-// sums of step s of a chunk are at slot (s % BLOCK_STEPS). engine::BLOCK_STEPS.
-const BLOCK_STEPS: u32 = 16u;
+// A projection that sums in blocks (`synapse_block`) sums BLOCK_STEPS steps
+// at once; its sums of step s of a chunk are at slot (s % BLOCK_STEPS).
 
 // The row of the spike buffer a step writes: row 0 holds the last step of the
 // previous chunk, rows 1..=chunk the steps of this one. Bound with a dynamic
@@ -41,7 +42,6 @@ fn block_steps(first_row: u32, n_steps: u32) -> u32 {
 }
 
 // Spike words (of 32 pre neurons) one synapse workgroup takes at most.
-const MAX_CHUNK_WORDS: u32 = 8u;
 
 // The pre neurons of a block (synapse_block, synapse_scatter_block; with a
 // block of one step, synapse_accumulate and synapse_scatter): a
@@ -121,7 +121,6 @@ fn fixed_to_f32(acc: i32, scale_hi: f32, scale_lo: f32, zero: u32) -> f32 {
     return exact(exact(hi * scale_hi, zero) + exact(lo * scale_lo, zero), zero);
 }
 
-const MIN_NORMAL: f32 = 1.17549435e-38; // 2^-126
 
 // Adds one projection's term to a neuron's current (docs/arithmetic.md §2.2):
 // sign * (nearest_f32(acc * 2^-F) + bias), left to right; k = 0 is the first.

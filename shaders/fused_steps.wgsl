@@ -29,8 +29,6 @@
 // shared. At the end of a chunk each workgroup copies its last row into its
 // row 0, the previous step of the next chunk.
 
-const MAX_ROW_WORDS: u32 = 256u;
-const FUSED_WORKGROUP: u32 = 256u;
 
 struct FusedParams {
     n_steps: u32,

@@ -45,8 +45,6 @@ struct PlasticParams {
 @group(0) @binding(5) var<storage, read_write> traces: array<f32>;
 @group(1) @binding(0) var<uniform> step: Step;
 
-const TRACE_FLOOR: f32 = 5.421010862427522e-20; // 2^-64
-const MAX_STEP_CHANGE: f32 = 1073741824.0; // 2^30
 
 fn floor_trace(x: f32) -> f32 {
     if (abs(x) < TRACE_FLOOR) {

@@ -6,13 +6,15 @@
 //! figure. Only the simulation loop is timed (input generation, steps,
 //! readback of the spikes), not building the network.
 
-use crate::config::Network;
 use crate::engine::gpu::GpuContext;
-use crate::engine::{BLOCK_STEPS, Engine, InputSource, run_chunk_from};
+use crate::engine::plan::BLOCK_STEPS;
+use crate::engine::{Engine, InputSource, run_chunk_from};
 use crate::error::Result;
 use crate::network::Model;
+use crate::network::Network;
 use crate::record::{ChunkSpikes, SpikeRecord};
 use crate::run::{Backend, engine_on};
+use crate::tuning::Tuning;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -240,11 +242,23 @@ pub fn run(
     budget: Duration,
     only: &[String],
     with_profile: bool,
+    tuning: &Tuning,
     mut report: impl FnMut(&serde_json::Value) -> bool,
 ) -> Result<()> {
     check_names(only)?;
     // one device for the whole suite
-    let gpu = crate::run::choose_gpu(backend)?.map(Arc::new);
+    let gpu = crate::run::choose_gpu(backend, tuning.adapter.as_deref())?.map(Arc::new);
+    // every line records the knobs that were set
+    let knobs: serde_json::Map<String, serde_json::Value> = tuning
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    let mut report = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        v["tuning"] = json!(knobs);
+        report(&v)
+    };
     let hardware_gpu = gpu.as_ref().is_some_and(|c| !c.is_software());
     let named = |c: &Case| only.iter().any(|n| n == c.name);
     let chosen = |c: &Case| only.is_empty() || named(c);
@@ -258,7 +272,7 @@ pub fn run(
         };
         // a network this machine has not the memory for is skipped too
         let net = net.map_err(String::from).and_then(|n| {
-            match memory_shortfall(&n, case.trials, gpu.as_deref()) {
+            match memory_shortfall(&n, case.trials, gpu.as_deref(), tuning) {
                 Some(why) => Err(why),
                 None => Ok(n),
             }
@@ -276,7 +290,14 @@ pub fn run(
         let model = Model::build(net, 0)?;
         let build_s = t.elapsed().as_secs_f64();
         if case.trials > 1 {
-            let v = measure_trials(gpu.as_ref(), &model, case.trials, case.steps, budget)?;
+            let v = measure_trials(
+                gpu.as_ref(),
+                &model,
+                case.trials,
+                case.steps,
+                budget,
+                tuning,
+            )?;
             let more = report(&json!({
                 "network": case.name,
                 "about": case.about,
@@ -300,8 +321,13 @@ pub fn run(
             continue;
         }
         let t = Instant::now();
-        let (mut engine, adapter) =
-            engine_on(gpu.as_ref(), &model, &InputSource::generated(&model), 1000)?;
+        let (mut engine, adapter) = engine_on(
+            gpu.as_ref(),
+            &model,
+            &InputSource::generated(&model),
+            1000,
+            tuning,
+        )?;
         let setup_s = t.elapsed().as_secs_f64();
         let m = measure(engine.as_mut(), &model, case.steps, budget)?;
         let profiled = if with_profile && adapter.is_some() {
@@ -311,7 +337,8 @@ pub fn run(
         };
         // the CPU engine in the same run, for the speed-up
         let cpu = if adapter.is_some() {
-            let mut e = crate::engine::cpu::CpuEngine::new(&model)?;
+            let threads = crate::threads::Threads::global();
+            let mut e = crate::engine::cpu::CpuEngine::with_options(&model, &tuning.cpu, threads)?;
             Some(measure(&mut e, &model, case.steps, budget / 2)?)
         } else {
             None
@@ -347,18 +374,22 @@ pub fn run(
 /// not the host memory for it, or its hardware GPU not the GPU memory: on
 /// the GPU (when there is one) and the CPU engine at once, spike counts
 /// only. `NACC_MEMORY_CHECK=off` runs it anyway.
-fn memory_shortfall(net: &Network, trials: usize, gpu: Option<&GpuContext>) -> Option<String> {
-    if !crate::memory::check_enabled() {
+fn memory_shortfall(
+    net: &Network,
+    trials: usize,
+    gpu: Option<&GpuContext>,
+    tuning: &Tuning,
+) -> Option<String> {
+    if !tuning.memory_check() {
         return None;
     }
     let needed = match gpu {
         Some(c) => {
-            let plan =
-                crate::engine::gpu::GpuEngine::plan(c, net, true, 1000, trials, Default::default());
+            let plan = crate::engine::gpu::GpuEngine::plan(c, net, true, 1000, trials, tuning.gpu);
             if trials > 1 {
-                crate::memory::estimate(net, 0, 1000, Some(plan), trials)
+                crate::memory::estimate(net, 0, 1000, Some(&plan), trials)
             } else {
-                crate::memory::estimate_both(net, 1000, plan)
+                crate::memory::estimate_both(net, 1000, &plan)
             }
         }
         None => crate::memory::estimate(net, 0, 1000, None, trials),
@@ -382,6 +413,7 @@ fn measure_trials(
     trials: usize,
     max_steps: usize,
     budget: Duration,
+    tuning: &Tuning,
 ) -> Result<(Measure, String, Option<String>, Option<Measure>)> {
     let net = &model.net;
     let inputs: Vec<InputSource> = (0..trials)
@@ -409,15 +441,9 @@ fn measure_trials(
         return Ok((m, crate::trials::cpu_engine_name(trials), None, None));
     };
     let name = ctx.describe();
-    let plan =
-        crate::engine::gpu::GpuEngine::plan(ctx, net, true, 1000, trials, Default::default());
-    let mut gpu = crate::engine::gpu::GpuEngine::new_trials(
-        ctx.clone(),
-        model,
-        &inputs,
-        1000,
-        Default::default(),
-    )?;
+    let plan = crate::engine::gpu::GpuEngine::plan(ctx, net, true, 1000, trials, tuning.gpu);
+    let mut gpu =
+        crate::engine::gpu::GpuEngine::new_trials(ctx.clone(), model, &inputs, 1000, tuning.gpu)?;
     let mut bufs: Vec<ChunkSpikes> = (0..trials).map(|_| ChunkSpikes::new(net, 20)).collect();
     let t = Instant::now();
     gpu.run_chunk_trials(&mut bufs)?;

@@ -1,11 +1,13 @@
 //! `nacc compare`: the same network, seed, input and steps on the CPU
 //! reference and on the GPU, compared with `==` on spikes and membranes.
 
-use crate::engine::gpu::{GpuContext, GpuEngine, GpuOptions};
+use crate::engine::gpu::{GpuContext, GpuEngine};
 use crate::engine::{Engine, InputSource, cpu::CpuEngine};
 use crate::error::Result;
 use crate::network::Model;
 use crate::record::{ChunkSpikes, SpikeRecord};
+use crate::threads::Threads;
+use crate::tuning::Tuning;
 use std::sync::Arc;
 
 /// The first place where the engines disagree.
@@ -97,11 +99,11 @@ impl Pair {
         model: &Model,
         input: &InputSource,
         chunk: usize,
-        opts: GpuOptions,
+        tuning: &Tuning,
     ) -> Result<Pair> {
         Ok(Pair {
-            cpu: CpuEngine::new(model)?,
-            gpu: GpuEngine::new(ctx.clone(), model, input, chunk, opts)?,
+            cpu: CpuEngine::with_options(model, &tuning.cpu, Threads::global())?,
+            gpu: GpuEngine::new(ctx.clone(), model, input, chunk, tuning.gpu)?,
         })
     }
 
@@ -183,9 +185,9 @@ pub fn compare(
     input: &InputSource,
     steps: usize,
     chunk: usize,
-    opts: GpuOptions,
+    tuning: &Tuning,
 ) -> Result<Report> {
-    let mut pair = Pair::new(&ctx, model, input, chunk, opts)?;
+    let mut pair = Pair::new(&ctx, model, input, chunk, tuning)?;
     let mut counts_cpu = SpikeRecord::with_capacity(&model.net, 0)?;
     let mut counts_gpu = SpikeRecord::with_capacity(&model.net, 0)?;
     let mut bad_chunk: Option<usize> = None;
@@ -216,7 +218,7 @@ pub fn compare(
             input,
             start,
             chunk,
-            opts,
+            tuning,
             |m, p, a, b| {
                 let (vc, vg) = (p.cpu.membranes()?, p.gpu.membranes()?);
                 let spot = first_spike_difference(m, a, b)
@@ -247,7 +249,7 @@ pub fn compare(
             input,
             start,
             chunk,
-            opts,
+            tuning,
             |m, p, _, _| first_weight_difference(m, p),
         )?)
         .map(|(step, d)| WeightDifference { step, ..d }),
@@ -281,10 +283,10 @@ fn replay<T>(
     input: &InputSource,
     start: usize,
     chunk: usize,
-    opts: GpuOptions,
+    tuning: &Tuning,
     differs: impl Fn(&Model, &mut Pair, &ChunkSpikes, &ChunkSpikes) -> Result<Option<T>>,
 ) -> Result<(usize, T)> {
-    let mut pair = Pair::new(ctx, model, input, chunk, opts)?;
+    let mut pair = Pair::new(ctx, model, input, chunk, tuning)?;
     let mut done = 0;
     while done < start {
         let n = chunk.min(start - done);

@@ -2,13 +2,14 @@
 //! temporary name and renamed when complete, so no file ever looks complete
 //! when it is not; the directory as a whole is replaced by [`crate::outdir`].
 
-use crate::config::Network;
 use crate::error::{Error, Result, bad_value, io_error};
 use crate::network::Model;
+use crate::network::Network;
 use crate::npy;
+use crate::outdir::{write_atomic, write_atomic_as};
 use crate::record::PopRecord;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 /// Creates `dir` if needed and checks that files can be written there, before
@@ -79,13 +80,13 @@ pub fn disk_available(dir: &Path) -> Option<u64> {
 /// `NACC_MEMORY_CHECK=off` lets it try anyway.
 pub fn check_disk(out: &Path, bytes: u64) -> Result<()> {
     match disk_available(out) {
-        Some(free) if bytes > free && crate::memory::check_enabled() => Err(bad_value(
+        Some(free) if bytes > free => Err(bad_value(
             "--out",
             out.display(),
             format!(
                 "the outputs need about {} but its disk has {} free: --packed-spikes (spikes 8x smaller), --no-weight-files, fewer --steps or --trials, another --out, or NACC_MEMORY_CHECK=off to try anyway",
-                crate::memory::human(bytes),
-                crate::memory::human(free),
+                crate::files::human(bytes),
+                crate::files::human(free),
             ),
         )),
         _ => Ok(()),
@@ -116,37 +117,6 @@ fn free_space(path: &Path) -> Option<u64> {
 #[cfg(not(unix))]
 fn free_space(_: &Path) -> Option<u64> {
     None
-}
-
-/// Writes `path` through `body`, into a temporary file made exclusively
-/// under a random name beside it (`.nacc-tmp-*`), synced and renamed over
-/// `path` when complete: a symlink at `path` is replaced, never followed.
-pub fn write_atomic(
-    path: &Path,
-    body: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
-) -> Result<()> {
-    write_atomic_as(path, true, body)
-}
-
-/// [`write_atomic`], synced to the disk only with `sync` (a progress file
-/// rewritten every chunk need not wait for the disk).
-pub fn write_atomic_as(
-    path: &Path,
-    sync: bool,
-    body: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
-) -> Result<()> {
-    let result = (|| {
-        let tmp = crate::outdir::temp_file_for(path)?;
-        let (file, tmp_path) = tmp.into_parts();
-        let mut w = BufWriter::with_capacity(1 << 20, file);
-        body(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        if sync {
-            file.sync_all()?;
-        }
-        tmp_path.persist(path).map_err(|e| e.error)
-    })();
-    result.map_err(|e| io_error(path, "cannot write", e))
 }
 
 /// The spikes file of population `pop`: `spikes_<pop>.npy`, one byte a

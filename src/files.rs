@@ -54,7 +54,7 @@ pub fn read_text(path: &Path, field: &str, max: u64) -> Result<String> {
             "{field} {}: {} bytes; a network file may hold at most {} ({max} bytes)",
             path.display(),
             len,
-            crate::memory::human(max)
+            human(max)
         )));
     }
     let mut text = String::new();
@@ -65,10 +65,22 @@ pub fn read_text(path: &Path, field: &str, max: u64) -> Result<String> {
         return Err(Error::Input(format!(
             "{field} {}: more than {max} bytes; a network file may hold at most {}",
             path.display(),
-            crate::memory::human(max)
+            human(max)
         )));
     }
     Ok(text)
+}
+
+/// Bytes in words: "1.5 MiB".
+pub fn human(b: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut x = b as f64;
+    let mut u = 0;
+    while x >= 1024.0 && u + 1 < units.len() {
+        x /= 1024.0;
+        u += 1;
+    }
+    format!("{x:.1} {}", units[u])
 }
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 //! Every shape, dtype and value is checked against the network, and errors
 //! name the file, what was expected and what was found.
 
-use crate::config::Network;
 use crate::engine::InputSource;
 use crate::error::{Error, Result, bad_file};
+use crate::network::Network;
 use crate::network::{Model, SparseRows};
 use crate::npy::{self, DType};
 use std::path::Path;
@@ -41,10 +41,7 @@ pub fn load_weights(dir: &Path, model: &mut Model) -> Result<()> {
             vec![0.0; n_post]
         };
         // a subnormal bias is read as 0 (docs/arithmetic.md)
-        model.weights[j].b = b
-            .into_iter()
-            .map(crate::engine::cpu::flush_subnormal)
-            .collect();
+        model.weights[j].b = b.into_iter().map(crate::fixed::flush_subnormal).collect();
     }
     Ok(())
 }

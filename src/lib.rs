@@ -3,20 +3,25 @@
 //! Data flows config -> network -> input -> engine -> record -> exports and
 //! figures, one module a stage:
 //!
-//! - [`config`]: TOML -> validated [`config::Network`] (all checks)
-//! - [`network`]: weights, biases, rates from the seed; fixed-point form
-//! - [`input`]: counter-based Poisson source
-//! - [`engine`]: the [`engine::Engine`] trait, the chunked run loop, the CPU reference
-//! - [`record`]: bit-packed spikes, counts, rates
+//! - [`config`]: TOML -> validated [`network::Network`] (every check), and back
+//! - [`network`]: the description; weights, biases, rates from the seed; fixed-point form
+//! - [`input`]: counter-based Poisson source ([`philox`])
+//! - [`dopamine`]: d(t), D1/D2 gains and learning factors, step by step
+//! - [`engine`]: the [`engine::Engine`] trait, the chunked run loop, the
+//!   execution [`engine::plan`], the CPU reference and the GPU engine
+//! - [`record`]: bit-packed spikes, counts, rates; [`responses`]: what a stimulus evoked
 //! - [`import`], [`npy`], [`export`], [`figures`]: files in and out
 //! - [`outdir`]: the out dir as one transaction (lock, staging, swap)
-//! - [`reward`]: stimulus patterns, dopamine, D1/D2 gain, three-factor plasticity
+//! - [`memory`]: what a run will allocate, and what the machine has
+//! - [`tuning`], [`threads`]: the `NACC_*` knobs, the thread pool
 //! - [`run`]: `nacc run` end to end
+//!
+//! docs/architecture.md says where each stage and each kernel lives.
 //!
 //! Running the default network on the CPU reference from Rust:
 //!
 //! ```
-//! use nacc::config::Network;
+//! use nacc::network::Network;
 //! use nacc::engine::{InputSource, cpu::CpuEngine, simulate};
 //! use nacc::network::Model;
 //!
@@ -35,11 +40,13 @@ pub mod checks;
 pub mod cli;
 pub mod compare;
 pub mod config;
+pub mod dopamine;
 pub mod engine;
 pub mod error;
 pub mod export;
 pub mod figures;
 pub mod files;
+pub mod fixed;
 pub mod import;
 pub mod input;
 pub mod memory;
@@ -49,10 +56,11 @@ pub mod outdir;
 pub mod philox;
 pub mod record;
 pub mod render;
-pub mod reward;
+pub mod responses;
 pub mod run;
 pub mod simd;
-pub mod summary;
+pub mod threads;
 pub mod trials;
+pub mod tuning;
 
 pub use error::{Error, Result};

@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use nacc::cli::{Cli, Command, RunArgs};
+use nacc::tuning::Tuning;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -39,8 +40,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// The `NACC_*` knobs, read from the environment once, here: the library
+/// reads none. The thread pool and the CPU's instruction set are set for
+/// the whole process.
+fn tuning() -> nacc::Result<Tuning> {
+    let t = Tuning::from_vars(|var| std::env::var(var).ok())?;
+    if let Some(n) = t.threads {
+        nacc::threads::set_global(n)?;
+    }
+    if t.cpu_simd_portable {
+        nacc::simd::set_portable(true);
+    }
+    Ok(t)
+}
+
 fn run(args: &RunArgs) -> nacc::Result<ExitCode> {
     let mut opts = args.to_options();
+    opts.tuning = tuning()?;
     if args.dry_run {
         let dry = nacc::run::dry_run(&opts)?;
         say(&dry.text);
@@ -110,7 +126,8 @@ fn compare(args: &RunArgs) -> nacc::Result<ExitCode> {
             )));
         }
     }
-    let opts = args.to_options();
+    let mut opts = args.to_options();
+    opts.tuning = tuning()?;
     if args.dry_run {
         say(&nacc::run::compare_dry_run(&opts)?);
         return Ok(ExitCode::SUCCESS);
@@ -141,6 +158,7 @@ fn bench(args: &nacc::cli::BenchArgs) -> nacc::Result<ExitCode> {
         ));
     }
     nacc::bench::check_names(&args.networks)?;
+    let tuning = tuning()?;
     if !args.json {
         say(&format!("{}\n", nacc::bench::TABLE_HEADER));
     }
@@ -149,6 +167,7 @@ fn bench(args: &nacc::cli::BenchArgs) -> nacc::Result<ExitCode> {
         std::time::Duration::from_secs_f64(args.budget),
         &args.networks,
         args.profile,
+        &tuning,
         |v| {
             let line = if args.json {
                 v.to_string()
@@ -162,7 +181,8 @@ fn bench(args: &nacc::cli::BenchArgs) -> nacc::Result<ExitCode> {
 }
 
 fn devices() -> nacc::Result<ExitCode> {
-    say(&nacc::run::devices());
+    let tuning = tuning()?;
+    say(&nacc::run::devices(tuning.adapter.as_deref()));
     Ok(ExitCode::SUCCESS)
 }
 

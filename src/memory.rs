@@ -2,9 +2,10 @@
 //! measured on the objects a run builds, so that tests can hold the
 //! estimate to the truth.
 
-use crate::config::{Connectivity, Network, PopKind, Population};
-use crate::engine::gpu::Schedule;
+use crate::engine::plan::Plan;
 use crate::error::{Error, Result};
+use crate::files::human;
+use crate::network::{Connectivity, Network};
 use crate::network::{Model, Quantized};
 use crate::record::SpikeRecord;
 
@@ -194,11 +195,6 @@ pub fn shortfall(e: &Estimate, software_gpu: bool, available: u64) -> Option<Str
     ))
 }
 
-/// Whether the memory check is on (`NACC_MEMORY_CHECK=off` turns it off).
-pub fn check_enabled() -> bool {
-    std::env::var("NACC_MEMORY_CHECK").map_or(true, |v| v != "off")
-}
-
 /// When the GPU part of `e` exceeds the `device` bytes of a hardware
 /// GPU's memory: what it needs (with its two largest parts) and what the
 /// device has.
@@ -234,17 +230,14 @@ pub fn shortfall_of(
 
 /// The error for a run whose estimate `e` does not fit in the host memory
 /// still `available`, or in `gpu_memory`, a hardware GPU's memory (None,
-/// unknown: assumed to fit), before anything is built;
-/// `NACC_MEMORY_CHECK=off` lets it try anyway.
+/// unknown: assumed to fit), before anything is built (the caller skips it
+/// under `NACC_MEMORY_CHECK=off`).
 pub fn check_fits(
     e: &Estimate,
     software_gpu: bool,
     available: Option<u64>,
     gpu_memory: Option<u64>,
 ) -> Result<()> {
-    if !check_enabled() {
-        return Ok(());
-    }
     let (why, or) = match shortfall_of(e, software_gpu, available, gpu_memory) {
         None => return Ok(()),
         Some((why, false)) => (why, "fewer --trials or --steps"),
@@ -256,10 +249,11 @@ pub fn check_fits(
 }
 
 /// `--dry-run`'s verdict on a run that needs more than there is or not.
-pub fn verdict(fits: bool) -> &'static str {
+/// `checked`: whether the run checks it (not under `NACC_MEMORY_CHECK=off`).
+pub fn verdict(fits: bool, checked: bool) -> &'static str {
     if fits {
         "fits"
-    } else if check_enabled() {
+    } else if checked {
         "does not fit: nacc run would stop before building anything (NACC_MEMORY_CHECK=off tries anyway)"
     } else {
         "does not fit (NACC_MEMORY_CHECK=off: nacc run tries anyway)"
@@ -269,7 +263,7 @@ pub fn verdict(fits: bool) -> &'static str {
 /// What running `net` on the GPU (as `plan` says) and on the CPU engine at
 /// once needs, recording spike counts only (`nacc compare`, `nacc bench`):
 /// the GPU run's estimate plus the CPU engine's fixed-point weights.
-pub fn estimate_both(net: &Network, chunk: usize, plan: GpuPlan) -> Estimate {
+pub fn estimate_both(net: &Network, chunk: usize, plan: &Plan) -> Estimate {
     let mut e = estimate(net, 0, chunk, Some(plan), 1);
     let cpu = estimate(net, 0, chunk, None, 1);
     e.host.push((
@@ -279,24 +273,13 @@ pub fn estimate_both(net: &Network, chunk: usize, plan: GpuPlan) -> Estimate {
     e
 }
 
-pub fn human(b: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut x = b as f64;
-    let mut u = 0;
-    while x >= 1024.0 && u + 1 < units.len() {
-        x /= 1024.0;
-        u += 1;
-    }
-    format!("{x:.1} {}", units[u])
-}
-
 /// What a run of `trials` trials of `steps` steps in chunks of `chunk` will
 /// allocate; the GPU part when `gpu` says how the GPU engine will run it.
 pub fn estimate(
     net: &Network,
     steps: usize,
     chunk: usize,
-    gpu: Option<GpuPlan>,
+    gpu: Option<&Plan>,
     trials: usize,
 ) -> Estimate {
     let trials = trials as u64;
@@ -305,10 +288,8 @@ pub fn estimate(
     let mut quant = 0u64;
     // sparse projections the engine gathers are quantised by post (no CSR)
     let by_post: Vec<bool> = match gpu {
-        Some(plan) => plan.gathered(net),
-        None => (0..net.projections.len())
-            .map(|j| crate::engine::cpu::gathers(net, j))
-            .collect(),
+        Some(plan) => plan.gathered(),
+        None => Plan::cpu(net, &Default::default()).gathered(),
     };
     for (j, p) in net.projections.iter().enumerate() {
         let (n_pre, n_post) = (
@@ -406,7 +387,7 @@ pub fn estimate(
                 .sum();
             g.push(("Poisson thresholds".into(), poisson * 4));
         }
-        let gathered = plan.gathered(net);
+        let gathered = plan.gathered();
         let (mut weights, mut by_post) = (0u64, 0u64);
         for (j, p) in net.projections.iter().enumerate() {
             let (n_pre, n_post) = (
@@ -453,9 +434,13 @@ pub fn estimate(
             let sums: u64 = net
                 .projections
                 .iter()
-                .zip(plan.blocked(net))
+                .zip(plan.blocked())
                 .map(|(p, b)| {
-                    let rows = if b { crate::engine::BLOCK_STEPS } else { 1 };
+                    let rows = if b {
+                        crate::engine::plan::BLOCK_STEPS
+                    } else {
+                        1
+                    };
                     (rows * net.populations[p.post].size) as u64
                 })
                 .sum();
@@ -490,16 +475,17 @@ pub fn estimate(
 /// thread when a sparse projection is scattered by several threads; per
 /// Poisson neuron its rate and threshold.
 fn cpu_engine_state(net: &Network) -> u64 {
-    use crate::engine::{BLOCK_MIN_SYNAPSES, BLOCK_STEPS, cpu, sums_in_blocks};
-    let threads = cpu::default_threads() as u64;
+    use crate::engine::plan::{BLOCK_STEPS, PARALLEL_MIN_SYNAPSES};
+    let threads = crate::threads::count() as u64;
+    let plan = Plan::cpu(net, &Default::default());
     let neurons: u64 = net.populations.iter().map(|p| p.size as u64 * 8).sum();
     let projections: u64 = (0..net.projections.len())
         .map(|j| {
             let p = &net.projections[j];
             let n_post = net.populations[p.post].size as u64;
-            let rows = if sums_in_blocks(net, j, BLOCK_MIN_SYNAPSES) || cpu::gathers(net, j) {
+            let rows = if plan.sums[j].in_slots() {
                 1 + BLOCK_STEPS as u64
-            } else if !p.conn.is_dense() && net.synapses(j) >= cpu::PARALLEL_MIN_SYNAPSES as u64 {
+            } else if !p.conn.is_dense() && net.synapses(j) >= PARALLEL_MIN_SYNAPSES as u64 {
                 1 + threads
             } else {
                 1
@@ -508,118 +494,6 @@ fn cpu_engine_state(net: &Network) -> u64 {
         })
         .sum();
     neurons + projections
-}
-
-/// How the GPU engine will run a network.
-#[derive(Debug, Clone, Copy)]
-pub struct GpuPlan {
-    pub capacity: usize,
-    pub fused: bool,
-    pub gen_input: bool,
-    /// Bytes between the per-step uniforms (the adapter's alignment).
-    pub step_stride: u32,
-    /// Projections of at least this many synapses sum in blocks where
-    /// they can (`engine::sums_in_blocks`), on the step schedule.
-    pub block_min_synapses: usize,
-    /// The order of the dispatches when not fused.
-    pub schedule: Schedule,
-    /// Sparse projections may be gathered by post (`synapse_gather`):
-    /// those that [`GpuPlan::gathered`] picks.
-    pub gather: bool,
-    /// The fraction of its pre neurons spiking in a block from which a
-    /// sparse projection is gathered ([`GATHER_MIN_ACTIVE`]; 0: always).
-    pub gather_min_active: f64,
-    /// Trials one engine runs side by side: all of them on the fused
-    /// kernel, as many as its buffers fit on the block schedule (the run
-    /// takes them in batches), else 1 (one after another).
-    pub trials: usize,
-}
-
-/// A sparse projection on the block schedule is gathered by post when at
-/// least this fraction of its pre neurons is expected to spike in a block
-/// (see [`GpuPlan::gathered`]).
-pub const GATHER_MIN_ACTIVE: f64 = 0.2;
-
-/// The expected fraction of a population's neurons that spike at least once
-/// in a block of `BLOCK_STEPS` steps: for a Poisson population, the mean of
-/// 1 - (1 - r)^16 over its rates r (uniform in its range); for a LIF
-/// population, not known before the run: 1.
-pub fn active_in_block(pop: &Population) -> f64 {
-    let n = crate::engine::BLOCK_STEPS as f64;
-    match pop.kind {
-        PopKind::Poisson { rate_lo, rate_hi } => {
-            let (lo, hi) = (
-                (rate_lo as f64).clamp(0.0, 1.0),
-                (rate_hi as f64).clamp(0.0, 1.0),
-            );
-            if hi - lo < 1e-9 {
-                1.0 - (1.0 - lo).powf(n)
-            } else {
-                // the integral of (1 - r)^n over [lo, hi], over hi - lo
-                let silent =
-                    ((1.0 - lo).powf(n + 1.0) - (1.0 - hi).powf(n + 1.0)) / ((n + 1.0) * (hi - lo));
-                1.0 - silent
-            }
-        }
-        PopKind::Lif(_) => 1.0,
-    }
-}
-
-impl GpuPlan {
-    /// Per projection: whether its sums are gathered by post
-    /// (`synapse_gather`) rather than scattered from its spiking pre
-    /// neurons (`synapse_scatter_block`; dense projections: neither).
-    ///
-    /// The choice per sparse projection of S synapses, on a block of 16
-    /// steps: the gather reads every synapse once (8 bytes, coalesced, plus
-    /// a mask from cache) and stores its sums without atomics, whatever the
-    /// rate; the scatter reads the synapses of the pre neurons that spike
-    /// in the block (a fraction f of them) and makes one atomicAdd per
-    /// synaptic event (16 r S at rate r). With an atomic costing about 4
-    /// reads, the scatter is cheaper while f is below ~0.2 (rates below
-    /// ~1.3 % a step): [`GATHER_MIN_ACTIVE`], from the pre population's
-    /// rates ([`active_in_block`]; a LIF population is gathered). The
-    /// atomic's cost is a guess until both kernels are timed on the H100
-    /// (`benches/device.sh` times sparse-1m both ways).
-    pub fn gathered(&self, net: &Network) -> Vec<bool> {
-        net.projections
-            .iter()
-            .map(|p| {
-                self.gather
-                    && !matches!(p.conn, Connectivity::Dense)
-                    && active_in_block(&net.populations[p.pre]) >= self.gather_min_active
-            })
-            .collect()
-    }
-
-    /// How the engine runs, in words: "block schedule", "fused kernel"...,
-    /// and how `trials` trials go when there are several.
-    pub fn describe(&self, trials: usize) -> String {
-        let how = match (self.fused, self.schedule) {
-            (true, _) => "fused kernel",
-            (false, Schedule::Block) => "block schedule",
-            (false, Schedule::Step) => "step schedule",
-        };
-        match (trials, self.trials) {
-            (0 | 1, _) => how.to_string(),
-            (_, 1) => format!("{how}, {trials} trials one after another"),
-            (_, _) if self.fused => format!("{how}, {trials} trials in one dispatch"),
-            (_, b) if b >= trials => format!("{how}, {trials} trials side by side"),
-            (_, b) => format!("{how}, {trials} trials, {b} side by side"),
-        }
-    }
-
-    /// Per projection: whether its sums go to per-step slots (never on the
-    /// fused kernel; every projection on the block schedule).
-    pub fn blocked(&self, net: &Network) -> Vec<bool> {
-        (0..net.projections.len())
-            .map(|j| {
-                !self.fused
-                    && (self.schedule == Schedule::Block
-                        || crate::engine::sums_in_blocks(net, j, self.block_min_synapses))
-            })
-            .collect()
-    }
 }
 
 /// Heap bytes of a built model (weights, biases, rates).
@@ -724,40 +598,5 @@ mod tests {
         assert_eq!(left(v2, &refs[..2]), None);
         assert_eq!(left("0::/\n", &[]), None);
         assert_eq!(left("garbage", &refs), None);
-    }
-
-    #[test]
-    fn active_in_block_is_the_mean_chance_of_a_spike_in_16_steps() {
-        let poisson = |lo: f32, hi: f32| Population {
-            name: "in".into(),
-            size: 1,
-            kind: PopKind::Poisson {
-                rate_lo: lo,
-                rate_hi: hi,
-            },
-            dopamine: None,
-        };
-        for (lo, hi) in [
-            (0.1, 0.5),
-            (0.002, 0.01),
-            (0.0, 0.0),
-            (0.3, 0.3),
-            (0.0, 1.0),
-        ] {
-            // the mean over a fine grid of rates, step by step
-            let n = 100_000;
-            let mean = (0..n)
-                .map(|k| {
-                    let r = lo as f64 + (hi - lo) as f64 * (k as f64 + 0.5) / n as f64;
-                    1.0 - (0..16).fold(1.0, |silent, _| silent * (1.0 - r))
-                })
-                .sum::<f64>()
-                / n as f64;
-            let got = active_in_block(&poisson(lo, hi));
-            assert!((got - mean).abs() < 1e-6, "[{lo}, {hi}]: {got} vs {mean}");
-        }
-        // the default input is gathered, a quiet one scattered
-        assert!(active_in_block(&poisson(0.1, 0.5)) > GATHER_MIN_ACTIVE);
-        assert!(active_in_block(&poisson(0.002, 0.01)) < GATHER_MIN_ACTIVE);
     }
 }

@@ -23,6 +23,7 @@
 
 use crate::error::{Error, Result};
 use std::fs::File;
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 /// The lock file every run holds in its out dir (and its staging dir).
@@ -518,6 +519,37 @@ fn sync_dir(dir: Option<&Path>) {
     }
     #[cfg(not(unix))]
     let _ = dir;
+}
+
+/// Writes `path` through `body`, into a temporary file made exclusively
+/// under a random name beside it (`.nacc-tmp-*`), synced and renamed over
+/// `path` when complete: a symlink at `path` is replaced, never followed.
+pub fn write_atomic(
+    path: &Path,
+    body: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<()> {
+    write_atomic_as(path, true, body)
+}
+
+/// [`write_atomic`], synced to the disk only with `sync` (a progress file
+/// rewritten every chunk need not wait for the disk).
+pub fn write_atomic_as(
+    path: &Path,
+    sync: bool,
+    body: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<()> {
+    let result = (|| {
+        let tmp = temp_file_for(path)?;
+        let (file, tmp_path) = tmp.into_parts();
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        body(&mut w)?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        if sync {
+            file.sync_all()?;
+        }
+        tmp_path.persist(path).map_err(|e| e.error)
+    })();
+    result.map_err(|e| crate::error::io_error(path, "cannot write", e))
 }
 
 #[cfg(test)]

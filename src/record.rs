@@ -2,8 +2,8 @@
 //! words a step (GeNN's layout), plus per-neuron counts for rates.
 //! 1 M neurons x 10 k steps take 1.25 GB.
 
-use crate::config::Network;
 use crate::error::Result;
+use crate::network::Network;
 
 /// The spikes of one population over the recorded steps.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,9 +2,9 @@
 //! (`config.toml`, `spikes_<pop>.npy`, `weights_<proj>.npy`), for a time
 //! window and a neuron range, at any size.
 
-use crate::config::Network;
 use crate::error::{Error, Result, bad_file, bad_value};
 use crate::figures::{self, PopData, ProjData, View};
+use crate::network::Network;
 use crate::npy::{self, DType};
 use crate::record::{PopRecord, pack_rows};
 use std::path::PathBuf;
@@ -330,13 +330,13 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
     let dopamine = net
         .dopamine
         .as_ref()
-        .map(|_| crate::reward::dopamine_trace(&net, view.steps.end));
+        .map(|_| crate::dopamine::dopamine_trace(&net, view.steps.end));
     let mut written =
         figures::write_all(&out, net.dt_ms, &pops, &projs, dopamine.as_deref(), &view)?;
     // reward learning, over the whole run: the learning curve, and the
     // change of every plastic projection whose initial weights were written
     if net.stimulus.is_some() {
-        let rows = crate::reward::responses(&net, &records);
+        let rows = crate::responses::responses(&net, &records);
         if !rows.is_empty() {
             figures::learning::write_learning_curve(&out, &net, &rows)?;
             written.push("learning.png".into());

@@ -4,8 +4,8 @@
 //! Both versions compute the same values: integer sums and hashes are exact,
 //! and each f32 operation is IEEE-rounded as written in either (Rust never
 //! fuses `a * b + c`, and AVX2 alone adds no FMA). `tests/cpu_simd.rs`
-//! checks it with `==` on whole runs. `NACC_CPU_SIMD=portable` (or
-//! [`set_portable`]) runs the baseline version on any CPU.
+//! checks it with `==` on whole runs. [`set_portable`] (the binary calls it
+//! for `NACC_CPU_SIMD=portable`) runs the baseline version on any CPU.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -17,10 +17,8 @@ static MODE: AtomicU8 = AtomicU8::new(0);
 pub fn avx2() -> bool {
     let mode = match MODE.load(Ordering::Relaxed) {
         0 => {
-            let portable = std::env::var("NACC_CPU_SIMD").is_ok_and(|v| v == "portable");
-            let mode = if portable { 2 } else { 1 };
-            MODE.store(mode, Ordering::Relaxed);
-            mode
+            MODE.store(1, Ordering::Relaxed);
+            1
         }
         m => m,
     };

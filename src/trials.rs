@@ -12,12 +12,15 @@
 //! run in turn, those that completed are kept (or the first batch, stopped
 //! together, when none had).
 
-use crate::engine::cpu::{CpuEngine, default_threads};
+use crate::engine::cpu::CpuEngine;
 use crate::engine::gpu::{GpuContext, GpuEngine, GpuOptions};
+use crate::engine::plan::Plan;
 use crate::engine::{InputSource, Stop, run_chunk_from, run_chunks, simulate_until, to_the_end};
 use crate::error::{Error, Result};
 use crate::network::Model;
 use crate::record::{ChunkSpikes, SpikeRecord};
+use crate::threads::Threads;
+use rayon::prelude::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -63,6 +66,7 @@ pub fn run(
     trials: usize,
     steps: usize,
     chunk: usize,
+    tuning: &crate::tuning::Tuning,
     mut progress: impl FnMut(usize),
     stop: StopCheck,
 ) -> Result<TrialRun> {
@@ -87,7 +91,7 @@ pub fn run(
         &inputs,
         steps,
         chunk,
-        GpuOptions::default(),
+        tuning.gpu,
         &mut progress,
         stop,
     )
@@ -95,7 +99,7 @@ pub fn run(
 
 /// What runs `trials` trials on the CPU ([`run_cpu`]).
 pub fn cpu_engine_name(trials: usize) -> String {
-    let threads = default_threads().min(trials);
+    let threads = crate::threads::count().min(trials);
     let simd = crate::simd::describe();
     format!("cpu reference, {trials} trials over {threads} threads, {simd}")
 }
@@ -275,7 +279,8 @@ pub fn run_cpu(
 ) -> Result<(Vec<SpikeRecord>, Option<Stop>, Duration)> {
     let net = &model.net;
     let started = Instant::now();
-    let quantized: Vec<Arc<_>> = crate::engine::cpu::quantize(model)?
+    let plan = Plan::cpu(net, &Default::default());
+    let quantized: Vec<Arc<_>> = crate::engine::cpu::quantize(model, &plan)?
         .into_iter()
         .map(Arc::new)
         .collect();
@@ -284,40 +289,31 @@ pub fn run_cpu(
         .iter()
         .map(|_| {
             Ok((
-                CpuEngine::with_quantized(model, &quantized, 1),
+                CpuEngine::with_quantized(model, &quantized, &plan, Threads::SINGLE),
                 ChunkSpikes::new(net, chunk.min(steps)),
                 SpikeRecord::with_capacity(net, steps)?,
             ))
         })
         .collect::<Result<_>>()?;
     let setup = started.elapsed();
-    let threads = default_threads().clamp(1, inputs.len().max(1));
+    let threads = crate::threads::count().clamp(1, inputs.len().max(1));
     let per = inputs.len().div_ceil(threads).max(1);
     let (done, why) = run_chunks(steps, chunk, progress, stop, |done, n| {
-        let failed: Vec<Error> = std::thread::scope(|sc| {
-            let handles: Vec<_> = trials
-                .chunks_mut(per)
-                .zip(inputs.chunks(per))
-                .map(|(part, ins)| {
-                    sc.spawn(move || -> Result<()> {
-                        for ((engine, buf, rec), input) in part.iter_mut().zip(ins) {
-                            buf.resize(net, n);
-                            run_chunk_from(engine, net, input, done as u64, buf)?;
-                            rec.append(buf);
-                        }
-                        Ok(())
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .filter_map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(Error::Runtime("a trial's thread failed".into())))
-                        .err()
-                })
-                .collect()
-        });
+        let failed: Vec<Error> = trials
+            .par_chunks_mut(per)
+            .zip(inputs.par_chunks(per))
+            .filter_map(|(part, ins)| {
+                let mut run = || -> Result<()> {
+                    for ((engine, buf, rec), input) in part.iter_mut().zip(ins) {
+                        buf.resize(net, n);
+                        run_chunk_from(engine, net, input, done as u64, buf)?;
+                        rec.append(buf);
+                    }
+                    Ok(())
+                };
+                run().err()
+            })
+            .collect();
         Ok(failed.into_iter().next().map_or(Ok(()), Err))
     })?;
     // after a failure some trials may hold the failed chunk: keep what

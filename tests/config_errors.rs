@@ -1,7 +1,9 @@
 //! Every config mistake is an `Input` error (exit 2) whose message names the
 //! field, the value and the rule.
 
-use nacc::config::{DEFAULT_TOML, Network};
+use nacc::config::DEFAULT_TOML;
+
+use nacc::network::Network;
 
 /// The default network with one line replaced; returns the error message.
 fn error_with(from: &str, to: &str) -> String {

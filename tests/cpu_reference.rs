@@ -10,9 +10,9 @@
 mod common;
 
 use common::{Trace, given_input, random_network, randomise_weights, run_stepwise};
-use nacc::config::{Network, PopKind, Reset};
 use nacc::engine::{Engine, InputSource, cpu::CpuEngine, simulate};
 use nacc::network::Model;
+use nacc::network::{Network, PopKind, Reset};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
 // ---------------------------------------------------------------------------
@@ -34,7 +34,7 @@ fn plain_frac_bits(w: &[f32], n_pre: usize) -> Option<u32> {
 
 /// The weights of a projection as an N_post x N_pre matrix, zero where a
 /// sparse projection has no synapse.
-fn dense_of(model: &Model, p: &nacc::config::Projection, w: &nacc::network::Weights) -> Vec<f32> {
+fn dense_of(model: &Model, p: &nacc::network::Projection, w: &nacc::network::Weights) -> Vec<f32> {
     let (n_pre, n_post) = (
         model.net.populations[p.pre].size,
         model.net.populations[p.post].size,
@@ -344,8 +344,7 @@ fn engine_equals_plain_implementation_on_random_networks() {
         assert_same(&model, &format!("case {case}\n{text}"), &got, &want);
         // every sparse projection gathered by post (from a Poisson
         // population a block at a time, else step by step)
-        let by_post = common::all_by_post(&model);
-        let mut e = CpuEngine::with_quantized(&model, &by_post, 1);
+        let mut e = common::gathering_engine(&model, None, 1);
         let got = run_stepwise(&mut e, &model, &input, steps);
         assert_same(
             &model,
@@ -384,7 +383,7 @@ fn engine_equals_plain_implementation_on_the_default_network() {
 fn thread_count_does_not_change_anything() {
     // fc1 of this network has 1.1 M synapses: its sums are split across threads
     let model = Model::build(Network::default_nacc().scaled(15).unwrap(), 2).unwrap();
-    assert!(model.weights[0].w.len() >= nacc::engine::cpu::PARALLEL_MIN_SYNAPSES);
+    assert!(model.weights[0].w.len() >= nacc::engine::plan::PARALLEL_MIN_SYNAPSES);
     let input = InputSource::generated(&model);
     let run = |threads| {
         let mut e = CpuEngine::with_threads(&model, threads).unwrap();
@@ -429,13 +428,15 @@ fn blocked_input_sums_equal_step_by_step_sums() {
         let model = Model::build(net, seed).unwrap();
         let input = InputSource::generated(&model);
         let steps = 70;
-        let mut plain = CpuEngine::with_threads(&model, 1).unwrap();
-        plain.set_block_min_synapses(usize::MAX);
+        let never = nacc::tuning::CpuOptions {
+            block_min_synapses: Some(usize::MAX),
+            ..Default::default()
+        };
+        let single = nacc::threads::Threads::new(1).unwrap();
+        let mut plain = CpuEngine::with_options(&model, &never, single).unwrap();
         let want = run_stepwise(&mut plain, &model, &input, steps);
-        let by_post = common::all_by_post(&model);
         for (threads, chunk) in [(1, 70), (2, 37), (3, 16), (2, 5)] {
-            let mut e = CpuEngine::with_quantized(&model, &by_post, threads);
-            e.set_block_min_synapses(0);
+            let mut e = common::gathering_engine(&model, Some(0), threads);
             let mut spikes = Vec::new();
             let mut membranes = Vec::new();
             let mut done = 0;

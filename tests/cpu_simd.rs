@@ -10,9 +10,9 @@
 mod common;
 
 use common::{random_network, random_reward_network, randomise_weights, run_stepwise};
-use nacc::config::Network;
 use nacc::engine::{Engine, InputSource, cpu::CpuEngine, simulate};
 use nacc::network::Model;
+use nacc::network::Network;
 use rand::{SeedableRng, rngs::StdRng};
 
 /// `run` once with the AVX2 loops and once with the baseline ones.
@@ -81,10 +81,8 @@ fn avx2_and_baseline_loops_agree() {
     ] {
         let model = Model::build(net, 5).unwrap();
         let input = InputSource::generated(&model);
-        let quantized = common::all_by_post(&model);
         let (a, b) = both(|| {
-            let mut e = CpuEngine::with_quantized(&model, &quantized, 2);
-            e.set_block_min_synapses(0);
+            let mut e = common::gathering_engine(&model, Some(0), 2);
             let rec = simulate(&mut e, &model.net, &input, 90, 37, |_| {}).unwrap();
             (rec, e.membranes().unwrap())
         });

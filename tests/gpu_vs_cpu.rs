@@ -9,11 +9,12 @@
 mod common;
 
 use common::{given_input, random_network, randomise_weights};
-use nacc::config::Network;
 use nacc::engine::gpu::{GpuContext, GpuEngine, GpuOptions, Schedule};
 use nacc::engine::{Engine, InputSource, cpu::CpuEngine};
 use nacc::network::Model;
+use nacc::network::Network;
 use nacc::record::ChunkSpikes;
+use nacc::tuning::SparseChoice;
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -338,7 +339,7 @@ fn default_network_through_nacc_compare(ctx: &Ctx) {
         &InputSource::generated(&model),
         500,
         100,
-        GpuOptions::default(),
+        &Default::default(),
     )
     .unwrap();
     assert!(r.identical(), "{}", r.render());
@@ -715,10 +716,12 @@ fn sparse_networks_on_the_gpu(ctx: &Ctx) {
         );
         // on the block schedule gathered by post (the default) or
         // scattered; step by step scattered
-        for (sparse_scatter, kernel) in [(false, "synapse_gather"), (true, "synapse_scatter_block")]
-        {
+        for (sparse, kernel) in [
+            (None, "synapse_gather"),
+            (Some(SparseChoice::Scatter), "synapse_scatter_block"),
+        ] {
             let opts = GpuOptions {
-                sparse_scatter,
+                sparse,
                 ..Default::default()
             };
             let what = format!("sparse x{scale}, {kernel}");
@@ -752,7 +755,7 @@ fn sparse_networks_on_the_gpu(ctx: &Ctx) {
         .scaled(4)
         .unwrap();
     let mut quiet = quiet;
-    quiet.populations[0].kind = nacc::config::PopKind::Poisson {
+    quiet.populations[0].kind = nacc::network::PopKind::Poisson {
         rate_lo: 0.002,
         rate_hi: 0.01,
     };
@@ -833,7 +836,7 @@ fn gpu_memory_estimate_is_within_10_percent(ctx: &Ctx) {
                 let mut net = common::sparse_net("fixed_fan_in = 40", "fixed_probability = 0.3")
                     .scaled(20)
                     .unwrap();
-                net.populations[0].kind = nacc::config::PopKind::Poisson {
+                net.populations[0].kind = nacc::network::PopKind::Poisson {
                     rate_lo: 0.001,
                     rate_hi: 0.002,
                 };
@@ -858,7 +861,7 @@ fn gpu_memory_estimate_is_within_10_percent(ctx: &Ctx) {
             ..Default::default()
         };
         let plan = GpuEngine::plan(ctx, &net, true, 100, trials, opts);
-        let e = nacc::memory::estimate(&net, 100, 100, Some(plan), trials);
+        let e = nacc::memory::estimate(&net, 100, 100, Some(&plan), trials);
         let model = Model::build(net, 0).unwrap();
         let inputs: Vec<_> = (0..trials)
             .map(|t| InputSource::generated_trial(&model, t))
@@ -900,7 +903,7 @@ fn trials_side_by_side_on_the_block_schedule(ctx: &Ctx) {
             sparse(),
             3,
             GpuOptions {
-                sparse_scatter: true,
+                sparse: Some(SparseChoice::Scatter),
                 ..block
             },
         ),
@@ -1170,7 +1173,7 @@ fn profile_times_every_kernel(ctx: &Ctx) {
     let model = Model::build(Network::default_nacc(), 2).unwrap();
     let input = InputSource::generated(&model);
     let net = &model.net;
-    let (steps, blocks) = (64, 64 / nacc::engine::BLOCK_STEPS);
+    let (steps, blocks) = (64, 64 / nacc::engine::plan::BLOCK_STEPS);
     for (what, opts) in gpu_paths() {
         let expected: Option<Vec<(&str, usize)>> = match what {
             "block schedule" => Some(vec![
@@ -1382,14 +1385,14 @@ fn cli_run_gpu_and_compare(ctx: &Ctx) {
         assert!(m.heap > 0, "{m:?}");
         let heap = format!(
             "memory: {} ({} bytes); ",
-            nacc::memory::human(m.heap),
+            nacc::files::human(m.heap),
             m.heap
         );
         assert!(devices.contains(&heap), "{devices}");
         match m.budget {
             Some(b) => {
                 assert!(b > 0 && m.usable() == b.min(m.heap), "{m:?}");
-                let now = format!("has {} available now", nacc::memory::human(m.usable()));
+                let now = format!("has {} available now", nacc::files::human(m.usable()));
                 assert!(devices.contains(&now), "{devices}");
             }
             None => {
@@ -1584,9 +1587,7 @@ fn philox_on_the_gpu_equals_the_cpu(ctx: &Ctx) {
     for _ in 0..4096 {
         cases.push(std::array::from_fn(|_| rng.random()));
     }
-    let src = format!(
-        "{}\n{}",
-        nacc::engine::gpu::COMMON_WGSL,
+    let src = nacc::engine::gpu::wgsl::compose(
         r#"
 @group(0) @binding(0) var<storage, read> cases: array<u32>;
 @group(0) @binding(1) var<storage, read_write> out: array<u32>;
@@ -1606,7 +1607,7 @@ fn philox_kat(@builtin(global_invocation_id) id: vec3<u32>) {
     out[i * 5u + 3u] = r.w;
     out[i * 5u + 4u] = mulhi(cases[b + 6u], cases[b + 7u]);
 }
-"#
+"#,
     );
     let device = &ctx.device;
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {

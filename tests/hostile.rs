@@ -3,7 +3,9 @@
 //! in time so that it runs in CI; `fuzz/` has the open-ended cargo-fuzz
 //! targets for the same two parsers.
 
-use nacc::config::{DEFAULT_TOML, Network};
+use nacc::config::DEFAULT_TOML;
+
+use nacc::network::Network;
 use nacc::npy::{self, DType};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -3,9 +3,9 @@
 
 mod common;
 
-use nacc::config::Network;
 use nacc::engine::{InputSource, cpu::CpuEngine, simulate};
 use nacc::network::Model;
+use nacc::network::Network;
 use nacc::record::ChunkSpikes;
 
 #[test]

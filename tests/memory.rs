@@ -4,10 +4,10 @@
 
 mod common;
 
-use nacc::config::Network;
 use nacc::engine::{InputSource, cpu::CpuEngine, simulate};
 use nacc::memory::{estimate, model_bytes, quantized_bytes, record_bytes};
 use nacc::network::Model;
+use nacc::network::Network;
 
 fn within_10_percent(what: &str, estimate: u64, actual: u64) {
     let ratio = estimate as f64 / actual as f64;
@@ -21,8 +21,8 @@ fn check(net: Network, steps: usize) {
     let e = estimate(&net, steps, 100, None, 1);
     let model = Model::build(net, 1).unwrap();
     // the form the CPU engine holds
-    let q = nacc::engine::cpu::quantize(&model).unwrap();
     let mut engine = CpuEngine::new(&model).unwrap();
+    let q = nacc::engine::cpu::quantize(&model, engine.plan()).unwrap();
     let rec = simulate(
         &mut engine,
         &model.net,
@@ -53,7 +53,8 @@ fn host_estimate_of_a_sparse_network_is_within_10_percent() {
     let net = common::sparse_net("fixed_fan_in = 40", "fixed_probability = 0.3")
         .scaled(60)
         .unwrap();
-    assert!(nacc::engine::cpu::gathers(&net, 2) && !nacc::engine::cpu::gathers(&net, 0));
+    let gathered = nacc::engine::plan::Plan::cpu(&net, &Default::default()).gathered();
+    assert!(gathered[2] && !gathered[0]);
     check(net, 50);
 }
 

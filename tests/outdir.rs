@@ -553,7 +553,7 @@ fn every_file_a_run_writes_is_declared_by_its_network() {
         args.extend(extra);
         let o = nacc(d, &args);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let net = nacc::config::Network::from_file(&d.join("out/config.toml")).unwrap();
+        let net = nacc::network::Network::from_file(&d.join("out/config.toml")).unwrap();
         let mut declared: Vec<String> = nacc::outdir::RUN_FILES.map(String::from).to_vec();
         for p in &net.populations {
             declared.extend(nacc::outdir::POPULATION_FILES.map(|(t, _)| t.replace("{}", &p.name)));

@@ -2,8 +2,8 @@
 //! post sum of |wq| stays below 2^31; projections that fail at F = 0 are
 //! rejected.
 
-use nacc::config::Network;
 use nacc::engine::cpu::CpuEngine;
+use nacc::network::Network;
 use nacc::network::{Model, Quantized, choose_frac_bits};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 

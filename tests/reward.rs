@@ -6,11 +6,12 @@
 mod common;
 
 use common::{given_input, random_reward_network};
-use nacc::config::Network;
+use nacc::dopamine::dopamine_trace;
 use nacc::engine::{Engine, InputSource, cpu::CpuEngine, simulate};
 use nacc::network::Model;
+use nacc::network::Network;
 use nacc::record::ChunkSpikes;
-use nacc::reward::{dopamine_trace, preferences, responses};
+use nacc::responses::{preferences, responses};
 use rand::{SeedableRng, rngs::StdRng};
 
 /// tau such that exp(-dt / tau) is exactly 0.5 in f32 at dt = 1 ms.

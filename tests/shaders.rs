@@ -1,29 +1,22 @@
 //! Every WGSL kernel parses and validates with naga (no GPU needed), and
 //! every `#[repr(C)]` mirror matches its WGSL struct's layout.
 
+use nacc::engine::gpu::SYN_CHUNK_WORDS;
 use nacc::engine::gpu::layout::{
     Chunk, FusedParams, GatherParams, MaskParams, PlasticParams, PoissonParams, PopParams,
     ProjParams, ScatterParams, Step, SynParams,
 };
+use nacc::engine::gpu::wgsl::{FAMILIES, FUSED, compose};
 use std::mem::{offset_of, size_of};
 use std::path::Path;
 
-/// The kernel files of shaders/ (all but common.wgsl), each compiled as the
-/// engine compiles it: common.wgsl followed by the kernel.
+/// Every kernel family's file, as the engine compiles it
+/// (`wgsl::compose`: the generated prelude, common.wgsl, the kernel).
 fn kernels() -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
-    let common = std::fs::read_to_string(dir.join("common.wgsl")).expect("shaders/common.wgsl");
-    let mut out: Vec<_> = std::fs::read_dir(&dir)
-        .expect("shaders/ exists")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "wgsl") && !p.ends_with("common.wgsl"))
-        .map(|p| {
-            let src = std::fs::read_to_string(&p).unwrap();
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                format!("{common}\n{src}"),
-            )
-        })
+    let mut out: Vec<_> = FAMILIES
+        .iter()
+        .chain([&FUSED])
+        .map(|f| (f.file.to_string(), compose(f.source)))
         .collect();
     out.sort();
     out
@@ -61,62 +54,135 @@ fn every_shader_parses_and_validates() {
 }
 
 #[test]
-fn engine_compiles_the_files_in_shaders() {
+fn the_family_table_holds_every_file_in_shaders_as_it_is() {
     // The engine embeds the shaders with include_str!: they are these files,
-    // and every file is one the engine uses.
-    use nacc::engine::gpu::{
-        COMMON_WGSL, FUSED_WGSL, GATHER_WGSL, LIF_WGSL, MASKS_WGSL, PLASTICITY_WGSL, POISSON_WGSL,
-        SCATTER_WGSL, SYNAPSE_WGSL,
-    };
-    let embedded = [
-        ("block_masks.wgsl", MASKS_WGSL),
-        ("fused_steps.wgsl", FUSED_WGSL),
-        ("lif_update.wgsl", LIF_WGSL),
-        ("plasticity.wgsl", PLASTICITY_WGSL),
-        ("poisson_input.wgsl", POISSON_WGSL),
-        ("synapse_accumulate.wgsl", SYNAPSE_WGSL),
-        ("synapse_gather.wgsl", GATHER_WGSL),
-        ("synapse_scatter.wgsl", SCATTER_WGSL),
-    ];
-    let ks = kernels();
-    assert_eq!(
-        ks.iter().map(|k| k.0.as_str()).collect::<Vec<_>>(),
-        embedded.iter().map(|e| e.0).collect::<Vec<_>>()
-    );
-    for ((file, src), (name, text)) in ks.iter().zip(embedded) {
-        assert_eq!(*src, format!("{COMMON_WGSL}\n{text}"), "{file} vs {name}");
+    // and every file but common.wgsl is one family's.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("shaders/ exists")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".wgsl") && n != "common.wgsl")
+        .collect();
+    files.sort();
+    let mut table: Vec<String> = FAMILIES
+        .iter()
+        .chain([&FUSED])
+        .map(|f| f.file.to_string())
+        .collect();
+    table.sort();
+    assert_eq!(files, table);
+    for f in FAMILIES.iter().chain([&FUSED]) {
+        let text = std::fs::read_to_string(dir.join(f.file)).unwrap();
+        assert_eq!(f.source, text, "{} vs the embedded source", f.file);
+        let m = module(f.file, &compose(f.source));
+        for e in f.entry_points {
+            assert!(
+                m.entry_points.iter().any(|p| p.name == *e),
+                "{} has no entry point `{e}`",
+                f.file
+            );
+        }
+        // the family's host module and CPU twin exist by that name
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/engine");
+        let host = root.join(format!("gpu/kernels/{}.rs", f.name));
+        assert!(
+            host.exists(),
+            "{} has no host module {}",
+            f.file,
+            host.display()
+        );
+        if f.name != "fused_steps" {
+            let twin = root.join(format!("cpu/{}.rs", f.name));
+            assert!(
+                twin.exists(),
+                "{} has no CPU twin {}",
+                f.file,
+                twin.display()
+            );
+        }
     }
+    let common = std::fs::read_to_string(dir.join("common.wgsl")).unwrap();
+    assert_eq!(common, nacc::engine::gpu::wgsl::COMMON);
 }
 
-/// The value of the WGSL constant `name` (a u32) of module `m`.
-fn wgsl_const_u32(m: &naga::Module, name: &str) -> u32 {
+/// The value of the WGSL constant `name` of module `m`.
+fn wgsl_const(m: &naga::Module, name: &str) -> naga::Literal {
     let (_, c) = m
         .constants
         .iter()
         .find(|(_, c)| c.name.as_deref() == Some(name))
         .unwrap_or_else(|| panic!("WGSL constant {name} not found"));
     match m.global_expressions[c.init] {
-        naga::Expression::Literal(naga::Literal::U32(v)) => v,
-        ref e => panic!("WGSL constant {name} is {e:?}, not a u32 literal"),
+        naga::Expression::Literal(l) => l,
+        ref e => panic!("WGSL constant {name} is {e:?}, not a literal"),
     }
 }
 
 #[test]
-fn constants_shared_with_rust_match() {
-    let ks = kernels();
-    let (name, src) = ks
-        .iter()
-        .find(|k| k.0 == "synapse_accumulate.wgsl")
-        .unwrap();
-    let m = module(name, src);
-    assert_eq!(
-        wgsl_const_u32(&m, "BLOCK_STEPS") as usize,
-        nacc::engine::BLOCK_STEPS
-    );
-    assert_eq!(
-        wgsl_const_u32(&m, "MAX_CHUNK_WORDS") as u64,
-        nacc::engine::gpu::SYN_CHUNK_WORDS
-    );
+fn constants_shared_with_rust_are_the_rust_values_and_defined_once() {
+    use nacc::engine::gpu::wgsl::{FUSED_WORKGROUP, MAX_CHUNK_WORDS, WORKGROUP};
+    use naga::Literal::{F32, U32};
+    let m = module("fused_steps.wgsl", &compose(FUSED.source));
+    let plastic = module("plasticity.wgsl", &compose(FAMILIES[6].source));
+    let u32s = [
+        ("WORKGROUP", WORKGROUP),
+        ("BLOCK_STEPS", nacc::engine::plan::BLOCK_STEPS as u64),
+        ("MAX_CHUNK_WORDS", MAX_CHUNK_WORDS),
+        (
+            "MAX_ROW_WORDS",
+            nacc::engine::plan::FUSED_MAX_ROW_WORDS as u64,
+        ),
+        ("FUSED_WORKGROUP", FUSED_WORKGROUP as u64),
+    ];
+    for (name, v) in u32s {
+        assert_eq!(wgsl_const(&m, name), U32(v as u32), "{name}");
+    }
+    let f32s = [
+        ("MIN_NORMAL", f32::MIN_POSITIVE),
+        ("TRACE_FLOOR", nacc::fixed::TRACE_FLOOR),
+        ("MAX_STEP_CHANGE", nacc::fixed::MAX_STEP_CHANGE),
+    ];
+    for (name, v) in f32s {
+        match wgsl_const(&plastic, name) {
+            F32(x) => assert_eq!(x.to_bits(), v.to_bits(), "{name}"),
+            other => panic!("{name} is {other:?}"),
+        }
+    }
+    // no file defines them itself (the prelude is their one home)
+    for f in FAMILIES.iter().chain([&FUSED]) {
+        for text in [f.source, nacc::engine::gpu::wgsl::COMMON] {
+            for (name, _) in u32s
+                .iter()
+                .map(|(n, _)| (n, ()))
+                .chain(f32s.iter().map(|(n, _)| (n, ())))
+            {
+                assert!(
+                    !text.contains(&format!("const {name}:")),
+                    "{} defines {name}",
+                    f.file
+                );
+            }
+        }
+    }
+    // every entry point's workgroup is the constant's size
+    for f in FAMILIES.iter().chain([&FUSED]) {
+        let m = module(f.file, &compose(f.source));
+        let want = if f.file == "fused_steps.wgsl" {
+            FUSED_WORKGROUP as u32
+        } else {
+            WORKGROUP as u32
+        };
+        for e in &m.entry_points {
+            assert_eq!(
+                e.workgroup_size,
+                [want, 1, 1],
+                "{} entry {}",
+                f.file,
+                e.name
+            );
+        }
+    }
+    assert_eq!(SYN_CHUNK_WORDS, MAX_CHUNK_WORDS);
 }
 
 /// (size, [(member name, offset)]) of a WGSL struct, from naga's layouter.
@@ -150,17 +216,15 @@ macro_rules! check_layout {
     }};
 }
 
-#[test]
-fn repr_c_types_match_wgsl_structs() {
+/// The WGSL module of kernel file `file`, as the engine compiles it.
+fn m(file: &str) -> naga::Module {
     let ks = kernels();
-    let m = |n: &str| {
-        let (name, src) = ks.iter().find(|k| k.0 == n).unwrap();
-        module(name, src)
-    };
-    let syn = m("synapse_accumulate.wgsl");
-    let lif = m("lif_update.wgsl");
-    let fused = m("fused_steps.wgsl");
-    let poisson = m("poisson_input.wgsl");
+    let (name, src) = ks.iter().find(|k| k.0 == file).unwrap();
+    module(name, src)
+}
+
+#[test]
+fn repr_c_params_of_synapse_scatter_match_wgsl() {
     let scatter = m("synapse_scatter.wgsl");
     check_layout!(
         &scatter,
@@ -175,21 +239,12 @@ fn repr_c_types_match_wgsl_structs() {
             block_stride
         ]
     );
+}
+
+#[test]
+fn repr_c_params_of_synapse_accumulate_match_wgsl() {
+    let syn = m("synapse_accumulate.wgsl");
     check_layout!(&syn, Step, "Step", [row]);
-    let masks = m("block_masks.wgsl");
-    check_layout!(
-        &masks,
-        MaskParams,
-        "MaskParams",
-        [n, word_offset, row_words, mask_offset]
-    );
-    let gather = m("synapse_gather.wgsl");
-    check_layout!(
-        &gather,
-        GatherParams,
-        "GatherParams",
-        [n_post, acc_offset, mask_offset, first_slice]
-    );
     check_layout!(
         &syn,
         Chunk,
@@ -218,6 +273,33 @@ fn repr_c_types_match_wgsl_structs() {
             chunk_words
         ]
     );
+}
+
+#[test]
+fn repr_c_params_of_block_masks_match_wgsl() {
+    let masks = m("block_masks.wgsl");
+    check_layout!(
+        &masks,
+        MaskParams,
+        "MaskParams",
+        [n, word_offset, row_words, mask_offset]
+    );
+}
+
+#[test]
+fn repr_c_params_of_synapse_gather_match_wgsl() {
+    let gather = m("synapse_gather.wgsl");
+    check_layout!(
+        &gather,
+        GatherParams,
+        "GatherParams",
+        [n_post, acc_offset, mask_offset, first_slice]
+    );
+}
+
+#[test]
+fn repr_c_params_of_lif_update_match_wgsl() {
+    let lif = m("lif_update.wgsl");
     check_layout!(
         &lif,
         PopParams,
@@ -251,6 +333,10 @@ fn repr_c_types_match_wgsl_structs() {
             block_stride
         ]
     );
+}
+
+#[test]
+fn repr_c_params_of_plasticity_match_wgsl() {
     let plastic = m("plasticity.wgsl");
     check_layout!(
         &plastic,
@@ -275,6 +361,11 @@ fn repr_c_types_match_wgsl_structs() {
             a_minus
         ]
     );
+}
+
+#[test]
+fn repr_c_params_of_fused_steps_match_wgsl() {
+    let fused = m("fused_steps.wgsl");
     check_layout!(
         &fused,
         FusedParams,
@@ -297,6 +388,11 @@ fn repr_c_types_match_wgsl_structs() {
             slice_steps
         ]
     );
+}
+
+#[test]
+fn repr_c_params_of_poisson_input_match_wgsl() {
+    let poisson = m("poisson_input.wgsl");
     check_layout!(
         &poisson,
         PoissonParams,

@@ -1,9 +1,11 @@
 //! Sparse connectivity: `fixed_fan_in = k` and `fixed_probability = p`,
 //! built from the seed without a dense matrix.
 
-use nacc::config::{DEFAULT_TOML, Network};
+use nacc::config::DEFAULT_TOML;
+
 use nacc::engine::{InputSource, cpu::CpuEngine, simulate};
 use nacc::network::Model;
+use nacc::network::Network;
 
 mod common;
 use common::sparse_net;
@@ -114,7 +116,7 @@ fn sparse_cpu_runs_are_identical_across_thread_counts() {
     let net = sparse_net("fixed_probability = 0.95", "fixed_fan_in = 90")
         .scaled(15)
         .unwrap();
-    assert!(net.synapses(0) >= nacc::engine::cpu::PARALLEL_MIN_SYNAPSES as u64);
+    assert!(net.synapses(0) >= nacc::engine::plan::PARALLEL_MIN_SYNAPSES as u64);
     let model = Model::build(net, 4).unwrap();
     let input = InputSource::generated(&model);
     let run = |threads| {
@@ -180,7 +182,7 @@ fn the_sparse_1m_asset_is_the_network_of_the_benchmark() {
         sizes,
         [("input", 500_000), ("inter", 300_000), ("msn", 200_000)]
     );
-    let conns: Vec<(&str, &str, &str, nacc::config::Connectivity)> = net
+    let conns: Vec<(&str, &str, &str, nacc::network::Connectivity)> = net
         .projections
         .iter()
         .map(|p| {
@@ -192,7 +194,7 @@ fn the_sparse_1m_asset_is_the_network_of_the_benchmark() {
             )
         })
         .collect();
-    use nacc::config::Connectivity::FixedFanIn;
+    use nacc::network::Connectivity::FixedFanIn;
     assert_eq!(
         conns,
         [

@@ -4,18 +4,20 @@
 //! owns the input: [`InputSource::fill`] writes the spikes of every Poisson
 //! population for the chunk into a [`ChunkSpikes`], the engine writes the
 //! spikes of every LIF population into the same buffer, and [`simulate`]
-//! appends it to the [`SpikeRecord`]. The CPU reference ([`cpu::CpuEngine`])
-//! is written one function per GPU kernel, with the kernels' buffer names.
+//! appends it to the [`SpikeRecord`]. How an engine runs a network is its
+//! [`plan::Plan`]. The CPU reference ([`cpu::CpuEngine`]) has one twin per
+//! GPU kernel family ([`gpu::kernels`]), with the kernels' buffer names.
 
 pub mod cpu;
 pub mod gpu;
+pub mod plan;
 
-use crate::config::Network;
 use crate::error::{Error, Result};
 use crate::input::{poisson_chunk, purpose, rate_threshold, stream_id};
 use crate::network::Model;
+use crate::network::Network;
+use crate::network::Stimulus;
 use crate::record::{ChunkSpikes, SpikeRecord};
-use crate::reward::Stimulus;
 use std::sync::Arc;
 
 pub trait Engine {
@@ -72,30 +74,21 @@ pub struct Profile {
     pub untimed: usize,
 }
 
-/// Steps whose sums a blocked projection computes together (see
-/// [`sums_in_blocks`]). Both engines use it; `BLOCK_STEPS` in
-/// shaders/common.wgsl must be the same (tests/shaders.rs checks).
-pub const BLOCK_STEPS: usize = 16;
-
-/// Whether projection `j` sums [`BLOCK_STEPS`] steps at once, in both
-/// engines: a dense projection without plasticity from a Poisson population,
-/// of at least `min_synapses` synapses. The spikes of a Poisson population
-/// are known for the whole chunk before it runs, so each weight row can be
-/// read once for all the steps of a block in which its pre neuron spikes,
-/// instead of once per spike: at 30 % of inputs spiking a step, 16 steps
-/// read each row once (1 - 0.7^16 = 99.7 %) instead of 4.8 times. The sums
-/// are the same integers as step by step.
-pub fn sums_in_blocks(net: &Network, j: usize, min_synapses: usize) -> bool {
-    let p = &net.projections[j];
-    p.conn.is_dense()
-        && p.plasticity.is_none()
-        && net.populations[p.pre].is_poisson()
-        && net.synapses(j) >= min_synapses as u64
+/// The error of a membrane that stopped being a finite number (both
+/// engines report it so).
+pub fn not_finite(
+    net: &Network,
+    pop: usize,
+    neuron: usize,
+    step: u64,
+    v: Option<f32>,
+) -> crate::Error {
+    let what = v.map_or("infinite or NaN".to_string(), |v| v.to_string());
+    crate::Error::Runtime(format!(
+        "the membrane of population `{}` neuron {neuron} became {what} at step {step}; check weights, biases, beta and threshold",
+        net.populations.get(pop).map_or("?", |p| p.name.as_str())
+    ))
 }
-
-/// Projections of at least this many synapses sum in blocks by default
-/// ([`sums_in_blocks`]); smaller ones are not bound by memory bandwidth.
-pub const BLOCK_MIN_SYNAPSES: usize = 1 << 20;
 
 /// The input seed of trial `t` of a run with seed `seed`: the seed itself
 /// for trial 0, a well-mixed other seed for the others.

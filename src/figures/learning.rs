@@ -6,9 +6,9 @@
 use super::DEFAULT_WIDTH;
 use super::canvas::{Align, BLACK, BLUE, Canvas, Color, GREY, nice_ticks, tick_label};
 use super::heatmap::draw_cells;
-use crate::config::Network;
 use crate::error::Result;
-use crate::reward::Presentation;
+use crate::network::Network;
+use crate::responses::Presentation;
 use image::Rgb;
 use std::ops::Range;
 use std::path::Path;

@@ -9,7 +9,7 @@ pub mod learning;
 pub mod raster;
 
 use crate::error::Result;
-use crate::export::write_atomic;
+use crate::outdir::write_atomic;
 use crate::record::PopRecord;
 use canvas::{Align, BLACK, Canvas};
 use std::ops::Range;
@@ -35,7 +35,11 @@ pub struct ProjData<'a> {
 
 impl<'a> ProjData<'a> {
     /// Projection `j` of `net`, with weights `w`.
-    pub fn of(net: &'a crate::config::Network, j: usize, w: heatmap::Synapses<'a>) -> ProjData<'a> {
+    pub fn of(
+        net: &'a crate::network::Network,
+        j: usize,
+        w: heatmap::Synapses<'a>,
+    ) -> ProjData<'a> {
         let p = &net.projections[j];
         ProjData {
             name: &p.name,
@@ -189,7 +193,7 @@ impl Layout {
 
 /// Bytes of the canvases a run's figures hold at once (nacc.png and one
 /// panel of its own, 3 bytes a pixel), for the memory estimate.
-pub fn canvas_bytes(net: &crate::config::Network, width: u32) -> u64 {
+pub fn canvas_bytes(net: &crate::network::Network, width: u32) -> u64 {
     let sizes: Vec<usize> = net.populations.iter().map(|p| p.size).collect();
     let heat = net
         .projections
@@ -204,7 +208,7 @@ pub fn canvas_bytes(net: &crate::config::Network, width: u32) -> u64 {
 /// Bytes of the PNG files a run writes, about: every figure's pixels (3
 /// bytes each) over [`PNG_RATIO`], the compression measured on nacc's
 /// figures (mostly white, a few colours).
-pub fn png_bytes(net: &crate::config::Network, width: u32) -> u64 {
+pub fn png_bytes(net: &crate::network::Network, width: u32) -> u64 {
     let sizes: Vec<usize> = net.populations.iter().map(|p| p.size).collect();
     let from_poisson: Vec<usize> = net
         .projections

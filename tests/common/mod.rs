@@ -1,9 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use nacc::config::Network;
 use nacc::engine::{Engine, InputSource};
 use nacc::network::Model;
+use nacc::network::Network;
 use nacc::record::{ChunkSpikes, SpikeRecord};
 use rand::{RngExt, rngs::StdRng};
 use std::path::Path;
@@ -388,6 +388,30 @@ pub fn all_by_post(model: &Model) -> Vec<std::sync::Arc<nacc::network::Quantized
         .into_iter()
         .map(std::sync::Arc::new)
         .collect()
+}
+
+/// A CPU engine on `threads` threads that gathers every sparse projection
+/// by post (from a Poisson population a block at a time, else step by
+/// step), dense projections from Poisson populations of at least
+/// `block_min` synapses summing in blocks (None: the default).
+pub fn gathering_engine(
+    model: &Model,
+    block_min: Option<usize>,
+    threads: usize,
+) -> nacc::engine::cpu::CpuEngine {
+    use nacc::engine::plan::{Plan, Sums};
+    let opts = nacc::tuning::CpuOptions {
+        sparse: None,
+        block_min_synapses: block_min,
+    };
+    let mut plan = Plan::cpu(&model.net, &opts);
+    for (j, p) in model.net.projections.iter().enumerate() {
+        if !p.conn.is_dense() {
+            plan.sums[j] = Sums::Gather;
+        }
+    }
+    let threads = nacc::threads::Threads::new(threads).unwrap();
+    nacc::engine::cpu::CpuEngine::with_quantized(model, &all_by_post(model), &plan, threads)
 }
 
 /// Where two traces differ first (`names`: what produced each): step,

@@ -149,12 +149,17 @@ fn rank(t: wgpu::DeviceType) -> u32 {
 
 impl GpuContext {
     /// The best adapter on the primary backends (Vulkan, Metal, DX12):
-    /// discrete before integrated before software. `NACC_ADAPTER=text` picks
-    /// the first adapter whose name contains `text`.
+    /// discrete before integrated before software.
     pub fn new() -> Result<GpuContext> {
+        GpuContext::named(None)
+    }
+
+    /// [`GpuContext::new`], or with `want` (`NACC_ADAPTER`) the first
+    /// adapter whose name contains it.
+    pub fn named(want: Option<&str>) -> Result<GpuContext> {
         let inst = instance(wgpu::Backends::PRIMARY);
         let mut adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::PRIMARY));
-        if let Ok(want) = std::env::var("NACC_ADAPTER") {
+        if let Some(want) = want {
             adapters.retain(|a| {
                 a.get_info()
                     .name

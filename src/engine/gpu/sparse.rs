@@ -1,6 +1,6 @@
 //! Sparse projections in the form `synapse_gather` reads.
 
-use super::WORKGROUP;
+use super::wgsl::WORKGROUP;
 
 /// A sparse projection's synapses by post for `synapse_gather`, in slices of
 /// [`WORKGROUP`] posts: synapse k of post 64 s + i at `slice_ptr[s] + 64 k +
@@ -25,7 +25,7 @@ pub(super) fn by_post_slices(q: &crate::network::Quantized) -> (Vec<u64>, Vec<u3
     // threads own ranges of whole slices (disjoint parts of `pre` and `wq`);
     // a post's synapses are contiguous in `rows`
     let slices = slice_ptr.len() - 1;
-    let threads = crate::engine::cpu::default_threads().clamp(1, slices.max(1));
+    let threads = crate::threads::count().clamp(1, slices.max(1));
     let per = slices.div_ceil(threads).max(1);
     let range = |k: usize| (k * per).min(slices)..((k + 1) * per).min(slices);
     let lens: Vec<usize> = (0..slices.div_ceil(per))
@@ -48,8 +48,8 @@ pub(super) fn by_post_slices(q: &crate::network::Quantized) -> (Vec<u64>, Vec<u3
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Network;
     use crate::network::Model;
+    use crate::network::Network;
 
     #[test]
     fn every_synapse_lands_in_its_posts_column_and_padding_adds_nothing() {

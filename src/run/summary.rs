@@ -95,8 +95,8 @@ pub fn network_title(opts: &RunOptions) -> String {
 /// A projection's connectivity in summary.json, by the names of the
 /// network file: `{"kind": "dense"}`, `{"kind": "fixed_fan_in", "fixed_fan_in":
 /// k}`, `{"kind": "fixed_probability", "fixed_probability": p}`.
-fn connectivity_json(conn: crate::config::Connectivity) -> serde_json::Value {
-    use crate::config::Connectivity;
+fn connectivity_json(conn: crate::network::Connectivity) -> serde_json::Value {
+    use crate::network::Connectivity;
     match conn {
         Connectivity::Dense => json!({ "kind": "dense" }),
         Connectivity::FixedFanIn(k) => json!({ "kind": "fixed_fan_in", "fixed_fan_in": k }),

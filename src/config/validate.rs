@@ -1,0 +1,403 @@
+//! The checks of every population and projection, and their order.
+
+use super::{RawPopulation, RawProjection};
+use crate::error::{Error, Result, bad_value};
+use crate::network::{
+    Connectivity, Init, LifParams, MAX_POPULATION_SIZE, PopKind, Population, Projection, Reset,
+};
+
+pub(crate) fn check_name(field: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(bad_value(
+            field,
+            format!("{name:?}"),
+            "must be 1 to 64 characters from letters, digits, '_' and '-' (it names output files)",
+        ))
+    }
+}
+
+fn check_unit_interval(field: &str, v: f32) -> Result<()> {
+    if (0.0..=1.0).contains(&v) {
+        crate::checks::check_normal(field, v)
+    } else {
+        Err(bad_value(field, v, "must be within [0, 1]"))
+    }
+}
+
+/// A weight or bias of an init: finite, within +-MAX_PARAM, not subnormal.
+fn check_finite(field: &str, v: f32) -> Result<()> {
+    crate::checks::check_param(field, v, -crate::checks::MAX_PARAM)
+}
+
+pub(super) fn validate_population(
+    i: usize,
+    rp: &RawPopulation,
+    earlier: &[Population],
+) -> Result<Population> {
+    check_name(&format!("population[{i}].name"), &rp.name)?;
+    let f = |field: &str| format!("population `{}` field `{field}`", rp.name);
+    if earlier.iter().any(|p| p.name == rp.name) {
+        return Err(bad_value(
+            f("name"),
+            format!("{:?}", rp.name),
+            "is used by another population; names must be unique",
+        ));
+    }
+    if rp.size <= 0 || rp.size as u64 > MAX_POPULATION_SIZE {
+        return Err(bad_value(
+            f("size"),
+            rp.size,
+            format!("must be a whole number in 1..={MAX_POPULATION_SIZE}"),
+        ));
+    }
+    let kind = match rp.kind.as_str() {
+        "poisson" => {
+            for (field, present) in [
+                ("beta", rp.beta.is_some()),
+                ("threshold", rp.threshold.is_some()),
+                ("reset", rp.reset.is_some()),
+                ("dopamine", rp.dopamine.is_some()),
+                ("da_gain", rp.da_gain.is_some()),
+            ] {
+                if present {
+                    return Err(Error::Input(format!(
+                        "{}: a poisson population has no `{field}` (only lif populations do)",
+                        f(field)
+                    )));
+                }
+            }
+            let [lo, hi] = match rp.rate.as_deref() {
+                None => [0.1, 0.5],
+                Some(&[lo, hi]) => [lo, hi],
+                Some(other) => {
+                    return Err(bad_value(
+                        f("rate"),
+                        format!("{other:?}"),
+                        "must be two numbers [lo, hi]: each neuron's rate is drawn uniformly between them",
+                    ));
+                }
+            };
+            check_unit_interval(&f("rate[0]"), lo)?;
+            check_unit_interval(&f("rate[1]"), hi)?;
+            if lo > hi {
+                return Err(bad_value(
+                    f("rate"),
+                    format!("[{lo}, {hi}]"),
+                    "needs lo <= hi",
+                ));
+            }
+            PopKind::Poisson {
+                rate_lo: lo,
+                rate_hi: hi,
+            }
+        }
+        "lif" => {
+            if rp.rate.is_some() {
+                return Err(Error::Input(format!(
+                    "{}: a lif population has no `rate` (only poisson populations do)",
+                    f("rate")
+                )));
+            }
+            let beta = rp.beta.unwrap_or(0.9);
+            check_unit_interval(&f("beta"), beta)?;
+            let threshold = rp.threshold.unwrap_or(1.0);
+            if threshold.is_nan() || threshold <= 0.0 {
+                return Err(bad_value(
+                    f("threshold"),
+                    threshold,
+                    "must be finite and > 0",
+                ));
+            }
+            crate::checks::check_param(&f("threshold"), threshold, 0.0)?;
+            let reset = match rp.reset.as_deref().unwrap_or("subtract") {
+                "subtract" => Reset::Subtract,
+                "zero" => Reset::Zero,
+                "none" => Reset::None,
+                other => {
+                    return Err(bad_value(
+                        f("reset"),
+                        format!("{other:?}"),
+                        "must be one of \"subtract\", \"zero\", \"none\"",
+                    ));
+                }
+            };
+            PopKind::Lif(LifParams {
+                beta,
+                threshold,
+                reset,
+            })
+        }
+        other => {
+            return Err(bad_value(
+                f("kind"),
+                format!("{other:?}"),
+                "must be \"poisson\" or \"lif\"",
+            ));
+        }
+    };
+    let dopamine = match (&rp.dopamine, rp.da_gain) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(Error::Input(format!(
+                "{}: set only together with `dopamine` (\"d1\" or \"d2\")",
+                f("da_gain")
+            )));
+        }
+        (Some(kind), gain) => Some(crate::config::reward::validate_modulation(f, kind, gain)?),
+    };
+    Ok(Population {
+        name: rp.name.clone(),
+        size: rp.size as usize,
+        kind,
+        dopamine,
+    })
+}
+
+pub(super) fn validate_projection(
+    i: usize,
+    rp: &RawProjection,
+    pops: &[Population],
+) -> Result<Projection> {
+    check_name(&format!("projection[{i}].name"), &rp.name)?;
+    let f = |field: &str| format!("projection `{}` field `{field}`", rp.name);
+    let names = || {
+        pops.iter()
+            .map(|p| format!("\"{}\"", p.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let find = |field: &str, name: &str| {
+        pops.iter().position(|p| p.name == name).ok_or_else(|| {
+            bad_value(
+                f(field),
+                format!("{name:?}"),
+                format!("is not a population; known: {}", names()),
+            )
+        })
+    };
+    let pre = find("pre", &rp.pre)?;
+    let post = find("post", &rp.post)?;
+    if pops[post].is_poisson() {
+        return Err(bad_value(
+            f("post"),
+            format!("{:?}", rp.post),
+            "is a poisson population; only lif populations receive projections",
+        ));
+    }
+    if rp.sign != 1 && rp.sign != -1 {
+        return Err(bad_value(
+            f("sign"),
+            rp.sign,
+            "must be 1 (excitatory) or -1 (inhibitory)",
+        ));
+    }
+    let unused = |fields: &[(&str, bool)], init: &str| -> Result<()> {
+        for (field, present) in fields {
+            if *present {
+                return Err(Error::Input(format!(
+                    "{}: not used by init = \"{init}\"",
+                    f(field)
+                )));
+            }
+        }
+        Ok(())
+    };
+    let need = |field: &str, v: Option<f32>, init: &str| -> Result<f32> {
+        let v = v.ok_or_else(|| {
+            Error::Input(format!("{}: missing; init = \"{init}\" needs it", f(field)))
+        })?;
+        check_finite(&f(field), v)?;
+        Ok(v)
+    };
+    let init = match rp.init.as_str() {
+        "linear" => {
+            unused(
+                &[
+                    ("low", rp.low.is_some()),
+                    ("high", rp.high.is_some()),
+                    ("weight", rp.weight.is_some()),
+                    ("bias_value", rp.bias_value.is_some()),
+                ],
+                "linear",
+            )?;
+            Init::Linear
+        }
+        "uniform" => {
+            unused(
+                &[
+                    ("weight", rp.weight.is_some()),
+                    ("bias_value", rp.bias_value.is_some()),
+                ],
+                "uniform",
+            )?;
+            let low = need("low", rp.low, "uniform")?;
+            let high = need("high", rp.high, "uniform")?;
+            if low > high {
+                return Err(bad_value(
+                    f("low"),
+                    low,
+                    format!("must be <= high ({high})"),
+                ));
+            }
+            Init::Uniform { low, high }
+        }
+        "constant" => {
+            unused(
+                &[("low", rp.low.is_some()), ("high", rp.high.is_some())],
+                "constant",
+            )?;
+            let weight = need("weight", rp.weight, "constant")?;
+            let bias = match rp.bias_value {
+                Some(b) => {
+                    check_finite(&f("bias_value"), b)?;
+                    b
+                }
+                None => 0.0,
+            };
+            Init::Constant { weight, bias }
+        }
+        other => {
+            return Err(bad_value(
+                f("init"),
+                format!("{other:?}"),
+                "must be one of \"linear\", \"uniform\", \"constant\"",
+            ));
+        }
+    };
+    let conn = match (rp.fixed_probability, rp.fixed_fan_in) {
+        (None, None) => Connectivity::Dense,
+        (Some(_), Some(_)) => {
+            return Err(Error::Input(format!(
+                "{}: give fixed_probability or fixed_fan_in, not both",
+                f("fixed_fan_in")
+            )));
+        }
+        (Some(q), None) => {
+            if !(q > 0.0 && q <= 1.0) {
+                return Err(bad_value(
+                    f("fixed_probability"),
+                    q,
+                    "must be within (0, 1]",
+                ));
+            }
+            Connectivity::FixedProbability(q)
+        }
+        (None, Some(k)) => {
+            let n_pre = pops[pre].size as i64;
+            if k < 1 || k > n_pre {
+                return Err(bad_value(
+                    f("fixed_fan_in"),
+                    k,
+                    format!(
+                        "must be within 1..={n_pre} (the size of pre population `{}`)",
+                        pops[pre].name
+                    ),
+                ));
+            }
+            Connectivity::FixedFanIn(k as u32)
+        }
+    };
+    if let Some(pl) = &rp.plasticity {
+        crate::config::reward::validate_plasticity(f, pl)?;
+        if !conn.is_dense() {
+            return Err(Error::Input(format!(
+                "{}: plasticity needs a dense projection (no fixed_probability or fixed_fan_in)",
+                f("plasticity")
+            )));
+        }
+        // the initial weights must lie within [w_min, w_max]
+        let (lo, hi) = match init {
+            Init::Linear => {
+                let k = 1.0 / (pops[pre].size as f32).sqrt();
+                (-k, k)
+            }
+            Init::Uniform { low, high } => (low, high),
+            Init::Constant { weight, .. } => (weight, weight),
+        };
+        if lo < pl.w_min || hi > pl.w_max {
+            return Err(bad_value(
+                f("init"),
+                format!("weights in [{lo}, {hi}]"),
+                format!(
+                    "a plastic projection's initial weights must lie within [w_min, w_max] = [{}, {}]",
+                    pl.w_min, pl.w_max
+                ),
+            ));
+        }
+    }
+    Ok(Projection {
+        name: rp.name.clone(),
+        pre,
+        post,
+        sign: rp.sign as i32,
+        bias: rp.bias,
+        init,
+        conn,
+        plasticity: rp.plasticity,
+    })
+}
+
+/// Kahn's algorithm, ties broken by config order. A cycle of (zero-delay)
+/// projections is an error that names it.
+pub(super) fn dependency_order(pops: &[Population], projs: &[Projection]) -> Result<Vec<usize>> {
+    let n = pops.len();
+    let mut indegree = vec![0usize; n];
+    for p in projs {
+        indegree[p.post] += 1;
+    }
+    let mut done = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    while order.len() < n {
+        let Some(next) = (0..n).find(|&i| !done[i] && indegree[i] == 0) else {
+            return Err(cycle_error(pops, projs, &done));
+        };
+        done[next] = true;
+        order.push(next);
+        for p in projs.iter().filter(|p| p.pre == next) {
+            indegree[p.post] -= 1;
+        }
+    }
+    Ok(order)
+}
+
+fn cycle_error(pops: &[Population], projs: &[Projection], done: &[bool]) -> Error {
+    // Every remaining population has an incoming projection from another
+    // remaining one: walk backwards until a population repeats.
+    let start = (0..pops.len()).find(|&i| !done[i]).unwrap_or(0);
+    let mut path: Vec<(usize, usize)> = Vec::new(); // (population, projection into it)
+    let mut cur = start;
+    loop {
+        if let Some(pos) = path.iter().position(|&(p, _)| p == cur) {
+            let cycle = &path[pos..];
+            // path runs backwards (post <- pre): print it forwards from cycle[0].
+            let mut pops_fwd = vec![pops[cycle[0].0].name.as_str()];
+            pops_fwd.extend(cycle.iter().rev().map(|&(p, _)| pops[p].name.as_str()));
+            let projs_fwd: Vec<&str> = cycle
+                .iter()
+                .rev()
+                .map(|&(_, j)| projs[j].name.as_str())
+                .collect();
+            return Error::Input(format!(
+                "projections form a cycle with no delay: {} (via {}); nacc updates populations in dependency order and cannot order a cycle",
+                pops_fwd.join(" -> "),
+                projs_fwd.join(", ")
+            ));
+        }
+        let Some((j, proj)) = projs
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.post == cur && !done[p.pre])
+        else {
+            return Error::Input("projections form a cycle with no delay".into());
+        };
+        path.push((cur, j));
+        cur = proj.pre;
+    }
+}

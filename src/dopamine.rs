@@ -1,0 +1,142 @@
+//! Reward: stimulus patterns, dopamine, D1/D2 gain and three-factor
+//! plasticity. docs/reward.md and docs/arithmetic.md §4 have the
+//! equations; this module holds their validated parameters, the host side
+//! of every step (the schedule, d(t), gains and learning factors, which are
+//! the same numbers for every engine), the CPU twin of `plasticity.wgsl`,
+//! and the analysis of a run (responses per presentation, preference).
+//!
+//! Discrete time, step t = 0, 1, ...; every f32 operation rounds once, in
+//! the order written (no fused multiply-add, as in docs/arithmetic.md §2):
+//!
+//! - dopamine: `d(t) = d(t-1) * decay_d + R(t)`, `d(-1) = 0`,
+//!   `decay_d = f32(exp(-dt / tau_d))`, `R(t)` the rewards of step t summed
+//!   in config order (explicit rewards, then rules).
+//! - gain of the excitatory projections onto a D1 population:
+//!   `g(t) = 1 + k * d(t)`; onto D2: `g(t) = max(0, 1 - k * d(t))`; the
+//!   projection's current is `cur = (nearest(acc 2^-F) + b) * g(t)`.
+//! - plasticity of a projection pre -> post (after every population of
+//!   step t is updated; x, y, c as stored after step t-1):
+//!   `c = c * decay_c`; if post j spiked at t: `c = c + a_plus * x_i`;
+//!   if pre i spiked at t: `c = c - a_minus * y_j`;
+//!   `dw = clamp(eta(t) * c, -2^30, 2^30)` with
+//!   `eta(t) = (learning_rate * d(t)) * 2^F`;
+//!   `wq = clamp(wq + trunc(dw), wq_min, wq_max)`; then the traces
+//!   `x_i = x_i * decay_pre + s_i(t)`, `y_j = y_j * decay_post + s_j(t)`.
+//!   Stored traces and eligibilities below 2^-64 in magnitude become +0,
+//!   and so do the per-step factors (gains, eta) and the decays below
+//!   2^-40: then no operand is subnormal and no product either, so a GPU
+//!   that flushes subnormals computes the same numbers as the CPU.
+
+use crate::fixed::{FACTOR_FLOOR, decay, flush_below, pow2};
+use crate::network::{Dopamine, Modulation, Network, Quantized, Receptor, Stimulus};
+
+// ---------------------------------------------------------------------------
+// The host side of every step
+
+/// The per-step values both engines read, computed step after step on the
+/// host: d(t), and per projection its gain (1 where unmodulated) and its
+/// learning factor eta(t) (0 where not plastic).
+#[derive(Debug, Clone)]
+pub struct Clock {
+    stimulus: Option<Stimulus>,
+    dopamine: Option<Dopamine>,
+    decay_d: f32,
+    /// Per projection: the modulation of its post population, when it is
+    /// excitatory and that population is modulated.
+    gain_of: Vec<Option<Modulation>>,
+    /// Per projection: (learning rate, F) when plastic.
+    eta_of: Vec<Option<(f32, u32)>>,
+    d: f32,
+    step: u64,
+}
+
+impl Clock {
+    /// `frac_bits`: F of every projection, in config order.
+    pub fn new(net: &Network, frac_bits: &[u32]) -> Clock {
+        let gain_of = net
+            .projections
+            .iter()
+            .map(|p| net.populations[p.post].dopamine.filter(|_| p.sign > 0))
+            .collect();
+        let eta_of = net
+            .projections
+            .iter()
+            .zip(frac_bits)
+            .map(|(p, &f)| p.plasticity.map(|pl| (pl.learning_rate, f)))
+            .collect();
+        Clock {
+            stimulus: net.stimulus.clone(),
+            decay_d: net
+                .dopamine
+                .as_ref()
+                .map_or(0.0, |d| decay(net.dt_ms, d.tau_ms)),
+            dopamine: net.dopamine.clone(),
+            gain_of,
+            eta_of,
+            d: 0.0,
+            step: 0,
+        }
+    }
+
+    /// The clock of an engine: None when no projection's gain or weights
+    /// depend on d(t) (then the engines skip the per-step values).
+    pub fn for_engine(net: &Network, quantized: &[impl AsRef<Quantized>]) -> Option<Clock> {
+        let frac_bits: Vec<u32> = quantized.iter().map(|q| q.as_ref().frac_bits).collect();
+        let c = Clock::new(net, &frac_bits);
+        (c.gain_of.iter().any(Option::is_some) || c.eta_of.iter().any(Option::is_some)).then_some(c)
+    }
+
+    /// Back to step 0, d = 0.
+    pub fn restart(&mut self) {
+        self.d = 0.0;
+        self.step = 0;
+    }
+
+    /// The plastic projections, in config order.
+    pub fn plastic(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.eta_of.len()).filter(|&j| self.eta_of[j].is_some())
+    }
+
+    /// Advances one step: d(t), and each projection's gain and eta into
+    /// `gains` and `etas` (one per projection).
+    pub fn next(&mut self, gains: &mut [f32], etas: &mut [f32]) -> f32 {
+        let r = self
+            .dopamine
+            .as_ref()
+            .map_or(0.0, |d| d.reward_at(self.step, self.stimulus.as_ref()));
+        self.d = self.d * self.decay_d + r;
+        self.step += 1;
+        let d = self.d;
+        for (g, m) in gains.iter_mut().zip(&self.gain_of) {
+            *g = match m {
+                None => 1.0,
+                Some(Modulation {
+                    receptor: Receptor::D1,
+                    gain,
+                }) => flush_below(1.0 + gain * d, FACTOR_FLOOR),
+                Some(Modulation {
+                    receptor: Receptor::D2,
+                    gain,
+                }) => flush_below((1.0 - gain * d).max(0.0), FACTOR_FLOOR),
+            };
+        }
+        for (e, p) in etas.iter_mut().zip(&self.eta_of) {
+            *e = match p {
+                None => 0.0,
+                Some((rate, f)) => flush_below((rate * d) * pow2(*f as i32), FACTOR_FLOOR),
+            };
+        }
+        d
+    }
+}
+
+/// d(t) for steps `0..steps` (dopamine.npy).
+pub fn dopamine_trace(net: &Network, steps: usize) -> Vec<f32> {
+    let mut clock = Clock::new(net, &vec![0; net.projections.len()]);
+    let n = net.projections.len();
+    let (mut g, mut e) = (vec![0.0; n], vec![0.0; n]);
+    (0..steps).map(|_| clock.next(&mut g, &mut e)).collect()
+}
+
+// ---------------------------------------------------------------------------
+// Plasticity: the CPU twin of shaders/plasticity.wgsl

@@ -1,0 +1,272 @@
+//! The per-kernel path: every kernel family's launches for a network, built
+//! once from its plan, and the dispatches of a chunk recorded in the order
+//! the plan says ([`Dispatch::encode`]).
+
+use super::kernels::plasticity::PlasticLaunch;
+use super::kernels::poisson_input::PoissonLaunch;
+use super::kernels::synapse_gather::Gather;
+use super::kernels::{
+    Env, Pipeline, lif_update, plasticity, poisson_input, synapse_accumulate, synapse_gather,
+    synapse_scatter,
+};
+use super::layout::PoissonParams;
+use super::probe::{Probe, timed};
+use super::resources::{Launch, buffer};
+use crate::engine::plan::{BLOCK_STEPS, Plan, Schedule, Sums};
+use crate::error::Result;
+use crate::tuning::GpuOptions;
+
+/// Every launch of the per-kernel path, and the pipelines they run.
+pub(crate) struct Dispatch {
+    /// Every trial's input keys per Poisson population the GPU draws, and
+    /// the synaptic sums: what a restart rewrites and clears.
+    pub keys: wgpu::Buffer,
+    pub acc: wgpu::Buffer,
+    pub schedule: Schedule,
+    /// Per projection, how it sums (the plan's).
+    pub sums: Vec<Sums>,
+    /// Per projection: its sums' launches, one per weights part (dense,
+    /// `synapse_accumulate` or `synapse_block`) or one (`synapse_scatter`
+    /// or `synapse_scatter_block`); none when gathered.
+    pub launches: Vec<Vec<Launch>>,
+    /// Per projection gathered by post: `block_masks` and `synapse_gather`.
+    pub gathers: Vec<Option<Gather>>,
+    /// Per population: its `lif_update` launch (LIF only).
+    pub lif_launches: Vec<Option<Launch>>,
+    /// Per population: its `poisson_input` launch (Poisson populations,
+    /// when the GPU draws the input).
+    pub poisson_launches: Vec<Option<PoissonLaunch>>,
+    pub plastic: Vec<PlasticLaunch>,
+    accumulate: synapse_accumulate::Pipelines,
+    scatter: synapse_scatter::Pipelines,
+    gather: synapse_gather::Pipelines,
+    lif: lif_update::Pipelines,
+    poisson: Pipeline,
+    plasticity: plasticity::Pipelines,
+    step_group: wgpu::BindGroup,
+    step_stride: u32,
+    /// Workgroups per grid dimension at most.
+    max_dim: u32,
+    /// Trials side by side: the grid's z (1 on the step schedule).
+    trials: u32,
+}
+
+impl Dispatch {
+    /// Builds every family's launches for `plan`.
+    pub fn build(
+        env: &Env,
+        plan: &Plan,
+        opts: &GpuOptions,
+        keep: &mut Vec<wgpu::Buffer>,
+    ) -> Result<Dispatch> {
+        let sh = env.sh;
+        // every trial's sums (a trial's start at t * acc_len); cleared by
+        // GpuEngine::restart
+        let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
+        let acc_bytes = sh.trials as u64 * env.lay.acc_len as u64 * 4;
+        let acc = buffer(env.device(), "acc", acc_bytes, usage);
+        let accumulate = synapse_accumulate::Pipelines::new(env);
+        let scatter = synapse_scatter::Pipelines::new(env);
+        let gather = synapse_gather::Pipelines::new(env);
+        let lif = lif_update::Pipelines::new(env);
+        let poisson = Pipeline::new(
+            env,
+            "poisson_input",
+            poisson_input::WGSL,
+            &[true, false, true],
+        );
+        let plasticity = plasticity::Pipelines::new(env);
+
+        let gathered = plan.gathered();
+        let masks = synapse_gather::masks_buffer(env, &gathered)?;
+        let gathers = synapse_gather::launches(env, &gather, &gathered, &masks, &acc, keep)?;
+        let mut launches = Vec::new();
+        let mut plastic = Vec::new();
+        for (j, &sums) in plan.sums.iter().enumerate() {
+            launches.push(match sums {
+                Sums::Gather => vec![],
+                Sums::Scatter | Sums::ScatterBlock => {
+                    vec![synapse_scatter::launch(env, &scatter, j, &acc, opts, keep)?]
+                }
+                Sums::Dense | Sums::DenseBlock => {
+                    let blocked = sums == Sums::DenseBlock;
+                    let (parts, weights) = synapse_accumulate::launches(
+                        env,
+                        &accumulate,
+                        j,
+                        blocked,
+                        &acc,
+                        opts,
+                        keep,
+                    )?;
+                    if let Some(w) = weights {
+                        let index = plastic.len();
+                        plastic.push(plasticity::launch(env, &plasticity, j, w, index, keep)?);
+                    }
+                    parts
+                }
+            });
+        }
+        let lif_launches = lif_update::launches(env, &lif, &plan.blocked(), &acc, keep)?;
+        let (keys, poisson_launches) = poisson_input::launches(env, &poisson)?;
+        keep.push(masks);
+        Ok(Dispatch {
+            keys,
+            acc,
+            schedule: plan.schedule,
+            sums: plan.sums.clone(),
+            launches,
+            gathers,
+            lif_launches,
+            poisson_launches,
+            plastic,
+            accumulate,
+            scatter,
+            gather,
+            lif,
+            poisson,
+            plasticity,
+            step_group: env.steps.group.clone(),
+            step_stride: env.steps.stride,
+            max_dim: env.max_dim,
+            trials: sh.trials as u32,
+        })
+    }
+
+    /// Sets `pipeline` and the launch's bind group, and dispatches its grid
+    /// for every trial (z; kernel `name`, timed when profiling).
+    fn dispatch(
+        &self,
+        pass: &mut wgpu::ComputePass,
+        probe: &mut Option<Probe>,
+        pipeline: &wgpu::ComputePipeline,
+        l: &Launch,
+        name: &'static str,
+    ) {
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &l.bind_group, &[]);
+        timed(pass, probe, name, |pass| {
+            pass.dispatch_workgroups(l.grid.0, l.grid.1, self.trials)
+        });
+    }
+
+    /// The Poisson kernels' parameters for the `n` steps from `first_step`.
+    pub fn write_params(&self, queue: &wgpu::Queue, first_step: u32, n: usize) {
+        for (_, buf, template) in self.poisson_launches.iter().flatten() {
+            let p = PoissonParams {
+                first_step,
+                n_steps: n as u32,
+                ..*template
+            };
+            queue.write_buffer(buf, 0, bytemuck::bytes_of(&p));
+        }
+    }
+
+    /// Projection `j`'s sums of a block (`block`) or of one step, by its
+    /// plan's [`Sums`]: the kernels whose work this is.
+    fn sums(&self, pass: &mut wgpu::ComputePass, probe: &mut Option<Probe>, j: usize, block: bool) {
+        let (pipeline, name) = match (self.sums[j], block) {
+            (Sums::Dense, false) => (&self.accumulate.step.pipeline, "synapse_accumulate"),
+            (Sums::DenseBlock, true) => (&self.accumulate.block, "synapse_block"),
+            (Sums::Scatter, false) => (&self.scatter.step.pipeline, "synapse_scatter"),
+            (Sums::ScatterBlock, true) => (&self.scatter.block, "synapse_scatter_block"),
+            (Sums::Gather, true) => {
+                let g = self.gathers[j].as_ref().expect("a gathered projection");
+                if let Some(m) = &g.masks {
+                    self.dispatch(pass, probe, &self.gather.masks.pipeline, m, "block_masks");
+                }
+                for l in &g.parts {
+                    self.dispatch(
+                        pass,
+                        probe,
+                        &self.gather.gather.pipeline,
+                        l,
+                        "synapse_gather",
+                    );
+                }
+                return;
+            }
+            // a step's sums of a projection that sums in blocks: done at
+            // its block's first step
+            _ => return,
+        };
+        for l in &self.launches[j] {
+            self.dispatch(pass, probe, pipeline, l, name);
+        }
+    }
+
+    /// Every dispatch of `n` steps: the input of the whole chunk first (it
+    /// does not depend on the network), then the steps in the order of the
+    /// schedule, populations in dependency `order`, each after its
+    /// `incoming` projections' sums.
+    pub fn encode(
+        &self,
+        pass: &mut wgpu::ComputePass,
+        probe: &mut Option<Probe>,
+        n: usize,
+        order: &[usize],
+        incoming: &[Vec<usize>],
+    ) {
+        let step = |pass: &mut wgpu::ComputePass, s: usize| {
+            pass.set_bind_group(1, &self.step_group, &[s as u32 * self.step_stride]);
+        };
+        for (l, _, _) in self.poisson_launches.iter().flatten() {
+            pass.set_pipeline(&self.poisson.pipeline);
+            pass.set_bind_group(0, &l.bind_group, &[]);
+            // z: the steps, at most max_dim a dispatch
+            for base in (0..n).step_by(self.max_dim as usize) {
+                step(pass, base);
+                let z = (n - base).min(self.max_dim as usize);
+                timed(pass, probe, "poisson_input", |pass| {
+                    pass.dispatch_workgroups(l.grid.0, l.grid.1, z as u32)
+                });
+            }
+        }
+        if self.schedule == Schedule::Block {
+            for b in (0..n).step_by(BLOCK_STEPS) {
+                for &p in order {
+                    let Some(lif) = &self.lif_launches[p] else {
+                        continue;
+                    };
+                    step(pass, b);
+                    for &j in &incoming[p] {
+                        self.sums(pass, probe, j, true);
+                    }
+                    self.dispatch(pass, probe, &self.lif.block, lif, "lif_block");
+                }
+            }
+            return;
+        }
+        for s in 0..n {
+            step(pass, s);
+            // the sums of the next BLOCK_STEPS steps of blocked projections
+            // (their input rows are all there)
+            if s % BLOCK_STEPS == 0 {
+                for j in 0..self.sums.len() {
+                    self.sums(pass, probe, j, true);
+                }
+            }
+            for &p in order {
+                let Some(lif) = &self.lif_launches[p] else {
+                    continue;
+                };
+                for &j in &incoming[p] {
+                    self.sums(pass, probe, j, false);
+                }
+                self.dispatch(pass, probe, &self.lif.step.pipeline, lif, "lif_update");
+            }
+            // plasticity, once every population has its spikes of the step
+            for pl in &self.plastic {
+                let (synapses, traces) = (&self.plasticity.synapses, &self.plasticity.traces);
+                self.dispatch(pass, probe, &synapses.pipeline, &pl.synapses, "plasticity");
+                self.dispatch(
+                    pass,
+                    probe,
+                    &traces.pipeline,
+                    &pl.traces,
+                    "plasticity_traces",
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! What a run tells the user: the table, the progress bar, `nacc compare`
+//! and `nacc devices`, signals.
+
+use super::*;
+
+/// The table printed after a run.
+pub fn table(o: &Outcome) -> String {
+    let net = &o.model.net;
+    let mut s = format!(
+        "{:<12} {:>8} {:>10} {:>12} {:>10} {:>8}\n",
+        "population", "kind", "size", "spikes", "rate (Hz)", "active"
+    );
+    for (p, r) in net.populations.iter().zip(&o.record.pops) {
+        s += &format!(
+            "{:<12} {:>8} {:>10} {:>12} {:>10.2} {:>7.1}%\n",
+            p.name,
+            if p.is_poisson() { "poisson" } else { "lif" },
+            p.size,
+            r.total(),
+            r.rate_over(o.steps, net.dt_ms),
+            100.0 * r.active_fraction()
+        );
+    }
+    if let (Some(st), Some(d)) = (&net.stimulus, &net.dopamine) {
+        let mut rewarded: Vec<&str> = Vec::new();
+        for r in &d.rules {
+            let name = st.patterns[r.pattern].name.as_str();
+            if !rewarded.contains(&name) {
+                rewarded.push(name);
+            }
+        }
+        let rewarded = rewarded.join(", ");
+        for p in &o.preferences {
+            s += &format!(
+                "{}: response to {rewarded} {:.1} Hz vs the others {:.1} Hz over the last quarter of presentations (first quarter: {:.1} vs {:.1}): {}\n",
+                p.population,
+                p.late_rewarded_hz,
+                p.late_other_hz,
+                p.early_rewarded_hz,
+                p.early_other_hz,
+                if p.prefers_rewarded {
+                    format!("{} came to prefer {rewarded}", p.population)
+                } else {
+                    format!("{} did not come to prefer {rewarded}", p.population)
+                }
+            );
+        }
+    }
+    s
+}
+
+/// A progress bar on stderr that appears only once a run has taken about a
+/// second, and never when stderr is not a terminal or with `--quiet`.
+pub(super) struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    start: Instant,
+}
+
+impl Progress {
+    pub(super) fn new(total: u64, quiet: bool) -> Progress {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let b = indicatif::ProgressBar::with_draw_target(
+                Some(total),
+                indicatif::ProgressDrawTarget::hidden(),
+            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} steps  {rate}  eta {eta}",
+            ) {
+                // steps a second as a whole number ("666284 steps/s")
+                let style = style.with_key(
+                    "rate",
+                    |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0} steps/s", s.per_sec());
+                    },
+                );
+                b.set_style(style);
+            }
+            b
+        });
+        Progress {
+            bar,
+            start: Instant::now(),
+        }
+    }
+
+    pub(super) fn update(&self, done: u64) {
+        if let Some(b) = &self.bar {
+            if b.is_hidden() && self.start.elapsed() > Duration::from_secs(1) {
+                b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+            b.set_position(done);
+        }
+    }
+
+    pub(super) fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// `nacc compare --dry-run`: the memory both engines would need, and
+/// whether this machine and its GPU have it.
+pub fn compare_dry_run(opts: &RunOptions) -> Result<String> {
+    let (net, given, steps) = resolve(opts)?;
+    let ctx = GpuContext::named(opts.tuning.adapter.as_deref())
+        .map_err(|e| e.context("nacc compare needs a GPU"))?;
+    let chunk = chunk_of(opts, steps);
+    let plan = GpuEngine::plan(&ctx, &net, given.is_none(), chunk, 1, opts.tuning.gpu);
+    let e = crate::memory::estimate_both(&net, chunk, &plan);
+    let mut s = format!(
+        "{} neurons, {} synapses, {steps} steps, on the CPU engine and {}\n{}",
+        net.total_neurons(),
+        net.total_synapses(),
+        ctx.describe(),
+        e.render()
+    );
+    if let Some(available) = host_available() {
+        let needed = crate::memory::host_needed(&e, ctx.is_software());
+        s += &format!(
+            "host memory: {} needed, {} available on this machine: {}\n",
+            crate::files::human(needed),
+            crate::files::human(available),
+            crate::memory::verdict(needed <= available, opts.tuning.memory_check()),
+        );
+    }
+    Ok(s)
+}
+
+/// `nacc compare`: both engines on the same model and input.
+pub fn compare(opts: &RunOptions) -> Result<crate::compare::Report> {
+    if opts.trials != 1 {
+        return Err(bad_value(
+            "--trials",
+            opts.trials,
+            "nacc compare compares one trial; run it without --trials (the tests compare batched trials)",
+        ));
+    }
+    let (net, given, steps) = resolve(opts)?;
+    let ctx = GpuContext::named(opts.tuning.adapter.as_deref())
+        .map_err(|e| e.context("nacc compare needs a GPU"))?;
+    let chunk = chunk_of(opts, steps);
+    let plan = GpuEngine::plan(&ctx, &net, given.is_none(), chunk, 1, opts.tuning.gpu);
+    if opts.tuning.memory_check() {
+        crate::memory::check_fits(
+            &crate::memory::estimate_both(&net, chunk, &plan),
+            ctx.is_software(),
+            host_available(),
+            ctx.hardware_memory(),
+        )?;
+    }
+    let prepared = build(opts, net, given, steps)?;
+    crate::compare::compare(
+        Arc::new(ctx),
+        &prepared.model,
+        &prepared.input,
+        prepared.steps,
+        chunk,
+        &opts.tuning,
+    )
+}
+
+/// "the GPU has X available ..." for a GPU's memory: its budget now where
+/// the driver says, else its heap, and which.
+pub(super) fn describe_device_memory(m: crate::engine::gpu::context::DeviceMemory) -> String {
+    let usable = crate::files::human(m.usable());
+    match m.budget {
+        Some(_) => format!(
+            "the GPU has {usable} available now (its driver's budget: the {} heap less what other programs hold)",
+            crate::files::human(m.heap)
+        ),
+        None => format!(
+            "the GPU has {usable} available (its heap: the driver reports no budget, so other programs' use is not counted)"
+        ),
+    }
+}
+
+/// `nacc devices`: every adapter wgpu sees, and the one nacc would use
+/// (with `adapter`, `NACC_ADAPTER`, the first whose name contains it).
+pub fn devices(adapter: Option<&str>) -> String {
+    let adapters = crate::engine::gpu::context::list_adapters();
+    if adapters.is_empty() {
+        return format!("{}\n", crate::engine::gpu::context::NO_ADAPTER_HELP);
+    }
+    let chosen = GpuContext::named(adapter).ok().map(|c| c.info);
+    let mut s = String::new();
+    for a in &adapters {
+        let i = &a.info;
+        let l = &a.limits;
+        let mark = match &chosen {
+            Some(c) if c.name == i.name && c.backend == i.backend => "  <- used by --backend gpu",
+            _ if !a.primary => "  (not used: nacc computes on Vulkan, Metal or DX12)",
+            _ => "",
+        };
+        let timestamps = if a
+            .features
+            .contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES)
+        {
+            "yes (nacc bench --profile)"
+        } else {
+            "no"
+        };
+        let memory = a.memory.map_or("not reported by the backend".into(), |m| {
+            format!(
+                "{} ({} bytes); {}",
+                crate::files::human(m.heap),
+                m.heap,
+                describe_device_memory(m)
+            )
+        });
+        s += &format!(
+            "{} ({:?}, {:?}){mark}\n    driver: {} {}\n    memory: {memory}\n    max storage binding: {} bytes, max buffer: {} bytes, workgroups per dimension: {}, storage buffers per stage: {}\n    timestamps inside compute passes: {timestamps}\n",
+            i.name,
+            i.backend,
+            i.device_type,
+            i.driver,
+            i.driver_info,
+            l.max_storage_buffer_binding_size,
+            l.max_buffer_size,
+            l.max_compute_workgroups_per_dimension,
+            l.max_storage_buffers_per_shader_stage,
+        );
+    }
+    s
+}
+
+/// "SIGINT", "SIGTERM" or the number.
+pub fn signal_name(sig: i32) -> String {
+    match sig {
+        2 => "SIGINT".into(),
+        15 => "SIGTERM".into(),
+        n => format!("signal {n}"),
+    }
+}
+
+/// The error of a run that a signal (`why`) stopped before it completed a
+/// step: `--out` was left as it was.
+pub(super) fn not_started(why: &str, out: &OutDir) -> crate::error::Error {
+    crate::error::Error::Signal(
+        format!(
+            "stopped by {why} before the first step was complete; {} is unchanged",
+            out.target().display()
+        ),
+        signal_number(why),
+    )
+}
+
+/// The number of a signal named by [`signal_name`].
+pub fn signal_number(name: &str) -> i32 {
+    match name {
+        "SIGINT" => 2,
+        "SIGTERM" => 15,
+        n => n
+            .strip_prefix("signal ")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(2),
+    }
+}
+
+/// The exit code of a run stopped by the signal `why` names: 128 + its
+/// number (130 for SIGINT, 143 for SIGTERM).
+pub fn signal_exit_code(why: &str) -> u8 {
+    (128 + signal_number(why)) as u8
+}
