@@ -315,28 +315,11 @@ pub fn estimate(
     }
     e.host.push(("weights and biases (raw f32)".into(), raw));
     e.host.push((FIXED_POINT.into(), quant));
-    // eligibility per synapse and one trace per pre and post neuron
-    let plastic = |padded: bool| -> u64 {
-        net.projections
-            .iter()
-            .filter(|p| p.plasticity.is_some())
-            .map(|p| {
-                let (n_pre, n_post) = (
-                    net.populations[p.pre].size as u64,
-                    net.populations[p.post].size as u64,
-                );
-                let row = if padded {
-                    n_post.div_ceil(4) * 4
-                } else {
-                    n_post
-                };
-                (n_pre * row + n_pre + n_post) * 4
-            })
-            .sum()
-    };
-    if plastic(false) > 0 {
-        e.host
-            .push(("plasticity: eligibility and traces".into(), plastic(false)));
+    if plastic_bytes(net, false) > 0 {
+        e.host.push((
+            "plasticity: eligibility and traces".into(),
+            plastic_bytes(net, false),
+        ));
     }
     let neurons = net.total_neurons();
     if gpu.is_none() {
@@ -350,122 +333,156 @@ pub fn estimate(
         trials * (SpikeRecord::bytes_needed(net, steps) as u64 + neurons * 4),
     ));
     if let Some(plan) = gpu {
-        // the GPU holds the trials it runs side by side
-        let trials = plan.trials as u64;
-        let row_words = net.row_words() as u64;
-        let cap = plan.capacity.min(chunk).max(1) as u64;
-        let v: u64 = net
-            .populations
-            .iter()
-            .filter(|p| !p.is_poisson())
-            .map(|p| p.size as u64)
-            .sum();
-        let posts: u64 = net
-            .projections
-            .iter()
-            .map(|p| net.populations[p.post].size as u64)
-            .sum();
-        let mut g = vec![
-            (
-                "spike rows of a chunk, staging, carry".to_string(),
-                if trials > 1 {
-                    trials * (2 * (cap + 1) + 1)
-                } else {
-                    (cap + 1) + cap + 1
-                } * row_words
-                    * 4,
-            ),
-            ("membranes (and staging)".to_string(), trials * v * 8),
-            ("biases".to_string(), posts * 4),
-        ];
-        if plan.gen_input {
-            let poisson: u64 = net
-                .populations
-                .iter()
-                .filter(|p| p.is_poisson())
-                .map(|p| p.size as u64)
-                .sum();
-            g.push(("Poisson thresholds".into(), poisson * 4));
-        }
-        let gathered = plan.gathered();
-        let (mut weights, mut by_post) = (0u64, 0u64);
-        for (j, p) in net.projections.iter().enumerate() {
-            let (n_pre, n_post) = (
-                net.populations[p.pre].size as u64,
-                net.populations[p.post].size as u64,
-            );
-            weights += match (p.conn, plan.fused) {
-                (Connectivity::Dense, true) => n_pre * n_post * 4,
-                (Connectivity::Dense, false) => n_pre * n_post.div_ceil(4) * 16,
-                // by post in slices of 64, each as wide as its largest
-                // fan-in (about mean + 2.4 sd: the largest of 64 draws)
-                (conn, _) if gathered[j] => {
-                    let slices = n_post.div_ceil(64);
-                    let width = match conn {
-                        Connectivity::FixedFanIn(k) => k as f64,
-                        Connectivity::FixedProbability(q) => {
-                            let n = n_pre as f64;
-                            n * q + 2.4 * (n * q * (1.0 - q)).sqrt()
-                        }
-                        Connectivity::Dense => unreachable!("dense is matched above"),
-                    };
-                    let slots = (slices as f64 * 64.0 * width.ceil()) as u64 * 8;
-                    by_post += slots;
-                    slots + (slices + 1) * 4
-                }
-                _ => net.synapses(j) * 8 + (n_pre + 1) * 4,
-            };
-        }
-        g.push((
-            "weights (fixed point, as the kernels read them)".into(),
-            weights,
-        ));
+        let (g, by_post) = gpu_parts(net, plan, chunk);
         if by_post > 0 {
-            g.push((
-                "spike masks of a block (sparse projections)".into(),
-                trials * neurons * 4,
-            ));
             // built on the host from the pre-major synapses, then uploaded
             e.host
                 .push(("sparse synapses by post (while building)".into(), by_post));
         }
-        if !plan.fused {
-            // BLOCK_STEPS rows of sums for a projection that sums in blocks
-            let sums: u64 = net
-                .projections
-                .iter()
-                .zip(plan.blocked())
-                .map(|(p, b)| {
-                    let rows = if b {
-                        crate::engine::plan::BLOCK_STEPS
-                    } else {
-                        1
-                    };
-                    (rows * net.populations[p.post].size) as u64
-                })
-                .sum();
-            g.push(("synaptic sums".into(), trials * sums * 4));
-        }
-        g.push(("step uniforms".into(), cap * plan.step_stride as u64));
-        if plastic(true) > 0 {
-            g.push(("plasticity: eligibility and traces".into(), plastic(true)));
-        }
-        let modulated = net.populations.iter().any(|p| p.dopamine.is_some());
-        if modulated || plastic(true) > 0 {
-            let n_plastic = net
-                .projections
-                .iter()
-                .filter(|p| p.plasticity.is_some())
-                .count();
-            let per_step = (net.projections.len() + n_plastic) as u64 * 4;
-            g.push((
-                "dopamine's gains and learning factors of a chunk".into(),
-                cap * per_step,
-            ));
-        }
         e.gpu = g;
     }
     e
+}
+
+/// Eligibility per synapse and one trace per pre and post neuron of every
+/// plastic projection (`padded`: rows padded to vec4s, as on the GPU).
+fn plastic_bytes(net: &Network, padded: bool) -> u64 {
+    net.projections
+        .iter()
+        .filter(|p| p.plasticity.is_some())
+        .map(|p| {
+            let (n_pre, n_post) = (
+                net.populations[p.pre].size as u64,
+                net.populations[p.post].size as u64,
+            );
+            let row = if padded {
+                n_post.div_ceil(4) * 4
+            } else {
+                n_post
+            };
+            (n_pre * row + n_pre + n_post) * 4
+        })
+        .sum()
+}
+
+/// What the GPU engine holds for `plan` in chunks of `chunk` steps, and
+/// the host bytes of sparse synapses sorted by post while it is built.
+fn gpu_parts(net: &Network, plan: &Plan, chunk: usize) -> (Vec<(String, u64)>, u64) {
+    let neurons = net.total_neurons();
+    // the GPU holds the trials it runs side by side
+    let trials = plan.trials as u64;
+    let row_words = net.row_words() as u64;
+    let cap = plan.capacity.min(chunk).max(1) as u64;
+    let v: u64 = net
+        .populations
+        .iter()
+        .filter(|p| !p.is_poisson())
+        .map(|p| p.size as u64)
+        .sum();
+    let posts: u64 = net
+        .projections
+        .iter()
+        .map(|p| net.populations[p.post].size as u64)
+        .sum();
+    let mut g = vec![
+        (
+            "spike rows of a chunk, staging, carry".to_string(),
+            if trials > 1 {
+                trials * (2 * (cap + 1) + 1)
+            } else {
+                (cap + 1) + cap + 1
+            } * row_words
+                * 4,
+        ),
+        ("membranes (and staging)".to_string(), trials * v * 8),
+        ("biases".to_string(), posts * 4),
+    ];
+    if plan.gen_input {
+        let poisson: u64 = net
+            .populations
+            .iter()
+            .filter(|p| p.is_poisson())
+            .map(|p| p.size as u64)
+            .sum();
+        g.push(("Poisson thresholds".into(), poisson * 4));
+    }
+    let gathered = plan.gathered();
+    let (mut weights, mut by_post) = (0u64, 0u64);
+    for (j, p) in net.projections.iter().enumerate() {
+        let (n_pre, n_post) = (
+            net.populations[p.pre].size as u64,
+            net.populations[p.post].size as u64,
+        );
+        weights += match (p.conn, plan.fused) {
+            (Connectivity::Dense, true) => n_pre * n_post * 4,
+            (Connectivity::Dense, false) => n_pre * n_post.div_ceil(4) * 16,
+            // by post in slices of 64, each as wide as its largest
+            // fan-in (about mean + 2.4 sd: the largest of 64 draws)
+            (conn, _) if gathered[j] => {
+                let slices = n_post.div_ceil(64);
+                let width = match conn {
+                    Connectivity::FixedFanIn(k) => k as f64,
+                    Connectivity::FixedProbability(q) => {
+                        let n = n_pre as f64;
+                        n * q + 2.4 * (n * q * (1.0 - q)).sqrt()
+                    }
+                    Connectivity::Dense => unreachable!("dense is matched above"),
+                };
+                let slots = (slices as f64 * 64.0 * width.ceil()) as u64 * 8;
+                by_post += slots;
+                slots + (slices + 1) * 4
+            }
+            _ => net.synapses(j) * 8 + (n_pre + 1) * 4,
+        };
+    }
+    g.push((
+        "weights (fixed point, as the kernels read them)".into(),
+        weights,
+    ));
+    if by_post > 0 {
+        g.push((
+            "spike masks of a block (sparse projections)".into(),
+            trials * neurons * 4,
+        ));
+    }
+    if !plan.fused {
+        // BLOCK_STEPS rows of sums for a projection that sums in blocks
+        let sums: u64 = net
+            .projections
+            .iter()
+            .zip(plan.blocked())
+            .map(|(p, b)| {
+                let rows = if b {
+                    crate::engine::plan::BLOCK_STEPS
+                } else {
+                    1
+                };
+                (rows * net.populations[p.post].size) as u64
+            })
+            .sum();
+        g.push(("synaptic sums".into(), trials * sums * 4));
+    }
+    g.push(("step uniforms".into(), cap * plan.step_stride as u64));
+    if plastic_bytes(net, true) > 0 {
+        g.push((
+            "plasticity: eligibility and traces".into(),
+            plastic_bytes(net, true),
+        ));
+    }
+    let modulated = net.populations.iter().any(|p| p.dopamine.is_some());
+    if modulated || plastic_bytes(net, true) > 0 {
+        let n_plastic = net
+            .projections
+            .iter()
+            .filter(|p| p.plasticity.is_some())
+            .count();
+        let per_step = (net.projections.len() + n_plastic) as u64 * 4;
+        g.push((
+            "dopamine's gains and learning factors of a chunk".into(),
+            cap * per_step,
+        ));
+    }
+    (g, by_post)
 }
 
 /// Bytes of the CPU engine's own state (besides its fixed-point weights):

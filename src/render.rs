@@ -7,7 +7,7 @@ use crate::figures::{self, PopData, ProjData, View};
 use crate::network::Network;
 use crate::npy::{self, DType};
 use crate::record::{PopRecord, pack_rows};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Heatmaps of more cells than this are skipped (the weights file alone
 /// would be gigabytes).
@@ -85,221 +85,12 @@ pub fn parse_range(field: &str, text: &str) -> Result<std::ops::Range<usize>> {
 }
 
 pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
-    let dir = &opts.dir;
-    if !dir.is_dir() {
-        return Err(Error::Input(format!(
-            "render DIR = {}: not a directory; give the --out dir of a nacc run",
-            dir.display()
-        )));
-    }
-    let config = dir.join("config.toml");
-    if !config.is_file() {
-        return Err(bad_file(
-            &config,
-            "missing: nacc render needs the config.toml that nacc run writes",
-        ));
-    }
-    let net = Network::from_toml_str(
-        &crate::files::read_text(&config, "render DIR", crate::files::MAX_CONFIG_BYTES)?,
-        &config.display().to_string(),
-    )?;
-    let width = opts.width.unwrap_or(figures::DEFAULT_WIDTH);
-    if !(600..=20000).contains(&width) {
-        return Err(bad_value(
-            "--width",
-            width,
-            "must be within 600..=20000 pixels (narrower, titles and notes would overlap)",
-        ));
-    }
-    if let Some(h) = opts.height
-        && !(200..=50000).contains(&h)
-    {
-        return Err(bad_value(
-            "--height",
-            h,
-            "must be within 200..=50000 pixels",
-        ));
-    }
-
-    // The steps the run completed, as its summary.json says: a streamed run
-    // that was killed may hold a chunk more in some files than in others.
-    let complete = complete_steps(dir);
-    // Spikes of every population (of trial --trial when the run has
-    // several), all with the same number of steps.
-    let mut records = Vec::new();
-    let mut steps: Option<(usize, PathBuf)> = None;
-    for pop in &net.populations {
-        // a byte a neuron, or (--packed-spikes) 8 neurons a byte
-        let packed_path = dir.join(crate::export::spikes_file(&pop.name, true));
-        let packed = !dir
-            .join(crate::export::spikes_file(&pop.name, false))
-            .exists()
-            && packed_path.exists();
-        let path = dir.join(crate::export::spikes_file(&pop.name, packed));
-        let mut a = npy::read(&path)?;
-        let len = crate::export::spikes_row_len(pop.size, packed);
-        // a --trials run: trials x T x row
-        if let [trials, t, n] = a.shape[..]
-            && n == len
-        {
-            let k = opts.trial.unwrap_or(0);
-            if k >= trials {
-                return Err(bad_value(
-                    "--trial",
-                    k,
-                    format!(
-                        "the run in {} has {trials} trials (0..{trials})",
-                        dir.display()
-                    ),
-                ));
-            }
-            a.data = a.data[k * t * len..][..t * len].to_vec();
-            a.shape = vec![t, n];
-        } else if let Some(k) = opts.trial
-            && k > 0
-        {
-            return Err(bad_value(
-                "--trial",
-                k,
-                format!("{} holds one trial (0)", path.display()),
-            ));
-        }
-        let t = match a.shape[..] {
-            [t, n] if n == len => t,
-            _ => {
-                return Err(bad_file(
-                    &path,
-                    format!(
-                        "shape {:?} found, expected (T, {len}) or (trials, T, {len}) for population `{}` of config.toml ({} neurons{})",
-                        a.shape,
-                        pop.name,
-                        pop.size,
-                        if packed { ", 8 a byte" } else { "" }
-                    ),
-                ));
-            }
-        };
-        let dtypes: &[DType] = if packed {
-            &[DType::U8]
-        } else {
-            &[DType::U8, DType::Bool]
-        };
-        npy::expect(&path, &a, dtypes, &[t, len])?;
-        // rows past the complete steps are a killed run's unfinished chunk
-        let t = match complete {
-            Some(c) if c < t => {
-                a.data.truncate(c * len);
-                c
-            }
-            _ => t,
-        };
-        if let Some((t0, first)) = &steps
-            && *t0 != t
-        {
-            return Err(bad_file(
-                &path,
-                format!("{t} steps, but {} has {t0}", first.display()),
-            ));
-        }
-        let bits = if packed {
-            crate::record::words_from_packed(&a.data, pop.size)
-        } else {
-            if let Some(i) = a.data.iter().position(|&x| x > 1) {
-                return Err(bad_file(
-                    &path,
-                    format!(
-                        "value at [{}, {}] is {}; spikes must be 0 or 1",
-                        i / pop.size,
-                        i % pop.size,
-                        a.data[i]
-                    ),
-                ));
-            }
-            pack_rows(&a.data, pop.size)
-        };
-        steps.get_or_insert((t, path));
-        records.push(PopRecord::from_bits(pop.size, bits));
-    }
-    let total = steps.map_or(0, |s| s.0);
-    if total == 0 {
-        return Err(Error::Input(format!(
-            "{}: the spike files hold no steps",
-            dir.display()
-        )));
-    }
-
-    // The window.
-    let from = match &opts.from {
-        Some(s) => parse_time("--from", s, net.dt_ms)?,
-        None => 0,
-    };
-    let to = match &opts.to {
-        Some(s) => parse_time("--to", s, net.dt_ms)?,
-        None => total,
-    };
-    if to > total {
-        return Err(bad_value("--to", to, format!("the run has {total} steps")));
-    }
-    if from >= to {
-        return Err(bad_value(
-            "--from",
-            from,
-            format!("must be before --to ({to} steps)"),
-        ));
-    }
-    let neurons = match &opts.neurons {
-        Some(s) => {
-            let r = parse_range("--neurons", s)?;
-            if let Some(p) = net.populations.iter().find(|p| r.start >= p.size) {
-                return Err(bad_value(
-                    "--neurons",
-                    s,
-                    format!("population `{}` has only {} neurons", p.name, p.size),
-                ));
-            }
-            Some(r)
-        }
-        None => None,
-    };
-
-    // Weights of the projections from Poisson populations, for heatmaps.
-    let mut weights = Vec::new();
-    for (j, proj) in net.projections.iter().enumerate() {
-        let (n_pre, n_post) = (
-            net.populations[proj.pre].size,
-            net.populations[proj.post].size,
-        );
-        if !net.populations[proj.pre].is_poisson() {
-            continue;
-        }
-        let dense = proj.conn.is_dense();
-        if dense && n_pre * n_post > MAX_HEATMAP_CELLS {
-            eprintln!(
-                "nacc render: no heatmap for `{}`: {n_pre} x {n_post} cells is above {MAX_HEATMAP_CELLS}",
-                proj.name
-            );
-            continue;
-        }
-        let file = if dense { "" } else { "_value" };
-        let path = dir.join(format!("weights_{}{file}.npy", proj.name));
-        if !path.exists() {
-            eprintln!(
-                "nacc render: no heatmap for `{}`: {} was not written (nacc run --no-weight-files; `nacc run --config config.toml --seed S` writes it)",
-                proj.name,
-                path.display()
-            );
-            continue;
-        }
-        if dense {
-            let a = npy::read(&path)?;
-            npy::expect(&path, &a, &[DType::F32], &[n_post, n_pre])?;
-            weights.push((j, None, a.to_f32()));
-        } else {
-            let (rows, w) = crate::import::read_coo(dir, &proj.name, n_post, n_pre)?;
-            weights.push((j, Some(rows), w));
-        }
-    }
-
+    let (dir, net) = read_config(opts)?;
+    let dir = &dir;
+    let width = check_size(opts)?;
+    let (records, total) = read_spikes(dir, &net, opts.trial)?;
+    let (from, to, neurons) = window(opts, &net, total)?;
+    let weights = heatmap_weights(dir, &net)?;
     let out = opts.out.clone().unwrap_or_else(|| dir.clone());
     crate::export::prepare_out_dir(&out)?;
     let pops: Vec<PopData> = net
@@ -362,4 +153,265 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
         written.push(format!("weights_change_{}.png", proj.name));
     }
     Ok(written)
+}
+
+/// The run's directory and its config.toml.
+fn read_config(opts: &RenderOptions) -> Result<(PathBuf, Network)> {
+    let dir = &opts.dir;
+    if !dir.is_dir() {
+        return Err(Error::Input(format!(
+            "render DIR = {}: not a directory; give the --out dir of a nacc run",
+            dir.display()
+        )));
+    }
+    let config = dir.join("config.toml");
+    if !config.is_file() {
+        return Err(bad_file(
+            &config,
+            "missing: nacc render needs the config.toml that nacc run writes",
+        ));
+    }
+    let net = Network::from_toml_str(
+        &crate::files::read_text(&config, "render DIR", crate::files::MAX_CONFIG_BYTES)?,
+        &config.display().to_string(),
+    )?;
+    Ok((dir.clone(), net))
+}
+
+/// --width (returned) and --height, within what a figure can show.
+fn check_size(opts: &RenderOptions) -> Result<u32> {
+    let width = opts.width.unwrap_or(figures::DEFAULT_WIDTH);
+    if !(600..=20000).contains(&width) {
+        return Err(bad_value(
+            "--width",
+            width,
+            "must be within 600..=20000 pixels (narrower, titles and notes would overlap)",
+        ));
+    }
+    if let Some(h) = opts.height
+        && !(200..=50000).contains(&h)
+    {
+        return Err(bad_value(
+            "--height",
+            h,
+            "must be within 200..=50000 pixels",
+        ));
+    }
+
+    Ok(width)
+}
+
+/// Every population's spikes (of trial `trial` when the run has several),
+/// all with the same number of steps, cut to the steps the run completed;
+/// and that number.
+fn read_spikes(dir: &Path, net: &Network, trial: Option<usize>) -> Result<(Vec<PopRecord>, usize)> {
+    // The steps the run completed, as its summary.json says: a streamed run
+    // that was killed may hold a chunk more in some files than in others.
+    let complete = complete_steps(dir);
+    let mut records = Vec::new();
+    let mut steps: Option<(usize, PathBuf)> = None;
+    for pop in &net.populations {
+        let (t, path, bits) = read_population(dir, pop, trial, complete)?;
+        if let Some((t0, first)) = &steps
+            && *t0 != t
+        {
+            return Err(bad_file(
+                &path,
+                format!("{t} steps, but {} has {t0}", first.display()),
+            ));
+        }
+        steps.get_or_insert((t, path));
+        records.push(PopRecord::from_bits(pop.size, bits));
+    }
+    let total = steps.map_or(0, |s| s.0);
+    if total == 0 {
+        return Err(Error::Input(format!(
+            "{}: the spike files hold no steps",
+            dir.display()
+        )));
+    }
+    Ok((records, total))
+}
+
+/// One population's spike file: its steps (cut to `complete`), its path
+/// and its spikes bit-packed.
+fn read_population(
+    dir: &Path,
+    pop: &crate::network::Population,
+    trial: Option<usize>,
+    complete: Option<usize>,
+) -> Result<(usize, PathBuf, Vec<u32>)> {
+    // a byte a neuron, or (--packed-spikes) 8 neurons a byte
+    let packed_path = dir.join(crate::export::spikes_file(&pop.name, true));
+    let packed = !dir
+        .join(crate::export::spikes_file(&pop.name, false))
+        .exists()
+        && packed_path.exists();
+    let path = dir.join(crate::export::spikes_file(&pop.name, packed));
+    let mut a = npy::read(&path)?;
+    let len = crate::export::spikes_row_len(pop.size, packed);
+    // a --trials run: trials x T x row
+    if let [trials, t, n] = a.shape[..]
+        && n == len
+    {
+        let k = trial.unwrap_or(0);
+        if k >= trials {
+            return Err(bad_value(
+                "--trial",
+                k,
+                format!(
+                    "the run in {} has {trials} trials (0..{trials})",
+                    dir.display()
+                ),
+            ));
+        }
+        a.data = a.data[k * t * len..][..t * len].to_vec();
+        a.shape = vec![t, n];
+    } else if let Some(k) = trial
+        && k > 0
+    {
+        return Err(bad_value(
+            "--trial",
+            k,
+            format!("{} holds one trial (0)", path.display()),
+        ));
+    }
+    let t = match a.shape[..] {
+        [t, n] if n == len => t,
+        _ => {
+            return Err(bad_file(
+                &path,
+                format!(
+                    "shape {:?} found, expected (T, {len}) or (trials, T, {len}) for population `{}` of config.toml ({} neurons{})",
+                    a.shape,
+                    pop.name,
+                    pop.size,
+                    if packed { ", 8 a byte" } else { "" }
+                ),
+            ));
+        }
+    };
+    let dtypes: &[DType] = if packed {
+        &[DType::U8]
+    } else {
+        &[DType::U8, DType::Bool]
+    };
+    npy::expect(&path, &a, dtypes, &[t, len])?;
+    // rows past the complete steps are a killed run's unfinished chunk
+    let t = match complete {
+        Some(c) if c < t => {
+            a.data.truncate(c * len);
+            c
+        }
+        _ => t,
+    };
+    let bits = if packed {
+        crate::record::words_from_packed(&a.data, pop.size)
+    } else {
+        if let Some(i) = a.data.iter().position(|&x| x > 1) {
+            return Err(bad_file(
+                &path,
+                format!(
+                    "value at [{}, {}] is {}; spikes must be 0 or 1",
+                    i / pop.size,
+                    i % pop.size,
+                    a.data[i]
+                ),
+            ));
+        }
+        pack_rows(&a.data, pop.size)
+    };
+    Ok((t, path, bits))
+}
+
+/// The window --from, --to, --neurons asks for, within the run's `total`
+/// steps and its populations.
+fn window(
+    opts: &RenderOptions,
+    net: &Network,
+    total: usize,
+) -> Result<(usize, usize, Option<std::ops::Range<usize>>)> {
+    // The window.
+    let from = match &opts.from {
+        Some(s) => parse_time("--from", s, net.dt_ms)?,
+        None => 0,
+    };
+    let to = match &opts.to {
+        Some(s) => parse_time("--to", s, net.dt_ms)?,
+        None => total,
+    };
+    if to > total {
+        return Err(bad_value("--to", to, format!("the run has {total} steps")));
+    }
+    if from >= to {
+        return Err(bad_value(
+            "--from",
+            from,
+            format!("must be before --to ({to} steps)"),
+        ));
+    }
+    let neurons = match &opts.neurons {
+        Some(s) => {
+            let r = parse_range("--neurons", s)?;
+            if let Some(p) = net.populations.iter().find(|p| r.start >= p.size) {
+                return Err(bad_value(
+                    "--neurons",
+                    s,
+                    format!("population `{}` has only {} neurons", p.name, p.size),
+                ));
+            }
+            Some(r)
+        }
+        None => None,
+    };
+
+    Ok((from, to, neurons))
+}
+
+/// The weights of the projections from Poisson populations, for heatmaps:
+/// (projection, its synapses when sparse, the weights).
+#[allow(clippy::type_complexity)]
+fn heatmap_weights(
+    dir: &Path,
+    net: &Network,
+) -> Result<Vec<(usize, Option<crate::network::SparseRows>, Vec<f32>)>> {
+    // Weights of the projections from Poisson populations, for heatmaps.
+    let mut weights = Vec::new();
+    for (j, proj) in net.projections.iter().enumerate() {
+        let (n_pre, n_post) = (
+            net.populations[proj.pre].size,
+            net.populations[proj.post].size,
+        );
+        if !net.populations[proj.pre].is_poisson() {
+            continue;
+        }
+        let dense = proj.conn.is_dense();
+        if dense && n_pre * n_post > MAX_HEATMAP_CELLS {
+            eprintln!(
+                "nacc render: no heatmap for `{}`: {n_pre} x {n_post} cells is above {MAX_HEATMAP_CELLS}",
+                proj.name
+            );
+            continue;
+        }
+        let file = if dense { "" } else { "_value" };
+        let path = dir.join(format!("weights_{}{file}.npy", proj.name));
+        if !path.exists() {
+            eprintln!(
+                "nacc render: no heatmap for `{}`: {} was not written (nacc run --no-weight-files; `nacc run --config config.toml --seed S` writes it)",
+                proj.name,
+                path.display()
+            );
+            continue;
+        }
+        if dense {
+            let a = npy::read(&path)?;
+            npy::expect(&path, &a, &[DType::F32], &[n_post, n_pre])?;
+            weights.push((j, None, a.to_f32()));
+        } else {
+            let (rows, w) = crate::import::read_coo(dir, &proj.name, n_post, n_pre)?;
+            weights.push((j, Some(rows), w));
+        }
+    }
+
+    Ok(weights)
 }

@@ -198,6 +198,50 @@ pub(super) fn validate_projection(
             "must be 1 (excitatory) or -1 (inhibitory)",
         ));
     }
+    let init = validate_init(rp, &f)?;
+    let conn = validate_connectivity(rp, &f, &pops[pre])?;
+    if let Some(pl) = &rp.plasticity {
+        crate::config::reward::validate_plasticity(f, pl)?;
+        if !conn.is_dense() {
+            return Err(Error::Input(format!(
+                "{}: plasticity needs a dense projection (no fixed_probability or fixed_fan_in)",
+                f("plasticity")
+            )));
+        }
+        // the initial weights must lie within [w_min, w_max]
+        let (lo, hi) = match init {
+            Init::Linear => {
+                let k = 1.0 / (pops[pre].size as f32).sqrt();
+                (-k, k)
+            }
+            Init::Uniform { low, high } => (low, high),
+            Init::Constant { weight, .. } => (weight, weight),
+        };
+        if lo < pl.w_min || hi > pl.w_max {
+            return Err(bad_value(
+                f("init"),
+                format!("weights in [{lo}, {hi}]"),
+                format!(
+                    "a plastic projection's initial weights must lie within [w_min, w_max] = [{}, {}]",
+                    pl.w_min, pl.w_max
+                ),
+            ));
+        }
+    }
+    Ok(Projection {
+        name: rp.name.clone(),
+        pre,
+        post,
+        sign: rp.sign as i32,
+        bias: rp.bias,
+        init,
+        conn,
+        plasticity: rp.plasticity,
+    })
+}
+
+/// A projection's `init` and the fields it takes (`f` names a field).
+fn validate_init(rp: &RawProjection, f: &dyn Fn(&str) -> String) -> Result<Init> {
     let unused = |fields: &[(&str, bool)], init: &str| -> Result<()> {
         for (field, present) in fields {
             if *present {
@@ -271,6 +315,16 @@ pub(super) fn validate_projection(
             ));
         }
     };
+    Ok(init)
+}
+
+/// A projection's connectivity from `pre`: dense, fixed_probability or
+/// fixed_fan_in.
+fn validate_connectivity(
+    rp: &RawProjection,
+    f: &dyn Fn(&str) -> String,
+    pre: &Population,
+) -> Result<Connectivity> {
     let conn = match (rp.fixed_probability, rp.fixed_fan_in) {
         (None, None) => Connectivity::Dense,
         (Some(_), Some(_)) => {
@@ -290,58 +344,21 @@ pub(super) fn validate_projection(
             Connectivity::FixedProbability(q)
         }
         (None, Some(k)) => {
-            let n_pre = pops[pre].size as i64;
+            let n_pre = pre.size as i64;
             if k < 1 || k > n_pre {
                 return Err(bad_value(
                     f("fixed_fan_in"),
                     k,
                     format!(
                         "must be within 1..={n_pre} (the size of pre population `{}`)",
-                        pops[pre].name
+                        pre.name
                     ),
                 ));
             }
             Connectivity::FixedFanIn(k as u32)
         }
     };
-    if let Some(pl) = &rp.plasticity {
-        crate::config::reward::validate_plasticity(f, pl)?;
-        if !conn.is_dense() {
-            return Err(Error::Input(format!(
-                "{}: plasticity needs a dense projection (no fixed_probability or fixed_fan_in)",
-                f("plasticity")
-            )));
-        }
-        // the initial weights must lie within [w_min, w_max]
-        let (lo, hi) = match init {
-            Init::Linear => {
-                let k = 1.0 / (pops[pre].size as f32).sqrt();
-                (-k, k)
-            }
-            Init::Uniform { low, high } => (low, high),
-            Init::Constant { weight, .. } => (weight, weight),
-        };
-        if lo < pl.w_min || hi > pl.w_max {
-            return Err(bad_value(
-                f("init"),
-                format!("weights in [{lo}, {hi}]"),
-                format!(
-                    "a plastic projection's initial weights must lie within [w_min, w_max] = [{}, {}]",
-                    pl.w_min, pl.w_max
-                ),
-            ));
-        }
-    }
-    Ok(Projection {
-        name: rp.name.clone(),
-        pre,
-        post,
-        sign: rp.sign as i32,
-        bias: rp.bias,
-        init,
-        conn,
-        plasticity: rp.plasticity,
-    })
+    Ok(conn)
 }
 
 /// Kahn's algorithm, ties broken by config order. A cycle of (zero-delay)

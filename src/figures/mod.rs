@@ -315,26 +315,7 @@ pub fn write_all(
                 .as_ref()
                 .is_some_and(|r| r.start > 0 || r.end < n)
     };
-    let binned: Vec<(heatmap::Window, Vec<f32>)> = projs
-        .iter()
-        .map(|pr| {
-            let rec = pops[pr.pre_index].rec;
-            let counts: Vec<u64> = (0..pr.n_pre)
-                .map(|i| view.steps.clone().filter(|&t| rec.spiked(t, i)).count() as u64)
-                .collect();
-            let (pre, post) = (neurons_of(view, pr.n_pre), neurons_of(view, pr.n_post));
-            let (rows, cols) =
-                heatmap::grid_dims((pre.len(), post.len()), heat_plot.0, heat_plot.1);
-            let win = heatmap::Window {
-                pre,
-                post,
-                rows,
-                cols,
-            };
-            let a = heatmap::activity_bins(pr.w, pr.n_pre, &counts, steps, &win);
-            (win, a)
-        })
-        .collect();
+    let binned = bin_heatmaps(pops, projs, view, heat_plot);
     let heat: Vec<heatmap::HeatSpec> = projs
         .iter()
         .zip(&binned)
@@ -423,4 +404,34 @@ pub fn write_all(
     png(&dir.join("nacc.png"), &fig)?;
     written.push("nacc.png".into());
     Ok(written)
+}
+
+/// Each projection's heatmap binned to the `(width, height)` pixels it is
+/// drawn in, over the window's steps and neurons.
+fn bin_heatmaps(
+    pops: &[PopData],
+    projs: &[ProjData],
+    view: &View,
+    (width, height): (i64, i64),
+) -> Vec<(heatmap::Window, Vec<f32>)> {
+    let steps = view.steps.len();
+    projs
+        .iter()
+        .map(|pr| {
+            let rec = pops[pr.pre_index].rec;
+            let counts: Vec<u64> = (0..pr.n_pre)
+                .map(|i| view.steps.clone().filter(|&t| rec.spiked(t, i)).count() as u64)
+                .collect();
+            let (pre, post) = (neurons_of(view, pr.n_pre), neurons_of(view, pr.n_post));
+            let (rows, cols) = heatmap::grid_dims((pre.len(), post.len()), width, height);
+            let win = heatmap::Window {
+                pre,
+                post,
+                rows,
+                cols,
+            };
+            let a = heatmap::activity_bins(pr.w, pr.n_pre, &counts, steps, &win);
+            (win, a)
+        })
+        .collect()
 }

@@ -175,9 +175,22 @@ pub fn draw_panel(
     };
     let cols = nt.min(area.w as usize).max(1);
     let rows = nn.min(area.h as usize).max(1);
-    let shaded = cols < nt || rows < nn;
+    draw_title(c, spec, (left, top, width), (cols, rows));
+    draw_raster(c, spec, &area, (cols, rows));
+    let ra = draw_rate(c, spec, &area);
+    draw_time_axis(c, spec, &area, &ra, x_label);
+}
 
-    // title
+/// The panel's title, and beside it how many neurons and steps a pixel
+/// shades when they do not fit.
+fn draw_title(
+    c: &mut Canvas,
+    spec: &RasterSpec,
+    (left, top, width): (i64, i64, i64),
+    (cols, rows): (usize, usize),
+) {
+    let (nt, nn) = (spec.steps.len(), spec.neurons.len());
+    let shaded = cols < nt || rows < nn;
     let mut title = format!("{} ({} neurons", spec.name, spec.size);
     if nn != spec.size {
         title += &format!(", showing {}..{}", spec.neurons.start, spec.neurons.end);
@@ -209,8 +222,11 @@ pub fn draw_panel(
             (Align::End, Align::Start),
         );
     }
+}
 
-    // raster
+/// The raster: spike density per pixel, and the neuron axis.
+fn draw_raster(c: &mut Canvas, spec: &RasterSpec, area: &Area, (cols, rows): (usize, usize)) {
+    let nn = spec.neurons.len();
     let grid = density_grid(
         spec.rec,
         spec.steps.clone(),
@@ -253,8 +269,12 @@ pub fn draw_panel(
         c.y_tick(area.x, y, &tick_label(v));
     }
     c.y_label(area.x, area.y + area.h / 2, "neuron");
+}
 
-    // rate curve
+/// The rate curve under the raster; returns its area.
+fn draw_rate(c: &mut Canvas, spec: &RasterSpec, area: &Area) -> Area {
+    let nt = spec.steps.len();
+    let (left, width) = (area.x, area.w);
     let ra = Area {
         x: left,
         y: area.y + area.h + RATE_GAP,
@@ -327,7 +347,13 @@ pub fn draw_panel(
         (Align::End, Align::Start),
     );
 
-    // time axis, shared by every raster of a figure
+    ra
+}
+
+/// The time axis under the rate curve `ra`, shared by every raster of a
+/// figure (labelled with `x_label`).
+fn draw_time_axis(c: &mut Canvas, spec: &RasterSpec, area: &Area, ra: &Area, x_label: bool) {
+    let width = area.w;
     let (t0, t1) = (
         spec.steps.start as f64 * spec.dt_ms,
         spec.steps.end as f64 * spec.dt_ms,

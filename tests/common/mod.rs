@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use nacc::engine::{Engine, InputSource};
 use nacc::network::Model;
 use nacc::network::Network;
