@@ -56,8 +56,17 @@ pub(super) fn sum_block(
     t_n: usize,
     threads: &Threads,
 ) {
-    // (pre, the steps of the block in which it spikes as bits), once for
-    // all threads
+    // once for all threads
+    let list = spike_list(rows, wps, t_n);
+    proj.sum_in_parts(threads, |q, first, part| {
+        synapse_accumulate_steps(&q.wq, q.n_post, first, &list, t_n, part)
+    });
+}
+
+/// The pre neurons that spike in `t_n` consecutive steps (`rows`, `wps`
+/// words a step), each with the steps in which it spikes as bits: the list
+/// [`synapse_accumulate_steps`] reads (the kernels' `list_block`).
+pub fn spike_list(rows: &[u32], wps: usize, t_n: usize) -> Vec<(usize, u32)> {
     let mut list = Vec::new();
     for w in 0..wps {
         let any = (0..t_n).fold(0, |a, t| a | rows[t * wps + w]);
@@ -69,13 +78,12 @@ pub(super) fn sum_block(
             list.push((w * 32 + b as usize, mask));
         }
     }
-    proj.sum_in_parts(threads, |q, first, part| {
-        synapse_accumulate_steps(&q.wq, q.n_post, first, &list, t_n, part)
-    });
+    list
 }
 
 avx2_twin! {
-    /// [`synapse_accumulate`] for `t_n` consecutive steps at once:
+    /// [`synapse_accumulate`] for `t_n` consecutive steps at once (kernel
+    /// `synapse_block`):
     /// `out[t * len + i]` (`len = out.len() / BLOCK_STEPS`) is the sum of step
     /// `t` for post `first_post + i`, over the `(pre, steps)` pairs of `list`,
     /// where bit `t` of `steps` says pre spikes at step `t`. Each weight row is

@@ -39,7 +39,7 @@ pub mod kernels;
 pub mod layout;
 mod probe;
 mod resources;
-mod sparse;
+pub mod sparse;
 pub mod wgsl;
 
 pub use crate::engine::plan::Schedule;

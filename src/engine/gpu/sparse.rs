@@ -8,7 +8,7 @@ use super::wgsl::WORKGROUP;
 /// (pre 0, weight 0). `q` holds its synapses by post
 /// ([`crate::network::Quantized::by_post`]). Returns (slice_ptr, pre,
 /// weight).
-pub(super) fn by_post_slices(q: &crate::network::Quantized) -> (Vec<u64>, Vec<u32>, Vec<i32>) {
+pub fn by_post_slices(q: &crate::network::Quantized) -> (Vec<u64>, Vec<u32>, Vec<i32>) {
     let rows = q.rows.as_deref().expect("synapses by post");
     let w = WORKGROUP as usize;
     let fan = |j: usize| rows.ptr[j + 1] - rows.ptr[j];

@@ -52,3 +52,81 @@ impl Pipeline {
         Pipeline { layout, pipeline }
     }
 }
+
+/// One dispatch of one kernel on buffers the caller fills: how tests
+/// compare a kernel family with its CPU twin on random data.
+pub struct OneDispatch<'a> {
+    /// The family's WGSL (composed with the prelude and common.wgsl).
+    pub source: &'a str,
+    pub entry: &'a str,
+    /// The kernel's parameters, bound as a uniform at binding 0.
+    pub params: &'a [u8],
+    /// The storage buffers at bindings 1, 2, ... as u32 words, and whether
+    /// each is read only.
+    pub buffers: Vec<(Vec<u32>, bool)>,
+    /// The step uniform's row and the chunk uniform (group 1).
+    pub row: u32,
+    pub chunk: super::layout::Chunk,
+    /// Workgroups in x, y, z.
+    pub grid: [u32; 3],
+}
+
+impl OneDispatch<'_> {
+    /// Runs the dispatch; every buffer as it is afterwards.
+    pub fn run(&self, ctx: &GpuContext) -> crate::Result<Vec<Vec<u32>>> {
+        use super::resources::{bind_group, buffer, init_buffer, layout_of, uniform_entry};
+        let device = &ctx.device;
+        let step_layout = layout_of(
+            device,
+            "step",
+            &[uniform_entry(0, true), uniform_entry(1, false)],
+        );
+        let flags: Vec<bool> = self.buffers.iter().map(|b| b.1).collect();
+        let (layout, pipeline) =
+            super::resources::kernel(device, self.entry, self.source, &flags, &step_layout);
+        let uniform = wgpu::BufferUsages::UNIFORM;
+        let params = init_buffer(device, "params", self.params, uniform);
+        let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
+        let storage: Vec<wgpu::Buffer> = self
+            .buffers
+            .iter()
+            .map(|(words, _)| init_buffer(device, "buffer", bytemuck::cast_slice(words), usage))
+            .collect();
+        let all: Vec<&wgpu::Buffer> = std::iter::once(&params).chain(&storage).collect();
+        let group0 = bind_group(device, self.entry, &layout, &all);
+        let step = super::layout::Step {
+            row: self.row,
+            _pad: [0; 3],
+        };
+        let step_buf = init_buffer(device, "step", bytemuck::bytes_of(&step), uniform);
+        let chunk_buf = init_buffer(device, "chunk", bytemuck::bytes_of(&self.chunk), uniform);
+        let group1 = bind_group(device, "step", &step_layout, &[&step_buf, &chunk_buf]);
+        let mut enc = device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &group0, &[]);
+            pass.set_bind_group(1, &group1, &[0]);
+            let [x, y, z] = self.grid;
+            pass.dispatch_workgroups(x, y, z);
+        }
+        let read = wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST;
+        let staging: Vec<wgpu::Buffer> = storage
+            .iter()
+            .map(|b| {
+                let s = buffer(device, "staging", b.size(), read);
+                enc.copy_buffer_to_buffer(b, 0, &s, 0, b.size());
+                s
+            })
+            .collect();
+        ctx.queue.submit([enc.finish()]);
+        ctx.take_error()?;
+        let mut out = Vec::new();
+        for ((words, _), s) in self.buffers.iter().zip(&staging) {
+            let mut got: Vec<u32> = ctx.read_mapped(s, s.size())?;
+            got.truncate(words.len());
+            out.push(got);
+        }
+        Ok(out)
+    }
+}
