@@ -41,8 +41,6 @@ fn block_steps(first_row: u32, n_steps: u32) -> u32 {
     return min(BLOCK_STEPS, n_steps + 1u - first_row);
 }
 
-// Spike words (of 32 pre neurons) one synapse workgroup takes at most.
-
 // The pre neurons of a block (synapse_block, synapse_scatter_block; with a
 // block of one step, synapse_accumulate and synapse_scatter): a
 // chunk of spike words of the pre population for each step of the block

@@ -77,8 +77,8 @@ fn default_run_writes_every_file_with_the_documented_shapes() {
         .enumerate()
     {
         let path = out.join(format!("spikes_{pop}.npy"));
-        let a = npy::read(&path).unwrap();
-        npy::expect(&path, &a, &[DType::U8], &[1000, n]).unwrap();
+        let a = common::npy::read(&path).unwrap();
+        common::npy::expect(&path, &a, &[DType::U8], &[1000, n]).unwrap();
         assert!(a.data.iter().all(|&x| x <= 1));
         let total: u64 = a.data.iter().map(|&x| x as u64).sum();
         assert_eq!(summary["populations"][i]["name"], pop);
@@ -89,12 +89,18 @@ fn default_run_writes_every_file_with_the_documented_shapes() {
     }
     for (proj, post, pre) in [("fc1", 50, 100), ("fc2", 20, 50), ("fc3", 20, 100)] {
         let path = out.join(format!("weights_{proj}.npy"));
-        let w = npy::read(&path).unwrap();
-        npy::expect(&path, &w, &[DType::F32], &[post, pre]).unwrap();
+        let w = common::npy::read(&path).unwrap();
+        common::npy::expect(&path, &w, &[DType::F32], &[post, pre]).unwrap();
         let bound = 1.0 / (pre as f32).sqrt();
         assert!(w.to_f32().iter().all(|x| x.abs() <= bound));
         let path = out.join(format!("bias_{proj}.npy"));
-        npy::expect(&path, &npy::read(&path).unwrap(), &[DType::F32], &[post]).unwrap();
+        common::npy::expect(
+            &path,
+            &common::npy::read(&path).unwrap(),
+            &[DType::F32],
+            &[post],
+        )
+        .unwrap();
     }
     let png = image::open(out.join("raster_msn.png")).unwrap();
     assert!(png.width() >= 1000 && png.height() >= 20);
@@ -153,7 +159,7 @@ fn run_repeated_from_config_toml_is_identical() {
         std::fs::read(d.join("a/spikes_input.npy")).unwrap(),
         std::fs::read(d.join("c/spikes_input.npy")).unwrap()
     );
-    let a = npy::read(&d.join("a/spikes_inter.npy")).unwrap();
+    let a = common::npy::read(&d.join("a/spikes_inter.npy")).unwrap();
     assert_eq!(a.shape, [300, 100]);
 }
 
@@ -214,7 +220,9 @@ fn imported_weights_and_input_reproduce_a_run() {
         ],
     );
     assert_eq!(
-        npy::read(&d.join("c/spikes_msn.npy")).unwrap().shape,
+        common::npy::read(&d.join("c/spikes_msn.npy"))
+            .unwrap()
+            .shape,
         [10, 20]
     );
 }
@@ -400,7 +408,9 @@ fn bad_weight_files_exit_2() {
     let d = tmp.path();
     ok(d, &["run", "--steps", "10", "--out", "w", "--quiet"]);
     // NaN in a weight
-    let mut w = npy::read(&d.join("w/weights_fc2.npy")).unwrap().to_f32();
+    let mut w = common::npy::read(&d.join("w/weights_fc2.npy"))
+        .unwrap()
+        .to_f32();
     w[3 * 50 + 7] = f32::NAN;
     let mut f = std::fs::File::create(d.join("w/weights_fc2.npy")).unwrap();
     npy::write_f32(&mut f, &[20, 50], &w).unwrap();

@@ -5,7 +5,7 @@ mod common;
 
 use common::cli::{fails, ok, same_files};
 use common::nacc;
-use nacc::npy::{self, DType};
+use nacc::npy::DType;
 use std::path::Path;
 
 #[test]
@@ -47,8 +47,8 @@ fn reward_experiment_writes_dopamine_weights_responses_and_figures() {
     }
     // d(t): 0 until the first reward, 120 ms after A's first onset, then 1
     let path = out.join("dopamine.npy");
-    let d = npy::read(&path).unwrap();
-    npy::expect(&path, &d, &[DType::F32], &[10000]).unwrap();
+    let d = common::npy::read(&path).unwrap();
+    common::npy::expect(&path, &d, &[DType::F32], &[10000]).unwrap();
     let d = d.to_f32();
     assert!(d[..120].iter().all(|&x| x == 0.0));
     assert_eq!(d[120], 1.0);
@@ -56,8 +56,8 @@ fn reward_experiment_writes_dopamine_weights_responses_and_figures() {
     // weights before and after, within their ranges, and changed
     let read = |name: &str| {
         let path = out.join(name);
-        let w = npy::read(&path).unwrap();
-        npy::expect(&path, &w, &[DType::F32], &[20, 100]).unwrap();
+        let w = common::npy::read(&path).unwrap();
+        common::npy::expect(&path, &w, &[DType::F32], &[20, 100]).unwrap();
         w.to_f32()
     };
     let (before, after) = (read("weights_in_d1_initial.npy"), read("weights_in_d1.npy"));
@@ -171,9 +171,9 @@ fn packed_spikes_are_the_spikes_eight_neurons_a_byte() {
     );
     run("trials", &["--packed-spikes", "--trials", "2"]);
     for (pop, n) in [("input", 100usize), ("inter", 50), ("msn", 20)] {
-        let dense = npy::read(&d.join(format!("dense/spikes_{pop}.npy"))).unwrap();
+        let dense = common::npy::read(&d.join(format!("dense/spikes_{pop}.npy"))).unwrap();
         let path = d.join(format!("packed/spikes_{pop}_packed.npy"));
-        let packed = npy::read(&path).unwrap();
+        let packed = common::npy::read(&path).unwrap();
         let nb = n.div_ceil(8);
         assert_eq!(
             (packed.dtype, packed.shape.clone()),
@@ -193,7 +193,7 @@ fn packed_spikes_are_the_spikes_eight_neurons_a_byte() {
         // trial 0 the plain run
         let streamed = std::fs::read(d.join(format!("streamed/spikes_{pop}_packed.npy"))).unwrap();
         assert_eq!(streamed, std::fs::read(&path).unwrap(), "{pop}");
-        let trials = npy::read(&d.join(format!("trials/spikes_{pop}_packed.npy"))).unwrap();
+        let trials = common::npy::read(&d.join(format!("trials/spikes_{pop}_packed.npy"))).unwrap();
         assert_eq!(trials.shape, vec![2, 300, nb]);
         assert_eq!(&trials.data[..300 * nb], &packed.data[..], "{pop}");
     }

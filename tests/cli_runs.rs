@@ -33,9 +33,9 @@ fn sparse_weights_are_written_as_coo_and_read_back() {
             "a",
         ],
     );
-    let post = npy::read(&d.join("a/weights_fc1_post.npy")).unwrap();
-    let pre = npy::read(&d.join("a/weights_fc1_pre.npy")).unwrap();
-    let value = npy::read(&d.join("a/weights_fc1_value.npy")).unwrap();
+    let post = common::npy::read(&d.join("a/weights_fc1_post.npy")).unwrap();
+    let pre = common::npy::read(&d.join("a/weights_fc1_pre.npy")).unwrap();
+    let value = common::npy::read(&d.join("a/weights_fc1_value.npy")).unwrap();
     assert_eq!(
         (post.dtype, pre.dtype, value.dtype),
         (DType::U32, DType::U32, DType::F32)
@@ -137,9 +137,9 @@ fn trials_add_a_leading_axis_and_trial_0_is_the_plain_run() {
             "one",
         ],
     );
-    let all = npy::read(&d.join("t/spikes_msn.npy")).unwrap();
+    let all = common::npy::read(&d.join("t/spikes_msn.npy")).unwrap();
     assert_eq!(all.shape, [4, 150, 20]);
-    let one = npy::read(&d.join("one/spikes_msn.npy")).unwrap();
+    let one = common::npy::read(&d.join("one/spikes_msn.npy")).unwrap();
     assert_eq!(&all.data[..150 * 20], &one.data[..]);
     assert_ne!(&all.data[..150 * 20], &all.data[150 * 20..2 * 150 * 20]);
     let s: serde_json::Value =
@@ -231,7 +231,7 @@ fn a_signal_stops_the_run_at_a_chunk_and_keeps_what_was_computed() {
         );
         assert_eq!(s["steps"], done);
         for (pop, n) in [("input", 100), ("inter", 50), ("msn", 20)] {
-            let a = npy::read(&out.join(format!("spikes_{pop}.npy"))).unwrap();
+            let a = common::npy::read(&out.join(format!("spikes_{pop}.npy"))).unwrap();
             assert_eq!(a.shape, [done, n], "{pop}");
         }
         assert!(out.join("nacc.png").is_file());
@@ -258,7 +258,7 @@ fn a_signal_stops_the_run_at_a_chunk_and_keeps_what_was_computed() {
         "-INT",
     );
     assert_eq!(o.status.code(), Some(130));
-    let a = npy::read(&out.join("spikes_msn.npy")).unwrap();
+    let a = common::npy::read(&out.join("spikes_msn.npy")).unwrap();
     assert!(
         a.shape[0] == 8
             && a.shape[1] > 0
@@ -324,7 +324,9 @@ fn a_non_finite_membrane_stops_the_run_keeping_earlier_chunks() {
     ];
     common::assert_exit_naming(&o, 1, &parts, "an overflowing run");
     assert_eq!(
-        npy::read(&d.join("o/spikes_grow.npy")).unwrap().shape,
+        common::npy::read(&d.join("o/spikes_grow.npy"))
+            .unwrap()
+            .shape,
         [kept, 3]
     );
     let s: serde_json::Value =
@@ -450,7 +452,7 @@ fn a_killed_streamed_run_leaves_valid_files_of_the_completed_chunks() {
         "-KILL",
     );
     assert_ne!(o.status.code(), Some(0));
-    let a = npy::read(&d.join("s/spikes_msn.npy")).unwrap();
+    let a = common::npy::read(&d.join("s/spikes_msn.npy")).unwrap();
     let k = a.shape[0];
     assert!(
         k > 0 && k < 5_000_000 && k.is_multiple_of(1000),
@@ -470,7 +472,7 @@ fn a_killed_streamed_run_leaves_valid_files_of_the_completed_chunks() {
         "{s}"
     );
     for pop in ["input", "inter", "msn"] {
-        let t = npy::read(&d.join(format!("s/spikes_{pop}.npy")))
+        let t = common::npy::read(&d.join(format!("s/spikes_{pop}.npy")))
             .unwrap()
             .shape[0];
         assert!(
@@ -479,8 +481,8 @@ fn a_killed_streamed_run_leaves_valid_files_of_the_completed_chunks() {
         );
     }
     let k = complete;
-    let a = npy::read(&d.join("s/spikes_msn.npy")).unwrap();
-    let a = nacc::npy::Array {
+    let a = common::npy::read(&d.join("s/spikes_msn.npy")).unwrap();
+    let a = common::npy::Array {
         data: a.data[..k * 20].to_vec(),
         shape: vec![k, 20],
         dtype: a.dtype,
@@ -499,7 +501,7 @@ fn a_killed_streamed_run_leaves_valid_files_of_the_completed_chunks() {
             "full",
         ],
     );
-    let full = npy::read(&d.join("full/spikes_msn.npy")).unwrap();
+    let full = common::npy::read(&d.join("full/spikes_msn.npy")).unwrap();
     assert!(
         a.data == full.data,
         "the streamed rows differ from the run's"

@@ -71,7 +71,7 @@ fn assert_whole_run(out: &Path, seed: u64, other: &BTreeMap<String, Vec<u8>>) {
     let steps = s["steps"].as_u64().unwrap() as usize;
     assert!(steps > 0);
     for (pop, n) in [("input", 2000), ("inter", 1000), ("msn", 400)] {
-        let a = nacc::npy::read(&out.join(format!("spikes_{pop}.npy"))).unwrap();
+        let a = common::npy::read(&out.join(format!("spikes_{pop}.npy"))).unwrap();
         assert_eq!(a.shape, [steps, n], "{pop}");
     }
     let now = snapshot(out);
@@ -218,7 +218,7 @@ fn a_second_run_into_a_busy_out_is_refused() {
     let s = summary(&d.join("out"));
     assert_eq!(s["seed"], 4);
     let steps = s["steps"].as_u64().unwrap() as usize;
-    let msn = nacc::npy::read(&d.join("out/spikes_msn.npy")).unwrap();
+    let msn = common::npy::read(&d.join("out/spikes_msn.npy")).unwrap();
     assert_eq!(msn.shape, [steps, 400]);
     nothing_beside_out(d);
     // and once it has ended, the second run goes through

@@ -285,11 +285,31 @@ fn the_length_reader_measures_functions() {
 }
 
 #[test]
-#[ignore]
-fn print_graph() {
-    for (a, e) in graph() {
-        for (b, f) in e {
-            println!("{a} -> {b} ({f})");
+fn the_library_reads_no_environment_variable() {
+    // the NACC_* knobs are parsed once, by the binary (src/main.rs), into
+    // nacc::tuning::Tuning
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut readers = Vec::new();
+    for f in files {
+        if f.ends_with("main.rs") {
+            continue;
+        }
+        let text = code(&std::fs::read_to_string(&f).unwrap());
+        for pat in ["env::var(", "env::var_os(", "env::vars("] {
+            if text.contains(pat) {
+                readers.push(format!("{} ({pat})", f.display()));
+            }
         }
     }
+    assert!(
+        readers.is_empty(),
+        "the library reads the environment: {readers:?}"
+    );
+    assert!(
+        std::fs::read_to_string(src.join("main.rs"))
+            .unwrap()
+            .contains("Tuning::from_vars")
+    );
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod npy;
 
 use nacc::engine::{Engine, InputSource};
 use nacc::network::Model;

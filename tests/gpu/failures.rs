@@ -190,7 +190,7 @@ fn a_lost_device_keeps_the_completed_chunks(_ctx: &Ctx) {
     let s: serde_json::Value =
         serde_json::from_slice(&std::fs::read(tmp.path().join("summary.json")).unwrap()).unwrap();
     assert_eq!(s["stopped"]["after_steps"], 300);
-    let a = nacc::npy::read(&tmp.path().join("spikes_msn.npy")).unwrap();
+    let a = common::npy::read(&tmp.path().join("spikes_msn.npy")).unwrap();
     assert_eq!(a.shape, [300, 20]);
 }
 
