@@ -1,6 +1,6 @@
 #!/bin/bash
 # Everything a session with the lent GPU machine should measure, in one
-# device call (benches/NOTES.md says why), most important first. Here,
+# device call (docs/design-log.md says why), most important first. Here,
 # from the project root:
 #   the developers' device preparation script (prepare.sh gpu_vs_cpu, kept
 #   with the device tool, outside this repository)
