@@ -123,7 +123,7 @@ fn fixed_to_f32(acc: i32, scale_hi: f32, scale_lo: f32, zero: u32) -> f32 {
 // Adds one projection's term to a neuron's current (docs/arithmetic.md §2.2):
 // sign * (nearest_f32(acc * 2^-F) + bias), left to right; k = 0 is the first.
 // When `gained`, the projection's current is first multiplied by dopamine's
-// gain (src/reward.rs). CPU twin: the loop body of engine::cpu::lif_update.
+// gain (src/dopamine.rs). CPU twin: the loop body of engine::cpu::lif_update.
 fn add_current(current: f32, k: u32, acc: i32, scale_hi: f32, scale_lo: f32, bias: f32, sign: i32, gained: bool, gain: f32, z: u32) -> f32 {
     var cur = exact(fixed_to_f32(acc, scale_hi, scale_lo, z) + bias, z);
     if (gained) {

@@ -56,7 +56,7 @@ struct ProjParams {
 // population p and trial t, words 4 + 2 (p T + t) and the next (T trials;
 // see report_block_fault).
 @group(0) @binding(7) var<storage, read_write> fault: array<atomic<u32>>;
-// per step of the chunk and projection: dopamine's gain (src/reward.rs)
+// per step of the chunk and projection: dopamine's gain (src/dopamine.rs)
 @group(0) @binding(8) var<storage, read> gains: array<f32>;
 @group(1) @binding(0) var<uniform> step: Step;
 @group(1) @binding(1) var<uniform> chunk: Chunk;

@@ -1,6 +1,6 @@
 // Kernels plasticity and plasticity_traces: three-factor plasticity of one
 // dense projection, run once every population has its spikes of the step
-// (CPU twin: reward::plasticity_step; the equations are in src/reward.rs
+// (CPU twin: engine::cpu::plasticity; the equations are in src/dopamine.rs
 // and docs/arithmetic.md §4). `plasticity` first, one invocation per synapse, reads
 // the traces as they were after the previous step; `plasticity_traces`
 // then moves them on, one invocation per pre and per post neuron. Every

@@ -509,7 +509,7 @@ fn bench_json_lines_have_the_documented_keys() {
     fails(tmp.path(), &["bench", "--budget", "0"], &["--budget", "0"]);
 
     // --network picks networks of the suite, in suite order; --profile
-    // times GPU kernels only (tests/gpu_vs_cpu.rs), so nothing here
+    // times GPU kernels only (tests/gpu/), so nothing here
     let args = "bench --backend cpu --json --budget 0.05 --network trials --network seed --profile";
     let o = nacc(tmp.path(), &args.split(' ').collect::<Vec<_>>());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

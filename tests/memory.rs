@@ -1,6 +1,6 @@
 //! `--dry-run` estimates memory from the network alone; these tests hold the
 //! host estimate to what a run really allocates (the GPU part is checked in
-//! gpu_vs_cpu.rs, on a device).
+//! tests/gpu/, on a device).
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! Reward (issue 7) on the CPU reference: dopamine, D1/D2 gain and
 //! three-factor plasticity against hand-worked cases, weight bounds under
 //! random parameters, and the learning effect of the shipped experiment
-//! over several seeds. (GPU == CPU: tests/gpu_vs_cpu.rs.)
+//! over several seeds. (GPU == CPU: tests/gpu/.)
 
 mod common;
 
