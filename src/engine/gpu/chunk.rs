@@ -79,7 +79,7 @@ impl GpuEngine {
                 }
             }
             let row_bytes = rw as u64 * 4;
-            queue.write_buffer(&self.spikes, row_bytes, bytemuck::cast_slice(upload));
+            queue.write_buffer(&self.b.spikes, row_bytes, bytemuck::cast_slice(upload));
         }
         if let Some(clock) = &mut self.clock {
             // this part's d(t) factors, a row per step
@@ -93,9 +93,9 @@ impl GpuEngine {
                 // only the plastic projections' columns, in config order
                 etas.extend(clock.plastic().map(|j| e[j]));
             }
-            queue.write_buffer(&self.gains, 0, bytemuck::cast_slice(&gains));
+            queue.write_buffer(&self.b.gains, 0, bytemuck::cast_slice(&gains));
             if !etas.is_empty() {
-                queue.write_buffer(&self.etas, 0, bytemuck::cast_slice(&etas));
+                queue.write_buffer(&self.b.etas, 0, bytemuck::cast_slice(&etas));
             }
         }
         let first_step = self.steps_done as u32;
@@ -124,7 +124,7 @@ impl GpuEngine {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("chunk"),
             });
-        enc.clear_buffer(&self.fault, 0, None);
+        enc.clear_buffer(&self.b.fault, 0, None);
         let fused = matches!(self.path, Path::Fused(_));
         let trial_bytes = (self.capacity as u64 + 1) * row_bytes;
         if !fused {
@@ -132,7 +132,7 @@ impl GpuEngine {
             // fused kernel keeps row 0 itself)
             for t in 0..self.trials as u64 {
                 let (from, to) = (t * row_bytes, t * trial_bytes);
-                enc.copy_buffer_to_buffer(&self.carry, from, &self.spikes, to, row_bytes);
+                enc.copy_buffer_to_buffer(&self.b.carry, from, &self.b.spikes, to, row_bytes);
             }
         }
         {
@@ -161,7 +161,7 @@ impl GpuEngine {
         if !fused {
             for t in 0..self.trials as u64 {
                 let (from, to) = (t * trial_bytes + n as u64 * row_bytes, t * row_bytes);
-                enc.copy_buffer_to_buffer(&self.spikes, from, &self.carry, to, row_bytes);
+                enc.copy_buffer_to_buffer(&self.b.spikes, from, &self.b.carry, to, row_bytes);
             }
         }
         // rows 1..=n of every trial (trial t's rows start at t * (capacity + 1))
@@ -169,9 +169,9 @@ impl GpuEngine {
             1 => (row_bytes, n as u64 * row_bytes),
             t => (0, t as u64 * trial_bytes),
         };
-        enc.copy_buffer_to_buffer(&self.spikes, from, &self.staging, 0, bytes);
-        let fault_bytes = self.fault.size();
-        enc.copy_buffer_to_buffer(&self.fault, 0, &self.staging, bytes, fault_bytes);
+        enc.copy_buffer_to_buffer(&self.b.spikes, from, &self.b.staging, 0, bytes);
+        let fault_bytes = self.b.fault.size();
+        enc.copy_buffer_to_buffer(&self.b.fault, 0, &self.b.staging, bytes, fault_bytes);
         let queries = self.probe.as_ref().map_or(0, |p| p.names.len() as u32 * 2);
         if let Some(p) = &self.probe
             && queries > 0
@@ -196,9 +196,9 @@ impl GpuEngine {
         let (net, lay, gen_input, trials) = (&self.net, &self.lay, self.gen_input, self.trials);
         let rw = lay.row_words;
         let trial_rows = self.capacity + 1;
-        let fault_bytes = self.fault.size();
+        let fault_bytes = self.b.fault.size();
         self.ctx
-            .with_mapped(&self.staging, bytes + fault_bytes, |rows: &[u32]| {
+            .with_mapped(&self.b.staging, bytes + fault_bytes, |rows: &[u32]| {
                 let words = &rows[bytes as usize / 4..];
                 let fault = first_fault(words, &net.order, trials);
                 if fault[0] != 0 {

@@ -83,20 +83,15 @@ pub struct GpuEngine {
     trials: usize,
     /// Steps run so far: the absolute step of the next chunk's first row.
     steps_done: u64,
-    spikes: wgpu::Buffer,
-    /// (row or step + 1, population, neuron, trial) of a non-finite membrane,
-    /// then two words per population and trial (`lif_block`'s report).
-    fault: wgpu::Buffer,
+    /// The spike rows, membranes, fault reports and the other buffers
+    /// every path binds.
+    b: Buffers,
     /// `Chunk`: the step count of the chunk being run.
     chunk_uniform: wgpu::Buffer,
     /// The `Chunk` uniform but its `n_steps`.
     chunk_template: Chunk,
     /// Timestamps around the dispatches, while profiling.
     probe: Option<Probe>,
-    carry: wgpu::Buffer,
-    staging: wgpu::Buffer,
-    v: wgpu::Buffer,
-    v_staging: wgpu::Buffer,
     /// Buffers only bind groups refer to, kept alive here.
     _keep: Vec<wgpu::Buffer>,
     upload: Vec<u32>,
@@ -104,15 +99,14 @@ pub struct GpuEngine {
     /// once k steps are done, so that tests can check what a run keeps.
     inject_loss_at: Option<u64>,
     /// d(t), gains and learning factors (dopamine modulation or
-    /// plasticity), uploaded per chunk into `gains` (a row of one per
-    /// projection a step) and `etas` (one per plastic projection a step).
+    /// plasticity), uploaded per chunk into `b.gains` (a row of one per
+    /// projection a step) and `b.etas` (one per plastic projection a step).
     clock: Option<Clock>,
-    gains: wgpu::Buffer,
-    etas: wgpu::Buffer,
 }
 
 /// The engine's buffers that every path binds (`Shared` borrows them).
 struct Buffers {
+    /// Every trial's spike rows (row 0: the previous chunk's last step).
     spikes: wgpu::Buffer,
     carry: wgpu::Buffer,
     staging: wgpu::Buffer,
@@ -120,6 +114,9 @@ struct Buffers {
     v_staging: wgpu::Buffer,
     bias: wgpu::Buffer,
     thresholds: wgpu::Buffer,
+    /// (row or step + 1, population, neuron, trial) of a non-finite
+    /// membrane, then two words per population and trial (`lif_block`'s
+    /// report).
     fault: wgpu::Buffer,
     gains: wgpu::Buffer,
     etas: wgpu::Buffer,
@@ -266,20 +263,6 @@ impl GpuEngine {
             ));
         }
         ctx.take_error()?;
-        let Buffers {
-            spikes,
-            carry,
-            staging,
-            v,
-            v_staging,
-            bias,
-            thresholds,
-            fault,
-            gains,
-            etas,
-            ..
-        } = bufs;
-        keep.extend([bias, thresholds]);
         Ok(GpuEngine {
             upload: vec![0; capacity * lay.row_words],
             inject_loss_at: opts.inject_loss_at,
@@ -292,18 +275,11 @@ impl GpuEngine {
             path,
             trials,
             steps_done: 0,
-            spikes,
-            fault,
+            b: bufs,
             chunk_template,
             probe: None,
-            carry,
-            staging,
-            v,
-            v_staging,
             _keep: keep,
             clock,
-            gains,
-            etas,
         })
     }
 
@@ -330,7 +306,13 @@ impl GpuEngine {
                 .write_buffer(&d.keys, 0, bytemuck::cast_slice(&keys));
         }
         let mut enc = ctx.device.create_command_encoder(&Default::default());
-        for b in [&self.spikes, &self.carry, &self.v, &self.fault, &d.acc] {
+        for b in [
+            &self.b.spikes,
+            &self.b.carry,
+            &self.b.v,
+            &self.b.fault,
+            &d.acc,
+        ] {
             enc.clear_buffer(b, 0, None);
         }
         ctx.queue.submit([enc.finish()]);
@@ -351,13 +333,15 @@ impl GpuEngine {
     /// Bytes of every buffer the engine holds on the GPU.
     pub fn gpu_bytes(&self) -> u64 {
         let mut b: u64 = [
-            &self.spikes,
-            &self.carry,
-            &self.staging,
-            &self.v,
-            &self.v_staging,
-            &self.gains,
-            &self.etas,
+            &self.b.spikes,
+            &self.b.carry,
+            &self.b.staging,
+            &self.b.v,
+            &self.b.v_staging,
+            &self.b.gains,
+            &self.b.etas,
+            &self.b.bias,
+            &self.b.thresholds,
         ]
         .iter()
         .map(|x| x.size())
@@ -712,9 +696,9 @@ impl GpuEngine {
             return Ok(out);
         }
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-        enc.copy_buffer_to_buffer(&self.v, 0, &self.v_staging, 0, bytes);
+        enc.copy_buffer_to_buffer(&self.b.v, 0, &self.b.v_staging, 0, bytes);
         self.ctx.queue.submit([enc.finish()]);
-        let v: Vec<f32> = self.ctx.read_mapped(&self.v_staging, bytes)?;
+        let v: Vec<f32> = self.ctx.read_mapped(&self.b.v_staging, bytes)?;
         for (t, trial) in out.iter_mut().enumerate() {
             for (p, pop) in self.net.populations.iter().enumerate() {
                 if !pop.is_poisson() {
