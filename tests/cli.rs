@@ -552,3 +552,59 @@ fn closed_stdout_is_not_a_panic() {
         assert!(o.status.success(), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn knobs_are_read_once_recorded_by_bench_and_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |vars: &[(&str, &str)], args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_nacc"))
+            .args(args)
+            .envs(vars.iter().copied())
+            .current_dir(tmp.path())
+            .output()
+            .unwrap()
+    };
+    let bench = [
+        "bench",
+        "--backend",
+        "cpu",
+        "--network",
+        "seed",
+        "--budget",
+        "0.2",
+    ];
+    let o = run(
+        &[("NACC_THREADS", "2")],
+        &[&bench[..], &["--json"]].concat(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let line: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(line["tuning"], serde_json::json!({"NACC_THREADS": "2"}));
+    assert!(
+        line["engine"].as_str().unwrap().contains("2 threads"),
+        "{line}"
+    );
+    let o = run(&[], &[&bench[..], &["--json"]].concat());
+    let line: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(line["tuning"], serde_json::json!({}));
+    // a value not allowed: exit 2, naming variable, value and what is allowed
+    for (var, value, allowed) in [
+        ("NACC_THREADS", "0", "1 to 4096"),
+        ("NACC_CPU_SPARSE", "both", "gather, scatter"),
+        ("NACC_MEMORY_CHECK", "of", "off, on"),
+    ] {
+        let o = run(&[(var, value)], &["run", "--quiet", "--steps", "5"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{var}={value}: {err}");
+        assert!(
+            err.contains(var) && err.contains(value) && err.contains(allowed),
+            "{err}"
+        );
+        assert!(
+            !tmp.path().join("out").exists(),
+            "{var}={value}: nothing written"
+        );
+    }
+}
