@@ -51,10 +51,10 @@ struct ProjParams {
 @group(0) @binding(4) var<storage, read_write> acc: array<i32>;
 @group(0) @binding(5) var<storage, read_write> v: array<f32>;
 @group(0) @binding(6) var<storage, read_write> spikes: array<u32>;
-// lif_update: (row, population, neuron, 0) of the first membrane that
-// stopped being finite in the chunk; row 0 = none. lif_block: per
-// population p and trial t, words 4 + 2 (p T + t) and the next (T trials;
-// see report_block_fault).
+// Per population p and trial t, words 4 + 2 (p T + t) and the next: the
+// first membrane that stopped being finite (T trials; see
+// report_block_fault; lif_update is a block of one step). Words 0-3 are
+// the fused kernel's.
 @group(0) @binding(7) var<storage, read_write> fault: array<atomic<u32>>;
 // per step of the chunk and projection: dopamine's gain (src/dopamine.rs)
 @group(0) @binding(8) var<storage, read> gains: array<f32>;
@@ -104,17 +104,8 @@ fn lif_update(
         let x = membrane_step(v[params.v_offset + n], current, r, params.beta, params.threshold, params.reset, z);
         v[params.v_offset + n] = x;
         if (not_finite(x)) {
-            loop {
-                let r = atomicCompareExchangeWeak(&fault[0], 0u, step.row);
-                if (r.exchanged) {
-                    atomicStore(&fault[1], params.pop);
-                    atomicStore(&fault[2], n);
-                    break;
-                }
-                if (r.old_value != 0u) {
-                    break;
-                }
-            }
+            // a block of one step: the same report as lif_block's
+            report_block_fault(step.row, n, 0u);
         }
         if (fires(x, params.threshold, z)) {
             atomicOr(&packed[lid / 32u], 1u << (n % 32u));
@@ -126,8 +117,8 @@ fn lif_update(
     }
 }
 
-// lif_block's report of neuron n's first non-finite membrane, at `row` of
-// the block starting at step.row, in `trial`. Word a = 4 + 2 (p T + trial)
+// The report of neuron n's first non-finite membrane, at `row` of the block
+// starting at step.row (lif_update: a block of one step), in `trial`. Word a = 4 + 2 (p T + trial)
 // (population p, T trials) keeps the first row of the first block of the
 // population and trial with one (every invocation of a dispatch offers the
 // same row; a later block finds it taken); word a + 1 keeps

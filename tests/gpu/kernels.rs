@@ -389,7 +389,8 @@ fn lif_inputs(rng: &mut StdRng, model: &Model, n: usize) -> Vec<cpu::Projection>
 
 /// `lif_update`: one step of a population fed by two projections (one
 /// inhibitory, one with dopamine's gain) from random sums, biases and
-/// membranes, every reset mode: membranes (bit for bit) and spikes `==`
+/// membranes, every reset mode, and membranes already infinite: membranes
+/// (bit for bit), spikes and the first non-finite neuron `==`
 /// `cpu::lif_update::lif_update`, the sums zeroed for their next use.
 fn lif_update(ctx: &Ctx) {
     use nacc::network::{LifParams, Reset};
@@ -406,7 +407,15 @@ fn lif_update(ctx: &Ctx) {
         };
         let projs = lif_inputs(&mut rng, &model, n);
         let gains = [1.0f32, rng.random_range(0.0..2.0)];
-        let v0: Vec<f32> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
+        let mut v0: Vec<f32> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
+        // the last case: some membranes already infinite
+        let broken: Vec<usize> = match case {
+            3 => (0..3).map(|_| rng.random_range(0..n)).collect(),
+            _ => vec![],
+        };
+        for &b in &broken {
+            v0[b] = f32::INFINITY;
+        }
         let prev = random_rows(&mut rng, 1, n, 0.3);
         // the GPU: the projections' table, their sums and biases side by side
         let table: Vec<ProjParams> = projs
@@ -456,7 +465,7 @@ fn lif_update(ctx: &Ctx) {
                 (words(&acc), false),
                 (words(&v0), false),
                 (rows, false),
-                (vec![0; 4], false),
+                (vec![0; 6], false),
                 (words(&gains), true),
             ],
             row: 1,
@@ -475,17 +484,25 @@ fn lif_update(ctx: &Ctx) {
             &prev,
             &mut spikes,
         );
-        assert_eq!(bad, None, "case {case}: finite membranes");
         let what = format!("case {case}: {n} neurons, {reset:?}");
+        // the first neuron whose membrane is not finite, as both report it
+        let first = broken.iter().min().copied();
+        assert_eq!(bad, first, "{what}: the CPU's report");
+        let reported = (got[6][4] != 0).then(|| (!got[6][5] & ((1 << 27) - 1)) as usize);
+        assert_eq!(reported, first, "{what}: the GPU's report ({:?})", got[6]);
         let bits: Vec<i32> = v.iter().map(|x| x.to_bits() as i32).collect();
         assert_same(&format!("{what}: membranes"), &ints(&got[4]), &bits);
+        assert_eq!(
+            got[6][..4],
+            [0; 4],
+            "{what}: the fused kernel's words untouched"
+        );
         assert_same(
             &format!("{what}: spikes"),
             &ints(&got[5][wps..]),
             &ints(&spikes),
         );
         assert!(got[3].iter().all(|&a| a == 0), "{what}: sums zeroed");
-        assert_eq!(got[6], [0; 4], "{what}: no fault");
     }
 }
 

@@ -228,10 +228,10 @@ impl GpuEngine {
 
 /// (row, population, neuron, trial) of the first non-finite membrane of a
 /// chunk from the fault buffer's `words` (row 0: none): the first 4 words
-/// when `lif_update` or `fused_steps` wrote them; else the earliest (row,
-/// population in update `order`, trial) of `lif_block`'s reports per
-/// population and trial, `trials` of them (see `report_block_fault` in
-/// lif_update.wgsl).
+/// when `fused_steps` wrote them; else the earliest (row, population in
+/// update `order`, trial) of the membrane kernels' reports per population
+/// and trial, `trials` of them (`lif_update` and `lif_block` report alike:
+/// see `report_block_fault` in lif_update.wgsl).
 fn first_fault(words: &[u32], order: &[usize], trials: usize) -> [u32; 4] {
     if words[0] != 0 {
         return words[..4].try_into().expect("4 words");
@@ -282,7 +282,7 @@ mod tests {
         // the same row: population 2 updates before 1; then the lower trial
         let w = words(3, 4, &[(1, 0, 1, 7, 5), (2, 3, 1, 7, 9), (2, 1, 1, 7, 4)]);
         assert_eq!(first_fault(&w, &order, 4), [7, 2, 4, 1]);
-        // lif_update's and fused_steps' 4 words come first
+        // fused_steps' 4 words come first
         let mut w = words(3, 1, &[(1, 0, 1, 2, 0)]);
         w[..4].copy_from_slice(&[9, 1, 6, 0]);
         assert_eq!(first_fault(&w, &order, 1), [9, 1, 6, 0]);

@@ -517,8 +517,8 @@ impl Buffers {
         // keeps its own)
         let copies = wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC;
         let carry = buffer(device, "carry", trials as u64 * row_bytes, copies);
-        // 4 words (lif_update, fused_steps), then 2 per population and
-        // trial (lif_block)
+        // 4 words (fused_steps), then 2 per population and trial (the
+        // membrane kernels)
         let fault_bytes = (4 + 2 * net.populations.len() as u64 * trials as u64) * 4;
         let rows_read = match trials > 1 {
             true => spikes_bytes,
