@@ -363,11 +363,11 @@ fn synapse_gather(ctx: &Ctx) {
 /// Two projections into a population of `n` neurons, as the CPU engine
 /// holds them (fc1's and fc3's scales, one inhibitory), with random sums
 /// and biases.
-fn lif_inputs(rng: &mut StdRng, model: &Model, n: usize) -> Vec<cpu::Projection> {
+fn lif_inputs(rng: &mut StdRng, model: &Model, n: usize) -> Vec<cpu::ProjectionState> {
     let quantized = model.quantize_for(&[false; 3]).unwrap();
     [(0usize, 1i32), (2, -1)]
         .iter()
-        .map(|&(src, sign)| cpu::Projection {
+        .map(|&(src, sign)| cpu::ProjectionState {
             pre: 0,
             sign,
             q: Arc::new(nacc::network::Quantized {

@@ -2,7 +2,7 @@
 //! (shaders/lif_update.wgsl: `lif_update`, and `lif_block` for the steps of
 //! a block, the same arithmetic per neuron and step).
 
-use super::Projection;
+use super::ProjectionState;
 use crate::fixed::{fixed_to_f32, flush_subnormal};
 use crate::network::{LifParams, Reset};
 use crate::simd::avx2_twin;
@@ -35,7 +35,7 @@ avx2_twin! {
     /// the compiler can use vector instructions.
     pub fn lif_update(
         lif: &LifParams,
-        projections: &[Projection],
+        projections: &[ProjectionState],
         gains: Option<&[f32]>,
         incoming: &[usize],
         v: &mut [f32],

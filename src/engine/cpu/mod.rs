@@ -33,7 +33,7 @@ use synapse_gather::gather_block;
 use synapse_scatter::synapse_scatter;
 
 /// One projection in the form the CPU kernels read.
-pub struct Projection {
+pub struct ProjectionState {
     pub pre: usize,
     pub sign: i32,
     /// Shared by the engines of several trials.
@@ -61,7 +61,7 @@ pub struct CpuEngine {
     net: Network,
     /// How each projection sums (walked step by step).
     plan: Plan,
-    projections: Vec<Projection>,
+    projections: Vec<ProjectionState>,
     /// Per population: its incoming projections, in config order.
     incoming: Vec<Vec<usize>>,
     /// Per population: membrane potentials (empty for Poisson).
@@ -125,7 +125,7 @@ impl CpuEngine {
             .cloned()
             .zip(&net.projections)
             .zip(&model.weights)
-            .map(|((q, p), w)| Projection {
+            .map(|((q, p), w)| ProjectionState {
                 pre: p.pre,
                 sign: p.sign,
                 acc: vec![0; q.n_post],
@@ -179,7 +179,7 @@ impl CpuEngine {
         &self.plan
     }
 
-    /// Projection `j`'s sums of step `s` of the chunk into its `acc`.
+    /// ProjectionState `j`'s sums of step `s` of the chunk into its `acc`.
     fn sums(&mut self, j: usize, s: usize, spikes: &ChunkSpikes) {
         let proj = &mut self.projections[j];
         let wps = self.net.populations[proj.pre].words_per_step();
@@ -280,7 +280,7 @@ impl CpuEngine {
 
 /// A sparse projection's sums of one step: each thread scatters the spikes
 /// of its share of words into its own sums, which are then added.
-fn scatter(proj: &mut Projection, pre_spikes: &[u32], threads: &Threads) {
+fn scatter(proj: &mut ProjectionState, pre_spikes: &[u32], threads: &Threads) {
     let (wq, n_post) = (&proj.q.wq, proj.q.n_post);
     let Some(pm) = &proj.q.sparse else {
         unreachable!("a scattered projection is held pre-major");
@@ -356,7 +356,7 @@ impl Engine for CpuEngine {
     }
 }
 
-impl Projection {
+impl ProjectionState {
     /// Step `t` of the block's sums (`block`) into `acc`.
     fn take_slot(&mut self, t: usize) {
         let (per, n_post) = (self.block_per, self.q.n_post);

@@ -3,7 +3,7 @@
 //! projection's sums of one step) and [`synapse_accumulate_steps`] (twin of
 //! `synapse_block`: a block of steps at once).
 
-use super::{BLOCK_STEPS, Projection, Threads};
+use super::{BLOCK_STEPS, ProjectionState, Threads};
 use crate::simd::avx2_twin;
 
 /// Posts a tile of [`synapse_accumulate_steps`] holds: `BLOCK_STEPS` sums of
@@ -50,7 +50,7 @@ avx2_twin! {
 /// `rows` holds the pre population's spikes of those steps, `wps` words a
 /// step.
 pub(super) fn sum_block(
-    proj: &mut Projection,
+    proj: &mut ProjectionState,
     rows: &[u32],
     wps: usize,
     t_n: usize,

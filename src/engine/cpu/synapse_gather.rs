@@ -3,7 +3,7 @@
 //! block in which each pre neuron spikes ([`block_masks`]), then each post
 //! neuron's sums of the block from its synapses ([`synapse_gather`]).
 
-use super::{BLOCK_STEPS, Projection, Threads};
+use super::{BLOCK_STEPS, ProjectionState, Threads};
 use crate::simd::avx2_twin;
 
 /// Kernel `block_masks`: `masks[pre]` gets bit `t` where pre neuron `pre`
@@ -27,7 +27,7 @@ pub fn block_masks(rows: &[u32], wps: usize, t_n: usize, masks: &mut [u16]) {
 /// `threads`; `rows` holds the pre population's spikes of those steps,
 /// `wps` words a step.
 pub(super) fn gather_block(
-    proj: &mut Projection,
+    proj: &mut ProjectionState,
     rows: &[u32],
     wps: usize,
     t_n: usize,

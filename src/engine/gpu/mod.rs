@@ -59,7 +59,7 @@ use kernels::Env;
 use kernels::fused_steps::Fused;
 use layout::Chunk;
 use probe::Probe;
-use resources::{Layout, Shared, buffer, step_stride, step_uniforms, storage_buffer, too_big};
+use resources::{Offsets, Shared, buffer, step_stride, step_uniforms, storage_buffer, too_big};
 use std::sync::Arc;
 
 /// How the steps of a chunk reach the GPU.
@@ -75,7 +75,7 @@ pub struct GpuEngine {
     net: Network,
     capacity: usize,
     /// Where every population and projection lies in the buffers.
-    lay: Layout,
+    lay: Offsets,
     path: Path,
     /// The GPU draws the Poisson input.
     gen_input: bool,
@@ -201,7 +201,7 @@ impl GpuEngine {
         let plan = GpuEngine::plan(&ctx, &net, generated, chunk, trials, opts);
         // gathered sparse projections keep their synapses by post
         let quantized = model.quantize_for(&plan.gathered())?;
-        let lay = Layout::new(&net, &plan.blocked());
+        let lay = Offsets::new(&net, &plan.blocked());
         let max_binding = max_binding(&ctx.limits, &opts);
         check_sizes(&ctx, &net, &plan, &lay, trials, max_binding)?;
         let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
@@ -426,7 +426,7 @@ fn check_sizes(
     ctx: &GpuContext,
     net: &Network,
     plan: &Plan,
-    lay: &Layout,
+    lay: &Offsets,
     trials: usize,
     max_binding: u64,
 ) -> Result<()> {
@@ -478,7 +478,7 @@ fn check_sizes(
 /// The error of a device that could not allocate the engine's buffers.
 fn out_of_memory(
     ctx: &GpuContext,
-    lay: &Layout,
+    lay: &Offsets,
     quantized: &[Quantized],
     spikes_bytes: u64,
     e: wgpu::Error,
@@ -500,7 +500,7 @@ impl Buffers {
         model: &Model,
         input: &InputSource,
         plan: &Plan,
-        lay: &Layout,
+        lay: &Offsets,
         trials: usize,
         clocked: bool,
     ) -> Result<Buffers> {

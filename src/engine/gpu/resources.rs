@@ -64,7 +64,7 @@ pub(crate) fn too_big(what: &str, bytes: u64, limit: u64, ctx: &GpuContext) -> E
 }
 
 /// Where everything lies in the shared buffers.
-pub(crate) struct Layout {
+pub(crate) struct Offsets {
     pub(crate) row_words: usize,
     pub(crate) word_offset: Vec<usize>,
     pub(crate) v_offset: Vec<usize>,
@@ -81,9 +81,9 @@ pub(crate) struct Layout {
     pub(crate) first_in: Vec<usize>,
 }
 
-impl Layout {
+impl Offsets {
     /// `blocked[j]`: projection j sums in blocks.
-    pub(crate) fn new(net: &Network, blocked: &[bool]) -> Layout {
+    pub(crate) fn new(net: &Network, blocked: &[bool]) -> Offsets {
         let (mut word_offset, mut v_offset, mut acc_offset, mut first_in) =
             (vec![], vec![], vec![], vec![]);
         let (mut row_words, mut v_len, mut acc_len, mut n_in) = (0, 0, 0, 0);
@@ -109,7 +109,7 @@ impl Layout {
             bias_offset.push(posts);
             posts += n;
         }
-        Layout {
+        Offsets {
             row_words,
             word_offset,
             v_offset,

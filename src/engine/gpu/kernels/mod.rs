@@ -14,7 +14,7 @@ pub mod synapse_gather;
 pub mod synapse_scatter;
 
 use super::context::GpuContext;
-use super::resources::{Layout, Shared, StepUniforms};
+use super::resources::{Offsets, Shared, StepUniforms};
 use crate::network::{Network, Quantized};
 
 /// What every family's launches are built from.
@@ -22,7 +22,7 @@ pub(crate) struct Env<'a> {
     pub ctx: &'a GpuContext,
     pub net: &'a Network,
     pub quantized: &'a [Quantized],
-    pub lay: &'a Layout,
+    pub lay: &'a Offsets,
     pub sh: &'a Shared<'a>,
     pub steps: &'a StepUniforms,
     /// Bytes one storage binding may hold.
