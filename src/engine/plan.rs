@@ -47,10 +47,9 @@ pub const GATHER_MIN_ACTIVE: f64 = 0.2;
 
 /// The CPU gathers a sparse projection from a Poisson population of at
 /// least [`BLOCK_MIN_SYNAPSES`] synapses when at least this fraction of its
-/// pre neurons is expected to spike in a block. Measured on the 2-core dev
-/// machine (docs/design-log.md): sparse-1m's input at 3-7 % a step (~55 %
-/// of it spiking in a block) ran as fast gathered as scattered, at its
-/// default 10-50 % (~93 %) 3.3x faster gathered.
+/// pre neurons is expected to spike in a block: below about half, the
+/// gather and the scatter ran alike, above it the gather faster (the
+/// measurements: docs/design-log.md).
 pub const CPU_GATHER_MIN_ACTIVE: f64 = 0.5;
 
 /// How a projection's synaptic sums are computed. Each is a kernel family
@@ -244,9 +243,9 @@ impl Plan {
     ///
     /// - Fused: several trials of a small network at once (a workgroup
     ///   each); a single trial runs on the block schedule instead (~5
-    ///   dispatches per 16 steps measured 2.4x the fused kernel's one
-    ///   workgroup on lavapipe). `opts.prefer_fused` and `opts.fused`
-    ///   override that.
+    ///   dispatches per 16 steps, faster than the fused kernel's one
+    ///   workgroup: docs/design-log.md). `opts.prefer_fused` and
+    ///   `opts.fused` override that.
     /// - Block schedule unless the network has plasticity, a population of
     ///   [`BLOCK_MAX_NEURONS`] or more, or `opts.step_schedule`; and only
     ///   where the sums of a block fit one binding (else step by step, and

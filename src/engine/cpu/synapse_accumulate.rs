@@ -7,9 +7,8 @@ use super::{BLOCK_STEPS, ProjectionState, Threads};
 use crate::simd::avx2_twin;
 
 /// Posts a tile of [`synapse_accumulate_steps`] holds: `BLOCK_STEPS` sums of
-/// 256 posts are 16 KiB, half an L1 cache, the rest for the weights. On the
-/// dev machine 256 and 512 ran alike (~600 steps/s on `large`), 128 and
-/// 1 024 ran 25 % slower (docs/design-log.md).
+/// 256 posts are 16 KiB, half an L1 cache, the rest for the weights (the
+/// sizes tried: docs/design-log.md).
 const TILE_POSTS: usize = 256;
 
 /// How many rows ahead [`synapse_accumulate_steps`] prefetches: a row's
