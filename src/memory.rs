@@ -422,6 +422,12 @@ fn gpu_parts(net: &Network, plan: &Plan, chunk: usize) -> (Vec<(String, u64)>, u
                 let slices = n_post.div_ceil(64);
                 let width = match conn {
                     Connectivity::FixedFanIn(k) => k as f64,
+                    Connectivity::OneToOne => 1.0,
+                    // a post's fan-in: each pre picks it with chance k / n_post
+                    Connectivity::FixedFanOut(k) => {
+                        let (n, q) = (n_pre as f64, (k as f64 / n_post as f64).min(1.0));
+                        n * q + 2.4 * (n * q * (1.0 - q)).sqrt()
+                    }
                     Connectivity::FixedProbability(q) => {
                         let n = n_pre as f64;
                         n * q + 2.4 * (n * q * (1.0 - q)).sqrt()

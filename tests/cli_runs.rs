@@ -507,3 +507,58 @@ fn a_killed_streamed_run_leaves_valid_files_of_the_completed_chunks() {
         "the streamed rows differ from the run's"
     );
 }
+
+#[test]
+fn fan_out_and_one_to_one_weights_round_trip_and_are_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let net = common::one_to_one_net("fixed_fan_out = 9", "fixed_fan_out = 4");
+    std::fs::write(d.join("net.toml"), net.to_toml()).unwrap();
+    let run = |out: &str, more: &[&str]| {
+        let args = [
+            &[
+                "run",
+                "--steps",
+                "120",
+                "--backend",
+                "cpu",
+                "--quiet",
+                "--out",
+                out,
+            ][..],
+            more,
+        ]
+        .concat();
+        ok(d, &args);
+    };
+    run("a", &["--config", "net.toml"]);
+    // COO files: one synapse a neuron (fc1), k a pre neuron (fc2)
+    for (proj, n) in [("fc1", 100usize), ("fc2", 900), ("fc3", 400)] {
+        let value = common::npy::read(&d.join(format!("a/weights_{proj}_value.npy"))).unwrap();
+        assert_eq!(value.shape, vec![n], "{proj}");
+    }
+    let pre = common::npy::read(&d.join("a/weights_fc1_pre.npy")).unwrap();
+    let post = common::npy::read(&d.join("a/weights_fc1_post.npy")).unwrap();
+    assert_eq!(pre.to_u32(), post.to_u32(), "one to one");
+    // other seed, same weights and input: same spikes
+    let more = ["--config", "a/config.toml", "--seed", "8", "--weights", "a"];
+    run(
+        "b",
+        &[&more[..], &["--input-spikes", "a/spikes_input.npy"]].concat(),
+    );
+    same_files(
+        &d.join("a"),
+        &d.join("b"),
+        &["spikes_inter.npy", "spikes_msn.npy"],
+    );
+    // config.toml and summary.json say how each projection connects
+    let config = std::fs::read_to_string(d.join("a/config.toml")).unwrap();
+    assert!(config.contains("one_to_one = true") && config.contains("fixed_fan_out = 9"));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("a/summary.json")).unwrap()).unwrap();
+    let text = summary.to_string();
+    assert!(
+        text.contains(r#""kind":"one_to_one""#) && text.contains(r#""fixed_fan_out":9"#),
+        "{text}"
+    );
+}

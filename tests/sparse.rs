@@ -1,5 +1,6 @@
-//! Sparse connectivity: `fixed_fan_in = k` and `fixed_probability = p`,
-//! built from the seed without a dense matrix.
+//! Sparse connectivity: `fixed_fan_in = k`, `fixed_fan_out = k`,
+//! `one_to_one` and `fixed_probability = p`, built from the seed without a
+//! dense matrix.
 
 use nacc::config::DEFAULT_TOML;
 
@@ -8,7 +9,7 @@ use nacc::network::Model;
 use nacc::network::Network;
 
 mod common;
-use common::sparse_net;
+use common::{one_to_one_net, sparse_net};
 
 #[test]
 fn fixed_fan_in_gives_each_post_exactly_k_distinct_pres() {
@@ -211,4 +212,116 @@ fn the_sparse_1m_asset_is_the_network_of_the_benchmark() {
         std::fs::read_to_string(&path).unwrap(),
         nacc::bench::SPARSE_1M_TOML
     );
+}
+
+#[test]
+fn fixed_fan_out_gives_each_pre_exactly_k_distinct_posts() {
+    let net = one_to_one_net("fixed_fan_out = 7", "fixed_fan_out = 20");
+    let m = Model::build(net.clone(), 5).unwrap();
+    let again = Model::build(net.clone(), 5).unwrap();
+    assert!(m.weights == again.weights, "a pure function of the seed");
+    assert_ne!(m.weights[1], Model::build(net, 6).unwrap().weights[1]);
+    for (j, k, n_pre, n_post) in [(1usize, 7usize, 100usize, 20usize), (2, 20, 100, 20)] {
+        let rows = m.weights[j].sparse.as_ref().expect("sparse");
+        assert_eq!(rows.ptr.len(), n_post + 1);
+        assert_eq!(rows.pre.len(), k * n_pre, "k synapses a pre neuron");
+        let mut posts_of = vec![Vec::new(); n_pre];
+        for post in 0..n_post {
+            let pres = &rows.pre[rows.ptr[post]..rows.ptr[post + 1]];
+            assert!(
+                pres.windows(2).all(|w| w[0] < w[1]),
+                "post {post}: ascending"
+            );
+            for &i in pres {
+                posts_of[i as usize].push(post);
+            }
+        }
+        // each pre to exactly k distinct posts (distinct: ascending per post
+        // means a pre appears once in a post's list)
+        assert!(posts_of.iter().all(|p| p.len() == k), "{posts_of:?}");
+        if k == 20 {
+            // every post of 20: k = n_post connects all
+            assert!(posts_of.iter().all(|p| *p == (0..20).collect::<Vec<_>>()));
+        }
+    }
+}
+
+#[test]
+fn one_to_one_connects_neuron_i_to_neuron_i_with_its_dense_draw() {
+    let m = Model::build(one_to_one_net("", ""), 3).unwrap();
+    let rows = m.weights[0].sparse.as_ref().expect("sparse");
+    assert_eq!(rows.ptr, (0..=100).collect::<Vec<_>>());
+    assert_eq!(rows.pre, (0..100).collect::<Vec<u32>>());
+    // the weight of pre i -> post i is the dense projection's draw at that
+    // place, scaled to the bound of a fan-in of 1
+    let text = DEFAULT_TOML.replacen("size = 50", "size = 100", 1);
+    let dense = Model::build(Network::from_toml_str(&text, "dense").unwrap(), 3).unwrap();
+    for i in 0..100 {
+        let d = dense.weights[0].w[i * 100 + i];
+        let u_dense = (d + 0.1) / 0.2;
+        let u_sparse = (m.weights[0].w[i] + 1.0) / 2.0;
+        assert!((u_dense - u_sparse).abs() < 1e-4, "neuron {i}");
+    }
+}
+
+#[test]
+fn fan_out_and_one_to_one_runs_agree_across_threads_and_sums() {
+    let net = one_to_one_net("fixed_fan_out = 9", "fixed_fan_out = 4");
+    let model = Model::build(net, 8).unwrap();
+    let input = InputSource::generated(&model);
+    let plain = {
+        let mut e = CpuEngine::with_threads(&model, 1).unwrap();
+        simulate(&mut e, &model.net, &input, 60, 25, |_| {}).unwrap()
+    };
+    assert!(plain.pops[1].total() > 0 && plain.pops[2].total() > 0);
+    // gathered by post (a block at a time), on 2 threads
+    let mut e = common::gathering_engine(&model, Some(0), 2);
+    assert!(simulate(&mut e, &model.net, &input, 60, 25, |_| {}).unwrap() == plain);
+}
+
+#[test]
+fn fan_out_and_one_to_one_config_errors_name_the_field() {
+    let cases: [(&str, &str, &[&str]); 4] = [
+        (
+            "fc2",
+            "fixed_fan_out = 0",
+            &["fc2", "fixed_fan_out", "0", "1..=20", "`msn`"],
+        ),
+        (
+            "fc2",
+            "fixed_fan_out = 21",
+            &["fixed_fan_out", "21", "post population"],
+        ),
+        (
+            "fc2",
+            "one_to_one = true",
+            &["one_to_one", "`inter` has 50", "`msn` has 20"],
+        ),
+        (
+            "fc3",
+            "one_to_one = true\nfixed_fan_in = 3",
+            &["not both", "one_to_one"],
+        ),
+    ];
+    for (proj, line, parts) in cases {
+        let text = DEFAULT_TOML.replacen(
+            &format!("name = \"{proj}\""),
+            &format!("name = \"{proj}\"\n{line}"),
+            1,
+        );
+        let e = Network::from_toml_str(&text, "t").unwrap_err().to_string();
+        for p in parts {
+            assert!(e.contains(p), "{line}: {e:?} lacks {p:?}");
+        }
+    }
+}
+
+#[test]
+fn fan_out_and_one_to_one_round_trip_through_config_toml() {
+    let net = one_to_one_net("fixed_fan_out = 9", "fixed_fan_out = 4");
+    let again = Network::from_toml_str(&net.to_toml(), "round trip").unwrap();
+    assert_eq!(net, again);
+    assert!(net.to_toml().contains("one_to_one = true"));
+    assert_eq!(net.synapses(0), 100);
+    assert_eq!(net.synapses(1), 9 * 100);
 }

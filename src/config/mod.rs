@@ -117,6 +117,12 @@ pub struct RawProjection {
     /// Sparse: each post neuron from exactly this many pre neurons.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_fan_in: Option<i64>,
+    /// Sparse: each pre neuron to exactly this many post neurons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_fan_out: Option<i64>,
+    /// Sparse: pre neuron i to post neuron i.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_to_one: Option<bool>,
     /// Three-factor plasticity, `[projection.plasticity]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plasticity: Option<Plasticity>,
@@ -243,12 +249,16 @@ impl Network {
                     bias_value: None,
                     fixed_probability: None,
                     fixed_fan_in: None,
+                    fixed_fan_out: None,
+                    one_to_one: None,
                     plasticity: p.plasticity,
                 };
                 match p.conn {
                     Connectivity::Dense => {}
                     Connectivity::FixedProbability(q) => r.fixed_probability = Some(q),
                     Connectivity::FixedFanIn(k) => r.fixed_fan_in = Some(k as i64),
+                    Connectivity::FixedFanOut(k) => r.fixed_fan_out = Some(k as i64),
+                    Connectivity::OneToOne => r.one_to_one = Some(true),
                 }
                 match p.init {
                     Init::Linear => r.init = "linear".into(),

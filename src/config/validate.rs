@@ -199,12 +199,12 @@ pub(super) fn validate_projection(
         ));
     }
     let init = validate_init(rp, &f)?;
-    let conn = validate_connectivity(rp, &f, &pops[pre])?;
+    let conn = validate_connectivity(rp, &f, &pops[pre], &pops[post])?;
     if let Some(pl) = &rp.plasticity {
         crate::config::reward::validate_plasticity(f, pl)?;
         if !conn.is_dense() {
             return Err(Error::Input(format!(
-                "{}: plasticity needs a dense projection (no fixed_probability or fixed_fan_in)",
+                "{}: plasticity needs a dense projection (no fixed_probability, fixed_fan_in, fixed_fan_out or one_to_one)",
                 f("plasticity")
             )));
         }
@@ -318,22 +318,49 @@ fn validate_init(rp: &RawProjection, f: &dyn Fn(&str) -> String) -> Result<Init>
     Ok(init)
 }
 
-/// A projection's connectivity from `pre`: dense, fixed_probability or
-/// fixed_fan_in.
+/// A projection's connectivity from `pre` to `post`: dense,
+/// fixed_probability, fixed_fan_in, fixed_fan_out or one_to_one, at most
+/// one of them.
 fn validate_connectivity(
     rp: &RawProjection,
     f: &dyn Fn(&str) -> String,
     pre: &Population,
+    post: &Population,
 ) -> Result<Connectivity> {
-    let conn = match (rp.fixed_probability, rp.fixed_fan_in) {
-        (None, None) => Connectivity::Dense,
-        (Some(_), Some(_)) => {
-            return Err(Error::Input(format!(
-                "{}: give fixed_probability or fixed_fan_in, not both",
-                f("fixed_fan_in")
-            )));
+    let given: Vec<&str> = [
+        ("fixed_probability", rp.fixed_probability.is_some()),
+        ("fixed_fan_in", rp.fixed_fan_in.is_some()),
+        ("fixed_fan_out", rp.fixed_fan_out.is_some()),
+        ("one_to_one", rp.one_to_one == Some(true)),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
+    if let [first, second, ..] = given[..] {
+        return Err(Error::Input(format!(
+            "{}: {first} and {second} are given, not both: give one of fixed_probability, fixed_fan_in, fixed_fan_out and one_to_one",
+            f(second)
+        )));
+    }
+    // a number of neurons k within 1..=n of population `pop`
+    let count = |field: &str, k: i64, pop: &Population, which: &str| -> Result<u32> {
+        let n = pop.size as i64;
+        if k < 1 || k > n {
+            return Err(bad_value(
+                f(field),
+                k,
+                format!(
+                    "must be within 1..={n} (the size of {which} population `{}`)",
+                    pop.name
+                ),
+            ));
         }
-        (Some(q), None) => {
+        Ok(k as u32)
+    };
+    let conn = match given.first().copied() {
+        None => Connectivity::Dense,
+        Some("fixed_probability") => {
+            let q = rp.fixed_probability.unwrap_or_default();
             if !(q > 0.0 && q <= 1.0) {
                 return Err(bad_value(
                     f("fixed_probability"),
@@ -343,19 +370,30 @@ fn validate_connectivity(
             }
             Connectivity::FixedProbability(q)
         }
-        (None, Some(k)) => {
-            let n_pre = pre.size as i64;
-            if k < 1 || k > n_pre {
+        Some("fixed_fan_in") => Connectivity::FixedFanIn(count(
+            "fixed_fan_in",
+            rp.fixed_fan_in.unwrap_or(0),
+            pre,
+            "pre",
+        )?),
+        Some("fixed_fan_out") => Connectivity::FixedFanOut(count(
+            "fixed_fan_out",
+            rp.fixed_fan_out.unwrap_or(0),
+            post,
+            "post",
+        )?),
+        _ => {
+            if pre.size != post.size {
                 return Err(bad_value(
-                    f("fixed_fan_in"),
-                    k,
+                    f("one_to_one"),
+                    true,
                     format!(
-                        "must be within 1..={n_pre} (the size of pre population `{}`)",
-                        pre.name
+                        "needs populations of one size: pre `{}` has {}, post `{}` has {}",
+                        pre.name, pre.size, post.name, post.size
                     ),
                 ));
             }
-            Connectivity::FixedFanIn(k as u32)
+            Connectivity::OneToOne
         }
     };
     Ok(conn)

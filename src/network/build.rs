@@ -69,31 +69,70 @@ pub(super) fn choose_pres(
             let thr = (p * 4294967296.0).min(4294967295.0) as u64;
             pairs_below(seed, stream, j, n_pre as u32, thr, p >= 1.0, out);
         }
-        Connectivity::FixedFanIn(k) => {
-            // Floyd's algorithm: k distinct of n_pre with k draws, the draw
-            // of step i that of pair (j, i)
-            let n = n_pre as u64;
-            // consecutive steps share a call (four words)
-            let mut call = (u32::MAX, [0u32; 4]);
-            for i in (n - k as u64)..n {
-                let g = (i >> 2) as u32;
-                if call.0 != g {
-                    call = (g, draw4(seed, stream, j, g));
-                }
-                let r = call.1[(i & 3) as usize];
-                let t = ((r as u64 * (i + 1)) >> 32) as u32; // uniform in 0..=i
-                let (word, bit) = (t as usize / 64, 1u64 << (t % 64));
-                // i itself was never picked: the picks so far are below it
-                let pick = if seen[word] & bit == 0 { t } else { i as u32 };
-                seen[pick as usize / 64] |= 1 << (pick % 64);
-                out.push(pick);
-            }
-            for &x in out.iter() {
-                seen[x as usize / 64] = 0;
-            }
-            out.sort_unstable();
-        }
+        Connectivity::FixedFanIn(k) => floyd(seed, stream, j, n_pre as u64, k, out, seen),
+        Connectivity::OneToOne => out.push(j),
+        Connectivity::FixedFanOut(_) => unreachable!("fan-out rows are chosen by pre neuron"),
     }
+}
+
+/// Floyd's algorithm: `k` distinct of `0..n` with k draws, the draw of step
+/// i that of pair (j, i) of `stream`, into `out` ascending. `seen` is a bit
+/// set of `n` bits, empty on entry and on return.
+fn floyd(seed: u64, stream: u32, j: u32, n: u64, k: u32, out: &mut Vec<u32>, seen: &mut [u64]) {
+    // consecutive steps share a call (four words)
+    let mut call = (u32::MAX, [0u32; 4]);
+    for i in (n - k as u64)..n {
+        let g = (i >> 2) as u32;
+        if call.0 != g {
+            call = (g, draw4(seed, stream, j, g));
+        }
+        let r = call.1[(i & 3) as usize];
+        let t = ((r as u64 * (i + 1)) >> 32) as u32; // uniform in 0..=i
+        let (word, bit) = (t as usize / 64, 1u64 << (t % 64));
+        // i itself was never picked: the picks so far are below it
+        let pick = if seen[word] & bit == 0 { t } else { i as u32 };
+        seen[pick as usize / 64] |= 1 << (pick % 64);
+        out.push(pick);
+    }
+    for &x in out.iter() {
+        seen[x as usize / 64] = 0;
+    }
+    out.sort_unstable();
+}
+
+/// The synapses of a `fixed_fan_out` projection by post: each pre neuron
+/// `i` picks `k` distinct posts with [`floyd`] (pair (i, step) of
+/// `stream`), and each post receives from its pickers in ascending order.
+pub(super) fn fan_out_rows(
+    seed: u64,
+    stream: u32,
+    k: u32,
+    n_pre: usize,
+    n_post: usize,
+) -> Result<SparseRows> {
+    let total = k as usize * n_pre;
+    let mut picks: Vec<u32> = try_with_capacity(total, "fixed_fan_out synapses")?;
+    let (mut row, mut seen) = (Vec::new(), vec![0u64; n_post.div_ceil(64)]);
+    for i in 0..n_pre as u32 {
+        row.clear();
+        floyd(seed, stream, i, n_post as u64, k, &mut row, &mut seen);
+        picks.extend_from_slice(&row);
+    }
+    // counting sort by post; pre neurons ascend within each post
+    let mut ptr = vec![0usize; n_post + 1];
+    for &post in &picks {
+        ptr[post as usize + 1] += 1;
+    }
+    for p in 0..n_post {
+        ptr[p + 1] += ptr[p];
+    }
+    let mut at = ptr.clone();
+    let mut pre: Vec<u32> = try_zeroed(total, "fixed_fan_out synapses")?;
+    for (s, &post) in picks.iter().enumerate() {
+        pre[at[post as usize]] = (s / k as usize) as u32;
+        at[post as usize] += 1;
+    }
+    Ok(SparseRows { ptr, pre })
 }
 
 avx2_twin! {
@@ -172,8 +211,15 @@ pub(super) fn build_sparse(
 ) -> Result<(SparseRows, Vec<f32>)> {
     let sc = stream_id(&proj.name, purpose::CONNECT);
     let sw = stream_id(&proj.name, purpose::WEIGHT);
+    let fan_out = match proj.conn {
+        Connectivity::FixedFanOut(k) => Some(fan_out_rows(seed, sc, k, n_pre, n_post)?),
+        _ => None,
+    };
+    let fan_out = fan_out.as_ref();
     let per_post = match proj.conn {
         Connectivity::FixedFanIn(k) => k as usize,
+        Connectivity::OneToOne => 1,
+        Connectivity::FixedFanOut(k) => (k as usize * n_pre).div_ceil(n_post.max(1)),
         _ => n_pre,
     };
     let threads = build_threads(per_post.saturating_mul(n_post)).min(n_post.max(1));
@@ -185,7 +231,16 @@ pub(super) fn build_sparse(
                     let (mut counts, mut pres, mut ws) = (Vec::new(), Vec::new(), Vec::new());
                     let (mut row, mut seen) = (Vec::new(), vec![0u64; n_pre.div_ceil(64)]);
                     for j in (t * per)..((t + 1) * per).min(n_post) {
-                        choose_pres(proj.conn, seed, sc, j as u32, n_pre, &mut row, &mut seen);
+                        match fan_out {
+                            Some(rows) => {
+                                row.clear();
+                                row.extend_from_slice(&rows.pre[rows.ptr[j]..rows.ptr[j + 1]]);
+                            }
+                            None => {
+                                let conn = proj.conn;
+                                choose_pres(conn, seed, sc, j as u32, n_pre, &mut row, &mut seen)
+                            }
+                        }
                         counts.push(row.len());
                         match constant {
                             Some(c) => ws.extend(std::iter::repeat_n(c, row.len())),
@@ -236,6 +291,8 @@ impl Model {
                 Connectivity::Dense => n_pre as f64,
                 Connectivity::FixedProbability(p) => (p * n_pre as f64).max(1.0),
                 Connectivity::FixedFanIn(k) => k as f64,
+                Connectivity::FixedFanOut(k) => (k as f64 * n_pre as f64 / n_post as f64).max(1.0),
+                Connectivity::OneToOne => 1.0,
             };
             let (lo, hi, constant) = match proj.init {
                 Init::Linear => {

@@ -113,6 +113,10 @@ pub enum Connectivity {
     FixedProbability(f64),
     /// Each post neuron from exactly k distinct pre neurons.
     FixedFanIn(u32),
+    /// Each pre neuron to exactly k distinct post neurons.
+    FixedFanOut(u32),
+    /// Pre neuron i to post neuron i (the populations are alike in size).
+    OneToOne,
 }
 
 impl Connectivity {
@@ -167,6 +171,8 @@ impl Network {
             Connectivity::Dense => n_pre * n_post,
             Connectivity::FixedProbability(q) => (q * (n_pre * n_post) as f64).round() as u64,
             Connectivity::FixedFanIn(k) => k as u64 * n_post,
+            Connectivity::FixedFanOut(k) => k as u64 * n_pre,
+            Connectivity::OneToOne => n_post,
         }
     }
 

@@ -94,12 +94,15 @@ pub fn network_title(opts: &RunOptions) -> String {
 
 /// A projection's connectivity in summary.json, by the names of the
 /// network file: `{"kind": "dense"}`, `{"kind": "fixed_fan_in", "fixed_fan_in":
-/// k}`, `{"kind": "fixed_probability", "fixed_probability": p}`.
+/// k}`, `{"kind": "fixed_fan_out", "fixed_fan_out": k}`, `{"kind":
+/// "one_to_one"}`, `{"kind": "fixed_probability", "fixed_probability": p}`.
 fn connectivity_json(conn: crate::network::Connectivity) -> serde_json::Value {
     use crate::network::Connectivity;
     match conn {
         Connectivity::Dense => json!({ "kind": "dense" }),
         Connectivity::FixedFanIn(k) => json!({ "kind": "fixed_fan_in", "fixed_fan_in": k }),
+        Connectivity::FixedFanOut(k) => json!({ "kind": "fixed_fan_out", "fixed_fan_out": k }),
+        Connectivity::OneToOne => json!({ "kind": "one_to_one" }),
         Connectivity::FixedProbability(p) => {
             json!({ "kind": "fixed_probability", "fixed_probability": p })
         }

@@ -51,6 +51,21 @@ pub fn sparse_net(fc1: &str, fc3: &str) -> Network {
     Network::from_toml_str(&text, "sparse").unwrap()
 }
 
+/// The default network with `inter` as large as `input` (100), fc1
+/// `one_to_one`, and the other two projections given `fc2` and `fc3`.
+pub fn one_to_one_net(fc2: &str, fc3: &str) -> Network {
+    let text = nacc::config::DEFAULT_TOML
+        .replacen("size = 50", "size = 100", 1)
+        .replacen(
+            "init = \"linear\"",
+            "init = \"linear\"\none_to_one = true",
+            1,
+        )
+        .replacen("name = \"fc2\"", &format!("name = \"fc2\"\n{fc2}"), 1)
+        .replacen("name = \"fc3\"", &format!("name = \"fc3\"\n{fc3}"), 1);
+    Network::from_toml_str(&text, "one to one").unwrap()
+}
+
 /// Given input spikes: `x[p][t][n]` in {0, 1} for every Poisson population `p`.
 pub fn given_input(net: &Network, x: &[Vec<Vec<u8>>]) -> InputSource {
     let mut spikes = Vec::new();

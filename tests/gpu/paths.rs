@@ -7,6 +7,10 @@ use super::*;
 pub fn tests() -> Vec<(&'static str, GpuTest)> {
     vec![
         (
+            "fan_out_and_one_to_one_on_the_gpu",
+            fan_out_and_one_to_one_on_the_gpu,
+        ),
+        (
             "too_small_limit_fails_before_any_work_naming_bytes",
             too_small_limit_fails_before_any_work_naming_bytes,
         ),
@@ -490,4 +494,39 @@ fn batched_trials_equal_cpu_trials(ctx: &Ctx) {
             r.records[0].steps()
         );
     }
+}
+
+/// `fixed_fan_out` and `one_to_one` projections on every GPU path: gathered
+/// and scattered on the block schedule, step by step, 3 trials side by side.
+fn fan_out_and_one_to_one_on_the_gpu(ctx: &Ctx) {
+    let net = common::one_to_one_net("fixed_fan_out = 9", "fixed_fan_out = 4")
+        .scaled(3)
+        .unwrap();
+    let model = Model::build(net, 11).unwrap();
+    let input = InputSource::generated(&model);
+    for (what, opts) in [
+        ("gathered", GpuOptions::default()),
+        (
+            "scattered",
+            GpuOptions {
+                sparse: Some(SparseChoice::Scatter),
+                ..Default::default()
+            },
+        ),
+        (
+            "step by step",
+            GpuOptions {
+                step_schedule: true,
+                ..Default::default()
+            },
+        ),
+    ] {
+        assert_engines_agree(ctx, &model, &input, 90, 37, opts, what);
+    }
+    let r = gpu_trials_equal_cpu(ctx, &model, 3, 60, 25, GpuOptions::default(), "3 trials");
+    let fired = |p: usize| r.records.iter().all(|rec| rec.pops[p].total() > 0);
+    assert!(
+        fired(1) && fired(2),
+        "the one-to-one and fan-out posts fire"
+    );
 }
