@@ -7,6 +7,7 @@ use super::{Connectivity, Init, Network, PopKind, Projection, Quantized};
 use crate::error::{Error, Result, try_with_capacity, try_zeroed};
 use crate::input::{draw_at, draw_rates, draw4, purpose, stream_id, unit_f32};
 use crate::simd::avx2_twin;
+use rayon::prelude::*;
 use std::sync::Arc;
 
 /// Which pre neurons each post neuron of a sparse projection receives from:
@@ -224,42 +225,35 @@ pub(super) fn build_sparse(
     };
     let threads = build_threads(per_post.saturating_mul(n_post)).min(n_post.max(1));
     let per = n_post.div_ceil(threads);
-    let parts: Vec<(Vec<usize>, Vec<u32>, Vec<f32>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    let (mut counts, mut pres, mut ws) = (Vec::new(), Vec::new(), Vec::new());
-                    let (mut row, mut seen) = (Vec::new(), vec![0u64; n_pre.div_ceil(64)]);
-                    for j in (t * per)..((t + 1) * per).min(n_post) {
-                        match fan_out {
-                            Some(rows) => {
-                                row.clear();
-                                row.extend_from_slice(&rows.pre[rows.ptr[j]..rows.ptr[j + 1]]);
-                            }
-                            None => {
-                                let conn = proj.conn;
-                                choose_pres(conn, seed, sc, j as u32, n_pre, &mut row, &mut seen)
-                            }
-                        }
-                        counts.push(row.len());
-                        match constant {
-                            Some(c) => ws.extend(std::iter::repeat_n(c, row.len())),
-                            None => ws.extend(
-                                pair_draws(seed, sw, j as u32, &row)
-                                    .map(|r| lo + (hi - lo) * unit_f32(r)),
-                            ),
-                        }
-                        pres.extend_from_slice(&row);
+    // one part a thread of the pool, in order
+    let parts: Vec<(Vec<usize>, Vec<u32>, Vec<f32>)> = (0..threads)
+        .into_par_iter()
+        .map(|t| {
+            let (mut counts, mut pres, mut ws) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut row, mut seen) = (Vec::new(), vec![0u64; n_pre.div_ceil(64)]);
+            for j in (t * per)..((t + 1) * per).min(n_post) {
+                match fan_out {
+                    Some(rows) => {
+                        row.clear();
+                        row.extend_from_slice(&rows.pre[rows.ptr[j]..rows.ptr[j + 1]]);
                     }
-                    (counts, pres, ws)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("building a projection does not panic"))
-            .collect()
-    });
+                    None => {
+                        let conn = proj.conn;
+                        choose_pres(conn, seed, sc, j as u32, n_pre, &mut row, &mut seen)
+                    }
+                }
+                counts.push(row.len());
+                match constant {
+                    Some(c) => ws.extend(std::iter::repeat_n(c, row.len())),
+                    None => ws.extend(
+                        pair_draws(seed, sw, j as u32, &row).map(|r| lo + (hi - lo) * unit_f32(r)),
+                    ),
+                }
+                pres.extend_from_slice(&row);
+            }
+            (counts, pres, ws)
+        })
+        .collect();
     let total: usize = parts.iter().map(|p| p.1.len()).sum();
     let mut ptr = Vec::with_capacity(n_post + 1);
     ptr.push(0);
@@ -425,14 +419,14 @@ pub(crate) fn in_parts<A: Send, B: Send>(
     lens: &[usize],
     f: impl Fn(usize, &mut [A], &mut [B]) + Sync,
 ) {
-    std::thread::scope(|scope| {
+    rayon::scope(|scope| {
         let (mut a, mut b) = (a, b);
         for (k, &len) in lens.iter().enumerate() {
             let (a_k, a_rest) = std::mem::take(&mut a).split_at_mut(len);
             let (b_k, b_rest) = std::mem::take(&mut b).split_at_mut(len);
             (a, b) = (a_rest, b_rest);
             let f = &f;
-            scope.spawn(move || f(k, a_k, b_k));
+            scope.spawn(move |_| f(k, a_k, b_k));
         }
     });
 }

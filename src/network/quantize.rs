@@ -3,6 +3,7 @@
 use super::build::*;
 use crate::error::{Error, Result, try_zeroed};
 use crate::fixed::pow2;
+use rayon::prelude::*;
 use std::sync::Arc;
 
 /// `(w * 2^f).round()` as an integer (ties away from zero, docs/arithmetic.md §2.2), or
@@ -35,17 +36,12 @@ pub(crate) fn in_ranges<T: Send>(
         return vec![f(0..n)];
     }
     let per = n.div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let f = &f;
-        let handles: Vec<_> = (0..n)
-            .step_by(per)
-            .map(|a| scope.spawn(move || f(a..(a + per).min(n))))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
+    // one range a thread of the pool, in order
+    let starts: Vec<usize> = (0..n).step_by(per).collect();
+    starts
+        .into_par_iter()
+        .map(|a| f(a..(a + per).min(n)))
+        .collect()
 }
 
 /// The worst-case |sum| a post neuron can receive at `f` fractional bits
@@ -270,11 +266,11 @@ impl Quantized {
         // whose rows stay in cache, threads owning ranges of pre rows
         const TILE: usize = 64;
         let rows_per = n_pre.div_ceil(build_threads(w.len())).max(1);
-        std::thread::scope(|scope| {
+        rayon::scope(|scope| {
             for (k, out) in wq.chunks_mut(rows_per * n_post.max(1)).enumerate() {
                 let first_pre = k * rows_per;
                 let rows = out.len() / n_post.max(1);
-                scope.spawn(move || {
+                scope.spawn(move |_| {
                     for i0 in (0..rows).step_by(TILE) {
                         let i1 = (i0 + TILE).min(rows);
                         for p0 in (0..n_post).step_by(TILE) {
@@ -326,9 +322,9 @@ impl Quantized {
         let f = sparse_frac_bits(w, rows)?;
         let mut wq: Vec<i32> = try_zeroed(w.len(), "quantised weights")?;
         let per = w.len().div_ceil(build_threads(w.len())).max(1);
-        std::thread::scope(|scope| {
+        rayon::scope(|scope| {
             for (out, w) in wq.chunks_mut(per).zip(w.chunks(per)) {
-                scope.spawn(move || {
+                scope.spawn(move |_| {
                     for (q, &x) in out.iter_mut().zip(w) {
                         *q = quantize_one(x, f).expect("checked by choose_frac_bits");
                     }
