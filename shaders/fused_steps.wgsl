@@ -6,7 +6,7 @@
 //
 // Same arithmetic as synapse_accumulate + lif_update (and the CPU
 // reference): integer sums over the spiking pre neurons, add_current,
-// membrane_step and fires from common.wgsl. The spike row of the current
+// membrane_step and fires from the piece `exact`. The spike row of the current
 // step lives in workgroup memory; phases (populations in dependency order)
 // are separated by workgroupBarrier. Used when every population's words fit
 // MAX_ROW_WORDS and the network is small (GpuEngine decides).

@@ -4,7 +4,7 @@
 // incoming projections (I = sign_1 * cur_1 + sign_2 * cur_2 + ..., left to
 // right; each acc is read and zeroed for the next use), the membrane update
 // of docs/arithmetic.md §2.3 (each f32 operation rounded where the CPU rounds it, see
-// `exact` in common.wgsl), the strict threshold,
+// `exact` in shaders/pieces/exact.wgsl), the strict threshold,
 // and the spike bit. A workgroup covers 64 neurons = 2 whole spike words, so
 // it packs its bits in workgroup memory and stores whole words: no other
 // workgroup touches them.

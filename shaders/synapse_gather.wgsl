@@ -38,9 +38,6 @@ struct GatherParams {
 @group(0) @binding(3) var<storage, read> syn_w: array<i32>;
 @group(0) @binding(4) var<storage, read> masks: array<u32>;
 @group(0) @binding(5) var<storage, read_write> acc: array<i32>;
-// not bound: declared for common.wgsl's list_block, which this kernel
-// does not call
-@group(0) @binding(6) var<storage, read> spikes: array<u32>;
 @group(1) @binding(0) var<uniform> step: Step;
 @group(1) @binding(1) var<uniform> chunk: Chunk;
 

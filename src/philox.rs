@@ -3,7 +3,7 @@
 //! cuRAND's and PyTorch's counter-based generator): four 32-bit words from
 //! a 128-bit counter and a 64-bit key, a pure function of both.
 //!
-//! This is the CPU twin of `philox4x32_10` in `shaders/common.wgsl`. WGSL
+//! This is the CPU twin of `philox4x32_10` in `shaders/pieces/philox.wgsl`. WGSL
 //! has no 32 x 32 -> 64-bit multiply, so the kernel builds the high word
 //! from 16-bit halves ([`mulhi_by_halves`], the same steps here); tests
 //! hold both to the published Random123 known answers and the halves to

@@ -6,17 +6,17 @@ use nacc::engine::gpu::layout::{
     Chunk, FusedParams, GatherParams, MaskParams, PlasticParams, PoissonParams, PopParams,
     ProjParams, ScatterParams, Step, SynParams,
 };
-use nacc::engine::gpu::wgsl::{FAMILIES, FUSED, compose};
+use nacc::engine::gpu::wgsl::{FAMILIES, FUSED, PIECES, compose};
 use std::mem::{offset_of, size_of};
 use std::path::Path;
 
 /// Every kernel family's file, as the engine compiles it
-/// (`wgsl::compose`: the generated prelude, common.wgsl, the kernel).
+/// (`wgsl::compose`: the generated prelude, its pieces, the kernel).
 fn kernels() -> Vec<(String, String)> {
     let mut out: Vec<_> = FAMILIES
         .iter()
         .chain([&FUSED])
-        .map(|f| (f.file.to_string(), compose(f.source)))
+        .map(|f| (f.file.to_string(), compose(f)))
         .collect();
     out.sort();
     out
@@ -56,12 +56,12 @@ fn every_shader_parses_and_validates() {
 #[test]
 fn the_family_table_holds_every_file_in_shaders_as_it_is() {
     // The engine embeds the shaders with include_str!: they are these files,
-    // and every file but common.wgsl is one family's.
+    // and every file is one family's (the pieces are in shaders/pieces/).
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .expect("shaders/ exists")
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".wgsl") && n != "common.wgsl")
+        .filter(|n| n.ends_with(".wgsl"))
         .collect();
     files.sort();
     let mut table: Vec<String> = FAMILIES
@@ -74,7 +74,7 @@ fn the_family_table_holds_every_file_in_shaders_as_it_is() {
     for f in FAMILIES.iter().chain([&FUSED]) {
         let text = std::fs::read_to_string(dir.join(f.file)).unwrap();
         assert_eq!(f.source, text, "{} vs the embedded source", f.file);
-        let m = module(f.file, &compose(f.source));
+        let m = module(f.file, &compose(f));
         for e in f.entry_points {
             assert!(
                 m.entry_points.iter().any(|p| p.name == *e),
@@ -101,8 +101,24 @@ fn the_family_table_holds_every_file_in_shaders_as_it_is() {
             );
         }
     }
-    let common = std::fs::read_to_string(dir.join("common.wgsl")).unwrap();
-    assert_eq!(common, nacc::engine::gpu::wgsl::COMMON);
+    // every piece is its file, and used by some family
+    let mut pieces: Vec<String> = std::fs::read_dir(dir.join("pieces"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pieces.sort();
+    let mut table: Vec<String> = PIECES.iter().map(|(n, _)| format!("{n}.wgsl")).collect();
+    table.sort();
+    assert_eq!(pieces, table);
+    for (name, text) in PIECES {
+        let file = std::fs::read_to_string(dir.join(format!("pieces/{name}.wgsl"))).unwrap();
+        assert_eq!(file, text, "piece {name}");
+        let used = FAMILIES
+            .iter()
+            .chain([&FUSED])
+            .any(|f| f.pieces.contains(&name));
+        assert!(used, "piece {name} is used by no family");
+    }
 }
 
 /// The value of the WGSL constant `name` of module `m`.
@@ -122,8 +138,8 @@ fn wgsl_const(m: &naga::Module, name: &str) -> naga::Literal {
 fn constants_shared_with_rust_are_the_rust_values_and_defined_once() {
     use nacc::engine::gpu::wgsl::{FUSED_WORKGROUP, MAX_CHUNK_WORDS, WORKGROUP};
     use naga::Literal::{F32, U32};
-    let m = module("fused_steps.wgsl", &compose(FUSED.source));
-    let plastic = module("plasticity.wgsl", &compose(FAMILIES[6].source));
+    let m = module("fused_steps.wgsl", &compose(&FUSED));
+    let plastic = module("plasticity.wgsl", &compose(&FAMILIES[6]));
     let u32s = [
         ("WORKGROUP", WORKGROUP),
         ("BLOCK_STEPS", nacc::engine::plan::BLOCK_STEPS as u64),
@@ -150,7 +166,7 @@ fn constants_shared_with_rust_are_the_rust_values_and_defined_once() {
     }
     // no file defines them itself (the prelude is their one home)
     for f in FAMILIES.iter().chain([&FUSED]) {
-        for text in [f.source, nacc::engine::gpu::wgsl::COMMON] {
+        for text in std::iter::once(f.source).chain(PIECES.iter().map(|p| p.1)) {
             for (name, _) in u32s
                 .iter()
                 .map(|(n, _)| (n, ()))
@@ -166,7 +182,7 @@ fn constants_shared_with_rust_are_the_rust_values_and_defined_once() {
     }
     // every entry point's workgroup is the constant's size
     for f in FAMILIES.iter().chain([&FUSED]) {
-        let m = module(f.file, &compose(f.source));
+        let m = module(f.file, &compose(f));
         let want = if f.file == "fused_steps.wgsl" {
             FUSED_WORKGROUP as u32
         } else {

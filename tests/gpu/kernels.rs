@@ -105,7 +105,7 @@ fn poisson_input(ctx: &Ctx) {
         };
         let keys = nacc::input::key_words(seed, stream).to_vec();
         let d = OneDispatch {
-            source: k::poisson_input::WGSL,
+            family: &k::poisson_input::FAMILY,
             entry: "poisson_input",
             params: bytemuck::bytes_of(&params),
             buffers: vec![
@@ -171,7 +171,7 @@ fn synapse_accumulate(ctx: &Ctx) {
         let rows = random_rows(&mut rng, 2, n_pre, p);
         let (params, grid) = syn_params(n_pre, n_post, nacc::engine::gpu::SYN_CHUNK_WORDS);
         let d = OneDispatch {
-            source: k::synapse_accumulate::WGSL,
+            family: &k::synapse_accumulate::FAMILY,
             entry: "synapse_accumulate",
             params: bytemuck::bytes_of(&params),
             buffers: vec![
@@ -205,7 +205,7 @@ fn synapse_block(ctx: &Ctx) {
         let rows = random_rows(&mut rng, n_steps + 1, n_pre, p);
         let (params, grid) = syn_params(n_pre, n_post, nacc::engine::gpu::BLOCK_CHUNK_WORDS);
         let d = OneDispatch {
-            source: k::synapse_accumulate::WGSL,
+            family: &k::synapse_accumulate::FAMILY,
             entry: "synapse_block",
             params: bytemuck::bytes_of(&params),
             buffers: vec![
@@ -264,7 +264,7 @@ fn synapse_scatter(ctx: &Ctx) {
         };
         let ptr32: Vec<u32> = ptr.iter().map(|&x| x as u32).collect();
         let d = OneDispatch {
-            source: k::synapse_scatter::WGSL,
+            family: &k::synapse_scatter::FAMILY,
             entry: "synapse_scatter",
             params: bytemuck::bytes_of(&params),
             buffers: vec![
@@ -314,7 +314,7 @@ fn synapse_gather(ctx: &Ctx) {
             mask_offset: 0,
         };
         let masks = OneDispatch {
-            source: k::synapse_gather::MASKS_WGSL,
+            family: &k::synapse_gather::MASKS,
             entry: "block_masks",
             params: bytemuck::bytes_of(&mp),
             buffers: vec![(rows.clone(), true), (vec![0; n_pre], false)],
@@ -336,7 +336,7 @@ fn synapse_gather(ctx: &Ctx) {
         };
         let ptr32: Vec<u32> = slice_ptr.iter().map(|&x| x as u32).collect();
         let gather = OneDispatch {
-            source: k::synapse_gather::WGSL,
+            family: &k::synapse_gather::FAMILY,
             entry: "synapse_gather",
             params: bytemuck::bytes_of(&gp),
             buffers: vec![
@@ -455,7 +455,7 @@ fn lif_update(ctx: &Ctx) {
         let mut rows = prev.clone();
         rows.resize(2 * wps, 0);
         let d = OneDispatch {
-            source: k::lif_update::WGSL,
+            family: &k::lif_update::FAMILY,
             entry: "lif_update",
             params: bytemuck::bytes_of(&params),
             buffers: vec![
@@ -578,7 +578,7 @@ fn plasticity(ctx: &Ctx) {
         };
         let dispatch = |entry, items: usize| {
             OneDispatch {
-                source: k::plasticity::WGSL,
+                family: &k::plasticity::FAMILY,
                 entry,
                 params: bytemuck::bytes_of(&params),
                 buffers: vec![
@@ -623,7 +623,7 @@ fn plasticity(ctx: &Ctx) {
     }
 }
 
-/// Issue 16 (groundwork): the WGSL `philox4x32_10` of shaders/common.wgsl
+/// Issue 16 (groundwork): the WGSL `philox4x32_10` of shaders/pieces/philox.wgsl
 /// gives Random123's known answers and the CPU twin's words for random
 /// counters and keys, and its `mulhi` (from 16-bit halves) the high word of
 /// the 64-bit product for extreme and random operands.
@@ -645,12 +645,11 @@ fn philox_on_the_gpu_equals_the_cpu(ctx: &Ctx) {
     for _ in 0..4096 {
         cases.push(std::array::from_fn(|_| rng.random()));
     }
-    let src = nacc::engine::gpu::wgsl::compose(
+    let src = nacc::engine::gpu::wgsl::compose_with(
+        &["philox"],
         r#"
 @group(0) @binding(0) var<storage, read> cases: array<u32>;
 @group(0) @binding(1) var<storage, read_write> out: array<u32>;
-// common.wgsl's block helpers read the spike rows every kernel declares
-@group(0) @binding(2) var<storage, read> spikes: array<u32>;
 @compute @workgroup_size(64)
 fn philox_kat(@builtin(global_invocation_id) id: vec3<u32>) {
     let i = id.x;

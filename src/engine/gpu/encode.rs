@@ -72,7 +72,7 @@ impl Dispatch {
         let poisson = Pipeline::new(
             env,
             "poisson_input",
-            poisson_input::WGSL,
+            &poisson_input::FAMILY,
             &[true, false, true],
         );
         let plasticity = plasticity::Pipelines::new(env);

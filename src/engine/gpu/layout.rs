@@ -4,7 +4,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-/// WGSL `Step` (shaders/common.wgsl), one per step of a chunk, bound with a
+/// WGSL `Step` (shaders/pieces/step.wgsl), one per step of a chunk, bound with a
 /// dynamic offset.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
@@ -13,7 +13,7 @@ pub struct Step {
     pub _pad: [u32; 3],
 }
 
-/// WGSL `Chunk` (shaders/common.wgsl), written once per chunk.
+/// WGSL `Chunk` (shaders/pieces/step.wgsl), written once per chunk.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq)]
 pub struct Chunk {

@@ -160,6 +160,7 @@ pub(crate) fn layout_of(
     })
 }
 
+/// Entry point `name` of the whole WGSL source `src`, over `layouts`.
 pub(crate) fn pipeline(
     device: &wgpu::Device,
     name: &str,
@@ -168,7 +169,7 @@ pub(crate) fn pipeline(
 ) -> wgpu::ComputePipeline {
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(name),
-        source: wgpu::ShaderSource::Wgsl(super::wgsl::compose(src).into()),
+        source: wgpu::ShaderSource::Wgsl(src.into()),
     });
     let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
         label: Some(name),

@@ -1,14 +1,27 @@
 //! How each kernel's WGSL is put together: a prelude of the constants Rust
 //! and WGSL share, generated from the Rust values (so they cannot drift),
-//! then `shaders/common.wgsl` (the step uniforms, the spike-list loop, the
-//! exact arithmetic, Philox), then the family's own file. [`FAMILIES`] is
-//! the table of kernel families: their files and entry points.
+//! then the shared pieces the family names ([`PIECES`]: the step uniforms,
+//! the spike-list loop, the exact arithmetic, Philox), then the family's
+//! own file. [`FAMILIES`] is the table of kernel families: their files,
+//! pieces and entry points.
 
 use crate::engine::plan::{BLOCK_STEPS, FUSED_MAX_ROW_WORDS};
 use crate::fixed::{MAX_STEP_CHANGE, TRACE_FLOOR};
 
-/// `shaders/common.wgsl`.
-pub const COMMON: &str = include_str!("../../../shaders/common.wgsl");
+/// The shared pieces (`shaders/pieces/<name>.wgsl`), in the order a kernel
+/// gets them.
+pub const PIECES: [(&str, &str); 4] = [
+    ("step", include_str!("../../../shaders/pieces/step.wgsl")),
+    (
+        "spike_list",
+        include_str!("../../../shaders/pieces/spike_list.wgsl"),
+    ),
+    ("exact", include_str!("../../../shaders/pieces/exact.wgsl")),
+    (
+        "philox",
+        include_str!("../../../shaders/pieces/philox.wgsl"),
+    ),
+];
 
 /// Invocations of a workgroup of every kernel but `fused_steps`
 /// (`@workgroup_size(64)` in the files; tests/shaders.rs checks).
@@ -27,63 +40,26 @@ pub struct Family {
     pub name: &'static str,
     pub file: &'static str,
     pub source: &'static str,
+    /// The pieces it uses, in [`PIECES`] order.
+    pub pieces: &'static [&'static str],
     pub entry_points: &'static [&'static str],
 }
 
-/// Every kernel family, in the order a step runs them.
+/// Every kernel family, in the order a step runs them (each defined beside
+/// its host code).
 pub const FAMILIES: [Family; 7] = [
-    Family {
-        name: "poisson_input",
-        file: "poisson_input.wgsl",
-        source: super::kernels::poisson_input::WGSL,
-        entry_points: &["poisson_input"],
-    },
-    Family {
-        name: "synapse_accumulate",
-        file: "synapse_accumulate.wgsl",
-        source: super::kernels::synapse_accumulate::WGSL,
-        entry_points: &["synapse_accumulate", "synapse_block"],
-    },
-    Family {
-        name: "synapse_scatter",
-        file: "synapse_scatter.wgsl",
-        source: super::kernels::synapse_scatter::WGSL,
-        entry_points: &["synapse_scatter", "synapse_scatter_block"],
-    },
-    Family {
-        name: "synapse_gather",
-        file: "synapse_gather.wgsl",
-        source: super::kernels::synapse_gather::WGSL,
-        entry_points: &["synapse_gather"],
-    },
-    Family {
-        name: "synapse_gather",
-        file: "block_masks.wgsl",
-        source: super::kernels::synapse_gather::MASKS_WGSL,
-        entry_points: &["block_masks"],
-    },
-    Family {
-        name: "lif_update",
-        file: "lif_update.wgsl",
-        source: super::kernels::lif_update::WGSL,
-        entry_points: &["lif_update", "lif_block"],
-    },
-    Family {
-        name: "plasticity",
-        file: "plasticity.wgsl",
-        source: super::kernels::plasticity::WGSL,
-        entry_points: &["plasticity", "plasticity_traces"],
-    },
+    super::kernels::poisson_input::FAMILY,
+    super::kernels::synapse_accumulate::FAMILY,
+    super::kernels::synapse_scatter::FAMILY,
+    super::kernels::synapse_gather::FAMILY,
+    super::kernels::synapse_gather::MASKS,
+    super::kernels::lif_update::FAMILY,
+    super::kernels::plasticity::FAMILY,
 ];
 
 /// The fused kernel, which runs a whole step (every family's work) in one
 /// dispatch.
-pub const FUSED: Family = Family {
-    name: "fused_steps",
-    file: "fused_steps.wgsl",
-    source: super::kernels::fused_steps::WGSL,
-    entry_points: &["fused_steps"],
-};
+pub const FUSED: Family = super::kernels::fused_steps::FAMILY;
 
 /// The constants Rust and WGSL share, as WGSL declarations.
 pub fn prelude() -> String {
@@ -110,7 +86,19 @@ pub fn prelude() -> String {
     s
 }
 
-/// A kernel's whole source: the prelude, common.wgsl, then `src`.
-pub fn compose(src: &str) -> String {
-    format!("{}\n{COMMON}\n{src}", prelude())
+/// `src` after the prelude and the named pieces (in [`PIECES`] order).
+pub fn compose_with(pieces: &[&str], src: &str) -> String {
+    let mut s = prelude();
+    for (name, text) in PIECES {
+        if pieces.contains(&name) {
+            s += "\n";
+            s += text;
+        }
+    }
+    s + "\n" + src
+}
+
+/// A family's whole source: the prelude, its pieces, its file.
+pub fn compose(family: &Family) -> String {
+    compose_with(family.pieces, family.source)
 }

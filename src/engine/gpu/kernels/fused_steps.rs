@@ -7,10 +7,20 @@
 use super::Env;
 use crate::engine::gpu::resources::{bind_group, init_buffer, kernel, reset_code, storage_buffer};
 use crate::engine::gpu::wgsl::FUSED_WORKGROUP;
+use crate::engine::gpu::wgsl::Family;
 use crate::network::Network;
 use bytemuck::{Pod, Zeroable};
 
 pub const WGSL: &str = include_str!("../../../../shaders/fused_steps.wgsl");
+
+/// `shaders/fused_steps.wgsl` and what it is composed with.
+pub const FAMILY: Family = Family {
+    name: "fused_steps",
+    file: "fused_steps.wgsl",
+    source: WGSL,
+    pieces: &["step", "exact", "philox"],
+    entry_points: &["fused_steps"],
+};
 
 /// WGSL `FusedParams` (shaders/fused_steps.wgsl).
 #[repr(C)]
@@ -171,7 +181,8 @@ pub(crate) fn build(env: &Env, keep: &mut Vec<wgpu::Buffer>) -> Fused {
     let tables = storage_buffer(device, "fused tables", &tables);
     let wbuf = storage_buffer(device, "fused weights", &weights);
     let flags = [true, true, true, false, false, true, false];
-    let (bgl, pipeline) = kernel(device, "fused_steps", WGSL, &flags, &steps.layout);
+    let src = crate::engine::gpu::wgsl::compose(&FAMILY);
+    let (bgl, pipeline) = kernel(device, "fused_steps", &src, &flags, &steps.layout);
     let buffers = [
         &params,
         &tables,

@@ -5,10 +5,20 @@
 
 use super::{Env, Pipeline};
 use crate::engine::gpu::resources::{Launch, grid, reset_code, storage_buffer, uniform_launch};
+use crate::engine::gpu::wgsl::Family;
 use crate::engine::gpu::wgsl::WORKGROUP;
 use bytemuck::{Pod, Zeroable};
 
 pub const WGSL: &str = include_str!("../../../../shaders/lif_update.wgsl");
+
+/// `shaders/lif_update.wgsl` and what it is composed with.
+pub const FAMILY: Family = Family {
+    name: "lif_update",
+    file: "lif_update.wgsl",
+    source: WGSL,
+    pieces: &["step", "exact"],
+    entry_points: &["lif_update", "lif_block"],
+};
 
 /// WGSL `PopParams` (shaders/lif_update.wgsl).
 #[repr(C)]
@@ -58,9 +68,9 @@ pub(crate) struct Pipelines {
 impl Pipelines {
     pub fn new(env: &Env) -> Pipelines {
         let flags = [true, true, true, false, false, false, false, true];
-        let block = Pipeline::new(env, "lif_block", WGSL, &flags).pipeline;
+        let block = Pipeline::new(env, "lif_block", &FAMILY, &flags).pipeline;
         Pipelines {
-            step: Pipeline::new(env, "lif_update", WGSL, &flags),
+            step: Pipeline::new(env, "lif_update", &FAMILY, &flags),
             block,
         }
     }

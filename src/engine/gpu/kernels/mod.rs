@@ -15,6 +15,7 @@ pub mod synapse_scatter;
 
 use super::context::GpuContext;
 use super::resources::{Offsets, Shared, StepUniforms};
+use super::wgsl::{Family, compose};
 use crate::network::{Network, Quantized};
 
 /// What every family's launches are built from.
@@ -44,11 +45,12 @@ pub(crate) struct Pipeline {
 }
 
 impl Pipeline {
-    /// Entry point `name` of `src`: its parameters as a uniform at binding
-    /// 0, then one storage buffer per flag of `read_only`.
-    pub fn new(env: &Env, name: &str, src: &str, read_only: &[bool]) -> Pipeline {
+    /// Entry point `name` of `family`: its parameters as a uniform at
+    /// binding 0, then one storage buffer per flag of `read_only`.
+    pub fn new(env: &Env, name: &str, family: &Family, read_only: &[bool]) -> Pipeline {
+        let src = compose(family);
         let (layout, pipeline) =
-            super::resources::kernel(env.device(), name, src, read_only, &env.steps.layout);
+            super::resources::kernel(env.device(), name, &src, read_only, &env.steps.layout);
         Pipeline { layout, pipeline }
     }
 }
@@ -56,8 +58,8 @@ impl Pipeline {
 /// One dispatch of one kernel on buffers the caller fills: how tests
 /// compare a kernel family with its CPU twin on random data.
 pub struct OneDispatch<'a> {
-    /// The family's WGSL (composed with the prelude and common.wgsl).
-    pub source: &'a str,
+    /// The family (its WGSL is composed with the prelude and its pieces).
+    pub family: &'a Family,
     pub entry: &'a str,
     /// The kernel's parameters, bound as a uniform at binding 0.
     pub params: &'a [u8],
@@ -82,8 +84,13 @@ impl OneDispatch<'_> {
             &[uniform_entry(0, true), uniform_entry(1, false)],
         );
         let flags: Vec<bool> = self.buffers.iter().map(|b| b.1).collect();
-        let (layout, pipeline) =
-            super::resources::kernel(device, self.entry, self.source, &flags, &step_layout);
+        let (layout, pipeline) = super::resources::kernel(
+            device,
+            self.entry,
+            &compose(self.family),
+            &flags,
+            &step_layout,
+        );
         let uniform = wgpu::BufferUsages::UNIFORM;
         let params = init_buffer(device, "params", self.params, uniform);
         let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;

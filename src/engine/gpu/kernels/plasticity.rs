@@ -5,11 +5,21 @@
 
 use super::{Env, Pipeline};
 use crate::engine::gpu::resources::{Launch, bind_group, buffer, grid, init_buffer};
+use crate::engine::gpu::wgsl::Family;
 use crate::engine::gpu::wgsl::WORKGROUP;
 use crate::network::PlasticConsts;
 use bytemuck::{Pod, Zeroable};
 
 pub const WGSL: &str = include_str!("../../../../shaders/plasticity.wgsl");
+
+/// `shaders/plasticity.wgsl` and what it is composed with.
+pub const FAMILY: Family = Family {
+    name: "plasticity",
+    file: "plasticity.wgsl",
+    source: WGSL,
+    pieces: &["step", "exact"],
+    entry_points: &["plasticity", "plasticity_traces"],
+};
 
 /// WGSL `PlasticParams` (shaders/plasticity.wgsl).
 #[repr(C)]
@@ -47,8 +57,8 @@ impl Pipelines {
     pub fn new(env: &Env) -> Pipelines {
         let flags = [true, true, false, false, false];
         Pipelines {
-            synapses: Pipeline::new(env, "plasticity", WGSL, &flags),
-            traces: Pipeline::new(env, "plasticity_traces", WGSL, &flags),
+            synapses: Pipeline::new(env, "plasticity", &FAMILY, &flags),
+            traces: Pipeline::new(env, "plasticity_traces", &FAMILY, &flags),
         }
     }
 }

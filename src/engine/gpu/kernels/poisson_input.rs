@@ -5,10 +5,20 @@
 
 use super::{Env, Pipeline};
 use crate::engine::gpu::resources::{Launch, grid, init_buffer, uniform_launch};
+use crate::engine::gpu::wgsl::Family;
 use crate::engine::gpu::wgsl::WORKGROUP;
 use bytemuck::{Pod, Zeroable};
 
 pub const WGSL: &str = include_str!("../../../../shaders/poisson_input.wgsl");
+
+/// `shaders/poisson_input.wgsl` and what it is composed with.
+pub const FAMILY: Family = Family {
+    name: "poisson_input",
+    file: "poisson_input.wgsl",
+    source: WGSL,
+    pieces: &["step", "philox"],
+    entry_points: &["poisson_input"],
+};
 
 /// WGSL `PoissonParams` (shaders/poisson_input.wgsl).
 #[repr(C)]

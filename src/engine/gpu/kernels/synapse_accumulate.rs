@@ -5,11 +5,21 @@
 
 use super::{Env, Pipeline};
 use crate::engine::gpu::resources::{Launch, grid, init_buffer_with, too_big, uniform_launch};
+use crate::engine::gpu::wgsl::Family;
 use crate::engine::gpu::wgsl::{MAX_CHUNK_WORDS, WORKGROUP};
 use crate::tuning::GpuOptions;
 use bytemuck::{Pod, Zeroable};
 
 pub const WGSL: &str = include_str!("../../../../shaders/synapse_accumulate.wgsl");
+
+/// `shaders/synapse_accumulate.wgsl` and what it is composed with.
+pub const FAMILY: Family = Family {
+    name: "synapse_accumulate",
+    file: "synapse_accumulate.wgsl",
+    source: WGSL,
+    pieces: &["step", "spike_list"],
+    entry_points: &["synapse_accumulate", "synapse_block"],
+};
 
 /// Spike words (of 32 pre neurons) one `synapse_accumulate` invocation
 /// sums: fewer atomics per spike than one word, enough parallelism at
@@ -45,9 +55,9 @@ pub(crate) struct Pipelines {
 impl Pipelines {
     pub fn new(env: &Env) -> Pipelines {
         let flags = [true, true, false];
-        let block = Pipeline::new(env, "synapse_block", WGSL, &flags).pipeline;
+        let block = Pipeline::new(env, "synapse_block", &FAMILY, &flags).pipeline;
         Pipelines {
-            step: Pipeline::new(env, "synapse_accumulate", WGSL, &flags),
+            step: Pipeline::new(env, "synapse_accumulate", &FAMILY, &flags),
             block,
         }
     }

@@ -9,11 +9,30 @@ use crate::engine::gpu::resources::{
     Launch, buffer, grid, storage_buffer, too_big, uniform_launch,
 };
 use crate::engine::gpu::sparse::by_post_slices;
+use crate::engine::gpu::wgsl::Family;
 use crate::engine::gpu::wgsl::WORKGROUP;
 use bytemuck::{Pod, Zeroable};
 
 pub const WGSL: &str = include_str!("../../../../shaders/synapse_gather.wgsl");
 pub const MASKS_WGSL: &str = include_str!("../../../../shaders/block_masks.wgsl");
+
+/// `shaders/synapse_gather.wgsl` and what it is composed with.
+pub const FAMILY: Family = Family {
+    name: "synapse_gather",
+    file: "synapse_gather.wgsl",
+    source: WGSL,
+    pieces: &["step"],
+    entry_points: &["synapse_gather"],
+};
+
+/// `shaders/block_masks.wgsl` and what it is composed with.
+pub const MASKS: Family = Family {
+    name: "synapse_gather",
+    file: "block_masks.wgsl",
+    source: MASKS_WGSL,
+    pieces: &["step"],
+    entry_points: &["block_masks"],
+};
 
 /// WGSL `MaskParams` (shaders/block_masks.wgsl).
 #[repr(C)]
@@ -43,11 +62,11 @@ pub(crate) struct Pipelines {
 impl Pipelines {
     pub fn new(env: &Env) -> Pipelines {
         Pipelines {
-            masks: Pipeline::new(env, "block_masks", MASKS_WGSL, &[true, false]),
+            masks: Pipeline::new(env, "block_masks", &MASKS, &[true, false]),
             gather: Pipeline::new(
                 env,
                 "synapse_gather",
-                WGSL,
+                &FAMILY,
                 &[true, true, true, true, false],
             ),
         }

@@ -6,10 +6,20 @@
 use super::synapse_accumulate::SYN_CHUNK_WORDS;
 use super::{Env, Pipeline};
 use crate::engine::gpu::resources::{Launch, grid, storage_buffer, too_big, uniform_launch};
+use crate::engine::gpu::wgsl::Family;
 use crate::tuning::GpuOptions;
 use bytemuck::{Pod, Zeroable};
 
 pub const WGSL: &str = include_str!("../../../../shaders/synapse_scatter.wgsl");
+
+/// `shaders/synapse_scatter.wgsl` and what it is composed with.
+pub const FAMILY: Family = Family {
+    name: "synapse_scatter",
+    file: "synapse_scatter.wgsl",
+    source: WGSL,
+    pieces: &["step", "spike_list"],
+    entry_points: &["synapse_scatter", "synapse_scatter_block"],
+};
 
 /// WGSL `ScatterParams` (shaders/synapse_scatter.wgsl).
 #[repr(C)]
@@ -34,9 +44,9 @@ pub(crate) struct Pipelines {
 impl Pipelines {
     pub fn new(env: &Env) -> Pipelines {
         let flags = [true, true, true, true, false];
-        let block = Pipeline::new(env, "synapse_scatter_block", WGSL, &flags).pipeline;
+        let block = Pipeline::new(env, "synapse_scatter_block", &FAMILY, &flags).pipeline;
         Pipelines {
-            step: Pipeline::new(env, "synapse_scatter", WGSL, &flags),
+            step: Pipeline::new(env, "synapse_scatter", &FAMILY, &flags),
             block,
         }
     }

@@ -1,0 +1,50 @@
+// Piece `step` of the nacc kernels (src/engine/gpu/wgsl.rs composes each
+// kernel from the generated prelude, its pieces, then its family's file):
+// the per-step and per-chunk uniforms and the grid helpers every kernel
+// uses. WORKGROUP and BLOCK_STEPS come from the prelude.
+
+// A projection that sums in blocks (`synapse_block`) sums BLOCK_STEPS steps
+// at once; its sums of step s of a chunk are at slot (s % BLOCK_STEPS).
+
+// The row of the spike buffer a step writes: row 0 holds the last step of the
+// previous chunk, rows 1..=chunk the steps of this one. Bound with a dynamic
+// offset, one entry per step of a chunk.
+struct Step {
+    row: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+// The chunk being run (group 1, binding 1, beside the step; written per
+// chunk): the kernels that run a block of steps stop at its end. Trials run
+// side by side on the block schedule, trial t in the grid's z = t (the
+// input's in a loop): its spike rows, sums, membranes and block masks start
+// at t times the strides below (one trial: z = 0).
+struct Chunk {
+    n_steps: u32,
+    n_trials: u32,
+    spike_stride: u32,
+    acc_stride: u32,
+    v_stride: u32,
+    mask_stride: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+// Steps of the block starting at row `first_row` that lie in the chunk.
+fn block_steps(first_row: u32, n_steps: u32) -> u32 {
+    return min(BLOCK_STEPS, n_steps + 1u - first_row);
+}
+
+// Where a projection's sums of row `row` start, past `acc_offset`: slot
+// (row - 1) % BLOCK_STEPS of `stride` sums when it sums in blocks (stride =
+// its post count), else 0 (stride 0).
+fn slot_offset(row: u32, stride: u32) -> u32 {
+    return ((row - 1u) % BLOCK_STEPS) * stride;
+}
+
+// Linear workgroup index on a 2-D grid (at most 65 535 groups a dimension).
+fn linear_group(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return wid.x + wid.y * nwg.x;
+}
