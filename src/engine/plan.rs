@@ -103,7 +103,9 @@ pub struct DeviceLimits {
     pub max_binding: u64,
     /// Bytes one buffer may hold.
     pub max_buffer: u64,
-    /// Workgroups per grid dimension.
+    /// Workgroups per grid dimension the adapter allows: bounds the trials
+    /// side by side (the grid's z). Not `GpuOptions::max_groups_per_dim`,
+    /// which only narrows the x and y of the launches.
     pub max_groups: u32,
     /// Bytes between the per-step uniforms (the adapter's alignment).
     pub step_stride: u32,

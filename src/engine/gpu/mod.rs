@@ -267,7 +267,7 @@ impl GpuEngine {
             upload: vec![0; capacity * lay.row_words],
             inject_loss_at: opts.inject_loss_at,
             chunk_uniform: steps.chunk.clone(),
-            gen_input: plan.gen_input && generated,
+            gen_input: plan.gen_input,
             ctx,
             net,
             capacity,
