@@ -28,7 +28,7 @@ fn block_masks(
     if (n >= mask_params.n) {
         return;
     }
-    let t_n = block_steps(step.row, chunk.n_steps);
+    let t_n = block_steps(step.row, chunk);
     let trial = wid.z;
     let word = trial * chunk.spike_stride + mask_params.word_offset + n / 32u;
     var m = 0u;

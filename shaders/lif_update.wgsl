@@ -39,9 +39,15 @@ struct ProjParams {
     scale_hi: f32,
     scale_lo: f32,
     // the post count when the projection sums in blocks (synapse_block:
-    // step s's sums at slot s % BLOCK_STEPS), else 0
+    // row r's sums at slot row_slot(r)), else 0
     block_stride: u32,
+    // a delayed projection: its ring's slots - 1 (else 0) and where the ring
+    // starts in acc (docs/arithmetic.md §2.4)
+    ring_mask: u32,
+    ring_offset: u32,
+    _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: PopParams;
@@ -64,15 +70,20 @@ struct ProjParams {
 var<workgroup> packed: array<atomic<u32>, 2>;
 
 // Neuron n's current at row `row` (docs/arithmetic.md §2.2): its incoming projections'
-// terms, left to right, each sum read and zeroed for its next use; the
-// trial's sums start at acc[base].
+// terms, left to right, each sum read and zeroed for its next use (a
+// delayed projection's from its ring, §2.4); the trial's sums start at
+// acc[base].
 fn current_at(n: u32, row: u32, base: u32) -> f32 {
     let z = params.zero;
     var current = 0.0;
     for (var k = 0u; k < params.n_in; k = k + 1u) {
         let j = incoming[params.first_in + k];
         let p = projections[j];
-        let slot = base + p.acc_offset + slot_offset(row, p.block_stride) + n;
+        var slot = base + p.acc_offset + slot_offset(row, p.block_stride) + n;
+        if (p.ring_mask != 0u) {
+            // a delayed projection: what arrives at this step
+            slot = base + p.ring_offset + ring_slot(chunk, row, 0u, p.ring_mask, params.n) + n;
+        }
         let a = acc[slot];
         acc[slot] = 0i;
         var gain = 1.0;
@@ -158,7 +169,7 @@ fn lif_block(
     let n = linear_group(wid, nwg) * WORKGROUP + lid;
     let live = n < params.n;
     let z = params.zero;
-    let t_n = block_steps(step.row, chunk.n_steps);
+    let t_n = block_steps(step.row, chunk);
     // the trial's spike rows, sums and membranes
     let trial = wid.z;
     let words = trial * chunk.spike_stride + params.word_offset + n / 32u;

@@ -22,15 +22,17 @@ struct PlasticParams {
     wq_max: i32,
     // always 0: the run-time operand of the rounding barrier `exact`
     zero: u32,
-    _pad0: u32,
+    // steps the pre spikes take to arrive (0: none)
+    delay: u32,
     decay_pre: f32,
     decay_post: f32,
     decay_c: f32,
     a_plus: f32,
     a_minus: f32,
+    // slots - 1 of the ring of arrived pre spikes
+    arrival_mask: u32,
     _pad1: u32,
     _pad2: u32,
-    _pad3: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: PlasticParams;
@@ -43,7 +45,12 @@ struct PlasticParams {
 @group(0) @binding(4) var<storage, read_write> elig: array<f32>;
 // pre traces x (n_pre), then post traces y (n_post)
 @group(0) @binding(5) var<storage, read_write> traces: array<f32>;
+// a delayed projection's pre spikes, a row of the pre population's words
+// per slot: row t mod R holds those of step t (written by
+// plasticity_traces), so that step t reads those of step t - delay
+@group(0) @binding(6) var<storage, read_write> arrivals: array<u32>;
 @group(1) @binding(0) var<uniform> step: Step;
+@group(1) @binding(1) var<uniform> chunk: Chunk;
 
 
 fn floor_trace(x: f32) -> f32 {
@@ -56,6 +63,17 @@ fn floor_trace(x: f32) -> f32 {
 fn spiked(word_offset: u32, n: u32) -> bool {
     let w = spikes[step.row * params.row_words + word_offset + n / 32u];
     return ((w >> (n % 32u)) & 1u) == 1u;
+}
+
+// Pre neuron i's spike as it arrives at this step (docs/arithmetic.md §4): emitted
+// `delay` steps ago (none before the run began).
+fn pre_arrived(i: u32) -> bool {
+    if (params.delay == 0u) {
+        return spiked(params.pre_word_offset, i);
+    }
+    let words = (params.n_pre + 31u) / 32u;
+    let slot = (chunk.first_step + step.row - 1u - params.delay) & params.arrival_mask;
+    return ((arrivals[slot * words + i / 32u] >> (i % 32u)) & 1u) == 1u;
 }
 
 @compute @workgroup_size(64)
@@ -76,7 +94,7 @@ fn plasticity(
     if (spiked(params.post_word_offset, j)) {
         c = floor_trace(exact(c + exact(params.a_plus * traces[i], z), z));
     }
-    if (spiked(params.pre_word_offset, i)) {
+    if (pre_arrived(i)) {
         c = floor_trace(exact(c - exact(params.a_minus * traces[params.n_pre + j], z), z));
     }
     elig[s] = c;
@@ -94,7 +112,13 @@ fn plasticity_traces(
     let t = linear_group(wid, nwg) * WORKGROUP + lid;
     let z = params.zero;
     if (t < params.n_pre) {
-        let s = f32(spiked(params.pre_word_offset, t));
+        let s = f32(pre_arrived(t));
+        if (params.delay != 0u && t % 32u == 0u) {
+            // this step's word into its slot (not the one read above)
+            let words = (params.n_pre + 31u) / 32u;
+            let slot = (chunk.first_step + step.row - 1u) & params.arrival_mask;
+            arrivals[slot * words + t / 32u] = spikes[step.row * params.row_words + params.pre_word_offset + t / 32u];
+        }
         traces[t] = floor_trace(exact(exact(traces[t] * params.decay_pre, z) + s, z));
     } else if (t < params.n_pre + params.n_post) {
         let j = t - params.n_pre;

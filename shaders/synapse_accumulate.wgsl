@@ -89,8 +89,8 @@ fn synapse_accumulate(
 // The bit tests branch the same way for the whole workgroup (one pre
 // neuron at a time), so they do not diverge. (Adding w * bit to all 16 sums
 // instead measured ~10 % slower on lavapipe.)
-// Dispatched at the first step of each block; step s's sums go to slot
-// s % BLOCK_STEPS of the projection's sums (`lif_update` or `lif_block`
+// Dispatched at the first step of each block; row r's sums go to slot
+// row_slot(r) of the projection's sums (`lif_update` or `lif_block`
 // reads that slot and zeroes it). Same workgroup shape as synapse_accumulate: a chunk of
 // spike words by 64 blocks of 4 posts, one atomicAdd per post and step.
 // The sums are the same integers as step by step (exact, any order).
@@ -103,7 +103,7 @@ fn add_step_sums(t: u32, t_n: u32, base: u32, post: u32, s: vec4<i32>) {
     }
     for (var c = 0u; c < 4u; c = c + 1u) {
         if (s[c] != 0i && post + c < params.n_post) {
-            atomicAdd(&acc[base + params.acc_offset + t * params.n_post + post + c], s[c]);
+            atomicAdd(&acc[base + params.acc_offset + row_slot(step.row + t) * params.n_post + post + c], s[c]);
         }
     }
 }
@@ -117,7 +117,7 @@ fn synapse_block(
     let first_word = first_word_of(wid, nwg);
     let block = post_block_of(wid, nwg, lid);
     // step.row is the block's first row; the chunk may end inside the block
-    let t_n = block_steps(step.row, chunk.n_steps);
+    let t_n = block_steps(step.row, chunk);
     let words = min(params.chunk_words, params.n_words - first_word);
     let trial = wid.z;
     let count = list_block(lid, trial * chunk.spike_stride, step.row, t_n, params.row_words, params.pre_word_offset + first_word, words, first_word * 32u);

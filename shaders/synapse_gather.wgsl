@@ -96,10 +96,10 @@ fn synapse_gather(
     if (post >= params.n_post) {
         return;
     }
-    let t_n = block_steps(step.row, chunk.n_steps);
+    let t_n = block_steps(step.row, chunk);
     let sums = array<i32, 16>(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15);
     let base = trial * chunk.acc_stride + params.acc_offset;
     for (var t = 0u; t < t_n; t = t + 1u) {
-        acc[base + t * params.n_post + post] = sums[t];
+        acc[base + row_slot(step.row + t) * params.n_post + post] = sums[t];
     }
 }

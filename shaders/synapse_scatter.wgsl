@@ -8,6 +8,11 @@
 // fan-out. Integer addition is exact and every partial sum is bounded by
 // the worst case of docs/arithmetic.md §2.2, so the order of the atomic adds does not
 // matter.
+//
+// A projection with per-synapse delays (ring_mask != 0) adds each weight
+// to the slot of its post neuron's ring of the step its spike arrives at
+// (docs/arithmetic.md §2.4; CPU twin: engine::cpu::synapse_delay::scatter_delayed):
+// its synapse's delay is byte s % 4 of delays[s / 4].
 
 struct ScatterParams {
     // spike words covering the pre population
@@ -23,8 +28,9 @@ struct ScatterParams {
     // the post count: synapse_scatter_block's step slots (synapse_scatter
     // runs on the step schedule, where a sparse projection has one)
     block_stride: u32,
-    _pad0: u32,
-    _pad1: u32,
+    // per-synapse delays: the ring's slots - 1 (else 0), and its offset in acc
+    ring_mask: u32,
+    ring_offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: ScatterParams;
@@ -33,8 +39,19 @@ struct ScatterParams {
 @group(0) @binding(3) var<storage, read> weights: array<i32>;
 @group(0) @binding(4) var<storage, read> spikes: array<u32>;
 @group(0) @binding(5) var<storage, read_write> acc: array<atomic<i32>>;
+@group(0) @binding(6) var<storage, read> delays: array<u32>;
 @group(1) @binding(0) var<uniform> step: Step;
 @group(1) @binding(1) var<uniform> chunk: Chunk;
+
+// Where synapse s's weight goes for the spike of row `row`, past the trial's
+// start: its post's sum, or with per-synapse delays its post's ring slot.
+fn sum_index(s: u32, row: u32, sum_slot: u32) -> u32 {
+    if (params.ring_mask == 0u) {
+        return params.acc_offset + sum_slot + post[s];
+    }
+    let delay = (delays[s >> 2u] >> ((s & 3u) * 8u)) & 0xFFu;
+    return params.ring_offset + ring_slot(chunk, row, delay, params.ring_mask, params.block_stride) + post[s];
+}
 
 @compute @workgroup_size(64)
 fn synapse_scatter(
@@ -50,7 +67,7 @@ fn synapse_scatter(
         let pre = block_pre[k];
         let end = pre_ptr[pre + 1u];
         for (var s = pre_ptr[pre] + lid; s < end; s = s + WORKGROUP) {
-            atomicAdd(&acc[params.acc_offset + post[s]], weights[s]);
+            atomicAdd(&acc[sum_index(s, step.row, 0u)], weights[s]);
         }
     }
 }
@@ -73,7 +90,7 @@ fn synapse_scatter_block(
 ) {
     let first_word = linear_group(wid, nwg) * params.chunk_words;
     // step.row is the block's first row; the chunk may end inside the block
-    let t_n = block_steps(step.row, chunk.n_steps);
+    let t_n = block_steps(step.row, chunk);
     let words = min(params.chunk_words, params.n_words - first_word);
     let trial = wid.z;
     let count = list_block(lid, trial * chunk.spike_stride, step.row, t_n, params.row_words, params.pre_word_offset + first_word, words, first_word * 32u);
@@ -81,14 +98,15 @@ fn synapse_scatter_block(
         let pre = block_pre[k];
         let end = pre_ptr[pre + 1u];
         for (var s = pre_ptr[pre] + lid; s < end; s = s + WORKGROUP) {
-            let first_slot = trial * chunk.acc_stride + params.acc_offset + post[s];
+            let base = trial * chunk.acc_stride;
             let w = weights[s];
             var m = block_bits[k];
             loop {
                 if (m == 0u) {
                     break;
                 }
-                atomicAdd(&acc[first_slot + countTrailingZeros(m) * params.block_stride], w);
+                let row = step.row + countTrailingZeros(m);
+                atomicAdd(&acc[base + sum_index(s, row, row_slot(row) * params.block_stride)], w);
                 m = m & (m - 1u);
             }
         }

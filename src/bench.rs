@@ -40,7 +40,31 @@ pub struct Case {
 /// into each population and 100 from inter into msn (520 M synapses).
 pub const SPARSE_1M_TOML: &str = include_str!("../assets/sparse_1m.toml");
 
-/// The suite of issue 5: seed, large, sparse-1m, trials.
+/// The recurrent network of issue 18 (`assets/recurrent.toml`): the
+/// `large` input into 10 000 MSNs (fan-in 1 000) inhibiting each other
+/// through 2 % collaterals with delays drawn in 1-5 ms.
+pub const RECURRENT_TOML: &str = include_str!("../assets/recurrent.toml");
+
+/// [`RECURRENT_TOML`] opened: the collaterals come from a stand-in LIF
+/// population of 10 000 that fires as the MSNs do (each neuron with its
+/// own Poisson driver, 0.03-0.13 spikes a step, about the MSNs' mean rate
+/// in `recurrent`), with their delays of 1-5 ms, or (`delayed` false)
+/// without: the same spikes and synaptic events from a LIF population, as
+/// the MSNs' own, so the variants differ by what the delays cost; `delay`:
+/// what replaces their `delay_ms = [1.0, 5.0]`.
+pub fn recurrent_open(delay: &str) -> std::result::Result<Network, &'static str> {
+    let text = RECURRENT_TOML
+        .replacen("delay_ms = [1.0, 5.0]", delay, 1)
+        .replacen("pre = \"msn\"", "pre = \"stand_in\"", 1)
+        + "\n[[population]]\nname = \"driver\"\nsize = 10000\nkind = \"poisson\"\nrate = [0.03, 0.13]\n\
+           [[population]]\nname = \"stand_in\"\nsize = 10000\nkind = \"lif\"\nbeta = 0.0\nreset = \"zero\"\n\
+           [[projection]]\nname = \"drive\"\npre = \"driver\"\npost = \"stand_in\"\none_to_one = true\n\
+           bias = false\ninit = \"constant\"\nweight = 2.0\n";
+    Network::from_toml_str(&text, "recurrent-open").map_err(|_| "invalid built-in network")
+}
+
+/// The suite of issues 5 and 18: seed, large, sparse-1m, trials, and the
+/// recurrent network with its two variants.
 pub fn suite() -> Vec<Case> {
     vec![
         Case {
@@ -78,7 +102,41 @@ pub fn suite() -> Vec<Case> {
             gpu_only: false,
             trials: 1024,
         },
+        Case {
+            name: "recurrent",
+            about: "10 000 -> 10 000 MSN, 2 % collaterals, delays 1-5 ms",
+            network: Network::from_toml_str(RECURRENT_TOML, "recurrent")
+                .map_err(|_| "invalid built-in network"),
+            steps: 5_000,
+            gpu_only: false,
+            trials: 1,
+        },
     ]
+    .into_iter()
+    .chain(
+        [
+            (
+                "recurrent-open",
+                "collaterals from a LIF stand-in, delays 1-5 ms",
+                "delay_ms = [1.0, 5.0]",
+            ),
+            (
+                "recurrent-open-3",
+                "the same, every delay 3 ms",
+                "delay_ms = 3.0",
+            ),
+            ("recurrent-open-0", "the same without delays", ""),
+        ]
+        .map(|(name, about, delay)| Case {
+            name,
+            about,
+            network: recurrent_open(delay),
+            steps: 5_000,
+            gpu_only: false,
+            trials: 1,
+        }),
+    )
+    .collect()
 }
 
 /// A measured run.

@@ -53,7 +53,12 @@ pub fn output_bytes(
         .map(|(j, p)| {
             let syn = net.synapses(j);
             let n_post = net.populations[p.post].size as u64;
-            let w = if p.conn.is_dense() { syn * 4 } else { syn * 12 };
+            // dense: a float; sparse: post, pre, value (and a delay)
+            let w = match (p.conn.is_dense(), p.delay.per_synapse()) {
+                (true, _) => syn * 4,
+                (false, false) => syn * 12,
+                (false, true) => syn * 14,
+            };
             // a plastic projection writes its initial weights too
             let copies = if p.plasticity.is_some() { 2 } else { 1 };
             copies * w + if p.bias { n_post * 4 } else { 0 }
@@ -239,6 +244,12 @@ pub fn write_weights(
                 write_atomic(&dir.join(format!("weights_{}_value.npy", proj.name)), |f| {
                     npy::write_f32(f, &[n], &w.w)
                 })?;
+                if let Some(d) = &w.delays {
+                    let d: Vec<u16> = d.iter().map(|&x| x as u16).collect();
+                    write_atomic(&dir.join(format!("weights_{}_delay.npy", proj.name)), |f| {
+                        npy::write_u16(f, &[n], &d)
+                    })?;
+                }
             }
         }
         if proj.bias {

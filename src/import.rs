@@ -23,13 +23,57 @@ pub fn load_weights(dir: &Path, model: &mut Model) -> Result<()> {
     for (j, proj) in model.net.projections.iter().enumerate() {
         let n_pre = model.net.populations[proj.pre].size;
         let n_post = model.net.populations[proj.post].size;
+        let delay_path = dir.join(format!("weights_{}_delay.npy", proj.name));
         if !proj.conn.is_dense() {
             let (rows, w) = read_coo(dir, &proj.name, n_post, n_pre)?;
+            if proj.drops_autapses()
+                && let Some(k) = (0..n_post).find_map(|j| {
+                    (rows.ptr[j]..rows.ptr[j + 1]).find(|&k| rows.pre[k] as usize == j)
+                })
+            {
+                return Err(bad_file(
+                    &dir.join(format!("weights_{}_pre.npy", proj.name)),
+                    format!(
+                        "synapse {k} connects neuron {} to itself; projection `{}` is a self-projection without autapses (give autapses = true to allow them)",
+                        rows.pre[k], proj.name
+                    ),
+                ));
+            }
+            model.weights[j].delays = match proj.delay.per_synapse() {
+                true if delay_path.exists() => {
+                    Some(read_delays(&delay_path, proj, rows.pre.len())?)
+                }
+                // the file's synapses, each with its own draw
+                true => Some(crate::network::build::delays_of(model.seed, proj, &rows)),
+                false => None,
+            };
             model.weights[j].sparse = Some(std::sync::Arc::new(rows));
             model.weights[j].w = w;
         } else {
             let wpath = dir.join(format!("weights_{}.npy", proj.name));
-            model.weights[j].w = read_f32(&wpath, &[n_post, n_pre], crate::checks::MAX_PARAM)?;
+            let w = read_f32(&wpath, &[n_post, n_pre], crate::checks::MAX_PARAM)?;
+            if proj.drops_autapses()
+                && let Some(k) = (0..n_post).find(|&k| w[k * n_pre + k] != 0.0)
+            {
+                return Err(bad_file(
+                    &wpath,
+                    format!(
+                        "value at [{k}, {k}] is {}; projection `{}` is a self-projection without autapses, so a neuron's weight onto itself must be 0 (give autapses = true to allow it)",
+                        w[k * n_pre + k],
+                        proj.name
+                    ),
+                ));
+            }
+            model.weights[j].w = w;
+        }
+        if !proj.delay.per_synapse() && delay_path.exists() {
+            return Err(bad_file(
+                &delay_path,
+                format!(
+                    "projection `{}` has one delay for every synapse; per-synapse delays need delay_ms = [lo, hi] on a sparse projection",
+                    proj.name
+                ),
+            ));
         }
         let b = if proj.bias {
             read_f32(
@@ -112,6 +156,26 @@ pub(crate) fn read_coo(
         ptr[j + 1] += ptr[j];
     }
     Ok((SparseRows { ptr, pre }, w))
+}
+
+/// Per-synapse delays in steps (`weights_<proj>_delay.npy`): one unsigned
+/// integer (uint8, uint16 or uint32) per synapse of the COO files, each
+/// within the projection's `delay_ms` range.
+fn read_delays(path: &Path, proj: &crate::network::Projection, n: usize) -> Result<Vec<u8>> {
+    let a = npy::read(path)?;
+    npy::expect(path, &a, &[DType::U8, DType::U16, DType::U32], &[n])?;
+    let (lo, hi) = (proj.delay.lo, proj.delay.hi);
+    let d = a.to_unsigned();
+    if let Some(k) = d.iter().position(|&x| x < lo || x > hi) {
+        return Err(bad_file(
+            path,
+            format!(
+                "synapse {k} has a delay of {} steps; projection `{}` allows {lo}..={hi} (its delay_ms range)",
+                d[k], proj.name
+            ),
+        ));
+    }
+    Ok(d.into_iter().map(|x| x as u8).collect())
 }
 
 /// An f32 array of `shape` whose values are finite and at most `max` in

@@ -84,6 +84,7 @@ pub mod purpose {
     pub const WEIGHT: u32 = 3;
     pub const BIAS: u32 = 4;
     pub const CONNECT: u32 = 5;
+    pub const DELAY: u32 = 6;
 }
 
 /// The integer threshold of a rate: spike iff `hash >> 8 < threshold`.

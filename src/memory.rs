@@ -313,6 +313,13 @@ pub fn estimate(
             }
         }
     }
+    // a byte per synapse of a delay range, raw and pre-major
+    let delays: u64 = (0..net.projections.len())
+        .filter(|&j| net.projections[j].delay.per_synapse())
+        .map(|j| net.synapses(j))
+        .sum();
+    raw += delays;
+    quant += delays;
     e.host.push(("weights and biases (raw f32)".into(), raw));
     e.host.push((FIXED_POINT.into(), quant));
     if plastic_bytes(net, false) > 0 {
@@ -327,6 +334,10 @@ pub fn estimate(
             "CPU engine: membranes, currents, sums and biases".into(),
             trials * cpu_engine_state(net),
         ));
+        if ring_bytes(net, false) > 0 {
+            let rings = trials * ring_bytes(net, false);
+            e.host.push(("rings of delayed sums".into(), rings));
+        }
     }
     e.host.push((
         "spike record (1 bit/neuron/step) and counts".into(),
@@ -342,6 +353,24 @@ pub fn estimate(
         e.gpu = g;
     }
     e
+}
+
+/// The rings of every delayed projection (docs/arithmetic.md §2.4): slots of one
+/// sum per post neuron, and for a plastic one a row of its pre neurons'
+/// spikes per slot (`blocks`: the GPU's, see `plan::ring_slots`).
+fn ring_bytes(net: &Network, blocks: bool) -> u64 {
+    net.projections
+        .iter()
+        .zip(crate::engine::plan::rings(net, blocks))
+        .map(|(p, slots)| {
+            let n_post = net.populations[p.post].size as u64;
+            let arrivals = match p.plasticity {
+                Some(_) => net.populations[p.pre].words_per_step() as u64,
+                None => 0,
+            };
+            slots as u64 * (n_post + arrivals) * 4
+        })
+        .sum()
 }
 
 /// Eligibility per synapse and one trace per pre and post neuron of every
@@ -438,6 +467,7 @@ fn gpu_parts(net: &Network, plan: &Plan, chunk: usize) -> (Vec<(String, u64)>, u
                 by_post += slots;
                 slots + (slices + 1) * 4
             }
+            _ if net.projections[j].delay.per_synapse() => net.synapses(j) * 9 + (n_pre + 1) * 4,
             _ => net.synapses(j) * 8 + (n_pre + 1) * 4,
         };
     }
@@ -467,6 +497,12 @@ fn gpu_parts(net: &Network, plan: &Plan, chunk: usize) -> (Vec<(String, u64)>, u
             })
             .sum();
         g.push(("synaptic sums".into(), trials * sums * 4));
+        if ring_bytes(net, true) > 0 {
+            g.push((
+                "rings of delayed sums".into(),
+                trials * ring_bytes(net, true),
+            ));
+        }
     }
     g.push(("step uniforms".into(), cap * plan.step_stride as u64));
     if plastic_bytes(net, true) > 0 {
@@ -528,7 +564,8 @@ pub fn model_bytes(m: &Model) -> u64 {
                 .sparse
                 .as_ref()
                 .map_or(0, |s| s.ptr.capacity() * 8 + s.pre.capacity() * 4);
-            (w.w.capacity() + w.b.capacity()) as u64 * 4 + sparse as u64
+            let delays = w.delays.as_ref().map_or(0, |d| d.capacity());
+            (w.w.capacity() + w.b.capacity()) as u64 * 4 + (sparse + delays) as u64
         })
         .sum()
 }
@@ -541,7 +578,8 @@ pub fn quantized_bytes(q: &[Quantized]) -> u64 {
                 .sparse
                 .as_ref()
                 .map_or(0, |s| s.pre_ptr.capacity() * 8 + s.post.capacity() * 4);
-            q.wq.capacity() as u64 * 4 + sparse as u64
+            let delays = q.delays.as_ref().map_or(0, |d| d.capacity());
+            q.wq.capacity() as u64 * 4 + (sparse + delays) as u64
         })
         .sum()
 }

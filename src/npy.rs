@@ -15,6 +15,7 @@ pub enum DType {
     Bool,
     F32,
     U32,
+    U16,
 }
 
 impl DType {
@@ -24,11 +25,13 @@ impl DType {
             DType::Bool => "|b1",
             DType::F32 => "<f4",
             DType::U32 => "<u4",
+            DType::U16 => "<u2",
         }
     }
     pub fn size(self) -> usize {
         match self {
             DType::U8 | DType::Bool => 1,
+            DType::U16 => 2,
             DType::F32 | DType::U32 => 4,
         }
     }
@@ -38,6 +41,7 @@ impl DType {
             "|b1" | "<b1" | "b1" | "=b1" => Some(DType::Bool),
             "<f4" | "f4" | "=f4" => Some(DType::F32),
             "<u4" | "u4" | "=u4" => Some(DType::U32),
+            "<u2" | "u2" | "=u2" => Some(DType::U16),
             _ => None,
         }
     }
@@ -47,6 +51,7 @@ impl DType {
             DType::Bool => "bool",
             DType::F32 => "float32",
             DType::U32 => "uint32",
+            DType::U16 => "uint16",
         }
     }
 }
@@ -95,6 +100,15 @@ pub fn write_f32(w: &mut impl Write, shape: &[usize], data: &[f32]) -> std::io::
 }
 
 /// Writes a whole uint32 array.
+pub fn write_u16(w: &mut impl Write, shape: &[usize], data: &[u16]) -> std::io::Result<()> {
+    w.write_all(&header(DType::U16, shape))?;
+    for chunk in data.chunks(4096) {
+        let bytes: Vec<u8> = chunk.iter().flat_map(|x| x.to_le_bytes()).collect();
+        w.write_all(&bytes)?;
+    }
+    Ok(())
+}
+
 pub fn write_u32(w: &mut impl Write, shape: &[usize], data: &[u32]) -> std::io::Result<()> {
     debug_assert_eq!(shape.iter().product::<usize>(), data.len());
     w.write_all(&header(DType::U32, shape))?;
@@ -119,6 +133,19 @@ impl Array {
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect()
+    }
+
+    /// The values of an unsigned integer array (uint8, uint16, uint32).
+    pub fn to_unsigned(&self) -> Vec<u32> {
+        match self.dtype {
+            DType::U8 | DType::Bool => self.data.iter().map(|&b| b as u32).collect(),
+            DType::U16 => self
+                .data
+                .chunks_exact(2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]) as u32)
+                .collect(),
+            _ => self.to_u32(),
+        }
     }
 
     pub fn to_u32(&self) -> Vec<u32> {

@@ -475,7 +475,19 @@ fn bench_json_lines_have_the_documented_keys() {
         .iter()
         .map(|v| v["network"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(names, ["seed", "large", "sparse-1m", "trials"]);
+    assert_eq!(
+        names,
+        [
+            "seed",
+            "large",
+            "sparse-1m",
+            "trials",
+            "recurrent",
+            "recurrent-open",
+            "recurrent-open-3",
+            "recurrent-open-0"
+        ]
+    );
     // seed and trials run on the CPU engine whatever the budget: their keys
     // are checked below, not skipped
     for i in [0, 3] {

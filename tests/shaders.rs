@@ -252,7 +252,28 @@ fn repr_c_params_of_synapse_scatter_match_wgsl() {
             row_words,
             acc_offset,
             chunk_words,
-            block_stride
+            block_stride,
+            ring_mask,
+            ring_offset
+        ]
+    );
+}
+
+#[test]
+fn repr_c_params_of_synapse_delay_match_wgsl() {
+    use nacc::engine::gpu::kernels::synapse_delay::DelayParams;
+    let delay = m("synapse_delay.wgsl");
+    check_layout!(
+        &delay,
+        DelayParams,
+        "DelayParams",
+        [
+            n_post,
+            acc_offset,
+            block_stride,
+            ring_offset,
+            ring_mask,
+            delay
         ]
     );
 }
@@ -271,7 +292,9 @@ fn repr_c_params_of_synapse_accumulate_match_wgsl() {
             spike_stride,
             acc_stride,
             v_stride,
-            mask_stride
+            mask_stride,
+            first_step,
+            block_len
         ]
     );
     check_layout!(
@@ -346,7 +369,9 @@ fn repr_c_params_of_lif_update_match_wgsl() {
             gained,
             scale_hi,
             scale_lo,
-            block_stride
+            block_stride,
+            ring_mask,
+            ring_offset
         ]
     );
 }
@@ -370,11 +395,13 @@ fn repr_c_params_of_plasticity_match_wgsl() {
             wq_min,
             wq_max,
             zero,
+            delay,
             decay_pre,
             decay_post,
             decay_c,
             a_plus,
-            a_minus
+            a_minus,
+            arrival_mask
         ]
     );
 }

@@ -28,20 +28,37 @@ struct Chunk {
     acc_stride: u32,
     v_stride: u32,
     mask_stride: u32,
-    _pad0: u32,
-    _pad1: u32,
+    // the run's step of row 1 (mod 2^32): where the rings of delayed sums are
+    first_step: u32,
+    // steps of a block on the block schedule (BLOCK_STEPS, or fewer where a
+    // delayed projection feeds back with a shorter delay)
+    block_len: u32,
 }
 
-// Steps of the block starting at row `first_row` that lie in the chunk.
-fn block_steps(first_row: u32, n_steps: u32) -> u32 {
-    return min(BLOCK_STEPS, n_steps + 1u - first_row);
+// Steps of the block starting at row `first_row` of chunk `c` that lie in
+// the chunk.
+fn block_steps(first_row: u32, c: Chunk) -> u32 {
+    return min(c.block_len, c.n_steps + 1u - first_row);
+}
+
+// The slot of row `row` among a blocked projection's BLOCK_STEPS slots: the
+// rows of a block (at most BLOCK_STEPS) have distinct slots.
+fn row_slot(row: u32) -> u32 {
+    return (row - 1u) % BLOCK_STEPS;
 }
 
 // Where a projection's sums of row `row` start, past `acc_offset`: slot
-// (row - 1) % BLOCK_STEPS of `stride` sums when it sums in blocks (stride =
-// its post count), else 0 (stride 0).
+// row_slot(row) of `stride` sums when it sums in blocks (stride = its post
+// count), else 0 (stride 0).
 fn slot_offset(row: u32, stride: u32) -> u32 {
-    return ((row - 1u) % BLOCK_STEPS) * stride;
+    return row_slot(row) * stride;
+}
+
+// Where the sums arriving at row `row` plus `delay` steps are in a ring of
+// mask + 1 slots of `n_post` sums (docs/arithmetic.md §2.4): slot (step + delay) mod
+// (mask + 1) of the run's step, a power of two, so 2^32 wraps with it.
+fn ring_slot(c: Chunk, row: u32, delay: u32, mask: u32, n_post: u32) -> u32 {
+    return ((c.first_step + row - 1u + delay) & mask) * n_post;
 }
 
 // Linear workgroup index on a 2-D grid (at most 65 535 groups a dimension).

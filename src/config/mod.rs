@@ -34,7 +34,8 @@ pub(crate) use validate::check_name;
 
 use crate::error::{Error, Result, bad_value};
 use crate::network::{
-    Connectivity, Init, MAX_POPULATION_SIZE, Network, Plasticity, PopKind, Projection, Receptor,
+    Connectivity, Delay, Init, MAX_POPULATION_SIZE, Network, Plasticity, PopKind, Projection,
+    Receptor,
 };
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -123,9 +124,23 @@ pub struct RawProjection {
     /// Sparse: pre neuron i to post neuron i.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub one_to_one: Option<bool>,
+    /// Synaptic delay in ms: one value, or `[lo, hi]` drawn per synapse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<DelayMs>,
+    /// A self-projection keeps each neuron's synapse onto itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autapses: Option<bool>,
     /// Three-factor plasticity, `[projection.plasticity]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plasticity: Option<Plasticity>,
+}
+
+/// `delay_ms = 2.0` or `delay_ms = [1.0, 5.0]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DelayMs {
+    One(f64),
+    Range(Vec<f64>),
 }
 
 fn default_sign() -> i64 {
@@ -251,6 +266,21 @@ impl Network {
                     fixed_fan_in: None,
                     fixed_fan_out: None,
                     one_to_one: None,
+                    delay_ms: match p.delay {
+                        Delay {
+                            lo: 0,
+                            range: false,
+                            ..
+                        } => None,
+                        Delay {
+                            lo, range: false, ..
+                        } => Some(DelayMs::One(lo as f64 * self.dt_ms)),
+                        Delay { lo, hi, .. } => Some(DelayMs::Range(vec![
+                            lo as f64 * self.dt_ms,
+                            hi as f64 * self.dt_ms,
+                        ])),
+                    },
+                    autapses: p.is_recurrent().then_some(p.autapses),
                     plasticity: p.plasticity,
                 };
                 match p.conn {
@@ -369,7 +399,7 @@ impl RawConfig {
         }
         let mut projections: Vec<Projection> = Vec::with_capacity(self.projections.len());
         for (i, rp) in self.projections.iter().enumerate() {
-            let proj = validate_projection(i, rp, &populations)?;
+            let proj = validate_projection(i, rp, &populations, self.dt_ms)?;
             if projections.iter().any(|p| p.name == proj.name) {
                 return Err(bad_value(
                     format!("projection[{i}].name"),

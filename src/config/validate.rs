@@ -1,9 +1,10 @@
 //! The checks of every population and projection, and their order.
 
-use super::{RawPopulation, RawProjection};
+use super::{DelayMs, RawPopulation, RawProjection};
 use crate::error::{Error, Result, bad_value};
 use crate::network::{
-    Connectivity, Init, LifParams, MAX_POPULATION_SIZE, PopKind, Population, Projection, Reset,
+    Connectivity, Delay, Init, LifParams, MAX_DELAY_STEPS, MAX_POPULATION_SIZE, PopKind,
+    Population, Projection, Reset,
 };
 
 pub(crate) fn check_name(field: &str, name: &str) -> Result<()> {
@@ -164,6 +165,7 @@ pub(super) fn validate_projection(
     i: usize,
     rp: &RawProjection,
     pops: &[Population],
+    dt_ms: f64,
 ) -> Result<Projection> {
     check_name(&format!("projection[{i}].name"), &rp.name)?;
     let f = |field: &str| format!("projection `{}` field `{field}`", rp.name);
@@ -228,6 +230,20 @@ pub(super) fn validate_projection(
             ));
         }
     }
+    let delay = validate_delay(rp, &f, dt_ms)?;
+    if delay.per_synapse() && conn.is_dense() {
+        return Err(Error::Input(format!(
+            "{}: a delay range [lo, hi] needs a sparse projection (fixed_probability = 1.0 connects every pair); a dense projection takes one delay_ms",
+            f("delay_ms")
+        )));
+    }
+    if delay.per_synapse() && rp.plasticity.is_some() {
+        return Err(Error::Input(format!(
+            "{}: a plastic projection takes one delay_ms, not a range (its pre trace follows each pre neuron's arriving spikes)",
+            f("delay_ms")
+        )));
+    }
+    let autapses = validate_autapses(rp, &f, &pops[pre], pre == post, conn)?;
     Ok(Projection {
         name: rp.name.clone(),
         pre,
@@ -237,6 +253,8 @@ pub(super) fn validate_projection(
         init,
         conn,
         plasticity: rp.plasticity,
+        delay,
+        autapses,
     })
 }
 
@@ -316,6 +334,119 @@ fn validate_init(rp: &RawProjection, f: &dyn Fn(&str) -> String) -> Result<Init>
         }
     };
     Ok(init)
+}
+
+/// `delay_ms`: one value or `[lo, hi]`, each a whole number of steps of
+/// `dt_ms` within `0..=MAX_DELAY_STEPS` steps.
+fn validate_delay(rp: &RawProjection, f: &dyn Fn(&str) -> String, dt_ms: f64) -> Result<Delay> {
+    let steps = |field: &str, ms: f64| -> Result<u32> {
+        let max_ms = MAX_DELAY_STEPS as f64 * dt_ms;
+        let rule = format!(
+            "must be a whole number of steps (dt_ms = {dt_ms}) within [0, {max_ms}] ms ({MAX_DELAY_STEPS} steps)"
+        );
+        if !ms.is_finite() || ms < 0.0 {
+            return Err(bad_value(f(field), ms, rule));
+        }
+        let x = ms / dt_ms;
+        let k = x.round();
+        // a delay written from steps * dt reads back as the same steps
+        if (x - k).abs() > 1e-6 * k.max(1.0) || k > MAX_DELAY_STEPS as f64 {
+            return Err(bad_value(f(field), ms, rule));
+        }
+        Ok(k as u32)
+    };
+    Ok(match &rp.delay_ms {
+        None => Delay::NONE,
+        Some(DelayMs::One(ms)) => {
+            let d = steps("delay_ms", *ms)?;
+            Delay {
+                lo: d,
+                hi: d,
+                range: false,
+            }
+        }
+        Some(DelayMs::Range(v)) => {
+            let &[lo_ms, hi_ms] = &v[..] else {
+                return Err(bad_value(
+                    f("delay_ms"),
+                    format!("{v:?}"),
+                    "must be one number or two [lo, hi]: each synapse's delay is drawn uniformly in whole steps between them",
+                ));
+            };
+            let (lo, hi) = (steps("delay_ms[0]", lo_ms)?, steps("delay_ms[1]", hi_ms)?);
+            if lo > hi {
+                return Err(bad_value(
+                    f("delay_ms"),
+                    format!("[{lo_ms}, {hi_ms}]"),
+                    "needs lo <= hi",
+                ));
+            }
+            Delay {
+                lo,
+                hi,
+                range: true,
+            }
+        }
+    })
+}
+
+/// `autapses`: only for a self-projection (pre = post), whose connectivity
+/// must leave room for the synapses without them.
+fn validate_autapses(
+    rp: &RawProjection,
+    f: &dyn Fn(&str) -> String,
+    pop: &Population,
+    recurrent: bool,
+    conn: Connectivity,
+) -> Result<bool> {
+    if !recurrent {
+        return match rp.autapses {
+            None => Ok(false),
+            Some(a) => Err(bad_value(
+                f("autapses"),
+                a,
+                "applies only to a self-projection (pre = post)",
+            )),
+        };
+    }
+    let autapses = rp.autapses.unwrap_or(false);
+    if autapses {
+        return Ok(true);
+    }
+    let n = pop.size as i64;
+    let why = match conn {
+        Connectivity::OneToOne => Some((
+            "one_to_one",
+            "true".to_string(),
+            "onto its own population connects each neuron only to itself; give autapses = true"
+                .to_string(),
+        )),
+        Connectivity::FixedFanIn(k) | Connectivity::FixedFanOut(k) if k as i64 > n - 1 => {
+            let field = match conn {
+                Connectivity::FixedFanIn(_) => "fixed_fan_in",
+                _ => "fixed_fan_out",
+            };
+            Some((
+                field,
+                k.to_string(),
+                format!(
+                    "must be within 1..={} in a self-projection without autapses (a neuron does not synapse onto itself; autapses = true allows it)",
+                    n - 1
+                ),
+            ))
+        }
+        _ => None,
+    };
+    if let Some((field, v, rule)) = why {
+        return Err(bad_value(f(field), v, rule));
+    }
+    if rp.plasticity.is_some() && conn.is_dense() {
+        return Err(Error::Input(format!(
+            "{}: a dense plastic self-projection needs autapses = true (its missing synapses onto themselves would learn); or make it sparse",
+            f("plasticity")
+        )));
+    }
+    Ok(false)
 }
 
 /// A projection's connectivity from `pre` to `post`: dense,
@@ -399,24 +530,37 @@ fn validate_connectivity(
     Ok(conn)
 }
 
-/// Kahn's algorithm, ties broken by config order. A cycle of (zero-delay)
-/// projections is an error that names it.
-pub(super) fn dependency_order(pops: &[Population], projs: &[Projection]) -> Result<Vec<usize>> {
+/// Kahn's algorithm, ties broken by config order. A projection whose every
+/// synapse has a delay of at least one step takes its input from earlier
+/// steps, so it need not order its populations: it does where it can (pre
+/// before post, so that the GPU's blocks stay long, docs/arithmetic.md
+/// §2.4), and is passed over only to break a cycle. A cycle of the others
+/// (a delay of 0 on some synapse) is an error that names it.
+pub(super) fn dependency_order(pops: &[Population], all: &[Projection]) -> Result<Vec<usize>> {
     let n = pops.len();
-    let mut indegree = vec![0usize; n];
-    for p in projs {
-        indegree[p.post] += 1;
+    let projs: Vec<Projection> = all.iter().filter(|p| p.delay.lo == 0).cloned().collect();
+    let projs = &projs[..];
+    // incoming projections not yet satisfied: without delay, and all
+    let (mut undelayed, mut every) = (vec![0usize; n], vec![0usize; n]);
+    for p in all {
+        every[p.post] += 1;
+        undelayed[p.post] += (p.delay.lo == 0) as usize;
     }
     let mut done = vec![false; n];
     let mut order = Vec::with_capacity(n);
     while order.len() < n {
-        let Some(next) = (0..n).find(|&i| !done[i] && indegree[i] == 0) else {
+        let free = |i: usize| !done[i] && undelayed[i] == 0;
+        let next = (0..n)
+            .find(|&i| free(i) && every[i] == 0)
+            .or_else(|| (0..n).find(|&i| free(i)));
+        let Some(next) = next else {
             return Err(cycle_error(pops, projs, &done));
         };
         done[next] = true;
         order.push(next);
-        for p in projs.iter().filter(|p| p.pre == next) {
-            indegree[p.post] -= 1;
+        for p in all.iter().filter(|p| p.pre == next) {
+            every[p.post] -= 1;
+            undelayed[p.post] -= (p.delay.lo == 0) as usize;
         }
     }
     Ok(order)

@@ -18,6 +18,13 @@ use crate::tuning::{CpuOptions, GpuOptions, SparseChoice};
 /// use it; the WGSL prelude gets it from [`crate::engine::gpu::wgsl`].
 pub const BLOCK_STEPS: usize = 16;
 
+/// The block schedule runs blocks of at least this many steps: where a
+/// delay that feeds back is shorter, the step schedule runs instead (on
+/// lavapipe, 10 000 MSNs with 2 % collaterals: blocks of 1 step ran at
+/// half the step schedule's speed, of 2 alike, of 3 1.2 times and of 4
+/// 1.6 times faster; docs/design-log.md).
+pub const MIN_BLOCK_LEN: usize = 3;
+
 /// Projections of at least this many synapses sum in blocks by default
 /// ([`sums_in_blocks`]); smaller ones are not bound by memory bandwidth.
 pub const BLOCK_MIN_SYNAPSES: usize = 1 << 20;
@@ -130,6 +137,73 @@ pub struct Plan {
     /// kernel, as many as its buffers fit on the block schedule (the run
     /// takes them in batches), else 1 (one after another).
     pub trials: usize,
+    /// Per projection: the slots of its ring of delayed sums
+    /// ([`ring_slots`]), 0 when its spikes arrive in the step they are
+    /// emitted.
+    pub rings: Vec<usize>,
+    /// Steps of a block on the block schedule: [`BLOCK_STEPS`], or fewer
+    /// when a delayed projection feeds a population updated before (or
+    /// with) its pre population: its spikes of a block must have arrived
+    /// from earlier blocks ([`block_len`]).
+    pub block_len: usize,
+}
+
+/// Slots of the ring of a projection whose spikes arrive up to `hi` steps
+/// late: a power of two above `hi`, and (`blocks`: an engine that sums a
+/// block of steps at once, the GPU's) of at least `hi + BLOCK_STEPS`, so
+/// that the sums of a whole block can be added before any of the block's
+/// slots is taken. The CPU's are as small as can be: they stay in cache.
+pub fn ring_slots(hi: u32, blocks: bool) -> usize {
+    let block = if blocks { BLOCK_STEPS } else { 1 };
+    (hi as usize + block).next_power_of_two()
+}
+
+/// Per projection of `net`: its ring's slots (0 without delay).
+pub fn rings(net: &Network, blocks: bool) -> Vec<usize> {
+    net.projections
+        .iter()
+        .map(|p| match p.delay.is_delayed() {
+            true => ring_slots(p.delay.hi, blocks),
+            false => 0,
+        })
+        .collect()
+}
+
+/// The projections in the order the engines sum them within a step or a
+/// block: population by population in update order, its incoming
+/// projections without delay before its update, then its outgoing delayed
+/// ones (into their rings) after it.
+pub fn sum_order(net: &Network) -> Vec<usize> {
+    let mut out = Vec::with_capacity(net.projections.len());
+    for &p in &net.order {
+        out.extend(
+            net.incoming(p)
+                .filter(|(_, x)| !x.delay.is_delayed())
+                .map(|(j, _)| j),
+        );
+        let delayed = net.projections.iter().enumerate();
+        out.extend(
+            delayed
+                .filter(|(_, x)| x.delay.is_delayed() && x.pre == p)
+                .map(|(j, _)| j),
+        );
+    }
+    out
+}
+
+/// The longest block the block schedule may run `net` in: a population's
+/// block needs every sum of its steps, so a delayed projection from a
+/// population updated later in the order (or the same population: a
+/// recurrent one) must deliver only spikes of earlier blocks. Its
+/// shortest delay bounds the block.
+pub fn block_len(net: &Network) -> usize {
+    let pos = |pop: usize| net.order.iter().position(|&p| p == pop);
+    net.projections
+        .iter()
+        .filter(|p| p.delay.is_delayed() && pos(p.pre) >= pos(p.post))
+        .map(|p| p.delay.lo as usize)
+        .fold(BLOCK_STEPS, usize::min)
+        .max(1)
 }
 
 /// Whether projection `j` sums [`BLOCK_STEPS`] steps at once on the step
@@ -178,7 +252,7 @@ pub fn active_in_block(pop: &Population) -> f64 {
 pub fn fusable(net: &Network, max_binding: u64) -> bool {
     net.projections
         .iter()
-        .all(|p| p.conn.is_dense() && p.plasticity.is_none())
+        .all(|p| p.conn.is_dense() && p.plasticity.is_none() && !p.delay.is_delayed())
         && net.populations.iter().all(|p| p.dopamine.is_none())
         && net.row_words() <= FUSED_MAX_ROW_WORDS
         && net.total_synapses() <= FUSED_MAX_SYNAPSES
@@ -218,6 +292,7 @@ impl Plan {
                     };
                 }
                 let gather = pre.is_poisson()
+                    && !p.delay.per_synapse()
                     && match opts.sparse {
                         Some(SparseChoice::Gather) => true,
                         Some(SparseChoice::Scatter) => false,
@@ -237,6 +312,8 @@ impl Plan {
             gen_input: false,
             step_stride: 0,
             trials: 1,
+            rings: rings(net, false),
+            block_len: BLOCK_STEPS,
         }
     }
 
@@ -249,9 +326,10 @@ impl Plan {
     ///   workgroup: docs/design-log.md). `opts.prefer_fused` and
     ///   `opts.fused` override that.
     /// - Block schedule unless the network has plasticity, a population of
-    ///   [`BLOCK_MAX_NEURONS`] or more, or `opts.step_schedule`; and only
-    ///   where the sums of a block fit one binding (else step by step, and
-    ///   else without blocked input sums).
+    ///   [`BLOCK_MAX_NEURONS`] or more, a delay shorter than
+    ///   [`MIN_BLOCK_LEN`] that feeds back ([`block_len`]), or
+    ///   `opts.step_schedule`; and only where the sums of a block fit one
+    ///   binding (else step by step, and else without blocked input sums).
     /// - On the block schedule a sparse projection is gathered by post
     ///   where its pre population is busy (at least [`GATHER_MIN_ACTIVE`]
     ///   of it spikes in a block; a LIF population counts as busy) and the
@@ -275,7 +353,8 @@ impl Plan {
         let wanted = opts.prefer_fused.unwrap_or(trials > 1);
         let fused = opts.fused.unwrap_or_else(|| wanted && fusable(net, max));
         let blockable = net.projections.iter().all(|p| p.plasticity.is_none())
-            && net.populations.iter().all(|p| p.size < BLOCK_MAX_NEURONS);
+            && net.populations.iter().all(|p| p.size < BLOCK_MAX_NEURONS)
+            && block_len(net) >= MIN_BLOCK_LEN;
         let mut schedule = match blockable && !opts.step_schedule {
             true => Schedule::Block,
             false => Schedule::Step,
@@ -297,7 +376,7 @@ impl Plan {
                         (false, Schedule::Block, true) => Sums::DenseBlock,
                         (false, Schedule::Block, false) => {
                             let busy = active_in_block(&net.populations[p.pre]) >= min_active;
-                            if gather && busy {
+                            if gather && busy && !p.delay.per_synapse() {
                                 Sums::Gather
                             } else {
                                 Sums::ScatterBlock
@@ -339,6 +418,11 @@ impl Plan {
             gen_input,
             step_stride: limits.step_stride,
             trials,
+            rings: rings(net, true),
+            block_len: match schedule {
+                Schedule::Block => block_len(net),
+                Schedule::Step => BLOCK_STEPS,
+            },
         }
     }
 
@@ -372,14 +456,16 @@ impl Plan {
 }
 
 /// Words of every projection's sums: a row of posts, or [`BLOCK_STEPS`]
-/// rows for sums in slots.
+/// rows for sums in slots; and a delayed projection's ring
+/// ([`ring_slots`] rows).
 pub fn sum_words(net: &Network, sums: &[Sums]) -> usize {
     net.projections
         .iter()
         .zip(sums)
-        .map(|(p, s)| {
+        .zip(rings(net, true))
+        .map(|((p, s), ring)| {
             let n = net.populations[p.post].size;
-            if s.in_slots() { BLOCK_STEPS * n } else { n }
+            ring * n + if s.in_slots() { BLOCK_STEPS * n } else { n }
         })
         .sum()
 }

@@ -29,6 +29,10 @@ pub struct Weights {
     /// The synapses of a sparse projection; None when dense. Shared with
     /// the engines that read them by post ([`Quantized::rows`]).
     pub sparse: Option<Arc<SparseRows>>,
+    /// Per synapse of a sparse projection with a delay range, in the order
+    /// of `sparse`: its delay in steps. None: every synapse has the
+    /// projection's one delay.
+    pub delays: Option<Vec<u8>>,
 }
 
 /// A network with its parameters: what every engine runs.
@@ -53,12 +57,14 @@ pub(super) fn build_threads(work: usize) -> usize {
 /// The pre neurons of post `j` of a sparse projection, ascending: a pure
 /// function of (seed, projection, j). `seen` is a bit set of `n_pre` bits,
 /// empty on entry and on return.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn choose_pres(
     conn: Connectivity,
     seed: u64,
     stream: u32,
     j: u32,
     n_pre: usize,
+    no_autapse: bool,
     out: &mut Vec<u32>,
     seen: &mut [u64],
 ) {
@@ -69,10 +75,26 @@ pub(super) fn choose_pres(
             // each pair independently: its draw below p * 2^32
             let thr = (p * 4294967296.0).min(4294967295.0) as u64;
             pairs_below(seed, stream, j, n_pre as u32, thr, p >= 1.0, out);
+            if no_autapse {
+                out.retain(|&i| i != j);
+            }
+        }
+        Connectivity::FixedFanIn(k) if no_autapse => {
+            // k of the n - 1 others: pick among 0..n-1, then skip j
+            floyd(seed, stream, j, n_pre as u64 - 1, k, out, seen);
+            skip_self(out, j);
         }
         Connectivity::FixedFanIn(k) => floyd(seed, stream, j, n_pre as u64, k, out, seen),
         Connectivity::OneToOne => out.push(j),
         Connectivity::FixedFanOut(_) => unreachable!("fan-out rows are chosen by pre neuron"),
+    }
+}
+
+/// Picks `p` of `0..n-1` as neurons of `0..n` other than `me`: `p + 1` from
+/// `me` on (order kept).
+fn skip_self(picks: &mut [u32], me: u32) {
+    for p in picks {
+        *p += (*p >= me) as u32;
     }
 }
 
@@ -104,19 +126,25 @@ fn floyd(seed: u64, stream: u32, j: u32, n: u64, k: u32, out: &mut Vec<u32>, see
 /// The synapses of a `fixed_fan_out` projection by post: each pre neuron
 /// `i` picks `k` distinct posts with [`floyd`] (pair (i, step) of
 /// `stream`), and each post receives from its pickers in ascending order.
+/// Without autapses (a self-projection) pre `i` picks among the others.
 pub(super) fn fan_out_rows(
     seed: u64,
     stream: u32,
     k: u32,
     n_pre: usize,
     n_post: usize,
+    no_autapse: bool,
 ) -> Result<SparseRows> {
     let total = k as usize * n_pre;
     let mut picks: Vec<u32> = try_with_capacity(total, "fixed_fan_out synapses")?;
     let (mut row, mut seen) = (Vec::new(), vec![0u64; n_post.div_ceil(64)]);
+    let n = n_post as u64 - no_autapse as u64;
     for i in 0..n_pre as u32 {
         row.clear();
-        floyd(seed, stream, i, n_post as u64, k, &mut row, &mut seen);
+        floyd(seed, stream, i, n, k, &mut row, &mut seen);
+        if no_autapse {
+            skip_self(&mut row, i);
+        }
         picks.extend_from_slice(&row);
     }
     // counting sort by post; pre neurons ascend within each post
@@ -209,11 +237,20 @@ pub(super) fn build_sparse(
     lo: f32,
     hi: f32,
     constant: Option<f32>,
-) -> Result<(SparseRows, Vec<f32>)> {
+) -> Result<(SparseRows, Vec<f32>, Option<Vec<u8>>)> {
     let sc = stream_id(&proj.name, purpose::CONNECT);
     let sw = stream_id(&proj.name, purpose::WEIGHT);
+    let sd = stream_id(&proj.name, purpose::DELAY);
+    let delay = proj.delay;
     let fan_out = match proj.conn {
-        Connectivity::FixedFanOut(k) => Some(fan_out_rows(seed, sc, k, n_pre, n_post)?),
+        Connectivity::FixedFanOut(k) => Some(fan_out_rows(
+            seed,
+            sc,
+            k,
+            n_pre,
+            n_post,
+            proj.drops_autapses(),
+        )?),
         _ => None,
     };
     let fan_out = fan_out.as_ref();
@@ -226,10 +263,13 @@ pub(super) fn build_sparse(
     let threads = build_threads(per_post.saturating_mul(n_post)).min(n_post.max(1));
     let per = n_post.div_ceil(threads);
     // one part a thread of the pool, in order
-    let parts: Vec<(Vec<usize>, Vec<u32>, Vec<f32>)> = (0..threads)
+    // per thread: its posts' synapse counts, pre neurons, weights, delays
+    type Part = (Vec<usize>, Vec<u32>, Vec<f32>, Vec<u8>);
+    let parts: Vec<Part> = (0..threads)
         .into_par_iter()
         .map(|t| {
-            let (mut counts, mut pres, mut ws) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut counts, mut pres, mut ws, mut ds) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             let (mut row, mut seen) = (Vec::new(), vec![0u64; n_pre.div_ceil(64)]);
             for j in (t * per)..((t + 1) * per).min(n_post) {
                 match fan_out {
@@ -239,7 +279,9 @@ pub(super) fn build_sparse(
                     }
                     None => {
                         let conn = proj.conn;
-                        choose_pres(conn, seed, sc, j as u32, n_pre, &mut row, &mut seen)
+                        let no_self = proj.drops_autapses();
+                        let (j, n) = (j as u32, n_pre);
+                        choose_pres(conn, seed, sc, j, n, no_self, &mut row, &mut seen)
                     }
                 }
                 counts.push(row.len());
@@ -249,9 +291,15 @@ pub(super) fn build_sparse(
                         pair_draws(seed, sw, j as u32, &row).map(|r| lo + (hi - lo) * unit_f32(r)),
                     ),
                 }
+                if delay.per_synapse() {
+                    ds.extend(
+                        pair_draws(seed, sd, j as u32, &row)
+                            .map(|r| draw_delay(r, delay.lo, delay.hi)),
+                    );
+                }
                 pres.extend_from_slice(&row);
             }
-            (counts, pres, ws)
+            (counts, pres, ws, ds)
         })
         .collect();
     let total: usize = parts.iter().map(|p| p.1.len()).sum();
@@ -260,14 +308,40 @@ pub(super) fn build_sparse(
     let what = format!("projection `{}` ({total} synapses)", proj.name);
     let mut pre: Vec<u32> = try_with_capacity(total, &what)?;
     let mut w: Vec<f32> = try_with_capacity(total, &what)?;
-    for (counts, pres, ws) in parts {
+    let mut delays: Vec<u8> = match delay.per_synapse() {
+        true => try_with_capacity(total, &what)?,
+        false => Vec::new(),
+    };
+    for (counts, pres, ws, ds) in parts {
         for c in counts {
             ptr.push(ptr.last().unwrap() + c);
         }
         pre.extend_from_slice(&pres);
         w.extend_from_slice(&ws);
+        delays.extend_from_slice(&ds);
     }
-    Ok((SparseRows { ptr, pre }, w))
+    let delays = delay.per_synapse().then_some(delays);
+    Ok((SparseRows { ptr, pre }, w, delays))
+}
+
+/// The drawn delay of every synapse of `rows` (a projection with a delay
+/// range): synapse (post j, pre i) takes the draw of pair (j, i).
+pub fn delays_of(seed: u64, proj: &Projection, rows: &SparseRows) -> Vec<u8> {
+    let sd = stream_id(&proj.name, purpose::DELAY);
+    let (lo, hi) = (proj.delay.lo, proj.delay.hi);
+    (0..rows.ptr.len() - 1)
+        .flat_map(|j| {
+            let row = &rows.pre[rows.ptr[j]..rows.ptr[j + 1]];
+            pair_draws(seed, sd, j as u32, row).map(move |r| draw_delay(r, lo, hi))
+        })
+        .collect()
+}
+
+/// A synapse's delay in `lo..=hi` steps from its draw: `lo + floor(word *
+/// (hi - lo + 1) / 2^32)` (docs/arithmetic.md §6).
+pub fn draw_delay(word: u32, lo: u32, hi: u32) -> u8 {
+    let d = lo as u64 + ((word as u64 * (hi - lo + 1) as u64) >> 32);
+    d as u8
 }
 
 impl Model {
@@ -312,11 +386,12 @@ impl Model {
                 }
             }
             if !proj.conn.is_dense() {
-                let (rows, w) = build_sparse(proj, seed, n_pre, n_post, lo, hi, constant)?;
+                let (rows, w, delays) = build_sparse(proj, seed, n_pre, n_post, lo, hi, constant)?;
                 weights.push(Weights {
                     w,
                     b,
                     sparse: Some(Arc::new(rows)),
+                    delays,
                 });
                 continue;
             }
@@ -340,7 +415,18 @@ impl Model {
                     }
                 }
             }
-            weights.push(Weights { w, b, sparse: None });
+            if proj.drops_autapses() {
+                // no synapse from a neuron onto itself: its weight is 0
+                for j in 0..n_post {
+                    w[j * n_pre + j] = 0.0;
+                }
+            }
+            weights.push(Weights {
+                w,
+                b,
+                sparse: None,
+                delays: None,
+            });
         }
         let rates = net
             .populations
@@ -378,6 +464,10 @@ impl Model {
     /// The fixed-point form of projection `j` (a sparse one by post when
     /// `by_post`).
     pub fn quantize_projection(&self, j: usize, by_post: bool) -> Result<Quantized> {
+        debug_assert!(
+            !(by_post && self.weights[j].delays.is_some()),
+            "never gathered"
+        );
         let (proj, w) = (&self.net.projections[j], &self.weights[j]);
         let n_pre = self.net.populations[proj.pre].size;
         let n_post = self.net.populations[proj.post].size;
@@ -387,7 +477,11 @@ impl Model {
             (Some(rows), _) if by_post => Quantized::new_sparse_by_post(&w.w, rows, n_post, n_pre),
             (Some(rows), _) => Quantized::new_sparse(&w.w, rows, n_post, n_pre),
         };
-        q.map_err(|e| e.context(format!("projection `{}`", proj.name)))
+        let q = q.map_err(|e| e.context(format!("projection `{}`", proj.name)))?;
+        Ok(match (&w.sparse, &w.delays) {
+            (Some(rows), Some(d)) => q.with_delays(rows, d),
+            _ => q,
+        })
     }
 
     /// F of every projection, as [`Model::quantize`] would choose it,

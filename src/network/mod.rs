@@ -101,6 +101,44 @@ pub struct Projection {
     pub conn: Connectivity,
     /// Three-factor plasticity (dense projections only).
     pub plasticity: Option<Plasticity>,
+    /// Steps a spike takes to reach the post neuron (docs/arithmetic.md §2.4).
+    pub delay: Delay,
+    /// A self-projection (pre = post) keeps the synapse of a neuron onto
+    /// itself. Always false for other projections.
+    pub autapses: bool,
+}
+
+/// Most steps a spike may take to arrive: a synapse's delay is held in one
+/// byte.
+pub const MAX_DELAY_STEPS: u32 = 255;
+
+/// A projection's synaptic delay in steps: every synapse `lo` (`lo == hi`),
+/// or each synapse's drawn uniformly in `lo..=hi` from the seed (or read
+/// from a delay file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Delay {
+    pub lo: u32,
+    pub hi: u32,
+    /// Written as a range `[lo, hi]` (per-synapse delays), not one value.
+    pub range: bool,
+}
+
+impl Delay {
+    /// Same-step delivery: today's, and the default.
+    pub const NONE: Delay = Delay {
+        lo: 0,
+        hi: 0,
+        range: false,
+    };
+    /// Whether spikes arrive later than the step they are emitted in (on
+    /// some synapse).
+    pub fn is_delayed(self) -> bool {
+        self.hi > 0
+    }
+    /// Whether each synapse has its own delay.
+    pub fn per_synapse(self) -> bool {
+        self.range
+    }
 }
 
 /// Which pre neurons a post neuron receives synapses from. A missing synapse
@@ -122,6 +160,17 @@ pub enum Connectivity {
 impl Connectivity {
     pub fn is_dense(self) -> bool {
         self == Connectivity::Dense
+    }
+}
+
+impl Projection {
+    /// Pre and post are one population.
+    pub fn is_recurrent(&self) -> bool {
+        self.pre == self.post
+    }
+    /// A self-projection without the synapses of a neuron onto itself.
+    pub fn drops_autapses(&self) -> bool {
+        self.is_recurrent() && !self.autapses
     }
 }
 
@@ -167,9 +216,13 @@ impl Network {
             self.populations[p.pre].size as u64,
             self.populations[p.post].size as u64,
         );
+        let pairs = match p.drops_autapses() {
+            true => n_pre * n_post - n_post,
+            false => n_pre * n_post,
+        };
         match p.conn {
             Connectivity::Dense => n_pre * n_post,
-            Connectivity::FixedProbability(q) => (q * (n_pre * n_post) as f64).round() as u64,
+            Connectivity::FixedProbability(q) => (q * pairs as f64).round() as u64,
             Connectivity::FixedFanIn(k) => k as u64 * n_post,
             Connectivity::FixedFanOut(k) => k as u64 * n_pre,
             Connectivity::OneToOne => n_post,

@@ -187,6 +187,10 @@ pub struct Quantized {
     /// A plastic projection's [wq_min, wq_max]: F was chosen so that no sum
     /// of weights within them can overflow.
     pub bounds: Option<[i32; 2]>,
+    /// Per synapse, in the order of `wq`: its delay in steps, when the
+    /// projection has a delay range; else None and every synapse has
+    /// the projection's one delay.
+    pub delays: Option<Vec<u8>>,
 }
 
 pub(super) fn check_finite(w: &[f32], index: impl Fn(usize) -> String) -> Result<()> {
@@ -227,6 +231,7 @@ impl Quantized {
             scale_hi: pow2(12 - f as i32),
             scale_lo: pow2(-(f as i32)),
             bounds: None,
+            delays: None,
         }
     }
 
@@ -335,6 +340,40 @@ impl Quantized {
             rows: Some(rows.clone()),
             ..Quantized::with_bits(f, n_pre, n_post, wq, None)
         })
+    }
+
+    /// Takes per-synapse `delays` (in the order of `rows`) into the
+    /// pre-major synapses of [`Quantized::new_sparse`], each pre neuron's
+    /// sorted by delay, then post: the CPU's scatter adds a run of synapses
+    /// of one delay to one slot of its ring (the sums do not depend on the
+    /// order; the GPU's scatter reads any).
+    pub fn with_delays(mut self, rows: &SparseRows, delays: &[u8]) -> Quantized {
+        let Some(pm) = &mut self.sparse else {
+            self.delays = Some(delays.to_vec());
+            return self;
+        };
+        let mut next = pm.pre_ptr.clone();
+        let mut d = vec![0u8; delays.len()];
+        for (&i, &x) in rows.pre.iter().zip(delays) {
+            d[next[i as usize]] = x;
+            next[i as usize] += 1;
+        }
+        let mut row: Vec<(u8, u32, i32)> = Vec::new();
+        for i in 0..pm.pre_ptr.len() - 1 {
+            let r = pm.pre_ptr[i]..pm.pre_ptr[i + 1];
+            row.clear();
+            let synapses = d[r.clone()]
+                .iter()
+                .zip(&pm.post[r.clone()])
+                .zip(&self.wq[r.clone()]);
+            row.extend(synapses.map(|((&d, &p), &w)| (d, p, w)));
+            row.sort_unstable();
+            for (k, &(x, p, w)) in r.zip(&row) {
+                (d[k], pm.post[k], self.wq[k]) = (x, p, w);
+            }
+        }
+        self.delays = Some(d);
+        self
     }
 
     /// Sparse weights (one per synapse of `rows`), regrouped by pre neuron.

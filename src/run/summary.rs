@@ -30,12 +30,20 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
         .iter()
         .enumerate()
         .map(|(j, p)| {
+            let w = &o.model.weights[j];
+            // a dense self-projection without autapses holds its diagonal as 0
+            let synapses = match (p.conn.is_dense(), p.drops_autapses()) {
+                (true, true) => w.w.len() - w.b.len(),
+                _ => w.w.len(),
+            };
             json!({
                 "name": p.name,
                 "pre": net.populations[p.pre].name,
                 "post": net.populations[p.post].name,
-                "synapses": o.model.weights[j].w.len(),
+                "synapses": synapses,
                 "connectivity": connectivity_json(p.conn),
+                "delay": delay_json(p, w, net.dt_ms),
+                "autapses": p.is_recurrent().then_some(p.autapses),
                 "frac_bits": frac_bits.as_ref().map(|f| f[j]),
             })
         })
@@ -96,6 +104,27 @@ pub fn network_title(opts: &RunOptions) -> String {
 /// network file: `{"kind": "dense"}`, `{"kind": "fixed_fan_in", "fixed_fan_in":
 /// k}`, `{"kind": "fixed_fan_out", "fixed_fan_out": k}`, `{"kind":
 /// "one_to_one"}`, `{"kind": "fixed_probability", "fixed_probability": p}`.
+/// A projection's delays as its synapses have them (drawn or read from a
+/// delay file): the shortest and longest, in steps and in ms.
+fn delay_json(
+    p: &crate::network::Projection,
+    w: &crate::network::Weights,
+    dt_ms: f64,
+) -> serde_json::Value {
+    let (lo, hi) = match &w.delays {
+        Some(d) if !d.is_empty() => (
+            *d.iter().min().unwrap() as u32,
+            *d.iter().max().unwrap() as u32,
+        ),
+        _ => (p.delay.lo, p.delay.hi),
+    };
+    json!({
+        "steps": [lo, hi],
+        "ms": [lo as f64 * dt_ms, hi as f64 * dt_ms],
+        "per_synapse": p.delay.per_synapse(),
+    })
+}
+
 fn connectivity_json(conn: crate::network::Connectivity) -> serde_json::Value {
     use crate::network::Connectivity;
     match conn {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod delays;
 pub mod npy;
 
 use nacc::engine::{Engine, InputSource};
@@ -139,12 +140,8 @@ pub fn random_network(rng: &mut StdRng, max_size: usize) -> String {
     let mut text = String::new();
     let mut names = Vec::new();
     for i in 0..n_poisson {
-        let lo: f32 = rng.random_range(0.0..0.6);
-        let hi: f32 = rng.random_range(lo..=1.0);
-        let size = rng.random_range(1..=max_size);
-        text += &format!(
-            "[[population]]\nname = \"in{i}\"\nsize = {size}\nkind = \"poisson\"\nrate = [{lo}, {hi}]\n"
-        );
+        let (pop, size) = random_poisson(rng, i, 0.6, 1.0, max_size);
+        text += &pop;
         names.push((format!("in{i}"), size));
     }
     let mut projs = String::new();
@@ -179,6 +176,24 @@ pub fn random_network(rng: &mut StdRng, max_size: usize) -> String {
         names.push((name, size));
     }
     text + &projs
+}
+
+/// Poisson population `in<i>` of 1..=max_size neurons with rates in a
+/// random range within [0, hi_max] starting below lo_max: its TOML and size.
+pub fn random_poisson(
+    rng: &mut StdRng,
+    i: usize,
+    lo_max: f32,
+    hi_max: f32,
+    max_size: usize,
+) -> (String, usize) {
+    let lo: f32 = rng.random_range(0.0..lo_max);
+    let hi: f32 = rng.random_range(lo..=hi_max);
+    let size = rng.random_range(1..=max_size);
+    let text = format!(
+        "[[population]]\nname = \"in{i}\"\nsize = {size}\nkind = \"poisson\"\nrate = [{lo}, {hi}]\n"
+    );
+    (text, size)
 }
 
 /// Random weights with random scales, so that F varies from 0 to 30.

@@ -113,7 +113,8 @@ pub fn assert_path_agrees(
     let mut gpu = GpuEngine::new(ctx.clone(), model, input, chunk, opts).unwrap();
     assert_eq!(gpu.is_fused(), opts.fused == Some(true), "{what}");
     let plastic = model.net.projections.iter().any(|p| p.plasticity.is_some());
-    let schedule = if opts.step_schedule || plastic {
+    let short = nacc::engine::plan::block_len(&model.net) < nacc::engine::plan::MIN_BLOCK_LEN;
+    let schedule = if opts.step_schedule || plastic || short {
         Schedule::Step
     } else {
         Schedule::Block

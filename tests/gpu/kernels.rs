@@ -48,7 +48,7 @@ fn random_rows(rng: &mut StdRng, rows: usize, n: usize, p: f64) -> Vec<u32> {
 }
 
 /// A chunk uniform of `n_steps` steps of one trial.
-fn chunk(n_steps: usize) -> Chunk {
+pub fn chunk(n_steps: usize) -> Chunk {
     Chunk {
         n_steps: n_steps as u32,
         n_trials: 1,
@@ -56,20 +56,21 @@ fn chunk(n_steps: usize) -> Chunk {
         acc_stride: 0,
         v_stride: 0,
         mask_stride: 0,
-        _pad: [0; 2],
+        first_step: 0,
+        block_len: BLOCK_STEPS as u32,
     }
 }
 
-fn words<T: bytemuck::Pod>(x: &[T]) -> Vec<u32> {
+pub fn words<T: bytemuck::Pod>(x: &[T]) -> Vec<u32> {
     bytemuck::cast_slice(x).to_vec()
 }
 
-fn ints(x: &[u32]) -> Vec<i32> {
+pub fn ints(x: &[u32]) -> Vec<i32> {
     bytemuck::cast_slice(x).to_vec()
 }
 
 /// The two buffers equal, else the first index where they differ.
-fn assert_same(what: &str, got: &[i32], want: &[i32]) {
+pub fn assert_same(what: &str, got: &[i32], want: &[i32]) {
     assert_eq!(got.len(), want.len(), "{what}: lengths");
     if let Some(i) = (0..want.len()).find(|&i| got[i] != want[i]) {
         panic!(
@@ -242,14 +243,26 @@ fn random_csr(rng: &mut StdRng, n_pre: usize, n_post: usize) -> (Vec<usize>, Vec
     (ptr, post, w)
 }
 
-/// `synapse_scatter`: one step's sums `==` `cpu::synapse_scatter`.
-fn synapse_scatter(ctx: &Ctx) {
-    let mut rng = StdRng::seed_from_u64(1704);
-    for case in 0..8 {
+/// A random sparse projection (pre-major, with the ring's fields of
+/// `params` clear), a row of spikes of its pre neurons after row 0, and its
+/// `synapse_scatter` parameters and grid.
+pub struct ScatterCase {
+    pub n_pre: usize,
+    pub n_post: usize,
+    pub ptr: Vec<usize>,
+    pub post: Vec<u32>,
+    pub w: Vec<i32>,
+    pub rows: Vec<u32>,
+    pub params: ScatterParams,
+    pub grid: [u32; 3],
+}
+
+impl ScatterCase {
+    pub fn random(rng: &mut StdRng) -> ScatterCase {
         let (n_pre, n_post) = (rng.random_range(1..400usize), rng.random_range(1..300usize));
-        let (ptr, post, w) = random_csr(&mut rng, n_pre, n_post);
+        let (ptr, post, w) = random_csr(rng, n_pre, n_post);
         let p = rng.random_range(0.0..1.0);
-        let rows = random_rows(&mut rng, 2, n_pre, p);
+        let rows = random_rows(rng, 2, n_pre, p);
         let n_words = n_pre.div_ceil(32) as u64;
         let chunk_words = nacc::engine::gpu::SYN_CHUNK_WORDS;
         let (x, y) = nacc::engine::gpu::grid_2d(n_words.div_ceil(chunk_words), 65535).unwrap();
@@ -260,30 +273,60 @@ fn synapse_scatter(ctx: &Ctx) {
             acc_offset: 0,
             chunk_words: chunk_words as u32,
             block_stride: n_post as u32,
-            _pad: [0; 2],
+            ring_mask: 0,
+            ring_offset: 0,
         };
-        let ptr32: Vec<u32> = ptr.iter().map(|&x| x as u32).collect();
+        let grid = [x, y, 1];
+        ScatterCase {
+            n_pre,
+            n_post,
+            ptr,
+            post,
+            w,
+            rows,
+            params,
+            grid,
+        }
+    }
+
+    /// The dispatch of `synapse_scatter` on the sums `acc` (and per-synapse
+    /// `delays`, packed); its sums are the output's buffer 4.
+    pub fn run(&self, ctx: &Ctx, acc: Vec<u32>, delays: Vec<u32>, first_step: u32) -> Vec<u32> {
+        let ptr32: Vec<u32> = self.ptr.iter().map(|&x| x as u32).collect();
         let d = OneDispatch {
             family: &k::synapse_scatter::FAMILY,
             entry: "synapse_scatter",
-            params: bytemuck::bytes_of(&params),
+            params: bytemuck::bytes_of(&self.params),
             buffers: vec![
                 (ptr32, true),
-                (post.clone(), true),
-                (words(&w), true),
-                (rows.clone(), true),
-                (vec![0; n_post], false),
+                (self.post.clone(), true),
+                (words(&self.w), true),
+                (self.rows.clone(), true),
+                (acc, false),
+                (delays, true),
             ],
             row: 1,
-            chunk: chunk(1),
-            grid: [x, y, 1],
+            chunk: Chunk {
+                first_step,
+                ..chunk(1)
+            },
+            grid: self.grid,
         };
-        let got = d.run(ctx).unwrap();
-        let mut want = vec![0i32; n_post];
-        let wps = n_words as usize;
-        cpu::synapse_scatter::synapse_scatter(&ptr, &post, &w, &rows[wps..], 0, &mut want);
-        let what = format!("case {case}: {n_pre} -> {n_post}");
-        assert_same(&what, &ints(&got[4]), &want);
+        d.run(ctx).unwrap().swap_remove(4)
+    }
+}
+
+/// `synapse_scatter`: one step's sums `==` `cpu::synapse_scatter`.
+fn synapse_scatter(ctx: &Ctx) {
+    let mut rng = StdRng::seed_from_u64(1704);
+    for case in 0..8 {
+        let c = ScatterCase::random(&mut rng);
+        let got = c.run(ctx, vec![0; c.n_post], vec![0], 0);
+        let mut want = vec![0i32; c.n_post];
+        let wps = c.n_pre.div_ceil(32);
+        cpu::synapse_scatter::synapse_scatter(&c.ptr, &c.post, &c.w, &c.rows[wps..], 0, &mut want);
+        let what = format!("case {case}: {} -> {}", c.n_pre, c.n_post);
+        assert_same(&what, &ints(&got), &want);
     }
 }
 
@@ -381,6 +424,9 @@ fn lif_inputs(rng: &mut StdRng, model: &Model, n: usize) -> Vec<cpu::ProjectionS
             scratch: vec![],
             block: vec![],
             block_per: 0,
+            ring: None,
+            delay: 0,
+            arrivals: None,
             plastic: None,
             masks: vec![],
         })
@@ -429,7 +475,9 @@ fn lif_update(ctx: &Ctx) {
                 scale_hi: p.q.scale_hi,
                 scale_lo: p.q.scale_lo,
                 block_stride: 0,
-                _pad1: 0,
+                ring_mask: 0,
+                ring_offset: 0,
+                _pad: [0; 3],
             })
             .collect();
         let params = PopParams {
@@ -568,13 +616,14 @@ fn plasticity(ctx: &Ctx) {
             wq_min: k.wq_min,
             wq_max: k.wq_max,
             zero: 0,
-            _pad0: 0,
+            delay: 0,
             decay_pre: k.decay_pre,
             decay_post: k.decay_post,
             decay_c: k.decay_c,
             a_plus: k.a_plus,
             a_minus: k.a_minus,
-            _pad1: [0; 3],
+            arrival_mask: 0,
+            _pad1: [0; 2],
         };
         let dispatch = |entry, items: usize| {
             OneDispatch {
@@ -587,6 +636,7 @@ fn plasticity(ctx: &Ctx) {
                     (words(&w), false),
                     (words(&elig), false),
                     (words(&traces), false),
+                    (vec![0], false),
                 ],
                 row: 1,
                 chunk: chunk(1),

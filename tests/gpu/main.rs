@@ -14,6 +14,7 @@
 mod common;
 
 mod agree;
+mod delays;
 mod failures;
 mod kernels;
 mod networks;
@@ -53,6 +54,7 @@ fn main() {
         networks::tests(),
         paths::tests(),
         failures::tests(),
+        delays::tests(),
     ]
     .concat();
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");

@@ -14,6 +14,7 @@ pub mod lif_update;
 pub mod plasticity;
 pub mod poisson_input;
 pub mod synapse_accumulate;
+pub mod synapse_delay;
 pub mod synapse_gather;
 pub mod synapse_scatter;
 
@@ -29,6 +30,7 @@ use lif_update::lif_update;
 use plasticity::{PLASTIC_PARALLEL_MIN_SYNAPSES, PlasticState, plasticity_step};
 use std::sync::Arc;
 use synapse_accumulate::{sum_block, synapse_accumulate};
+use synapse_delay::{Ring, SpikeRing, scatter_delayed};
 use synapse_gather::gather_block;
 use synapse_scatter::synapse_scatter;
 
@@ -55,6 +57,12 @@ pub struct ProjectionState {
     /// A projection gathered by post: each pre neuron's steps of the block
     /// (16 bits: the table of a 500 000-neuron population fits a 1 MB cache).
     pub masks: Vec<u16>,
+    /// A delayed projection: its sums of later steps, and its delay
+    /// (every synapse's, unless the weights carry their own).
+    pub ring: Option<Ring>,
+    pub delay: u32,
+    /// A delayed plastic projection: its pre neurons' spikes as they arrive.
+    pub arrivals: Option<SpikeRing>,
 }
 
 pub struct CpuEngine {
@@ -125,7 +133,8 @@ impl CpuEngine {
             .cloned()
             .zip(&net.projections)
             .zip(&model.weights)
-            .map(|((q, p), w)| ProjectionState {
+            .zip(&plan.rings)
+            .map(|(((q, p), w), &slots)| ProjectionState {
                 pre: p.pre,
                 sign: p.sign,
                 acc: vec![0; q.n_post],
@@ -133,6 +142,10 @@ impl CpuEngine {
                 block: Vec::new(),
                 block_per: 0,
                 masks: Vec::new(),
+                ring: (slots > 0).then(|| Ring::new(slots, q.n_post)),
+                delay: p.delay.lo,
+                arrivals: (slots > 0 && p.plasticity.is_some())
+                    .then(|| SpikeRing::new(slots, net.populations[p.pre].words_per_step())),
                 bias: w.b.clone(),
                 plastic: p.plasticity.as_ref().zip(q.bounds).map(|(pl, b)| {
                     PlasticState::new(PlasticConsts::new(pl, net.dt_ms, b), q.n_pre, q.n_post)
@@ -256,6 +269,38 @@ impl CpuEngine {
         }
     }
 
+    /// Delayed projection `j`'s sums of the spikes of step `s` of the chunk
+    /// into its ring.
+    fn push(&mut self, j: usize, s: usize, spikes: &ChunkSpikes) {
+        let step = self.steps_done + s as u64;
+        if self.projections[j].q.delays.is_none() {
+            // every synapse's delay alike: the step's sums as without one
+            self.sums(j, s, spikes);
+            let proj = &mut self.projections[j];
+            let ring = proj.ring.as_mut().expect("a delayed projection");
+            ring.push(step, proj.delay, &proj.acc);
+            return;
+        }
+        let proj = &mut self.projections[j];
+        let wps = self.net.populations[proj.pre].words_per_step();
+        let pre_spikes = &spikes.bits[proj.pre][s * wps..(s + 1) * wps];
+        let q = &*proj.q;
+        let (Some(pm), Some(delays)) = (&q.sparse, &q.delays) else {
+            unreachable!("per-synapse delays are held pre-major");
+        };
+        let ring = proj.ring.as_mut().expect("a delayed projection");
+        let synapses = (&pm.pre_ptr[..], &pm.post[..], &q.wq[..], &delays[..]);
+        let threads = match threads_for(&self.threads, q.wq.len()) {
+            1 => &Threads::SINGLE,
+            _ => &self.threads,
+        };
+        let range = (
+            self.net.projections[j].delay.lo,
+            self.net.projections[j].delay.hi,
+        );
+        scatter_delayed(ring, synapses, pre_spikes, step, range, threads);
+    }
+
     /// Every plastic projection's update at step `s`, once every population
     /// has its spikes of the step.
     fn learn(&mut self, s: usize, spikes: &ChunkSpikes) {
@@ -273,7 +318,12 @@ impl CpuEngine {
                 true => &self.threads,
                 false => &Threads::SINGLE,
             };
-            plasticity_step(st, wq, bits(proj.pre), bits(post), self.etas[j], threads);
+            // the pre spikes that arrive at this step (docs/arithmetic.md §4)
+            let pre = match &mut proj.arrivals {
+                Some(a) => a.arrived(self.steps_done + s as u64, proj.delay, bits(proj.pre)),
+                None => bits(proj.pre),
+            };
+            plasticity_step(st, wq, pre, bits(post), self.etas[j], threads);
         }
     }
 }
@@ -323,13 +373,26 @@ impl Engine for CpuEngine {
             }
             for i in 0..self.net.order.len() {
                 let p = self.net.order[i];
-                if self.net.populations[p].is_poisson() {
-                    continue;
+                if !self.net.populations[p].is_poisson() {
+                    for k in 0..self.incoming[p].len() {
+                        let j = self.incoming[p][k];
+                        let proj = &mut self.projections[j];
+                        match &mut proj.ring {
+                            // what arrives now, summed when it was emitted
+                            Some(ring) => ring.take(self.steps_done + s as u64, &mut proj.acc),
+                            None => self.sums(j, s, spikes),
+                        }
+                    }
+                    self.update(p, s, spikes)?;
                 }
-                for k in 0..self.incoming[p].len() {
-                    self.sums(self.incoming[p][k], s, spikes);
+                // its delayed projections' sums of the step, into the slots
+                // of the steps they arrive at (this one's for a synapse of
+                // delay 0: its post comes later in the order)
+                for j in 0..self.projections.len() {
+                    if self.projections[j].ring.is_some() && self.projections[j].pre == p {
+                        self.push(j, s, spikes);
+                    }
                 }
-                self.update(p, s, spikes)?;
             }
             self.learn(s, spikes);
         }

@@ -62,6 +62,7 @@ impl GpuEngine {
         let queue = &self.ctx.queue;
         let c = Chunk {
             n_steps: n as u32,
+            first_step: self.steps_done as u32,
             ..self.chunk_template
         };
         queue.write_buffer(&self.chunk_uniform, 0, bytemuck::bytes_of(&c));

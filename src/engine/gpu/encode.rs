@@ -6,8 +6,8 @@ use super::kernels::plasticity::PlasticLaunch;
 use super::kernels::poisson_input::PoissonLaunch;
 use super::kernels::synapse_gather::Gather;
 use super::kernels::{
-    Env, Pipeline, lif_update, plasticity, poisson_input, synapse_accumulate, synapse_gather,
-    synapse_scatter,
+    Env, Pipeline, lif_update, plasticity, poisson_input, synapse_accumulate, synapse_delay,
+    synapse_gather, synapse_scatter,
 };
 use super::layout::PoissonParams;
 use super::probe::{Probe, timed};
@@ -37,6 +37,16 @@ pub(crate) struct Dispatch {
     /// when the GPU draws the input).
     pub poisson_launches: Vec<Option<PoissonLaunch>>,
     pub plastic: Vec<PlasticLaunch>,
+    /// Per projection: whether its spikes arrive later (its sums are made
+    /// after its pre population's update, into its ring), and its
+    /// `synapse_delay` (every synapse's delay alike).
+    delayed: Vec<bool>,
+    pushes: Vec<Option<Launch>>,
+    /// Per projection: its pre population.
+    pre: Vec<usize>,
+    /// Steps of a block on the block schedule.
+    block_len: usize,
+    delay: synapse_delay::Pipelines,
     accumulate: synapse_accumulate::Pipelines,
     scatter: synapse_scatter::Pipelines,
     gather: synapse_gather::Pipelines,
@@ -108,6 +118,10 @@ impl Dispatch {
             });
         }
         let lif_launches = lif_update::launches(env, &lif, &plan.blocked(), &acc, keep)?;
+        let delay = synapse_delay::Pipelines::new(env);
+        let pushes = (0..plan.sums.len())
+            .map(|j| synapse_delay::launch(env, &delay, j, plan.sums[j].in_slots(), &acc, keep))
+            .collect::<Result<Vec<_>>>()?;
         let (keys, poisson_launches) = poisson_input::launches(env, &poisson)?;
         keep.push(masks);
         Ok(Dispatch {
@@ -120,6 +134,16 @@ impl Dispatch {
             lif_launches,
             poisson_launches,
             plastic,
+            delayed: env
+                .net
+                .projections
+                .iter()
+                .map(|p| p.delay.is_delayed())
+                .collect(),
+            pushes,
+            pre: env.net.projections.iter().map(|p| p.pre).collect(),
+            block_len: plan.block_len,
+            delay,
             accumulate,
             scatter,
             gather,
@@ -207,6 +231,23 @@ impl Dispatch {
         order: &[usize],
         incoming: &[Vec<usize>],
     ) {
+        // a delayed projection's sums of a step or block, made once its pre
+        // population has its spikes, and moved into its ring (before its
+        // post's update: a synapse may have a delay of 0)
+        let push = |pass: &mut wgpu::ComputePass, probe: &mut Option<Probe>, j: usize, block| {
+            self.sums(pass, probe, j, block);
+            if let Some(l) = &self.pushes[j] {
+                match block {
+                    true => self.dispatch(pass, probe, &self.delay.block, l, "synapse_delay_block"),
+                    false => {
+                        let pipeline = &self.delay.step.pipeline;
+                        self.dispatch(pass, probe, pipeline, l, "synapse_delay")
+                    }
+                }
+            }
+        };
+        let outgoing =
+            |p: usize| (0..self.pre.len()).filter(move |&j| self.delayed[j] && self.pre[j] == p);
         let step = |pass: &mut wgpu::ComputePass, s: usize| {
             pass.set_bind_group(1, &self.step_group, &[s as u32 * self.step_stride]);
         };
@@ -223,16 +264,18 @@ impl Dispatch {
             }
         }
         if self.schedule == Schedule::Block {
-            for b in (0..n).step_by(BLOCK_STEPS) {
+            for b in (0..n).step_by(self.block_len) {
                 for &p in order {
-                    let Some(lif) = &self.lif_launches[p] else {
-                        continue;
-                    };
                     step(pass, b);
-                    for &j in &incoming[p] {
-                        self.sums(pass, probe, j, true);
+                    if let Some(lif) = &self.lif_launches[p] {
+                        for &j in incoming[p].iter().filter(|&&j| !self.delayed[j]) {
+                            self.sums(pass, probe, j, true);
+                        }
+                        self.dispatch(pass, probe, &self.lif.block, lif, "lif_block");
                     }
-                    self.dispatch(pass, probe, &self.lif.block, lif, "lif_block");
+                    for j in outgoing(p) {
+                        push(pass, probe, j, true);
+                    }
                 }
             }
             return;
@@ -247,13 +290,15 @@ impl Dispatch {
                 }
             }
             for &p in order {
-                let Some(lif) = &self.lif_launches[p] else {
-                    continue;
-                };
-                for &j in &incoming[p] {
-                    self.sums(pass, probe, j, false);
+                if let Some(lif) = &self.lif_launches[p] {
+                    for &j in incoming[p].iter().filter(|&&j| !self.delayed[j]) {
+                        self.sums(pass, probe, j, false);
+                    }
+                    self.dispatch(pass, probe, &self.lif.step.pipeline, lif, "lif_update");
                 }
-                self.dispatch(pass, probe, &self.lif.step.pipeline, lif, "lif_update");
+                for j in outgoing(p) {
+                    push(pass, probe, j, false);
+                }
             }
             // plasticity, once every population has its spikes of the step
             for pl in &self.plastic {

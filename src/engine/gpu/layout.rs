@@ -24,7 +24,11 @@ pub struct Chunk {
     pub acc_stride: u32,
     pub v_stride: u32,
     pub mask_stride: u32,
-    pub _pad: [u32; 2],
+    /// The run's step of the chunk's first (row 1), modulo 2^32: where the
+    /// rings of delayed sums are.
+    pub first_step: u32,
+    /// Steps of a block on the block schedule (the plan's `block_len`).
+    pub block_len: u32,
 }
 
 // Each kernel family's parameters live beside its host code.

@@ -201,7 +201,7 @@ impl GpuEngine {
         let plan = GpuEngine::plan(&ctx, &net, generated, chunk, trials, opts);
         // gathered sparse projections keep their synapses by post
         let quantized = model.quantize_for(&plan.gathered())?;
-        let lay = Offsets::new(&net, &plan.blocked());
+        let lay = Offsets::new(&net, &plan.blocked(), &plan.rings);
         let max_binding = max_binding(&ctx.limits, &opts);
         check_sizes(&ctx, &net, &plan, &lay, trials, max_binding)?;
         let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
@@ -233,7 +233,8 @@ impl GpuEngine {
             acc_stride: lay.acc_len as u32,
             v_stride: lay.v_len as u32,
             mask_stride: net.total_neurons() as u32,
-            _pad: [0; 2],
+            first_step: 0,
+            block_len: plan.block_len as u32,
         };
         let env = Env {
             ctx: &ctx,
@@ -323,8 +324,6 @@ impl GpuEngine {
         }
         Ok(true)
     }
-
-    /// Runs `n <= capacity` steps whose input starts at step `offset` of
 
     /// Steps a chunk may hold without being split.
     pub fn capacity(&self) -> usize {

@@ -73,6 +73,10 @@ pub(crate) struct Offsets {
     /// [`BLOCK_STEPS`] rows when it sums in blocks) and of its post neurons
     /// in `bias`.
     pub(crate) acc_offset: Vec<usize>,
+    /// Per projection: its ring's slots (0 without delay) and where the
+    /// ring starts in `acc` (after every projection's sums).
+    pub(crate) rings: Vec<usize>,
+    pub(crate) ring_offset: Vec<usize>,
     pub(crate) acc_len: usize,
     pub(crate) bias_offset: Vec<usize>,
     /// Per population: incoming projections, config order.
@@ -82,8 +86,9 @@ pub(crate) struct Offsets {
 }
 
 impl Offsets {
-    /// `blocked[j]`: projection j sums in blocks.
-    pub(crate) fn new(net: &Network, blocked: &[bool]) -> Offsets {
+    /// `blocked[j]`: projection j sums in blocks; `rings[j]`: the slots of
+    /// its ring of delayed sums.
+    pub(crate) fn new(net: &Network, blocked: &[bool], rings: &[usize]) -> Offsets {
         let (mut word_offset, mut v_offset, mut acc_offset, mut first_in) =
             (vec![], vec![], vec![], vec![]);
         let (mut row_words, mut v_len, mut acc_len, mut n_in) = (0, 0, 0, 0);
@@ -109,7 +114,14 @@ impl Offsets {
             bias_offset.push(posts);
             posts += n;
         }
+        let mut ring_offset = vec![];
+        for (proj, &r) in net.projections.iter().zip(rings) {
+            ring_offset.push(acc_len);
+            acc_len += r * net.populations[proj.post].size;
+        }
         Offsets {
+            rings: rings.to_vec(),
+            ring_offset,
             row_words,
             word_offset,
             v_offset,

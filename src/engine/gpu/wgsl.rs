@@ -47,12 +47,13 @@ pub struct Family {
 
 /// Every kernel family, in the order a step runs them (each defined beside
 /// its host code).
-pub const FAMILIES: [Family; 7] = [
+pub const FAMILIES: [Family; 8] = [
     super::kernels::poisson_input::FAMILY,
     super::kernels::synapse_accumulate::FAMILY,
     super::kernels::synapse_scatter::FAMILY,
     super::kernels::synapse_gather::FAMILY,
     super::kernels::synapse_gather::MASKS,
+    super::kernels::synapse_delay::FAMILY,
     super::kernels::lif_update::FAMILY,
     super::kernels::plasticity::FAMILY,
 ];

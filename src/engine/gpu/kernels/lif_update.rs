@@ -56,7 +56,11 @@ pub struct ProjParams {
     /// i32s between the sums of consecutive steps of a block (the post
     /// count) when the projection sums in blocks (`synapse_block`), else 0.
     pub block_stride: u32,
-    pub _pad1: u32,
+    /// A delayed projection: its ring's slots - 1 (else 0), and where the
+    /// ring starts in `acc`.
+    pub ring_mask: u32,
+    pub ring_offset: u32,
+    pub _pad: [u32; 3],
 }
 
 /// The family's two entry points (one bind group layout).
@@ -99,7 +103,9 @@ pub(crate) fn launches(
             scale_hi: q.scale_hi,
             scale_lo: q.scale_lo,
             block_stride: if blocked[j] { q.n_post as u32 } else { 0 },
-            _pad1: 0,
+            ring_mask: lay.rings[j].saturating_sub(1) as u32,
+            ring_offset: lay.ring_offset[j] as u32,
+            _pad: [0; 3],
         })
         .collect();
     let projections = storage_buffer(device, "projections", &proj_params);

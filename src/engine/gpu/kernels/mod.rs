@@ -10,6 +10,7 @@ pub mod lif_update;
 pub mod plasticity;
 pub mod poisson_input;
 pub mod synapse_accumulate;
+pub mod synapse_delay;
 pub mod synapse_gather;
 pub mod synapse_scatter;
 

@@ -39,13 +39,16 @@ pub struct PlasticParams {
     pub wq_max: i32,
     /// Always 0: the run-time operand of the WGSL rounding barrier `exact`.
     pub zero: u32,
-    pub _pad0: u32,
+    /// Steps the pre spikes take to arrive (0: none), and the slots - 1 of
+    /// the ring of arrived spikes.
+    pub delay: u32,
     pub decay_pre: f32,
     pub decay_post: f32,
     pub decay_c: f32,
     pub a_plus: f32,
     pub a_minus: f32,
-    pub _pad1: [u32; 3],
+    pub arrival_mask: u32,
+    pub _pad1: [u32; 2],
 }
 
 pub(crate) struct Pipelines {
@@ -55,7 +58,7 @@ pub(crate) struct Pipelines {
 
 impl Pipelines {
     pub fn new(env: &Env) -> Pipelines {
-        let flags = [true, true, false, false, false];
+        let flags = [true, true, false, false, false, false];
         Pipelines {
             synapses: Pipeline::new(env, "plasticity", &FAMILY, &flags),
             traces: Pipeline::new(env, "plasticity_traces", &FAMILY, &flags),
@@ -110,13 +113,14 @@ pub(crate) fn launch(
         wq_min: k.wq_min,
         wq_max: k.wq_max,
         zero: 0,
-        _pad0: 0,
+        delay: proj.delay.lo,
         decay_pre: k.decay_pre,
         decay_post: k.decay_post,
         decay_c: k.decay_c,
         a_plus: k.a_plus,
         a_minus: k.a_minus,
-        _pad1: [0; 3],
+        arrival_mask: lay.rings[j].saturating_sub(1) as u32,
+        _pad1: [0; 2],
     };
     let usage = wgpu::BufferUsages::UNIFORM;
     let pbuf = init_buffer(device, "plastic params", bytemuck::bytes_of(&params), usage);
@@ -128,9 +132,19 @@ pub(crate) fn launch(
     );
     let traces_bytes = (q.n_pre + q.n_post) as u64 * 4;
     let traces = buffer(device, "traces", traces_bytes, wgpu::BufferUsages::STORAGE);
+    // the ring of the pre spikes as they arrive (a word without delay)
+    let arrival_words = lay.rings[j].max(1) * q.n_pre.div_ceil(32);
+    let arrivals = buffer(
+        device,
+        "arrivals",
+        arrival_words as u64 * 4,
+        wgpu::BufferUsages::STORAGE,
+    );
     let what = format!("plastic projection `{}`", proj.name);
     let sh = env.sh;
-    let buffers = [&pbuf, sh.spikes, sh.etas, &weights, &elig, &traces];
+    let buffers = [
+        &pbuf, sh.spikes, sh.etas, &weights, &elig, &traces, &arrivals,
+    ];
     let synapses = Launch {
         bind_group: bind_group(device, "plasticity", &pipes.synapses.layout, &buffers),
         grid: grid(
@@ -147,7 +161,7 @@ pub(crate) fn launch(
             &what,
         )?,
     };
-    keep.extend([pbuf, elig, traces]);
+    keep.extend([pbuf, elig, traces, arrivals]);
     Ok(PlasticLaunch {
         proj: j,
         synapses,

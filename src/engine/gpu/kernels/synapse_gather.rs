@@ -117,15 +117,13 @@ pub(crate) fn launches(
         mask_offset.push(n_masks);
         n_masks += pop.size;
     }
-    // the first gathered projection of each pre population in update order
-    // writes its masks for the block; the later ones read them
+    // the first gathered projection of each pre population in the order of
+    // the sums writes its masks for the block; the later ones read them
     let mut masks_by: Vec<Option<usize>> = vec![None; net.populations.len()];
-    for &p in &net.order {
-        for &j in &env.lay.incoming[p] {
-            let pre = net.projections[j].pre;
-            if gathered[j] && masks_by[pre].is_none() {
-                masks_by[pre] = Some(j);
-            }
+    for j in crate::engine::plan::sum_order(net) {
+        let pre = net.projections[j].pre;
+        if gathered[j] && masks_by[pre].is_none() {
+            masks_by[pre] = Some(j);
         }
     }
     let mut out = Vec::new();

@@ -32,7 +32,9 @@ pub struct ScatterParams {
     pub chunk_words: u32,
     /// The post count when the sums go to per-step slots, else 0.
     pub block_stride: u32,
-    pub _pad: [u32; 2],
+    /// Per-synapse delays: the ring's slots - 1 (else 0), and its offset.
+    pub ring_mask: u32,
+    pub ring_offset: u32,
 }
 
 /// The family's two entry points (one bind group layout).
@@ -43,7 +45,7 @@ pub(crate) struct Pipelines {
 
 impl Pipelines {
     pub fn new(env: &Env) -> Pipelines {
-        let flags = [true, true, true, true, false];
+        let flags = [true, true, true, true, false, true];
         let block = Pipeline::new(env, "synapse_scatter_block", &FAMILY, &flags).pipeline;
         Pipelines {
             step: Pipeline::new(env, "synapse_scatter", &FAMILY, &flags),
@@ -88,16 +90,29 @@ pub(crate) fn launch(
         chunk_words: chunk_words as u32,
         // synapse_scatter_block's step slots
         block_stride: q.n_post as u32,
-        _pad: [0; 2],
+        ring_mask: match q.delays {
+            Some(_) => lay.rings[j] as u32 - 1,
+            None => 0,
+        },
+        ring_offset: lay.ring_offset[j] as u32,
     };
+    // a synapse's delay a byte, four a word (a word when there are none)
+    let packed: Vec<u32> = match &q.delays {
+        Some(d) => d
+            .chunks(4)
+            .map(|b| b.iter().rev().fold(0u32, |w, &x| w << 8 | x as u32))
+            .collect(),
+        None => vec![0],
+    };
+    let delay_buf = storage_buffer(device, "delays", &packed);
     let (launch, pbuf) = uniform_launch(
         device,
         "synapse_scatter",
         &pipes.step.layout,
         &params,
-        &[&ptr_buf, &post_buf, &wbuf, env.sh.spikes, acc],
+        &[&ptr_buf, &post_buf, &wbuf, env.sh.spikes, acc, &delay_buf],
         grid,
     );
-    keep.extend([ptr_buf, post_buf, wbuf, pbuf]);
+    keep.extend([ptr_buf, post_buf, wbuf, pbuf, delay_buf]);
     Ok(launch)
 }
