@@ -108,6 +108,8 @@ fn bad_delays_name_the_field_the_value_and_the_rule() {
     assert_names(&m, &["coll", "delay_ms", "one number or two"]);
     let m = error_with("delay_ms = [1.0, 5.0]", "delay_ms = [1.0, 300.0]");
     assert_names(&m, &["coll", "delay_ms[1]", "300"]);
+    let m = error_with("delay_ms = 2.0", "delay_ms = \"2\"");
+    assert_names(&m, &["delay_ms", "\"2\"", "a number of ms", "[lo, hi]"]);
     let m = error_with("delay_ms = 2.0", "delay_ms = [1.0, 2.0]");
     assert_names(&m, &["in_a", "delay_ms", "needs a sparse projection"]);
 }

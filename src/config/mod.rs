@@ -137,7 +137,10 @@ pub struct RawProjection {
 
 /// `delay_ms = 2.0` or `delay_ms = [1.0, 5.0]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "delay_ms must be a number of ms (2.0) or a range [lo, hi] of ms drawn per synapse"
+)]
 pub enum DelayMs {
     One(f64),
     Range(Vec<f64>),
