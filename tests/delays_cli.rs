@@ -151,6 +151,18 @@ fn plastic_projections_take_one_delay() {
     assert_names(&e.to_string(), &["in_d1", "delay_ms"]);
     let text = reward.replacen("name = \"in_d1\"", "name = \"in_d1\"\ndelay_ms = 3.0", 1);
     Network::from_toml_str(&text, "t").unwrap();
+    // a plastic self-projection (dense) keeps its autapses
+    let own = |autapses: &str| {
+        format!(
+            "{reward}\n[[projection]]\nname = \"d1_d1\"\npre = \"d1\"\npost = \"d1\"\nsign = -1\nbias = false\n\
+             init = \"uniform\"\nlow = 0.0\nhigh = 0.1\ndelay_ms = 1.0\n{autapses}\
+             [projection.plasticity]\ntau_pre_ms = 20.0\ntau_post_ms = 20.0\ntau_c_ms = 200.0\n\
+             a_plus = 1.0\na_minus = 1.0\nlearning_rate = 1e-6\nw_min = 0.0\nw_max = 0.15\n"
+        )
+    };
+    let e = Network::from_toml_str(&own(""), "t").unwrap_err();
+    assert_names(&e.to_string(), &["d1_d1", "plasticity", "autapses = true"]);
+    Network::from_toml_str(&own("autapses = true\n"), "t").unwrap();
 }
 
 /// Writes `values` as a 1-D .npy of `dtype` (uint8, uint16 or float32).
@@ -332,4 +344,29 @@ fn trials_streams_and_dry_runs_take_recurrent_networks() {
         String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
     assert!(text.contains("rings of delayed sums"), "{text}");
     assert!(!d.join("dry").exists());
+}
+
+#[test]
+fn weights_files_of_a_self_projection_without_autapses_keep_its_diagonal_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let text = RECURRENT
+        .replacen("fixed_probability = 0.1\n", "", 1)
+        .replacen("delay_ms = [1.0, 5.0]", "delay_ms = 1.0", 1);
+    std::fs::write(d.join("rec.toml"), text).unwrap();
+    ok(d, &run_args("w", &["--steps", "20"]));
+    let path = d.join("w/weights_coll.npy");
+    let mut w = npy::read(&path).unwrap().to_f32();
+    assert!((0..80).all(|k| w[k * 80 + k] == 0.0), "no autapse drawn");
+    // read back as it is: fine; a weight onto itself: named
+    ok(d, &run_args("again", &["--steps", "20", "--weights", "w"]));
+    w[3 * 80 + 3] = 0.5;
+    let mut f = std::fs::File::create(&path).unwrap();
+    npy::write_f32(&mut f, &[80, 80], &w).unwrap();
+    drop(f);
+    fails(
+        d,
+        &run_args("bad", &["--steps", "20", "--weights", "w"]),
+        &["weights_coll.npy", "[3, 3]", "0.5", "autapses = true"],
+    );
 }

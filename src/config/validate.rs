@@ -442,7 +442,7 @@ fn validate_autapses(
     }
     if rp.plasticity.is_some() && conn.is_dense() {
         return Err(Error::Input(format!(
-            "{}: a dense plastic self-projection needs autapses = true (its missing synapses onto themselves would learn); or make it sparse",
+            "{}: a plastic self-projection needs autapses = true (plasticity is dense, and the missing synapses of neurons onto themselves would learn)",
             f("plasticity")
         )));
     }
