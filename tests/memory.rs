@@ -59,6 +59,13 @@ fn host_estimate_of_a_sparse_network_is_within_10_percent() {
 }
 
 #[test]
+fn host_estimate_of_a_recurrent_network_with_delays_is_within_10_percent() {
+    // 10 M synapses in, 2 M collaterals with a delay byte each
+    let text = include_str!("../assets/recurrent.toml");
+    check(Network::from_toml_str(text, "recurrent").unwrap(), 100);
+}
+
+#[test]
 fn host_estimate_counts_the_spike_record() {
     // few synapses, many steps: the record dominates
     check(Network::default_nacc().scaled(5).unwrap(), 20_000);
