@@ -181,12 +181,7 @@ pub fn sum_order(net: &Network) -> Vec<usize> {
                 .filter(|(_, x)| !x.delay.is_delayed())
                 .map(|(j, _)| j),
         );
-        let delayed = net.projections.iter().enumerate();
-        out.extend(
-            delayed
-                .filter(|(_, x)| x.delay.is_delayed() && x.pre == p)
-                .map(|(j, _)| j),
-        );
+        out.extend(net.delayed_out(p));
     }
     out
 }

@@ -204,6 +204,16 @@ impl Network {
             .filter(move |(_, p)| p.post == post)
     }
 
+    /// Delayed projections out of population `pre`, in config order: the
+    /// engines sum them right after its update (docs/arithmetic.md §2.4).
+    pub fn delayed_out(&self, pre: usize) -> impl Iterator<Item = usize> + '_ {
+        self.projections
+            .iter()
+            .enumerate()
+            .filter(move |(_, p)| p.pre == pre && p.delay.is_delayed())
+            .map(|(j, _)| j)
+    }
+
     pub fn total_neurons(&self) -> u64 {
         self.populations.iter().map(|p| p.size as u64).sum()
     }

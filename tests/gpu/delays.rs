@@ -54,6 +54,8 @@ fn one_spike_arrives_after_its_delay_on_the_gpu(ctx: &Ctx) {
                 ..GpuOptions::default()
             };
             let mut gpu = GpuEngine::new(ctx.clone(), &model, &input, chunk, opts).unwrap();
+            let schedule = [Schedule::Block, Schedule::Step][step_schedule as usize];
+            assert_eq!(gpu.schedule(), Some(schedule));
             let times = spike_times(&mut gpu, &model, &input, STEPS, chunk);
             assert_arrivals(
                 &times,
@@ -122,16 +124,23 @@ fn random_recurrent_networks_gpu_equals_cpu(ctx: &Ctx) {
 /// and `nacc compare`'s engines, on random recurrent networks.
 fn recurrent_trials_side_by_side_and_nacc_compare(ctx: &Ctx) {
     let mut rng = StdRng::seed_from_u64(20);
+    let mut side_by_side = 0;
     for case in 0..4u64 {
         let text = random_recurrent_network(&mut rng, 150);
         let model = Model::build(Network::from_toml_str(&text, "random").unwrap(), case).unwrap();
         let what = format!("case {case}\n{text}");
+        let plan = GpuEngine::plan(ctx, &model.net, true, 11, 3, GpuOptions::default());
+        if plan.schedule == Schedule::Block {
+            assert_eq!(plan.trials, 3, "{what}");
+            side_by_side += 1;
+        }
         gpu_trials_equal_cpu(ctx, &model, 3, 70, 11, GpuOptions::default(), &what);
         let input = InputSource::generated(&model);
         let c = nacc::compare::compare(ctx.clone(), &model, &input, 90, 17, &Default::default());
         let c = c.unwrap();
         assert!(c.identical(), "{what}\n{}", c.render());
     }
+    assert!(side_by_side > 0, "no case ran its trials side by side");
 }
 
 /// The reward-learning experiment with a delay on its plastic projection

@@ -425,7 +425,7 @@ fn lif_inputs(rng: &mut StdRng, model: &Model, n: usize) -> Vec<cpu::ProjectionS
             block: vec![],
             block_per: 0,
             ring: None,
-            delay: 0,
+            delay: nacc::network::Delay::NONE,
             arrivals: None,
             plastic: None,
             masks: vec![],

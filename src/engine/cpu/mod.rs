@@ -22,7 +22,7 @@ use super::plan::{BLOCK_STEPS, PARALLEL_MIN_SYNAPSES, Plan, Sums};
 use super::{Engine, not_finite};
 use crate::dopamine::Clock;
 use crate::error::Result;
-use crate::network::{Model, Network, PlasticConsts, Quantized};
+use crate::network::{Delay, Model, Network, PlasticConsts, Quantized};
 use crate::record::ChunkSpikes;
 use crate::threads::Threads;
 use crate::tuning::CpuOptions;
@@ -60,7 +60,7 @@ pub struct ProjectionState {
     /// A delayed projection: its sums of later steps, and its delay
     /// (every synapse's, unless the weights carry their own).
     pub ring: Option<Ring>,
-    pub delay: u32,
+    pub delay: Delay,
     /// A delayed plastic projection: its pre neurons' spikes as they arrive.
     pub arrivals: Option<SpikeRing>,
 }
@@ -72,6 +72,8 @@ pub struct CpuEngine {
     projections: Vec<ProjectionState>,
     /// Per population: its incoming projections, in config order.
     incoming: Vec<Vec<usize>>,
+    /// Per population: its delayed projections (summed after its update).
+    outgoing: Vec<Vec<usize>>,
     /// Per population: membrane potentials (empty for Poisson).
     v: Vec<Vec<f32>>,
     /// Per population: the input current of the step being computed.
@@ -143,7 +145,7 @@ impl CpuEngine {
                 block_per: 0,
                 masks: Vec::new(),
                 ring: (slots > 0).then(|| Ring::new(slots, q.n_post)),
-                delay: p.delay.lo,
+                delay: p.delay,
                 arrivals: (slots > 0 && p.plasticity.is_some())
                     .then(|| SpikeRing::new(slots, net.populations[p.pre].words_per_step())),
                 bias: w.b.clone(),
@@ -157,6 +159,9 @@ impl CpuEngine {
         let n_proj = net.projections.len();
         let incoming = (0..net.populations.len())
             .map(|p| net.incoming(p).map(|(j, _)| j).collect())
+            .collect();
+        let outgoing = (0..net.populations.len())
+            .map(|p| net.delayed_out(p).collect())
             .collect();
         let v: Vec<Vec<f32>> = net
             .populations
@@ -176,6 +181,7 @@ impl CpuEngine {
             plan: plan.clone(),
             projections,
             incoming,
+            outgoing,
             current: v.clone(),
             v,
             spikes_last,
@@ -278,7 +284,7 @@ impl CpuEngine {
             self.sums(j, s, spikes);
             let proj = &mut self.projections[j];
             let ring = proj.ring.as_mut().expect("a delayed projection");
-            ring.push(step, proj.delay, &proj.acc);
+            ring.push(step, proj.delay.lo, &proj.acc);
             return;
         }
         let proj = &mut self.projections[j];
@@ -294,10 +300,7 @@ impl CpuEngine {
             1 => &Threads::SINGLE,
             _ => &self.threads,
         };
-        let range = (
-            self.net.projections[j].delay.lo,
-            self.net.projections[j].delay.hi,
-        );
+        let range = (proj.delay.lo, proj.delay.hi);
         scatter_delayed(ring, synapses, pre_spikes, step, range, threads);
     }
 
@@ -320,7 +323,7 @@ impl CpuEngine {
             };
             // the pre spikes that arrive at this step (docs/arithmetic.md §4)
             let pre = match &mut proj.arrivals {
-                Some(a) => a.arrived(self.steps_done + s as u64, proj.delay, bits(proj.pre)),
+                Some(a) => a.arrived(self.steps_done + s as u64, proj.delay.lo, bits(proj.pre)),
                 None => bits(proj.pre),
             };
             plasticity_step(st, wq, pre, bits(post), self.etas[j], threads);
@@ -388,10 +391,8 @@ impl Engine for CpuEngine {
                 // its delayed projections' sums of the step, into the slots
                 // of the steps they arrive at (this one's for a synapse of
                 // delay 0: its post comes later in the order)
-                for j in 0..self.projections.len() {
-                    if self.projections[j].ring.is_some() && self.projections[j].pre == p {
-                        self.push(j, s, spikes);
-                    }
+                for k in 0..self.outgoing[p].len() {
+                    self.push(self.outgoing[p][k], s, spikes);
                 }
             }
             self.learn(s, spikes);

@@ -159,3 +159,61 @@ impl SpikeRing {
         &self.rows[a * w..(a + 1) * w]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On any number of threads, each synapse of a spiking pre neuron adds
+    /// its weight to slot `step + delay` of its post (written out here
+    /// synapse by synapse), and nothing else changes.
+    #[test]
+    fn scatter_delayed_adds_each_weight_at_its_delay_on_any_thread_count() {
+        let (n_pre, n_post, slots) = (70usize, 50usize, 16usize);
+        let mut x = 0x2545F491u32;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        // each pre neuron's synapses sorted by delay, then post
+        let (mut ptr, mut post, mut wq, mut delays) = (vec![0], vec![], vec![], vec![]);
+        for _ in 0..n_pre {
+            let mut row: Vec<(u8, u32, i32)> = Vec::new();
+            for p in 0..n_post as u32 {
+                if next() % 3 == 0 {
+                    row.push(((2 + next() % 9) as u8, p, (next() % 2001) as i32 - 1000));
+                }
+            }
+            row.sort_unstable();
+            for (d, p, w) in row {
+                delays.push(d);
+                post.push(p);
+                wq.push(w);
+            }
+            ptr.push(post.len());
+        }
+        let mut spikes: Vec<u32> = (0..n_pre.div_ceil(32)).map(|_| next()).collect();
+        // bits past the population clear, as an engine's are
+        spikes[n_pre / 32] &= (1 << (n_pre % 32)) - 1;
+        let step = u32::MAX as u64 - 3; // its slots wrap
+        let mut want = vec![7i32; slots * n_post];
+        for i in 0..n_pre {
+            if spikes[i / 32] >> (i % 32) & 1 == 1 {
+                for k in ptr[i]..ptr[i + 1] {
+                    let s = ((step + delays[k] as u64) % slots as u64) as usize;
+                    want[s * n_post + post[k] as usize] += wq[k];
+                }
+            }
+        }
+        for threads in [1, 2, 3, 9, 20] {
+            let mut ring = Ring::new(slots, n_post);
+            ring.sums.fill(7);
+            let synapses = (&ptr[..], &post[..], &wq[..], &delays[..]);
+            let pool = Threads::new(threads).unwrap();
+            scatter_delayed(&mut ring, synapses, &spikes, step, (2, 10), &pool);
+            assert_eq!(ring.sums, want, "{threads} threads");
+        }
+    }
+}

@@ -42,8 +42,8 @@ pub(crate) struct Dispatch {
     /// `synapse_delay` (every synapse's delay alike).
     delayed: Vec<bool>,
     pushes: Vec<Option<Launch>>,
-    /// Per projection: its pre population.
-    pre: Vec<usize>,
+    /// Per population: its delayed projections (summed after its update).
+    outgoing: Vec<Vec<usize>>,
     /// Steps of a block on the block schedule.
     block_len: usize,
     delay: synapse_delay::Pipelines,
@@ -141,7 +141,9 @@ impl Dispatch {
                 .map(|p| p.delay.is_delayed())
                 .collect(),
             pushes,
-            pre: env.net.projections.iter().map(|p| p.pre).collect(),
+            outgoing: (0..env.net.populations.len())
+                .map(|p| env.net.delayed_out(p).collect())
+                .collect(),
             block_len: plan.block_len,
             delay,
             accumulate,
@@ -246,8 +248,6 @@ impl Dispatch {
                 }
             }
         };
-        let outgoing =
-            |p: usize| (0..self.pre.len()).filter(move |&j| self.delayed[j] && self.pre[j] == p);
         let step = |pass: &mut wgpu::ComputePass, s: usize| {
             pass.set_bind_group(1, &self.step_group, &[s as u32 * self.step_stride]);
         };
@@ -273,7 +273,7 @@ impl Dispatch {
                         }
                         self.dispatch(pass, probe, &self.lif.block, lif, "lif_block");
                     }
-                    for j in outgoing(p) {
+                    for &j in &self.outgoing[p] {
                         push(pass, probe, j, true);
                     }
                 }
@@ -296,7 +296,7 @@ impl Dispatch {
                     }
                     self.dispatch(pass, probe, &self.lif.step.pipeline, lif, "lif_update");
                 }
-                for j in outgoing(p) {
+                for &j in &self.outgoing[p] {
                     push(pass, probe, j, false);
                 }
             }
