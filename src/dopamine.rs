@@ -28,7 +28,11 @@
 //!   that flushes subnormals computes the same numbers as the CPU.
 
 use crate::fixed::{FACTOR_FLOOR, decay, flush_below, pow2};
-use crate::network::{Dopamine, Modulation, Network, Quantized, Receptor, Stimulus};
+use crate::network::neuron::{ModelConsts, modulated};
+use crate::network::{
+    DaEffects, Dopamine, Modulation, Network, Projection, Quantized, Receptor, Stimulus,
+    SynapseKind,
+};
 
 // ---------------------------------------------------------------------------
 // The host side of every step
@@ -41,9 +45,12 @@ pub struct Clock {
     stimulus: Option<Stimulus>,
     dopamine: Option<Dopamine>,
     decay_d: f32,
-    /// Per projection: the modulation of its post population, when it is
-    /// excitatory and that population is modulated.
+    /// Per projection: how d(t) scales it (`g = 1 + k d` for D1,
+    /// `max(0, 1 - k d)` for D2), when it is.
     gain_of: Vec<Option<Modulation>>,
+    /// Per population with Humphries' parameter modulation: its constants
+    /// and effects (the per-step `[k, v_r, d]` after the projections' gains).
+    mods: Vec<Option<(ModelConsts, Receptor, DaEffects)>>,
     /// Per projection: (learning rate, F) when plastic.
     eta_of: Vec<Option<(f32, u32)>>,
     d: f32,
@@ -53,11 +60,18 @@ pub struct Clock {
 impl Clock {
     /// `frac_bits`: F of every projection, in config order.
     pub fn new(net: &Network, frac_bits: &[u32]) -> Clock {
-        let gain_of = net
-            .projections
-            .iter()
-            .map(|p| net.populations[p.post].dopamine.filter(|_| p.sign > 0))
-            .collect();
+        let gain_of = net.projections.iter().map(|p| gain_of(net, p)).collect();
+        let mods = match gain_row(net) > net.projections.len() {
+            true => net
+                .populations
+                .iter()
+                .map(|p| {
+                    let (r, e) = p.da_effects()?;
+                    Some((p.physical(net.dt_ms)?, r, e))
+                })
+                .collect(),
+            false => Vec::new(),
+        };
         let eta_of = net
             .projections
             .iter()
@@ -72,6 +86,7 @@ impl Clock {
                 .map_or(0.0, |d| decay(net.dt_ms, d.tau_ms)),
             dopamine: net.dopamine.clone(),
             gain_of,
+            mods,
             eta_of,
             d: 0.0,
             step: 0,
@@ -83,7 +98,10 @@ impl Clock {
     pub fn for_engine(net: &Network, quantized: &[impl AsRef<Quantized>]) -> Option<Clock> {
         let frac_bits: Vec<u32> = quantized.iter().map(|q| q.as_ref().frac_bits).collect();
         let c = Clock::new(net, &frac_bits);
-        (c.gain_of.iter().any(Option::is_some) || c.eta_of.iter().any(Option::is_some)).then_some(c)
+        (c.gain_of.iter().any(Option::is_some)
+            || c.eta_of.iter().any(Option::is_some)
+            || !c.mods.is_empty())
+        .then_some(c)
     }
 
     /// Back to step 0, d = 0.
@@ -98,7 +116,9 @@ impl Clock {
     }
 
     /// Advances one step: d(t), and each projection's gain and eta into
-    /// `gains` and `etas` (one per projection).
+    /// `gains` and `etas` (one per projection; `gains` then holds
+    /// [`gain_row`] values: after the projections', `[k, v_r, d]` per
+    /// population, set for those with parameter modulation).
     pub fn next(&mut self, gains: &mut [f32], etas: &mut [f32]) -> f32 {
         let r = self
             .dopamine
@@ -120,6 +140,13 @@ impl Clock {
                 }) => flush_below((1.0 - gain * d).max(0.0), FACTOR_FLOOR),
             };
         }
+        let n_proj = self.gain_of.len();
+        for (p, m) in self.mods.iter().enumerate() {
+            if let Some((consts, receptor, effects)) = m {
+                gains[n_proj + 3 * p..][..3]
+                    .copy_from_slice(&modulated(consts, effects, *receptor, d));
+            }
+        }
         for (e, p) in etas.iter_mut().zip(&self.eta_of) {
             *e = match p {
                 None => 0.0,
@@ -130,11 +157,41 @@ impl Clock {
     }
 }
 
+/// How d(t) scales projection `p`'s arriving weights, if it does: the
+/// gain of its post population's excitatory input (`da_gain`), or for an
+/// Izhikevich population with Humphries' effects the D1 gain of its NMDA
+/// input (`d1_nmda`) and the D2 gain of its other excitatory input
+/// (`d2_ampa`).
+fn gain_of(net: &Network, p: &Projection) -> Option<Modulation> {
+    let post = &net.populations[p.post];
+    let m = post.dopamine.filter(|_| p.sign > 0)?;
+    let Some((receptor, e)) = post.da_effects() else {
+        return Some(m);
+    };
+    let nmda = p.synapse.kind == SynapseKind::Nmda;
+    let gain = match (receptor, nmda) {
+        (Receptor::D1, true) => e.d1_nmda,
+        (Receptor::D2, false) => e.d2_ampa,
+        _ => return None,
+    };
+    Some(Modulation { receptor, gain })
+}
+
+/// Values in a step's row of gains: one per projection, then, when a
+/// population's parameters are modulated, `[k, v_r, d]` per population.
+pub fn gain_row(net: &Network) -> usize {
+    let n_proj = net.projections.len();
+    match net.populations.iter().any(|p| p.da_effects().is_some()) {
+        true => n_proj + 3 * net.populations.len(),
+        false => n_proj,
+    }
+}
+
 /// d(t) for steps `0..steps` (dopamine.npy).
 pub fn dopamine_trace(net: &Network, steps: usize) -> Vec<f32> {
     let mut clock = Clock::new(net, &vec![0; net.projections.len()]);
     let n = net.projections.len();
-    let (mut g, mut e) = (vec![0.0; n], vec![0.0; n]);
+    let (mut g, mut e) = (vec![0.0; gain_row(net)], vec![0.0; n]);
     (0..steps).map(|_| clock.next(&mut g, &mut e)).collect()
 }
 

@@ -350,3 +350,82 @@ impl SpikeStream {
         self.steps
     }
 }
+
+/// The file of a recorded variable: `state_<pop>_<var>.npy`.
+pub fn state_file(net: &Network, r: usize, var: crate::network::StateVar) -> String {
+    let pop = &net.populations[net.records[r].population].name;
+    format!(
+        "state_{pop}_{}.npy",
+        crate::network::Record::var_name(net, var)
+    )
+}
+
+/// Every recorded variable's `state_<pop>_<var>.npy`: float32, samples x
+/// neurons, or trials x samples x neurons with `trial_axis` (one record
+/// per trial).
+pub fn write_state(
+    dir: &Path,
+    net: &Network,
+    recs: &[&crate::record::SpikeRecord],
+    trial_axis: bool,
+) -> Result<()> {
+    for (k, (r, var)) in net.probes().into_iter().enumerate() {
+        let n = net.records[r].neurons.len();
+        let samples = recs[0].state[k].len() / n;
+        let shape = match trial_axis {
+            true => vec![recs.len(), samples, n],
+            false => vec![samples, n],
+        };
+        write_atomic(&dir.join(state_file(net, r, var)), |w| {
+            w.write_all(&npy::header(npy::DType::F32, &shape))?;
+            for rec in recs {
+                w.write_all(bytemuck::cast_slice(&rec.state[k][..samples * n]))?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// The `state_<pop>_<var>.npy` files written chunk by chunk (`--stream`),
+/// valid after every chunk as [`SpikeStream`]'s are.
+pub struct StateStream {
+    /// Per recorded variable: its file, its neurons and its samples so far.
+    files: Vec<(std::path::PathBuf, File, usize, usize)>,
+}
+
+impl StateStream {
+    pub fn create(dir: &Path, net: &Network) -> Result<StateStream> {
+        let mut files = Vec::new();
+        for (r, var) in net.probes() {
+            let path = dir.join(state_file(net, r, var));
+            let mut f = File::create_new(&path).map_err(|e| io_error(&path, "cannot create", e))?;
+            let n = net.records[r].neurons.len();
+            f.write_all(&npy::header(npy::DType::F32, &[0, n]))
+                .map_err(|e| io_error(&path, "cannot write", e))?;
+            files.push((path, f, n, 0));
+        }
+        Ok(StateStream { files })
+    }
+
+    /// Appends a chunk's samples to every file, then counts them in the
+    /// headers.
+    pub fn append(&mut self, chunk: &crate::record::ChunkSpikes) -> Result<()> {
+        use std::io::{Seek, SeekFrom};
+        for ((path, f, n, samples), data) in self.files.iter_mut().zip(&chunk.state) {
+            let new = data.len() / *n;
+            let header = npy::header(npy::DType::F32, &[*samples + new, *n]);
+            let r = (|| {
+                f.seek(SeekFrom::End(0))?;
+                f.write_all(bytemuck::cast_slice(data))?;
+                f.flush()?;
+                f.seek(SeekFrom::Start(0))?;
+                f.write_all(&header)?;
+                f.flush()
+            })();
+            r.map_err(|e| io_error(path, "cannot write", e))?;
+            *samples += new;
+        }
+        Ok(())
+    }
+}

@@ -345,10 +345,11 @@ pub fn file_permissions() -> std::fs::Permissions {
 }
 
 /// The files a population may write, for its name (`{}`), in any mode.
-pub const POPULATION_FILES: [(&str, &str); 3] = [
+pub const POPULATION_FILES: [(&str, &str); 4] = [
     ("spikes_{}.npy", "spikes"),
     ("spikes_{}_packed.npy", "packed spikes"),
     ("raster_{}.png", "raster"),
+    ("traces_{}.png", "traces"),
 ];
 
 /// The files a projection may write, for its name, dense or sparse,
@@ -416,6 +417,8 @@ pub fn is_nacc_file(name: &str) -> bool {
         || RUN_FILES.contains(&name)
         || POPULATION_FILES.iter().any(|(t, _)| fits(t))
         || PROJECTION_FILES.iter().any(|(t, _)| fits(t))
+        // recorded state: state_<population>_<variable>.npy
+        || fits("state_{}.npy")
         || name.starts_with(TEMP_PREFIX)
         // written by earlier versions
         || fits(".{}.partial")

@@ -139,6 +139,9 @@ impl PopRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpikeRecord {
     pub pops: Vec<PopRecord>,
+    /// Per recorded variable ([`Network::probes`]): its samples, each the
+    /// record's neurons in order (samples x neurons).
+    pub state: Vec<Vec<f32>>,
 }
 
 /// Spikes of one chunk of steps, in the layout of [`PopRecord::bits`]: the
@@ -147,6 +150,9 @@ pub struct SpikeRecord {
 pub struct ChunkSpikes {
     pub steps: usize,
     pub bits: Vec<Vec<u32>>,
+    /// Per recorded variable ([`Network::probes`]): the samples of the
+    /// chunk's steps, appended by the engine (samples x neurons).
+    pub state: Vec<Vec<f32>>,
 }
 
 impl ChunkSpikes {
@@ -158,14 +164,19 @@ impl ChunkSpikes {
                 .iter()
                 .map(|p| vec![0; p.words_per_step() * steps])
                 .collect(),
+            state: vec![Vec::new(); net.probes().len()],
         }
     }
 
-    /// Shrinks (or grows) to `steps` steps, keeping the allocation.
+    /// Shrinks (or grows) to `steps` steps, keeping the allocation; no
+    /// sample yet.
     pub fn resize(&mut self, net: &Network, steps: usize) {
         self.steps = steps;
         for (b, p) in self.bits.iter_mut().zip(&net.populations) {
             b.resize(p.words_per_step() * steps, 0);
+        }
+        for s in &mut self.state {
+            s.clear();
         }
     }
 }
@@ -188,7 +199,10 @@ impl SpikeRecord {
                 counts: vec![0; p.size],
             });
         }
-        Ok(SpikeRecord { pops })
+        Ok(SpikeRecord {
+            pops,
+            state: vec![Vec::new(); net.probes().len()],
+        })
     }
 
     pub fn steps(&self) -> usize {
@@ -205,7 +219,11 @@ impl SpikeRecord {
     }
 
     /// Keeps the first `steps` steps (counts recomputed).
-    pub fn truncate(&mut self, steps: usize) {
+    pub fn truncate(&mut self, net: &Network, steps: usize) {
+        for ((r, _), s) in net.probes().into_iter().zip(&mut self.state) {
+            let rec = &net.records[r];
+            s.truncate(rec.samples(steps as u64) as usize * rec.neurons.len());
+        }
         for rec in &mut self.pops {
             rec.bits.truncate(steps * rec.words_per_step);
             rec.counts.fill(0);
@@ -225,6 +243,9 @@ impl SpikeRecord {
     }
 
     pub fn append(&mut self, chunk: &ChunkSpikes) {
+        for (s, c) in self.state.iter_mut().zip(&chunk.state) {
+            s.extend_from_slice(c);
+        }
         for (rec, bits) in self.pops.iter_mut().zip(&chunk.bits) {
             let bits = &bits[..rec.words_per_step * chunk.steps];
             add_counts(&mut rec.counts, bits, rec.words_per_step);

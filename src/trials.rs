@@ -321,7 +321,7 @@ pub fn run_cpu(
     let records = trials
         .into_iter()
         .map(|(_, _, mut r)| {
-            r.truncate(done);
+            r.truncate(net, done);
             r
         })
         .collect();

@@ -111,8 +111,18 @@ fn unknown_reset_mode() {
 
 #[test]
 fn unknown_kind() {
-    let m = error_with("kind = \"lif\"", "kind = \"izhikevich\"");
-    assert_names(&m, &["kind", "\"izhikevich\"", "poisson", "lif"]);
+    let m = error_with("kind = \"lif\"", "kind = \"hodgkin_huxley\"");
+    assert_names(
+        &m,
+        &[
+            "kind",
+            "\"hodgkin_huxley\"",
+            "poisson",
+            "lif",
+            "iaf",
+            "izhikevich",
+        ],
+    );
 }
 
 #[test]

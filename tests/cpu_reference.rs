@@ -87,6 +87,7 @@ fn plain_run(model: &Model, input: &[Vec<Vec<u8>>], steps: usize) -> Trace {
                         continue;
                     }
                     PopKind::Lif(l) => l,
+                    _ => unreachable!("this reference has the lif only"),
                 };
                 let incoming: Vec<usize> = (0..net.projections.len())
                     .filter(|&j| net.projections[j].post == p)

@@ -26,8 +26,11 @@
 //! init = "linear"         # linear | uniform (low, high) | constant (weight, bias_value)
 //! ```
 
+mod neuron;
 mod reward;
 mod validate;
+
+pub use neuron::{RawModel, RawRecord};
 
 pub use reward::{RawDopamine, RawPattern, RawRewardRule, RawStimulus};
 pub(crate) use validate::check_name;
@@ -64,14 +67,19 @@ pub struct RawConfig {
     pub stimulus: Option<RawStimulus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dopamine: Option<RawDopamine>,
+    /// State variables to record, `[[record]]`.
+    #[serde(default, rename = "record", skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<RawRecord>,
 }
 
 fn default_dt() -> f64 {
     1.0
 }
 
+/// A `[[population]]`. Its unknown fields are refused when it is
+/// validated (serde's `deny_unknown_fields` does not work beside the
+/// flattened physical parameters).
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawPopulation {
     pub name: String,
     pub size: i64,
@@ -90,6 +98,12 @@ pub struct RawPopulation {
     /// lif with `dopamine`: k of the gain equation (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub da_gain: Option<f32>,
+    /// iaf and izhikevich: their parameters (docs/network-file.md).
+    #[serde(flatten)]
+    pub model: RawModel,
+    /// Fields no kind has (refused by `validate`).
+    #[serde(flatten, skip_serializing)]
+    pub unknown: std::collections::BTreeMap<String, toml::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -98,10 +112,12 @@ pub struct RawProjection {
     pub name: String,
     pub pre: String,
     pub post: String,
-    #[serde(default = "default_sign")]
-    pub sign: i64,
-    #[serde(default = "default_true")]
-    pub bias: bool,
+    /// +1 or -1; default +1, or -1 for a conductance reversing below -40 mV.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign: Option<i64>,
+    /// Default true, false for a conductance synapse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bias: Option<bool>,
     #[serde(default = "default_init")]
     pub init: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -130,6 +146,16 @@ pub struct RawProjection {
     /// A self-projection keeps each neuron's synapse onto itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autapses: Option<bool>,
+    /// "instant" (default), "exp_current", "exp_conductance", "ampa",
+    /// "gaba_a" or "nmda" (docs/arithmetic.md §8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synapse: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e_rev_mv: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mg_mm: Option<f32>,
     /// Three-factor plasticity, `[projection.plasticity]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plasticity: Option<Plasticity>,
@@ -146,12 +172,6 @@ pub enum DelayMs {
     Range(Vec<f64>),
 }
 
-fn default_sign() -> i64 {
-    1
-}
-fn default_true() -> bool {
-    true
-}
 fn default_init() -> String {
     "linear".into()
 }
@@ -234,6 +254,8 @@ impl Network {
                         .to_string()
                     }),
                     da_gain: p.dopamine.map(|m| m.gain),
+                    model: neuron::raw_model(&p.kind),
+                    unknown: Default::default(),
                 };
                 match p.kind {
                     PopKind::Poisson { rate_lo, rate_hi } => {
@@ -246,6 +268,7 @@ impl Network {
                         r.threshold = Some(l.threshold);
                         r.reset = Some(l.reset.as_str().into());
                     }
+                    PopKind::Iaf(_) | PopKind::Izhikevich(_) => r.kind = p.kind_name().into(),
                 }
                 r
             })
@@ -253,61 +276,7 @@ impl Network {
         let projections = self
             .projections
             .iter()
-            .map(|p| {
-                let mut r = RawProjection {
-                    name: p.name.clone(),
-                    pre: self.populations[p.pre].name.clone(),
-                    post: self.populations[p.post].name.clone(),
-                    sign: p.sign as i64,
-                    bias: p.bias,
-                    init: String::new(),
-                    low: None,
-                    high: None,
-                    weight: None,
-                    bias_value: None,
-                    fixed_probability: None,
-                    fixed_fan_in: None,
-                    fixed_fan_out: None,
-                    one_to_one: None,
-                    delay_ms: match p.delay {
-                        Delay {
-                            lo: 0,
-                            range: false,
-                            ..
-                        } => None,
-                        Delay {
-                            lo, range: false, ..
-                        } => Some(DelayMs::One(lo as f64 * self.dt_ms)),
-                        Delay { lo, hi, .. } => Some(DelayMs::Range(vec![
-                            lo as f64 * self.dt_ms,
-                            hi as f64 * self.dt_ms,
-                        ])),
-                    },
-                    autapses: p.is_recurrent().then_some(p.autapses),
-                    plasticity: p.plasticity,
-                };
-                match p.conn {
-                    Connectivity::Dense => {}
-                    Connectivity::FixedProbability(q) => r.fixed_probability = Some(q),
-                    Connectivity::FixedFanIn(k) => r.fixed_fan_in = Some(k as i64),
-                    Connectivity::FixedFanOut(k) => r.fixed_fan_out = Some(k as i64),
-                    Connectivity::OneToOne => r.one_to_one = Some(true),
-                }
-                match p.init {
-                    Init::Linear => r.init = "linear".into(),
-                    Init::Uniform { low, high } => {
-                        r.init = "uniform".into();
-                        r.low = Some(low);
-                        r.high = Some(high);
-                    }
-                    Init::Constant { weight, bias } => {
-                        r.init = "constant".into();
-                        r.weight = Some(weight);
-                        r.bias_value = Some(bias);
-                    }
-                }
-                r
-            })
+            .map(|p| self.raw_projection(p))
             .collect();
         let names = |pop: usize| self.populations[pop].name.clone();
         let stimulus = self.stimulus.as_ref().map(|st| RawStimulus {
@@ -356,7 +325,69 @@ impl Network {
             projections,
             stimulus,
             dopamine,
+            records: neuron::raw_records(self),
         }
+    }
+
+    /// Projection `p` in the TOML form, every field explicit.
+    fn raw_projection(&self, p: &crate::network::Projection) -> RawProjection {
+        let mut r = RawProjection {
+            name: p.name.clone(),
+            pre: self.populations[p.pre].name.clone(),
+            post: self.populations[p.post].name.clone(),
+            sign: Some(p.sign as i64),
+            bias: Some(p.bias),
+            init: String::new(),
+            low: None,
+            high: None,
+            weight: None,
+            bias_value: None,
+            fixed_probability: None,
+            fixed_fan_in: None,
+            fixed_fan_out: None,
+            one_to_one: None,
+            delay_ms: match p.delay {
+                Delay {
+                    lo: 0,
+                    range: false,
+                    ..
+                } => None,
+                Delay {
+                    lo, range: false, ..
+                } => Some(DelayMs::One(lo as f64 * self.dt_ms)),
+                Delay { lo, hi, .. } => Some(DelayMs::Range(vec![
+                    lo as f64 * self.dt_ms,
+                    hi as f64 * self.dt_ms,
+                ])),
+            },
+            autapses: p.is_recurrent().then_some(p.autapses),
+            synapse: Some(p.synapse.name.to_string()),
+            tau_ms: p.synapse.has_state().then_some(p.synapse.tau_ms),
+            e_rev_mv: p.synapse.is_conductance().then_some(p.synapse.e_rev_mv),
+            mg_mm: (p.synapse.kind == crate::network::SynapseKind::Nmda).then_some(p.synapse.mg_mm),
+            plasticity: p.plasticity,
+        };
+        match p.conn {
+            Connectivity::Dense => {}
+            Connectivity::FixedProbability(q) => r.fixed_probability = Some(q),
+            Connectivity::FixedFanIn(k) => r.fixed_fan_in = Some(k as i64),
+            Connectivity::FixedFanOut(k) => r.fixed_fan_out = Some(k as i64),
+            Connectivity::OneToOne => r.one_to_one = Some(true),
+        }
+        match p.init {
+            Init::Linear => r.init = "linear".into(),
+            Init::Uniform { low, high } => {
+                r.init = "uniform".into();
+                r.low = Some(low);
+                r.high = Some(high);
+            }
+            Init::Constant { weight, bias } => {
+                r.init = "constant".into();
+                r.weight = Some(weight);
+                r.bias_value = Some(bias);
+            }
+        }
+        r
     }
 
     pub fn to_toml(&self) -> String {
@@ -398,7 +429,7 @@ impl RawConfig {
         }
         let mut populations = Vec::with_capacity(self.populations.len());
         for (i, rp) in self.populations.iter().enumerate() {
-            populations.push(validate_population(i, rp, &populations)?);
+            populations.push(validate_population(i, rp, &populations, self.dt_ms)?);
         }
         let mut projections: Vec<Projection> = Vec::with_capacity(self.projections.len());
         for (i, rp) in self.projections.iter().enumerate() {
@@ -451,6 +482,8 @@ impl RawConfig {
                 )));
             }
         }
+        let records =
+            neuron::validate_records(&self.records, &populations, &projections, self.dt_ms)?;
         let steps = match self.steps {
             None => None,
             Some(s) if (1..=u32::MAX as i64).contains(&s) => Some(s as u64),
@@ -470,6 +503,7 @@ impl RawConfig {
             order,
             stimulus,
             dopamine,
+            records,
         })
     }
 }

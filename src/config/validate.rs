@@ -41,6 +41,7 @@ pub(super) fn validate_population(
     i: usize,
     rp: &RawPopulation,
     earlier: &[Population],
+    dt_ms: f64,
 ) -> Result<Population> {
     check_name(&format!("population[{i}].name"), &rp.name)?;
     let f = |field: &str| format!("population `{}` field `{field}`", rp.name);
@@ -58,8 +59,35 @@ pub(super) fn validate_population(
             format!("must be a whole number in 1..={MAX_POPULATION_SIZE}"),
         ));
     }
+    if let Some(field) = rp.unknown.keys().next() {
+        return Err(Error::Input(format!(
+            "{}: unknown field (docs/network-file.md lists a population's fields)",
+            f(field)
+        )));
+    }
     let kind = match rp.kind.as_str() {
+        "iaf" | "izhikevich" => {
+            for (field, present) in [
+                ("rate", rp.rate.is_some()),
+                ("beta", rp.beta.is_some()),
+                ("threshold", rp.threshold.is_some()),
+                ("reset", rp.reset.is_some()),
+            ] {
+                if present {
+                    return Err(Error::Input(format!(
+                        "{}: a {} population has no `{field}` (its parameters are in mV and ms: docs/network-file.md)",
+                        f(field),
+                        rp.kind
+                    )));
+                }
+            }
+            match rp.kind.as_str() {
+                "iaf" => super::neuron::validate_iaf(rp, &f, dt_ms)?,
+                _ => super::neuron::validate_izhikevich(rp, &f, dt_ms)?,
+            }
+        }
         "poisson" => {
+            super::neuron::only_fields(rp, &[], &f)?;
             for (field, present) in [
                 ("beta", rp.beta.is_some()),
                 ("threshold", rp.threshold.is_some()),
@@ -99,47 +127,12 @@ pub(super) fn validate_population(
                 rate_hi: hi,
             }
         }
-        "lif" => {
-            if rp.rate.is_some() {
-                return Err(Error::Input(format!(
-                    "{}: a lif population has no `rate` (only poisson populations do)",
-                    f("rate")
-                )));
-            }
-            let beta = rp.beta.unwrap_or(0.9);
-            check_unit_interval(&f("beta"), beta)?;
-            let threshold = rp.threshold.unwrap_or(1.0);
-            if threshold.is_nan() || threshold <= 0.0 {
-                return Err(bad_value(
-                    f("threshold"),
-                    threshold,
-                    "must be finite and > 0",
-                ));
-            }
-            crate::checks::check_param(&f("threshold"), threshold, 0.0)?;
-            let reset = match rp.reset.as_deref().unwrap_or("subtract") {
-                "subtract" => Reset::Subtract,
-                "zero" => Reset::Zero,
-                "none" => Reset::None,
-                other => {
-                    return Err(bad_value(
-                        f("reset"),
-                        format!("{other:?}"),
-                        "must be one of \"subtract\", \"zero\", \"none\"",
-                    ));
-                }
-            };
-            PopKind::Lif(LifParams {
-                beta,
-                threshold,
-                reset,
-            })
-        }
+        "lif" => validate_lif(rp, &f)?,
         other => {
             return Err(bad_value(
                 f("kind"),
                 format!("{other:?}"),
-                "must be \"poisson\" or \"lif\"",
+                "must be \"poisson\", \"lif\", \"iaf\" or \"izhikevich\"",
             ));
         }
     };
@@ -159,6 +152,45 @@ pub(super) fn validate_population(
         kind,
         dopamine,
     })
+}
+
+/// A lif population's fields (docs/arithmetic.md §2.3).
+fn validate_lif(rp: &RawPopulation, f: &dyn Fn(&str) -> String) -> Result<PopKind> {
+    super::neuron::only_fields(rp, &[], &f)?;
+    if rp.rate.is_some() {
+        return Err(Error::Input(format!(
+            "{}: a lif population has no `rate` (only poisson populations do)",
+            f("rate")
+        )));
+    }
+    let beta = rp.beta.unwrap_or(0.9);
+    check_unit_interval(&f("beta"), beta)?;
+    let threshold = rp.threshold.unwrap_or(1.0);
+    if threshold.is_nan() || threshold <= 0.0 {
+        return Err(bad_value(
+            f("threshold"),
+            threshold,
+            "must be finite and > 0",
+        ));
+    }
+    crate::checks::check_param(&f("threshold"), threshold, 0.0)?;
+    let reset = match rp.reset.as_deref().unwrap_or("subtract") {
+        "subtract" => Reset::Subtract,
+        "zero" => Reset::Zero,
+        "none" => Reset::None,
+        other => {
+            return Err(bad_value(
+                f("reset"),
+                format!("{other:?}"),
+                "must be one of \"subtract\", \"zero\", \"none\"",
+            ));
+        }
+    };
+    Ok(PopKind::Lif(LifParams {
+        beta,
+        threshold,
+        reset,
+    }))
 }
 
 pub(super) fn validate_projection(
@@ -190,16 +222,10 @@ pub(super) fn validate_projection(
         return Err(bad_value(
             f("post"),
             format!("{:?}", rp.post),
-            "is a poisson population; only lif populations receive projections",
+            "is a poisson population; only neuron populations (lif, iaf, izhikevich) receive projections",
         ));
     }
-    if rp.sign != 1 && rp.sign != -1 {
-        return Err(bad_value(
-            f("sign"),
-            rp.sign,
-            "must be 1 (excitatory) or -1 (inhibitory)",
-        ));
-    }
+    let (synapse, sign) = super::neuron::validate_synapse(rp, &f, &pops[post])?;
     let init = validate_init(rp, &f)?;
     let conn = validate_connectivity(rp, &f, &pops[pre], &pops[post])?;
     if let Some(pl) = &rp.plasticity {
@@ -248,13 +274,14 @@ pub(super) fn validate_projection(
         name: rp.name.clone(),
         pre,
         post,
-        sign: rp.sign as i32,
-        bias: rp.bias,
+        sign,
+        bias: rp.bias.unwrap_or(!synapse.is_conductance()),
         init,
         conn,
         plasticity: rp.plasticity,
         delay,
         autapses,
+        synapse,
     })
 }
 

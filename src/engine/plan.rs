@@ -238,7 +238,7 @@ pub fn active_in_block(pop: &Population) -> f64 {
                 1.0 - silent
             }
         }
-        PopKind::Lif(_) => 1.0,
+        _ => 1.0,
     }
 }
 
@@ -248,7 +248,10 @@ pub fn fusable(net: &Network, max_binding: u64) -> bool {
     net.projections
         .iter()
         .all(|p| p.conn.is_dense() && p.plasticity.is_none() && !p.delay.is_delayed())
-        && net.populations.iter().all(|p| p.dopamine.is_none())
+        && net
+            .populations
+            .iter()
+            .all(|p| p.dopamine.is_none() && !p.is_physical())
         && net.row_words() <= FUSED_MAX_ROW_WORDS
         && net.total_synapses() <= FUSED_MAX_SYNAPSES
         && net.total_synapses() * 4 <= max_binding
@@ -320,8 +323,10 @@ impl Plan {
     ///   dispatches per 16 steps, faster than the fused kernel's one
     ///   workgroup: docs/design-log.md). `opts.prefer_fused` and
     ///   `opts.fused` override that.
-    /// - Block schedule unless the network has plasticity, a population of
-    ///   [`BLOCK_MAX_NEURONS`] or more, a delay shorter than
+    /// - Block schedule unless the network has plasticity, a population in
+    ///   physical units (`neuron_update` runs a step at a time), a
+    ///   `[[record]]` (`state_record` samples a step at a time), a
+    ///   population of [`BLOCK_MAX_NEURONS`] or more, a delay shorter than
     ///   [`MIN_BLOCK_LEN`] that feeds back ([`block_len`]), or
     ///   `opts.step_schedule`; and only where the sums of a block fit one
     ///   binding (else step by step, and else without blocked input sums).
@@ -346,9 +351,15 @@ impl Plan {
     ) -> Plan {
         let max = limits.max_binding;
         let wanted = opts.prefer_fused.unwrap_or(trials > 1);
-        let fused = opts.fused.unwrap_or_else(|| wanted && fusable(net, max));
+        // the fused kernel has only the lif's membrane, and records nothing
+        let fused = opts.fused.unwrap_or_else(|| wanted && fusable(net, max))
+            && !net.populations.iter().any(|p| p.is_physical())
+            && net.records.is_empty();
         let blockable = net.projections.iter().all(|p| p.plasticity.is_none())
-            && net.populations.iter().all(|p| p.size < BLOCK_MAX_NEURONS)
+            && net
+                .populations
+                .iter()
+                .all(|p| p.size < BLOCK_MAX_NEURONS && !p.is_physical())
             && block_len(net) >= MIN_BLOCK_LEN;
         let mut schedule = match blockable && !opts.step_schedule {
             true => Schedule::Block,

@@ -435,7 +435,7 @@ impl Model {
                 PopKind::Poisson { rate_lo, rate_hi } => {
                     draw_rates(seed, &p.name, p.size, rate_lo, rate_hi)
                 }
-                PopKind::Lif(_) => Vec::new(),
+                _ => Vec::new(),
             })
             .collect();
         Ok(Model {

@@ -5,10 +5,12 @@
 //! rates) and in the fixed-point form both engines read.
 
 pub mod build;
+pub mod neuron;
 pub mod quantize;
 
 pub(crate) use build::in_parts;
 pub use build::{Model, SparseRows, Weights};
+pub use neuron::{DaEffects, Iaf, Izhikevich, Preset, Synapse, SynapseKind};
 pub(crate) use quantize::in_ranges;
 pub use quantize::{PreMajor, Quantized, choose_frac_bits};
 
@@ -51,6 +53,10 @@ pub enum PopKind {
         rate_hi: f32,
     },
     Lif(LifParams),
+    /// Leaky integrate-and-fire in mV (docs/arithmetic.md §7.1).
+    Iaf(Iaf),
+    /// Izhikevich's quadratic model (docs/arithmetic.md §7.2).
+    Izhikevich(Izhikevich),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,15 +64,64 @@ pub struct Population {
     pub name: String,
     pub size: usize,
     pub kind: PopKind,
-    /// Dopamine's effect on the gain of its excitatory input (LIF only).
+    /// Dopamine's effect on its excitatory input (and, for an Izhikevich
+    /// population with `DaEffects`, on its parameters).
     pub dopamine: Option<Modulation>,
 }
 
 impl Population {
+    /// The dimensionless snntorch LIF's parameters.
     pub fn lif(&self) -> Option<&LifParams> {
         match &self.kind {
             PopKind::Lif(p) => Some(p),
-            PopKind::Poisson { .. } => None,
+            _ => None,
+        }
+    }
+    /// A model in physical units (iaf or Izhikevich): its constants for a
+    /// step of `dt_ms`.
+    pub fn physical(&self, dt_ms: f64) -> Option<neuron::ModelConsts> {
+        match &self.kind {
+            PopKind::Iaf(m) => Some(m.consts(dt_ms)),
+            PopKind::Izhikevich(m) => Some(m.consts(dt_ms)),
+            _ => None,
+        }
+    }
+    pub fn is_physical(&self) -> bool {
+        matches!(self.kind, PopKind::Iaf(_) | PopKind::Izhikevich(_))
+    }
+    /// The membrane a run starts from (mV for a physical model, 0 for lif).
+    pub fn v_init(&self) -> f32 {
+        match &self.kind {
+            PopKind::Iaf(m) => m.v_init_mv,
+            PopKind::Izhikevich(m) => m.v_init_mv,
+            _ => 0.0,
+        }
+    }
+    /// The second state variable a run starts from: Izhikevich's u, iaf's
+    /// refractory counter (0).
+    pub fn u_init(&self) -> f32 {
+        match &self.kind {
+            PopKind::Izhikevich(m) => m.u_init,
+            _ => 0.0,
+        }
+    }
+    /// Dopamine's effect on the parameters of an Izhikevich population.
+    pub fn da_effects(&self) -> Option<(Receptor, DaEffects)> {
+        match &self.kind {
+            PopKind::Izhikevich(m) => {
+                m.da.zip(self.dopamine.map(|d| d.receptor))
+                    .map(|(e, r)| (r, e))
+            }
+            _ => None,
+        }
+    }
+    /// The model's name, as the file's `kind`.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            PopKind::Poisson { .. } => "poisson",
+            PopKind::Lif(_) => "lif",
+            PopKind::Iaf(_) => "iaf",
+            PopKind::Izhikevich(_) => "izhikevich",
         }
     }
     pub fn is_poisson(&self) -> bool {
@@ -106,6 +161,8 @@ pub struct Projection {
     /// A self-projection (pre = post) keeps the synapse of a neuron onto
     /// itself. Always false for other projections.
     pub autapses: bool,
+    /// How the arriving weights act on the post neuron (docs/arithmetic.md §8).
+    pub synapse: Synapse,
 }
 
 /// Most steps a spike may take to arrive: a synapse's delay is held in one
@@ -189,6 +246,57 @@ pub struct Network {
     pub stimulus: Option<Stimulus>,
     /// The dopamine level d(t) and the rewards that raise it.
     pub dopamine: Option<Dopamine>,
+    /// State variables recorded (`[[record]]`).
+    pub records: Vec<Record>,
+}
+
+/// A state variable of a population's neurons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateVar {
+    /// The membrane.
+    V,
+    /// Izhikevich's recovery variable (pA).
+    U,
+    /// iaf's refractory counter: steps left held at the reset.
+    Refractory,
+    /// Projection `j`'s synaptic current (pA) or conductance (nS).
+    Syn(usize),
+}
+
+/// A `[[record]]` section: variables of some neurons of a population,
+/// sampled after every `every`-th step (steps 0, every, 2 every, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub population: usize,
+    pub neurons: Vec<u32>,
+    /// Written as a range `[lo, hi)` (for config.toml).
+    pub range: Option<(u32, u32)>,
+    pub variables: Vec<StateVar>,
+    pub every: u64,
+}
+
+impl Record {
+    /// The variable's name in file names: v, u, refractory, or the
+    /// projection's `g_<name>` (a conductance) or `i_<name>` (a current).
+    pub fn var_name(net: &Network, var: StateVar) -> String {
+        match var {
+            StateVar::V => "v".into(),
+            StateVar::U => "u".into(),
+            StateVar::Refractory => "refractory".into(),
+            StateVar::Syn(j) => {
+                let p = &net.projections[j];
+                match p.synapse.is_conductance() {
+                    true => format!("g_{}", p.name),
+                    false => format!("i_{}", p.name),
+                }
+            }
+        }
+    }
+
+    /// The samples a run of `steps` steps takes.
+    pub fn samples(&self, steps: u64) -> u64 {
+        steps.div_ceil(self.every)
+    }
 }
 
 impl Network {
@@ -212,6 +320,21 @@ impl Network {
             .enumerate()
             .filter(move |(_, p)| p.pre == pre && p.delay.is_delayed())
             .map(|(j, _)| j)
+    }
+
+    /// Every recorded variable, `(record, variable)` in file order: one
+    /// `state_<pop>_<var>.npy` each.
+    pub fn probes(&self) -> Vec<(usize, StateVar)> {
+        self.records
+            .iter()
+            .enumerate()
+            .flat_map(|(r, rec)| rec.variables.iter().map(move |&v| (r, v)))
+            .collect()
+    }
+
+    /// Whether the records sample step `step` (of the run) for record `r`.
+    pub fn samples_at(&self, r: usize, step: u64) -> bool {
+        step.is_multiple_of(self.records[r].every)
     }
 
     pub fn total_neurons(&self) -> u64 {

@@ -640,11 +640,13 @@ fn step(
         let mut counts = SpikeRecord::with_capacity(net, 0)?;
         export::write_config(out.dir(), net, model.seed)?;
         let mut files = export::SpikeStream::create(out.dir(), net, opts.packed_spikes)?;
+        let mut state = export::StateStream::create(out.dir(), net)?;
         let mut on_chunk = |c: &crate::record::ChunkSpikes| {
             counts.count(c);
             let rows: Vec<&[u32]> = c.bits.iter().map(|b| &b[..]).collect();
             responses.add(net, &rows, c.steps);
             files.append(c)?;
+            state.append(c)?;
             // summary.json says how many steps the files hold, and the first
             // chunk replaces --out (so that a killed run leaves its
             // completed chunks there)

@@ -14,7 +14,7 @@ pub fn table(o: &Outcome) -> String {
         s += &format!(
             "{:<12} {:>8} {:>10} {:>12} {:>10.2} {:>7.1}%\n",
             p.name,
-            if p.is_poisson() { "poisson" } else { "lif" },
+            p.kind_name(),
             p.size,
             r.total(),
             r.rate_over(o.steps, net.dt_ms),

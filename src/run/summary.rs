@@ -17,7 +17,7 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
         .map(|(p, r)| {
             json!({
                 "name": p.name,
-                "kind": if p.is_poisson() { "poisson" } else { "lif" },
+                "kind": p.kind_name(),
                 "size": p.size,
                 "spikes": r.total(),
                 "mean_rate_hz": r.rate_over(o.steps, net.dt_ms),

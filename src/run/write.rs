@@ -118,6 +118,8 @@ pub(super) fn outputs(
             let recs: Vec<_> = records.iter().map(|r| &r.pops[p]).collect();
             export::write_spikes(dir, &pop.name, &recs, opts.trials > 1, opts.packed_spikes)?;
         }
+        let recs: Vec<_> = records.iter().collect();
+        export::write_state(dir, net, &recs, opts.trials > 1)?;
     }
     let learned = learned_weights(&model, &stepped.learned)?;
     export::write_weights(dir, &model, &learned, opts.no_weight_files)?;

@@ -429,6 +429,9 @@ fn lif_inputs(rng: &mut StdRng, model: &Model, n: usize) -> Vec<cpu::ProjectionS
             arrivals: None,
             plastic: None,
             masks: vec![],
+            kin: Default::default(),
+            syn: vec![],
+            table: None,
         })
         .collect()
 }

@@ -11,6 +11,7 @@
 //! same whatever the thread count.
 
 pub mod lif_update;
+pub mod neuron_update;
 pub mod plasticity;
 pub mod poisson_input;
 pub mod synapse_accumulate;
@@ -22,11 +23,14 @@ use super::plan::{BLOCK_STEPS, PARALLEL_MIN_SYNAPSES, Plan, Sums};
 use super::{Engine, not_finite};
 use crate::dopamine::Clock;
 use crate::error::Result;
+use crate::network::neuron::{ModelConsts, SynapseConsts, mg_table};
 use crate::network::{Delay, Model, Network, PlasticConsts, Quantized};
+use crate::network::{StateVar, SynapseKind};
 use crate::record::ChunkSpikes;
 use crate::threads::Threads;
 use crate::tuning::CpuOptions;
 use lif_update::lif_update;
+use neuron_update::neuron_update;
 use plasticity::{PLASTIC_PARALLEL_MIN_SYNAPSES, PlasticState, plasticity_step};
 use std::sync::Arc;
 use synapse_accumulate::{sum_block, synapse_accumulate};
@@ -63,6 +67,11 @@ pub struct ProjectionState {
     pub delay: Delay,
     /// A delayed plastic projection: its pre neurons' spikes as they arrive.
     pub arrivals: Option<SpikeRing>,
+    /// Its synapse's constants, and per post neuron its current or
+    /// conductance (empty for an instant synapse); NMDA's table of B(v).
+    pub kin: SynapseConsts,
+    pub syn: Vec<f32>,
+    pub table: Option<Arc<Vec<f32>>>,
 }
 
 pub struct CpuEngine {
@@ -76,6 +85,10 @@ pub struct CpuEngine {
     outgoing: Vec<Vec<usize>>,
     /// Per population: membrane potentials (empty for Poisson).
     v: Vec<Vec<f32>>,
+    /// Per population in physical units: its constants, and Izhikevich's
+    /// recovery variable or iaf's refractory counter per neuron.
+    consts: Vec<Option<ModelConsts>>,
+    u: Vec<Vec<f32>>,
     /// Per population: the input current of the step being computed.
     current: Vec<Vec<f32>>,
     /// Per population: the spikes of the last completed step, bit-packed.
@@ -149,6 +162,13 @@ impl CpuEngine {
                 arrivals: (slots > 0 && p.plasticity.is_some())
                     .then(|| SpikeRing::new(slots, net.populations[p.pre].words_per_step())),
                 bias: w.b.clone(),
+                kin: p.synapse.consts(net.dt_ms),
+                syn: match p.synapse.has_state() {
+                    true => vec![0.0; q.n_post],
+                    false => Vec::new(),
+                },
+                table: (p.synapse.kind == SynapseKind::Nmda)
+                    .then(|| Arc::new(mg_table(p.synapse.mg_mm))),
                 plastic: p.plasticity.as_ref().zip(q.bounds).map(|(pl, b)| {
                     PlasticState::new(PlasticConsts::new(pl, net.dt_ms, b), q.n_pre, q.n_post)
                 }),
@@ -156,6 +176,7 @@ impl CpuEngine {
             })
             .collect();
         let clock = Clock::for_engine(&net, quantized);
+        let gain_row = crate::dopamine::gain_row(&net);
         let n_proj = net.projections.len();
         let incoming = (0..net.populations.len())
             .map(|p| net.incoming(p).map(|(j, _)| j).collect())
@@ -168,7 +189,20 @@ impl CpuEngine {
             .iter()
             .map(|p| match p.is_poisson() {
                 true => Vec::new(),
-                false => vec![0.0; p.size],
+                false => vec![p.v_init(); p.size],
+            })
+            .collect();
+        let consts: Vec<_> = net
+            .populations
+            .iter()
+            .map(|p| p.physical(net.dt_ms))
+            .collect();
+        let u = net
+            .populations
+            .iter()
+            .map(|p| match p.is_physical() {
+                true => vec![p.u_init(); p.size],
+                false => Vec::new(),
             })
             .collect();
         let spikes_last = net
@@ -184,11 +218,13 @@ impl CpuEngine {
             outgoing,
             current: v.clone(),
             v,
+            consts,
+            u,
             spikes_last,
             threads,
             steps_done: 0,
             clock,
-            gains: vec![1.0; n_proj],
+            gains: vec![1.0; gain_row],
             etas: vec![0.0; n_proj],
         }
     }
@@ -247,25 +283,44 @@ impl CpuEngine {
     /// Population `p`'s membranes at step `s` of the chunk (its incoming
     /// sums done); a membrane no longer finite is the error.
     fn update(&mut self, p: usize, s: usize, spikes: &mut ChunkSpikes) -> Result<()> {
-        let Some(lif) = self.net.populations[p].lif().copied() else {
-            return Ok(());
-        };
         let wps = self.net.populations[p].words_per_step();
         let (before, from_s) = spikes.bits[p].split_at_mut(s * wps);
-        let spikes_prev = match s {
-            0 => &self.spikes_last[p][..],
-            _ => &before[(s - 1) * wps..],
+        let gains = self.clock.is_some().then_some(&self.gains[..]);
+        let bad = if let Some(m) = &self.consts[p] {
+            let n_proj = self.net.projections.len();
+            let params = match self.net.populations[p].da_effects() {
+                Some(_) => Some(self.gains[n_proj + 3 * p..][..3].try_into().expect("3")),
+                None => None,
+            };
+            neuron_update(
+                m,
+                params,
+                &mut self.projections,
+                gains,
+                &self.incoming[p],
+                &mut self.v[p],
+                &mut self.u[p],
+                &mut from_s[..wps],
+            )
+        } else {
+            let Some(lif) = self.net.populations[p].lif().copied() else {
+                return Ok(());
+            };
+            let spikes_prev = match s {
+                0 => &self.spikes_last[p][..],
+                _ => &before[(s - 1) * wps..],
+            };
+            lif_update(
+                &lif,
+                &self.projections,
+                self.clock.is_some().then_some(&self.gains[..]),
+                &self.incoming[p],
+                &mut self.v[p],
+                &mut self.current[p],
+                spikes_prev,
+                &mut from_s[..wps],
+            )
         };
-        let bad = lif_update(
-            &lif,
-            &self.projections,
-            self.clock.is_some().then_some(&self.gains[..]),
-            &self.incoming[p],
-            &mut self.v[p],
-            &mut self.current[p],
-            spikes_prev,
-            &mut from_s[..wps],
-        );
         match bad {
             Some(n) => {
                 let step = self.steps_done + s as u64;
@@ -302,6 +357,25 @@ impl CpuEngine {
         };
         let range = (proj.delay.lo, proj.delay.hi);
         scatter_delayed(ring, synapses, pre_spikes, step, range, threads);
+    }
+
+    /// The recorded variables after step `s` of the chunk, for the records
+    /// that sample it, into the chunk's state.
+    fn sample(&self, s: usize, spikes: &mut ChunkSpikes) {
+        let step = self.steps_done + s as u64;
+        for (k, (r, var)) in self.net.probes().into_iter().enumerate() {
+            if !self.net.samples_at(r, step) {
+                continue;
+            }
+            let rec = &self.net.records[r];
+            let p = rec.population;
+            let from: &[f32] = match var {
+                StateVar::V => &self.v[p],
+                StateVar::U | StateVar::Refractory => &self.u[p],
+                StateVar::Syn(j) => &self.projections[j].syn,
+            };
+            spikes.state[k].extend(rec.neurons.iter().map(|&n| from[n as usize]));
+        }
     }
 
     /// Every plastic projection's update at step `s`, once every population
@@ -396,6 +470,7 @@ impl Engine for CpuEngine {
                 }
             }
             self.learn(s, spikes);
+            self.sample(s, spikes);
         }
         self.steps_done += spikes.steps as u64;
         if spikes.steps > 0 {

@@ -2,6 +2,7 @@
 //! dopamine factors, the kernels' per-chunk parameters), the compute pass,
 //! the copies, and the readback of the spikes and of the fault report.
 
+use super::kernels::state_record::samples_in;
 use super::layout::{Chunk, FusedParams};
 use super::probe::timed;
 use super::{GpuEngine, Path};
@@ -30,6 +31,9 @@ impl GpuEngine {
         self.upload(&chunks[0], offset, n);
         let (rows_bytes, queries) = self.submit(n);
         let fault = self.read_back(chunks, offset, n, rows_bytes)?;
+        if fault[0] == 0 {
+            self.read_samples(&mut chunks[0], n)?;
+        }
         if let Some(p) = &mut self.probe
             && queries > 0
         {
@@ -85,8 +89,9 @@ impl GpuEngine {
         if let Some(clock) = &mut self.clock {
             // this part's d(t) factors, a row per step
             let n_proj = self.net.projections.len();
-            let (mut g, mut e) = (vec![0f32; n_proj], vec![0f32; n_proj]);
-            let mut gains = Vec::with_capacity(n * n_proj);
+            let row = crate::dopamine::gain_row(&self.net);
+            let (mut g, mut e) = (vec![0f32; row], vec![0f32; n_proj]);
+            let mut gains = Vec::with_capacity(n * row);
             let mut etas = Vec::new();
             for _ in 0..n {
                 clock.next(&mut g, &mut e);
@@ -109,7 +114,7 @@ impl GpuEngine {
                 };
                 queue.write_buffer(&f.params, 0, bytemuck::bytes_of(&p));
             }
-            Path::Dispatch(d) => d.write_params(queue, first_step, n),
+            Path::Dispatch(d) => d.write_params(queue, self.steps_done, n),
         }
     }
 
@@ -155,7 +160,8 @@ impl GpuEngine {
                 }
                 Path::Dispatch(d) => {
                     let (order, incoming) = (&self.net.order, &self.lay.incoming);
-                    d.encode(&mut pass, &mut self.probe, n, order, incoming)
+                    let steps = (self.steps_done, n);
+                    d.encode(&mut pass, &mut self.probe, steps, order, incoming)
                 }
             }
         }
@@ -173,6 +179,11 @@ impl GpuEngine {
         enc.copy_buffer_to_buffer(&self.b.spikes, from, &self.b.staging, 0, bytes);
         let fault_bytes = self.b.fault.size();
         enc.copy_buffer_to_buffer(&self.b.fault, 0, &self.b.staging, bytes, fault_bytes);
+        if let Path::Dispatch(d) = &self.path
+            && let Some(r) = &d.records
+        {
+            enc.copy_buffer_to_buffer(&r.out, 0, &r.staging, 0, r.out.size());
+        }
         let queries = self.probe.as_ref().map_or(0, |p| p.names.len() as u32 * 2);
         if let Some(p) = &self.probe
             && queries > 0
@@ -182,6 +193,26 @@ impl GpuEngine {
         }
         ctx.queue.submit([enc.finish()]);
         (bytes, queries)
+    }
+
+    /// The part's samples of every recorded variable, appended to the
+    /// chunk's (one trial: a network with records runs the step schedule).
+    fn read_samples(&self, chunk: &mut ChunkSpikes, n: usize) -> Result<()> {
+        let Path::Dispatch(d) = &self.path else {
+            return Ok(());
+        };
+        let Some(r) = &d.records else {
+            return Ok(());
+        };
+        self.ctx
+            .with_mapped(&r.staging, r.out.size(), |out: &[f32]| {
+                for (k, l) in r.launches.iter().enumerate() {
+                    let every = l.params.every as u64;
+                    let (samples, _) = samples_in(self.steps_done, n, every);
+                    let at = l.params.out_offset as usize;
+                    chunk.state[k].extend_from_slice(&out[at..][..samples * l.params.n as usize]);
+                }
+            })
     }
 
     /// The spikes from the staging buffer's mapping straight into the

@@ -6,8 +6,8 @@ use super::kernels::plasticity::PlasticLaunch;
 use super::kernels::poisson_input::PoissonLaunch;
 use super::kernels::synapse_gather::Gather;
 use super::kernels::{
-    Env, Pipeline, lif_update, plasticity, poisson_input, synapse_accumulate, synapse_delay,
-    synapse_gather, synapse_scatter,
+    Env, Pipeline, lif_update, neuron_update, plasticity, poisson_input, state_record,
+    synapse_accumulate, synapse_delay, synapse_gather, synapse_scatter,
 };
 use super::layout::PoissonParams;
 use super::probe::{Probe, timed};
@@ -33,6 +33,10 @@ pub(crate) struct Dispatch {
     pub gathers: Vec<Option<Gather>>,
     /// Per population: its `lif_update` launch (LIF only).
     pub lif_launches: Vec<Option<Launch>>,
+    /// Per population in physical units: its `neuron_update` launch.
+    pub neuron_launches: Vec<Option<Launch>>,
+    /// The `[[record]]` variables' launches and samples.
+    pub records: Option<state_record::Records>,
     /// Per population: its `poisson_input` launch (Poisson populations,
     /// when the GPU draws the input).
     pub poisson_launches: Vec<Option<PoissonLaunch>>,
@@ -51,6 +55,7 @@ pub(crate) struct Dispatch {
     scatter: synapse_scatter::Pipelines,
     gather: synapse_gather::Pipelines,
     lif: lif_update::Pipelines,
+    neuron: Pipeline,
     poisson: Pipeline,
     plasticity: plasticity::Pipelines,
     step_group: wgpu::BindGroup,
@@ -118,11 +123,16 @@ impl Dispatch {
             });
         }
         let lif_launches = lif_update::launches(env, &lif, &plan.blocked(), &acc, keep)?;
+        let neuron = neuron_update::pipeline(env);
+        let gained = crate::dopamine::Clock::for_engine(env.net, env.quantized).is_some();
+        let neuron_launches =
+            neuron_update::launches(env, &neuron, &plan.blocked(), gained, &acc, keep)?;
         let delay = synapse_delay::Pipelines::new(env);
         let pushes = (0..plan.sums.len())
             .map(|j| synapse_delay::launch(env, &delay, j, plan.sums[j].in_slots(), &acc, keep))
             .collect::<Result<Vec<_>>>()?;
         let (keys, poisson_launches) = poisson_input::launches(env, &poisson)?;
+        let records = state_record::build(env, plan.capacity, keep)?;
         keep.push(masks);
         Ok(Dispatch {
             keys,
@@ -132,6 +142,8 @@ impl Dispatch {
             launches,
             gathers,
             lif_launches,
+            neuron_launches,
+            records,
             poisson_launches,
             plastic,
             delayed: env
@@ -150,6 +162,7 @@ impl Dispatch {
             scatter,
             gather,
             lif,
+            neuron,
             poisson,
             plasticity,
             step_group: env.steps.group.clone(),
@@ -176,8 +189,17 @@ impl Dispatch {
         });
     }
 
-    /// The Poisson kernels' parameters for the `n` steps from `first_step`.
-    pub fn write_params(&self, queue: &wgpu::Queue, first_step: u32, n: usize) {
+    /// The Poisson kernels' parameters for the `n` steps from `first_step`,
+    /// and the records' (the row of their first sample).
+    pub fn write_params(&self, queue: &wgpu::Queue, first_step: u64, n: usize) {
+        for r in self.records.iter().flat_map(|r| &r.launches) {
+            let p = state_record::RecordParams {
+                first_row: state_record::samples_in(first_step, n, r.params.every as u64).1,
+                ..r.params
+            };
+            queue.write_buffer(&r.params_buffer, 0, bytemuck::bytes_of(&p));
+        }
+        let first_step = first_step as u32;
         for (_, buf, template) in self.poisson_launches.iter().flatten() {
             let p = PoissonParams {
                 first_step,
@@ -221,15 +243,15 @@ impl Dispatch {
         }
     }
 
-    /// Every dispatch of `n` steps: the input of the whole chunk first (it
-    /// does not depend on the network), then the steps in the order of the
-    /// schedule, populations in dependency `order`, each after its
-    /// `incoming` projections' sums.
+    /// Every dispatch of the `n` steps from `first_step`: the input of the
+    /// whole chunk first (it does not depend on the network), then the
+    /// steps in the order of the schedule, populations in dependency
+    /// `order`, each after its `incoming` projections' sums.
     pub fn encode(
         &self,
         pass: &mut wgpu::ComputePass,
         probe: &mut Option<Probe>,
-        n: usize,
+        (first_step, n): (u64, usize),
         order: &[usize],
         incoming: &[Vec<usize>],
     ) {
@@ -296,6 +318,12 @@ impl Dispatch {
                     }
                     self.dispatch(pass, probe, &self.lif.step.pipeline, lif, "lif_update");
                 }
+                if let Some(l) = &self.neuron_launches[p] {
+                    for &j in incoming[p].iter().filter(|&&j| !self.delayed[j]) {
+                        self.sums(pass, probe, j, false);
+                    }
+                    self.dispatch(pass, probe, &self.neuron.pipeline, l, "neuron_update");
+                }
                 for &j in &self.outgoing[p] {
                     push(pass, probe, j, false);
                 }
@@ -311,6 +339,14 @@ impl Dispatch {
                     &pl.traces,
                     "plasticity_traces",
                 );
+            }
+            // the variables of the records that sample this step
+            for r in self.records.iter() {
+                for l in &r.launches {
+                    if (first_step + s as u64).is_multiple_of(l.params.every as u64) {
+                        self.dispatch(pass, probe, &r.pipeline.pipeline, &l.launch, "state_record");
+                    }
+                }
             }
         }
     }

@@ -120,9 +120,26 @@ struct Buffers {
     fault: wgpu::Buffer,
     gains: wgpu::Buffer,
     etas: wgpu::Buffer,
+    /// The physical models' states (recovery variables, refractory
+    /// counters, synaptic currents and conductances).
+    state: wgpu::Buffer,
     /// Per population: its offset in `thresholds`, when the GPU draws its
     /// input.
     poisson: Vec<Option<usize>>,
+}
+
+/// The membranes and states a run starts from (one trial): each physical
+/// population's `v_init` and `u_init`, zeros elsewhere.
+fn initial_state(net: &Network, lay: &Offsets) -> (Vec<f32>, Vec<f32>) {
+    let mut v = vec![0f32; lay.v_len];
+    let mut state = vec![0f32; lay.state_len];
+    for (p, pop) in net.populations.iter().enumerate() {
+        if pop.is_physical() {
+            v[lay.v_offset[p]..][..pop.size].fill(pop.v_init());
+            state[lay.u_offset[p]..][..pop.size].fill(pop.u_init());
+        }
+    }
+    (v, state)
 }
 
 /// Bytes one storage binding may hold: the adapter's limit, or less when
@@ -213,6 +230,7 @@ impl GpuEngine {
         let shared = Shared {
             gains: &bufs.gains,
             etas: &bufs.etas,
+            state: &bufs.state,
             spikes: &bufs.spikes,
             v: &bufs.v,
             bias: &bufs.bias,
@@ -264,7 +282,7 @@ impl GpuEngine {
             ));
         }
         ctx.take_error()?;
-        Ok(GpuEngine {
+        let engine = GpuEngine {
             upload: vec![0; capacity * lay.row_words],
             inject_loss_at: opts.inject_loss_at,
             chunk_uniform: steps.chunk.clone(),
@@ -281,7 +299,29 @@ impl GpuEngine {
             probe: None,
             _keep: keep,
             clock,
-        })
+        };
+        engine.write_initial_state();
+        Ok(engine)
+    }
+
+    /// Every trial's membranes and states at their initial values, where
+    /// they are not 0 (a network with populations in physical units).
+    fn write_initial_state(&self) {
+        if !self.net.populations.iter().any(|p| p.is_physical()) {
+            return;
+        }
+        let (v, state) = initial_state(&self.net, &self.lay);
+        let queue = &self.ctx.queue;
+        for t in 0..self.trials {
+            queue.write_buffer(
+                &self.b.v,
+                (t * v.len() * 4) as u64,
+                bytemuck::cast_slice(&v),
+            );
+        }
+        if !state.is_empty() {
+            queue.write_buffer(&self.b.state, 0, bytemuck::cast_slice(&state));
+        }
     }
 
     /// Starts over at step 0 for the trials of `inputs`, as many as the
@@ -312,11 +352,13 @@ impl GpuEngine {
             &self.b.carry,
             &self.b.v,
             &self.b.fault,
+            &self.b.state,
             &d.acc,
         ] {
             enc.clear_buffer(b, 0, None);
         }
         ctx.queue.submit([enc.finish()]);
+        self.write_initial_state();
         ctx.take_error()?;
         self.steps_done = 0;
         if let Some(c) = &mut self.clock {
@@ -527,11 +569,18 @@ impl Buffers {
         let v_bytes = trials as u64 * lay.v_len as u64 * 4;
         let v = buffer(device, "v", v_bytes, usage_rw);
         let v_staging = buffer(device, "v staging", v_bytes, read);
-        let bias_data: Vec<f32> = model
+        // every projection's biases, then the NMDA projections' tables
+        let mut bias_data: Vec<f32> = model
             .weights
             .iter()
             .flat_map(|w| w.b.iter().copied())
             .collect();
+        for p in &net.projections {
+            if p.synapse.kind == crate::network::SynapseKind::Nmda {
+                bias_data.extend(crate::network::neuron::mg_table(p.synapse.mg_mm));
+            }
+        }
+        let state = buffer(device, "state", lay.state_len as u64 * 4, usage_rw);
         let bias = storage_buffer(device, "bias", &bias_data);
         // Generated input is drawn on the GPU: thresholds (and the keys of
         // every trial's streams).
@@ -559,7 +608,12 @@ impl Buffers {
             false => 0,
         };
         let writes = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
-        let gains = buffer(device, "gains", per_step(net.projections.len()), writes);
+        let gains = buffer(
+            device,
+            "gains",
+            per_step(crate::dopamine::gain_row(net)),
+            writes,
+        );
         let etas = buffer(device, "etas", per_step(n_plastic), writes);
         Ok(Buffers {
             spikes,
@@ -572,6 +626,7 @@ impl Buffers {
             fault,
             gains,
             etas,
+            state,
             poisson,
         })
     }

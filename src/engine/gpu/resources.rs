@@ -83,6 +83,15 @@ pub(crate) struct Offsets {
     pub(crate) incoming: Vec<Vec<usize>>,
     /// Per population: where its list starts in the flattened `incoming`.
     pub(crate) first_in: Vec<usize>,
+    /// Per population in physical units: where its recovery variables or
+    /// refractory counters are in `state`; per projection with a synaptic
+    /// state: where its currents or conductances are (else 0).
+    pub(crate) u_offset: Vec<usize>,
+    pub(crate) syn_offset: Vec<usize>,
+    pub(crate) state_len: usize,
+    /// Per NMDA projection: where its table of B(v) is in `bias` (after
+    /// every projection's biases).
+    pub(crate) table_offset: Vec<usize>,
 }
 
 impl Offsets {
@@ -119,7 +128,29 @@ impl Offsets {
             ring_offset.push(acc_len);
             acc_len += r * net.populations[proj.post].size;
         }
+        let (mut u_offset, mut syn_offset, mut state_len) = (vec![], vec![], 0);
+        for pop in &net.populations {
+            u_offset.push(state_len);
+            if pop.is_physical() {
+                state_len += pop.size;
+            }
+        }
+        let (mut table_offset, mut tables) = (vec![], posts);
+        for proj in &net.projections {
+            syn_offset.push(state_len);
+            if proj.synapse.has_state() {
+                state_len += net.populations[proj.post].size;
+            }
+            table_offset.push(tables);
+            if proj.synapse.kind == crate::network::SynapseKind::Nmda {
+                tables += crate::network::neuron::MG_TABLE_LEN;
+            }
+        }
         Offsets {
+            u_offset,
+            syn_offset,
+            state_len,
+            table_offset,
             rings: rings.to_vec(),
             ring_offset,
             row_words,
@@ -313,6 +344,9 @@ pub(crate) struct Shared<'a> {
     /// projection's learning factor.
     pub(crate) gains: &'a wgpu::Buffer,
     pub(crate) etas: &'a wgpu::Buffer,
+    /// The physical models' states beside the membranes (`Offsets::u_offset`,
+    /// `Offsets::syn_offset`).
+    pub(crate) state: &'a wgpu::Buffer,
 }
 
 /// A launch of `grid` whose bind group (over `layout`) binds a new uniform

@@ -7,11 +7,13 @@
 
 use crate::engine::plan::{BLOCK_STEPS, FUSED_MAX_ROW_WORDS};
 use crate::fixed::{MAX_STEP_CHANGE, TRACE_FLOOR};
+use crate::network::neuron::{MG_TABLE_LEN, MG_TABLE_PER_MV, MG_TABLE_V0};
 
 /// The shared pieces (`shaders/pieces/<name>.wgsl`), in the order a kernel
 /// gets them.
-pub const PIECES: [(&str, &str); 4] = [
+pub const PIECES: [(&str, &str); 5] = [
     ("step", include_str!("../../../shaders/pieces/step.wgsl")),
+    ("fault", include_str!("../../../shaders/pieces/fault.wgsl")),
     (
         "spike_list",
         include_str!("../../../shaders/pieces/spike_list.wgsl"),
@@ -47,7 +49,7 @@ pub struct Family {
 
 /// Every kernel family, in the order a step runs them (each defined beside
 /// its host code).
-pub const FAMILIES: [Family; 8] = [
+pub const FAMILIES: [Family; 10] = [
     super::kernels::poisson_input::FAMILY,
     super::kernels::synapse_accumulate::FAMILY,
     super::kernels::synapse_scatter::FAMILY,
@@ -55,7 +57,9 @@ pub const FAMILIES: [Family; 8] = [
     super::kernels::synapse_gather::MASKS,
     super::kernels::synapse_delay::FAMILY,
     super::kernels::lif_update::FAMILY,
+    super::kernels::neuron_update::FAMILY,
     super::kernels::plasticity::FAMILY,
+    super::kernels::state_record::FAMILY,
 ];
 
 /// The fused kernel, which runs a whole step (every family's work) in one
@@ -70,11 +74,14 @@ pub fn prelude() -> String {
         ("MAX_CHUNK_WORDS", MAX_CHUNK_WORDS),
         ("MAX_ROW_WORDS", FUSED_MAX_ROW_WORDS as u64),
         ("FUSED_WORKGROUP", FUSED_WORKGROUP as u64),
+        ("MG_TABLE_LEN", MG_TABLE_LEN as u64),
     ];
     let f32s = [
         ("MIN_NORMAL", f32::MIN_POSITIVE),
         ("TRACE_FLOOR", TRACE_FLOOR),
         ("MAX_STEP_CHANGE", MAX_STEP_CHANGE),
+        ("MG_TABLE_V0", MG_TABLE_V0),
+        ("MG_TABLE_PER_MV", MG_TABLE_PER_MV),
     ];
     let mut s = String::from("// generated from the Rust constants (engine::gpu::wgsl)\n");
     for (name, v) in u32s {

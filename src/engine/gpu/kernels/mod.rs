@@ -7,8 +7,10 @@
 
 pub mod fused_steps;
 pub mod lif_update;
+pub mod neuron_update;
 pub mod plasticity;
 pub mod poisson_input;
+pub mod state_record;
 pub mod synapse_accumulate;
 pub mod synapse_delay;
 pub mod synapse_gather;
