@@ -34,6 +34,18 @@ pub struct WeightDifference {
     pub wq_gpu: i32,
 }
 
+/// The first recorded state sample on which the engines disagree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateDifference {
+    /// The step the sample was taken after.
+    pub step: u64,
+    /// Its file, `state_<pop>_<var>.npy`.
+    pub file: String,
+    pub neuron: u32,
+    pub cpu: f32,
+    pub gpu: f32,
+}
+
 #[derive(Debug, Clone)]
 pub struct Report {
     pub adapter: String,
@@ -42,11 +54,14 @@ pub struct Report {
     pub counts: Vec<(String, u64, u64)>,
     pub first_difference: Option<Difference>,
     pub first_weight_difference: Option<WeightDifference>,
+    pub first_state_difference: Option<StateDifference>,
 }
 
 impl Report {
     pub fn identical(&self) -> bool {
-        self.first_difference.is_none() && self.first_weight_difference.is_none()
+        self.first_difference.is_none()
+            && self.first_weight_difference.is_none()
+            && self.first_state_difference.is_none()
     }
 
     pub fn render(&self) -> String {
@@ -64,9 +79,23 @@ impl Report {
                 d.step, d.projection, d.pre, d.post, d.wq_cpu, d.wq_gpu
             );
         }
+        if let Some(d) = &self.first_state_difference {
+            s += &format!(
+                "DIFFERENT STATE: first after step {}, {} neuron {}: cpu {:e} ({:#010x}) gpu {:e} ({:#010x})\n",
+                d.step,
+                d.file,
+                d.neuron,
+                d.cpu,
+                d.cpu.to_bits(),
+                d.gpu,
+                d.gpu.to_bits()
+            );
+        }
         match &self.first_difference {
-            None if self.first_weight_difference.is_none() => {
-                s += "identical: the spikes of every step and the membranes (and plastic weights) at the end of every chunk are equal (==)\n"
+            None if self.first_weight_difference.is_none()
+                && self.first_state_difference.is_none() =>
+            {
+                s += "identical: the spikes of every step, the recorded state of every sample and the membranes (and plastic weights) at the end of every chunk are equal (==)\n"
             }
             None => {}
             Some(d) => {
@@ -142,6 +171,38 @@ fn first_spike_difference(
     None
 }
 
+/// The first recorded sample (bit patterns) on which two chunks of the
+/// steps from `first` differ.
+fn first_state_difference(
+    model: &Model,
+    first: u64,
+    a: &ChunkSpikes,
+    b: &ChunkSpikes,
+) -> Option<StateDifference> {
+    let net = &model.net;
+    let mut found: Option<StateDifference> = None;
+    for (k, (r, var)) in net.probes().into_iter().enumerate() {
+        let rec = &net.records[r];
+        let n = rec.neurons.len();
+        let (x, y) = (&a.state[k], &b.state[k]);
+        let at = (0..x.len().max(y.len()))
+            .find(|&i| x.get(i).map(|v| v.to_bits()) != y.get(i).map(|v| v.to_bits()));
+        if let Some(i) = at {
+            let step = first.div_ceil(rec.every) * rec.every + (i / n) as u64 * rec.every;
+            if found.as_ref().is_none_or(|f| step < f.step) {
+                found = Some(StateDifference {
+                    step,
+                    file: crate::export::state_file(net, r, var),
+                    neuron: rec.neurons[i % n],
+                    cpu: x.get(i).copied().unwrap_or(f32::NAN),
+                    gpu: y.get(i).copied().unwrap_or(f32::NAN),
+                });
+            }
+        }
+    }
+    found
+}
+
 /// First (population, neuron) whose membranes differ (bit patterns, so that
 /// -0 and +0 or two NaNs are told apart).
 fn first_membrane_difference(vc: &[Vec<f32>], vg: &[Vec<f32>]) -> Option<(usize, usize)> {
@@ -192,12 +253,16 @@ pub fn compare(
     let mut counts_gpu = SpikeRecord::with_capacity(&model.net, 0)?;
     let mut bad_chunk: Option<usize> = None;
     let mut bad_weights: Option<usize> = None;
+    let mut first_state: Option<StateDifference> = None;
     let mut done = 0;
     while done < steps {
         let n = chunk.min(steps - done);
         let (a, b) = pair.step(model, input, done, n)?;
         counts_cpu.count(&a);
         counts_gpu.count(&b);
+        if first_state.is_none() {
+            first_state = first_state_difference(model, done as u64, &a, &b);
+        }
         if bad_chunk.is_none()
             && (first_spike_difference(model, &a, &b).is_some()
                 || first_membrane_difference(&pair.cpu.membranes()?, &pair.gpu.membranes()?)
@@ -272,6 +337,7 @@ pub fn compare(
             .collect(),
         first_difference,
         first_weight_difference,
+        first_state_difference: first_state,
     })
 }
 

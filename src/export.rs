@@ -31,7 +31,8 @@ pub fn prepare_out_dir(dir: &Path) -> Result<()> {
 /// Bytes a run's outputs take on disk, about: the spike files (`trials` x
 /// `steps` rows, a byte a neuron, or 8 neurons a byte when `packed`), the
 /// weight files (only the learned ones without `weight_files`), the figures
-/// ([`crate::figures::png_bytes`]), and 16 KiB for `summary.json` and
+/// ([`crate::figures::png_bytes`]), the recorded state (float32 samples,
+/// 256 KiB a traces figure), and 16 KiB for `summary.json` and
 /// `config.toml`.
 pub fn output_bytes(
     net: &Network,
@@ -64,7 +65,14 @@ pub fn output_bytes(
             copies * w + if p.bias { n_post * 4 } else { 0 }
         })
         .sum();
-    spikes + weights + crate::figures::png_bytes(net, crate::figures::DEFAULT_WIDTH) + (16 << 10)
+    // recorded state: float32 samples, and a traces figure per population
+    let state = trials as u64 * crate::memory::state_record_bytes(net, steps)
+        + net.records.len() as u64 * (256 << 10);
+    spikes
+        + weights
+        + state
+        + crate::figures::png_bytes(net, crate::figures::DEFAULT_WIDTH)
+        + (16 << 10)
 }
 
 /// Free bytes on the disk that holds `dir` (or, before it exists, its

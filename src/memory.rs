@@ -343,6 +343,12 @@ pub fn estimate(
         "spike record (1 bit/neuron/step) and counts".into(),
         trials * (SpikeRecord::bytes_needed(net, steps) as u64 + neurons * 4),
     ));
+    if !net.records.is_empty() {
+        e.host.push((
+            "recorded state ([[record]], float32 samples)".into(),
+            trials * state_record_bytes(net, steps),
+        ));
+    }
     if let Some(plan) = gpu {
         let (g, by_post) = gpu_parts(net, plan, chunk);
         if by_post > 0 {
@@ -402,6 +408,13 @@ fn gpu_parts(net: &Network, plan: &Plan, chunk: usize) -> (Vec<(String, u64)>, u
     let trials = plan.trials as u64;
     let row_words = net.row_words() as u64;
     let cap = plan.capacity.min(chunk).max(1) as u64;
+    let mg_tables = net
+        .projections
+        .iter()
+        .filter(|p| p.synapse.kind == crate::network::SynapseKind::Nmda)
+        .count() as u64
+        * crate::network::neuron::MG_TABLE_LEN as u64
+        * 4;
     let v: u64 = net
         .populations
         .iter()
@@ -424,7 +437,10 @@ fn gpu_parts(net: &Network, plan: &Plan, chunk: usize) -> (Vec<(String, u64)>, u
                 * 4,
         ),
         ("membranes (and staging)".to_string(), trials * v * 8),
-        ("biases".to_string(), posts * 4),
+        (
+            "biases (and NMDA's tables)".to_string(),
+            posts * 4 + mg_tables,
+        ),
     ];
     if plan.gen_input {
         let poisson: u64 = net
@@ -505,6 +521,24 @@ fn gpu_parts(net: &Network, plan: &Plan, chunk: usize) -> (Vec<(String, u64)>, u
         }
     }
     g.push(("step uniforms".into(), cap * plan.step_stride as u64));
+    if model_state_bytes(net) > 0 {
+        g.push((
+            "model state (u, refractory, synapses)".into(),
+            model_state_bytes(net),
+        ));
+    }
+    if !net.records.is_empty() {
+        // a part's samples and their staging, the sources' indices
+        let per_part: u64 = net
+            .probes()
+            .iter()
+            .map(|&(r, _)| {
+                let rec = &net.records[r];
+                (cap.div_ceil(rec.every) * 8 + 4) * rec.neurons.len() as u64
+            })
+            .sum();
+        g.push(("recorded state of a chunk ([[record]])".into(), per_part));
+    }
     if plastic_bytes(net, true) > 0 {
         g.push((
             "plasticity: eligibility and traces".into(),
@@ -518,7 +552,7 @@ fn gpu_parts(net: &Network, plan: &Plan, chunk: usize) -> (Vec<(String, u64)>, u
             .iter()
             .filter(|p| p.plasticity.is_some())
             .count();
-        let per_step = (net.projections.len() + n_plastic) as u64 * 4;
+        let per_step = (crate::dopamine::gain_row(net) + n_plastic) as u64 * 4;
         g.push((
             "dopamine's gains and learning factors of a chunk".into(),
             cap * per_step,
@@ -552,7 +586,37 @@ fn cpu_engine_state(net: &Network) -> u64 {
             (rows + 1) * n_post * 4
         })
         .sum();
-    neurons + projections
+    neurons + projections + model_state_bytes(net)
+}
+
+/// Bytes of the physical models' own state: a recovery variable or
+/// refractory counter per neuron, a current or conductance per synapse
+/// kind with a state, per post neuron (docs/arithmetic.md §7-§8).
+fn model_state_bytes(net: &Network) -> u64 {
+    let pops: u64 = net
+        .populations
+        .iter()
+        .filter(|p| p.is_physical())
+        .map(|p| p.size as u64 * 4)
+        .sum();
+    let syn: u64 = net
+        .projections
+        .iter()
+        .filter(|p| p.synapse.has_state())
+        .map(|p| net.populations[p.post].size as u64 * 4)
+        .sum();
+    pops + syn
+}
+
+/// Bytes of the samples `steps` steps record (every `[[record]]` variable).
+pub fn state_record_bytes(net: &Network, steps: usize) -> u64 {
+    net.probes()
+        .iter()
+        .map(|&(r, _)| {
+            let rec = &net.records[r];
+            rec.samples(steps as u64) * rec.neurons.len() as u64 * 4
+        })
+        .sum()
 }
 
 /// Heap bytes of a built model (weights, biases, rates).

@@ -124,6 +124,15 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
         .map(|_| crate::dopamine::dopamine_trace(&net, view.steps.end));
     let mut written =
         figures::write_all(&out, net.dt_ms, &pops, &projs, dopamine.as_deref(), &view)?;
+    if !net.records.is_empty() {
+        let state = read_state(dir, &net, opts.trial, total)?;
+        let state: Vec<&[f32]> = state.iter().map(|s| &s[..]).collect();
+        let spikes: Vec<&PopRecord> = records.iter().collect();
+        let steps = view.steps.clone();
+        written.extend(figures::traces::write_traces(
+            &out, &net, &state, &spikes, steps,
+        )?);
+    }
     // reward learning, over the whole run: the learning curve, and the
     // change of every plastic projection whose initial weights were written
     if net.stimulus.is_some() {
@@ -231,6 +240,41 @@ fn read_spikes(dir: &Path, net: &Network, trial: Option<usize>) -> Result<(Vec<P
         )));
     }
     Ok((records, total))
+}
+
+/// Every recorded variable's samples (`state_<pop>_<var>.npy`, trial
+/// `trial` of a --trials run), cut to the samples of the run's `steps`.
+fn read_state(
+    dir: &Path,
+    net: &Network,
+    trial: Option<usize>,
+    steps: usize,
+) -> Result<Vec<Vec<f32>>> {
+    let mut out = Vec::new();
+    for (r, var) in net.probes() {
+        let rec = &net.records[r];
+        let path = dir.join(crate::export::state_file(net, r, var));
+        let a = npy::read(&path)?;
+        let n = rec.neurons.len();
+        let (k, samples) = match (&a.shape[..], trial) {
+            (&[s, m], None | Some(0)) if m == n => (0, s),
+            (&[t, s, m], k) if m == n && k.unwrap_or(0) < t => (k.unwrap_or(0), s),
+            _ => {
+                return Err(bad_file(
+                    &path,
+                    format!(
+                        "shape {:?} found, expected (samples, {n}) or (trials, samples, {n}) for the {n} neurons its [[record]] in config.toml names{}",
+                        a.shape,
+                        trial.map_or(String::new(), |k| format!(", with trial {k}"))
+                    ),
+                ));
+            }
+        };
+        npy::expect(&path, &a, &[DType::F32], &a.shape)?;
+        let kept = samples.min(rec.samples(steps as u64) as usize);
+        out.push(a.to_f32()[k * samples * n..][..kept * n].to_vec());
+    }
+    Ok(out)
 }
 
 /// One population's spike file: its steps (cut to `complete`), its path

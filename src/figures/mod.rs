@@ -7,6 +7,7 @@ pub mod canvas;
 pub mod heatmap;
 pub mod learning;
 pub mod raster;
+pub mod traces;
 
 use crate::error::Result;
 use crate::outdir::write_atomic;

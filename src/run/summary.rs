@@ -22,6 +22,11 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
                 "spikes": r.total(),
                 "mean_rate_hz": r.rate_over(o.steps, net.dt_ms),
                 "active_fraction": r.active_fraction(),
+                "substeps": p.physical(net.dt_ms).map(|m| m.substeps),
+                "preset": match &p.kind {
+                    crate::network::PopKind::Izhikevich(m) => m.preset.map(|x| x.name()),
+                    _ => None,
+                },
             })
         })
         .collect();
@@ -44,6 +49,12 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
                 "connectivity": connectivity_json(p.conn),
                 "delay": delay_json(p, w, net.dt_ms),
                 "autapses": p.is_recurrent().then_some(p.autapses),
+                "synapse": p.synapse.name,
+                "weight_unit": match (p.synapse.is_conductance(), net.populations[p.post].is_physical()) {
+                    (true, _) => "nS",
+                    (false, true) => "pA",
+                    (false, false) => "dimensionless",
+                },
                 "frac_bits": frac_bits.as_ref().map(|f| f[j]),
             })
         })
@@ -82,6 +93,17 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
         "populations": populations,
         "projections": projections,
         "learning": o.preferences,
+        "records": net.probes().into_iter().map(|(r, var)| {
+            let rec = &net.records[r];
+            json!({
+                "file": crate::export::state_file(net, r, var),
+                "population": net.populations[rec.population].name,
+                "variable": crate::network::Record::var_name(net, var),
+                "neurons": rec.neurons,
+                "every_steps": rec.every,
+                "samples": rec.samples(steps as u64),
+            })
+        }).collect::<Vec<_>>(),
         // through TOML, so that every f32 is its shortest decimal (0.9, not
         // 0.8999999761581421)
         "config": toml::from_str::<serde_json::Value>(&net.to_toml()).unwrap_or_default(),

@@ -135,6 +135,9 @@ pub(super) fn outputs(
             title: network_title(opts),
         };
         draw_figures(dir, &model, &record, &view, &learned)?;
+        let state: Vec<&[f32]> = record.state.iter().map(|s| &s[..]).collect();
+        let spikes: Vec<_> = record.pops.iter().collect();
+        figures::traces::write_traces(dir, net, &state, &spikes, 0..steps)?;
     }
     let presentations = match stream {
         true => stepped.responses.presentations(net),
