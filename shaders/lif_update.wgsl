@@ -26,7 +26,8 @@ struct PopParams {
     threshold: f32,
     // index of the population in the network, for fault reports
     pop: u32,
-    // projections in the network: the length of a step's row of `gains`
+    // values in a step's row of `gains` (a gain per projection, then the
+    // modulated populations' parameters)
     n_proj: u32,
 }
 

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod delays;
+pub mod models;
 pub mod npy;
 
 use nacc::engine::{Engine, InputSource};

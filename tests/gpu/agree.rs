@@ -114,7 +114,10 @@ pub fn assert_path_agrees(
     assert_eq!(gpu.is_fused(), opts.fused == Some(true), "{what}");
     let plastic = model.net.projections.iter().any(|p| p.plasticity.is_some());
     let short = nacc::engine::plan::block_len(&model.net) < nacc::engine::plan::MIN_BLOCK_LEN;
-    let schedule = if opts.step_schedule || plastic || short {
+    // physical models and records run a step at a time
+    let stepwise =
+        model.net.populations.iter().any(|p| p.is_physical()) || !model.net.records.is_empty();
+    let schedule = if opts.step_schedule || plastic || short || stepwise {
         Schedule::Step
     } else {
         Schedule::Block
@@ -156,6 +159,7 @@ pub fn assert_path_agrees(
                 }
             }
         }
+        assert_state_agrees(net, &a, &b, done, what);
         let (vc, vg) = (cpu.membranes().unwrap(), gpu.membranes().unwrap());
         for (p, pop) in net.populations.iter().enumerate() {
             for i in 0..vc[p].len() {
@@ -181,6 +185,39 @@ pub fn assert_path_agrees(
         spikes > 0,
         "{what}: nothing spiked, the comparison says little"
     );
+}
+
+/// The recorded samples of a chunk from step `first` are equal (bit
+/// patterns) and as many as the records take, naming the first that
+/// differs.
+pub fn assert_state_agrees(
+    net: &Network,
+    a: &ChunkSpikes,
+    b: &ChunkSpikes,
+    first: usize,
+    what: &str,
+) {
+    for (k, (r, var)) in net.probes().into_iter().enumerate() {
+        let rec = &net.records[r];
+        let n = rec.neurons.len();
+        let file = nacc::export::state_file(net, r, var);
+        let samples = (first..first + a.steps)
+            .filter(|t| (*t as u64).is_multiple_of(rec.every))
+            .count();
+        assert_eq!(a.state[k].len(), samples * n, "{what}: {file}: cpu samples");
+        assert_eq!(b.state[k].len(), samples * n, "{what}: {file}: gpu samples");
+        if let Some(i) =
+            (0..a.state[k].len()).find(|&i| a.state[k][i].to_bits() != b.state[k][i].to_bits())
+        {
+            panic!(
+                "{what}: {file} differs first at sample {} of the chunk from step {first}, neuron {}: cpu {:e} gpu {:e}",
+                i / n,
+                rec.neurons[i % n],
+                a.state[k][i],
+                b.state[k][i]
+            );
+        }
+    }
 }
 
 /// The plastic weights of both engines are equal (==), naming the first

@@ -17,6 +17,7 @@ mod agree;
 mod delays;
 mod failures;
 mod kernels;
+mod models;
 mod networks;
 mod paths;
 
@@ -55,6 +56,7 @@ fn main() {
         paths::tests(),
         failures::tests(),
         delays::tests(),
+        models::tests(),
     ]
     .concat();
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");

@@ -487,7 +487,7 @@ fn batched_trials_equal_cpu_trials(ctx: &Ctx) {
         assert!(r.stopped.is_some(), "stop after {stop_after} chunks");
         assert_eq!(r.records.len(), 1, "stop after {stop_after} chunks");
         let mut want = cpu[0].clone();
-        want.truncate(kept_steps);
+        want.truncate(&big.net, kept_steps);
         assert!(
             r.records[0] == want,
             "stop after {stop_after} chunks: trial 0 ({} steps) is not the CPU's first {kept_steps}",

@@ -38,7 +38,8 @@ pub struct PopParams {
     pub threshold: f32,
     /// Index of the population in the network, for fault reports.
     pub pop: u32,
-    /// Projections in the network: the length of a step's row of `gains`.
+    /// Values in a step's row of `gains` (`dopamine::gain_row`: a gain per
+    /// projection, then the modulated populations' parameters).
     pub n_proj: u32,
 }
 
@@ -128,7 +129,7 @@ pub(crate) fn launches(
             beta: lif.beta,
             threshold: lif.threshold,
             pop: p as u32,
-            n_proj: net.projections.len() as u32,
+            n_proj: crate::dopamine::gain_row(net) as u32,
         };
         let what = format!("population `{}`", pop.name);
         let grid = grid((pop.size as u64).div_ceil(WORKGROUP), env.max_dim, &what)?;
