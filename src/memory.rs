@@ -521,24 +521,7 @@ fn gpu_parts(net: &Network, plan: &Plan, chunk: usize) -> (Vec<(String, u64)>, u
         }
     }
     g.push(("step uniforms".into(), cap * plan.step_stride as u64));
-    if model_state_bytes(net) > 0 {
-        g.push((
-            "model state (u, refractory, synapses)".into(),
-            model_state_bytes(net),
-        ));
-    }
-    if !net.records.is_empty() {
-        // a part's samples and their staging, the sources' indices
-        let per_part: u64 = net
-            .probes()
-            .iter()
-            .map(|&(r, _)| {
-                let rec = &net.records[r];
-                (cap.div_ceil(rec.every) * 8 + 4) * rec.neurons.len() as u64
-            })
-            .sum();
-        g.push(("recorded state of a chunk ([[record]])".into(), per_part));
-    }
+    g.extend(model_parts(net, cap));
     if plastic_bytes(net, true) > 0 {
         g.push((
             "plasticity: eligibility and traces".into(),
@@ -559,6 +542,31 @@ fn gpu_parts(net: &Network, plan: &Plan, chunk: usize) -> (Vec<(String, u64)>, u
         ));
     }
     (g, by_post)
+}
+
+/// The GPU buffers of the physical models and the records: the models'
+/// state, and a part's samples (with their staging and their sources).
+fn model_parts(net: &Network, cap: u64) -> Vec<(String, u64)> {
+    let mut g = Vec::new();
+    if model_state_bytes(net) > 0 {
+        g.push((
+            "model state (u, refractory, synapses)".into(),
+            model_state_bytes(net),
+        ));
+    }
+    if !net.records.is_empty() {
+        // a part's samples and their staging, the sources' indices
+        let per_part: u64 = net
+            .probes()
+            .iter()
+            .map(|&(r, _)| {
+                let rec = &net.records[r];
+                (cap.div_ceil(rec.every) * 8 + 4) * rec.neurons.len() as u64
+            })
+            .sum();
+        g.push(("recorded state of a chunk ([[record]])".into(), per_part));
+    }
+    g
 }
 
 /// Bytes of the CPU engine's own state (besides its fixed-point weights):

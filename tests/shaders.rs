@@ -3,8 +3,8 @@
 
 use nacc::engine::gpu::SYN_CHUNK_WORDS;
 use nacc::engine::gpu::layout::{
-    Chunk, FusedParams, GatherParams, MaskParams, PlasticParams, PoissonParams, PopParams,
-    ProjParams, ScatterParams, Step, SynParams,
+    Chunk, FusedParams, GatherParams, MaskParams, NeuronParams, PlasticParams, PoissonParams,
+    PopParams, ProjParams, RecordParams, ScatterParams, Step, SynKinetics, SynParams,
 };
 use nacc::engine::gpu::wgsl::{FAMILIES, FUSED, PIECES, compose};
 use std::mem::{offset_of, size_of};
@@ -451,5 +451,81 @@ fn repr_c_params_of_poisson_input_match_wgsl() {
             blocks,
             n_steps
         ]
+    );
+}
+
+#[test]
+fn repr_c_params_of_neuron_update_match_wgsl() {
+    let neuron = m("neuron_update.wgsl");
+    check_layout!(
+        &neuron,
+        NeuronParams,
+        "NeuronParams",
+        [
+            n,
+            v_offset,
+            word_offset,
+            row_words,
+            first_in,
+            n_in,
+            model,
+            substeps,
+            u_offset,
+            pop,
+            gain_row,
+            mod_offset,
+            zero,
+            cubic,
+            i_ext,
+            e_l,
+            decay,
+            r_gain,
+            v_reset,
+            v_th,
+            t_ref,
+            k,
+            v_r,
+            v_t,
+            v_peak,
+            h_over_c,
+            h_a,
+            b,
+            c,
+            d,
+            v_b
+        ]
+    );
+    check_layout!(
+        &neuron,
+        SynKinetics,
+        "SynKinetics",
+        [
+            proj,
+            acc_offset,
+            bias_offset,
+            sign,
+            gained,
+            kind,
+            state_offset,
+            table_offset,
+            scale_hi,
+            scale_lo,
+            decay,
+            e_rev,
+            block_stride,
+            ring_mask,
+            ring_offset
+        ]
+    );
+}
+
+#[test]
+fn repr_c_params_of_state_record_match_wgsl() {
+    let record = m("state_record.wgsl");
+    check_layout!(
+        &record,
+        RecordParams,
+        "RecordParams",
+        [n, src_offset, from_state, out_offset, every, first_row]
     );
 }

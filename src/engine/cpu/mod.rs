@@ -3,8 +3,8 @@
 //! Written to be read beside the WGSL kernels: each kernel family has its
 //! twin here, in a file of the same name, with the kernels' buffer names
 //! and order ([`synapse_accumulate`], [`synapse_scatter`],
-//! [`synapse_gather`], [`lif_update`], [`plasticity`], and
-//! [`poisson_input`]). [`CpuEngine::run_chunk`] walks the engine's
+//! [`synapse_gather`], [`lif_update`], [`neuron_update`], [`plasticity`],
+//! [`state_record`] and [`poisson_input`]). [`CpuEngine::run_chunk`] walks the engine's
 //! [`Plan`] step by step, in the order the GPU dispatches the step
 //! schedule. The sums of large projections are split across the
 //! persistent thread pool ([`Threads`]); integer sums make the result the
@@ -14,6 +14,7 @@ pub mod lif_update;
 pub mod neuron_update;
 pub mod plasticity;
 pub mod poisson_input;
+pub mod state_record;
 pub mod synapse_accumulate;
 pub mod synapse_delay;
 pub mod synapse_gather;
@@ -23,15 +24,16 @@ use super::plan::{BLOCK_STEPS, PARALLEL_MIN_SYNAPSES, Plan, Sums};
 use super::{Engine, not_finite};
 use crate::dopamine::Clock;
 use crate::error::Result;
+use crate::network::SynapseKind;
 use crate::network::neuron::{ModelConsts, SynapseConsts, mg_table};
 use crate::network::{Delay, Model, Network, PlasticConsts, Quantized};
-use crate::network::{StateVar, SynapseKind};
 use crate::record::ChunkSpikes;
 use crate::threads::Threads;
 use crate::tuning::CpuOptions;
 use lif_update::lif_update;
 use neuron_update::neuron_update;
 use plasticity::{PLASTIC_PARALLEL_MIN_SYNAPSES, PlasticState, plasticity_step};
+use state_record::state_record;
 use std::sync::Arc;
 use synapse_accumulate::{sum_block, synapse_accumulate};
 use synapse_delay::{Ring, SpikeRing, scatter_delayed};
@@ -359,25 +361,6 @@ impl CpuEngine {
         scatter_delayed(ring, synapses, pre_spikes, step, range, threads);
     }
 
-    /// The recorded variables after step `s` of the chunk, for the records
-    /// that sample it, into the chunk's state.
-    fn sample(&self, s: usize, spikes: &mut ChunkSpikes) {
-        let step = self.steps_done + s as u64;
-        for (k, (r, var)) in self.net.probes().into_iter().enumerate() {
-            if !self.net.samples_at(r, step) {
-                continue;
-            }
-            let rec = &self.net.records[r];
-            let p = rec.population;
-            let from: &[f32] = match var {
-                StateVar::V => &self.v[p],
-                StateVar::U | StateVar::Refractory => &self.u[p],
-                StateVar::Syn(j) => &self.projections[j].syn,
-            };
-            spikes.state[k].extend(rec.neurons.iter().map(|&n| from[n as usize]));
-        }
-    }
-
     /// Every plastic projection's update at step `s`, once every population
     /// has its spikes of the step.
     fn learn(&mut self, s: usize, spikes: &ChunkSpikes) {
@@ -470,7 +453,17 @@ impl Engine for CpuEngine {
                 }
             }
             self.learn(s, spikes);
-            self.sample(s, spikes);
+            if !self.net.records.is_empty() {
+                let step = self.steps_done + s as u64;
+                let (v, u) = (&self.v[..], &self.u[..]);
+                state_record(
+                    &self.net,
+                    step,
+                    (v, u),
+                    &self.projections,
+                    &mut spikes.state,
+                );
+            }
         }
         self.steps_done += spikes.steps as u64;
         if spikes.steps > 0 {

@@ -34,8 +34,10 @@ pub struct Chunk {
 // Each kernel family's parameters live beside its host code.
 pub use super::kernels::fused_steps::FusedParams;
 pub use super::kernels::lif_update::{PopParams, ProjParams};
+pub use super::kernels::neuron_update::{NeuronParams, SynKinetics};
 pub use super::kernels::plasticity::PlasticParams;
 pub use super::kernels::poisson_input::PoissonParams;
+pub use super::kernels::state_record::RecordParams;
 pub use super::kernels::synapse_accumulate::SynParams;
 pub use super::kernels::synapse_gather::{GatherParams, MaskParams};
 pub use super::kernels::synapse_scatter::ScatterParams;
