@@ -147,6 +147,32 @@ fn bad_models_name_the_field_the_value_and_the_rule() {
     assert_names(&m, &["ctx", "preset", "poisson"]);
 }
 
+/// Rates in Hz stay rates in Hz whatever dt is: 20 Hz is 0.02 spikes a
+/// step at 1 ms and 0.01 at 0.5 ms.
+#[test]
+fn poisson_rates_in_hz_are_converted_by_dt() {
+    for (dt, per_step) in [(1.0, 0.02f32), (0.5, 0.01)] {
+        let text = NET
+            .replacen("dt_ms = 0.5", &format!("dt_ms = {dt}"), 1)
+            .replacen("rate = [0.01, 0.05]", "rate_hz = [20.0, 20.0]", 1)
+            .replace("t_ref_ms = 2.0", "t_ref_ms = 4.0")
+            .replace("every_ms = 1.0", &format!("every_ms = {}", 2.0 * dt));
+        let net = Network::from_toml_str(&text, "hz").unwrap_or_else(|e| panic!("{e}"));
+        let want = nacc::network::PopKind::Poisson {
+            rate_lo: per_step,
+            rate_hi: per_step,
+        };
+        assert_eq!(net.populations[0].kind, want, "dt {dt}");
+    }
+    let m = error_with("rate = [0.01, 0.05]", "rate_hz = [10.0, 3000.0]");
+    assert_names(&m, &["ctx", "rate_hz", "3000", "[0, 2000]", "0.5"]);
+    let m = error_with(
+        "rate = [0.01, 0.05]",
+        "rate = [0.01, 0.05]\nrate_hz = [1.0, 2.0]",
+    );
+    assert_names(&m, &["rate_hz", "not both"]);
+}
+
 #[test]
 fn bad_synapses_name_the_field_the_value_and_the_rule() {
     let m = error_with("synapse = \"ampa\"", "synapse = \"kainate\"");

@@ -86,6 +86,9 @@ pub struct RawPopulation {
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<Vec<f32>>,
+    /// poisson: the rates in Hz instead (`rate` = Hz x dt_ms / 1000 a step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_hz: Option<Vec<f64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beta: Option<f32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -243,6 +246,7 @@ impl Network {
                     size: p.size as i64,
                     kind: String::new(),
                     rate: None,
+                    rate_hz: None,
                     beta: None,
                     threshold: None,
                     reset: None,

@@ -69,6 +69,7 @@ pub(super) fn validate_population(
         "iaf" | "izhikevich" => {
             for (field, present) in [
                 ("rate", rp.rate.is_some()),
+                ("rate_hz", rp.rate_hz.is_some()),
                 ("beta", rp.beta.is_some()),
                 ("threshold", rp.threshold.is_some()),
                 ("reset", rp.reset.is_some()),
@@ -102,7 +103,17 @@ pub(super) fn validate_population(
                     )));
                 }
             }
-            let [lo, hi] = match rp.rate.as_deref() {
+            let hz = match (&rp.rate, &rp.rate_hz) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::Input(format!(
+                        "{}: give rate (spikes a step) or rate_hz, not both",
+                        f("rate_hz")
+                    )));
+                }
+                (None, Some(hz)) => Some(rate_per_step(hz, dt_ms, &f)?),
+                _ => None,
+            };
+            let [lo, hi] = match hz.as_deref().or(rp.rate.as_deref()) {
                 None => [0.1, 0.5],
                 Some(&[lo, hi]) => [lo, hi],
                 Some(other) => {
@@ -154,14 +165,43 @@ pub(super) fn validate_population(
     })
 }
 
+/// `rate_hz = [lo, hi]` as spikes a step of `dt_ms`, each at most one.
+fn rate_per_step(hz: &[f64], dt_ms: f64, f: &dyn Fn(&str) -> String) -> Result<Vec<f32>> {
+    let most = 1000.0 / dt_ms;
+    match hz {
+        &[lo, hi]
+            if [lo, hi]
+                .iter()
+                .all(|r| r.is_finite() && (0.0..=most).contains(r)) =>
+        {
+            Ok(vec![
+                (lo * dt_ms / 1000.0) as f32,
+                (hi * dt_ms / 1000.0) as f32,
+            ])
+        }
+        other => Err(bad_value(
+            f("rate_hz"),
+            format!("{other:?}"),
+            format!(
+                "must be two rates [lo, hi] in Hz within [0, {most}] (one spike a step of dt_ms = {dt_ms})"
+            ),
+        )),
+    }
+}
+
 /// A lif population's fields (docs/arithmetic.md §2.3).
 fn validate_lif(rp: &RawPopulation, f: &dyn Fn(&str) -> String) -> Result<PopKind> {
     super::neuron::only_fields(rp, &[], &f)?;
-    if rp.rate.is_some() {
-        return Err(Error::Input(format!(
-            "{}: a lif population has no `rate` (only poisson populations do)",
-            f("rate")
-        )));
+    for (field, present) in [
+        ("rate", rp.rate.is_some()),
+        ("rate_hz", rp.rate_hz.is_some()),
+    ] {
+        if present {
+            return Err(Error::Input(format!(
+                "{}: a lif population has no `{field}` (only poisson populations do)",
+                f(field)
+            )));
+        }
     }
     let beta = rp.beta.unwrap_or(0.9);
     check_unit_interval(&f("beta"), beta)?;

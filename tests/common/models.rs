@@ -93,15 +93,19 @@ pub fn random_model_network(rng: &mut StdRng, max_size: usize) -> String {
                 false => "instant",
             };
             let conductance = !matches!(synapse, "instant" | "exp_current");
-            let weights = match (conductance, physical) {
-                (true, _) => format!(
-                    "init = \"uniform\"\nlow = 0.0\nhigh = {}\n",
-                    rng.random_range(0.1f32..4.0)
-                ),
-                (false, true) => format!(
-                    "init = \"uniform\"\nlow = {}\nhigh = {}\nbias = {}\nsign = {}\n",
+            // (low, high) of the weights
+            let (low, high) = match (conductance, physical) {
+                (true, _) => (0.0, rng.random_range(0.1f32..4.0)),
+                (false, true) => (
                     rng.random_range(-100.0f32..0.0),
                     rng.random_range(0.0f32..300.0),
+                ),
+                (false, false) => (-1.0, 1.0),
+            };
+            let weights = match (conductance, physical) {
+                (true, _) => format!("init = \"uniform\"\nlow = 0.0\nhigh = {high}\n"),
+                (false, true) => format!(
+                    "init = \"uniform\"\nlow = {low}\nhigh = {high}\nbias = {}\nsign = {}\n",
                     rng.random_bool(0.3),
                     [1, -1][rng.random_range(0..2)]
                 ),
@@ -131,8 +135,18 @@ pub fn random_model_network(rng: &mut StdRng, max_size: usize) -> String {
                 false => "",
             };
             let name = format!("p{k}");
+            // three-factor plasticity on a dense projection, through its
+            // synapse kind
+            let plastic = match conn.is_empty() && rng.random_bool(0.3) {
+                true => format!(
+                    "[projection.plasticity]\ntau_pre_ms = 10.0\ntau_post_ms = 15.0\ntau_c_ms = 50.0\na_plus = 1.0\na_minus = 0.8\nlearning_rate = {}\nw_min = {low}\nw_max = {}\n",
+                    rng.random_range(0.001f32..0.05) * high,
+                    high * 1.5
+                ),
+                false => String::new(),
+            };
             text += &format!(
-                "[[projection]]\nname = \"{name}\"\npre = \"{}\"\npost = \"{post_name}\"\nsynapse = \"{synapse}\"\n{weights}{extra}{conn}{delay}{autapses}",
+                "[[projection]]\nname = \"{name}\"\npre = \"{}\"\npost = \"{post_name}\"\nsynapse = \"{synapse}\"\n{weights}{extra}{conn}{delay}{autapses}{plastic}",
                 pops[pre].0
             );
             if synapse != "instant" {

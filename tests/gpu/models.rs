@@ -1,7 +1,8 @@
 //! The physical neuron models, synaptic kinetics and recorded state on the
 //! GPU (docs/arithmetic.md §7-§8): random networks mixing every model,
-//! preset, synapse kind, lif reset and dopamine modulation against the CPU
-//! with `==` on spikes, every recorded sample and the final membranes.
+//! preset, synapse kind, lif reset, dopamine modulation and plasticity
+//! through any synapse kind against the CPU with `==` on spikes, every
+//! recorded sample, the final membranes and the learned weights.
 
 use super::*;
 use common::models::random_model_network;
@@ -22,13 +23,18 @@ pub fn tests() -> Vec<(&'static str, GpuTest)> {
 
 /// Eight random networks, each in chunks of 1, 7 and 150 steps.
 fn random_model_networks_gpu_equals_cpu(ctx: &Ctx) {
-    let mut models = 0;
+    let (mut models, mut plastic) = (0, 0);
     for seed in 0..8u64 {
         let mut rng = StdRng::seed_from_u64(1900 + seed);
         let text = random_model_network(&mut rng, 40);
         let net = Network::from_toml_str(&text, "random model network")
             .unwrap_or_else(|e| panic!("{e}\n{text}"));
         models += net.populations.iter().filter(|p| p.is_physical()).count();
+        plastic += net
+            .projections
+            .iter()
+            .filter(|p| p.plasticity.is_some() && net.populations[p.post].is_physical())
+            .count();
         let model = Model::build(net, seed).unwrap();
         let input = InputSource::generated(&model);
         for chunk in [1, 7, 150] {
@@ -45,6 +51,7 @@ fn random_model_networks_gpu_equals_cpu(ctx: &Ctx) {
         }
     }
     assert!(models >= 8, "only {models} physical populations drawn");
+    assert!(plastic >= 2, "only {plastic} plastic projections onto them");
 }
 
 /// Trials one after another on one GPU engine (restarted: the models'
