@@ -45,6 +45,12 @@ pub const SPARSE_1M_TOML: &str = include_str!("../assets/sparse_1m.toml");
 /// through 2 % collaterals with delays drawn in 1-5 ms.
 pub const RECURRENT_TOML: &str = include_str!("../assets/recurrent.toml");
 
+/// The Izhikevich MSN/FSI network of issue 19 (`assets/msn_fsi.toml`): the
+/// size of `large` (10 000 Poisson afferents at 2-10 Hz, 5 000 FSIs, 2 000
+/// MSNs, dense) with AMPA, NMDA and GABA_A conductances; about 44 Hz FSIs
+/// and 6 Hz MSNs.
+pub const MSN_FSI_TOML: &str = include_str!("../assets/msn_fsi.toml");
+
 /// [`RECURRENT_TOML`] opened: the collaterals come from a stand-in LIF
 /// population of 10 000 that fires as the MSNs do (each neuron with its
 /// own Poisson driver, 0.03-0.13 spikes a step, about the MSNs' mean rate
@@ -63,8 +69,8 @@ pub fn recurrent_open(delay: &str) -> std::result::Result<Network, &'static str>
     Network::from_toml_str(&text, "recurrent-open").map_err(|_| "invalid built-in network")
 }
 
-/// The suite of issues 5 and 18: seed, large, sparse-1m, trials, and the
-/// recurrent network with its two variants.
+/// The suite of issues 5, 18 and 19: seed, large, msn-fsi, sparse-1m,
+/// trials, and the recurrent network with its variants.
 pub fn suite() -> Vec<Case> {
     vec![
         Case {
@@ -81,6 +87,15 @@ pub fn suite() -> Vec<Case> {
             network: Network::default_nacc()
                 .scaled(100)
                 .map_err(|_| "cannot scale"),
+            steps: 2_000,
+            gpu_only: false,
+            trials: 1,
+        },
+        Case {
+            name: "msn-fsi",
+            about: "10 000/5 000/2 000 dense, Izhikevich, AMPA/NMDA/GABA_A",
+            network: Network::from_toml_str(MSN_FSI_TOML, "msn-fsi")
+                .map_err(|_| "invalid built-in network"),
             steps: 2_000,
             gpu_only: false,
             trials: 1,

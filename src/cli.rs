@@ -44,8 +44,9 @@ pub struct BenchArgs {
     /// Seconds each network may run (beyond its warm-up).
     #[arg(long, value_name = "S", default_value_t = 2.0)]
     pub budget: f64,
-    /// Only this network of the suite (seed, large, sparse-1m, trials,
-    /// recurrent, recurrent-open, recurrent-open-3, recurrent-open-0);
+    /// Only this network of the suite (seed, large, msn-fsi, sparse-1m,
+    /// trials, recurrent, recurrent-open, recurrent-open-3,
+    /// recurrent-open-0);
     /// repeat for several. Default: all.
     #[arg(long = "network", value_name = "NAME")]
     pub networks: Vec<String>,

@@ -480,6 +480,7 @@ fn bench_json_lines_have_the_documented_keys() {
         [
             "seed",
             "large",
+            "msn-fsi",
             "sparse-1m",
             "trials",
             "recurrent",
@@ -490,7 +491,7 @@ fn bench_json_lines_have_the_documented_keys() {
     );
     // seed and trials run on the CPU engine whatever the budget: their keys
     // are checked below, not skipped
-    for i in [0, 3] {
+    for i in [0, 4] {
         assert!(lines[i].get("skipped").is_none(), "{}", lines[i]);
     }
     for v in &lines {
@@ -538,7 +539,7 @@ fn bench_json_lines_have_the_documented_keys() {
     fails(
         tmp.path(),
         &["bench", "--network", "huge"],
-        &["--network = huge", "seed, large, sparse-1m, trials"],
+        &["--network = huge", "seed, large, msn-fsi, sparse-1m, trials"],
     );
 }
 
