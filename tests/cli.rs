@@ -539,7 +539,10 @@ fn bench_json_lines_have_the_documented_keys() {
     fails(
         tmp.path(),
         &["bench", "--network", "huge"],
-        &["--network = huge", "seed, large, msn-fsi, sparse-1m, trials"],
+        &[
+            "--network = huge",
+            "seed, large, msn-fsi, sparse-1m, trials",
+        ],
     );
 }
 
