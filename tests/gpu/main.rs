@@ -17,6 +17,7 @@ mod agree;
 mod delays;
 mod failures;
 mod kernels;
+mod model_kernels;
 mod models;
 mod networks;
 mod paths;
@@ -57,6 +58,7 @@ fn main() {
         failures::tests(),
         delays::tests(),
         models::tests(),
+        model_kernels::tests(),
     ]
     .concat();
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
