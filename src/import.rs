@@ -66,6 +66,21 @@ pub fn load_weights(dir: &Path, model: &mut Model) -> Result<()> {
             }
             model.weights[j].w = w;
         }
+        if proj.synapse.is_conductance()
+            && let Some(k) = model.weights[j].w.iter().position(|&x| x < 0.0)
+        {
+            let file = match proj.conn.is_dense() {
+                true => format!("weights_{}.npy", proj.name),
+                false => format!("weights_{}_value.npy", proj.name),
+            };
+            return Err(bad_file(
+                &dir.join(file),
+                format!(
+                    "value {k} (in file order) is {}; projection `{}` is a conductance synapse ({}, nS), which must not be negative",
+                    model.weights[j].w[k], proj.name, proj.synapse.name
+                ),
+            ));
+        }
         if !proj.delay.per_synapse() && delay_path.exists() {
             return Err(bad_file(
                 &delay_path,

@@ -656,12 +656,14 @@ pub fn quantized_bytes(q: &[Quantized]) -> u64 {
         .sum()
 }
 
-/// Heap bytes of a spike record.
+/// Heap bytes of a spike record, with its recorded state.
 pub fn record_bytes(r: &SpikeRecord) -> u64 {
+    let state: u64 = r.state.iter().map(|s| s.capacity() as u64 * 4).sum();
     r.pops
         .iter()
         .map(|p| (p.bits.capacity() + p.counts.capacity()) as u64 * 4)
-        .sum()
+        .sum::<u64>()
+        + state
 }
 
 #[cfg(test)]

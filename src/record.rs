@@ -199,10 +199,18 @@ impl SpikeRecord {
                 counts: vec![0; p.size],
             });
         }
-        Ok(SpikeRecord {
-            pops,
-            state: vec![Vec::new(); net.probes().len()],
-        })
+        let mut state = Vec::new();
+        for (r, var) in net.probes() {
+            let rec = &net.records[r];
+            state.push(crate::error::try_with_capacity(
+                rec.samples(steps as u64) as usize * rec.neurons.len(),
+                &format!(
+                    "recording {} for {steps} steps",
+                    crate::export::state_file(net, r, var)
+                ),
+            )?);
+        }
+        Ok(SpikeRecord { pops, state })
     }
 
     pub fn steps(&self) -> usize {

@@ -66,6 +66,17 @@ fn host_estimate_of_a_recurrent_network_with_delays_is_within_10_percent() {
 }
 
 #[test]
+fn host_estimate_counts_the_recorded_state() {
+    // 20 MB of samples (two variables of 5 000 neurons, 500 steps) beside
+    // 4 MB of weights
+    let text = "[[population]]\nname = \"in\"\nsize = 100\nkind = \"poisson\"\n\
+        [[population]]\nname = \"cell\"\nsize = 5000\nkind = \"iaf\"\n\
+        [[projection]]\nname = \"p\"\npre = \"in\"\npost = \"cell\"\nsynapse = \"exp_current\"\n\
+        [[record]]\npopulation = \"cell\"\nvariables = [\"v\", \"refractory\", \"p\"]\n";
+    check(Network::from_toml_str(text, "recorded").unwrap(), 500);
+}
+
+#[test]
 fn host_estimate_counts_the_spike_record() {
     // few synapses, many steps: the record dominates
     check(Network::default_nacc().scaled(5).unwrap(), 20_000);

@@ -414,3 +414,65 @@ fn ctrl_c_keeps_the_samples_of_the_completed_chunks_and_trials_add_an_axis() {
     assert_eq!(v.shape, [3, 40, 2]);
     ok(d, &["render", "trials", "--trial", "2"]);
 }
+
+/// `--weights` refuses a negative conductance, naming the file and the
+/// value; `--dry-run` counts the models' state and the records.
+#[test]
+fn imported_conductances_are_checked_and_dry_runs_count_the_models() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("net.toml"), NET).unwrap();
+    let run = [
+        "run",
+        "--config",
+        "net.toml",
+        "--steps",
+        "20",
+        "--backend",
+        "cpu",
+        "--quiet",
+    ];
+    ok(d, &[&run[..], &["--out", "first"]].concat());
+    // the AMPA weights (dense, nS) with one negative value
+    let path = d.join("first/weights_ampa.npy");
+    let bytes = std::fs::read(&path).unwrap();
+    let header = bytes.len() - 8 * 60 * 4;
+    let mut w = bytes.clone();
+    w[header + 4 * 61..header + 4 * 62].copy_from_slice(&(-0.5f32).to_le_bytes());
+    std::fs::write(&path, w).unwrap();
+    common::cli::fails(
+        d,
+        &[&run[..], &["--weights", "first", "--out", "second"]].concat(),
+        &[
+            "weights_ampa.npy",
+            "-0.5",
+            "ampa",
+            "conductance",
+            "must not be negative",
+        ],
+    );
+    assert!(!d.join("second").exists(), "nothing written");
+    let o = ok(
+        d,
+        &[
+            "run",
+            "--config",
+            "net.toml",
+            "--steps",
+            "1000",
+            "--dry-run",
+            "--backend",
+            "cpu",
+        ],
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("recorded state ([[record]], float32 samples)"),
+        "{text}"
+    );
+    // 2 neurons x 3 variables x 1000 samples, 3 neurons x 500 samples
+    assert!(
+        text.contains("recorded state ([[record]], float32 samples)       29.3 KiB"),
+        "{text}"
+    );
+}
