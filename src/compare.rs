@@ -192,7 +192,7 @@ fn first_state_difference(
             if found.as_ref().is_none_or(|f| step < f.step) {
                 found = Some(StateDifference {
                     step,
-                    file: crate::export::state_file(net, r, var),
+                    file: net.state_file(r, var),
                     neuron: rec.neurons[i % n],
                     cpu: x.get(i).copied().unwrap_or(f32::NAN),
                     gpu: y.get(i).copied().unwrap_or(f32::NAN),

@@ -359,15 +359,6 @@ impl SpikeStream {
     }
 }
 
-/// The file of a recorded variable: `state_<pop>_<var>.npy`.
-pub fn state_file(net: &Network, r: usize, var: crate::network::StateVar) -> String {
-    let pop = &net.populations[net.records[r].population].name;
-    format!(
-        "state_{pop}_{}.npy",
-        crate::network::Record::var_name(net, var)
-    )
-}
-
 /// Every recorded variable's `state_<pop>_<var>.npy`: float32, samples x
 /// neurons, or trials x samples x neurons with `trial_axis` (one record
 /// per trial).
@@ -384,7 +375,7 @@ pub fn write_state(
             true => vec![recs.len(), samples, n],
             false => vec![samples, n],
         };
-        write_atomic(&dir.join(state_file(net, r, var)), |w| {
+        write_atomic(&dir.join(net.state_file(r, var)), |w| {
             w.write_all(&npy::header(npy::DType::F32, &shape))?;
             for rec in recs {
                 w.write_all(bytemuck::cast_slice(&rec.state[k][..samples * n]))?;
@@ -406,7 +397,7 @@ impl StateStream {
     pub fn create(dir: &Path, net: &Network) -> Result<StateStream> {
         let mut files = Vec::new();
         for (r, var) in net.probes() {
-            let path = dir.join(state_file(net, r, var));
+            let path = dir.join(net.state_file(r, var));
             let mut f = File::create_new(&path).map_err(|e| io_error(&path, "cannot create", e))?;
             let n = net.records[r].neurons.len();
             f.write_all(&npy::header(npy::DType::F32, &[0, n]))

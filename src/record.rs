@@ -204,10 +204,7 @@ impl SpikeRecord {
             let rec = &net.records[r];
             state.push(crate::error::try_with_capacity(
                 rec.samples(steps as u64) as usize * rec.neurons.len(),
-                &format!(
-                    "recording {} for {steps} steps",
-                    crate::export::state_file(net, r, var)
-                ),
+                &format!("recording {} for {steps} steps", net.state_file(r, var)),
             )?);
         }
         Ok(SpikeRecord { pops, state })

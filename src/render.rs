@@ -253,7 +253,7 @@ fn read_state(
     let mut out = Vec::new();
     for (r, var) in net.probes() {
         let rec = &net.records[r];
-        let path = dir.join(crate::export::state_file(net, r, var));
+        let path = dir.join(net.state_file(r, var));
         let a = npy::read(&path)?;
         let n = rec.neurons.len();
         let (k, samples) = match (&a.shape[..], trial) {

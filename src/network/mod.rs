@@ -332,6 +332,12 @@ impl Network {
             .collect()
     }
 
+    /// The file of record `r`'s variable `var`: `state_<pop>_<var>.npy`.
+    pub fn state_file(&self, r: usize, var: StateVar) -> String {
+        let pop = &self.populations[self.records[r].population].name;
+        format!("state_{pop}_{}.npy", Record::var_name(self, var))
+    }
+
     /// Whether the records sample step `step` (of the run) for record `r`.
     pub fn samples_at(&self, r: usize, step: u64) -> bool {
         step.is_multiple_of(self.records[r].every)

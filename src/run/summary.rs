@@ -96,7 +96,7 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
         "records": net.probes().into_iter().map(|(r, var)| {
             let rec = &net.records[r];
             json!({
-                "file": crate::export::state_file(net, r, var),
+                "file": net.state_file(r, var),
                 "population": net.populations[rec.population].name,
                 "variable": crate::network::Record::var_name(net, var),
                 "neurons": rec.neurons,

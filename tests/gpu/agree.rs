@@ -200,7 +200,7 @@ pub fn assert_state_agrees(
     for (k, (r, var)) in net.probes().into_iter().enumerate() {
         let rec = &net.records[r];
         let n = rec.neurons.len();
-        let file = nacc::export::state_file(net, r, var);
+        let file = net.state_file(r, var);
         let samples = (first..first + a.steps)
             .filter(|t| (*t as u64).is_multiple_of(rec.every))
             .count();
