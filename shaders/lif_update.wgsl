@@ -80,11 +80,7 @@ fn current_at(n: u32, row: u32, base: u32) -> f32 {
     for (var k = 0u; k < params.n_in; k = k + 1u) {
         let j = incoming[params.first_in + k];
         let p = projections[j];
-        var slot = base + p.acc_offset + slot_offset(row, p.block_stride) + n;
-        if (p.ring_mask != 0u) {
-            // a delayed projection: what arrives at this step
-            slot = base + p.ring_offset + ring_slot(chunk, row, 0u, p.ring_mask, params.n) + n;
-        }
+        let slot = base + arriving_slot(chunk, row, n, params.n, p.acc_offset, p.block_stride, p.ring_mask, p.ring_offset);
         let a = acc[slot];
         acc[slot] = 0i;
         var gain = 1.0;

@@ -138,6 +138,97 @@ fn current_at(n: u32, i0: f32, x: f32, z: u32) -> f32 {
     return i;
 }
 
+// Neuron n's step at row `row` (docs/arithmetic.md §7-§8): its synaptic
+// input (every sum read and zeroed for its next use), its sub-steps, its
+// membrane and state stored; whether it spiked.
+fn neuron_step(n: u32, row: u32) -> bool {
+    let z = params.zero;
+    // §8.1: the arriving weights
+    var i0 = params.i_ext;
+    for (var k = 0u; k < params.n_in; k = k + 1u) {
+        let s = syn[params.first_in + k];
+        let slot = arriving_slot(chunk, row, n, params.n, s.acc_offset, s.block_stride, s.ring_mask, s.ring_offset);
+        let a = acc[slot];
+        acc[slot] = 0i;
+        var x = exact(fixed_to_f32(a, s.scale_hi, s.scale_lo, z) + bias[s.bias_offset + n], z);
+        if (s.gained != 0u) {
+            x = exact(x * gains[(row - 1u) * params.gain_row + s.proj], z);
+        }
+        if (s.kind == 0u) {
+            i0 = exact(i0 + select(x, -x, s.sign < 0i), z);
+        } else {
+            let at = s.state_offset + n;
+            let g = floor_state(exact(exact(state[at] * s.decay, z) + x, z));
+            state[at] = g;
+            if (s.kind == 1u) {
+                i0 = exact(i0 + select(g, -g, s.sign < 0i), z);
+            }
+        }
+    }
+    var k = params.k;
+    var v_r = params.v_r;
+    var d = params.d;
+    if (params.mod_offset != 0xFFFFFFFFu) {
+        let m = (row - 1u) * params.gain_row + params.mod_offset;
+        k = gains[m];
+        v_r = gains[m + 1u];
+        d = gains[m + 2u];
+    }
+    var x = v[params.v_offset + n];
+    var w = state[params.u_offset + n];
+    var fired = false;
+    if (params.model == 0u) {
+        // §7.1: held at the reset while the counter runs
+        let held = w > 0.0;
+        for (var t = 0u; t < params.substeps; t = t + 1u) {
+            if (held || fired) {
+                x = params.v_reset;
+                continue;
+            }
+            let i = current_at(n, i0, x, z);
+            let leak = exact(exact(exact(x - params.e_l, z) * params.decay, z) + params.e_l, z);
+            x = floor_state(exact(leak + exact(i * params.r_gain, z), z));
+            if (x >= params.v_th) {
+                fired = true;
+                x = params.v_reset;
+            }
+        }
+        if (fired) {
+            w = params.t_ref;
+        } else if (held) {
+            w = exact(w - 1.0, z);
+        }
+    } else {
+        // §7.2: forward Euler, u from the sub-step's old v
+        for (var t = 0u; t < params.substeps; t = t + 1u) {
+            let i = current_at(n, i0, x, z);
+            let q = exact(exact(k * exact(x - v_r, z), z) * exact(x - params.v_t, z), z);
+            let dv = exact(exact(q - w, z) + i, z);
+            var u_inf = 0.0;
+            if (params.cubic == 0u) {
+                u_inf = exact(params.b * exact(x - v_r, z), z);
+            } else if (x >= params.v_b) {
+                let y = exact(x - params.v_b, z);
+                u_inf = exact(params.b * exact(exact(y * y, z) * y, z), z);
+            }
+            let w_new = exact(w + exact(params.h_a * exact(u_inf - w, z), z), z);
+            x = floor_state(exact(x + exact(dv * params.h_over_c, z), z));
+            w = floor_state(w_new);
+            if (x >= params.v_peak) {
+                fired = true;
+                x = params.c;
+                w = floor_state(exact(w + d, z));
+            }
+        }
+    }
+    v[params.v_offset + n] = x;
+    state[params.u_offset + n] = w;
+    if (not_finite(x)) {
+        report_block_fault(row, n, 0u);
+    }
+    return fired;
+}
+
 @compute @workgroup_size(64)
 fn neuron_update(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -151,95 +242,7 @@ fn neuron_update(
     }
     workgroupBarrier();
     if (n < params.n) {
-        let z = params.zero;
-        let row = step.row;
-        // §8.1: the arriving weights
-        var i0 = params.i_ext;
-        for (var k = 0u; k < params.n_in; k = k + 1u) {
-            let s = syn[params.first_in + k];
-            var slot = s.acc_offset + slot_offset(row, s.block_stride) + n;
-            if (s.ring_mask != 0u) {
-                slot = s.ring_offset + ring_slot(chunk, row, 0u, s.ring_mask, params.n) + n;
-            }
-            let a = acc[slot];
-            acc[slot] = 0i;
-            var x = exact(fixed_to_f32(a, s.scale_hi, s.scale_lo, z) + bias[s.bias_offset + n], z);
-            if (s.gained != 0u) {
-                x = exact(x * gains[(row - 1u) * params.gain_row + s.proj], z);
-            }
-            if (s.kind == 0u) {
-                i0 = exact(i0 + select(x, -x, s.sign < 0i), z);
-            } else {
-                let at = s.state_offset + n;
-                let g = floor_state(exact(exact(state[at] * s.decay, z) + x, z));
-                state[at] = g;
-                if (s.kind == 1u) {
-                    i0 = exact(i0 + select(g, -g, s.sign < 0i), z);
-                }
-            }
-        }
-        var k = params.k;
-        var v_r = params.v_r;
-        var d = params.d;
-        if (params.mod_offset != 0xFFFFFFFFu) {
-            let m = (row - 1u) * params.gain_row + params.mod_offset;
-            k = gains[m];
-            v_r = gains[m + 1u];
-            d = gains[m + 2u];
-        }
-        var x = v[params.v_offset + n];
-        var w = state[params.u_offset + n];
-        var fired = false;
-        if (params.model == 0u) {
-            // §7.1: held at the reset while the counter runs
-            let held = w > 0.0;
-            for (var t = 0u; t < params.substeps; t = t + 1u) {
-                if (held || fired) {
-                    x = params.v_reset;
-                    continue;
-                }
-                let i = current_at(n, i0, x, z);
-                let leak = exact(exact(exact(x - params.e_l, z) * params.decay, z) + params.e_l, z);
-                x = floor_state(exact(leak + exact(i * params.r_gain, z), z));
-                if (x >= params.v_th) {
-                    fired = true;
-                    x = params.v_reset;
-                }
-            }
-            if (fired) {
-                w = params.t_ref;
-            } else if (held) {
-                w = exact(w - 1.0, z);
-            }
-        } else {
-            // §7.2: forward Euler, u from the sub-step's old v
-            for (var t = 0u; t < params.substeps; t = t + 1u) {
-                let i = current_at(n, i0, x, z);
-                let q = exact(exact(k * exact(x - v_r, z), z) * exact(x - params.v_t, z), z);
-                let dv = exact(exact(q - w, z) + i, z);
-                var u_inf = 0.0;
-                if (params.cubic == 0u) {
-                    u_inf = exact(params.b * exact(x - v_r, z), z);
-                } else if (x >= params.v_b) {
-                    let y = exact(x - params.v_b, z);
-                    u_inf = exact(params.b * exact(exact(y * y, z) * y, z), z);
-                }
-                let w_new = exact(w + exact(params.h_a * exact(u_inf - w, z), z), z);
-                x = floor_state(exact(x + exact(dv * params.h_over_c, z), z));
-                w = floor_state(w_new);
-                if (x >= params.v_peak) {
-                    fired = true;
-                    x = params.c;
-                    w = floor_state(exact(w + d, z));
-                }
-            }
-        }
-        v[params.v_offset + n] = x;
-        state[params.u_offset + n] = w;
-        if (not_finite(x)) {
-            report_block_fault(row, n, 0u);
-        }
-        if (fired) {
+        if (neuron_step(n, step.row)) {
             atomicOr(&packed[lid / 32u], 1u << (n % 32u));
         }
     }

@@ -1,26 +1,17 @@
 //! Every config mistake is an `Input` error (exit 2) whose message names the
 //! field, the value and the rule.
 
+mod common;
+
+use common::assert_names;
+
 use nacc::config::DEFAULT_TOML;
 
 use nacc::network::Network;
 
-/// The default network with one line replaced; returns the error message.
+/// `DEFAULT_TOML` with `from` replaced by `to`: the message of its error.
 fn error_with(from: &str, to: &str) -> String {
-    assert!(
-        DEFAULT_TOML.contains(from),
-        "{from:?} not in the default config"
-    );
-    let text = DEFAULT_TOML.replacen(from, to, 1);
-    let e = Network::from_toml_str(&text, "test.toml").expect_err("must be rejected");
-    assert_eq!(e.exit_code(), 2);
-    e.to_string()
-}
-
-fn assert_names(msg: &str, parts: &[&str]) {
-    for p in parts {
-        assert!(msg.contains(p), "message {msg:?} does not name {p:?}");
-    }
+    common::config_error(DEFAULT_TOML, from, to)
 }
 
 #[test]

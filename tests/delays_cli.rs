@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::assert_names;
+
 use common::cli::{fails, ok, same_files};
 use nacc::network::Network;
 use nacc::npy::{self, DType};
@@ -57,19 +59,9 @@ fixed_fan_out = 20
 delay_ms = 3.0
 "#;
 
-/// RECURRENT with `from` replaced by `to`: the message of its error.
+/// `RECURRENT` with `from` replaced by `to`: the message of its error.
 fn error_with(from: &str, to: &str) -> String {
-    assert!(RECURRENT.contains(from), "{from:?}");
-    let e = Network::from_toml_str(&RECURRENT.replacen(from, to, 1), "t.toml")
-        .expect_err("must be rejected");
-    assert_eq!(e.exit_code(), 2);
-    e.to_string()
-}
-
-fn assert_names(msg: &str, parts: &[&str]) {
-    for p in parts {
-        assert!(msg.contains(p), "{msg:?} does not name {p:?}");
-    }
+    common::config_error(RECURRENT, from, to)
 }
 
 #[test]

@@ -87,32 +87,17 @@ population = "n"
 variables = ["v", "refractory"VAR]
 "#;
 
-/// §7.1 and §8 with an exponential current: the leak integrated exactly
-/// over each of 2 sub-steps, the refractory counter, the synaptic current
-/// decaying and jumping at each input spike.
-#[test]
-fn iaf_with_an_exponential_current_by_hand() {
-    let text = IAF
-        .replace(
-            "SYNAPSE",
-            "synapse = \"exp_current\"\ntau_ms = 3.0\nbias = false",
-        )
-        .replace("WEIGHT", "180.0")
-        .replace("VAR", ", \"syn\"");
-    let input: Vec<u8> = (0..400)
-        .map(|t| (t % 37 == 5 || t % 11 == 0) as u8)
-        .collect();
-    let (_, rec) = run(&text, &input, 64);
-    // by hand: h = 0.25 ms
+/// The iaf of `IAF` (tau_m 12 ms, C 200 pF, e_l -65, v_reset -70, v_th -50
+/// mV, 1.5 ms = 3 steps refractory, v_init -60 mV, 250 pA, 2 sub-steps of
+/// 0.25 ms) by hand: per step the synapse's `s[t]`, the current
+/// `i(s, v)` at each sub-step's membrane. Returns (v, counter, spikes).
+fn iaf_by_hand(s: &[f32], i: impl Fn(f32, f32) -> f32) -> (Vec<f32>, Vec<f32>, Vec<usize>) {
     let h = 0.25f64;
     let decay = (-h / 12.0).exp() as f32;
     let r_gain = ((12.0 / 200.0) * (1.0 - (-h / 12.0).exp())) as f32;
-    let syn_decay = (-0.5f64 / 3.0).exp() as f32;
-    let (mut v, mut r, mut s) = (-60.0f32, 0.0f32, 0.0f32);
-    let (mut vs, mut rs, mut ss, mut spikes) = (vec![], vec![], vec![], vec![]);
-    for (t, &x) in input.iter().enumerate() {
-        s = s * syn_decay + if x == 1 { 180.0 } else { 0.0 };
-        let i = 250.0f32 + s;
+    let (mut v, mut r) = (-60.0f32, 0.0f32);
+    let (mut vs, mut rs, mut spikes) = (vec![], vec![], vec![]);
+    for (t, &s) in s.iter().enumerate() {
         let held = r > 0.0;
         let mut fired = false;
         for _ in 0..2 {
@@ -120,7 +105,7 @@ fn iaf_with_an_exponential_current_by_hand() {
                 v = -70.0;
                 continue;
             }
-            v = ((v - -65.0) * decay + -65.0) + i * r_gain;
+            v = ((v - -65.0) * decay + -65.0) + (250.0f32 + i(s, v)) * r_gain;
             if v >= -50.0 {
                 fired = true;
                 v = -70.0;
@@ -138,8 +123,29 @@ fn iaf_with_an_exponential_current_by_hand() {
         }
         vs.push(v);
         rs.push(r);
-        ss.push(s);
     }
+    (vs, rs, spikes)
+}
+
+/// §7.1 and §8 with an exponential current: the leak integrated exactly
+/// over each of 2 sub-steps, the refractory counter, the synaptic current
+/// decaying and jumping at each input spike.
+#[test]
+fn iaf_with_an_exponential_current_by_hand() {
+    let text = IAF
+        .replace(
+            "SYNAPSE",
+            "synapse = \"exp_current\"\ntau_ms = 3.0\nbias = false",
+        )
+        .replace("WEIGHT", "180.0")
+        .replace("VAR", ", \"syn\"");
+    let input: Vec<u8> = (0..400)
+        .map(|t| (t % 37 == 5 || t % 11 == 0) as u8)
+        .collect();
+    let (_, rec) = run(&text, &input, 64);
+    // by hand: the current decays and jumps
+    let ss = conductance(&input, 180.0, 3.0 / 0.5);
+    let (vs, rs, spikes) = iaf_by_hand(&ss, |s, _| s);
     assert_trace("v", samples(&rec, 0), &vs);
     assert_trace("refractory", samples(&rec, 1), &rs);
     assert_trace("i_syn", samples(&rec, 2), &ss);
@@ -164,38 +170,8 @@ fn iaf_with_an_inhibitory_conductance_by_hand() {
     // inhibitory by default: a conductance reversing below -40 mV
     assert_eq!(net.projections[0].sign, -1);
     assert!(!net.projections[0].bias);
-    let h = 0.25f64;
-    let decay = (-h / 12.0).exp() as f32;
-    let r_gain = ((12.0 / 200.0) * (1.0 - (-h / 12.0).exp())) as f32;
-    let g_decay = (-0.5f64 / 4.0).exp() as f32;
-    let (mut v, mut r, mut g) = (-60.0f32, 0.0f32, 0.0f32);
-    let (mut vs, mut gs) = (vec![], vec![]);
-    for &x in &input {
-        g = g * g_decay + if x == 1 { 6.0 } else { 0.0 };
-        let held = r > 0.0;
-        let mut fired = false;
-        for _ in 0..2 {
-            if held || fired {
-                v = -70.0;
-                continue;
-            }
-            let i = 250.0f32 + g * (-80.0 - v);
-            v = ((v - -65.0) * decay + -65.0) + i * r_gain;
-            if v >= -50.0 {
-                fired = true;
-                v = -70.0;
-            }
-        }
-        r = if fired {
-            3.0
-        } else if held {
-            r - 1.0
-        } else {
-            r
-        };
-        vs.push(v);
-        gs.push(g);
-    }
+    let gs = conductance(&input, 6.0, 4.0 / 0.5);
+    let (vs, _, _) = iaf_by_hand(&gs, |g, v| g * (-80.0 - v));
     assert_trace("v", samples(&rec, 0), &vs);
     assert_trace("g", samples(&rec, 2), &gs);
 }
@@ -269,10 +245,10 @@ fn izhikevich_by_hand(
     (vs, us, spikes)
 }
 
-/// The exponential conductance's g at each step: decay, then the weight
-/// of a spike arriving.
-fn conductance(input: &[u8], w: f32, tau_ms: f64) -> Vec<f32> {
-    let decay = (-1.0f64 / tau_ms).exp() as f32;
+/// An exponential synapse's state at each step: decay, then the weight of
+/// a spike arriving; `tau` in steps (dt / tau is what the decay needs).
+fn conductance(input: &[u8], w: f32, tau_steps: f64) -> Vec<f32> {
+    let decay = (-1.0f64 / tau_steps).exp() as f32;
     let mut g = 0.0f32;
     input
         .iter()

@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::assert_names;
+
 use common::cli::ok;
 use nacc::network::Network;
 
@@ -88,19 +90,9 @@ variables = ["refractory"]
 every_ms = 1.0
 "#;
 
-/// `NET` with one line replaced; the message of the error it gives.
+/// `NET` with `from` replaced by `to`: the message of its error.
 fn error_with(from: &str, to: &str) -> String {
-    assert!(NET.contains(from), "{from:?}");
-    let text = NET.replacen(from, to, 1);
-    let e = Network::from_toml_str(&text, "t.toml").expect_err("must be rejected");
-    assert_eq!(e.exit_code(), 2);
-    e.to_string()
-}
-
-fn assert_names(msg: &str, parts: &[&str]) {
-    for p in parts {
-        assert!(msg.contains(p), "message {msg:?} does not name {p:?}");
-    }
+    common::config_error(NET, from, to)
 }
 
 #[test]

@@ -61,6 +61,18 @@ fn ring_slot(c: Chunk, row: u32, delay: u32, mask: u32, n_post: u32) -> u32 {
     return ((c.first_step + row - 1u + delay) & mask) * n_post;
 }
 
+// Where the sum arriving at row `row` for post neuron `n` (of `n_post`) of
+// a projection is in `acc`, past the trial's sums: its row of sums (a slot
+// of BLOCK_STEPS when it sums in blocks, `block_stride` = its post count),
+// or a delayed projection's ring slot of this step (docs/arithmetic.md
+// §2.4; `ring_mask` 0: no delay).
+fn arriving_slot(c: Chunk, row: u32, n: u32, n_post: u32, acc_offset: u32, block_stride: u32, ring_mask: u32, ring_offset: u32) -> u32 {
+    if (ring_mask != 0u) {
+        return ring_offset + ring_slot(c, row, 0u, ring_mask, n_post) + n;
+    }
+    return acc_offset + slot_offset(row, block_stride) + n;
+}
+
 // Linear workgroup index on a 2-D grid (at most 65 535 groups a dimension).
 fn linear_group(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wid.x + wid.y * nwg.x;

@@ -14,6 +14,23 @@ use rand::{RngExt, rngs::StdRng};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
+/// `text` with the first `from` replaced by `to` must be refused as bad
+/// input (exit code 2); its message (the file called `test.toml`).
+pub fn config_error(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "{from:?} not in the network");
+    let e = Network::from_toml_str(&text.replacen(from, to, 1), "test.toml")
+        .expect_err("must be rejected");
+    assert_eq!(e.exit_code(), 2);
+    e.to_string()
+}
+
+/// The message names every part.
+pub fn assert_names(msg: &str, parts: &[&str]) {
+    for p in parts {
+        assert!(msg.contains(p), "message {msg:?} does not name {p:?}");
+    }
+}
+
 /// Runs the nacc binary in `dir` and waits for it.
 pub fn nacc(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nacc"))

@@ -5,7 +5,7 @@
 use super::{Env, Pipeline};
 use crate::engine::gpu::resources::{Launch, grid, storage_buffer, uniform_launch};
 use crate::engine::gpu::wgsl::{Family, WORKGROUP};
-use crate::network::neuron::MODEL_IZHIKEVICH;
+use crate::network::neuron::{MODEL_IZHIKEVICH, ModelConsts};
 use bytemuck::{Pod, Zeroable};
 
 pub const WGSL: &str = include_str!("../../../../shaders/neuron_update.wgsl");
@@ -59,6 +59,48 @@ pub struct NeuronParams {
     pub d: f32,
     pub v_b: f32,
     pub _pad2: [u32; 3],
+}
+
+impl NeuronParams {
+    /// The model's constants, with the population's place left at 0 (a
+    /// single population at the start of every buffer, not modulated).
+    pub fn of(m: &ModelConsts) -> NeuronParams {
+        NeuronParams {
+            n: 0,
+            v_offset: 0,
+            word_offset: 0,
+            row_words: 0,
+            first_in: 0,
+            n_in: 0,
+            model: m.model,
+            substeps: m.substeps,
+            u_offset: 0,
+            pop: 0,
+            gain_row: 0,
+            mod_offset: u32::MAX,
+            zero: 0,
+            cubic: (m.model == MODEL_IZHIKEVICH && m.cubic) as u32,
+            _pad0: [0; 2],
+            i_ext: m.i_ext,
+            e_l: m.e_l,
+            decay: m.decay,
+            r_gain: m.r_gain,
+            v_reset: m.v_reset,
+            v_th: m.v_th,
+            t_ref: m.t_ref,
+            k: m.k,
+            v_r: m.v_r,
+            v_t: m.v_t,
+            v_peak: m.v_peak,
+            h_over_c: m.h_over_c,
+            h_a: m.h_a,
+            b: m.b,
+            c: m.c,
+            d: m.d,
+            v_b: m.v_b,
+            _pad2: [0; 3],
+        }
+    }
 }
 
 /// WGSL `SynKinetics` (shaders/neuron_update.wgsl), an element of a
@@ -148,8 +190,6 @@ pub(crate) fn launches(
             row_words: lay.row_words as u32,
             first_in: lay.first_in[p] as u32,
             n_in: lay.incoming[p].len() as u32,
-            model: m.model,
-            substeps: m.substeps,
             u_offset: lay.u_offset[p] as u32,
             pop: p as u32,
             gain_row: gain_row as u32,
@@ -157,27 +197,7 @@ pub(crate) fn launches(
                 Some(_) => (net.projections.len() + 3 * p) as u32,
                 None => u32::MAX,
             },
-            zero: 0,
-            cubic: (m.model == MODEL_IZHIKEVICH && m.cubic) as u32,
-            _pad0: [0; 2],
-            i_ext: m.i_ext,
-            e_l: m.e_l,
-            decay: m.decay,
-            r_gain: m.r_gain,
-            v_reset: m.v_reset,
-            v_th: m.v_th,
-            t_ref: m.t_ref,
-            k: m.k,
-            v_r: m.v_r,
-            v_t: m.v_t,
-            v_peak: m.v_peak,
-            h_over_c: m.h_over_c,
-            h_a: m.h_a,
-            b: m.b,
-            c: m.c,
-            d: m.d,
-            v_b: m.v_b,
-            _pad2: [0; 3],
+            ..NeuronParams::of(&m)
         };
         let what = format!("population `{}`", pop.name);
         let grid = grid((pop.size as u64).div_ceil(WORKGROUP), env.max_dim, &what)?;
