@@ -126,6 +126,8 @@ fn bad_models_name_the_field_the_value_and_the_rule() {
         "t_ref_ms = 2.0\nc_pf = 100.0\nr_m_mohm = 40.0",
     );
     assert_names(&m, &["r_m_mohm", "not both"]);
+    let m = error_with("dopamine = \"d1\"", "dopamine = \"d1\"\nda_gain = 2.0");
+    assert_names(&m, &["msn", "da_gain", "d1_nmda", "d2_ampa"]);
     let m = error_with("t_ref_ms = 2.0", "t_ref_ms = 2.0\nk = 1.0");
     assert_names(&m, &["cell", "`k`", "iaf"]);
     let m = error_with("t_ref_ms = 2.0", "t_ref_ms = 2.0\nbeta = 0.9");

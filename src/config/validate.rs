@@ -157,6 +157,15 @@ pub(super) fn validate_population(
         }
         (Some(kind), gain) => Some(crate::config::reward::validate_modulation(f, kind, gain)?),
     };
+    if let PopKind::Izhikevich(m) = &kind
+        && m.da.is_some()
+        && rp.da_gain.is_some()
+    {
+        return Err(Error::Input(format!(
+            "{}: not used by a population with Humphries' dopamine effects (its input gains are d1_nmda and d2_ampa; docs/arithmetic.md §7.3)",
+            f("da_gain")
+        )));
+    }
     Ok(Population {
         name: rp.name.clone(),
         size: rp.size as usize,

@@ -315,7 +315,7 @@ impl CpuEngine {
             lif_update(
                 &lif,
                 &self.projections,
-                self.clock.is_some().then_some(&self.gains[..]),
+                gains,
                 &self.incoming[p],
                 &mut self.v[p],
                 &mut self.current[p],
