@@ -372,3 +372,46 @@ fn replay<T>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::Network;
+
+    /// Two records (every 2 steps, neurons 3 and 1; every step, neuron 0):
+    /// the earliest differing sample is found, with its step, file and
+    /// neuron; a -0 against a +0 counts.
+    #[test]
+    fn the_first_differing_sample_is_named_by_step_file_and_neuron() {
+        let text = "dt_ms = 1.0\n[[population]]\nname = \"n\"\nsize = 4\nkind = \"iaf\"\n\
+            [[record]]\npopulation = \"n\"\nneurons = [3, 1]\nevery_ms = 2.0\n\
+            [[record]]\npopulation = \"n\"\nneurons = [0]\nvariables = [\"refractory\"]\n";
+        let net = Network::from_toml_str(text, "t").unwrap();
+        let model = Model::build(net.clone(), 0).unwrap();
+        // a chunk of the 6 steps from step 5: samples of v at 6, 8, 10
+        let mut a = ChunkSpikes::new(&net, 6);
+        a.state[0] = vec![1.0; 6];
+        a.state[1] = vec![0.0; 6];
+        let mut b = a.clone();
+        assert_eq!(first_state_difference(&model, 5, &a, &b), None);
+        b.state[0][3] = 2.0; // step 8, neuron 1
+        b.state[1][4] = -0.0; // step 9
+        let d = first_state_difference(&model, 5, &a, &b).unwrap();
+        assert_eq!(
+            (d.step, d.file.as_str(), d.neuron, d.cpu, d.gpu),
+            (8, "state_n_v.npy", 1, 1.0, 2.0)
+        );
+        b.state[0][3] = 1.0;
+        let d = first_state_difference(&model, 5, &a, &b).unwrap();
+        assert_eq!(
+            (d.step, d.file.as_str(), d.neuron),
+            (9, "state_n_refractory.npy", 0)
+        );
+        // a missing sample counts too
+        b.state[1].pop();
+        b.state[1][4] = 0.0;
+        let d = first_state_difference(&model, 5, &a, &b).unwrap();
+        assert_eq!((d.step, d.neuron), (10, 0));
+        assert!(d.gpu.is_nan());
+    }
+}

@@ -24,9 +24,9 @@ use super::plan::{BLOCK_STEPS, PARALLEL_MIN_SYNAPSES, Plan, Sums};
 use super::{Engine, not_finite};
 use crate::dopamine::Clock;
 use crate::error::Result;
-use crate::network::SynapseKind;
 use crate::network::neuron::{ModelConsts, SynapseConsts, mg_table};
 use crate::network::{Delay, Model, Network, PlasticConsts, Quantized};
+use crate::network::{StateVar, SynapseKind};
 use crate::record::ChunkSpikes;
 use crate::threads::Threads;
 use crate::tuning::CpuOptions;
@@ -91,6 +91,8 @@ pub struct CpuEngine {
     /// recovery variable or iaf's refractory counter per neuron.
     consts: Vec<Option<ModelConsts>>,
     u: Vec<Vec<f32>>,
+    /// The recorded variables (`Network::probes`).
+    probes: Vec<(usize, StateVar)>,
     /// Per population: the input current of the step being computed.
     current: Vec<Vec<f32>>,
     /// Per population: the spikes of the last completed step, bit-packed.
@@ -179,6 +181,7 @@ impl CpuEngine {
             .collect();
         let clock = Clock::for_engine(&net, quantized);
         let gain_row = crate::dopamine::gain_row(&net);
+        let probes = net.probes();
         let n_proj = net.projections.len();
         let incoming = (0..net.populations.len())
             .map(|p| net.incoming(p).map(|(j, _)| j).collect())
@@ -222,6 +225,7 @@ impl CpuEngine {
             v,
             consts,
             u,
+            probes,
             spikes_last,
             threads,
             steps_done: 0,
@@ -453,11 +457,12 @@ impl Engine for CpuEngine {
                 }
             }
             self.learn(s, spikes);
-            if !self.net.records.is_empty() {
+            if !self.probes.is_empty() {
                 let step = self.steps_done + s as u64;
                 let (v, u) = (&self.v[..], &self.u[..]);
                 state_record(
                     &self.net,
+                    &self.probes,
                     step,
                     (v, u),
                     &self.projections,
