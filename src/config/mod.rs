@@ -257,7 +257,11 @@ impl Network {
                         }
                         .to_string()
                     }),
-                    da_gain: p.dopamine.map(|m| m.gain),
+                    // unused (and refused) beside Humphries' effects
+                    da_gain: p
+                        .dopamine
+                        .filter(|_| p.da_effects().is_none())
+                        .map(|m| m.gain),
                     model: neuron::raw_model(&p.kind),
                     unknown: Default::default(),
                 };
