@@ -7,8 +7,9 @@
 // conductances' currents at the sub-step's membrane, and its spike bit (any
 // sub-step). Every f32 operation goes through the rounding barrier `exact`,
 // in the CPU twin's order. A workgroup covers 64 neurons = 2 whole spike
-// words, packed in workgroup memory as lif_update does. Runs a step at a
-// time (the step schedule), one trial per dispatch.
+// words, packed in workgroup memory as lif_update does. `neuron_update`
+// runs one step (the step schedule), `neuron_block` the steps of a block
+// (the block schedule); one trial per dispatch.
 
 struct NeuronParams {
     n: u32,
@@ -249,5 +250,37 @@ fn neuron_update(
     workgroupBarrier();
     if ((lid == 0u || lid == 32u) && n < params.n) {
         spikes[step.row * params.row_words + params.word_offset + n / 32u] = atomicLoad(&packed[lid / 32u]);
+    }
+}
+
+// Kernel neuron_block (CPU twin: engine::cpu::neuron_update, step after
+// step): neuron_update for every step of a block (block_steps of the
+// chunk), once every incoming projection has its sums of the whole block
+// in per-step slots or rings, as lif_block does; the workgroup stores each
+// step's two spike words.
+@compute @workgroup_size(64)
+fn neuron_block(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let n = linear_group(wid, nwg) * WORKGROUP + lid;
+    let live = n < params.n;
+    let t_n = block_steps(step.row, chunk);
+    for (var t = 0u; t < t_n; t = t + 1u) {
+        let row = step.row + t;
+        // the previous step's words are stored before they are cleared
+        workgroupBarrier();
+        if (lid < 2u) {
+            atomicStore(&packed[lid], 0u);
+        }
+        workgroupBarrier();
+        if (live && neuron_step(n, row)) {
+            atomicOr(&packed[lid / 32u], 1u << (n % 32u));
+        }
+        workgroupBarrier();
+        if ((lid == 0u || lid == 32u) && live) {
+            spikes[row * params.row_words + params.word_offset + n / 32u] = atomicLoad(&packed[lid / 32u]);
+        }
     }
 }

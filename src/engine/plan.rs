@@ -242,16 +242,21 @@ pub fn active_in_block(pop: &Population) -> f64 {
     }
 }
 
+/// Whether the fused kernel's membranes (the lif's) are all `net` has, and
+/// it records nothing (the kernel samples no state).
+fn lif_only(net: &Network) -> bool {
+    !net.populations.iter().any(|p| p.is_physical()) && net.records.is_empty()
+}
+
 /// Whether the fused one-dispatch kernel can run `net` with bindings of
 /// `max_binding` bytes.
 pub fn fusable(net: &Network, max_binding: u64) -> bool {
-    net.projections
-        .iter()
-        .all(|p| p.conn.is_dense() && p.plasticity.is_none() && !p.delay.is_delayed())
+    lif_only(net)
         && net
-            .populations
+            .projections
             .iter()
-            .all(|p| p.dopamine.is_none() && !p.is_physical())
+            .all(|p| p.conn.is_dense() && p.plasticity.is_none() && !p.delay.is_delayed())
+        && net.populations.iter().all(|p| p.dopamine.is_none())
         && net.row_words() <= FUSED_MAX_ROW_WORDS
         && net.total_synapses() <= FUSED_MAX_SYNAPSES
         && net.total_synapses() * 4 <= max_binding
@@ -323,8 +328,7 @@ impl Plan {
     ///   dispatches per 16 steps, faster than the fused kernel's one
     ///   workgroup: docs/design-log.md). `opts.prefer_fused` and
     ///   `opts.fused` override that.
-    /// - Block schedule unless the network has plasticity, a population in
-    ///   physical units (`neuron_update` runs a step at a time), a
+    /// - Block schedule unless the network has plasticity, a
     ///   `[[record]]` (`state_record` samples a step at a time), a
     ///   population of [`BLOCK_MAX_NEURONS`] or more, a delay shorter than
     ///   [`MIN_BLOCK_LEN`] that feeds back ([`block_len`]), or
@@ -340,7 +344,8 @@ impl Plan {
     ///   reads, the scatter is cheaper while the fraction is below ~0.2.
     /// - Trials side by side on the block schedule: as many as the grid's
     ///   z, the bindings and the device's largest buffer hold, in batches as
-    ///   even as can be.
+    ///   even as can be; one for a network with populations in physical
+    ///   units (their state has no trial stride).
     pub fn gpu(
         net: &Network,
         limits: &DeviceLimits,
@@ -352,14 +357,10 @@ impl Plan {
         let max = limits.max_binding;
         let wanted = opts.prefer_fused.unwrap_or(trials > 1);
         // the fused kernel has only the lif's membrane, and records nothing
-        let fused = opts.fused.unwrap_or_else(|| wanted && fusable(net, max))
-            && !net.populations.iter().any(|p| p.is_physical())
-            && net.records.is_empty();
+        let fused = opts.fused.unwrap_or_else(|| wanted && fusable(net, max)) && lif_only(net);
         let blockable = net.projections.iter().all(|p| p.plasticity.is_none())
-            && net
-                .populations
-                .iter()
-                .all(|p| p.size < BLOCK_MAX_NEURONS && !p.is_physical())
+            && net.records.is_empty()
+            && net.populations.iter().all(|p| p.size < BLOCK_MAX_NEURONS)
             && block_len(net) >= MIN_BLOCK_LEN;
         let mut schedule = match blockable && !opts.step_schedule {
             true => Schedule::Block,
@@ -411,6 +412,8 @@ impl Plan {
         let trials = match (gen_input, fused, schedule) {
             (false, _, _) => 1,
             (true, true, _) => trials.max(1),
+            // the physical models' state is one trial's
+            (true, false, Schedule::Block) if net.populations.iter().any(|p| p.is_physical()) => 1,
             (true, false, Schedule::Block) => {
                 side_by_side(net, limits, &sums, capacity, trials.max(1))
             }

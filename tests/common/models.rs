@@ -56,6 +56,17 @@ fn neuron_population(rng: &mut StdRng, i: usize, size: usize, dt: f64) -> (Strin
 /// (backwards and onto themselves with a delay), a dopamine schedule, and
 /// records of random neurons, variables and periods.
 pub fn random_model_network(rng: &mut StdRng, max_size: usize) -> String {
+    random_network_of(rng, max_size, false)
+}
+
+/// A random network the GPU's block schedule runs: no plasticity, no
+/// records, and every projection that feeds back delayed by at least 3
+/// steps (`plan::MIN_BLOCK_LEN`).
+pub fn random_block_network(rng: &mut StdRng, max_size: usize) -> String {
+    random_network_of(rng, max_size, true)
+}
+
+fn random_network_of(rng: &mut StdRng, max_size: usize, blockable: bool) -> String {
     let dt = [0.25, 0.5, 1.0][rng.random_range(0..3)];
     let mut text = format!("dt_ms = {dt}\n");
     let n_poisson = rng.random_range(1..=2);
@@ -125,7 +136,11 @@ pub fn random_model_network(rng: &mut StdRng, max_size: usize) -> String {
                 0 => format!("fixed_probability = {}\n", rng.random_range(0.1f64..1.0)),
                 _ => String::new(),
             };
-            let steps = rng.random_range(back as u32..=4);
+            let least = match (back, blockable) {
+                (true, true) => 3,
+                (back, _) => back as u32,
+            };
+            let steps = rng.random_range(least..=4);
             let delay = match steps {
                 0 => String::new(),
                 s => format!("delay_ms = {}\n", s as f64 * dt),
@@ -137,7 +152,7 @@ pub fn random_model_network(rng: &mut StdRng, max_size: usize) -> String {
             let name = format!("p{k}");
             // three-factor plasticity on a dense projection, through its
             // synapse kind
-            let plastic = match conn.is_empty() && rng.random_bool(0.3) {
+            let plastic = match conn.is_empty() && !blockable && rng.random_bool(0.3) {
                 true => format!(
                     "[projection.plasticity]\ntau_pre_ms = 10.0\ntau_post_ms = 15.0\ntau_c_ms = 50.0\na_plus = 1.0\na_minus = 0.8\nlearning_rate = {}\nw_min = {low}\nw_max = {}\n",
                     rng.random_range(0.001f32..0.05) * high,
@@ -162,7 +177,7 @@ pub fn random_model_network(rng: &mut StdRng, max_size: usize) -> String {
         dt * 20.0
     );
     for post in n_poisson..pops.len() {
-        if rng.random_bool(0.4) {
+        if blockable || rng.random_bool(0.4) {
             continue;
         }
         let (name, size, kind) = &pops[post];

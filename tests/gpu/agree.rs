@@ -114,9 +114,8 @@ pub fn assert_path_agrees(
     assert_eq!(gpu.is_fused(), opts.fused == Some(true), "{what}");
     let plastic = model.net.projections.iter().any(|p| p.plasticity.is_some());
     let short = nacc::engine::plan::block_len(&model.net) < nacc::engine::plan::MIN_BLOCK_LEN;
-    // physical models and records run a step at a time
-    let stepwise =
-        model.net.populations.iter().any(|p| p.is_physical()) || !model.net.records.is_empty();
+    // records sample a step at a time
+    let stepwise = !model.net.records.is_empty();
     let schedule = if opts.step_schedule || plastic || short || stepwise {
         Schedule::Step
     } else {

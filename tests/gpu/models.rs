@@ -5,7 +5,7 @@
 //! recorded sample, the final membranes and the learned weights.
 
 use super::*;
-use common::models::random_model_network;
+use common::models::{random_block_network, random_model_network};
 
 /// The tests of this file.
 pub fn tests() -> Vec<(&'static str, GpuTest)> {
@@ -18,12 +18,43 @@ pub fn tests() -> Vec<(&'static str, GpuTest)> {
             "model_trials_and_nacc_compare_gpu_equals_cpu",
             model_trials_and_nacc_compare,
         ),
+        (
+            "records_of_a_lif_network_gpu_equals_cpu",
+            records_of_a_lif_network,
+        ),
     ]
 }
 
-/// Eight random networks, each in chunks of 1, 7 and 150 steps.
+/// The default (lif) network recording its membranes: the step schedule,
+/// every sample `==` the CPU's.
+fn records_of_a_lif_network(ctx: &Ctx) {
+    let text = nacc::config::DEFAULT_TOML.to_string()
+        + "[[record]]\npopulation = \"msn\"\nneuron_range = [2, 9]\nevery_ms = 3.0\n\
+           [[record]]\npopulation = \"inter\"\nneurons = [49, 0]\n";
+    let net = Network::from_toml_str(&text, "lif records").unwrap();
+    let model = Model::build(net, 2).unwrap();
+    let plan = GpuEngine::plan(ctx, &model.net, true, 50, 1, GpuOptions::default());
+    assert_eq!((plan.schedule, plan.fused), (Schedule::Step, false));
+    let input = InputSource::generated(&model);
+    for chunk in [1, 13, 200] {
+        let what = format!("lif records, chunk {chunk}");
+        assert_engines_agree(
+            ctx,
+            &model,
+            &input,
+            200,
+            chunk,
+            GpuOptions::default(),
+            &what,
+        );
+    }
+}
+
+/// Eight random networks, each in chunks of 1, 7 and 150 steps (the step
+/// schedule: they record), and eight that the block schedule runs
+/// (`neuron_block`; on both schedules).
 fn random_model_networks_gpu_equals_cpu(ctx: &Ctx) {
-    let (mut models, mut plastic) = (0, 0);
+    let (mut models, mut plastic, mut blocks) = (0, 0, 0);
     for seed in 0..8u64 {
         let mut rng = StdRng::seed_from_u64(1900 + seed);
         let text = random_model_network(&mut rng, 40);
@@ -37,21 +68,25 @@ fn random_model_networks_gpu_equals_cpu(ctx: &Ctx) {
             .count();
         let model = Model::build(net, seed).unwrap();
         let input = InputSource::generated(&model);
+        let opts = GpuOptions::default();
         for chunk in [1, 7, 150] {
             let what = format!("random model network {seed}, chunk {chunk}:\n{text}");
-            assert_engines_agree(
-                ctx,
-                &model,
-                &input,
-                150,
-                chunk,
-                GpuOptions::default(),
-                &what,
-            );
+            assert_engines_agree(ctx, &model, &input, 150, chunk, opts, &what);
+        }
+        let text = random_block_network(&mut rng, 40);
+        let net = Network::from_toml_str(&text, "block").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let model = Model::build(net, seed).unwrap();
+        let input = InputSource::generated(&model);
+        let plan = GpuEngine::plan(ctx, &model.net, true, 64, 1, opts);
+        blocks += (plan.schedule == Schedule::Block) as usize;
+        for chunk in [5, 64] {
+            let what = format!("random block network {seed}, chunk {chunk}:\n{text}");
+            assert_engines_agree(ctx, &model, &input, 150, chunk, opts, &what);
         }
     }
     assert!(models >= 8, "only {models} physical populations drawn");
     assert!(plastic >= 2, "only {plastic} plastic projections onto them");
+    assert_eq!(blocks, 8, "networks that ran the block schedule");
 }
 
 /// Trials one after another on one GPU engine (restarted: the models'

@@ -55,7 +55,7 @@ pub(crate) struct Dispatch {
     scatter: synapse_scatter::Pipelines,
     gather: synapse_gather::Pipelines,
     lif: lif_update::Pipelines,
-    neuron: Pipeline,
+    neuron: neuron_update::Pipelines,
     poisson: Pipeline,
     plasticity: plasticity::Pipelines,
     step_group: wgpu::BindGroup,
@@ -123,7 +123,7 @@ impl Dispatch {
             });
         }
         let lif_launches = lif_update::launches(env, &lif, &plan.blocked(), &acc, keep)?;
-        let neuron = neuron_update::pipeline(env);
+        let neuron = neuron_update::Pipelines::new(env);
         let gained = crate::dopamine::Clock::for_engine(env.net, env.quantized).is_some();
         let neuron_launches =
             neuron_update::launches(env, &neuron, &plan.blocked(), gained, &acc, keep)?;
@@ -295,6 +295,12 @@ impl Dispatch {
                         }
                         self.dispatch(pass, probe, &self.lif.block, lif, "lif_block");
                     }
+                    if let Some(l) = &self.neuron_launches[p] {
+                        for &j in incoming[p].iter().filter(|&&j| !self.delayed[j]) {
+                            self.sums(pass, probe, j, true);
+                        }
+                        self.dispatch(pass, probe, &self.neuron.block, l, "neuron_block");
+                    }
                     for &j in &self.outgoing[p] {
                         push(pass, probe, j, true);
                     }
@@ -322,7 +328,8 @@ impl Dispatch {
                     for &j in incoming[p].iter().filter(|&&j| !self.delayed[j]) {
                         self.sums(pass, probe, j, false);
                     }
-                    self.dispatch(pass, probe, &self.neuron.pipeline, l, "neuron_update");
+                    let pipeline = &self.neuron.step.pipeline;
+                    self.dispatch(pass, probe, pipeline, l, "neuron_update");
                 }
                 for &j in &self.outgoing[p] {
                     push(pass, probe, j, false);

@@ -16,7 +16,7 @@ pub const FAMILY: Family = Family {
     file: "neuron_update.wgsl",
     source: WGSL,
     pieces: &["step", "fault", "exact"],
-    entry_points: &["neuron_update"],
+    entry_points: &["neuron_update", "neuron_block"],
 };
 
 /// WGSL `NeuronParams` (shaders/neuron_update.wgsl).
@@ -129,8 +129,20 @@ pub struct SynKinetics {
 /// Bindings after the parameters: which are read-only.
 const READ_ONLY: [bool; 8] = [true, true, false, false, false, false, true, false];
 
-pub(crate) fn pipeline(env: &Env) -> Pipeline {
-    Pipeline::new(env, "neuron_update", &FAMILY, &READ_ONLY)
+/// The family's two entry points (one bind group layout).
+pub(crate) struct Pipelines {
+    pub step: Pipeline,
+    pub block: wgpu::ComputePipeline,
+}
+
+impl Pipelines {
+    pub fn new(env: &Env) -> Pipelines {
+        let block = Pipeline::new(env, "neuron_block", &FAMILY, &READ_ONLY).pipeline;
+        Pipelines {
+            step: Pipeline::new(env, "neuron_update", &FAMILY, &READ_ONLY),
+            block,
+        }
+    }
 }
 
 /// Per population: its launch (physical populations only), over the
@@ -138,7 +150,7 @@ pub(crate) fn pipeline(env: &Env) -> Pipeline {
 /// slots); `gained`: the engine has per-step gains (1 where unmodulated).
 pub(crate) fn launches(
     env: &Env,
-    pipe: &Pipeline,
+    pipe: &Pipelines,
     blocked: &[bool],
     gained: bool,
     acc: &wgpu::Buffer,
@@ -208,7 +220,7 @@ pub(crate) fn launches(
         let (launch, pbuf) = uniform_launch(
             device,
             "neuron_update",
-            &pipe.layout,
+            &pipe.step.layout,
             &params,
             &buffers,
             grid,
