@@ -77,9 +77,10 @@ pub struct DaEffects {
 pub enum Preset {
     /// The striatal medium spiny neuron (Izhikevich 2007, ch. 8).
     Msn,
-    /// The fast-spiking interneuron (Izhikevich 2007, ch. 8).
+    /// The fast-spiking interneuron (Izhikevich 2007, ch. 8, fig. 8.27).
     Fsi,
-    /// The regular-spiking cortical pyramidal cell (Izhikevich 2007, ch. 8).
+    /// The regular-spiking cortical pyramidal cell (Izhikevich 2007, ch. 8,
+    /// fig. 8.12).
     Rs,
     /// The dopamine-modulated MSN (Humphries, Lepora, Wood, Gurney 2009).
     MsnHumphries,
