@@ -165,6 +165,22 @@ fn poisson_rates_in_hz_are_converted_by_dt() {
         "rate = [0.01, 0.05]\nrate_hz = [1.0, 2.0]",
     );
     assert_names(&m, &["rate_hz", "not both"]);
+    // a stimulus pattern's rate in Hz
+    let stim = "[stimulus]\npopulation = \"ctx\"\ntrial_ms = 50.0\npresent_ms = 10.0\nsequence = [\"A\"]\n\
+        [[stimulus.pattern]]\nname = \"A\"\nneurons = [0, 10]\n";
+    let with = |rate: &str| format!("{NET}{stim}{rate}\n");
+    let net = Network::from_toml_str(&with("rate_hz = 100.0"), "hz").unwrap();
+    assert_eq!(net.stimulus.unwrap().patterns[0].rate, 0.05);
+    for (rate, parts) in [
+        ("rate_hz = 2500.0", &["rate_hz", "2500", "[0, 2000]"][..]),
+        ("rate = 0.1\nrate_hz = 10.0", &["rate", "give one"][..]),
+        ("", &["rate", "give one"][..]),
+    ] {
+        let e = Network::from_toml_str(&with(rate), "hz")
+            .unwrap_err()
+            .to_string();
+        assert_names(&e, parts);
+    }
 }
 
 #[test]

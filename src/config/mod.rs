@@ -302,7 +302,8 @@ impl Network {
                 .map(|p| RawPattern {
                     name: p.name.clone(),
                     neurons: [p.neurons.start as i64, p.neurons.end as i64],
-                    rate: p.rate,
+                    rate: Some(p.rate),
+                    rate_hz: None,
                 })
                 .collect(),
         });

@@ -57,7 +57,11 @@ pub struct RawPattern {
     /// First and one-past-last neuron.
     #[serde(deserialize_with = "exactly_two")]
     pub neurons: [i64; 2],
-    pub rate: f32,
+    /// Spikes a step while shown; or `rate_hz` (not both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_hz: Option<f64>,
 }
 
 /// `[dopamine]`
@@ -174,17 +178,40 @@ pub fn validate_stimulus(
                 ),
             ));
         }
-        if !(0.0..=1.0).contains(&rp.rate) {
+        let rate = match (rp.rate, rp.rate_hz) {
+            (Some(r), None) => r,
+            (None, Some(hz)) => {
+                let most = 1000.0 / dt_ms;
+                if !(hz.is_finite() && (0.0..=most).contains(&hz)) {
+                    return Err(bad_value(
+                        g("rate_hz"),
+                        hz,
+                        format!(
+                            "must be a rate in Hz within [0, {most}] (one spike a step of dt_ms = {dt_ms})"
+                        ),
+                    ));
+                }
+                (hz * dt_ms / 1000.0) as f32
+            }
+            (r, hz) => {
+                return Err(bad_value(
+                    g("rate"),
+                    format!("rate {r:?}, rate_hz {hz:?}"),
+                    "give one: rate (spikes a step) or rate_hz",
+                ));
+            }
+        };
+        if !(0.0..=1.0).contains(&rate) {
             return Err(bad_value(
                 g("rate"),
-                rp.rate,
+                rate,
                 "must be within [0, 1] spikes per step",
             ));
         }
         patterns.push(Pattern {
             name: rp.name.clone(),
             neurons: a as usize..b as usize,
-            rate: rp.rate,
+            rate,
         });
     }
     if raw.sequence.is_empty() {
