@@ -8,8 +8,8 @@
 // sub-step). Every f32 operation goes through the rounding barrier `exact`,
 // in the CPU twin's order. A workgroup covers 64 neurons = 2 whole spike
 // words, packed in workgroup memory as lif_update does. `neuron_update`
-// runs one step (the step schedule), `neuron_block` the steps of a block
-// (the block schedule); one trial per dispatch.
+// runs one step (the step schedule, one trial), `neuron_block` the steps of
+// a block (the block schedule, trials side by side).
 
 struct NeuronParams {
     n: u32,
@@ -35,7 +35,8 @@ struct NeuronParams {
     zero: u32,
     // Izhikevich: the cubic u-nullcline above v_b
     cubic: u32,
-    _pad0: u32,
+    // words of one trial's `state` (trial t's start at t state_stride)
+    state_stride: u32,
     _pad1: u32,
     i_ext: f32,
     e_l: f32,
@@ -124,7 +125,7 @@ fn mg_block(table: u32, x_v: f32, z: u32) -> f32 {
 
 // The current at membrane x (§8.2): i0, then each conductance's
 // g (e_rev - x), times B(x) for NMDA, in config order.
-fn current_at(n: u32, i0: f32, x: f32, z: u32) -> f32 {
+fn current_at(n: u32, i0: f32, x: f32, z: u32, sb: u32) -> f32 {
     var i = i0;
     for (var k = 0u; k < params.n_in; k = k + 1u) {
         let s = syn[params.first_in + k];
@@ -133,22 +134,26 @@ fn current_at(n: u32, i0: f32, x: f32, z: u32) -> f32 {
             if (s.kind == 3u) {
                 drive = exact(drive * mg_block(s.table_offset, x, z), z);
             }
-            i = exact(i + exact(state[s.state_offset + n] * drive, z), z);
+            i = exact(i + exact(state[sb + s.state_offset + n] * drive, z), z);
         }
     }
     return i;
 }
 
-// Neuron n's step at row `row` (docs/arithmetic.md §7-§8): its synaptic
-// input (every sum read and zeroed for its next use), its sub-steps, its
-// membrane and state stored; whether it spiked.
-fn neuron_step(n: u32, row: u32) -> bool {
+// Neuron n's step at row `row` in trial `trial` (docs/arithmetic.md
+// §7-§8): its synaptic input (every sum read and zeroed for its next use),
+// its sub-steps, its membrane and state stored; whether it spiked.
+fn neuron_step(n: u32, row: u32, trial: u32) -> bool {
     let z = params.zero;
+    // the trial's sums, membranes and states
+    let ab = trial * chunk.acc_stride;
+    let vb = trial * chunk.v_stride;
+    let sb = trial * params.state_stride;
     // §8.1: the arriving weights
     var i0 = params.i_ext;
     for (var k = 0u; k < params.n_in; k = k + 1u) {
         let s = syn[params.first_in + k];
-        let slot = arriving_slot(chunk, row, n, params.n, s.acc_offset, s.block_stride, s.ring_mask, s.ring_offset);
+        let slot = ab + arriving_slot(chunk, row, n, params.n, s.acc_offset, s.block_stride, s.ring_mask, s.ring_offset);
         let a = acc[slot];
         acc[slot] = 0i;
         var x = exact(fixed_to_f32(a, s.scale_hi, s.scale_lo, z) + bias[s.bias_offset + n], z);
@@ -158,7 +163,7 @@ fn neuron_step(n: u32, row: u32) -> bool {
         if (s.kind == 0u) {
             i0 = exact(i0 + select(x, -x, s.sign < 0i), z);
         } else {
-            let at = s.state_offset + n;
+            let at = sb + s.state_offset + n;
             let g = floor_state(exact(exact(state[at] * s.decay, z) + x, z));
             state[at] = g;
             if (s.kind == 1u) {
@@ -175,8 +180,8 @@ fn neuron_step(n: u32, row: u32) -> bool {
         v_r = gains[m + 1u];
         d = gains[m + 2u];
     }
-    var x = v[params.v_offset + n];
-    var w = state[params.u_offset + n];
+    var x = v[vb + params.v_offset + n];
+    var w = state[sb + params.u_offset + n];
     var fired = false;
     if (params.model == 0u) {
         // §7.1: held at the reset while the counter runs
@@ -186,7 +191,7 @@ fn neuron_step(n: u32, row: u32) -> bool {
                 x = params.v_reset;
                 continue;
             }
-            let i = current_at(n, i0, x, z);
+            let i = current_at(n, i0, x, z, sb);
             let leak = exact(exact(exact(x - params.e_l, z) * params.decay, z) + params.e_l, z);
             x = floor_state(exact(leak + exact(i * params.r_gain, z), z));
             if (x >= params.v_th) {
@@ -202,7 +207,7 @@ fn neuron_step(n: u32, row: u32) -> bool {
     } else {
         // §7.2: forward Euler, u from the sub-step's old v
         for (var t = 0u; t < params.substeps; t = t + 1u) {
-            let i = current_at(n, i0, x, z);
+            let i = current_at(n, i0, x, z, sb);
             let q = exact(exact(k * exact(x - v_r, z), z) * exact(x - params.v_t, z), z);
             let dv = exact(exact(q - w, z) + i, z);
             var u_inf = 0.0;
@@ -222,10 +227,10 @@ fn neuron_step(n: u32, row: u32) -> bool {
             }
         }
     }
-    v[params.v_offset + n] = x;
-    state[params.u_offset + n] = w;
+    v[vb + params.v_offset + n] = x;
+    state[sb + params.u_offset + n] = w;
     if (not_finite(x)) {
-        report_block_fault(row, n, 0u);
+        report_block_fault(row, n, trial);
     }
     return fired;
 }
@@ -243,7 +248,7 @@ fn neuron_update(
     }
     workgroupBarrier();
     if (n < params.n) {
-        if (neuron_step(n, step.row)) {
+        if (neuron_step(n, step.row, 0u)) {
             atomicOr(&packed[lid / 32u], 1u << (n % 32u));
         }
     }
@@ -257,7 +262,7 @@ fn neuron_update(
 // step): neuron_update for every step of a block (block_steps of the
 // chunk), once every incoming projection has its sums of the whole block
 // in per-step slots or rings, as lif_block does; the workgroup stores each
-// step's two spike words.
+// step's two spike words. Trial t in the grid's z.
 @compute @workgroup_size(64)
 fn neuron_block(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -267,6 +272,8 @@ fn neuron_block(
     let n = linear_group(wid, nwg) * WORKGROUP + lid;
     let live = n < params.n;
     let t_n = block_steps(step.row, chunk);
+    let trial = wid.z;
+    let words = trial * chunk.spike_stride + params.word_offset + n / 32u;
     for (var t = 0u; t < t_n; t = t + 1u) {
         let row = step.row + t;
         // the previous step's words are stored before they are cleared
@@ -275,12 +282,12 @@ fn neuron_block(
             atomicStore(&packed[lid], 0u);
         }
         workgroupBarrier();
-        if (live && neuron_step(n, row)) {
+        if (live && neuron_step(n, row, trial)) {
             atomicOr(&packed[lid / 32u], 1u << (n % 32u));
         }
         workgroupBarrier();
         if ((lid == 0u || lid == 32u) && live) {
-            spikes[row * params.row_words + params.word_offset + n / 32u] = atomicLoad(&packed[lid / 32u]);
+            spikes[row * params.row_words + words] = atomicLoad(&packed[lid / 32u]);
         }
     }
 }

@@ -521,7 +521,7 @@ fn gpu_parts(net: &Network, plan: &Plan, chunk: usize) -> (Vec<(String, u64)>, u
         }
     }
     g.push(("step uniforms".into(), cap * plan.step_stride as u64));
-    g.extend(model_parts(net, cap));
+    g.extend(model_parts(net, cap, trials));
     if plastic_bytes(net, true) > 0 {
         g.push((
             "plasticity: eligibility and traces".into(),
@@ -545,13 +545,15 @@ fn gpu_parts(net: &Network, plan: &Plan, chunk: usize) -> (Vec<(String, u64)>, u
 }
 
 /// The GPU buffers of the physical models and the records: the models'
-/// state, and a part's samples (with their staging and their sources).
-fn model_parts(net: &Network, cap: u64) -> Vec<(String, u64)> {
+/// state of every trial side by side, and a part's samples (with their
+/// staging and their sources).
+fn model_parts(net: &Network, cap: u64, trials: u64) -> Vec<(String, u64)> {
     let mut g = Vec::new();
-    if model_state_bytes(net) > 0 {
+    let state = net.state_words() as u64 * 4;
+    if state > 0 {
         g.push((
             "model state (u, refractory, synapses)".into(),
-            model_state_bytes(net),
+            trials * state,
         ));
     }
     if !net.records.is_empty() {
@@ -594,26 +596,7 @@ fn cpu_engine_state(net: &Network) -> u64 {
             (rows + 1) * n_post * 4
         })
         .sum();
-    neurons + projections + model_state_bytes(net)
-}
-
-/// Bytes of the physical models' own state: a recovery variable or
-/// refractory counter per neuron, a current or conductance per synapse
-/// kind with a state, per post neuron (docs/arithmetic.md §7-§8).
-fn model_state_bytes(net: &Network) -> u64 {
-    let pops: u64 = net
-        .populations
-        .iter()
-        .filter(|p| p.is_physical())
-        .map(|p| p.size as u64 * 4)
-        .sum();
-    let syn: u64 = net
-        .projections
-        .iter()
-        .filter(|p| p.synapse.has_state())
-        .map(|p| net.populations[p.post].size as u64 * 4)
-        .sum();
-    pops + syn
+    neurons + projections + net.state_words() as u64 * 4
 }
 
 /// Bytes of the samples `steps` steps record (every `[[record]]` variable).

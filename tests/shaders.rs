@@ -476,6 +476,7 @@ fn repr_c_params_of_neuron_update_match_wgsl() {
             mod_offset,
             zero,
             cubic,
+            state_stride,
             i_ext,
             e_l,
             decay,

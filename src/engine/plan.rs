@@ -344,8 +344,7 @@ impl Plan {
     ///   reads, the scatter is cheaper while the fraction is below ~0.2.
     /// - Trials side by side on the block schedule: as many as the grid's
     ///   z, the bindings and the device's largest buffer hold, in batches as
-    ///   even as can be; one for a network with populations in physical
-    ///   units (their state has no trial stride).
+    ///   even as can be.
     pub fn gpu(
         net: &Network,
         limits: &DeviceLimits,
@@ -412,8 +411,6 @@ impl Plan {
         let trials = match (gen_input, fused, schedule) {
             (false, _, _) => 1,
             (true, true, _) => trials.max(1),
-            // the physical models' state is one trial's
-            (true, false, Schedule::Block) if net.populations.iter().any(|p| p.is_physical()) => 1,
             (true, false, Schedule::Block) => {
                 side_by_side(net, limits, &sums, capacity, trials.max(1))
             }
@@ -501,9 +498,11 @@ fn side_by_side(
         .map(|p| p.size as u64 * 4)
         .sum::<u64>();
     let masks = net.total_neurons() * 4;
-    let binding = rows.max(sum_bytes).max(v).max(masks).max(1);
-    // spike rows and their staging, sums, membranes and their staging, masks
-    let all = 2 * rows + sum_bytes + 2 * v + masks;
+    let state = net.state_words() as u64 * 4;
+    let binding = rows.max(sum_bytes).max(v).max(masks).max(state).max(1);
+    // spike rows and their staging, sums, membranes and their staging,
+    // masks, the models' state
+    let all = 2 * rows + sum_bytes + 2 * v + masks + state;
     let most = (limits.max_binding / binding)
         .min(limits.max_buffer / all.max(1))
         .min(limits.max_groups as u64)

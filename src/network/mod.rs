@@ -343,6 +343,26 @@ impl Network {
         step.is_multiple_of(self.records[r].every)
     }
 
+    /// Words of the physical models' own state beyond the membranes: a
+    /// recovery variable or refractory counter per neuron in physical
+    /// units, a current or conductance per post neuron of every synapse
+    /// with a state (docs/arithmetic.md §7-§8).
+    pub fn state_words(&self) -> usize {
+        let pops: usize = self
+            .populations
+            .iter()
+            .filter(|p| p.is_physical())
+            .map(|p| p.size)
+            .sum();
+        let syn: usize = self
+            .projections
+            .iter()
+            .filter(|p| p.synapse.has_state())
+            .map(|p| self.populations[p.post].size)
+            .sum();
+        pops + syn
+    }
+
     pub fn total_neurons(&self) -> u64 {
         self.populations.iter().map(|p| p.size as u64).sum()
     }

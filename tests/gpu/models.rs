@@ -22,7 +22,31 @@ pub fn tests() -> Vec<(&'static str, GpuTest)> {
             "records_of_a_lif_network_gpu_equals_cpu",
             records_of_a_lif_network,
         ),
+        (
+            "model_trials_side_by_side_gpu_equals_cpu",
+            model_trials_side_by_side,
+        ),
     ]
+}
+
+/// Random networks of the physical models on the block schedule, 6 trials
+/// side by side (each trial's membranes, states and sums at its stride),
+/// each trial `==` the CPU's.
+fn model_trials_side_by_side(ctx: &Ctx) {
+    for seed in 0..3u64 {
+        let mut rng = StdRng::seed_from_u64(1960 + seed);
+        let text = random_block_network(&mut rng, 30);
+        let net = Network::from_toml_str(&text, "block").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert!(net.populations.iter().any(|p| p.is_physical()), "{text}");
+        let model = Model::build(net, seed).unwrap();
+        let plan = GpuEngine::plan(ctx, &model.net, true, 40, 6, GpuOptions::default());
+        assert_eq!((plan.schedule, plan.trials), (Schedule::Block, 6), "{text}");
+        let what = format!("model trials {seed}:\n{text}");
+        let r = gpu_trials_equal_cpu(ctx, &model, 6, 120, 40, GpuOptions::default(), &what);
+        assert!(r.engine.contains("side by side"), "{}", r.engine);
+        // the trials differ (their own input), so the comparison covers each
+        assert_ne!(r.records[0].pops, r.records[5].pops, "{what}");
+    }
 }
 
 /// The default (lif) network recording its membranes: the step schedule,

@@ -128,7 +128,7 @@ struct Buffers {
     poisson: Vec<Option<usize>>,
 }
 
-/// The membranes and states a run starts from (one trial): each physical
+/// The membranes and states a trial starts from: each physical
 /// population's `v_init` and `u_init`, zeros elsewhere.
 fn initial_state(net: &Network, lay: &Offsets) -> (Vec<f32>, Vec<f32>) {
     let mut v = vec![0f32; lay.v_len];
@@ -319,8 +319,9 @@ impl GpuEngine {
                 bytemuck::cast_slice(&v),
             );
         }
-        if !state.is_empty() {
-            queue.write_buffer(&self.b.state, 0, bytemuck::cast_slice(&state));
+        for t in 0..self.trials {
+            let at = (t * state.len() * 4) as u64;
+            queue.write_buffer(&self.b.state, at, bytemuck::cast_slice(&state));
         }
     }
 
@@ -500,6 +501,10 @@ fn check_sizes(
     for (what, bytes) in [
         ("the membranes", trials as u64 * lay.v_len as u64 * 4),
         ("the synaptic sums", trials as u64 * lay.acc_len as u64 * 4),
+        (
+            "the models' state",
+            trials as u64 * lay.state_len as u64 * 4,
+        ),
     ] {
         if bytes > max_binding {
             return Err(too_big(what, bytes, max_binding, ctx));
@@ -580,7 +585,8 @@ impl Buffers {
                 bias_data.extend(crate::network::neuron::mg_table(p.synapse.mg_mm));
             }
         }
-        let state = buffer(device, "state", lay.state_len as u64 * 4, usage_rw);
+        let state_bytes = trials as u64 * lay.state_len as u64 * 4;
+        let state = buffer(device, "state", state_bytes, usage_rw);
         let bias = storage_buffer(device, "bias", &bias_data);
         // Generated input is drawn on the GPU: thresholds (and the keys of
         // every trial's streams).

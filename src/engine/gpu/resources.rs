@@ -146,6 +146,7 @@ impl Offsets {
                 tables += crate::network::neuron::MG_TABLE_LEN;
             }
         }
+        debug_assert_eq!(state_len, net.state_words());
         Offsets {
             u_offset,
             syn_offset,

@@ -40,7 +40,9 @@ pub struct NeuronParams {
     pub mod_offset: u32,
     pub zero: u32,
     pub cubic: u32,
-    pub _pad0: [u32; 2],
+    /// Words of one trial's `state`.
+    pub state_stride: u32,
+    pub _pad0: u32,
     pub i_ext: f32,
     pub e_l: f32,
     pub decay: f32,
@@ -80,7 +82,8 @@ impl NeuronParams {
             mod_offset: u32::MAX,
             zero: 0,
             cubic: (m.model == MODEL_IZHIKEVICH && m.cubic) as u32,
-            _pad0: [0; 2],
+            state_stride: 0,
+            _pad0: 0,
             i_ext: m.i_ext,
             e_l: m.e_l,
             decay: m.decay,
@@ -203,6 +206,7 @@ pub(crate) fn launches(
             first_in: lay.first_in[p] as u32,
             n_in: lay.incoming[p].len() as u32,
             u_offset: lay.u_offset[p] as u32,
+            state_stride: lay.state_len as u32,
             pop: p as u32,
             gain_row: gain_row as u32,
             mod_offset: match pop.da_effects() {
