@@ -176,11 +176,10 @@ fn random_network_of(rng: &mut StdRng, max_size: usize, blockable: bool) -> Stri
         dt * 3.0,
         dt * 20.0
     );
-    for post in n_poisson..pops.len() {
+    for (post, (name, size, kind)) in pops.iter().enumerate().skip(n_poisson) {
         if blockable || rng.random_bool(0.4) {
             continue;
         }
-        let (name, size, kind) = &pops[post];
         let mut vars = vec!["\"v\"".to_string()];
         match *kind {
             "iaf" => vars.push("\"refractory\"".into()),

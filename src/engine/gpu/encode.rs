@@ -80,10 +80,10 @@ impl Dispatch {
         let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
         let acc_bytes = sh.trials as u64 * env.lay.acc_len as u64 * 4;
         let acc = buffer(env.device(), "acc", acc_bytes, usage);
-        let accumulate = synapse_accumulate::Pipelines::new(env);
-        let scatter = synapse_scatter::Pipelines::new(env);
+        let accumulate = synapse_accumulate::pipelines(env);
+        let scatter = synapse_scatter::pipelines(env);
         let gather = synapse_gather::Pipelines::new(env);
-        let lif = lif_update::Pipelines::new(env);
+        let lif = lif_update::pipelines(env);
         let poisson = Pipeline::new(
             env,
             "poisson_input",
@@ -123,11 +123,11 @@ impl Dispatch {
             });
         }
         let lif_launches = lif_update::launches(env, &lif, &plan.blocked(), &acc, keep)?;
-        let neuron = neuron_update::Pipelines::new(env);
+        let neuron = neuron_update::pipelines(env);
         let gained = crate::dopamine::Clock::for_engine(env.net, env.quantized).is_some();
         let neuron_launches =
             neuron_update::launches(env, &neuron, &plan.blocked(), gained, &acc, keep)?;
-        let delay = synapse_delay::Pipelines::new(env);
+        let delay = synapse_delay::pipelines(env);
         let pushes = (0..plan.sums.len())
             .map(|j| synapse_delay::launch(env, &delay, j, plan.sums[j].in_slots(), &acc, keep))
             .collect::<Result<Vec<_>>>()?;

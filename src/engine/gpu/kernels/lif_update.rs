@@ -3,7 +3,7 @@
 //! its spike; `lif_update` for one step, `lif_block` for the steps of a
 //! block. CPU twin: `engine::cpu::lif_update`.
 
-use super::{Env, Pipeline};
+use super::{Env, StepBlock};
 use crate::engine::gpu::resources::{Launch, grid, reset_code, storage_buffer, uniform_launch};
 use crate::engine::gpu::wgsl::Family;
 use crate::engine::gpu::wgsl::WORKGROUP;
@@ -64,21 +64,15 @@ pub struct ProjParams {
     pub _pad: [u32; 3],
 }
 
-/// The family's two entry points (one bind group layout).
-pub(crate) struct Pipelines {
-    pub step: Pipeline,
-    pub block: wgpu::ComputePipeline,
-}
+/// The family's pipelines: its step and block entry points.
+pub(crate) type Pipelines = StepBlock;
 
-impl Pipelines {
-    pub fn new(env: &Env) -> Pipelines {
-        let flags = [true, true, true, false, false, false, false, true];
-        let block = Pipeline::new(env, "lif_block", &FAMILY, &flags).pipeline;
-        Pipelines {
-            step: Pipeline::new(env, "lif_update", &FAMILY, &flags),
-            block,
-        }
-    }
+pub(crate) fn pipelines(env: &Env) -> Pipelines {
+    StepBlock::new(
+        env,
+        &FAMILY,
+        &[true, true, true, false, false, false, false, true],
+    )
 }
 
 /// Per population: its launch (LIF only), over the projections' table

@@ -58,6 +58,27 @@ impl Pipeline {
     }
 }
 
+/// A family's two entry points over one bind group layout: its step
+/// (`entry_points[0]`) and its block (`entry_points[1]`), as
+/// `lif_update`/`lif_block` or `synapse_accumulate`/`synapse_block`.
+pub(crate) struct StepBlock {
+    pub step: Pipeline,
+    pub block: wgpu::ComputePipeline,
+}
+
+impl StepBlock {
+    /// `read_only`: one flag per storage binding, as [`Pipeline::new`].
+    pub fn new(env: &Env, family: &Family, read_only: &[bool]) -> StepBlock {
+        let &[step, block] = family.entry_points else {
+            unreachable!("{} has a step and a block entry point", family.name);
+        };
+        StepBlock {
+            step: Pipeline::new(env, step, family, read_only),
+            block: Pipeline::new(env, block, family, read_only).pipeline,
+        }
+    }
+}
+
 /// One dispatch of one kernel on buffers the caller fills: how tests
 /// compare a kernel family with its CPU twin on random data.
 pub struct OneDispatch<'a> {

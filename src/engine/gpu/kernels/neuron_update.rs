@@ -2,7 +2,7 @@
 //! populations in physical units (iaf, Izhikevich) with their synapses'
 //! kinetics, a step at a time. CPU twin: `engine::cpu::neuron_update`.
 
-use super::{Env, Pipeline};
+use super::{Env, StepBlock};
 use crate::engine::gpu::resources::{Launch, grid, storage_buffer, uniform_launch};
 use crate::engine::gpu::wgsl::{Family, WORKGROUP};
 use crate::network::neuron::{MODEL_IZHIKEVICH, ModelConsts};
@@ -132,20 +132,11 @@ pub struct SynKinetics {
 /// Bindings after the parameters: which are read-only.
 const READ_ONLY: [bool; 8] = [true, true, false, false, false, false, true, false];
 
-/// The family's two entry points (one bind group layout).
-pub(crate) struct Pipelines {
-    pub step: Pipeline,
-    pub block: wgpu::ComputePipeline,
-}
+/// The family's pipelines: its step and block entry points.
+pub(crate) type Pipelines = StepBlock;
 
-impl Pipelines {
-    pub fn new(env: &Env) -> Pipelines {
-        let block = Pipeline::new(env, "neuron_block", &FAMILY, &READ_ONLY).pipeline;
-        Pipelines {
-            step: Pipeline::new(env, "neuron_update", &FAMILY, &READ_ONLY),
-            block,
-        }
-    }
+pub(crate) fn pipelines(env: &Env) -> Pipelines {
+    StepBlock::new(env, &FAMILY, &READ_ONLY)
 }
 
 /// Per population: its launch (physical populations only), over the

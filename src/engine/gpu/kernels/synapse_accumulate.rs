@@ -3,7 +3,7 @@
 //! `synapse_block` for a block of steps into per-step slots. CPU twin:
 //! `engine::cpu::synapse_accumulate`.
 
-use super::{Env, Pipeline};
+use super::{Env, StepBlock};
 use crate::engine::gpu::resources::{Launch, grid, init_buffer_with, too_big, uniform_launch};
 use crate::engine::gpu::wgsl::Family;
 use crate::engine::gpu::wgsl::{MAX_CHUNK_WORDS, WORKGROUP};
@@ -46,21 +46,11 @@ pub struct SynParams {
     pub chunk_words: u32,
 }
 
-/// The family's two entry points (one bind group layout).
-pub(crate) struct Pipelines {
-    pub step: Pipeline,
-    pub block: wgpu::ComputePipeline,
-}
+/// The family's pipelines: its step and block entry points.
+pub(crate) type Pipelines = StepBlock;
 
-impl Pipelines {
-    pub fn new(env: &Env) -> Pipelines {
-        let flags = [true, true, false];
-        let block = Pipeline::new(env, "synapse_block", &FAMILY, &flags).pipeline;
-        Pipelines {
-            step: Pipeline::new(env, "synapse_accumulate", &FAMILY, &flags),
-            block,
-        }
-    }
+pub(crate) fn pipelines(env: &Env) -> Pipelines {
+    StepBlock::new(env, &FAMILY, &[true, true, false])
 }
 
 /// The weights of a dense projection as the kernels read them, and its

@@ -4,7 +4,7 @@
 //! at. CPU twin: `engine::cpu::synapse_delay`. (A projection with
 //! per-synapse delays scatters into its ring directly: `synapse_scatter`.)
 
-use super::{Env, Pipeline};
+use super::{Env, StepBlock};
 use crate::engine::gpu::resources::{Launch, grid, uniform_launch};
 use crate::engine::gpu::wgsl::{Family, WORKGROUP};
 use bytemuck::{Pod, Zeroable};
@@ -35,21 +35,11 @@ pub struct DelayParams {
     pub _pad: [u32; 2],
 }
 
-/// The family's two entry points (one bind group layout).
-pub(crate) struct Pipelines {
-    pub step: Pipeline,
-    pub block: wgpu::ComputePipeline,
-}
+/// The family's pipelines: its step and block entry points.
+pub(crate) type Pipelines = StepBlock;
 
-impl Pipelines {
-    pub fn new(env: &Env) -> Pipelines {
-        let flags = [false];
-        let block = Pipeline::new(env, "synapse_delay_block", &FAMILY, &flags).pipeline;
-        Pipelines {
-            step: Pipeline::new(env, "synapse_delay", &FAMILY, &flags),
-            block,
-        }
-    }
+pub(crate) fn pipelines(env: &Env) -> Pipelines {
+    StepBlock::new(env, &FAMILY, &[false])
 }
 
 /// Projection `j`'s push into its ring, when every synapse has the same

@@ -4,7 +4,7 @@
 //! slots. CPU twin: `engine::cpu::synapse_scatter`.
 
 use super::synapse_accumulate::SYN_CHUNK_WORDS;
-use super::{Env, Pipeline};
+use super::{Env, StepBlock};
 use crate::engine::gpu::resources::{Launch, grid, storage_buffer, too_big, uniform_launch};
 use crate::engine::gpu::wgsl::Family;
 use crate::tuning::GpuOptions;
@@ -37,21 +37,11 @@ pub struct ScatterParams {
     pub ring_offset: u32,
 }
 
-/// The family's two entry points (one bind group layout).
-pub(crate) struct Pipelines {
-    pub step: Pipeline,
-    pub block: wgpu::ComputePipeline,
-}
+/// The family's pipelines: its step and block entry points.
+pub(crate) type Pipelines = StepBlock;
 
-impl Pipelines {
-    pub fn new(env: &Env) -> Pipelines {
-        let flags = [true, true, true, true, false, true];
-        let block = Pipeline::new(env, "synapse_scatter_block", &FAMILY, &flags).pipeline;
-        Pipelines {
-            step: Pipeline::new(env, "synapse_scatter", &FAMILY, &flags),
-            block,
-        }
-    }
+pub(crate) fn pipelines(env: &Env) -> Pipelines {
+    StepBlock::new(env, &FAMILY, &[true, true, true, true, false, true])
 }
 
 /// Sparse projection `j`'s synapses, pre-major (CSR), and its launch.
