@@ -5,9 +5,8 @@
 // right; each acc is read and zeroed for the next use), the membrane update
 // of docs/arithmetic.md §2.3 (each f32 operation rounded where the CPU rounds it, see
 // `exact` in shaders/pieces/exact.wgsl), the strict threshold,
-// and the spike bit. A workgroup covers 64 neurons = 2 whole spike words, so
-// it packs its bits in workgroup memory and stores whole words: no other
-// workgroup touches them.
+// and the spike bit, written a workgroup's two whole words at a time
+// (piece `spike_words`).
 
 struct PopParams {
     n: u32,
@@ -68,8 +67,6 @@ struct ProjParams {
 @group(1) @binding(0) var<uniform> step: Step;
 @group(1) @binding(1) var<uniform> chunk: Chunk;
 
-var<workgroup> packed: array<atomic<u32>, 2>;
-
 // Neuron n's current at row `row` (docs/arithmetic.md §2.2): its incoming projections'
 // terms, left to right, each sum read and zeroed for its next use (a
 // delayed projection's from its ring, §2.4); the trial's sums start at
@@ -98,12 +95,8 @@ fn lif_update(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let first = linear_group(wid, nwg) * WORKGROUP;
-    let n = first + lid;
-    if (lid < 2u) {
-        atomicStore(&packed[lid], 0u);
-    }
-    workgroupBarrier();
+    let n = linear_group(wid, nwg) * WORKGROUP + lid;
+    words_clear(lid);
     if (n < params.n) {
         let z = params.zero;
         let current = current_at(n, step.row, 0u);
@@ -116,13 +109,10 @@ fn lif_update(
             report_block_fault(step.row, n, 0u);
         }
         if (fires(x, params.threshold, z)) {
-            atomicOr(&packed[lid / 32u], 1u << (n % 32u));
+            words_set(lid, n);
         }
     }
-    workgroupBarrier();
-    if ((lid == 0u || lid == 32u) && n < params.n) {
-        spikes[step.row * params.row_words + params.word_offset + n / 32u] = atomicLoad(&packed[lid / 32u]);
-    }
+    words_store(lid, n < params.n, step.row * params.row_words + params.word_offset + n / 32u);
 }
 
 // Kernel lif_block (CPU twin: engine::cpu::lif_update, step after step).
@@ -160,12 +150,7 @@ fn lif_block(
     }
     for (var t = 0u; t < t_n; t = t + 1u) {
         let row = step.row + t;
-        // the previous step's words are stored before they are cleared
-        workgroupBarrier();
-        if (lid < 2u) {
-            atomicStore(&packed[lid], 0u);
-        }
-        workgroupBarrier();
+        words_clear(lid);
         if (live) {
             x = membrane_step(x, current_at(n, row, acc_base), select(0.0, 1.0, fired), params.beta, params.threshold, params.reset, z);
             if (!failed && not_finite(x)) {
@@ -174,13 +159,10 @@ fn lif_block(
             }
             fired = fires(x, params.threshold, z);
             if (fired) {
-                atomicOr(&packed[lid / 32u], 1u << (n % 32u));
+                words_set(lid, n);
             }
         }
-        workgroupBarrier();
-        if ((lid == 0u || lid == 32u) && live) {
-            spikes[row * params.row_words + words] = atomicLoad(&packed[lid / 32u]);
-        }
+        words_store(lid, live, row * params.row_words + words);
     }
     if (live) {
         v[v_at] = x;

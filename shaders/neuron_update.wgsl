@@ -7,7 +7,7 @@
 // conductances' currents at the sub-step's membrane, and its spike bit (any
 // sub-step). Every f32 operation goes through the rounding barrier `exact`,
 // in the CPU twin's order. A workgroup covers 64 neurons = 2 whole spike
-// words, packed in workgroup memory as lif_update does. `neuron_update`
+// words (piece `spike_words`). `neuron_update`
 // runs one step (the step schedule, one trial), `neuron_block` the steps of
 // a block (the block schedule, trials side by side).
 
@@ -101,8 +101,6 @@ struct SynKinetics {
 @group(0) @binding(8) var<storage, read_write> state: array<f32>;
 @group(1) @binding(0) var<uniform> step: Step;
 @group(1) @binding(1) var<uniform> chunk: Chunk;
-
-var<workgroup> packed: array<atomic<u32>, 2>;
 
 // A stored state below 2^-64 in magnitude becomes +0 (docs/arithmetic.md §7).
 fn floor_state(x: f32) -> f32 {
@@ -241,21 +239,12 @@ fn neuron_update(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let first = linear_group(wid, nwg) * WORKGROUP;
-    let n = first + lid;
-    if (lid < 2u) {
-        atomicStore(&packed[lid], 0u);
+    let n = linear_group(wid, nwg) * WORKGROUP + lid;
+    words_clear(lid);
+    if (n < params.n && neuron_step(n, step.row, 0u)) {
+        words_set(lid, n);
     }
-    workgroupBarrier();
-    if (n < params.n) {
-        if (neuron_step(n, step.row, 0u)) {
-            atomicOr(&packed[lid / 32u], 1u << (n % 32u));
-        }
-    }
-    workgroupBarrier();
-    if ((lid == 0u || lid == 32u) && n < params.n) {
-        spikes[step.row * params.row_words + params.word_offset + n / 32u] = atomicLoad(&packed[lid / 32u]);
-    }
+    words_store(lid, n < params.n, step.row * params.row_words + params.word_offset + n / 32u);
 }
 
 // Kernel neuron_block (CPU twin: engine::cpu::neuron_update, step after
@@ -276,18 +265,10 @@ fn neuron_block(
     let words = trial * chunk.spike_stride + params.word_offset + n / 32u;
     for (var t = 0u; t < t_n; t = t + 1u) {
         let row = step.row + t;
-        // the previous step's words are stored before they are cleared
-        workgroupBarrier();
-        if (lid < 2u) {
-            atomicStore(&packed[lid], 0u);
-        }
-        workgroupBarrier();
+        words_clear(lid);
         if (live && neuron_step(n, row, trial)) {
-            atomicOr(&packed[lid / 32u], 1u << (n % 32u));
+            words_set(lid, n);
         }
-        workgroupBarrier();
-        if ((lid == 0u || lid == 32u) && live) {
-            spikes[row * params.row_words + words] = atomicLoad(&packed[lid / 32u]);
-        }
+        words_store(lid, live, row * params.row_words + words);
     }
 }

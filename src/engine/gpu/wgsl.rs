@@ -11,9 +11,13 @@ use crate::network::neuron::{MG_TABLE_LEN, MG_TABLE_PER_MV, MG_TABLE_V0};
 
 /// The shared pieces (`shaders/pieces/<name>.wgsl`), in the order a kernel
 /// gets them.
-pub const PIECES: [(&str, &str); 5] = [
+pub const PIECES: [(&str, &str); 6] = [
     ("step", include_str!("../../../shaders/pieces/step.wgsl")),
     ("fault", include_str!("../../../shaders/pieces/fault.wgsl")),
+    (
+        "spike_words",
+        include_str!("../../../shaders/pieces/spike_words.wgsl"),
+    ),
     (
         "spike_list",
         include_str!("../../../shaders/pieces/spike_list.wgsl"),

@@ -16,7 +16,7 @@ pub const FAMILY: Family = Family {
     name: "lif_update",
     file: "lif_update.wgsl",
     source: WGSL,
-    pieces: &["step", "fault", "exact"],
+    pieces: &["step", "fault", "spike_words", "exact"],
     entry_points: &["lif_update", "lif_block"],
 };
 

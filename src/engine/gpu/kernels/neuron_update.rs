@@ -15,7 +15,7 @@ pub const FAMILY: Family = Family {
     name: "neuron_update",
     file: "neuron_update.wgsl",
     source: WGSL,
-    pieces: &["step", "fault", "exact"],
+    pieces: &["step", "fault", "spike_words", "exact"],
     entry_points: &["neuron_update", "neuron_block"],
 };
 
