@@ -8,9 +8,10 @@
 //! Discrete time, step t = 0, 1, ...; every f32 operation rounds once, in
 //! the order written (no fused multiply-add, as in docs/arithmetic.md §2):
 //!
-//! - dopamine: `d(t) = d(t-1) * decay_d + R(t)`, `d(-1) = 0`,
-//!   `decay_d = f32(exp(-dt / tau_d))`, `R(t)` the rewards of step t summed
-//!   in config order (explicit rewards, then rules).
+//! - dopamine: the phasic level `p(t) = p(t-1) * decay_d + R(t)`,
+//!   `p(-1) = 0`, `decay_d = f32(exp(-dt / tau_d))`, `R(t)` the rewards of
+//!   step t summed in config order (explicit rewards, then rules); then
+//!   `d(t) = p(t) + tonic` (`d(t) = p(t)` when `tonic` is 0).
 //! - gain of the excitatory projections onto a D1 population:
 //!   `g(t) = 1 + k * d(t)`; onto D2: `g(t) = max(0, 1 - k * d(t))`; the
 //!   projection's current is `cur = (nearest(acc 2^-F) + b) * g(t)`.
@@ -126,7 +127,11 @@ impl Clock {
             .map_or(0.0, |d| d.reward_at(self.step, self.stimulus.as_ref()));
         self.d = self.d * self.decay_d + r;
         self.step += 1;
-        let d = self.d;
+        // the tonic level on top; 0 adds nothing (not even -0 + 0 = +0)
+        let d = match self.dopamine.as_ref().map_or(0.0, |d| d.tonic) {
+            0.0 => self.d,
+            tonic => self.d + tonic,
+        };
         for (g, m) in gains.iter_mut().zip(&self.gain_of) {
             *g = match m {
                 None => 1.0,

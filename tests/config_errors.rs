@@ -330,6 +330,11 @@ fn reward_mistakes_name_field_value_and_rule() {
             &["dopamine", "tau_ms", "> 0"],
         ),
         (
+            "[dopamine]\ntau_ms = 100.0",
+            "[dopamine]\ntonic = -0.5\ntau_ms = 100.0",
+            &["dopamine", "`tonic`", "-0.5", "[0,"],
+        ),
+        (
             "dopamine = \"d1\"",
             "dopamine = \"d3\"",
             &["d1", "dopamine", "\"d3\"", "\"d1\" or \"d2\""],

@@ -280,6 +280,14 @@ fn rewards_follow_the_rule_and_the_explicit_times() {
     assert_eq!(&d[..6], &[0.0, 0.0, 1.0, 0.75, 0.375, 0.1875]);
     assert_eq!(d[32], 1.0 + d[31] * 0.5);
     assert!(d[31] < 1e-7 && d[31] > 0.0);
+    // a tonic level adds to every step's phasic level, one f32 addition
+    let mut tonic = net.clone();
+    tonic.dopamine.as_mut().unwrap().tonic = 0.3;
+    let dt = dopamine_trace(&tonic, 35);
+    for t in 0..35 {
+        assert_eq!(dt[t].to_bits(), (d[t] + 0.3f32).to_bits(), "step {t}");
+    }
+    assert_eq!(dt[0], 0.3);
 
     // the patterns set the rates while shown: A's neurons always spike,
     // B's never, outside the patterns the drawn rates apply

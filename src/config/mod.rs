@@ -309,6 +309,7 @@ impl Network {
         });
         let dopamine = self.dopamine.as_ref().map(|d| RawDopamine {
             tau_ms: d.tau_ms,
+            tonic: (d.tonic != 0.0).then_some(d.tonic),
             rewards: d.rewards.iter().map(|&(t, _, a)| [t, a as f64]).collect(),
             rules: d
                 .rules

@@ -69,6 +69,9 @@ pub struct RawPattern {
 #[serde(deny_unknown_fields)]
 pub struct RawDopamine {
     pub tau_ms: f64,
+    /// The tonic level added to the phasic d(t) every step (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tonic: Option<f32>,
     /// `[time_ms, amount]` pairs.
     #[serde(
         default,
@@ -284,8 +287,11 @@ pub fn validate_dopamine(
             },
         });
     }
+    let tonic = raw.tonic.unwrap_or(0.0);
+    check_param("dopamine field `tonic`", tonic, 0.0)?;
     Ok(Dopamine {
         tau_ms: raw.tau_ms,
+        tonic,
         rewards,
         rules,
     })

@@ -485,6 +485,9 @@ pub struct RewardRule {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dopamine {
     pub tau_ms: f64,
+    /// The tonic level: d(t) = phasic(t) + tonic (0: d(t) is the phasic
+    /// level itself, as before the field existed).
+    pub tonic: f32,
     /// Explicit rewards: (time in ms, step, amount), in config order.
     pub rewards: Vec<(f64, u64, f32)>,
     pub rules: Vec<RewardRule>,
