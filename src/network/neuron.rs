@@ -441,7 +441,8 @@ pub fn mg_table(mg_mm: f32) -> Vec<f32> {
 pub fn mg_block(table: &[f32], v: f32) -> f32 {
     let last = (MG_TABLE_LEN - 1) as f32;
     let x = ((v - MG_TABLE_V0) * MG_TABLE_PER_MV).clamp(0.0, last);
-    let i = (x.floor() as usize).min(MG_TABLE_LEN - 2);
+    // x >= 0 (or NaN): truncation is floor, without floorf's call
+    let i = (x as usize).min(MG_TABLE_LEN - 2);
     let f = x - i as f32;
     table[i] + (table[i + 1] - table[i]) * f
 }

@@ -186,9 +186,8 @@ fn neuron_update(ctx: &Ctx) {
         let bad = cpu::neuron_update::neuron_update(
             &m,
             modulated,
-            &mut projs,
+            &mut cpu::neuron_update::Incoming::of(&mut projs, &[0, 1, 2, 3]),
             Some(&gains),
-            &[0, 1, 2, 3],
             &mut v,
             &mut u,
             &mut spikes,

@@ -31,7 +31,7 @@ use crate::record::ChunkSpikes;
 use crate::threads::Threads;
 use crate::tuning::CpuOptions;
 use lif_update::lif_update;
-use neuron_update::neuron_update;
+use neuron_update::{Incoming, neuron_update, split};
 use plasticity::{PLASTIC_PARALLEL_MIN_SYNAPSES, PlasticState, plasticity_step};
 use state_record::state_record;
 use std::sync::Arc;
@@ -109,6 +109,11 @@ pub struct CpuEngine {
 }
 
 /// Threads the sums of a projection of `synapses` synapses are split across.
+/// A neuron's sub-step with one synaptic term costs about this many
+/// synaptic additions (for [`threads_for`]: a population's update is
+/// spread over the threads when it costs as much as a parallel sum).
+const NEURON_WORK: usize = 8;
+
 fn threads_for(threads: &Threads, synapses: usize) -> usize {
     if synapses >= PARALLEL_MIN_SYNAPSES {
         threads.count()
@@ -298,16 +303,35 @@ impl CpuEngine {
                 Some(_) => Some(self.gains[n_proj + 3 * p..][..3].try_into().expect("3")),
                 None => None,
             };
-            neuron_update(
-                m,
-                params,
-                &mut self.projections,
-                gains,
-                &self.incoming[p],
-                &mut self.v[p],
-                &mut self.u[p],
-                &mut from_s[..wps],
-            )
+            let views = Incoming::of(&mut self.projections, &self.incoming[p]);
+            let (v, u, out) = (&mut self.v[p], &mut self.u[p], &mut from_s[..wps]);
+            // every neuron on its own: threads take ranges of whole words
+            let work = v.len() * m.substeps as usize * (views.len() + 1) * NEURON_WORK;
+            match threads_for(&self.threads, work) {
+                1 => neuron_update(m, params, &mut { views }, gains, v, u, out),
+                t => {
+                    let per = v.len().div_ceil(t).div_ceil(32) * 32;
+                    let parts = split(views, v.len(), per);
+                    let mut bad = vec![None; parts.len()];
+                    self.threads.scope(|sc| {
+                        let chunks = v.chunks_mut(per).zip(u.chunks_mut(per));
+                        for (((mut views, (v, u)), out), bad) in parts
+                            .into_iter()
+                            .zip(chunks)
+                            .zip(out.chunks_mut(per / 32))
+                            .zip(bad.iter_mut())
+                        {
+                            sc.spawn(move |_| {
+                                *bad = neuron_update(m, params, &mut views, gains, v, u, out)
+                            });
+                        }
+                    });
+                    // the first neuron whose membrane is not finite
+                    bad.iter()
+                        .enumerate()
+                        .find_map(|(k, b)| b.map(|n| k * per + n))
+                }
+            }
         } else {
             let Some(lif) = self.net.populations[p].lif().copied() else {
                 return Ok(());

@@ -6,7 +6,8 @@
 use super::ProjectionState;
 use crate::fixed::{TRACE_FLOOR, fixed_to_f32, flush_below};
 use crate::network::neuron::{
-    MODEL_IAF, ModelConsts, SYN_CONDUCTANCE, SYN_EXP_CURRENT, SYN_INSTANT, SYN_NMDA, mg_block,
+    MODEL_IAF, ModelConsts, SYN_CONDUCTANCE, SYN_EXP_CURRENT, SYN_INSTANT, SYN_NMDA, SynapseConsts,
+    mg_block,
 };
 
 /// A stored state (membrane, recovery, synaptic current or conductance)
@@ -17,6 +18,90 @@ pub fn floor_state(x: f32) -> f32 {
     flush_below(x, TRACE_FLOOR)
 }
 
+/// One incoming projection of a population as the update reads it, for a
+/// range of its post neurons (a thread's share): the integer sums, biases
+/// and synaptic states of those neurons, the projection's constants.
+pub struct Incoming<'a> {
+    /// The projection's index (its gain in a step's row of gains).
+    pub j: usize,
+    pub acc: &'a [i32],
+    pub bias: &'a [f32],
+    pub syn: &'a mut [f32],
+    pub scale_hi: f32,
+    pub scale_lo: f32,
+    pub neg: bool,
+    pub kin: SynapseConsts,
+    pub table: Option<&'a [f32]>,
+}
+
+impl<'a> Incoming<'a> {
+    /// Every incoming projection of a population (`incoming`, in config
+    /// order) over all its neurons.
+    pub fn of(projections: &'a mut [ProjectionState], incoming: &[usize]) -> Vec<Incoming<'a>> {
+        projections
+            .iter_mut()
+            .enumerate()
+            .filter(|(j, _)| incoming.contains(j))
+            .map(|(j, c)| Incoming {
+                j,
+                acc: &c.acc,
+                bias: &c.bias,
+                syn: &mut c.syn,
+                scale_hi: c.q.scale_hi,
+                scale_lo: c.q.scale_lo,
+                neg: c.sign < 0,
+                kin: c.kin,
+                table: c.table.as_deref().map(|t| &t[..]),
+            })
+            .collect()
+    }
+
+    /// The views of neurons `[0, at)` and `[at, ..)`.
+    fn split_at(self, at: usize) -> (Incoming<'a>, Incoming<'a>) {
+        let Incoming {
+            j,
+            acc,
+            bias,
+            syn,
+            scale_hi,
+            scale_lo,
+            neg,
+            kin,
+            table,
+        } = self;
+        let (a0, a1) = acc.split_at(at.min(acc.len()));
+        let (b0, b1) = bias.split_at(at.min(bias.len()));
+        let (s0, s1) = syn.split_at_mut(at.min(syn.len()));
+        let view = |acc, bias, syn| Incoming {
+            j,
+            acc,
+            bias,
+            syn,
+            scale_hi,
+            scale_lo,
+            neg,
+            kin,
+            table,
+        };
+        (view(a0, b0, s0), view(a1, b1, s1))
+    }
+}
+
+/// Splits the views of a population's neurons into ranges of `per`
+/// neurons (the last may hold fewer).
+pub fn split<'a>(mut views: Vec<Incoming<'a>>, size: usize, per: usize) -> Vec<Vec<Incoming<'a>>> {
+    let mut parts = Vec::new();
+    let mut left = size;
+    while left > per {
+        let (head, tail): (Vec<_>, Vec<_>) = views.into_iter().map(|v| v.split_at(per)).unzip();
+        parts.push(head);
+        views = tail;
+        left -= per;
+    }
+    parts.push(views);
+    parts
+}
+
 /// The step's synaptic input of neuron `n` (§8.1): every incoming
 /// projection's arriving weight `x = (nearest(acc 2^-F) + b) * gain`, in
 /// config order; a current's term added to `i_ext` left to right, a
@@ -25,19 +110,17 @@ pub fn floor_state(x: f32) -> f32 {
 #[inline]
 fn synaptic_input(
     m: &ModelConsts,
-    projections: &mut [ProjectionState],
+    incoming: &mut [Incoming],
     gains: Option<&[f32]>,
-    incoming: &[usize],
     n: usize,
 ) -> f32 {
     let mut i = m.i_ext;
-    for &j in incoming {
-        let c = &mut projections[j];
-        let mut x = fixed_to_f32(c.acc[n], c.q.scale_hi, c.q.scale_lo) + c.bias[n];
+    for c in incoming.iter_mut() {
+        let mut x = fixed_to_f32(c.acc[n], c.scale_hi, c.scale_lo) + c.bias[n];
         if let Some(g) = gains {
-            x *= g[j];
+            x *= g[c.j];
         }
-        let neg = c.sign < 0;
+        let neg = c.neg;
         let signed = |s: f32| if neg { -s } else { s };
         match c.kin.kind {
             SYN_INSTANT => i += signed(x),
@@ -56,19 +139,12 @@ fn synaptic_input(
 /// The current at membrane `v` (§8.2): the step's current, then each
 /// conductance's `g (e_rev - v)` (times `B(v)` for NMDA), in config order.
 #[inline]
-fn current_at(
-    projections: &[ProjectionState],
-    incoming: &[usize],
-    n: usize,
-    i0: f32,
-    v: f32,
-) -> f32 {
+fn current_at(incoming: &[Incoming], n: usize, i0: f32, v: f32) -> f32 {
     let mut i = i0;
-    for &j in incoming {
-        let c = &projections[j];
+    for c in incoming {
         if c.kin.kind == SYN_CONDUCTANCE || c.kin.kind == SYN_NMDA {
             let mut drive = c.kin.e_rev - v;
-            if let Some(t) = &c.table {
+            if let Some(t) = c.table {
                 drive *= mg_block(t, v);
             }
             i += c.syn[n] * drive;
@@ -87,9 +163,8 @@ fn current_at(
 pub fn neuron_update(
     m: &ModelConsts,
     params: Option<[f32; 3]>,
-    projections: &mut [ProjectionState],
+    incoming: &mut [Incoming],
     gains: Option<&[f32]>,
-    incoming: &[usize],
     v: &mut [f32],
     u: &mut [f32],
     spikes: &mut [u32],
@@ -98,7 +173,7 @@ pub fn neuron_update(
     spikes.fill(0);
     let mut bad = None;
     for n in 0..v.len() {
-        let i0 = synaptic_input(m, projections, gains, incoming, n);
+        let i0 = synaptic_input(m, incoming, gains, n);
         let (mut x, mut w) = (v[n], u[n]);
         let mut fired = false;
         if m.model == MODEL_IAF {
@@ -109,7 +184,7 @@ pub fn neuron_update(
                     x = m.v_reset;
                     continue;
                 }
-                let i = current_at(projections, incoming, n, i0, x);
+                let i = current_at(incoming, n, i0, x);
                 x = floor_state(((x - m.e_l) * m.decay + m.e_l) + i * m.r_gain);
                 if x >= m.v_th {
                     fired = true;
@@ -124,7 +199,7 @@ pub fn neuron_update(
         } else {
             // §7.2: forward Euler, u from the sub-step's old v
             for _ in 0..m.substeps {
-                let i = current_at(projections, incoming, n, i0, x);
+                let i = current_at(incoming, n, i0, x);
                 let dv = ((k * (x - v_r)) * (x - m.v_t) - w) + i;
                 let target = match m.cubic {
                     false => m.b * (x - v_r),
