@@ -32,6 +32,50 @@ pub enum Command {
     /// Time a fixed suite of networks on the chosen backend, with the CPU
     /// engine in the same run for the speed-up.
     Bench(BenchArgs),
+    /// Run the experiments that show the NAcc striatum model's signature
+    /// behaviours (activity, feed-forward inhibition, dopamine, reward
+    /// learning) and write their figures and numbers into --out.
+    Study(StudyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StudyArgs {
+    /// The model (default: the built-in assets/nacc_striatum.toml); it
+    /// needs populations d1, d2, fsi (neurons) and pfc (Poisson).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Seed of every run (the learning runs take seed, seed + 1, ...).
+    #[arg(long, value_name = "S", default_value_t = 0, allow_negative_numbers = true, value_parser = any_u64)]
+    pub seed: u64,
+    /// Multiply every population size by K.
+    #[arg(long, value_name = "K", default_value_t = 1, allow_negative_numbers = true, value_parser = at_least_1_u64)]
+    pub scale: u64,
+    /// Directory for the figures, study.json and the runs' network files.
+    #[arg(long, value_name = "DIR", default_value = "study")]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendArg,
+    /// The short protocol: fewer volleys, doses, presentations and seeds.
+    #[arg(long)]
+    pub quick: bool,
+    /// Say nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl StudyArgs {
+    pub fn to_options(&self) -> crate::study::StudyOptions {
+        crate::study::StudyOptions {
+            config: self.config.clone(),
+            seed: self.seed,
+            scale: self.scale,
+            out: self.out.clone(),
+            backend: self.backend.backend(),
+            quick: self.quick,
+            verbose: !self.quiet,
+            tuning: Default::default(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -46,7 +90,8 @@ pub struct BenchArgs {
     pub budget: f64,
     /// Only this network of the suite (seed, large, msn-fsi, sparse-1m,
     /// trials, recurrent, recurrent-open, recurrent-open-3,
-    /// recurrent-open-0);
+    /// recurrent-open-0, nacc-striatum-10k, nacc-striatum-300k,
+    /// nacc-striatum-2.8m, or nacc-striatum for its three scales);
     /// repeat for several. Default: all.
     #[arg(long = "network", value_name = "NAME")]
     pub networks: Vec<String>,

@@ -14,7 +14,8 @@
 //! - [`outdir`]: the out dir as one transaction (lock, staging, swap)
 //! - [`memory`]: what a run will allocate, and what the machine has
 //! - [`tuning`], [`threads`]: the `NACC_*` knobs, the thread pool
-//! - [`run`]: `nacc run` end to end
+//! - [`run`]: `nacc run` end to end; [`study`]: `nacc study`, the NAcc
+//!   striatum model's experiments
 //!
 //! docs/architecture.md says where each stage and each kernel lives.
 //!
@@ -59,6 +60,7 @@ pub mod render;
 pub mod responses;
 pub mod run;
 pub mod simd;
+pub mod study;
 pub mod threads;
 pub mod trials;
 pub mod tuning;

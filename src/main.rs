@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Some(Command::Compare(args)) => compare(&args),
         Some(Command::Devices) => devices(),
         Some(Command::Bench(args)) => bench(&args),
+        Some(Command::Study(args)) => study(&args),
         Some(Command::Render(args)) => nacc::render::render(&args.to_options()).map(|files| {
             let out = args.out.as_ref().unwrap_or(&args.dir);
             say(&format!(
@@ -177,6 +178,16 @@ fn bench(args: &nacc::cli::BenchArgs) -> nacc::Result<ExitCode> {
             say(&format!("{line}\n"))
         },
     )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn study(args: &nacc::cli::StudyArgs) -> nacc::Result<ExitCode> {
+    let mut opts = args.to_options();
+    opts.tuning = tuning()?;
+    let r = nacc::study::study(&opts)?;
+    if !args.quiet {
+        say(&format!("{}\n", nacc::study::summary(&r, &opts.out)));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -419,6 +419,10 @@ pub fn is_nacc_file(name: &str) -> bool {
         || PROJECTION_FILES.iter().any(|(t, _)| fits(t))
         // recorded state: state_<population>_<variable>.npy
         || fits("state_{}.npy")
+        // nacc study: study.json, study_<figure>.png, study_<run>.toml
+        || name == "study.json"
+        || fits("study_{}.png")
+        || fits("study_{}.toml")
         || name.starts_with(TEMP_PREFIX)
         // written by earlier versions
         || fits(".{}.partial")

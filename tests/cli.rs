@@ -486,9 +486,20 @@ fn bench_json_lines_have_the_documented_keys() {
             "recurrent",
             "recurrent-open",
             "recurrent-open-3",
-            "recurrent-open-0"
+            "recurrent-open-0",
+            "nacc-striatum-10k",
+            "nacc-striatum-300k",
+            "nacc-striatum-2.8m"
         ]
     );
+    // the larger scales are skipped (unless named) without a hardware GPU
+    for i in [10, 11] {
+        assert!(
+            lines[i]["skipped"].as_str().unwrap().contains("synapses"),
+            "{}",
+            lines[i]
+        );
+    }
     // seed and trials run on the CPU engine whatever the budget: their keys
     // are checked below, not skipped
     for i in [0, 4] {

@@ -26,7 +26,36 @@ pub fn tests() -> Vec<(&'static str, GpuTest)> {
             "model_trials_side_by_side_gpu_equals_cpu",
             model_trials_side_by_side,
         ),
+        ("nacc_striatum_gpu_equals_cpu", nacc_striatum_gpu_equals_cpu),
     ]
+}
+
+/// The NAcc striatum model (`assets/nacc_striatum.toml`, issue 20) at
+/// scale 1, as shipped (its slow oscillation, collateral delays and
+/// recorded membranes), and with tonic dopamine and the study's learning
+/// runs (cue -> D1 plasticity through AMPA onto Humphries' MSN, rewards):
+/// spikes, every recorded sample, membranes and learned weights `==`.
+fn nacc_striatum_gpu_equals_cpu(ctx: &Ctx) {
+    let net = nacc::study::nacc_striatum().unwrap();
+    let runs = nacc::study::Protocol::quick().conditions(&net).unwrap();
+    for name in ["activity", "dopamine_0.25", "learning_reward_0"] {
+        let c = runs.iter().find(|c| c.name == name).unwrap();
+        let model = Model::build(c.net.clone(), 5).unwrap();
+        let input = InputSource::generated(&model);
+        // 300 steps: the learning run's first reward comes at 120 ms
+        assert_path_agrees(
+            ctx,
+            &model,
+            &input,
+            300,
+            100,
+            GpuOptions {
+                step_schedule: true,
+                ..GpuOptions::default()
+            },
+            &format!("nacc_striatum {name}"),
+        );
+    }
 }
 
 /// Random networks of the physical models on the block schedule, 6 trials
