@@ -407,7 +407,7 @@ pub fn run(
         };
         // a network this machine has not the memory for is skipped too
         let net = net.map_err(String::from).and_then(|n| {
-            match memory_shortfall(&n, case.trials, gpu.as_deref(), tuning) {
+            match crate::run::memory_shortfall(&n, case.trials, gpu.as_deref(), tuning) {
                 Some(why) => Err(why),
                 None => Ok(n),
             }
@@ -514,39 +514,6 @@ pub fn run(
         }
     }
     Ok(())
-}
-
-/// Why `net` (in `trials` trials) cannot run here, when this machine has
-/// not the host memory for it, or its hardware GPU not the GPU memory: on
-/// the GPU (when there is one) and the CPU engine at once, spike counts
-/// only. `NACC_MEMORY_CHECK=off` runs it anyway.
-fn memory_shortfall(
-    net: &Network,
-    trials: usize,
-    gpu: Option<&GpuContext>,
-    tuning: &Tuning,
-) -> Option<String> {
-    if !tuning.memory_check() {
-        return None;
-    }
-    let needed = match gpu {
-        Some(c) => {
-            let plan = crate::engine::gpu::GpuEngine::plan(c, net, true, 1000, trials, tuning.gpu);
-            if trials > 1 {
-                crate::memory::estimate(net, 0, 1000, Some(&plan), trials)
-            } else {
-                crate::memory::estimate_both(net, 1000, &plan)
-            }
-        }
-        None => crate::memory::estimate(net, 0, 1000, None, trials),
-    };
-    crate::memory::shortfall_of(
-        &needed,
-        gpu.is_some_and(GpuContext::is_software),
-        crate::memory::host_available(),
-        gpu.and_then(GpuContext::hardware_memory),
-    )
-    .map(|(why, _)| why)
 }
 
 /// Times `trials` trials of `model` run together: on the GPU in one

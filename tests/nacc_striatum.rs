@@ -356,4 +356,17 @@ fn the_study_command_refuses_a_network_without_its_populations() {
         assert!(err.contains(part), "{part} in {err}");
     }
     assert!(!dir.path().join("s").exists(), "nothing written");
+    // a scale beyond the machine's memory: refused before the first run
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_nacc"))
+        .current_dir(dir.path())
+        .args(["study", "--scale", "100000", "--out", "s"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("run `activity`") && err.contains("host memory"),
+        "{err}"
+    );
+    assert!(!dir.path().join("s").exists(), "nothing written");
 }

@@ -702,3 +702,36 @@ fn step(
         sim_time,
     })
 }
+
+/// Why `net` (in `trials` trials) cannot run here, when this machine has
+/// not the host memory for it, or its hardware GPU not the GPU memory: on
+/// the GPU (when there is one) and the CPU engine at once, spike counts
+/// only. `NACC_MEMORY_CHECK=off` runs it anyway.
+pub fn memory_shortfall(
+    net: &Network,
+    trials: usize,
+    gpu: Option<&GpuContext>,
+    tuning: &Tuning,
+) -> Option<String> {
+    if !tuning.memory_check() {
+        return None;
+    }
+    let needed = match gpu {
+        Some(c) => {
+            let plan = crate::engine::gpu::GpuEngine::plan(c, net, true, 1000, trials, tuning.gpu);
+            if trials > 1 {
+                crate::memory::estimate(net, 0, 1000, Some(&plan), trials)
+            } else {
+                crate::memory::estimate_both(net, 1000, &plan)
+            }
+        }
+        None => crate::memory::estimate(net, 0, 1000, None, trials),
+    };
+    crate::memory::shortfall_of(
+        &needed,
+        gpu.is_some_and(GpuContext::is_software),
+        crate::memory::host_available(),
+        gpu.and_then(GpuContext::hardware_memory),
+    )
+    .map(|(why, _)| why)
+}

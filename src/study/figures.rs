@@ -1,10 +1,10 @@
 //! The study's figures: each names its seed and the command that drew it.
 
-use super::conditions::{Condition, Experiment};
-use super::measure::StudyReport;
+use super::conditions::Condition;
+use super::measure::{LearningRun, StudyReport};
 use super::{Done, Roles, StudyOptions};
 use crate::error::Result;
-use crate::figures::canvas::{Align, BLACK, BLUE, Canvas, GREY, WHITE};
+use crate::figures::canvas::{Align, BLACK, BLUE, Canvas, Color, GREY, WHITE};
 use crate::figures::learning::{SERIES, Series, draw_lines, panel_height};
 use crate::figures::raster::{self, RasterSpec};
 use crate::network::StateVar;
@@ -24,22 +24,15 @@ const RIGHT: i64 = 20;
 const HEADER: i64 = 34;
 const FOOTER: i64 = 28;
 const GAP: i64 = 10;
-const RED: crate::figures::canvas::Color = image::Rgb([200, 40, 40]);
+const RED: Color = image::Rgb([200, 40, 40]);
 
 pub(super) fn write_all(
     dir: &Path,
     opts: &StudyOptions,
-    runs: &[Condition],
+    act: &Condition,
     report: &StudyReport,
-    done: &[Done],
+    act_done: &Done,
 ) -> Result<()> {
-    let first = |want: fn(&Experiment) -> bool| {
-        runs.iter()
-            .zip(done)
-            .find(|(c, _)| want(&c.experiment))
-            .expect("every experiment has a run")
-    };
-    let (act, act_done) = first(|e| matches!(e, Experiment::Activity));
     let footer = format!(
         "seed {}, scale {} ({} neurons, {} synapses), {}; drawn by: {}",
         opts.seed, opts.scale, report.neurons, report.synapses, report.engine, report.command
@@ -54,6 +47,26 @@ pub(super) fn write_all(
         crate::figures::png(&dir.join(name), c)?;
     }
     Ok(())
+}
+
+/// Line series from (label, colour, points).
+fn series<'a>(lines: &'a [(&'a str, Color, Vec<(f64, f64)>)]) -> Vec<Series<'a>> {
+    lines
+        .iter()
+        .map(|(label, color, points)| Series {
+            label,
+            color: *color,
+            points,
+        })
+        .collect()
+}
+
+/// The mean over `rows` (equal lengths) at each index.
+fn mean_of(rows: &[&Vec<f64>]) -> Vec<f64> {
+    let n = rows.iter().map(|r| r.len()).min().unwrap_or(0);
+    (0..n)
+        .map(|i| rows.iter().map(|r| r[i]).sum::<f64>() / rows.len() as f64)
+        .collect()
 }
 
 fn frame(h: i64, title: &str, footer: &str) -> Canvas {
@@ -334,20 +347,25 @@ fn learning(report: &StudyReport, footer: &str) -> Canvas {
     let l = &report.learning;
     let ph = 260;
     let h = HEADER + 2 * (panel_height(ph) + GAP) + FOOTER;
-    let mean_curve = |rewarded: bool, a: bool| -> Vec<(f64, f64)> {
-        let runs: Vec<&Vec<f64>> = l
-            .runs
-            .iter()
-            .filter(|r| r.rewarded == rewarded)
-            .map(|r| if a { &r.curve_a_hz } else { &r.curve_b_hz })
-            .collect();
-        let n = runs.iter().map(|c| c.len()).min().unwrap_or(0);
-        (0..n)
-            .map(|k| {
-                let m = runs.iter().map(|c| c[k]).sum::<f64>() / runs.len() as f64;
-                ((k * 10 + 5) as f64, m)
-            })
-            .collect()
+    // the runs' values of one condition, mean over seeds, at x = at(index)
+    let mean =
+        |rewarded: bool, of: &dyn Fn(&LearningRun) -> &Vec<f64>, at: &dyn Fn(usize) -> f64| {
+            let rows: Vec<&Vec<f64>> = l
+                .runs
+                .iter()
+                .filter(|r| r.rewarded == rewarded)
+                .map(of)
+                .collect();
+            mean_of(&rows)
+                .into_iter()
+                .enumerate()
+                .map(|(i, m)| (at(i), m))
+                .collect::<Vec<_>>()
+        };
+    let block = |k: usize| (k * 10 + 5) as f64;
+    let mean_curve = |rewarded: bool, a: bool| match a {
+        true => mean(rewarded, &|r| &r.curve_a_hz, &block),
+        false => mean(rewarded, &|r| &r.curve_b_hz, &block),
     };
     let curves = [
         ("A, rewarded", RED, mean_curve(true, true)),
@@ -360,14 +378,7 @@ fn learning(report: &StudyReport, footer: &str) -> Canvas {
         l.rewarded_prefer_a, l.seeds, l.control_prefer_a, l.seeds
     );
     let mut cv = frame(h, &title, footer);
-    let series: Vec<Series> = curves
-        .iter()
-        .map(|(label, color, pts)| Series {
-            label,
-            color: *color,
-            points: pts,
-        })
-        .collect();
+    let lines = series(&curves);
     let x_hi = curves[0].2.last().map_or(10.0, |p| p.0 + 5.0);
     draw_lines(
         &mut cv,
@@ -377,47 +388,24 @@ fn learning(report: &StudyReport, footer: &str) -> Canvas {
         ),
         "presentation of the pattern",
         "rate (Hz)",
-        &series,
+        &lines,
         0.0..x_hi,
         range_of(curves.iter().flat_map(|c| c.2.iter().map(|p| p.1)), 0.0),
         (LEFT, HEADER, W - LEFT - RIGHT, ph),
     );
     // the weight change of each cue neuron, mean over seeds
-    let per_cue = |rewarded: bool| -> Vec<(f64, f64)> {
-        let runs: Vec<&Vec<f64>> = l
-            .runs
-            .iter()
-            .filter(|r| r.rewarded == rewarded)
-            .map(|r| &r.dw_per_cue_ns)
-            .collect();
-        let n = runs.first().map_or(0, |r| r.len());
-        (0..n)
-            .map(|i| {
-                (
-                    i as f64,
-                    runs.iter().map(|r| r[i]).sum::<f64>() / runs.len() as f64,
-                )
-            })
-            .collect()
-    };
+    let per_cue = |rewarded: bool| mean(rewarded, &|r| &r.dw_per_cue_ns, &|i| i as f64);
     let w = [
         ("rewarded", RED, per_cue(true)),
         ("no reward", SERIES[4], per_cue(false)),
     ];
-    let series: Vec<Series> = w
-        .iter()
-        .map(|(label, color, pts)| Series {
-            label,
-            color: *color,
-            points: pts,
-        })
-        .collect();
+    let lines = series(&w);
     draw_lines(
         &mut cv,
         "change of each cue neuron's conductances onto D1 over the run, mean over D1 and seeds (A: cues 0-24, B: 25-49)",
         "cue neuron",
         "change (nS)",
-        &series,
+        &lines,
         0.0..50.0,
         range_of(w.iter().flat_map(|c| c.2.iter().map(|p| p.1)), 0.0),
         (LEFT, HEADER + panel_height(ph) + GAP, W - LEFT - RIGHT, ph),

@@ -123,70 +123,84 @@ pub struct Learning {
 /// which two patterns' responses differ by chance).
 pub const PREFERENCE_HZ: f64 = 5.0;
 
-pub(super) fn report(
-    opts: &StudyOptions,
-    protocol: &Protocol,
-    runs: &[Condition],
-    done: &[Done],
-    adapter: Option<String>,
-) -> Result<StudyReport> {
-    let model_net = &runs[0].net;
-    let mut feed = (None, None);
-    let mut dopamine = Vec::new();
-    let mut learning = Vec::new();
-    let mut activity = None;
-    for (c, d) in runs.iter().zip(done) {
+/// The measurements of a study, run by run: each run is measured as it
+/// ends and its spikes dropped, but the activity run's, which the figures
+/// draw.
+#[derive(Default)]
+pub(super) struct Collector {
+    activity: Option<(Activity, Done)>,
+    feed: (Option<Psth>, Option<Psth>),
+    dopamine: Vec<DoseResponse>,
+    learning: Vec<LearningRun>,
+}
+
+impl Collector {
+    /// Measures run `c` (seed `seed`).
+    pub fn add(&mut self, c: &Condition, d: Done, seed: u64) -> Result<()> {
         let pops = &d.record.pops;
         let roles = Roles::of(&c.net, &c.name)?;
+        let dt = c.net.dt_ms;
         match c.experiment {
-            Experiment::Activity => activity = Some(measure_activity(&c.net, roles, d)),
+            Experiment::Activity => {
+                self.activity = Some((measure_activity(&c.net, roles, &d), d));
+            }
             Experiment::Feedforward { intact } => {
-                let p = psth(&c.net, roles, pops);
-                if intact {
-                    feed.0 = Some(p)
-                } else {
-                    feed.1 = Some(p)
+                let p = Some(psth(&c.net, roles, pops));
+                match intact {
+                    true => self.feed.0 = p,
+                    false => self.feed.1 = p,
                 }
             }
-            Experiment::Dopamine { d: level } => dopamine.push(DoseResponse {
+            Experiment::Dopamine { d: level } => self.dopamine.push(DoseResponse {
                 d: level,
-                d1_hz: pops[roles.d1].mean_rate_hz(c.net.dt_ms),
-                d2_hz: pops[roles.d2].mean_rate_hz(c.net.dt_ms),
-                fsi_hz: pops[roles.fsi].mean_rate_hz(c.net.dt_ms),
+                d1_hz: pops[roles.d1].mean_rate_hz(dt),
+                d2_hz: pops[roles.d2].mean_rate_hz(dt),
+                fsi_hz: pops[roles.fsi].mean_rate_hz(dt),
             }),
-            Experiment::Learning { rewarded, seed } => learning.push(measure_learning(
-                &c.net,
-                roles,
-                d,
-                rewarded,
-                opts.seed + seed as u64,
-            )),
+            Experiment::Learning { rewarded, .. } => self
+                .learning
+                .push(measure_learning(&c.net, roles, &d, rewarded, seed)),
         }
+        Ok(())
     }
-    let (Some(intact), Some(no_fsi_msn)) = feed else {
-        unreachable!("a protocol has both volley runs")
-    };
-    let prefer = |r: &LearningRun| {
-        r.late_a_hz - r.late_b_hz > PREFERENCE_HZ && r.preference_gain_hz > PREFERENCE_HZ
-    };
-    Ok(StudyReport {
-        command: opts.command(),
-        seed: opts.seed,
-        scale: opts.scale,
-        engine: adapter.unwrap_or_else(|| "cpu".to_string()),
-        protocol: protocol.clone(),
-        neurons: model_net.populations.iter().map(|p| p.size as u64).sum(),
-        synapses: model_net.total_synapses(),
-        activity: activity.expect("a protocol has the activity run"),
-        feedforward: feedforward(intact, no_fsi_msn, protocol.volleys),
-        dopamine,
-        learning: Learning {
-            rewarded_prefer_a: learning.iter().filter(|r| r.rewarded && prefer(r)).count(),
-            control_prefer_a: learning.iter().filter(|r| !r.rewarded && prefer(r)).count(),
-            seeds: protocol.learning_seeds,
-            runs: learning,
-        },
-    })
+
+    /// The report of every run added, and the activity run (the model
+    /// `net`, its spikes and recorded membranes) for the figures.
+    pub fn finish(
+        self,
+        opts: &StudyOptions,
+        protocol: &Protocol,
+        net: &Network,
+        adapter: Option<String>,
+    ) -> (StudyReport, Done) {
+        let (Some((activity, done)), (Some(intact), Some(no_fsi_msn))) = (self.activity, self.feed)
+        else {
+            unreachable!("a protocol has the activity run and both volley runs")
+        };
+        let prefer = |r: &LearningRun| {
+            r.late_a_hz - r.late_b_hz > PREFERENCE_HZ && r.preference_gain_hz > PREFERENCE_HZ
+        };
+        let learning = self.learning;
+        let report = StudyReport {
+            command: opts.command(),
+            seed: opts.seed,
+            scale: opts.scale,
+            engine: adapter.unwrap_or_else(|| "cpu".to_string()),
+            protocol: protocol.clone(),
+            neurons: net.total_neurons(),
+            synapses: net.total_synapses(),
+            activity,
+            feedforward: feedforward(intact, no_fsi_msn, protocol.volleys),
+            dopamine: self.dopamine,
+            learning: Learning {
+                rewarded_prefer_a: learning.iter().filter(|r| r.rewarded && prefer(r)).count(),
+                control_prefer_a: learning.iter().filter(|r| !r.rewarded && prefer(r)).count(),
+                seeds: protocol.learning_seeds,
+                runs: learning,
+            },
+        };
+        (report, done)
+    }
 }
 
 fn rates(p: &PopRecord, dt_ms: f64) -> Vec<f64> {

@@ -24,10 +24,10 @@ pub use measure::{Activity, Feedforward, Learning, LearningRun, PREFERENCE_HZ, P
 
 use crate::engine::gpu::GpuContext;
 use crate::engine::{InputSource, simulate};
-use crate::error::{Result, bad_value};
+use crate::error::{Error, Result, bad_value};
 use crate::network::{Model, Network, PopKind};
 use crate::record::SpikeRecord;
-use crate::run::{Backend, choose_gpu, engine_on};
+use crate::run::{Backend, choose_gpu, engine_on, memory_shortfall};
 use crate::tuning::Tuning;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -153,28 +153,24 @@ pub fn study_with(opts: &StudyOptions, protocol: &Protocol) -> Result<StudyRepor
     crate::outdir::OutDir::precheck(&opts.out)?;
     let runs = protocol.conditions(&net)?;
     let gpu = choose_gpu(opts.backend, opts.tuning.adapter.as_deref())?.map(Arc::new);
-    let mut done = Vec::with_capacity(runs.len());
+    // every run must fit before the first starts
+    for c in &runs {
+        if let Some(why) = memory_shortfall(&c.net, 1, gpu.as_deref(), &opts.tuning) {
+            return Err(Error::Input(format!("nacc study, run `{}`: {why}", c.name)));
+        }
+    }
+    let mut measured = measure::Collector::default();
     for c in &runs {
         if opts.verbose {
             eprintln!("nacc study: {} ({} steps)", c.name, c.steps);
         }
-        let record = run_one(
-            &c.net,
-            opts.seed + c.seed_offset,
-            c.steps,
-            gpu.as_ref(),
-            &opts.tuning,
-        )?;
-        done.push(record);
+        let seed = opts.seed + c.seed_offset;
+        let done = run_one(&c.net, seed, c.steps, gpu.as_ref(), &opts.tuning)?;
+        measured.add(c, done, seed)?;
     }
-    let report = measure::report(
-        opts,
-        protocol,
-        &runs,
-        &done,
-        gpu.as_ref().map(|g| g.describe()),
-    )?;
-    write(opts, &runs, &report, &done)?;
+    let adapter = gpu.as_ref().map(|g| g.describe());
+    let (report, activity) = measured.finish(opts, protocol, &runs[0].net, adapter);
+    write(opts, &runs, &report, &activity)?;
     Ok(report)
 }
 
@@ -217,7 +213,7 @@ fn write(
     opts: &StudyOptions,
     runs: &[Condition],
     report: &StudyReport,
-    done: &[Done],
+    activity: &Done,
 ) -> Result<()> {
     let mut out = crate::outdir::OutDir::open(&opts.out)?;
     let res = (|| -> Result<()> {
@@ -229,7 +225,7 @@ fn write(
                 f.write_all(text.as_bytes())
             })?;
         }
-        figures::write_all(&dir, opts, runs, report, done)?;
+        figures::write_all(&dir, opts, &runs[0], report, activity)?;
         let json = serde_json::to_string_pretty(report)
             .map_err(|e| crate::Error::Runtime(format!("study.json: {e}")))?;
         crate::outdir::write_atomic(&dir.join("study.json"), |f| {

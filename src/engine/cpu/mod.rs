@@ -108,12 +108,12 @@ pub struct CpuEngine {
     etas: Vec<f32>,
 }
 
-/// Threads the sums of a projection of `synapses` synapses are split across.
 /// A neuron's sub-step with one synaptic term costs about this many
 /// synaptic additions (for [`threads_for`]: a population's update is
 /// spread over the threads when it costs as much as a parallel sum).
 const NEURON_WORK: usize = 8;
 
+/// Threads the sums of a projection of `synapses` synapses are split across.
 fn threads_for(threads: &Threads, synapses: usize) -> usize {
     if synapses >= PARALLEL_MIN_SYNAPSES {
         threads.count()
@@ -303,12 +303,12 @@ impl CpuEngine {
                 Some(_) => Some(self.gains[n_proj + 3 * p..][..3].try_into().expect("3")),
                 None => None,
             };
-            let views = Incoming::of(&mut self.projections, &self.incoming[p]);
+            let mut views = Incoming::of(&mut self.projections, &self.incoming[p]);
             let (v, u, out) = (&mut self.v[p], &mut self.u[p], &mut from_s[..wps]);
             // every neuron on its own: threads take ranges of whole words
             let work = v.len() * m.substeps as usize * (views.len() + 1) * NEURON_WORK;
             match threads_for(&self.threads, work) {
-                1 => neuron_update(m, params, &mut { views }, gains, v, u, out),
+                1 => neuron_update(m, params, &mut views, gains, v, u, out),
                 t => {
                     let per = v.len().div_ceil(t).div_ceil(32) * 32;
                     let parts = split(views, v.len(), per);

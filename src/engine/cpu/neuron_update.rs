@@ -22,11 +22,17 @@ pub fn floor_state(x: f32) -> f32 {
 /// range of its post neurons (a thread's share): the integer sums, biases
 /// and synaptic states of those neurons, the projection's constants.
 pub struct Incoming<'a> {
-    /// The projection's index (its gain in a step's row of gains).
-    pub j: usize,
     pub acc: &'a [i32],
     pub bias: &'a [f32],
     pub syn: &'a mut [f32],
+    pub c: IncomingConsts<'a>,
+}
+
+/// What every neuron of an incoming projection shares.
+#[derive(Clone, Copy)]
+pub struct IncomingConsts<'a> {
+    /// The projection's index (its gain in a step's row of gains).
+    pub j: usize,
     pub scale_hi: f32,
     pub scale_lo: f32,
     pub neg: bool,
@@ -38,52 +44,47 @@ impl<'a> Incoming<'a> {
     /// Every incoming projection of a population (`incoming`, in config
     /// order) over all its neurons.
     pub fn of(projections: &'a mut [ProjectionState], incoming: &[usize]) -> Vec<Incoming<'a>> {
+        debug_assert!(incoming.is_sorted(), "config order");
         projections
             .iter_mut()
             .enumerate()
             .filter(|(j, _)| incoming.contains(j))
-            .map(|(j, c)| Incoming {
-                j,
-                acc: &c.acc,
-                bias: &c.bias,
-                syn: &mut c.syn,
-                scale_hi: c.q.scale_hi,
-                scale_lo: c.q.scale_lo,
-                neg: c.sign < 0,
-                kin: c.kin,
-                table: c.table.as_deref().map(|t| &t[..]),
+            .map(|(j, p)| Incoming {
+                acc: &p.acc,
+                bias: &p.bias,
+                syn: &mut p.syn,
+                c: IncomingConsts {
+                    j,
+                    scale_hi: p.q.scale_hi,
+                    scale_lo: p.q.scale_lo,
+                    neg: p.sign < 0,
+                    kin: p.kin,
+                    table: p.table.as_deref().map(|t| &t[..]),
+                },
             })
             .collect()
     }
 
     /// The views of neurons `[0, at)` and `[at, ..)`.
     fn split_at(self, at: usize) -> (Incoming<'a>, Incoming<'a>) {
-        let Incoming {
-            j,
-            acc,
-            bias,
-            syn,
-            scale_hi,
-            scale_lo,
-            neg,
-            kin,
-            table,
-        } = self;
-        let (a0, a1) = acc.split_at(at.min(acc.len()));
-        let (b0, b1) = bias.split_at(at.min(bias.len()));
-        let (s0, s1) = syn.split_at_mut(at.min(syn.len()));
-        let view = |acc, bias, syn| Incoming {
-            j,
-            acc,
-            bias,
-            syn,
-            scale_hi,
-            scale_lo,
-            neg,
-            kin,
-            table,
-        };
-        (view(a0, b0, s0), view(a1, b1, s1))
+        let (a0, a1) = self.acc.split_at(at.min(self.acc.len()));
+        let (b0, b1) = self.bias.split_at(at.min(self.bias.len()));
+        let (s0, s1) = self.syn.split_at_mut(at.min(self.syn.len()));
+        let c = self.c;
+        (
+            Incoming {
+                acc: a0,
+                bias: b0,
+                syn: s0,
+                c,
+            },
+            Incoming {
+                acc: a1,
+                bias: b1,
+                syn: s1,
+                c,
+            },
+        )
     }
 }
 
@@ -115,18 +116,18 @@ fn synaptic_input(
     n: usize,
 ) -> f32 {
     let mut i = m.i_ext;
-    for c in incoming.iter_mut() {
-        let mut x = fixed_to_f32(c.acc[n], c.scale_hi, c.scale_lo) + c.bias[n];
+    for p in incoming.iter_mut() {
+        let c = p.c;
+        let mut x = fixed_to_f32(p.acc[n], c.scale_hi, c.scale_lo) + p.bias[n];
         if let Some(g) = gains {
             x *= g[c.j];
         }
-        let neg = c.neg;
-        let signed = |s: f32| if neg { -s } else { s };
+        let signed = |s: f32| if c.neg { -s } else { s };
         match c.kin.kind {
             SYN_INSTANT => i += signed(x),
             kind => {
-                let s = floor_state(c.syn[n] * c.kin.decay + x);
-                c.syn[n] = s;
+                let s = floor_state(p.syn[n] * c.kin.decay + x);
+                p.syn[n] = s;
                 if kind == SYN_EXP_CURRENT {
                     i += signed(s);
                 }
@@ -141,13 +142,14 @@ fn synaptic_input(
 #[inline]
 fn current_at(incoming: &[Incoming], n: usize, i0: f32, v: f32) -> f32 {
     let mut i = i0;
-    for c in incoming {
+    for p in incoming {
+        let c = &p.c;
         if c.kin.kind == SYN_CONDUCTANCE || c.kin.kind == SYN_NMDA {
             let mut drive = c.kin.e_rev - v;
             if let Some(t) = c.table {
                 drive *= mg_block(t, v);
             }
-            i += c.syn[n] * drive;
+            i += p.syn[n] * drive;
         }
     }
     i
