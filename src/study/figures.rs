@@ -49,8 +49,11 @@ pub(super) fn write_all(
     Ok(())
 }
 
+/// A line of a plot: its label, colour and points.
+type Line<'a> = (&'a str, Color, Vec<(f64, f64)>);
+
 /// Line series from (label, colour, points).
-fn series<'a>(lines: &'a [(&'a str, Color, Vec<(f64, f64)>)]) -> Vec<Series<'a>> {
+fn series<'a>(lines: &'a [Line<'a>]) -> Vec<Series<'a>> {
     lines
         .iter()
         .map(|(label, color, points)| Series {
