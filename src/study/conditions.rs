@@ -113,7 +113,7 @@ impl Protocol {
                 let steps = (self.trials as f64 * TRIAL_MS / net.dt_ms).round() as usize;
                 runs.push(Condition::new(
                     &name,
-                    Experiment::Learning { rewarded, seed: s },
+                    Experiment::Learning { rewarded },
                     raw,
                     steps,
                     s as u64,
@@ -128,9 +128,16 @@ impl Protocol {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Experiment {
     Activity,
-    Feedforward { intact: bool },
-    Dopamine { d: f32 },
-    Learning { rewarded: bool, seed: usize },
+    Feedforward {
+        intact: bool,
+    },
+    Dopamine {
+        d: f32,
+    },
+    /// Its seed is the study's + the run's `seed_offset`.
+    Learning {
+        rewarded: bool,
+    },
 }
 
 /// One run of a study.

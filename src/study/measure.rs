@@ -157,7 +157,7 @@ impl Collector {
                 d2_hz: pops[roles.d2].mean_rate_hz(dt),
                 fsi_hz: pops[roles.fsi].mean_rate_hz(dt),
             }),
-            Experiment::Learning { rewarded, .. } => self
+            Experiment::Learning { rewarded } => self
                 .learning
                 .push(measure_learning(&c.net, roles, &d, rewarded, seed)),
         }
