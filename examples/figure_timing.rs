@@ -31,7 +31,7 @@ fn main() {
         };
         let t0 = Instant::now();
         write_all(
-            &out,
+            (&out).into(),
             1.0,
             &[PopData {
                 name: "big",

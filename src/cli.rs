@@ -291,7 +291,7 @@ impl RunArgs {
             stream: self.stream,
             packed_spikes: self.packed_spikes,
             no_weight_files: self.no_weight_files,
-            tuning: Default::default(),
+            ..Default::default()
         }
     }
 }

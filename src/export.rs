@@ -269,6 +269,51 @@ pub fn write_weights(
     Ok(())
 }
 
+/// A projection's weights as its files hold them (see [`write_weights`]).
+pub enum WeightArrays {
+    /// `weights_<proj>.npy` (N_post x N_pre), and a plastic projection's
+    /// `weights_<proj>_initial.npy`.
+    Dense {
+        w: Vec<f32>,
+        initial: Option<Vec<f32>>,
+    },
+    /// `weights_<proj>_{post,pre,value}.npy`, and `_delay.npy` when each
+    /// synapse has its own delay.
+    Sparse {
+        post: Vec<u32>,
+        pre: Vec<u32>,
+        value: Vec<f32>,
+        delay: Option<Vec<u16>>,
+    },
+}
+
+/// Projection `j`'s weights as [`write_weights`] writes them (`learned`:
+/// its initial and learned weights when it is plastic).
+pub fn weight_arrays(model: &Model, j: usize, learned: &Learned) -> WeightArrays {
+    let w = &model.weights[j];
+    match (&w.sparse, learned) {
+        (None, Some((initial, after))) => WeightArrays::Dense {
+            w: after.clone(),
+            initial: Some(initial.clone()),
+        },
+        (None, None) => WeightArrays::Dense {
+            w: w.w.clone(),
+            initial: None,
+        },
+        (Some(rows), _) => WeightArrays::Sparse {
+            post: (0..rows.ptr.len() - 1)
+                .flat_map(|j| std::iter::repeat_n(j as u32, rows.ptr[j + 1] - rows.ptr[j]))
+                .collect(),
+            pre: rows.pre.clone(),
+            value: w.w.clone(),
+            delay: w
+                .delays
+                .as_ref()
+                .map(|d| d.iter().map(|&x| x as u16).collect()),
+        },
+    }
+}
+
 /// `config.toml`: the resolved network, so that
 /// `nacc run --config out/config.toml --seed S` repeats the run.
 pub fn write_config(dir: &Path, net: &Network, seed: u64) -> Result<()> {

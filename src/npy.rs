@@ -35,7 +35,7 @@ impl DType {
             DType::F32 | DType::U32 => 4,
         }
     }
-    fn from_descr(d: &str) -> Option<DType> {
+    pub fn from_descr(d: &str) -> Option<DType> {
         match d {
             "|u1" | "<u1" | "u1" | "=u1" => Some(DType::U8),
             "|b1" | "<b1" | "b1" | "=b1" => Some(DType::Bool),

@@ -110,6 +110,26 @@ impl PopRecord {
         self.counts.iter().map(|&c| c as u64).sum()
     }
 
+    /// Every step as rows of a spikes file (`spikes_<pop>.npy`, see
+    /// `export::spikes_file`): 0/1 bytes, one per neuron, or with
+    /// `packed` 8 neurons a byte; `out` holds `steps * row` bytes. Rows are
+    /// filled on every thread.
+    pub fn write_rows(&self, packed: bool, out: &mut [u8]) {
+        use rayon::prelude::*;
+        let row = if packed {
+            self.size.div_ceil(8)
+        } else {
+            self.size
+        };
+        let wps = self.words_per_step;
+        out.par_chunks_mut(row.max(1))
+            .zip(self.bits.par_chunks(wps.max(1)))
+            .for_each(|(o, words)| match packed {
+                true => packed_row(words, self.size, o),
+                false => unpack_row(words, o),
+            });
+    }
+
     /// Step `t` as 0/1 bytes, one per neuron.
     pub fn row_u8(&self, t: usize, out: &mut [u8]) {
         let words = &self.bits[t * self.words_per_step..][..self.words_per_step];

@@ -122,15 +122,25 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
         .dopamine
         .as_ref()
         .map(|_| crate::dopamine::dopamine_trace(&net, view.steps.end));
-    let mut written =
-        figures::write_all(&out, net.dt_ms, &pops, &projs, dopamine.as_deref(), &view)?;
+    let mut written = figures::write_all(
+        (&out).into(),
+        net.dt_ms,
+        &pops,
+        &projs,
+        dopamine.as_deref(),
+        &view,
+    )?;
     if !net.records.is_empty() {
         let state = read_state(dir, &net, opts.trial, total)?;
         let state: Vec<&[f32]> = state.iter().map(|s| &s[..]).collect();
         let spikes: Vec<&PopRecord> = records.iter().collect();
         let steps = view.steps.clone();
         written.extend(figures::traces::write_traces(
-            &out, &net, &state, &spikes, steps,
+            (&out).into(),
+            &net,
+            &state,
+            &spikes,
+            steps,
         )?);
     }
     // reward learning, over the whole run: the learning curve, and the
@@ -138,7 +148,7 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
     if net.stimulus.is_some() {
         let rows = crate::responses::responses(&net, &records);
         if !rows.is_empty() {
-            figures::learning::write_learning_curve(&out, &net, &rows)?;
+            figures::learning::write_learning_curve((&out).into(), &net, &rows)?;
             written.push("learning.png".into());
         }
     }
@@ -158,7 +168,7 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<String>> {
         };
         let before = read(initial)?;
         let after = read(dir.join(format!("weights_{}.npy", proj.name)))?;
-        figures::learning::write_weight_change(&out, &net, j, &before, &after, total)?;
+        figures::learning::write_weight_change((&out).into(), &net, j, &before, &after, total)?;
         written.push(format!("weights_change_{}.png", proj.name));
     }
     Ok(written)
@@ -452,7 +462,8 @@ fn heatmap_weights(
             npy::expect(&path, &a, &[DType::F32], &[n_post, n_pre])?;
             weights.push((j, None, a.to_f32()));
         } else {
-            let (rows, w) = crate::import::read_coo(dir, &proj.name, n_post, n_pre)?;
+            let (rows, w) =
+                crate::import::read_coo(&crate::import::WeightDir(dir), &proj.name, n_post, n_pre)?;
             weights.push((j, Some(rows), w));
         }
     }

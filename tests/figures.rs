@@ -140,7 +140,7 @@ fn golden_density_raster() {
         title: nacc::figures::DEFAULT_TITLE.into(),
     };
     write_all(
-        tmp.path(),
+        tmp.path().into(),
         0.5,
         &[PopData {
             name: "big",

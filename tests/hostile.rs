@@ -320,8 +320,15 @@ fn extreme_numbers_are_named_errors_or_run_and_draw() {
                     height: None,
                     title: what.clone(),
                 };
-                nacc::figures::write_all(tmp.path(), model.net.dt_ms, &pops, &[], None, &view)
-                    .unwrap_or_else(|e| panic!("{what}: figures: {e}"));
+                nacc::figures::write_all(
+                    tmp.path().into(),
+                    model.net.dt_ms,
+                    &pops,
+                    &[],
+                    None,
+                    &view,
+                )
+                .unwrap_or_else(|e| panic!("{what}: figures: {e}"));
             });
             ran += 1;
         }

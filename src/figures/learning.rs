@@ -11,7 +11,6 @@ use crate::network::Network;
 use crate::responses::Presentation;
 use image::Rgb;
 use std::ops::Range;
-use std::path::Path;
 
 pub const TITLE_H: i64 = 26;
 pub const AXIS_H: i64 = 46;
@@ -237,7 +236,7 @@ pub fn change_label(v: f32) -> String {
 /// `weights_change_<proj>.png` of plastic projection `j`: `after - before`
 /// (both in the `nn.Linear` layout) over a run of `steps` steps.
 pub fn write_weight_change(
-    dir: &Path,
+    dir: super::Dest,
     net: &Network,
     j: usize,
     before: &[f32],
@@ -262,12 +261,12 @@ pub fn write_weight_change(
         post.size,
         (84, 8, DEFAULT_WIDTH as i64 - 104, h),
     );
-    super::png(&dir.join(format!("weights_change_{}.png", proj.name)), &c)
+    super::png(dir, &format!("weights_change_{}.png", proj.name), &c)
 }
 
 /// `learning.png`: each pattern's response per presentation, one panel per
 /// dopamine-modulated population (every LIF population when none is).
-pub fn write_learning_curve(dir: &Path, net: &Network, rows: &[Presentation]) -> Result<()> {
+pub fn write_learning_curve(dir: super::Dest, net: &Network, rows: &[Presentation]) -> Result<()> {
     let Some(st) = &net.stimulus else {
         return Ok(());
     };
@@ -346,7 +345,7 @@ pub fn write_learning_curve(dir: &Path, net: &Network, rows: &[Presentation]) ->
             (84, 8 + k as i64 * panel, DEFAULT_WIDTH as i64 - 104, h),
         );
     }
-    super::png(&dir.join("learning.png"), &c)
+    super::png(dir, "learning.png", &c)
 }
 
 #[cfg(test)]

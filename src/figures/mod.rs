@@ -84,12 +84,43 @@ fn plot_height(n: usize, min: i64, max: i64) -> i64 {
     if whole <= max { whole } else { max }
 }
 
-pub fn png(path: &Path, c: &Canvas) -> Result<()> {
-    write_atomic(path, |w| {
+/// Where figures go: PNG files in a directory, or PNG bytes kept in memory
+/// by file name (the Python package's figures, which write no file).
+#[derive(Clone, Copy)]
+pub enum Dest<'a> {
+    Dir(&'a Path),
+    Memory(&'a std::sync::Mutex<Vec<(String, Vec<u8>)>>),
+}
+
+impl<'a> From<&'a Path> for Dest<'a> {
+    fn from(dir: &'a Path) -> Dest<'a> {
+        Dest::Dir(dir)
+    }
+}
+
+impl<'a> From<&'a std::path::PathBuf> for Dest<'a> {
+    fn from(dir: &'a std::path::PathBuf) -> Dest<'a> {
+        Dest::Dir(dir)
+    }
+}
+
+/// Writes `c` as the PNG `name` to `dest`.
+pub fn png(dest: Dest, name: &str, c: &Canvas) -> Result<()> {
+    let encode = |w: &mut dyn std::io::Write| {
         c.img
             .write_with_encoder(image::codecs::png::PngEncoder::new(w))
             .map_err(std::io::Error::other)
-    })
+    };
+    match dest {
+        Dest::Dir(dir) => write_atomic(&dir.join(name), |w| encode(w)),
+        Dest::Memory(kept) => {
+            let mut bytes = Vec::new();
+            encode(&mut bytes).map_err(|e| crate::Error::Runtime(format!("{name}: {e}")))?;
+            let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+            kept.push((name.to_string(), bytes));
+            Ok(())
+        }
+    }
 }
 
 /// The neuron window of a population under `view`.
@@ -261,7 +292,7 @@ pub const PNG_RATIO: u64 = 2;
 /// (d(t) of every step from 0) its panel under the rasters and
 /// `dopamine.png`; returns the file names.
 pub fn write_all(
-    dir: &Path,
+    dir: Dest,
     dt_ms: f64,
     pops: &[PopData],
     projs: &[ProjData],
@@ -373,7 +404,7 @@ pub fn write_all(
         );
         raster::draw_panel(&mut one, s, LEFT, TOP, plot_w, h, true);
         let name = format!("raster_{}.png", s.name);
-        png(&dir.join(&name), &one)?;
+        png(dir, &name, &one)?;
         written.push(name);
     }
     if let Some(d) = dopamine {
@@ -388,7 +419,7 @@ pub fn write_all(
             dt_ms,
             (LEFT, TOP, plot_w, h),
         );
-        png(&dir.join("dopamine.png"), &one)?;
+        png(dir, "dopamine.png", &one)?;
         written.push("dopamine.png".into());
     }
     if let (Some(hs), Some(h)) = (heat.first(), heat_h) {
@@ -399,10 +430,10 @@ pub fn write_all(
         let mut one = Canvas::new(width as u32, (heatmap::panel_height(h) + 2 * TOP) as u32);
         heatmap::draw_panel(&mut one, hs, LEFT, TOP, plot_w, h);
         let name = format!("heatmap_{}.png", hs.projection);
-        png(&dir.join(&name), &one)?;
+        png(dir, &name, &one)?;
         written.push(name);
     }
-    png(&dir.join("nacc.png"), &fig)?;
+    png(dir, "nacc.png", &fig)?;
     written.push("nacc.png".into());
     Ok(written)
 }

@@ -12,7 +12,6 @@ use crate::network::{Network, Record, StateVar};
 use crate::record::PopRecord;
 use image::Rgb;
 use std::ops::Range;
-use std::path::Path;
 
 /// Neurons a traces figure shows at most.
 pub const MAX_TRACES: usize = 6;
@@ -53,7 +52,7 @@ fn unit(net: &Network, p: usize, var: StateVar) -> &'static str {
 /// recorded samples (`state[probe]`, samples x neurons) and spikes, over
 /// the steps `steps`; returns the file names.
 pub fn write_traces(
-    dir: &Path,
+    dir: super::Dest,
     net: &Network,
     state: &[&[f32]],
     spikes: &[&PopRecord],
@@ -81,7 +80,7 @@ pub fn write_traces(
 }
 
 fn draw(
-    dir: &Path,
+    dir: super::Dest,
     net: &Network,
     (p, rec, var): (usize, &Record, StateVar),
     samples: &[f32],
@@ -158,5 +157,5 @@ fn draw(
             c.line((px, (py + 1) as f64), (px, (py + 9) as f64), SPIKE);
         }
     }
-    super::png(&dir.join(file), &c)
+    super::png(dir, file, &c)
 }

@@ -1,13 +1,18 @@
 //! `nacc run`: resolve the options into a model, check everything that can
 //! be checked before any work, simulate in chunks, then write the outputs.
 
+mod in_memory;
 mod report;
 mod summary;
 mod write;
 
+pub use in_memory::{InMemory, Simulated, save, simulate};
+pub use write::write_figures;
+
 use report::{Progress, describe_device_memory, not_started};
 pub use report::{
-    compare, compare_dry_run, devices, signal_exit_code, signal_name, signal_number, table,
+    compare, compare_dry_run, devices, devices_json, signal_exit_code, signal_name, signal_number,
+    table,
 };
 pub use summary::{network_title, progress_json, summary_json};
 
@@ -82,6 +87,12 @@ pub struct RunOptions {
     pub no_weight_files: bool,
     /// The `NACC_*` knobs (the binary parses them).
     pub tuning: Tuning,
+    /// The network and inputs when they are handed over in memory (the
+    /// Python package) instead of as files.
+    pub memory: InMemory,
+    /// Set to the steps completed after every chunk (a progress bar
+    /// outside this crate reads it).
+    pub done: Option<Arc<AtomicUsize>>,
 }
 
 impl Default for RunOptions {
@@ -104,6 +115,8 @@ impl Default for RunOptions {
             packed_spikes: false,
             no_weight_files: false,
             tuning: Tuning::default(),
+            memory: InMemory::default(),
+            done: None,
         }
     }
 }
@@ -134,6 +147,9 @@ fn build(
     if let Some(dir) = &opts.weights {
         import::load_weights(dir, &mut model)?;
     }
+    if let Some(arrays) = &opts.memory.weights {
+        import::load_weights_from(arrays.as_ref(), &mut model)?;
+    }
     let input = match given {
         Some(src) => src,
         None => InputSource::generated(&model),
@@ -148,9 +164,10 @@ fn build(
 /// The network, the given input (if any) and the step count of the
 /// options, every check done, nothing built.
 fn resolve(opts: &RunOptions) -> Result<(Network, Option<InputSource>, usize)> {
-    let net = match &opts.config {
-        Some(path) => Network::from_file(path)?,
-        None => Network::default_nacc(),
+    let net = match (&opts.memory.network, &opts.config) {
+        (Some(net), _) => net.clone(),
+        (None, Some(path)) => Network::from_file(path)?,
+        (None, None) => Network::default_nacc(),
     };
     let net = net.scaled(opts.scale)?;
     if opts.chunk == 0 {
@@ -160,18 +177,20 @@ fn resolve(opts: &RunOptions) -> Result<(Network, Option<InputSource>, usize)> {
         return Err(bad_value("--steps", 0, "must be >= 1"));
     }
     crate::trials::check_count(opts.trials)?;
-    if let Some(path) = &opts.input_spikes
+    let in_memory = opts.memory.input_spikes.as_ref().map(|_| "arrays".into());
+    if let Some(given) = opts.input_spikes.clone().or(in_memory)
         && net.stimulus.is_some()
     {
         return Err(bad_value(
             "--input-spikes",
-            path.display(),
+            given.display(),
             "cannot replace the input of a network with a [stimulus]: its patterns shape the input, and the reward rules and responses.csv follow them; remove the [stimulus] (and its reward rules) or run without --input-spikes",
         ));
     }
-    let given = match &opts.input_spikes {
-        Some(path) => Some(import::load_input_spikes(path, &net)?),
-        None => None,
+    let given = match (&opts.input_spikes, &opts.memory.input_spikes) {
+        (Some(path), _) => Some(import::load_input_spikes(path, &net)?),
+        (None, Some(arrays)) => Some(in_memory::input_arrays(&net, arrays)?),
+        (None, None) => None,
     };
     let steps = match (&given, opts.steps) {
         (Some((_, t)), Some(s)) if s > *t as u64 => {
@@ -245,6 +264,20 @@ impl Planned {
     /// A hardware GPU's memory, where its backend says.
     fn gpu_memory(&self) -> Option<u64> {
         self.gpu.as_ref().and_then(GpuContext::hardware_memory)
+    }
+
+    /// An error when the run would not fit the host's memory or the GPU's
+    /// (unless `NACC_MEMORY_CHECK=off`).
+    fn check_memory(&self, tuning: &Tuning) -> Result<()> {
+        if !tuning.memory_check() {
+            return Ok(());
+        }
+        crate::memory::check_fits(
+            &self.estimate,
+            self.software_gpu(),
+            host_available(),
+            self.gpu_memory(),
+        )
     }
 }
 
@@ -459,22 +492,24 @@ pub struct Outcome {
     pub setup_time: Duration,
     /// Running the steps (with the input and the spikes' readback).
     pub sim_time: Duration,
+    /// From the start of the run to the end of its steps.
+    pub run_time: Duration,
     /// Whether each D1 population came to prefer the rewarded patterns
     /// (networks with a reward rule).
     pub preferences: Vec<crate::responses::Preference>,
+    /// Every presentation of a stimulus pattern the steps hold whole, and
+    /// how each population answered.
+    pub presentations: Vec<crate::responses::Presentation>,
+    /// The initial and learned weights of every plastic projection.
+    pub learned: Vec<export::Learned>,
 }
 
 pub fn run(opts: &RunOptions) -> Result<Outcome> {
     let started = Instant::now();
     let planned = plan(opts)?;
     // a network that cannot fit stops here, not in the middle of building
+    planned.check_memory(&opts.tuning)?;
     if opts.tuning.memory_check() {
-        crate::memory::check_fits(
-            &planned.estimate,
-            planned.software_gpu(),
-            host_available(),
-            planned.gpu_memory(),
-        )?;
         // and outputs the disk cannot hold stop here, not after the steps
         export::check_disk(&opts.out, planned.outputs)?;
     }
@@ -515,7 +550,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         Some(c) => format!("setting up the engine on {}", c.describe()),
         None => "setting up the CPU engine".into(),
     });
-    let mut stepped = step(opts, gpu.as_ref(), &prepared, stream, &mut out)?;
+    let mut stepped = step(opts, gpu.as_ref(), &prepared, stream, Some(&mut out))?;
     let steps = stepped.steps;
     let (stopped, failure) = match stepped.why.take() {
         Some(Stop::Signal(reason)) => (Some((steps, reason)), None),
@@ -531,7 +566,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
                 out.target().display()
             )));
         }
-        (None, Some((_, why))) => return Err(not_started(why, &out)),
+        (None, Some((_, why))) => return Err(not_started(why, Some(&out))),
         (None, None) => None,
     };
     say(&format!(
@@ -539,7 +574,10 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         out.target().display()
     ));
     let times = (build_time, started);
-    let written = write::outputs(opts, out.dir(), prepared, stepped, stream, stopped, times);
+    let written = write::finish(prepared, stepped, stream, stopped, times).and_then(|o| {
+        write::write_files(opts, out.dir(), &o, started.elapsed())?;
+        Ok(o)
+    });
     // a failure to write leaves --out as it was
     let mut outcome = written.map_err(|e| out.explain(e))?;
     // the whole run replaces --out in one step
@@ -589,17 +627,18 @@ fn stop_check(opts: &RunOptions) -> impl Fn() -> Option<String> + '_ {
 }
 
 /// Sets up the engine and runs the steps (all trials; a single trial
-/// streamed to `out` chunk by chunk with `stream`).
+/// streamed to `out` chunk by chunk with `stream`; without `out`, in
+/// memory).
 fn step(
     opts: &RunOptions,
     gpu: Option<&Arc<GpuContext>>,
     prepared: &Prepared,
     stream: bool,
-    out: &mut OutDir,
+    out: Option<&mut OutDir>,
 ) -> Result<Stepped> {
     let model = &prepared.model;
     let chunk = chunk_of(opts, prepared.steps);
-    let bar = Progress::new(prepared.steps as u64, opts.quiet);
+    let bar = Progress::new(prepared.steps as u64, opts.quiet, opts.done.clone());
     let check = stop_check(opts);
     let t0 = Instant::now();
     let mut responses = crate::responses::ResponseCounter::default();
@@ -631,11 +670,11 @@ fn step(
     let setup_time = t0.elapsed();
     // a signal while the engine was set up: no step is taken
     if let Some(why) = check() {
-        return Err(not_started(&why, out));
+        return Err(not_started(&why, out.as_deref()));
     }
     let net = &model.net;
     let progress = |done: usize| bar.update(done as u64);
-    let (record, steps, why) = if stream {
+    let (record, steps, why) = if let (true, Some(out)) = (stream, out) {
         // counts only in memory; the spikes go to disk chunk by chunk
         let mut counts = SpikeRecord::with_capacity(net, 0)?;
         export::write_config(out.dir(), net, model.seed)?;

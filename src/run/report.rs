@@ -53,11 +53,13 @@ pub fn table(o: &Outcome) -> String {
 /// second, and never when stderr is not a terminal or with `--quiet`.
 pub(super) struct Progress {
     bar: Option<indicatif::ProgressBar>,
+    /// Where the steps done are told (see [`RunOptions::done`]).
+    done: Option<Arc<AtomicUsize>>,
     start: Instant,
 }
 
 impl Progress {
-    pub(super) fn new(total: u64, quiet: bool) -> Progress {
+    pub(super) fn new(total: u64, quiet: bool, done: Option<Arc<AtomicUsize>>) -> Progress {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let b = indicatif::ProgressBar::with_draw_target(
                 Some(total),
@@ -79,11 +81,15 @@ impl Progress {
         });
         Progress {
             bar,
+            done,
             start: Instant::now(),
         }
     }
 
     pub(super) fn update(&self, done: u64) {
+        if let Some(d) = &self.done {
+            d.store(done as usize, Ordering::SeqCst);
+        }
         if let Some(b) = &self.bar {
             if b.is_hidden() && self.start.elapsed() > Duration::from_secs(1) {
                 b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
@@ -224,6 +230,30 @@ pub fn devices(adapter: Option<&str>) -> String {
     s
 }
 
+/// `nacc devices` as data (the Python package): one object per adapter,
+/// with `used` true for the one `--backend gpu` would take.
+pub fn devices_json(adapter: Option<&str>) -> serde_json::Value {
+    let chosen = GpuContext::named(adapter).ok().map(|c| c.info);
+    let list: Vec<_> = crate::engine::gpu::context::list_adapters()
+        .iter()
+        .map(|a| {
+            let (i, l) = (&a.info, &a.limits);
+            serde_json::json!({
+                "name": i.name,
+                "backend": format!("{:?}", i.backend),
+                "device_type": format!("{:?}", i.device_type),
+                "driver": i.driver,
+                "driver_info": i.driver_info,
+                "memory_bytes": a.memory.map(|m| m.heap),
+                "used": chosen.as_ref().is_some_and(|c| c.name == i.name && c.backend == i.backend),
+                "max_buffer_size": l.max_buffer_size,
+                "max_storage_buffer_binding_size": l.max_storage_buffer_binding_size,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(list)
+}
+
 /// "SIGINT", "SIGTERM" or the number.
 pub fn signal_name(sig: i32) -> String {
     match sig {
@@ -235,12 +265,14 @@ pub fn signal_name(sig: i32) -> String {
 
 /// The error of a run that a signal (`why`) stopped before it completed a
 /// step: `--out` was left as it was.
-pub(super) fn not_started(why: &str, out: &OutDir) -> crate::error::Error {
+/// (A run in memory has no `--out`: nothing was computed.)
+pub(super) fn not_started(why: &str, out: Option<&OutDir>) -> crate::error::Error {
+    let kept = match out {
+        Some(out) => format!("{} is unchanged", out.target().display()),
+        None => "nothing was computed".into(),
+    };
     crate::error::Error::Signal(
-        format!(
-            "stopped by {why} before the first step was complete; {} is unchanged",
-            out.target().display()
-        ),
+        format!("stopped by {why} before the first step was complete; {kept}"),
         signal_number(why),
     )
 }

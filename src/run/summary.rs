@@ -6,6 +6,10 @@ use crate::run::{Outcome, RunOptions, chunk_of};
 use serde_json::json;
 use std::time::Duration;
 
+/// summary.json's `weights_from` and `input_spikes_from` for arrays handed
+/// over in memory (the Python package).
+pub const IN_MEMORY: &str = "arrays in memory";
+
 pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_json::Value {
     let net = &o.model.net;
     let steps = o.steps;
@@ -71,8 +75,8 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
         "engine": o.engine,
         "adapter": o.adapter,
         "chunk_steps": chunk_of(opts, o.steps_requested),
-        "weights_from": opts.weights.as_ref().map(|p| p.display().to_string()),
-        "input_spikes_from": opts.input_spikes.as_ref().map(|p| p.display().to_string()),
+        "weights_from": opts.weights.as_ref().map(|p| p.display().to_string()).or(opts.memory.weights.as_ref().map(|_| IN_MEMORY.into())),
+        "input_spikes_from": opts.input_spikes.as_ref().map(|p| p.display().to_string()).or(opts.memory.input_spikes.as_ref().map(|_| IN_MEMORY.into())),
         "scale": opts.scale,
         "wall_time_s": {
             "network": o.build_time.as_secs_f64(),
@@ -113,6 +117,9 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
 /// The network's name in figures and summary.json: its file's name without
 /// `.toml`, or the built-in network's title.
 pub fn network_title(opts: &RunOptions) -> String {
+    if let Some(title) = &opts.memory.title {
+        return title.clone();
+    }
     match &opts.config {
         Some(path) => path.file_stem().map_or_else(
             || path.display().to_string(),

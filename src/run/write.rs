@@ -23,39 +23,27 @@ pub(super) fn learned_weights(
         .collect()
 }
 
-/// The outputs of reward learning besides the weight files (which
-/// `export::write_weights` writes): `dopamine.npy`, `weights_change_<proj>.png`
-/// of every plastic projection, and with a stimulus `responses.csv` and
-/// `learning.png` from `rows`. Returns the D1 preferences.
+/// The data files of reward learning besides the weight files (which
+/// `export::write_weights` writes): `dopamine.npy`, and with a stimulus
+/// `responses.csv` from `rows`.
 pub(super) fn write_learning(
     dir: &std::path::Path,
     net: &Network,
-    learned: &[export::Learned],
     rows: &[crate::responses::Presentation],
     steps: usize,
-) -> Result<Vec<crate::responses::Preference>> {
-    use crate::figures::learning;
+) -> Result<()> {
     if net.dopamine.is_some() {
         let d = crate::dopamine::dopamine_trace(net, steps);
         crate::outdir::write_atomic(&dir.join("dopamine.npy"), |f| {
             crate::npy::write_f32(f, &[steps], &d)
         })?;
     }
-    for (j, w) in learned.iter().enumerate() {
-        if let Some((before, after)) = w {
-            learning::write_weight_change(dir, net, j, before, after, steps)?;
-        }
-    }
     if net.stimulus.is_none() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     crate::outdir::write_atomic(&dir.join("responses.csv"), |f| {
         std::io::Write::write_all(f, crate::responses::responses_csv(net, rows).as_bytes())
-    })?;
-    if !rows.is_empty() {
-        learning::write_learning_curve(dir, net, rows)?;
-    }
-    Ok(crate::responses::preferences(net, rows))
+    })
 }
 
 /// The figures of a run (see [`figures`]): every population's raster and a
@@ -64,7 +52,7 @@ pub(super) fn write_learning(
 /// (with a plastic projection's learned weights, as `nacc render` draws it
 /// from `weights_<proj>.npy`).
 pub(super) fn draw_figures(
-    dir: &std::path::Path,
+    dir: figures::Dest,
     model: &Model,
     record: &SpikeRecord,
     view: &figures::View,
@@ -98,12 +86,10 @@ pub(super) fn draw_figures(
     figures::write_all(dir, net.dt_ms, &pops, &projs, dopamine.as_deref(), view)
 }
 
-/// Every output of a run into `dir` (the staging directory): data first,
-/// summary.json last. `times`: the network's build time and when the run
-/// started.
-pub(super) fn outputs(
-    opts: &RunOptions,
-    dir: &std::path::Path,
+/// The outcome of a run's steps, nothing written yet: the learned
+/// weights, the responses to the stimulus and the D1 preferences.
+/// `times`: the network's build time and when the run started.
+pub(super) fn finish(
     prepared: Prepared,
     stepped: Stepped,
     stream: bool,
@@ -112,40 +98,17 @@ pub(super) fn outputs(
 ) -> Result<Outcome> {
     let (model, steps) = (prepared.model, stepped.steps);
     let net = &model.net;
-    let records = stepped.records;
-    if !stream {
-        for (p, pop) in net.populations.iter().enumerate() {
-            let recs: Vec<_> = records.iter().map(|r| &r.pops[p]).collect();
-            export::write_spikes(dir, &pop.name, &recs, opts.trials > 1, opts.packed_spikes)?;
-        }
-        let recs: Vec<_> = records.iter().collect();
-        export::write_state(dir, net, &recs, opts.trials > 1)?;
-    }
     let learned = learned_weights(&model, &stepped.learned)?;
-    export::write_weights(dir, &model, &learned, opts.no_weight_files)?;
-    export::write_config(dir, net, model.seed)?;
-    let mut records = records.into_iter();
+    let mut records = stepped.records.into_iter();
     let record = records.next().expect("at least one trial");
-    if steps > 0 && !stream {
-        let view = View {
-            steps: 0..steps,
-            neurons: None,
-            width: figures::DEFAULT_WIDTH,
-            height: None,
-            title: network_title(opts),
-        };
-        draw_figures(dir, &model, &record, &view, &learned)?;
-        let state: Vec<&[f32]> = record.state.iter().map(|s| &s[..]).collect();
-        let spikes: Vec<_> = record.pops.iter().collect();
-        figures::traces::write_traces(dir, net, &state, &spikes, 0..steps)?;
-    }
     let presentations = match stream {
         true => stepped.responses.presentations(net),
         false => crate::responses::responses(net, &record.pops),
     };
-    let preferences = write_learning(dir, net, &learned, &presentations, steps)?;
-    let outcome = Outcome {
-        preferences,
+    Ok(Outcome {
+        preferences: crate::responses::preferences(net, &presentations),
+        presentations,
+        learned,
         adapter: stepped.adapter,
         engine: stepped.engine,
         model,
@@ -156,11 +119,68 @@ pub(super) fn outputs(
         build_time,
         setup_time: stepped.setup_time,
         sim_time: stepped.sim_time,
+        run_time: started.elapsed(),
         stopped,
         late_signal: None,
         steps_requested: prepared.steps,
-    };
-    let summary = summary_json(opts, &outcome, started.elapsed());
-    export::write_json(&dir.join("summary.json"), &summary)?;
-    Ok(outcome)
+    })
+}
+
+/// Every output file of a run into `dir` (a staging directory): data
+/// first, summary.json last (`total`: the run's time, in it). A streamed
+/// run's spikes and state are already there.
+pub fn write_files(
+    opts: &RunOptions,
+    dir: &std::path::Path,
+    o: &Outcome,
+    total: Duration,
+) -> Result<()> {
+    let (model, steps) = (&o.model, o.steps);
+    let net = &model.net;
+    let records: Vec<&SpikeRecord> = std::iter::once(&o.record).chain(&o.other_trials).collect();
+    let trial_axis = opts.trials > 1;
+    if !o.streamed {
+        for (p, pop) in net.populations.iter().enumerate() {
+            let recs: Vec<_> = records.iter().map(|r| &r.pops[p]).collect();
+            export::write_spikes(dir, &pop.name, &recs, trial_axis, opts.packed_spikes)?;
+        }
+        export::write_state(dir, net, &records, trial_axis)?;
+    }
+    export::write_weights(dir, model, &o.learned, opts.no_weight_files)?;
+    export::write_config(dir, net, model.seed)?;
+    write_learning(dir, net, &o.presentations, steps)?;
+    write_figures(opts, dir.into(), o)?;
+    let summary = summary_json(opts, o, total);
+    export::write_json(&dir.join("summary.json"), &summary)
+}
+
+/// Every figure of a run, as `nacc run` draws it, into `dest`: nacc.png,
+/// the rasters, heatmaps and membrane traces (not of a streamed run, whose
+/// spikes are on disk only), and with plasticity `weights_change_<proj>.png`
+/// and, with a stimulus, `learning.png`.
+pub fn write_figures(opts: &RunOptions, dest: figures::Dest, o: &Outcome) -> Result<()> {
+    let (model, steps) = (&o.model, o.steps);
+    let net = &model.net;
+    if steps > 0 && !o.streamed {
+        let view = View {
+            steps: 0..steps,
+            neurons: None,
+            width: figures::DEFAULT_WIDTH,
+            height: None,
+            title: network_title(opts),
+        };
+        draw_figures(dest, model, &o.record, &view, &o.learned)?;
+        let state: Vec<&[f32]> = o.record.state.iter().map(|s| &s[..]).collect();
+        let spikes: Vec<_> = o.record.pops.iter().collect();
+        figures::traces::write_traces(dest, net, &state, &spikes, 0..steps)?;
+    }
+    for (j, w) in o.learned.iter().enumerate() {
+        if let Some((before, after)) = w {
+            figures::learning::write_weight_change(dest, net, j, before, after, steps)?;
+        }
+    }
+    if net.stimulus.is_some() && !o.presentations.is_empty() {
+        figures::learning::write_learning_curve(dest, net, &o.presentations)?;
+    }
+    Ok(())
 }

@@ -44,7 +44,7 @@ pub(super) fn write_all(
         learning(report, &footer),
     ];
     for (name, c) in NAMES.iter().zip(&canvases) {
-        crate::figures::png(&dir.join(name), c)?;
+        crate::figures::png(dir.into(), name, c)?;
     }
     Ok(())
 }
