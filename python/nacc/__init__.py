@@ -609,11 +609,14 @@ class Result:
         """The GPU adapter that ran them; None on the CPU engine."""
         return self._run.adapter
 
-    def save(self, out: PathLike = "out") -> Path:
+    def save(self, out: PathLike = "out", *, packed_spikes: bool = False, weight_files: bool = True) -> Path:
         """Writes the files of ``nacc run --out OUT`` (spikes, weights,
         state, figures, config.toml, summary.json), ``out`` replaced whole
-        as ``nacc run`` replaces it; ``nacc render OUT`` redraws them."""
-        self._run.save(os.fspath(out))
+        as ``nacc run`` replaces it; ``nacc render OUT`` redraws them.
+        ``packed_spikes``: ``--packed-spikes`` (8 neurons a byte);
+        ``weight_files=False``: ``--no-weight-files`` (only learned
+        weights; the others follow from config.toml and the seed)."""
+        self._run.save(os.fspath(out), packed_spikes, weight_files)
         return Path(out)
 
     def figures(self) -> Dict[str, Figure]:

@@ -214,9 +214,6 @@ fn options(net: &Net, o: &Bound<'_, PyDict>) -> PyResult<RunOptions> {
     if let Some(v) = get("chunk")? {
         opts.chunk = uint(&v, "--chunk")? as usize;
     }
-    if let Some(v) = get("packed")? {
-        opts.packed_spikes = v.is_truthy()?;
-    }
     if let Some(v) = get("backend")? {
         let b: String = v.str()?.to_string();
         opts.backend = match b.as_str() {
@@ -575,9 +572,21 @@ impl Run {
         run::table(&self.outcome)
     }
 
-    /// Writes the files of `nacc run --out dir` (dir replaced whole).
-    fn save(&self, py: Python<'_>, dir: PathBuf) -> PyResult<()> {
-        py.detach(|| run::save(&self.opts, &self.outcome, &dir))
+    /// Writes the files of `nacc run --out dir` (dir replaced whole), with
+    /// `--packed-spikes` and `--no-weight-files` as asked.
+    fn save(
+        &self,
+        py: Python<'_>,
+        dir: PathBuf,
+        packed_spikes: bool,
+        weight_files: bool,
+    ) -> PyResult<()> {
+        let opts = RunOptions {
+            packed_spikes,
+            no_weight_files: !weight_files,
+            ..self.opts.clone()
+        };
+        py.detach(|| run::save(&opts, &self.outcome, &dir))
             .map_err(py_err)
     }
 

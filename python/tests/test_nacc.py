@@ -303,6 +303,16 @@ def test_the_gil_is_released_while_the_engine_runs():
     assert ticks > 50, f"the main thread ran only {ticks} times while the engine ran"
 
 
+def test_save_with_packed_spikes_and_no_weight_files(tmp_path, nacc_bin):
+    config = ASSETS / "reward_learning.toml"
+    r = nacc.run(config, steps=600, seed=2, backend="cpu")
+    out = cli_run(nacc_bin, tmp_path / "cli", config, "--steps", "600", "--seed", "2",
+                  "--packed-spikes", "--no-weight-files")
+    same_files(r.save(tmp_path / "py", packed_spikes=True, weight_files=False), out)
+    assert (out / "spikes_d1_packed.npy").is_file() and (out / "weights_in_d1.npy").is_file()
+    assert not (out / "weights_in_d2.npy").exists()
+
+
 def test_save_then_nacc_render(tmp_path, nacc_bin):
     r = nacc.run(steps=300, seed=1, backend="cpu")
     out = r.save(tmp_path / "run")
@@ -374,3 +384,16 @@ def test_the_stubs_name_every_native_function_and_class():
         node = next(n for n in stub.body if isinstance(n, ast.ClassDef) and n.name == cls)
         methods = {f.name for f in node.body if isinstance(f, ast.FunctionDef)}
         assert methods == {m for m in dir(getattr(nacc._nacc, cls)) if not m.startswith("_")}, cls
+
+
+def test_a_failure_after_some_steps_keeps_them(gpu_or_skip, monkeypatch):
+    # the GPU engine fails like a lost device after 300 steps (a test hook)
+    monkeypatch.setenv("NACC_INJECT_DEVICE_LOSS", "300")
+    with pytest.raises(nacc.RunFailed) as e:
+        nacc.run(steps=1000, chunk=100, seed=6, backend="gpu")
+    assert isinstance(e.value, nacc.RunError) and "device lost" in str(e.value)
+    r = e.value.result
+    assert r.steps == 300 and r.stopped[0] == 300
+    monkeypatch.delenv("NACC_INJECT_DEVICE_LOSS")
+    cpu = nacc.run(steps=300, seed=6, backend="cpu")
+    assert np.array_equal(r.spikes["msn"], cpu.spikes["msn"])
