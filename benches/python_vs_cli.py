@@ -1,7 +1,8 @@
 """The Python package against the command line, alternated in one sitting:
 the seed network (100/50/20) and `large` (10 000/5 000/2 000 dense), each
-run by `nacc run` and by `nacc.run()` in turn; and the time to hand the
-spikes of 1 000 000 neurons x 1 000 steps to NumPy.
+run by `nacc run` and by `nacc.run()` in turn; the cost of a short run's
+call; and the time to hand the spikes of 1 000 000 neurons x 1 000 steps
+to NumPy.
 
     .venv/bin/python benches/python_vs_cli.py target/release/nacc [--rounds 5]
 
@@ -48,6 +49,26 @@ def py_run(scale, steps):
     r = nacc.run(scale=scale, steps=steps, backend="cpu")
     wall = time.perf_counter() - t0
     return r.summary["steps_per_s"], wall
+
+
+def per_call(binary, rounds):
+    """The cost of a short run: 100 steps of the seed network, 50 calls of
+    `nacc.run()`, against the `nacc run` process (which also writes)."""
+    net = nacc.Network.default()
+    nacc.run(net, steps=100, backend="cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            for seed in range(50):
+                nacc.run(net, steps=100, seed=seed, backend="cpu")
+            py = (time.perf_counter() - t0) / 50
+            t0 = time.perf_counter()
+            for seed in range(10):
+                subprocess.run([binary, "run", "--quiet", "--backend", "cpu", "--steps", "100", "--seed", str(seed),
+                                "--out", os.path.join(tmp, "o")], check=True)
+            cli = (time.perf_counter() - t0) / 10
+            print(json.dumps({"per_call": "seed, 100 steps", "python_ms": py * 1e3, "cli_process_ms": cli * 1e3}),
+                  flush=True)
 
 
 def handoff(rounds):
@@ -98,6 +119,7 @@ def main():
             "python_over_cli": p / c, "median_wall_s_cli": statistics.median(walls["cli"]),
             "median_wall_s_python": statistics.median(walls["python"]),
         }), flush=True)
+    per_call(args.binary, args.rounds)
     handoff(args.rounds)
 
 

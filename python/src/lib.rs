@@ -293,11 +293,20 @@ fn supervised<T: Send>(
     let progress = progress.map(|p| p.clone().unbind());
     let (result, raised) = py.detach(|| {
         std::thread::scope(|s| {
-            let worker = s.spawn(work);
+            // the worker says when it is done, so that a short run returns
+            // at once instead of at the next check
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+            let worker = s.spawn(move || {
+                let r = work();
+                let _ = done_tx.send(());
+                r
+            });
             let mut raised: Option<PyErr> = None;
             let mut told = usize::MAX;
-            while !worker.is_finished() {
-                std::thread::sleep(Duration::from_millis(20));
+            // a panic drops the sender: Disconnected ends the wait too
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                done_rx.recv_timeout(Duration::from_millis(20))
+            {
                 Python::attach(|py| {
                     if let Err(e) = py.check_signals() {
                         stop.store(2, Ordering::SeqCst);
@@ -313,6 +322,11 @@ fn supervised<T: Send>(
                         }
                     }
                 });
+            }
+            // the bar ends where the run ended
+            if let Some(p) = &progress {
+                let now = done.load(Ordering::SeqCst);
+                Python::attach(|py| p.call1(py, (now, total)).map_err(|e| e.print(py)).ok());
             }
             (worker.join(), raised)
         })

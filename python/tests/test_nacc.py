@@ -360,6 +360,9 @@ def test_devices_and_dry_run(tmp_path):
 def test_progress_bar_and_a_path_as_network(capsys):
     r = nacc.run(str(ASSETS / "nacc.toml"), steps=2000, chunk=100, progress=True, backend="cpu")
     assert r.network.name == "nacc" and r.steps == 2000
+    # the bar ends at the run's end (tqdm's, or the line on stderr)
+    assert "2000/2000" in capsys.readouterr().err
+
 
 
 def test_the_jupyter_example_runs(tmp_path, monkeypatch):
