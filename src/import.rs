@@ -8,6 +8,7 @@ use crate::error::{Error, Result, bad_file};
 use crate::network::Network;
 use crate::network::{Model, SparseRows};
 use crate::npy::{self, DType};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 /// Where given weights come from, array by array, each named by the stem of
@@ -15,10 +16,11 @@ use std::path::{Path, PathBuf};
 /// `weights_<proj>_pre`, ...): a directory of `.npy` files (`--weights
 /// DIR`), or arrays held in memory (the Python package).
 pub trait ArraySource {
-    /// The array `stem`; an error when there is none.
-    fn required(&self, stem: &str) -> Result<npy::Array>;
+    /// The array `stem` (read from its file, or borrowed); an error when
+    /// there is none.
+    fn required(&self, stem: &str) -> Result<Cow<'_, npy::Array>>;
     /// The array `stem`, or None when there is none.
-    fn optional(&self, stem: &str) -> Result<Option<npy::Array>>;
+    fn optional(&self, stem: &str) -> Result<Option<Cow<'_, npy::Array>>>;
     /// How errors name the array `stem` (a file's path, or a Python
     /// expression such as `weights["fc1"]`).
     fn label(&self, stem: &str) -> PathBuf;
@@ -35,13 +37,13 @@ pub trait ArraySource {
 pub struct WeightDir<'a>(pub &'a Path);
 
 impl ArraySource for WeightDir<'_> {
-    fn required(&self, stem: &str) -> Result<npy::Array> {
-        npy::read(&self.label(stem))
+    fn required(&self, stem: &str) -> Result<Cow<'_, npy::Array>> {
+        npy::read(&self.label(stem)).map(Cow::Owned)
     }
-    fn optional(&self, stem: &str) -> Result<Option<npy::Array>> {
+    fn optional(&self, stem: &str) -> Result<Option<Cow<'_, npy::Array>>> {
         let path = self.label(stem);
         match path.exists() {
-            true => npy::read(&path).map(Some),
+            true => npy::read(&path).map(|a| Some(Cow::Owned(a))),
             false => Ok(None),
         }
     }
@@ -70,7 +72,7 @@ impl Arrays {
 }
 
 impl ArraySource for Arrays {
-    fn required(&self, stem: &str) -> Result<npy::Array> {
+    fn required(&self, stem: &str) -> Result<Cow<'_, npy::Array>> {
         self.optional(stem)?.ok_or_else(|| {
             Error::Input(format!(
                 "{}: not given; every array of a projection whose weights are given is needed",
@@ -78,8 +80,8 @@ impl ArraySource for Arrays {
             ))
         })
     }
-    fn optional(&self, stem: &str) -> Result<Option<npy::Array>> {
-        Ok(self.arrays.get(stem).map(|(_, a)| a.clone()))
+    fn optional(&self, stem: &str) -> Result<Option<Cow<'_, npy::Array>>> {
+        Ok(self.arrays.get(stem).map(|(_, a)| Cow::Borrowed(a)))
     }
     fn label(&self, stem: &str) -> PathBuf {
         PathBuf::from(self.arrays.get(stem).map_or(stem, |(l, _)| l.as_str()))
@@ -149,7 +151,7 @@ pub fn load_weights_from(src: &dyn ArraySource, model: &mut Model) -> Result<()>
             let wstem = format!("weights_{}", proj.name);
             let wpath = src.label(&wstem);
             let w = read_f32(
-                src.required(&wstem)?,
+                &*src.required(&wstem)?,
                 &wpath,
                 &[n_post, n_pre],
                 crate::checks::MAX_PARAM,
@@ -197,7 +199,12 @@ pub fn load_weights_from(src: &dyn ArraySource, model: &mut Model) -> Result<()>
             // arrays in memory without this bias: the seed's
             std::mem::take(&mut model.weights[j].b)
         } else if proj.bias {
-            read_f32(src.required(&stem)?, &src.label(&stem), &[n_post], f32::MAX)?
+            read_f32(
+                &*src.required(&stem)?,
+                &src.label(&stem),
+                &[n_post],
+                f32::MAX,
+            )?
         } else {
             vec![0.0; n_post]
         };
@@ -249,7 +256,7 @@ pub(crate) fn read_coo(
         ));
     }
     let value = src.required(&stem("value"))?;
-    let w = read_f32(value, &path("value"), &[n], crate::checks::MAX_PARAM)?;
+    let w = read_f32(&value, &path("value"), &[n], crate::checks::MAX_PARAM)?;
     for k in 0..n {
         if post[k] as usize >= n_post || pre[k] as usize >= n_pre {
             return Err(bad_file(
@@ -303,8 +310,8 @@ fn read_delays(
 
 /// The values of `a` (named `path` in errors), an f32 array of `shape`
 /// whose values are finite and at most `max` in magnitude.
-fn read_f32(a: npy::Array, path: &Path, shape: &[usize], max: f32) -> Result<Vec<f32>> {
-    npy::expect(path, &a, &[DType::F32], shape)?;
+fn read_f32(a: &npy::Array, path: &Path, shape: &[usize], max: f32) -> Result<Vec<f32>> {
+    npy::expect(path, a, &[DType::F32], shape)?;
     let v = a.to_f32();
     if let Some(i) = v.iter().position(|x| x.is_nan() || x.abs() > max) {
         let index = if shape.len() == 2 {

@@ -315,10 +315,20 @@ def _weight_arrays(net: Network, weights: Mapping[str, Any]) -> List[Tuple[str, 
                 raise InputError(f"{label}: projection `{name}` has no bias (bias = false in its network)")
             out.append((f"bias_{name}", label, _floats(value, label)))
             continue
-        if isinstance(value, Coo) or (isinstance(value, tuple) and len(value) in (3, 4)):
+        coo = isinstance(value, Coo) or (isinstance(value, tuple) and len(value) in (3, 4))
+        sparse = coo or hasattr(value, "tocoo")
+        if sparse == projs[name]["dense"]:
+            want = (
+                "an (N_post, N_pre) array"
+                if projs[name]["dense"]
+                else "a nacc.Coo, a tuple (post, pre, value[, delay]) or a SciPy sparse matrix"
+            )
+            kind = "dense" if projs[name]["dense"] else "sparse"
+            raise InputError(f"{label}: projection `{name}` is {kind}: give {want}")
+        if coo:
             post, pre, val = value[0], value[1], value[2]
             delay = value.delay if isinstance(value, Coo) else (value[3] if len(value) == 4 else None)
-        elif hasattr(value, "tocoo"):
+        elif sparse:
             m = value.tocoo()
             order = np.lexsort((m.col, m.row))
             post, pre, val, delay = m.row[order], m.col[order], m.data[order], None

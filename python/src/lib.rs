@@ -71,9 +71,11 @@ impl Net {
     #[staticmethod]
     fn from_file(path: PathBuf) -> PyResult<Net> {
         let net = Network::from_file(&path).map_err(py_err)?;
-        let title = path
-            .file_stem()
-            .map_or("network".into(), |s| s.to_string_lossy().into_owned());
+        // named as `nacc run --config` names it: the file's stem
+        let title = run::network_title(&RunOptions {
+            config: Some(path),
+            ..Default::default()
+        });
         Ok(Net { net, title })
     }
 

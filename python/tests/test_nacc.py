@@ -230,6 +230,14 @@ def test_bad_input_raises_the_command_lines_message(tmp_path, nacc_bin):
     assert "beta" in str(e.value) and "1.5" in str(e.value) and rule in r.stderr, (str(e.value), r.stderr)
     with pytest.raises(nacc.InputError, match=r"weights\['fc1'\]: shape \[50, 99\] found, expected \[50, 100\]"):
         nacc.run(steps=10, weights={"fc1": np.zeros((50, 99), np.float32)})
+    with pytest.raises(nacc.InputError, match=r"weights\['fc1'\]: projection `fc1` is dense: give an \(N_post, N_pre\) array"):
+        nacc.run(steps=10, weights={"fc1": ([0], [0], [0.5])})
+    with pytest.raises(nacc.InputError, match="projection `.*` is sparse: give a nacc.Coo"):
+        recurrent = nacc.Network.from_file(ASSETS / "recurrent.toml")
+        sparse = next(p for p, d in recurrent.projections.items() if not d["dense"])
+        nacc.run(recurrent, steps=10, weights={sparse: np.zeros((3, 3), np.float32)})
+    with pytest.raises(nacc.InputError, match=r"weights\['fc1.bias'\]: shape \[49\] found, expected \[50\]"):
+        nacc.run(steps=10, weights={"fc1.weight": np.zeros((50, 100)), "fc1.bias": np.zeros(49)})
     with pytest.raises(nacc.InputError, match="no projection `fc9`"):
         nacc.run(steps=10, weights={"fc9": np.zeros((50, 99))})
     with pytest.raises(nacc.InputError, match=r"input_spikes: value at \[3, 4\] is 2; spikes must be 0 or 1"):
