@@ -308,7 +308,9 @@ def test_the_gil_is_released_while_the_engine_runs():
         ticks += 1
         time.sleep(0.001)
     t.join()
-    assert ticks > 50, f"the main thread ran only {ticks} times while the engine ran"
+    # a run that held the GIL would starve this loop to a tick or two
+    # (before it entered the engine); ~1 ms a tick, the run takes ~0.2 s
+    assert ticks > 10, f"the main thread ran only {ticks} times while the engine ran"
 
 
 def test_save_with_packed_spikes_and_no_weight_files(tmp_path, nacc_bin):

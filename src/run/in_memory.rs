@@ -115,11 +115,7 @@ pub fn simulate(opts: &RunOptions) -> Result<Simulated> {
     let prepared = build(opts, net, given, steps)?;
     let build_time = t_build.elapsed();
     let mut stepped = step(opts, gpu.as_ref(), &prepared, false, None)?;
-    let (stopped, failure) = match stepped.why.take() {
-        Some(Stop::Signal(reason)) => (Some((stepped.steps, reason)), None),
-        Some(Stop::Failed(e)) => (Some((stepped.steps, e.to_string())), Some(e)),
-        None => (None, None),
-    };
+    let (stopped, failure) = stepped.ended();
     if stepped.steps == 0 {
         if let Some(e) = failure {
             return Err(e.context("stopped before the first step was complete"));

@@ -552,11 +552,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     });
     let mut stepped = step(opts, gpu.as_ref(), &prepared, stream, Some(&mut out))?;
     let steps = stepped.steps;
-    let (stopped, failure) = match stepped.why.take() {
-        Some(Stop::Signal(reason)) => (Some((steps, reason)), None),
-        Some(Stop::Failed(e)) => (Some((steps, e.to_string())), Some(e)),
-        None => (None, None),
-    };
+    let (stopped, failure) = stepped.ended();
     // nothing computed: --out keeps what it had
     let failure = match (failure, &stopped) {
         (failure, _) if steps > 0 => failure,
@@ -615,6 +611,18 @@ pub(crate) struct Stepped {
     /// Building the engine (fixed-point weights, uploads) is not simulating.
     setup_time: Duration,
     sim_time: Duration,
+}
+
+impl Stepped {
+    /// Why the steps ended early, if they did: (steps completed, the
+    /// reason), and the failure when it was one (a signal is not).
+    fn ended(&mut self) -> (Option<(usize, String)>, Option<crate::Error>) {
+        match self.why.take() {
+            Some(Stop::Signal(reason)) => (Some((self.steps, reason)), None),
+            Some(Stop::Failed(e)) => (Some((self.steps, e.to_string())), Some(e)),
+            None => (None, None),
+        }
+    }
 }
 
 /// The question a run asks after every chunk: the signal that asks it to
