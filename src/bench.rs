@@ -240,6 +240,23 @@ pub fn measure(
     max_steps: usize,
     budget: Duration,
 ) -> Result<Measure> {
+    measure_agreed(engine, model, max_steps, budget, &|x| x)
+}
+
+/// Of a run split across ranks, the largest of every rank's `x` (the
+/// identity in one process): every timing that decides how many steps run
+/// is agreed, so that every rank runs the same ones.
+pub type Agree<'a> = &'a dyn Fn(u64) -> u64;
+
+/// [`measure`] with its timings agreed by `agree`.
+fn measure_agreed(
+    engine: &mut dyn Engine,
+    model: &Model,
+    max_steps: usize,
+    budget: Duration,
+    agree: Agree,
+) -> Result<Measure> {
+    let secs = |t: Instant| agree(t.elapsed().as_nanos() as u64) as f64 * 1e-9;
     let net = &model.net;
     let input = InputSource::generated(model);
     // one step (first-use costs), then (when that was not slow) two blocks
@@ -249,21 +266,28 @@ pub fn measure(
     let t = Instant::now();
     run_chunk_from(engine, net, &input, 0, &mut buf)?;
     let mut warm = 1;
-    let mut per_step = t.elapsed().as_secs_f64();
+    let mut per_step = secs(t);
     if per_step < budget.as_secs_f64() / 4.0 && max_steps > 1 {
         let more = max_steps.min(2 * BLOCK_STEPS);
         buf.resize(net, more);
         let t = Instant::now();
         run_chunk_from(engine, net, &input, 1, &mut buf)?;
-        per_step = t.elapsed().as_secs_f64() / more as f64;
+        per_step = secs(t) / more as f64;
         warm += more;
     }
-    let m = timed(model, budget, per_step, max_steps, |counts, done, n| {
-        buf.resize(net, n);
-        run_chunk_from(engine, net, &input, (warm + done) as u64, &mut buf)?;
-        counts.count(&buf);
-        Ok(())
-    })?;
+    let m = timed(
+        model,
+        budget,
+        per_step,
+        max_steps,
+        agree,
+        |counts, done, n| {
+            buf.resize(net, n);
+            run_chunk_from(engine, net, &input, (warm + done) as u64, &mut buf)?;
+            counts.count(&buf);
+            Ok(())
+        },
+    )?;
     Ok(Measure {
         ran: warm + m.steps,
         ..m
@@ -319,12 +343,14 @@ fn timed(
     budget: Duration,
     per_step: f64,
     max_steps: usize,
+    agree: Agree,
     mut run: impl FnMut(&mut SpikeRecord, usize, usize) -> Result<()>,
 ) -> Result<Measure> {
     let chunk = timed_chunk(budget, per_step, max_steps);
     let mut counts = SpikeRecord::with_capacity(&model.net, 0)?;
     let (mut steps, t) = (0usize, Instant::now());
-    while steps < max_steps && t.elapsed() < budget {
+    let within = |t: Instant| agree(t.elapsed().as_nanos() as u64) < budget.as_nanos() as u64;
+    while steps < max_steps && within(t) {
         let n = chunk.min(max_steps - steps);
         run(&mut counts, steps, n)?;
         steps += n;
@@ -375,11 +401,15 @@ pub fn run(
     only: &[String],
     with_profile: bool,
     tuning: &Tuning,
+    ranks: Option<&crate::ranks::Ranks>,
     mut report: impl FnMut(&serde_json::Value) -> bool,
 ) -> Result<()> {
     check_names(only)?;
-    // one device for the whole suite
-    let gpu = crate::run::choose_gpu(backend, tuning.adapter.as_deref())?.map(Arc::new);
+    let ranks = ranks.filter(|c| c.size() > 1);
+    let agree = |x: u64| ranks.map_or(x, |c| c.max(x));
+    // one device for the whole suite (a node's rank r takes its GPU r)
+    let local = ranks.map_or(0, |c| c.local_rank());
+    let gpu = crate::run::choose_gpu_nth(backend, tuning.adapter.as_deref(), local)?.map(Arc::new);
     // every line records the knobs that were set
     let knobs: serde_json::Map<String, serde_json::Value> = tuning
         .vars
@@ -412,7 +442,7 @@ pub fn run(
                 None => Ok(n),
             }
         });
-        let net = match net {
+        let net = match across_ranks(net, case.trials, ranks.is_some(), &agree) {
             Ok(n) => n,
             Err(why) => {
                 if !report(&json!({ "network": case.name, "about": case.about, "skipped": why })) {
@@ -458,13 +488,7 @@ pub fn run(
         let t = Instant::now();
         // a network the device cannot hold (a buffer above its limit) is
         // skipped, as one the memory cannot
-        let (mut engine, adapter) = match engine_on(
-            gpu.as_ref(),
-            &model,
-            &InputSource::generated(&model),
-            1000,
-            tuning,
-        ) {
+        let (mut engine, adapter) = match engine_of(gpu.as_ref(), &model, tuning, ranks) {
             Ok(e) => e,
             Err(crate::Error::Input(why)) => {
                 if !report(&json!({ "network": case.name, "about": case.about, "skipped": why })) {
@@ -475,14 +499,15 @@ pub fn run(
             Err(e) => return Err(e),
         };
         let setup_s = t.elapsed().as_secs_f64();
-        let m = measure(engine.as_mut(), &model, case.steps, budget)?;
-        let profiled = if with_profile && adapter.is_some() {
+        let m = measure_agreed(engine.as_mut(), &model, case.steps, budget, &agree)?;
+        let exchanged = engine.exchanged();
+        let profiled = if with_profile && adapter.is_some() && ranks.is_none() {
             Some(profile(engine.as_mut(), &model, m.ran)?)
         } else {
             None
         };
         // the CPU engine in the same run, for the speed-up
-        let cpu = if adapter.is_some() {
+        let cpu = if adapter.is_some() && ranks.is_none() {
             let threads = crate::threads::Threads::global();
             let mut e = crate::engine::cpu::CpuEngine::with_options(&model, &tuning.cpu, threads)?;
             Some(measure(&mut e, &model, case.steps, budget / 2)?)
@@ -508,6 +533,10 @@ pub fn run(
             "cpu_steps_per_s": cpu.as_ref().map(|c| c.steps_per_s()),
             "speedup_vs_cpu": cpu.as_ref().map(|c| m.steps_per_s() / c.steps_per_s()),
             "profile": profiled,
+            "ranks": ranks.map(|c| c.size()),
+            "exchange_s_per_step": exchanged.map(|x| x.time.as_secs_f64() / m.ran as f64),
+            "exchange_share": exchanged.map(|x| x.time.as_secs_f64() / m.wall.as_secs_f64().max(1e-12) * m.steps as f64 / m.ran as f64),
+            "bytes_sent_per_step": exchanged.map(|x| x.bytes as f64 / m.ran as f64),
         }));
         if !more {
             return Ok(());
@@ -515,6 +544,45 @@ pub fn run(
     }
     Ok(())
 }
+
+/// A case's network (or why it is skipped) split across ranks: trials are
+/// `nacc run --trials`'s; a network any rank skips, every rank skips.
+fn across_ranks(
+    net: std::result::Result<Network, String>,
+    trials: usize,
+    split: bool,
+    agree: Agree,
+) -> std::result::Result<Network, String> {
+    match net {
+        Ok(_) if split && trials > 1 => Err(RANKS_TRIALS.to_string()),
+        net => match (agree(net.is_err() as u64), net) {
+            (1, Ok(_)) => Err("skipped on another rank (its memory or GPU)".into()),
+            (_, net) => net,
+        },
+    }
+}
+
+/// The engine a case runs on: the backend's, or this rank's share of the
+/// network split across `ranks`.
+fn engine_of(
+    gpu: Option<&Arc<GpuContext>>,
+    model: &Model,
+    tuning: &Tuning,
+    ranks: Option<&crate::ranks::Ranks>,
+) -> Result<(Box<dyn Engine>, Option<String>)> {
+    let input = InputSource::generated(model);
+    let Some(c) = ranks else {
+        return engine_on(gpu, model, &input, 1000, tuning);
+    };
+    let make = |m: &Model, given: &InputSource, steps: usize| {
+        engine_on(gpu, m, given, steps, tuning).map(|e| e.0)
+    };
+    let e = crate::ranks::SplitEngine::new(c.clone(), model, 1000, &make)?;
+    Ok((Box::new(e), gpu.map(|g| g.describe())))
+}
+
+/// Why `nacc bench` split across ranks skips the cases of trials.
+const RANKS_TRIALS: &str = "a case of trials: across ranks, `nacc run --trials` splits the trials with no exchange, so they scale as separate runs; bench them in one process";
 
 /// Times `trials` trials of `model` run together: on the GPU in one
 /// dispatch a chunk (when the backend takes a GPU), and on the CPU engine
@@ -561,16 +629,23 @@ fn measure_trials(
     let t = Instant::now();
     gpu.run_chunk_trials(&mut bufs)?;
     let per_step = t.elapsed().as_secs_f64() / 20.0;
-    let m = timed(model, budget, per_step, max_steps, |counts, _, n| {
-        for b in &mut bufs {
-            b.resize(net, n);
-        }
-        gpu.run_chunk_trials(&mut bufs)?;
-        for b in &bufs {
-            counts.count(b);
-        }
-        Ok(())
-    })?;
+    let m = timed(
+        model,
+        budget,
+        per_step,
+        max_steps,
+        &|x| x,
+        |counts, _, n| {
+            for b in &mut bufs {
+                b.resize(net, n);
+            }
+            gpu.run_chunk_trials(&mut bufs)?;
+            for b in &bufs {
+                counts.count(b);
+            }
+            Ok(())
+        },
+    )?;
     Ok((
         m,
         format!("{name}, {}", plan.describe(trials)),

@@ -117,22 +117,20 @@ impl Report {
     }
 }
 
+/// Builds one side of a comparison: the CPU engine (false) or the GPU's
+/// (true), each maybe split across ranks.
+pub type MakeSide<'a> = dyn Fn(bool) -> Result<Box<dyn Engine>> + 'a;
+
 struct Pair {
-    cpu: CpuEngine,
-    gpu: GpuEngine,
+    cpu: Box<dyn Engine>,
+    gpu: Box<dyn Engine>,
 }
 
 impl Pair {
-    fn new(
-        ctx: &Arc<GpuContext>,
-        model: &Model,
-        input: &InputSource,
-        chunk: usize,
-        tuning: &Tuning,
-    ) -> Result<Pair> {
+    fn new(make: &MakeSide) -> Result<Pair> {
         Ok(Pair {
-            cpu: CpuEngine::with_options(model, &tuning.cpu, Threads::global())?,
-            gpu: GpuEngine::new(ctx.clone(), model, input, chunk, tuning.gpu)?,
+            cpu: make(false)?,
+            gpu: make(true)?,
         })
     }
 
@@ -248,7 +246,36 @@ pub fn compare(
     chunk: usize,
     tuning: &Tuning,
 ) -> Result<Report> {
-    let mut pair = Pair::new(&ctx, model, input, chunk, tuning)?;
+    let make = |gpu: bool| -> Result<Box<dyn Engine>> {
+        Ok(match gpu {
+            false => Box::new(CpuEngine::with_options(
+                model,
+                &tuning.cpu,
+                Threads::global(),
+            )?),
+            true => Box::new(GpuEngine::new(
+                ctx.clone(),
+                model,
+                input,
+                chunk,
+                tuning.gpu,
+            )?),
+        })
+    };
+    compare_with(&ctx, model, input, steps, chunk, &make)
+}
+
+/// [`compare`] of the engines `make` builds (a run split across ranks
+/// compares its split engines; every rank gets the same report).
+pub fn compare_with(
+    ctx: &Arc<GpuContext>,
+    model: &Model,
+    input: &InputSource,
+    steps: usize,
+    chunk: usize,
+    make: &MakeSide,
+) -> Result<Report> {
+    let mut pair = Pair::new(make)?;
     let mut counts_cpu = SpikeRecord::with_capacity(&model.net, 0)?;
     let mut counts_gpu = SpikeRecord::with_capacity(&model.net, 0)?;
     let mut bad_chunk: Option<usize> = None;
@@ -277,46 +304,32 @@ pub fn compare(
     }
     let first_difference = match bad_chunk {
         None => None,
-        Some(start) => Some(replay(
-            &ctx,
-            model,
-            input,
-            start,
-            chunk,
-            tuning,
-            |m, p, a, b| {
-                let (vc, vg) = (p.cpu.membranes()?, p.gpu.membranes()?);
-                let spot = first_spike_difference(m, a, b)
-                    .map(|(_, p, n)| (p, n))
-                    .or_else(|| first_membrane_difference(&vc, &vg));
-                Ok(spot.map(|(p, n)| {
-                    let bit = |c: &ChunkSpikes| c.bits[p][n / 32] >> (n % 32) & 1 == 1;
-                    let v = |x: &[Vec<f32>]| x[p].get(n).copied().unwrap_or(f32::NAN);
-                    Difference {
-                        step: 0,
-                        population: m.net.populations[p].name.clone(),
-                        neuron: n,
-                        spike_cpu: bit(a),
-                        spike_gpu: bit(b),
-                        v_cpu: v(&vc),
-                        v_gpu: v(&vg),
-                    }
-                }))
-            },
-        )?)
+        Some(start) => Some(replay(model, input, start, chunk, make, |m, p, a, b| {
+            let (vc, vg) = (p.cpu.membranes()?, p.gpu.membranes()?);
+            let spot = first_spike_difference(m, a, b)
+                .map(|(_, p, n)| (p, n))
+                .or_else(|| first_membrane_difference(&vc, &vg));
+            Ok(spot.map(|(p, n)| {
+                let bit = |c: &ChunkSpikes| c.bits[p][n / 32] >> (n % 32) & 1 == 1;
+                let v = |x: &[Vec<f32>]| x[p].get(n).copied().unwrap_or(f32::NAN);
+                Difference {
+                    step: 0,
+                    population: m.net.populations[p].name.clone(),
+                    neuron: n,
+                    spike_cpu: bit(a),
+                    spike_gpu: bit(b),
+                    v_cpu: v(&vc),
+                    v_gpu: v(&vg),
+                }
+            }))
+        })?)
         .map(|(step, d)| Difference { step, ..d }),
     };
     let first_weight_difference = match bad_weights {
         None => None,
-        Some(start) => Some(replay(
-            &ctx,
-            model,
-            input,
-            start,
-            chunk,
-            tuning,
-            |m, p, _, _| first_weight_difference(m, p),
-        )?)
+        Some(start) => Some(replay(model, input, start, chunk, make, |m, p, _, _| {
+            first_weight_difference(m, p)
+        })?)
         .map(|(step, d)| WeightDifference { step, ..d }),
     };
     Ok(Report {
@@ -344,15 +357,14 @@ pub fn compare(
 /// Re-runs both engines to step `start` (identical so far), then one step at
 /// a time until `differs` finds a difference; returns the step and it.
 fn replay<T>(
-    ctx: &Arc<GpuContext>,
     model: &Model,
     input: &InputSource,
     start: usize,
     chunk: usize,
-    tuning: &Tuning,
+    make: &MakeSide,
     differs: impl Fn(&Model, &mut Pair, &ChunkSpikes, &ChunkSpikes) -> Result<Option<T>>,
 ) -> Result<(usize, T)> {
-    let mut pair = Pair::new(ctx, model, input, chunk, tuning)?;
+    let mut pair = Pair::new(make)?;
     let mut done = 0;
     while done < start {
         let n = chunk.min(start - done);

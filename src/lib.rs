@@ -55,6 +55,7 @@ pub mod network;
 pub mod npy;
 pub mod outdir;
 pub mod philox;
+pub mod ranks;
 pub mod record;
 pub mod render;
 pub mod responses;

@@ -7,16 +7,27 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     quiet_wayland();
+    // started by mpirun or srun: MPI first (it must see the whole command line)
+    let ranks = match start_ranks() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("nacc: error: {e}");
+            return ExitCode::from(e.exit_code() as u8);
+        }
+    };
+    // only rank 0 speaks; the others end with its exit code
+    let root = ranks.as_ref().is_none_or(|c| c.rank() == 0);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if !root => return ExitCode::from(e.exit_code() as u8),
         Err(e) => return usage_error(e),
     };
     let result = match cli.command {
-        Some(Command::Run(args)) => run(&args),
-        None => run(&RunArgs::default()),
-        Some(Command::Compare(args)) => compare(&args),
+        Some(Command::Run(args)) => run(&args, ranks.clone()),
+        None => run(&RunArgs::default(), ranks.clone()),
+        Some(Command::Compare(args)) => compare(&args, ranks.clone()),
         Some(Command::Devices) => devices(),
-        Some(Command::Bench(args)) => bench(&args),
+        Some(Command::Bench(args)) => bench(&args, ranks.as_ref()),
         Some(Command::Study(args)) => study(&args),
         Some(Command::Render(args)) => nacc::render::render(&args.to_options()).map(|files| {
             let out = args.out.as_ref().unwrap_or(&args.dir);
@@ -28,8 +39,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }),
     };
-    match result {
+    let code = match result {
         Ok(code) => code,
+        Err(e) if !root => ExitCode::from(e.exit_code() as u8),
         Err(e @ nacc::Error::Signal(..)) => {
             eprintln!("nacc: {e}");
             ExitCode::from(e.exit_code() as u8)
@@ -38,7 +50,57 @@ fn main() -> ExitCode {
             eprintln!("nacc: error: {e}");
             ExitCode::from(e.exit_code() as u8)
         }
+    };
+    // MPI is finalised here, on every rank
+    drop(ranks);
+    code
+}
+
+/// Variables an MPI launcher sets in every process it starts: Open MPI's
+/// mpirun, MPICH's Hydra (and srun with PMI-2), PMIx (srun, Open MPI 5).
+const LAUNCHER_VARS: [&str; 3] = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"];
+
+/// The ranks, when an MPI launcher started this process: every rank must
+/// have the same options (but `--backend`), checked here. None in a
+/// process started alone.
+fn start_ranks() -> nacc::Result<Option<nacc::ranks::Ranks>> {
+    let launched = LAUNCHER_VARS.iter().find(|v| std::env::var_os(v).is_some());
+    let Some(var) = launched else {
+        return Ok(None);
+    };
+    #[cfg(feature = "mpi")]
+    {
+        let _ = var;
+        let world = nacc::ranks::mpi::World::init()
+            .ok_or_else(|| nacc::Error::Runtime("MPI was already initialised".into()))?;
+        let ranks: nacc::ranks::Ranks = std::sync::Arc::new(world);
+        let mut args: Vec<String> = Vec::new();
+        let mut given = std::env::args().skip(1);
+        // --backend may differ per rank (a GPU on some, the CPU on others)
+        while let Some(a) = given.next() {
+            match a.as_str() {
+                "--backend" => {
+                    given.next();
+                }
+                a if a.starts_with("--backend=") => {}
+                _ => args.push(a),
+            }
+        }
+        args.extend(
+            std::env::vars()
+                // the adapter may differ per rank, and the test hooks
+                .filter(|(k, _)| {
+                    k.starts_with("NACC_") && k != "NACC_ADAPTER" && !k.starts_with("NACC_INJECT")
+                })
+                .map(|(k, v)| format!("{k}={v}")),
+        );
+        nacc::ranks::check_same_options(&*ranks, &args)?;
+        Ok(Some(ranks))
     }
+    #[cfg(not(feature = "mpi"))]
+    Err(nacc::Error::Input(format!(
+        "started by an MPI launcher ({var} is set), but this nacc was built without MPI: build it with `cargo build --release --features mpi` (docs/mpi.md), or run it without mpirun"
+    )))
 }
 
 /// The `NACC_*` knobs, read from the environment once, here: the library
@@ -55,9 +117,12 @@ fn tuning() -> nacc::Result<Tuning> {
     Ok(t)
 }
 
-fn run(args: &RunArgs) -> nacc::Result<ExitCode> {
+fn run(args: &RunArgs, ranks: Option<nacc::ranks::Ranks>) -> nacc::Result<ExitCode> {
     let mut opts = args.to_options();
     opts.tuning = tuning()?;
+    let root = ranks.as_ref().is_none_or(|c| c.rank() == 0);
+    opts.quiet |= !root;
+    opts.ranks = ranks;
     if args.dry_run {
         let dry = nacc::run::dry_run(&opts)?;
         say(&dry.text);
@@ -69,6 +134,17 @@ fn run(args: &RunArgs) -> nacc::Result<ExitCode> {
     }
     (opts.stop, opts.exit_at_once) = stop_on_signals();
     let outcome = nacc::run::run(&opts)?;
+    if !root {
+        // rank 0 says it
+        let why = outcome
+            .stopped
+            .as_ref()
+            .map(|s| &s.1)
+            .or(outcome.late_signal.as_ref());
+        return Ok(why.map_or(ExitCode::SUCCESS, |w| {
+            ExitCode::from(nacc::run::signal_exit_code(w))
+        }));
+    }
     if let Some((steps, why)) = &outcome.stopped {
         eprintln!(
             "nacc: stopped by {why} after {steps} of {} steps; the outputs in {} hold those steps",
@@ -107,7 +183,7 @@ fn run(args: &RunArgs) -> nacc::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn compare(args: &RunArgs) -> nacc::Result<ExitCode> {
+fn compare(args: &RunArgs, ranks: Option<nacc::ranks::Ranks>) -> nacc::Result<ExitCode> {
     // a comparison writes nothing and runs both engines: the options that
     // choose an engine or shape outputs have nothing to act on
     let defaults = RunArgs::default();
@@ -129,12 +205,14 @@ fn compare(args: &RunArgs) -> nacc::Result<ExitCode> {
     }
     let mut opts = args.to_options();
     opts.tuning = tuning()?;
+    let root = ranks.as_ref().is_none_or(|c| c.rank() == 0);
+    opts.ranks = ranks;
     if args.dry_run {
         say(&nacc::run::compare_dry_run(&opts)?);
         return Ok(ExitCode::SUCCESS);
     }
     let report = nacc::run::compare(&opts)?;
-    if args.quiet {
+    if args.quiet || !root {
         // the exit code alone says it
         return Ok(if report.identical() {
             ExitCode::SUCCESS
@@ -150,7 +228,11 @@ fn compare(args: &RunArgs) -> nacc::Result<ExitCode> {
     })
 }
 
-fn bench(args: &nacc::cli::BenchArgs) -> nacc::Result<ExitCode> {
+fn bench(
+    args: &nacc::cli::BenchArgs,
+    ranks: Option<&nacc::ranks::Ranks>,
+) -> nacc::Result<ExitCode> {
+    let root = ranks.is_none_or(|c| c.rank() == 0);
     if !(args.budget.is_finite() && args.budget > 0.0 && args.budget <= 3600.0) {
         return Err(nacc::error::bad_value(
             "--budget",
@@ -160,7 +242,7 @@ fn bench(args: &nacc::cli::BenchArgs) -> nacc::Result<ExitCode> {
     }
     nacc::bench::check_names(&args.networks)?;
     let tuning = tuning()?;
-    if !args.json {
+    if !args.json && root {
         say(&format!("{}\n", nacc::bench::TABLE_HEADER));
     }
     nacc::bench::run(
@@ -169,7 +251,11 @@ fn bench(args: &nacc::cli::BenchArgs) -> nacc::Result<ExitCode> {
         &args.networks,
         args.profile,
         &tuning,
+        ranks,
         |v| {
+            if !root {
+                return true;
+            }
             let line = if args.json {
                 v.to_string()
             } else {

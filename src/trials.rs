@@ -67,11 +67,27 @@ pub fn run(
     steps: usize,
     chunk: usize,
     tuning: &crate::tuning::Tuning,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
     stop: StopCheck,
 ) -> Result<TrialRun> {
     check_count(trials)?;
-    let inputs: Vec<InputSource> = (0..trials)
+    run_range(gpu, model, 0..trials, steps, chunk, tuning, progress, stop)
+}
+
+/// [`run`] of the trials `these` of a run (a rank's share, `ranks::trials`).
+#[allow(clippy::too_many_arguments)]
+pub fn run_range(
+    gpu: Option<&Arc<GpuContext>>,
+    model: &Model,
+    these: std::ops::Range<usize>,
+    steps: usize,
+    chunk: usize,
+    tuning: &crate::tuning::Tuning,
+    mut progress: impl FnMut(usize),
+    stop: StopCheck,
+) -> Result<TrialRun> {
+    let trials = these.len();
+    let inputs: Vec<InputSource> = these
         .map(|t| InputSource::generated_trial(model, t))
         .collect();
     let Some(ctx) = gpu else {

@@ -19,6 +19,7 @@ use crate::network::Network;
 use crate::network::Stimulus;
 use crate::record::{ChunkSpikes, SpikeRecord};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub trait Engine {
     /// What runs the steps, for messages and summary.json ("cpu reference",
@@ -57,6 +58,25 @@ pub trait Engine {
     fn take_profile(&mut self) -> Option<Profile> {
         None
     }
+
+    /// What a run split across ranks spent exchanging spikes (None in one
+    /// process).
+    fn exchanged(&self) -> Option<Exchanged> {
+        None
+    }
+}
+
+/// What the ranks spent exchanging, for summary.json.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Exchanged {
+    pub ranks: usize,
+    /// Wall time inside the exchanges (waiting for the slowest rank
+    /// included).
+    pub time: Duration,
+    /// Exchanges (collective calls) made.
+    pub count: u64,
+    /// Bytes this rank sent.
+    pub bytes: u64,
 }
 
 /// GPU time per kernel over some chunks (`nacc bench --profile`).

@@ -33,6 +33,10 @@ pub struct Weights {
     /// of `sparse`: its delay in steps. None: every synapse has the
     /// projection's one delay.
     pub delays: Option<Vec<u8>>,
+    /// F given instead of chosen from `w` (docs/arithmetic.md §2.2): a
+    /// rank's slice of a projection keeps the F of the whole (`ranks`), so
+    /// that its sums are the whole's. None: chosen from the weights.
+    pub frac_bits: Option<u32>,
 }
 
 /// A network with its parameters: what every engine runs.
@@ -392,6 +396,7 @@ impl Model {
                     b,
                     sparse: Some(Arc::new(rows)),
                     delays,
+                    frac_bits: None,
                 });
                 continue;
             }
@@ -426,6 +431,7 @@ impl Model {
                 b,
                 sparse: None,
                 delays: None,
+                frac_bits: None,
             });
         }
         let rates = net
@@ -471,11 +477,14 @@ impl Model {
         let (proj, w) = (&self.net.projections[j], &self.weights[j]);
         let n_pre = self.net.populations[proj.pre].size;
         let n_post = self.net.populations[proj.post].size;
+        let f = w.frac_bits;
         let q = match (&w.sparse, &proj.plasticity) {
             (None, Some(pl)) => Quantized::new_plastic(&w.w, n_post, n_pre, pl.w_min, pl.w_max),
-            (None, None) => Quantized::new(&w.w, n_post, n_pre),
-            (Some(rows), _) if by_post => Quantized::new_sparse_by_post(&w.w, rows, n_post, n_pre),
-            (Some(rows), _) => Quantized::new_sparse(&w.w, rows, n_post, n_pre),
+            (None, None) => Quantized::new_at(&w.w, n_post, n_pre, f),
+            (Some(rows), _) if by_post => {
+                Quantized::new_sparse_by_post(&w.w, rows, n_post, n_pre, f)
+            }
+            (Some(rows), _) => Quantized::new_sparse(&w.w, rows, n_post, n_pre, f),
         };
         let q = q.map_err(|e| e.context(format!("projection `{}`", proj.name)))?;
         Ok(match (&w.sparse, &w.delays) {
@@ -495,6 +504,7 @@ impl Model {
                 let n_pre = net.populations[proj.pre].size;
                 let f = match (&w.sparse, &proj.plasticity) {
                     (None, Some(pl)) => plastic_bits(n_pre, pl.w_min, pl.w_max).map(|b| b.0),
+                    (_, None) if w.frac_bits.is_some() => Ok(w.frac_bits.unwrap_or_default()),
                     (None, None) => choose_frac_bits(&w.w, n_pre).ok_or_else(too_large),
                     (Some(rows), _) => sparse_frac_bits(&w.w, rows),
                 };

@@ -296,9 +296,18 @@ impl Quantized {
 
     /// `w` in the `nn.Linear` layout (N_post x N_pre).
     pub fn new(w: &[f32], n_post: usize, n_pre: usize) -> Result<Quantized> {
+        Quantized::new_at(w, n_post, n_pre, None)
+    }
+
+    /// [`Quantized::new`] at F = `f` when given (a slice of a projection
+    /// whose F was chosen from the whole, which bounds every row's sum).
+    pub fn new_at(w: &[f32], n_post: usize, n_pre: usize, f: Option<u32>) -> Result<Quantized> {
         assert_eq!(w.len(), n_post * n_pre);
         check_finite(w, |i| format!("[{}, {}]", i / n_pre, i % n_pre))?;
-        let f = choose_frac_bits(w, n_pre).ok_or_else(too_large)?;
+        let f = match f {
+            Some(f) => f,
+            None => choose_frac_bits(w, n_pre).ok_or_else(too_large)?,
+        };
         Quantized::new_with_bits(w, n_post, n_pre, f)
     }
 
@@ -323,8 +332,12 @@ impl Quantized {
         rows: &Arc<SparseRows>,
         n_post: usize,
         n_pre: usize,
+        f: Option<u32>,
     ) -> Result<Quantized> {
-        let f = sparse_frac_bits(w, rows)?;
+        let f = match f {
+            Some(f) => f,
+            None => sparse_frac_bits(w, rows)?,
+        };
         let mut wq: Vec<i32> = try_zeroed(w.len(), "quantised weights")?;
         let per = w.len().div_ceil(build_threads(w.len())).max(1);
         rayon::scope(|scope| {
@@ -376,14 +389,19 @@ impl Quantized {
         self
     }
 
-    /// Sparse weights (one per synapse of `rows`), regrouped by pre neuron.
+    /// Sparse weights (one per synapse of `rows`), regrouped by pre neuron,
+    /// at F = `f` when given (else chosen from the weights).
     pub fn new_sparse(
         w: &[f32],
         rows: &SparseRows,
         n_post: usize,
         n_pre: usize,
+        f: Option<u32>,
     ) -> Result<Quantized> {
-        let f = sparse_frac_bits(w, rows)?;
+        let f = match f {
+            Some(f) => f,
+            None => sparse_frac_bits(w, rows)?,
+        };
         // counting sort by pre
         let mut pre_ptr = vec![0usize; n_pre + 1];
         for &i in &rows.pre {

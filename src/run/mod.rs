@@ -1,15 +1,18 @@
 //! `nacc run`: resolve the options into a model, check everything that can
 //! be checked before any work, simulate in chunks, then write the outputs.
 
+mod dry_run;
 mod in_memory;
 mod report;
+mod split;
 mod summary;
 mod write;
 
+pub use dry_run::{DOES_NOT_FIT, DryRun, dry_run};
 pub use in_memory::{InMemory, Simulated, save, simulate};
 pub use write::write_figures;
 
-use report::{Progress, describe_device_memory, not_started};
+use report::{Progress, not_started};
 pub use report::{
     compare, compare_dry_run, devices, devices_json, signal_exit_code, signal_name, signal_number,
     table,
@@ -93,6 +96,8 @@ pub struct RunOptions {
     /// Set to the steps completed after every chunk (a progress bar
     /// outside this crate reads it).
     pub done: Option<Arc<AtomicUsize>>,
+    /// The ranks of a run split across processes (`mpirun`); None in one.
+    pub ranks: Option<crate::ranks::Ranks>,
 }
 
 impl Default for RunOptions {
@@ -117,6 +122,7 @@ impl Default for RunOptions {
             tuning: Tuning::default(),
             memory: InMemory::default(),
             done: None,
+            ranks: None,
         }
     }
 }
@@ -286,6 +292,9 @@ impl Planned {
 fn plan(opts: &RunOptions) -> Result<Planned> {
     let (net, given, steps) = resolve(opts)?;
     check_trials(&net, opts.trials, given.is_some())?;
+    if opts.trials == 1 {
+        crate::ranks::check_partition(&net, split::ranks_of(opts).map_or(1, |c| c.size()))?;
+    }
     let trials = opts.trials.max(1);
     // stream the spikes to disk when asked, or when the record would not fit
     let record_bytes = SpikeRecord::bytes_needed(&net, steps) as u64 * trials as u64;
@@ -297,7 +306,8 @@ fn plan(opts: &RunOptions) -> Result<Planned> {
             "cannot be streamed (--stream, or a record larger than half the memory): run fewer steps or trials",
         ));
     }
-    let gpu = choose_gpu(opts.backend, opts.tuning.adapter.as_deref())?;
+    let local = opts.ranks.as_ref().map_or(0, |c| c.local_rank());
+    let gpu = choose_gpu_nth(opts.backend, opts.tuning.adapter.as_deref(), local)?;
     let plan = gpu.as_ref().map(|c| {
         GpuEngine::plan(
             c,
@@ -337,96 +347,6 @@ fn plan(opts: &RunOptions) -> Result<Planned> {
     })
 }
 
-/// What `--dry-run` found: its report, and whether the run fits this
-/// machine's memory, GPU and disk (`nacc run --dry-run` exits
-/// [`DOES_NOT_FIT`] when it does not).
-pub struct DryRun {
-    pub text: String,
-    pub fits: bool,
-}
-
-/// The exit code of `nacc run --dry-run` for a run that would not fit.
-pub const DOES_NOT_FIT: u8 = 3;
-
-/// `--dry-run`: the memory the run would need, on the backend it would use,
-/// computed from the network alone, and whether this machine has it.
-pub fn dry_run(opts: &RunOptions) -> Result<DryRun> {
-    let planned = plan(opts)?;
-    let software_gpu = planned.software_gpu();
-    let gpu_memory = planned
-        .gpu
-        .as_ref()
-        .and_then(GpuContext::hardware_memory_info);
-    let Planned {
-        net,
-        steps,
-        gpu,
-        plan,
-        stream,
-        estimate: e,
-        outputs,
-        ..
-    } = planned;
-    let mut fits = true;
-    let mut s = format!(
-        "{} neurons, {} synapses, {steps} steps, on {}\n",
-        net.total_neurons(),
-        net.total_synapses(),
-        gpu.as_ref()
-            .map_or("the CPU engine".to_string(), |c| c.describe())
-    );
-    if let Some(p) = &plan {
-        s += &format!("GPU engine: {}\n", p.describe(opts.trials));
-    }
-    s += &e.render();
-    if let Some(c) = &gpu {
-        let limit = c.limits.max_buffer_size;
-        s += &format!(
-            "largest GPU buffer allowed: {}\n",
-            crate::files::human(limit)
-        );
-    }
-    if stream {
-        s += "spikes streamed to disk chunk by chunk (--stream, or a record larger than half the available memory): only their counts are kept\n";
-    }
-    if let Some(available) = host_available() {
-        let needed = crate::memory::host_needed(&e, software_gpu);
-        fits &= needed <= available;
-        let what = if software_gpu {
-            "host memory (the software GPU's buffers included)"
-        } else {
-            "host memory"
-        };
-        s += &format!(
-            "{what}: {} needed, {} available on this machine: {}\n",
-            crate::files::human(needed),
-            crate::files::human(available),
-            crate::memory::verdict(needed <= available, opts.tuning.memory_check()),
-        );
-    }
-    if let Some(free) = export::disk_available(&opts.out) {
-        fits &= outputs <= free;
-        s += &format!(
-            "outputs: about {} on disk, {} free for {}: {}\n",
-            crate::files::human(outputs),
-            crate::files::human(free),
-            opts.out.display(),
-            crate::memory::verdict(outputs <= free, opts.tuning.memory_check()),
-        );
-    }
-    if let Some(m) = gpu_memory {
-        let device = m.usable();
-        fits &= e.gpu_bytes() <= device;
-        s += &format!(
-            "GPU memory: {} needed, {}: {}\n",
-            crate::files::human(e.gpu_bytes()),
-            describe_device_memory(m),
-            crate::memory::verdict(e.gpu_bytes() <= device, opts.tuning.memory_check()),
-        );
-    }
-    Ok(DryRun { text: s, fits })
-}
-
 /// The GPU engine on `gpu`, or the CPU engine when there is none, with the
 /// adapter's name when a GPU runs it.
 pub fn engine_on(
@@ -453,12 +373,20 @@ pub fn engine_on(
 /// slower than the CPU engine.
 /// `adapter`: a part of the adapter's name (`NACC_ADAPTER`).
 pub fn choose_gpu(backend: Backend, adapter: Option<&str>) -> Result<Option<GpuContext>> {
+    choose_gpu_nth(backend, adapter, 0)
+}
+
+/// [`choose_gpu`], the `nth` GPU of its kind (a node's rank `nth`).
+pub fn choose_gpu_nth(
+    backend: Backend,
+    adapter: Option<&str>,
+    nth: usize,
+) -> Result<Option<GpuContext>> {
+    let named = || GpuContext::named_nth(adapter, nth);
     match backend {
         Backend::Cpu => Ok(None),
-        Backend::Gpu => Ok(Some(
-            GpuContext::named(adapter).map_err(|e| e.context("--backend gpu"))?,
-        )),
-        Backend::Auto => Ok(GpuContext::named(adapter).ok().filter(|c| !c.is_software())),
+        Backend::Gpu => Ok(Some(named().map_err(|e| e.context("--backend gpu"))?)),
+        Backend::Auto => Ok(named().ok().filter(|c| !c.is_software())),
     }
 }
 
@@ -502,19 +430,29 @@ pub struct Outcome {
     pub presentations: Vec<crate::responses::Presentation>,
     /// The initial and learned weights of every plastic projection.
     pub learned: Vec<export::Learned>,
+    /// What the ranks spent exchanging, when the run was split across them.
+    pub exchanged: Option<crate::engine::Exchanged>,
 }
 
 pub fn run(opts: &RunOptions) -> Result<Outcome> {
     let started = Instant::now();
-    let planned = plan(opts)?;
-    // a network that cannot fit stops here, not in the middle of building
-    planned.check_memory(&opts.tuning)?;
-    if opts.tuning.memory_check() {
-        // and outputs the disk cannot hold stop here, not after the steps
-        export::check_disk(&opts.out, planned.outputs)?;
-    }
-    // so does an out dir that is busy or holds files nacc did not write
-    OutDir::precheck(&opts.out)?;
+    let writes = split::writes(opts);
+    let planned = split::together(
+        opts,
+        plan(opts).and_then(|planned| {
+            // a network that cannot fit stops here, not in the middle of building
+            planned.check_memory(&opts.tuning)?;
+            if writes && opts.tuning.memory_check() {
+                // and outputs the disk cannot hold stop here, not after the steps
+                export::check_disk(&opts.out, planned.outputs)?;
+            }
+            // so does an out dir that is busy or holds files nacc did not write
+            if writes {
+                OutDir::precheck(&opts.out)?;
+            }
+            Ok(planned)
+        }),
+    )?;
     let Planned {
         net,
         given,
@@ -537,11 +475,15 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         net.total_synapses()
     ));
     let t_build = Instant::now();
-    let prepared = build(opts, net, given, steps)?;
+    let prepared = build(opts, net, given, steps);
     let build_time = t_build.elapsed();
     // the lock of --out and a fresh staging directory beside it, which
-    // replaces --out whole when the outputs are complete
-    let mut out = OutDir::open(&opts.out)?;
+    // replaces --out whole when the outputs are complete (rank 0's alone)
+    let opened = prepared.and_then(|p| match writes {
+        true => OutDir::open(&opts.out).map(|o| (p, Some(o))),
+        false => Ok((p, None)),
+    });
+    let (prepared, mut out) = split::together(opts, opened)?;
     // from now on a signal stops the run at the end of a chunk
     if let Some(now) = &opts.exit_at_once {
         now.store(false, Ordering::SeqCst);
@@ -550,9 +492,15 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         Some(c) => format!("setting up the engine on {}", c.describe()),
         None => "setting up the CPU engine".into(),
     });
-    let mut stepped = step(opts, gpu.as_ref(), &prepared, stream, Some(&mut out))?;
+    let mut stepped = step(opts, gpu.as_ref(), &prepared, stream, out.as_mut())?;
     let steps = stepped.steps;
     let (stopped, failure) = stepped.ended();
+    let times = (build_time, started);
+    let Some(mut out) = out else {
+        // another rank: rank 0 writes
+        let outcome = write::finish(prepared, stepped, stream, stopped, times)?;
+        return failure.map_or(Ok(outcome), Err);
+    };
     // nothing computed: --out keeps what it had
     let failure = match (failure, &stopped) {
         (failure, _) if steps > 0 => failure,
@@ -569,7 +517,6 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
         "writing the outputs to {}",
         out.target().display()
     ));
-    let times = (build_time, started);
     let written = write::finish(prepared, stepped, stream, stopped, times).and_then(|o| {
         write::write_files(opts, out.dir(), &o, started.elapsed())?;
         Ok(o)
@@ -581,7 +528,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome> {
     if outcome.stopped.is_none() {
         // a signal that came too late to stop the run (in its last chunk,
         // or while the outputs were written): they were completed all the same
-        outcome.late_signal = stop_check(opts)();
+        outcome.late_signal = local_stop(opts)();
     }
     if let Some(e) = failure {
         let hint = match outcome.adapter.is_some() {
@@ -611,6 +558,8 @@ pub(crate) struct Stepped {
     /// Building the engine (fixed-point weights, uploads) is not simulating.
     setup_time: Duration,
     sim_time: Duration,
+    /// What the ranks spent exchanging (a run split across ranks).
+    exchanged: Option<crate::engine::Exchanged>,
 }
 
 impl Stepped {
@@ -626,8 +575,18 @@ impl Stepped {
 }
 
 /// The question a run asks after every chunk: the signal that asks it to
-/// stop, by name.
-fn stop_check(opts: &RunOptions) -> impl Fn() -> Option<String> + '_ {
+/// stop, by name (agreed by every rank, [`split::agreed`]).
+fn stop_check(opts: &RunOptions) -> impl Fn() -> Option<String> + Sync + '_ {
+    || {
+        let sig = opts.stop.as_ref().map_or(0, |s| s.load(Ordering::SeqCst));
+        let sig = split::agreed(opts, sig);
+        (sig != 0).then(|| signal_name(sig as i32))
+    }
+}
+
+/// [`stop_check`] of this process alone (trials split over ranks stop
+/// each on its own: their records are cut to the steps all completed).
+fn local_stop(opts: &RunOptions) -> impl Fn() -> Option<String> + Sync + '_ {
     || {
         let sig = opts.stop.as_ref()?.load(Ordering::SeqCst);
         (sig != 0).then(|| signal_name(sig as i32))
@@ -651,15 +610,15 @@ fn step(
     let t0 = Instant::now();
     let mut responses = crate::responses::ResponseCounter::default();
     if opts.trials > 1 {
-        let r = crate::trials::run(
+        let update = |done: usize| bar.update(done as u64);
+        let (r, exchanged) = split::trials(
+            opts,
             gpu,
             model,
-            opts.trials,
             prepared.steps,
             chunk,
-            &opts.tuning,
-            |done| bar.update(done as u64),
-            &check,
+            update,
+            &local_stop(opts),
         )?;
         bar.finish();
         return Ok(Stepped {
@@ -672,9 +631,10 @@ fn step(
             responses,
             setup_time: r.setup,
             sim_time: t0.elapsed().saturating_sub(r.setup),
+            exchanged,
         });
     }
-    let (mut engine, adapter) = engine_on(gpu, model, &prepared.input, chunk, &opts.tuning)?;
+    let (mut engine, adapter) = split::engine(opts, gpu, model, &prepared.input, chunk)?;
     let setup_time = t0.elapsed();
     // a signal while the engine was set up: no step is taken
     if let Some(why) = check() {
@@ -747,6 +707,7 @@ fn step(
         responses,
         setup_time,
         sim_time,
+        exchanged: engine.exchanged(),
     })
 }
 

@@ -156,14 +156,13 @@ pub fn compare(opts: &RunOptions) -> Result<crate::compare::Report> {
         )?;
     }
     let prepared = build(opts, net, given, steps)?;
-    crate::compare::compare(
-        Arc::new(ctx),
-        &prepared.model,
-        &prepared.input,
-        prepared.steps,
-        chunk,
-        &opts.tuning,
-    )
+    let (model, input) = (&prepared.model, &prepared.input);
+    let ctx = Arc::new(ctx);
+    // each side split across the ranks when there are several
+    let make = |gpu: bool| {
+        super::split::engine(opts, gpu.then_some(&ctx), model, input, chunk).map(|e| e.0)
+    };
+    crate::compare::compare_with(&ctx, model, input, prepared.steps, chunk, &make)
 }
 
 /// "the GPU has X available ..." for a GPU's memory: its budget now where

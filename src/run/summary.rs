@@ -86,6 +86,7 @@ pub fn summary_json(opts: &RunOptions, o: &Outcome, total: Duration) -> serde_js
         },
         "steps_per_s": steps as f64 / o.sim_time.as_secs_f64().max(1e-12),
         "trials": 1 + o.other_trials.len(),
+        "ranks": ranks_json(opts, o),
         "steps_requested": o.steps_requested,
         "streamed": o.streamed,
         "spikes_packed": opts.packed_spikes,
@@ -187,4 +188,23 @@ pub fn progress_json(
             "reason": "not finished: the run was still going, or was killed",
         },
     })
+}
+
+/// The ranks of a run split across processes: how many, the MPI library,
+/// and what rank 0 spent exchanging (None in one process).
+fn ranks_json(opts: &RunOptions, o: &Outcome) -> Option<serde_json::Value> {
+    let c = opts.ranks.as_ref()?;
+    let x = o.exchanged.unwrap_or_default();
+    Some(json!({
+        "count": c.size(),
+        "mpi": c.library(),
+        "split": match (o.exchanged.is_some(), o.other_trials.is_empty()) {
+            (false, _) => "none",
+            (true, true) => "neurons",
+            (true, false) => "trials",
+        },
+        "exchange_s": x.time.as_secs_f64(),
+        "exchanges": x.count,
+        "bytes_sent_by_rank_0": x.bytes,
+    }))
 }

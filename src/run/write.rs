@@ -123,6 +123,7 @@ pub(super) fn finish(
         stopped,
         late_signal: None,
         steps_requested: prepared.steps,
+        exchanged: stepped.exchanged,
     })
 }
 

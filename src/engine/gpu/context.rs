@@ -157,6 +157,12 @@ impl GpuContext {
     /// [`GpuContext::new`], or with `want` (`NACC_ADAPTER`) the first
     /// adapter whose name contains it.
     pub fn named(want: Option<&str>) -> Result<GpuContext> {
+        GpuContext::named_nth(want, 0)
+    }
+
+    /// [`GpuContext::named`], taking the `nth` (modulo their number) of
+    /// the adapters of the best kind: one GPU per rank of a node.
+    pub fn named_nth(want: Option<&str>, nth: usize) -> Result<GpuContext> {
         let inst = instance(wgpu::Backends::PRIMARY);
         let mut adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::PRIMARY));
         if let Some(want) = want {
@@ -173,9 +179,13 @@ impl GpuContext {
             }
         }
         adapters.sort_by_key(|a| rank(a.get_info().device_type));
+        if let Some(best) = adapters.first().map(|a| rank(a.get_info().device_type)) {
+            adapters.retain(|a| rank(a.get_info().device_type) == best);
+        }
+        let count = adapters.len().max(1);
         let adapter = adapters
             .into_iter()
-            .next()
+            .nth(nth % count)
             .ok_or_else(|| Error::Input(NO_ADAPTER_HELP.into()))?;
         GpuContext::from_adapter(adapter)
     }
