@@ -22,7 +22,14 @@ fn main() -> ExitCode {
         Err(e) if !root => return ExitCode::from(e.exit_code() as u8),
         Err(e) => return usage_error(e),
     };
+    let split = ranks.as_ref().is_some_and(|c| c.size() > 1);
     let result = match cli.command {
+        // one process's commands: several would write the same files
+        Some(Command::Devices | Command::Study(_) | Command::Render(_)) if split => {
+            Err(nacc::Error::Input(
+                "nacc devices, study and render run in one process: start them without mpirun or srun (run, compare and bench split across ranks)".into(),
+            ))
+        }
         Some(Command::Run(args)) => run(&args, ranks.clone()),
         None => run(&RunArgs::default(), ranks.clone()),
         Some(Command::Compare(args)) => compare(&args, ranks.clone()),
@@ -124,8 +131,11 @@ fn run(args: &RunArgs, ranks: Option<nacc::ranks::Ranks>) -> nacc::Result<ExitCo
     opts.quiet |= !root;
     opts.ranks = ranks;
     if args.dry_run {
+        // every rank checks its own machine; rank 0 reports
         let dry = nacc::run::dry_run(&opts)?;
-        say(&dry.text);
+        if root {
+            say(&dry.text);
+        }
         return Ok(if dry.fits {
             ExitCode::SUCCESS
         } else {
@@ -208,7 +218,10 @@ fn compare(args: &RunArgs, ranks: Option<nacc::ranks::Ranks>) -> nacc::Result<Ex
     let root = ranks.as_ref().is_none_or(|c| c.rank() == 0);
     opts.ranks = ranks;
     if args.dry_run {
-        say(&nacc::run::compare_dry_run(&opts)?);
+        let text = nacc::run::compare_dry_run(&opts)?;
+        if root {
+            say(&text);
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let report = nacc::run::compare(&opts)?;

@@ -679,3 +679,25 @@ fn options_differing_between_ranks_and_too_many_ranks_are_refused() {
         .unwrap();
     ok(o, "trials on more ranks than neurons");
 }
+
+/// A nacc built without the `mpi` feature, started by a launcher (its
+/// variables set), says how to build it, exit 2, and writes nothing. (Run
+/// by `cargo test` without `--features mpi`; CI builds with it.)
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn a_build_without_mpi_started_by_a_launcher_says_how_to_build_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for var in ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"] {
+        let o = Command::new(BIN)
+            .args(["run", "--out", "o"])
+            .env(var, "2")
+            .current_dir(d)
+            .output()
+            .unwrap();
+        let text = show(&o);
+        assert_eq!(o.status.code(), Some(2), "{var}: {text}");
+        common::assert_names(&text, &[var, "built without MPI", "--features mpi"]);
+        assert!(!d.join("o").exists());
+    }
+}

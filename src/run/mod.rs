@@ -673,6 +673,24 @@ fn step(
             &check,
         )?;
         (counts, done, why)
+    } else if stream {
+        // another rank of a streamed run: rank 0 writes the spikes, this
+        // one keeps their counts
+        let mut counts = SpikeRecord::with_capacity(net, 0)?;
+        let (done, why) = simulate_chunks(
+            engine.as_mut(),
+            net,
+            &prepared.input,
+            prepared.steps,
+            chunk,
+            &mut |c| {
+                counts.count(c);
+                Ok(())
+            },
+            progress,
+            &check,
+        )?;
+        (counts, done, why)
     } else {
         let (record, why) = simulate_until(
             engine.as_mut(),
