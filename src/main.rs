@@ -17,6 +17,12 @@ fn main() -> ExitCode {
     };
     // only rank 0 speaks; the others end with its exit code
     let root = ranks.as_ref().is_none_or(|c| c.rank() == 0);
+    if let Some(Err(e)) = ranks.as_ref().map(|c| same_options(&**c)) {
+        if root {
+            eprintln!("nacc: error: {e}");
+        }
+        return ExitCode::from(e.exit_code() as u8);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !root => return ExitCode::from(e.exit_code() as u8),
@@ -67,8 +73,7 @@ fn main() -> ExitCode {
 /// mpirun, MPICH's Hydra (and srun with PMI-2), PMIx (srun, Open MPI 5).
 const LAUNCHER_VARS: [&str; 3] = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"];
 
-/// The ranks, when an MPI launcher started this process: every rank must
-/// have the same options (but `--backend`), checked here. None in a
+/// The ranks, when an MPI launcher started this process; None in a
 /// process started alone.
 fn start_ranks() -> nacc::Result<Option<nacc::ranks::Ranks>> {
     let launched = LAUNCHER_VARS.iter().find(|v| std::env::var_os(v).is_some());
@@ -80,34 +85,39 @@ fn start_ranks() -> nacc::Result<Option<nacc::ranks::Ranks>> {
         let _ = var;
         let world = nacc::ranks::mpi::World::init()
             .ok_or_else(|| nacc::Error::Runtime("MPI was already initialised".into()))?;
-        let ranks: nacc::ranks::Ranks = std::sync::Arc::new(world);
-        let mut args: Vec<String> = Vec::new();
-        let mut given = std::env::args().skip(1);
-        // --backend may differ per rank (a GPU on some, the CPU on others)
-        while let Some(a) = given.next() {
-            match a.as_str() {
-                "--backend" => {
-                    given.next();
-                }
-                a if a.starts_with("--backend=") => {}
-                _ => args.push(a),
-            }
-        }
-        args.extend(
-            std::env::vars()
-                // the adapter may differ per rank, and the test hooks
-                .filter(|(k, _)| {
-                    k.starts_with("NACC_") && k != "NACC_ADAPTER" && !k.starts_with("NACC_INJECT")
-                })
-                .map(|(k, v)| format!("{k}={v}")),
-        );
-        nacc::ranks::check_same_options(&*ranks, &args)?;
-        Ok(Some(ranks))
+        Ok(Some(std::sync::Arc::new(world)))
     }
     #[cfg(not(feature = "mpi"))]
     Err(nacc::Error::Input(format!(
         "started by an MPI launcher ({var} is set), but this nacc was built without MPI: build it with `cargo build --release --features mpi` (docs/mpi.md), or run it without mpirun"
     )))
+}
+
+/// Every rank must have the same options: the command line but
+/// `--backend` (a GPU on some ranks, the CPU on others), and the `NACC_*`
+/// knobs but the adapter and the test hooks.
+fn same_options(ranks: &dyn nacc::ranks::Comm) -> nacc::Result<()> {
+    let mut args: Vec<String> = Vec::new();
+    let mut given = std::env::args().skip(1);
+    while let Some(a) = given.next() {
+        match a.as_str() {
+            "--backend" => {
+                given.next();
+            }
+            a if a.starts_with("--backend=") => {}
+            _ => args.push(a),
+        }
+    }
+    let mut knobs: Vec<String> = std::env::vars()
+        .filter(|(k, _)| {
+            k.starts_with("NACC_") && k != "NACC_ADAPTER" && !k.starts_with("NACC_INJECT")
+        })
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    // in one order whatever each process's environment
+    knobs.sort();
+    args.extend(knobs);
+    nacc::ranks::check_same_options(ranks, &args)
 }
 
 /// The `NACC_*` knobs, read from the environment once, here: the library

@@ -143,7 +143,9 @@ pub fn compare(opts: &RunOptions) -> Result<crate::compare::Report> {
         ));
     }
     let (net, given, steps) = resolve(opts)?;
-    let ctx = GpuContext::named(opts.tuning.adapter.as_deref())
+    // a node's rank r takes its r-th GPU
+    let local = opts.ranks.as_ref().map_or(0, |c| c.local_rank());
+    let ctx = GpuContext::named_nth(opts.tuning.adapter.as_deref(), local)
         .map_err(|e| e.context("nacc compare needs a GPU"))?;
     let chunk = chunk_of(opts, steps);
     let plan = GpuEngine::plan(&ctx, &net, given.is_none(), chunk, 1, opts.tuning.gpu);
