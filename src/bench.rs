@@ -409,7 +409,8 @@ pub fn run(
     let agree = |x: u64| ranks.map_or(x, |c| c.max(x));
     // one device for the whole suite (a node's rank r takes its GPU r)
     let local = ranks.map_or(0, |c| c.local_rank());
-    let gpu = crate::run::choose_gpu_nth(backend, tuning.adapter.as_deref(), local)?.map(Arc::new);
+    let gpu = crate::run::choose_gpu_nth(backend, tuning.adapter.as_deref(), local);
+    let gpu = crate::ranks::agree(ranks, gpu)?.map(Arc::new);
     // every line records the knobs that were set
     let knobs: serde_json::Map<String, serde_json::Value> = tuning
         .vars

@@ -670,6 +670,30 @@ fn options_differing_between_ranks_and_too_many_ranks_are_refused() {
     assert!(!d.join("o").exists());
     // the message is rank 0's alone
     assert_eq!(text.matches("more ranks than").count(), 1, "{text}");
+    // one rank's failure before the first step (its GPU cannot be found):
+    // every rank stops, rank 0 names it, nothing is written
+    let mut c = Command::new("mpirun");
+    c.args([
+        "--oversubscribe",
+        "-n",
+        "1",
+        BIN,
+        "run",
+        "--backend",
+        "cpu",
+        "--out",
+        "o",
+    ])
+    .args([":", "-n", "1", "-x", "NACC_ADAPTER=no-such-gpu", BIN])
+    .args(["run", "--backend", "gpu", "--out", "o"])
+    .current_dir(d)
+    .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+    .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    let o = c.output().unwrap();
+    let text = show(&o);
+    assert_eq!(o.status.code(), Some(2), "{text}");
+    common::assert_names(&text, &["rank 1 of 2 failed", "no-such-gpu"]);
+    assert!(!d.join("o").exists());
     // trials split instead: 4 ranks, 2 trials each
     let o = mpirun(4, d)
         .args([

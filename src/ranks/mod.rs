@@ -131,6 +131,27 @@ pub(crate) fn gather(
     Ok(all.into_iter().map(|mut m| m.split_off(1)).collect())
 }
 
+/// `r`, agreed by every rank of `ranks` (when there are several): when it
+/// failed anywhere, every rank fails, with its own error or one naming the
+/// first rank that failed.
+pub fn agree<T>(ranks: Option<&Ranks>, r: Result<T>) -> Result<T> {
+    let Some(c) = ranks.filter(|c| c.size() > 1) else {
+        return r;
+    };
+    let mut spent = Exchanged::default();
+    match r {
+        Ok(v) => gather(&**c, Ok(Vec::new()), &mut spent).map(|_| v),
+        Err(e) => {
+            let told = match &e {
+                Error::Input(m) => Error::Input(m.clone()),
+                other => Error::Runtime(other.to_string()),
+            };
+            let _ = gather(&**c, Err(told), &mut spent);
+            Err(e)
+        }
+    }
+}
+
 /// Bytes as words (zero-padded), for a gather.
 pub(crate) fn words_of(bytes: &[u8]) -> Vec<u32> {
     let mut w = vec![bytes.len() as u32];

@@ -142,22 +142,27 @@ pub fn compare(opts: &RunOptions) -> Result<crate::compare::Report> {
             "nacc compare compares one trial; run it without --trials (the tests compare batched trials)",
         ));
     }
-    let (net, given, steps) = resolve(opts)?;
-    // a node's rank r takes its r-th GPU
-    let local = opts.ranks.as_ref().map_or(0, |c| c.local_rank());
-    let ctx = GpuContext::named_nth(opts.tuning.adapter.as_deref(), local)
-        .map_err(|e| e.context("nacc compare needs a GPU"))?;
-    let chunk = chunk_of(opts, steps);
-    let plan = GpuEngine::plan(&ctx, &net, given.is_none(), chunk, 1, opts.tuning.gpu);
-    if opts.tuning.memory_check() {
-        crate::memory::check_fits(
-            &crate::memory::estimate_both(&net, chunk, &plan),
-            ctx.is_software(),
-            host_available(),
-            ctx.hardware_memory(),
-        )?;
-    }
-    let prepared = build(opts, net, given, steps)?;
+    // every rank must get this far, or none goes on
+    let ready = (|| {
+        let (net, given, steps) = resolve(opts)?;
+        crate::ranks::check_partition(&net, opts.ranks.as_ref().map_or(1, |c| c.size()))?;
+        // a node's rank r takes its r-th GPU
+        let local = opts.ranks.as_ref().map_or(0, |c| c.local_rank());
+        let ctx = GpuContext::named_nth(opts.tuning.adapter.as_deref(), local)
+            .map_err(|e| e.context("nacc compare needs a GPU"))?;
+        let chunk = chunk_of(opts, steps);
+        let plan = GpuEngine::plan(&ctx, &net, given.is_none(), chunk, 1, opts.tuning.gpu);
+        if opts.tuning.memory_check() {
+            crate::memory::check_fits(
+                &crate::memory::estimate_both(&net, chunk, &plan),
+                ctx.is_software(),
+                host_available(),
+                ctx.hardware_memory(),
+            )?;
+        }
+        Ok((ctx, chunk, build(opts, net, given, steps)?))
+    })();
+    let (ctx, chunk, prepared) = super::split::together(opts, ready)?;
     let (model, input) = (&prepared.model, &prepared.input);
     let ctx = Arc::new(ctx);
     // each side split across the ranks when there are several

@@ -5,7 +5,7 @@
 use super::{RunOptions, engine_on};
 use crate::engine::gpu::GpuContext;
 use crate::engine::{Engine, Exchanged, InputSource};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::network::Model;
 use crate::ranks::{self, Ranks, SplitEngine};
 use crate::trials::{StopCheck, TrialRun};
@@ -21,24 +21,9 @@ pub(super) fn writes(opts: &RunOptions) -> bool {
     opts.ranks.as_ref().is_none_or(|c| c.rank() == 0)
 }
 
-/// `r`, agreed by every rank: when it failed anywhere, every rank fails
-/// (with its own error, or one naming the first rank that failed).
+/// `r`, agreed by every rank ([`ranks::agree`]).
 pub(super) fn together<T>(opts: &RunOptions, r: Result<T>) -> Result<T> {
-    let Some(c) = ranks_of(opts) else {
-        return r;
-    };
-    let mut spent = Exchanged::default();
-    match r {
-        Ok(v) => ranks::gather(&**c, Ok(Vec::new()), &mut spent).map(|_| v),
-        Err(e) => {
-            let told = match &e {
-                Error::Input(m) => Error::Input(m.clone()),
-                other => Error::Runtime(other.to_string()),
-            };
-            let _ = ranks::gather(&**c, Err(told), &mut spent);
-            Err(e)
-        }
-    }
+    ranks::agree(opts.ranks.as_ref(), r)
 }
 
 /// The engine of this rank: its share of the network ([`SplitEngine`],
