@@ -26,10 +26,10 @@ struct Stage {
     net: Network,
     engine: Box<dyn Engine>,
     buf: ChunkSpikes,
-    /// Per probe of the population (in the order of `map.probes`): the
-    /// owner of each recorded neuron, in the record's order, and how many
-    /// each rank owns.
-    owners: Vec<(Vec<usize>, Vec<usize>)>,
+    /// Per probe of the population (in the order of `map.probes`): its
+    /// record's period, the owner of each recorded neuron in the record's
+    /// order, and how many each rank owns.
+    owners: Vec<(u64, Vec<usize>, Vec<usize>)>,
 }
 
 pub struct SplitEngine {
@@ -209,8 +209,8 @@ impl SplitEngine {
         // the samples of the records of the population, in the record's
         // order of neurons
         let first = self.steps_done + s0 as u64;
-        for (&(k, _), (owner, count)) in stage.map.probes.iter().zip(&stage.owners) {
-            let every = net.records[net.probes()[k].0].every;
+        for (&(k, _), (every, owner, count)) in stage.map.probes.iter().zip(&stage.owners) {
+            let every = *every;
             let samples = (first..first + m as u64)
                 .filter(|t| t.is_multiple_of(every))
                 .count();
@@ -243,8 +243,9 @@ impl SplitEngine {
     }
 }
 
-/// Probe `k`'s neurons' owners, in the record's order, and each rank's count.
-fn owners_of(net: &Network, k: usize, slices: &[Range<usize>]) -> (Vec<usize>, Vec<usize>) {
+/// Probe `k`'s record's period, its neurons' owners in the record's order,
+/// and each rank's count.
+fn owners_of(net: &Network, k: usize, slices: &[Range<usize>]) -> (u64, Vec<usize>, Vec<usize>) {
     let rec = &net.records[net.probes()[k].0];
     let mut count = vec![0; slices.len()];
     let owner = rec
@@ -259,7 +260,7 @@ fn owners_of(net: &Network, k: usize, slices: &[Range<usize>]) -> (Vec<usize>, V
             q
         })
         .collect();
-    (owner, count)
+    (rec.every, owner, count)
 }
 
 impl Engine for SplitEngine {

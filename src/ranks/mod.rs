@@ -105,11 +105,16 @@ pub(crate) fn gather(
     mine: Result<Vec<u32>>,
     spent: &mut Exchanged,
 ) -> Result<Vec<Vec<u32>>> {
-    let msg = match &mine {
-        Ok(words) => std::iter::once(0).chain(words.iter().copied()).collect(),
+    // the payload, then a status word: 0, or 1 (2: bad input) after the
+    // failure's text
+    let msg = match mine {
+        Ok(mut words) => {
+            words.push(0);
+            words
+        }
         Err(e) => {
-            let mut m = vec![1 + matches!(e, Error::Input(_)) as u32];
-            m.extend(words_of(e.to_string().as_bytes()));
+            let mut m = words_of(e.to_string().as_bytes());
+            m.push(1 + matches!(e, Error::Input(_)) as u32);
             m
         }
     };
@@ -119,16 +124,24 @@ pub(crate) fn gather(
     spent.count += 1;
     spent.bytes += msg.len() as u64 * 4;
     for (r, m) in all.iter().enumerate() {
-        if m.first().is_some_and(|&s| s != 0) {
-            let text = String::from_utf8_lossy(&bytes_of(&m[1..])).into_owned();
+        if let Some((&status, text)) = m.split_last()
+            && status != 0
+        {
+            let text = String::from_utf8_lossy(&bytes_of(text)).into_owned();
             let why = format!("rank {r} of {} failed: {text}", comm.size());
-            return Err(match m[0] {
+            return Err(match status {
                 2 => Error::Input(why),
                 _ => Error::Runtime(why),
             });
         }
     }
-    Ok(all.into_iter().map(|mut m| m.split_off(1)).collect())
+    Ok(all
+        .into_iter()
+        .map(|mut m| {
+            m.pop();
+            m
+        })
+        .collect())
 }
 
 /// `r`, agreed by every rank of `ranks` (when there are several): when it
