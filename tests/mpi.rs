@@ -60,6 +60,17 @@ fn mpirun(ranks: usize, dir: &Path) -> Command {
     c
 }
 
+/// Two ranks with their own command lines (and rank 1 with the variable
+/// `env`, `NAME=value`): `mpirun -n 1 nacc A : -n 1 [-x env] nacc B`.
+fn mpmd(dir: &Path, a: &[&str], env: Option<&str>, b: &[&str]) -> Output {
+    let mut c = mpirun(1, dir);
+    c.args(a).args([":", "-n", "1"]);
+    if let Some(env) = env {
+        c.args(["-x", env]);
+    }
+    c.arg(BIN).args(b).output().unwrap()
+}
+
 fn show(o: &Output) -> String {
     format!(
         "{}\n{}{}",
@@ -558,15 +569,7 @@ fn a_failing_rank_stops_the_others_naming_it() {
         "--out",
         "lost",
     ];
-    let mut c = Command::new("mpirun");
-    c.args(["--oversubscribe", "-n", "1", BIN])
-        .args(run)
-        .args([":", "-n", "1", "-x", "NACC_INJECT_DEVICE_LOSS=300", BIN])
-        .args(run)
-        .current_dir(d)
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-    let o = c.output().unwrap();
+    let o = mpmd(d, &run, Some("NACC_INJECT_DEVICE_LOSS=300"), &run);
     let text = show(&o);
     assert!(!o.status.success(), "{text}");
     assert!(text.contains("rank 1 of 2 failed"), "{text}");
@@ -631,23 +634,12 @@ fn options_differing_between_ranks_and_too_many_ranks_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     // --seed differs between the two ranks
-    let mut c = Command::new("mpirun");
-    c.args([
-        "--oversubscribe",
-        "-n",
-        "1",
-        BIN,
-        "run",
-        "--seed",
-        "1",
-        "--out",
-        "o",
-    ])
-    .args([":", "-n", "1", BIN, "run", "--seed", "2", "--out", "o"])
-    .current_dir(d)
-    .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-    .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-    let o = c.output().unwrap();
+    let o = mpmd(
+        d,
+        &["run", "--seed", "1", "--out", "o"],
+        None,
+        &["run", "--seed", "2", "--out", "o"],
+    );
     let text = show(&o);
     assert_eq!(o.status.code(), Some(2), "{text}");
     assert!(
@@ -672,24 +664,12 @@ fn options_differing_between_ranks_and_too_many_ranks_are_refused() {
     assert_eq!(text.matches("more ranks than").count(), 1, "{text}");
     // one rank's failure before the first step (its GPU cannot be found):
     // every rank stops, rank 0 names it, nothing is written
-    let mut c = Command::new("mpirun");
-    c.args([
-        "--oversubscribe",
-        "-n",
-        "1",
-        BIN,
-        "run",
-        "--backend",
-        "cpu",
-        "--out",
-        "o",
-    ])
-    .args([":", "-n", "1", "-x", "NACC_ADAPTER=no-such-gpu", BIN])
-    .args(["run", "--backend", "gpu", "--out", "o"])
-    .current_dir(d)
-    .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-    .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-    let o = c.output().unwrap();
+    let o = mpmd(
+        d,
+        &["run", "--backend", "cpu", "--out", "o"],
+        Some("NACC_ADAPTER=no-such-gpu"),
+        &["run", "--backend", "gpu", "--out", "o"],
+    );
     let text = show(&o);
     assert_eq!(o.status.code(), Some(2), "{text}");
     common::assert_names(&text, &["rank 1 of 2 failed", "no-such-gpu"]);

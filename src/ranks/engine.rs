@@ -215,8 +215,9 @@ impl SplitEngine {
                 .filter(|t| t.is_multiple_of(every))
                 .count();
             let state = &mut spikes.state[k];
+            let mut next = vec![0usize; all.len()];
             for i in 0..samples {
-                let mut next = vec![0usize; all.len()];
+                next.fill(0);
                 for &q in owner {
                     let x = all[q][at[q] + i * count[q] + next[q]];
                     state.push(f32::from_bits(x));
